@@ -1,0 +1,84 @@
+// Bundles the three programs (extension, nsxd, nsx), the scan worker and the
+// extension's test suite into dist/, copies koffi's native module next to
+// them, and compiles the single-threaded launcher native/nsx-exec.c.
+//   node esbuild.mjs [--production] [--watch]
+import * as esbuild from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const require = createRequire(import.meta.url);
+
+// koffi ships its native module in a per-platform package and finds it with
+// paths relative to node_modules. In a bundle there is no node_modules, so
+// the platform package is replaced by a loader that requires the copy in
+// dist/koffi/, which esbuild.mjs puts there below.
+const koffiPlatform = `${process.platform}-${process.arch}`;
+const koffiNativeDir = dirname(require.resolve(`@koromix/koffi-${koffiPlatform}/package.json`));
+const koffiPlugin = {
+  name: 'koffi-native',
+  setup(build) {
+    build.onResolve({ filter: /^koffi$/ }, () => ({ path: require.resolve('koffi') }));
+    build.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({ path: args.path, namespace: 'koffi-native' }));
+    build.onLoad({ filter: /.*/, namespace: 'koffi-native' }, (args) => ({
+      contents: args.path === `@koromix/koffi-${koffiPlatform}`
+        ? `module.exports = require(require('path').join(__dirname, 'koffi', ${JSON.stringify(nativeTriplet())}, 'koffi.node'));`
+        : 'module.exports = null;',
+      loader: 'js',
+    }));
+  },
+};
+
+function nativeTriplet() {
+  // glibc unless the running node is linked against musl.
+  const triplets = readdirSync(koffiNativeDir).filter((d) => statSync(join(koffiNativeDir, d)).isDirectory());
+  const musl = process.report?.getReport?.().header?.glibcVersionRuntime === undefined;
+  return triplets.find((t) => t.startsWith(musl ? 'musl_' : `${process.platform}_`)) ?? triplets[0];
+}
+
+function copyKoffi() {
+  const triplet = nativeTriplet();
+  mkdirSync(`dist/koffi/${triplet}`, { recursive: true });
+  copyFileSync(join(koffiNativeDir, triplet, 'koffi.node'), `dist/koffi/${triplet}/koffi.node`);
+}
+
+function buildLauncher() {
+  mkdirSync('dist', { recursive: true });
+  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2',
+    '-fstack-protector-strong', '-fPIE', '-pie', '-o', 'dist/nsx-exec', 'native/nsx-exec.c'], { stdio: 'inherit' });
+  chmodSync('dist/nsx-exec', 0o755);
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  plugins: [koffiPlugin],
+};
+
+const builds = [
+  { entryPoints: { extension: 'extension/extension.ts' }, external: ['vscode'] },
+  { entryPoints: { nsxd: 'helper/nsxd.ts', nsx: 'helper/nsx.ts' }, banner: { js: '#!/usr/bin/env node' } },
+  { entryPoints: { 'scan-worker': 'helper/discovery/worker.ts' } },
+  { entryPoints: { 'test/vscode/index': 'test/vscode/index.ts' }, external: ['vscode', 'mocha'] },
+];
+
+copyKoffi();
+buildLauncher();
+// Entry points not written yet are skipped, so each part builds on its own.
+const present = builds.filter((b) => Object.values(b.entryPoints).every((f) => existsSync(f)));
+const contexts = await Promise.all(present.map((b) => esbuild.context({ ...common, outdir: 'dist', ...b })));
+if (watch) {
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+  for (const bin of ['dist/nsxd.js', 'dist/nsx.js']) if (existsSync(bin)) chmodSync(bin, 0o755);
+}

@@ -1,0 +1,86 @@
+// Attaches local stdio to an nsxd session: a raw-mode pty when stdin is a
+// terminal, plain pipes otherwise. Input is paced by nsxd's answers, output
+// is acknowledged only once written, so neither side buffers without bound.
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  TerminalAck, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
+  TerminalOpenResult, TerminalOutput, TerminalResize,
+} from './protocol';
+
+export interface Streams {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** Runs a session to its end and resolves with its exit code. */
+export async function attach(conn: MessageConnection, params: TerminalOpenParams, io: Streams = process): Promise<number> {
+  const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v; // nsxd keeps only its allowlist
+  const opened: TerminalOpenResult = await conn.sendRequest(TerminalOpen, {
+    ...params,
+    env,
+    ...(interactive ? { pty: { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 } } : {}),
+  });
+  const session = opened.session;
+
+  const exit = new Promise<number>((resolve) => {
+    conn.onNotification(TerminalExit, (p) => { if (p.session === session) resolve(p.code); });
+    conn.onClose(() => { io.stderr.write('\r\nnsx: the connection to nsxd was lost; the session is gone\r\n'); resolve(255); });
+  });
+  conn.onNotification(TerminalOutput, (p) => {
+    if (p.session !== session) return;
+    const bytes = Buffer.from(p.data, 'base64');
+    (p.stream === 'stderr' ? io.stderr : io.stdout).write(bytes, () => {
+      void conn.sendNotification(TerminalAck, { session, bytes: bytes.length });
+    });
+  });
+
+  // One input request in flight at a time; what arrives meanwhile is sent together.
+  let queued: Buffer[] = [];
+  let sending = false;
+  let ended = false;
+  const pump = async () => {
+    if (sending) return;
+    sending = true;
+    while (queued.length > 0) {
+      const data = Buffer.concat(queued);
+      queued = [];
+      io.stdin.pause();
+      try {
+        await conn.sendRequest(TerminalInput, { session, data: data.toString('base64') });
+      } catch {
+        break; // the session ended
+      }
+      io.stdin.resume();
+    }
+    sending = false;
+    if (ended && !interactive) void conn.sendNotification(TerminalEndInput, { session });
+  };
+  const onData = (chunk: Buffer) => { queued.push(chunk); void pump(); };
+  const onEnd = () => { ended = true; void pump(); };
+  const onResize = () => void conn.sendNotification(TerminalResize, { session, cols: io.stdout.columns, rows: io.stdout.rows });
+  if (interactive) {
+    io.stdin.setRawMode(true);
+    io.stdout.on('resize', onResize);
+  }
+  io.stdin.on('data', onData);
+  io.stdin.on('end', onEnd);
+  io.stdin.resume();
+  const stop = () => void conn.sendNotification(TerminalClose, { session });
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
+  try {
+    return await exit;
+  } finally {
+    io.stdin.off('data', onData);
+    io.stdin.off('end', onEnd);
+    io.stdout.off('resize', onResize);
+    process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
+    if (interactive) io.stdin.setRawMode(false);
+    io.stdin.pause();
+    await new Promise<void>((resolve) => io.stdout.write('', () => resolve()));
+  }
+}

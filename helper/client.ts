@@ -1,0 +1,59 @@
+// Connects to nsxd and does the handshake; used by nsx, the tests and the
+// benchmark (the extension connects through vscode-languageclient instead).
+import { createConnection, Socket } from 'node:net';
+import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { DEFAULT_GROUP, DEFAULT_SOCKET, Initialize, Initialized, InitializeResult, PROTOCOL_VERSION } from './protocol';
+
+export interface Client {
+  conn: MessageConnection;
+  socket: Socket;
+  server: InitializeResult;
+  close(): void;
+
+}
+
+export function defaultSocket(): string {
+  return process.env.NSX_SOCKET || DEFAULT_SOCKET;
+}
+
+/** A sentence that says what to do, for each way reaching nsxd can fail. */
+export function explainConnectError(err: NodeJS.ErrnoException, path: string): string {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ECONNREFUSED':
+      return `nsxd is not running (nothing listens on ${path}): start it with \`sudo nsxd\` or install the systemd units (see README)`;
+    case 'EACCES':
+      return `permission denied on ${path}: only root and members of the group "${DEFAULT_GROUP}" may use nsxd; ask an admin to run \`sudo usermod -aG ${DEFAULT_GROUP} $USER\`, then log in again`;
+    default:
+      return `cannot reach nsxd at ${path}: ${err.message}`;
+  }
+}
+
+export async function connect(path = defaultSocket(), clientName = 'nsx'): Promise<Client> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = createConnection(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(explainConnectError(err, path))));
+  });
+  const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
+  conn.listen();
+  socket.on('error', () => undefined);
+  // Queued writes (as the Initialized notification) go out before the socket ends.
+  const close = () => setImmediate(() => { conn.dispose(); socket.end(); });
+  try {
+    const server = await conn.sendRequest(Initialize, {
+      processId: process.pid,
+      clientInfo: { name: clientName },
+      capabilities: {},
+      initializationOptions: { protocolVersion: PROTOCOL_VERSION },
+    });
+    if (server.protocolVersion !== PROTOCOL_VERSION) {
+      throw new Error(`nsxd speaks protocol ${server.protocolVersion}, this client ${PROTOCOL_VERSION}: update both to the same release`);
+    }
+    void conn.sendNotification(Initialized, {});
+    return { conn, socket, server, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}

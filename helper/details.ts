@@ -1,0 +1,119 @@
+// namespaces/details: what a namespace holds, read from a member process's
+// /proc files where the kernel shows them there, or else by a short-lived
+// nsx-exec that joins that one namespace (as root) and runs a host tool.
+import { readFileSync } from 'node:fs';
+import type { Model } from './discovery/snapshot';
+import { openChecked } from './discovery/snapshot';
+import { launch } from './launcher';
+import { describeHolder, Details, Namespace, nsId } from './protocol';
+import { closeQuietly } from './cgroup';
+
+const MAX_OUTPUT = 256 * 1024;
+
+export async function readDetails(ns: Namespace, model: Model): Promise<Details> {
+  const sections: Details['sections'] = [summary(ns)];
+  const member = ns.pids[0];
+  const fromMember = (title: string, file: string) => {
+    if (member === undefined) return;
+    const text = readOr(`/proc/${member}/${file}`);
+    if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
+  };
+  const inside = async (title: string, command: string[]) => {
+    sections.push({ title, text: await runInside(ns, model, command) });
+  };
+  switch (ns.type) {
+    case 'uts':
+      await inside('hostname and NIS domain name', ['@cat', '/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']);
+      break;
+    case 'net':
+      await inside('interfaces and addresses (ip address)', ['ip', 'address']);
+      await inside('routes (ip route)', ['ip', 'route']);
+      break;
+    case 'mnt':
+      if (member !== undefined) fromMember('mount table', 'mountinfo');
+      else sections.push({ title: 'mount table', text: 'No process is in this mount namespace; open a terminal in it to look around.' });
+      break;
+    case 'user':
+      if (member !== undefined) {
+        fromMember('uid_map', 'uid_map');
+        fromMember('gid_map', 'gid_map');
+        fromMember('setgroups', 'setgroups');
+      } else {
+        await inside('uid_map and gid_map', ['@cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+      }
+      break;
+    case 'pid':
+      sections.push({ title: 'pid translations (host pid: NSpid, outermost first)', text: pidTranslations(ns) });
+      break;
+    case 'time':
+      if (member !== undefined) fromMember('clock offsets (timens_offsets)', 'timens_offsets');
+      else await inside('clock offsets (timens_offsets)', ['@cat', '/proc/self/timens_offsets']);
+      break;
+    case 'cgroup':
+      fromMember('cgroup of a member, seen from nsxd', 'cgroup');
+      await inside('cgroup of a joining process, seen from inside (relative to the namespace root)', ['@cat', '/proc/self/cgroup']);
+      break;
+    case 'ipc':
+      await inside('System V IPC objects (ipcs)', ['ipcs']);
+      break;
+  }
+  return { type: ns.type, inode: ns.inode, sections };
+}
+
+function summary(ns: Namespace): { title: string; text: string } {
+  const lines = [
+    `namespace     ${nsId(ns)}${ns.initial ? '  (initial)' : ''}`,
+    `processes     ${ns.pids.length}${ns.pids.length ? `: ${ns.pids.slice(0, 20).join(' ')}${ns.pids.length > 20 ? ' …' : ''}` : ''}`,
+  ];
+  if (ns.owner !== undefined) lines.push(`owner         user:[${ns.owner}]`);
+  if (ns.parent !== undefined) lines.push(`parent        ${ns.type}:[${ns.parent}]`);
+  if (ns.ownerUid !== undefined) lines.push(`owner uid     ${ns.ownerUid}`);
+  if (ns.container) lines.push(`container     ${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
+  for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
+  for (const h of ns.holders) lines.push(`held by       ${describeHolder(h)}`);
+  return { title: 'summary', text: lines.join('\n') };
+}
+
+function pidTranslations(ns: Namespace): string {
+  const rows: string[] = [];
+  for (const pid of ns.pids.slice(0, 200)) {
+    const status = readOr(`/proc/${pid}/status`);
+    const nspid = status && /^NSpid:\s*(.*)$/m.exec(status)?.[1];
+    const comm = status && /^Name:\s*(.*)$/m.exec(status)?.[1];
+    if (nspid) rows.push(`${String(pid).padStart(8)}: ${nspid.trim().split(/\s+/).join(' → ')}  ${comm ?? ''}`);
+  }
+  if (ns.pids.length > 200) rows.push(`… and ${ns.pids.length - 200} more`);
+  return rows.length ? rows.join('\n') : 'No process is in this pid namespace.';
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a host command joined to this one namespace only, as root, and returns what it printed. */
+async function runInside(ns: Namespace, model: Model, command: string[]): Promise<string> {
+  const fd = openChecked(model.openers.get(nsId(ns)), ns);
+  if (fd === undefined) return 'nsxd can no longer open this namespace.';
+  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }, stdio: 'pipe' });
+  closeQuietly(fd);
+  child.stdin?.end();
+  let out = '';
+  const collect = (chunk: Buffer) => { if (out.length < MAX_OUTPUT) out += chunk.toString(); };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  try {
+    await ready;
+  } catch (err) {
+    return `(${(err as Error).message})`;
+  } finally {
+    await exited;
+    clearTimeout(timer);
+  }
+  return out.trimEnd() || '(nothing)';
+}

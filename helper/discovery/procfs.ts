@@ -1,0 +1,158 @@
+// Reads what /proc says about a set of processes: their namespace links,
+// the nsfs files they hold open, their cgroup (for container hints) and the
+// nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
+// in scan workers, where blocking costs nothing and readlinkSync is fastest.
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { NSTYPES, NsType } from '../protocol';
+
+export interface RawProcess {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string[];
+  uid: number;
+  ns: Partial<Record<NsType, number>>;
+  pidForChildren?: number;
+  timeForChildren?: number;
+  /** nsfs files held open: [fd, type, inode]. */
+  nsfds: [number, NsType, number][];
+  /** /proc/PID/cgroup, read for the first process of each set of namespaces only. */
+  cgroup?: string;
+}
+
+export interface RawMount {
+  type: NsType;
+  inode: number;
+  path: string;
+}
+
+export interface RawScan {
+  processes: RawProcess[];
+  /** nsfs mounts by mount namespace inode, read through one member process. */
+  mounts: [mntns: number, pid: number, mounts: RawMount[]][];
+}
+
+const NSFS_LINK = /^(\w+):\[(\d+)\]$/;
+
+function nsLink(path: string): [string, number] | undefined {
+  try {
+    const m = NSFS_LINK.exec(readlinkSync(path));
+    return m ? [m[1], Number(m[2])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids in /proc, in order. Threads are not listed there, only thread-group leaders. */
+export function listPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) pids.push(Number(name));
+  }
+  return pids;
+}
+
+export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set()): RawScan {
+  const processes: RawProcess[] = [];
+  const mounts: RawScan['mounts'] = [];
+  const seenSets = new Set<string>();
+  for (const pid of pids) {
+    const p = readProcess(pid);
+    if (!p) continue;
+    const setKey = `${p.ns.mnt}/${p.ns.cgroup}/${p.ns.pid}/${p.ns.net}`;
+    if (!seenSets.has(setKey)) {
+      seenSets.add(setKey);
+      p.cgroup = readOr(`/proc/${pid}/cgroup`);
+    }
+    const mntns = p.ns.mnt;
+    if (mntns !== undefined && !knownMntns.has(mntns)) {
+      const info = readOr(`/proc/${pid}/mountinfo`);
+      if (info !== undefined) {
+        knownMntns.add(mntns);
+        mounts.push([mntns, pid, parseNsfsMounts(info)]);
+      }
+    }
+    processes.push(p);
+  }
+  return { processes, mounts };
+}
+
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readProcess(pid: number): RawProcess | undefined {
+  const base = `/proc/${pid}`;
+  let stat: string;
+  let uid: number;
+  try {
+    stat = readFileSync(`${base}/stat`, 'latin1');
+    uid = statSync(base).uid;
+  } catch {
+    return undefined; // exited while we looked
+  }
+  // comm may hold spaces and parentheses: it runs from the first '(' to the last ')'.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(open + 1, close);
+  const ppid = Number(stat.slice(close + 2).split(' ', 3)[1]);
+  const ns: Partial<Record<NsType, number>> = {};
+  for (const type of NSTYPES) {
+    const link = nsLink(`${base}/ns/${type}`);
+    if (link) ns[type] = link[1];
+  }
+  if (Object.keys(ns).length === 0) return undefined;
+  const p: RawProcess = { pid, ppid, comm, cmdline: readCmdline(base), uid, ns, nsfds: [] };
+  const pfc = nsLink(`${base}/ns/pid_for_children`);
+  if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
+  const tfc = nsLink(`${base}/ns/time_for_children`);
+  if (tfc && tfc[1] !== ns.time) p.timeForChildren = tfc[1];
+  p.nsfds = readNsFds(base);
+  return p;
+}
+
+function readCmdline(base: string): string[] {
+  const raw = readOr(`${base}/cmdline`);
+  if (!raw) return [];
+  const args = raw.split('\0');
+  if (args[args.length - 1] === '') args.pop();
+  return args;
+}
+
+function readNsFds(base: string): [number, NsType, number][] {
+  let fds: string[];
+  try {
+    fds = readdirSync(`${base}/fd`);
+  } catch {
+    return [];
+  }
+  const out: [number, NsType, number][] = [];
+  for (const fd of fds) {
+    const link = nsLink(`${base}/fd/${fd}`);
+    if (link && (NSTYPES as readonly string[]).includes(link[0])) out.push([Number(fd), link[0] as NsType, link[1]]);
+  }
+  return out;
+}
+
+/** nsfs entries of a mountinfo: the root field names the namespace, as `net:[4026532201]`. */
+export function parseNsfsMounts(mountinfo: string): RawMount[] {
+  const out: RawMount[] = [];
+  for (const line of mountinfo.split('\n')) {
+    if (!line.includes(' - nsfs ')) continue;
+    const fields = line.split(' ');
+    const m = NSFS_LINK.exec(fields[3]);
+    if (!m || !(NSTYPES as readonly string[]).includes(m[1])) continue;
+    out.push({ type: m[1] as NsType, inode: Number(m[2]), path: unescapeMountPath(fields[4]) });
+  }
+  return out;
+}
+
+/** mountinfo writes space, tab, newline and backslash as octal escapes. */
+export function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}

@@ -1,0 +1,81 @@
+// Runs a full scan: /proc is read by worker threads (split by pid), the
+// result is merged here. Workers stop when idle, so an idle nsxd holds only
+// its main thread's memory.
+import { readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { listPids, RawScan } from './procfs';
+import { buildModel, Model, ScanContext } from './snapshot';
+
+const IDLE_MS = 15_000;
+
+export class Scanner {
+  private workers: Worker[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private running: Promise<Model> | undefined;
+  private latest: Model | undefined;
+
+  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>, private readonly threads = 2) {}
+
+  /** The last model, if it is at most maxAgeMs old; otherwise a new scan. Concurrent callers share one scan. */
+  async model(maxAgeMs = 0): Promise<Model> {
+    if (this.latest && Date.now() - this.latestAt <= maxAgeMs) return this.latest;
+    return this.scan();
+  }
+
+  private latestAt = 0;
+
+  scan(): Promise<Model> {
+    this.running ??= this.runScan().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async runScan(): Promise<Model> {
+    const started = Date.now();
+    const pids = listPids();
+    this.ensureWorkers();
+    const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
+    const raws = await Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
+    const selfMntns = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/mnt'))![1]);
+    const model = buildModel(raws, { ...this.ctx, selfMntns }, started);
+    this.latest = model;
+    this.latestAt = Date.now();
+    this.armIdle();
+    return model;
+  }
+
+  private ensureWorkers(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    while (this.workers.length < this.threads) {
+      const w = new Worker(join(__dirname, 'scan-worker.js'));
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  private ask(worker: Worker, pids: number[]): Promise<RawScan> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (msg: { id: number; scan: RawScan }) => {
+        if (msg.id !== id) return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        resolve(msg.scan);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.postMessage({ id, pids });
+    });
+  }
+
+  private armIdle(): void {
+    this.idleTimer = setTimeout(() => this.stop(), IDLE_MS);
+    this.idleTimer.unref();
+  }
+
+  stop(): void {
+    for (const w of this.workers) void w.terminate();
+    this.workers = [];
+  }
+}

@@ -1,0 +1,38 @@
+// The discovery area: namespaces/list, namespaces/subscribe, namespaces/details.
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { readDetails } from './details';
+import type { Scanner } from './discovery/scanner';
+import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, Subscribe, Unsubscribe } from './protocol';
+import type { Area } from './server';
+import * as v from './validate';
+import type { Watcher } from './watch';
+
+export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
+  return (conn, _caller, onClose) => {
+    conn.onRequest(ListNamespaces, async () => (await scanner.scan()).snapshot);
+
+    let listener: Parameters<Watcher['subscribe']>[0] | undefined;
+    const unsubscribe = () => {
+      if (listener) watcher.unsubscribe(listener);
+      listener = undefined;
+    };
+    conn.onRequest(Subscribe, async (params) => {
+      const p = v.object(params ?? {});
+      const interval = p.intervalMs === undefined ? 2000 : v.int(p.intervalMs, 'intervalMs', 500, 3_600_000);
+      unsubscribe();
+      listener = (change) => void conn.sendNotification(NamespacesChangedNotification, change).catch(() => undefined);
+      return watcher.subscribe(listener, interval);
+    });
+    conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
+    onClose(unsubscribe);
+
+    conn.onRequest(NamespaceDetails, async (params) => {
+      const p = v.object(params);
+      const key = { type: v.nstype(p.type), inode: v.inode(p.inode) };
+      const model = await scanner.model(2000);
+      const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
+      if (!ns) throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
+      return readDetails(ns, model);
+    });
+  };
+}

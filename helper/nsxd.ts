@@ -1,0 +1,170 @@
+// nsxd: the root helper of Namespace Explorer. Runs in the foreground,
+// serves the nsxd protocol on a Unix socket that only root and the members
+// of one group can reach, and does every privileged act on their behalf.
+//   nsxd [--socket PATH] [--group NAME] [--config FILE]
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, Server as NetServer, Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as libc from '../native/libc';
+import { loadPolicy } from './access';
+import { audit } from './audit';
+import { SessionCgroups } from './cgroup';
+import { Scanner } from './discovery/scanner';
+import { checkLauncher } from './launcher';
+import { namespacesArea } from './namespaces';
+import { Pins, pinsArea } from './pins';
+import { DEFAULT_GROUP, DEFAULT_SOCKET } from './protocol';
+import { DEFAULT_LIMITS, Server } from './server';
+import { terminalArea } from './sessions';
+import { Watcher } from './watch';
+
+declare const NSX_VERSION: string | undefined;
+const VERSION = typeof NSX_VERSION === 'string' ? NSX_VERSION : '0.0.0-dev';
+
+function fail(message: string): never {
+  process.stderr.write(`nsxd: ${message}\n`);
+  process.exit(1);
+}
+
+/** The socket's directory must be root's and writable by root alone, or anyone could swap the socket. */
+function prepareDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    fail(`${dir} must be a directory owned by root and not writable by group or others`);
+  }
+}
+
+/** Refuses a live daemon's socket; removes a stale one (nothing answers on it). */
+async function clearStaleSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) fail(`${path} exists and is not a socket; remove it or choose another --socket`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = createConnection(path);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) fail(`another nsxd is already serving ${path}; stop it first (sudo systemctl stop nsxd) or choose another --socket`);
+  unlinkSync(path);
+}
+
+async function listen(socketPath: string, gid: number): Promise<{ server: NetServer; owned: boolean }> {
+  const server = createServer();
+  // systemd socket activation: fd 3 is our listening socket, already root:GROUP 0660.
+  if (process.env.LISTEN_FDS === '1' && Number(process.env.LISTEN_PID) === process.pid) {
+    delete process.env.LISTEN_FDS;
+    delete process.env.LISTEN_PID;
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ fd: 3 }, resolve));
+    return { server, owned: false };
+  }
+  prepareDirectory(dirname(socketPath));
+  await clearStaleSocket(socketPath);
+  // Created 0600 under this umask, then opened to the group: never world-accessible, not even for an instant.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
+  } finally {
+    process.umask(umask);
+  }
+  chownSync(socketPath, 0, gid);
+  chmodSync(socketPath, 0o660);
+  return { server, owned: true };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      socket: { type: 'string', default: process.env.NSX_SOCKET ?? DEFAULT_SOCKET },
+      group: { type: 'string', default: DEFAULT_GROUP },
+      config: { type: 'string', default: '/etc/nsx/nsxd.json' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE]\n' +
+      `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
+      `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
+      '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n');
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`nsxd ${VERSION}\n`);
+    return;
+  }
+  if (process.getuid?.() !== 0) fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
+  const group = libc.getgrnam(values.group);
+  if (!group) fail(`the group "${values.group}" does not exist: create it with sudo groupadd --system ${values.group}`);
+  let policy;
+  try {
+    policy = loadPolicy(values.config);
+    checkLauncher();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+
+  const { server, owned } = await listen(values.socket, group.gid);
+  const runDir = dirname(values.socket);
+  const pins = new Pins(runDir);
+  try {
+    pins.init();
+  } catch (err) {
+    fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
+  }
+  const scanner = new Scanner({ userName, pinAt: (path, type) => pins.pinAt(path, type) });
+  const watcher = new Watcher(scanner);
+  const cgroups = SessionCgroups.open();
+  const sockets = new WeakMap<object, Socket>();
+  const rpc = new Server({
+    group: values.group,
+    policy,
+    limits: DEFAULT_LIMITS,
+    version: VERSION,
+    areas: [
+      namespacesArea(scanner, watcher),
+      pinsArea(pins, scanner, watcher),
+      terminalArea({ scanner, pins, cgroups, watcher, socketOf: (conn) => sockets.get(conn) }),
+    ],
+    onConnection: (conn, socket) => sockets.set(conn, socket),
+  });
+  rpc.attach(server);
+  audit('start', { socket: values.socket, group: values.group, version: VERSION, pid: process.pid, cgroups: cgroups.available });
+  process.stderr.write(`nsxd: listening on ${values.socket} (group ${values.group})\n`);
+
+  const stop = (signal: string) => {
+    audit('stop', { signal });
+    server.close();
+    if (owned) {
+      try { unlinkSync(values.socket); } catch { /* gone */ }
+    }
+    scanner.stop();
+    rpc.closeAll();
+    setTimeout(() => process.exit(0), 200).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A bug reached by one request must not take down every other client's sessions.
+  process.on('uncaughtException', (err) => audit('error', { result: 'internal', reason: err.stack ?? String(err) }));
+}
+
+const users = new Map<number, string>();
+function userName(uid: number): string {
+  let name = users.get(uid);
+  if (name === undefined) {
+    try {
+      name = libc.getpwuid(uid)?.name ?? String(uid);
+    } catch {
+      name = String(uid);
+    }
+    users.set(uid, name);
+  }
+  return name;
+}
+
+void main().catch((err) => fail((err as Error).message));

@@ -1,0 +1,254 @@
+// Pins: bind mounts of nsfs files that keep a namespace alive with no
+// process in it. They live only in nsxd's pin directory (a private bind
+// mount of itself, so pins never propagate and never sit on a shared mount),
+// plus /run/netns for net so that `ip netns` sees them. Clients name a pin;
+// every file is created through the directory's fd and mounted onto by fd,
+// so no symlink swapped in at any moment can redirect the mount.
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import * as libc from '../native/libc';
+import type { Caller } from './access';
+import { audit } from './audit';
+import type { Scanner } from './discovery/scanner';
+import { launch } from './launcher';
+import {
+  CreateNamespace, ErrorCodes, ListPins, NSTYPES, NsKey, nsId, NsType, Pin, PinNamespace, PinResult, UnpinNamespace, UnpinResult,
+} from './protocol';
+import type { Area } from './server';
+import { closeAll, openNsFile, openProcessNamespaces, OpenedNs } from './targets';
+import * as v from './validate';
+import type { Watcher } from './watch';
+
+export const NETNS_DIR = '/run/netns';
+
+interface PinRecord {
+  uid: number;
+  user: string;
+  at: string;
+}
+
+export class Pins {
+  readonly dir: string;
+  private readonly registryFile: string;
+  private registry: Record<string, PinRecord> = {};
+
+  constructor(runDir: string) {
+    this.dir = join(runDir, 'pins');
+    this.registryFile = join(runDir, 'pins.json');
+  }
+
+  /** Makes the pin directory a private mount of itself (once) and reads who pinned what. */
+  init(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    if (!isMountPoint(this.dir)) libc.mount(this.dir, this.dir, null, libc.MS_BIND);
+    libc.mount(null, this.dir, null, libc.MS_PRIVATE);
+    for (const type of NSTYPES) mkdirSync(join(this.dir, type), { recursive: true, mode: 0o755 });
+    try {
+      this.registry = JSON.parse(readFileSync(this.registryFile, 'utf8'));
+    } catch {
+      this.registry = {};
+    }
+  }
+
+  /** The pin an nsfs mount path in nsxd's mount namespace is, if any (for the scanner). */
+  pinAt(path: string, type: NsType): Pin | undefined {
+    const inDir = join(this.dir, type) + '/';
+    let name: string | undefined;
+    if (path.startsWith(inDir) && !path.slice(inDir.length).includes('/')) name = path.slice(inDir.length);
+    else if (type === 'net' && path.startsWith(NETNS_DIR + '/') && !path.slice(NETNS_DIR.length + 1).includes('/')) name = path.slice(NETNS_DIR.length + 1);
+    if (!name) return undefined;
+    const by = this.registry[`${type}/${name}`];
+    return { name, paths: [path], ...(by ? { by: { uid: by.uid, user: by.user } } : {}) };
+  }
+
+  /** The namespace a pin holds, opened and type-checked. */
+  open(type: NsType, name: string): OpenedNs | undefined {
+    return openNsFile(join(this.dir, type, name), type) ?? (type === 'net' ? openNsFile(join(NETNS_DIR, name), type) : undefined);
+  }
+
+  /** Bind-mounts an already opened, checked namespace fd as TYPE/NAME (and /run/netns/NAME for net). */
+  pin(ns: OpenedNs, name: string, caller: Caller): Pin {
+    const paths = this.pathsFor(ns.type, name);
+    for (const path of paths) {
+      if (existsOrLink(path)) throw new ResponseError(ErrorCodes.Conflict, `the pin name ${ns.type}/${name} is in use (${path}); choose another`);
+    }
+    const done: string[] = [];
+    try {
+      for (const path of paths) {
+        bindAt(ns, path);
+        done.push(path);
+      }
+    } catch (err) {
+      for (const path of done) unmountAndRemove(path);
+      if (err instanceof ResponseError) throw err;
+      throw new ResponseError(ErrorCodes.Failed, `cannot pin ${nsId(ns)} as ${name}: ${(err as Error).message}`);
+    }
+    this.registry[`${ns.type}/${name}`] = { uid: caller.uid, user: caller.user, at: new Date().toISOString() };
+    this.save();
+    return { name, by: { uid: caller.uid, user: caller.user }, paths };
+  }
+
+  unpin(type: NsType, name: string, caller: Caller): NsKey {
+    const opened = this.open(type, name);
+    if (!opened) throw new ResponseError(ErrorCodes.NotFound, `there is no pin ${type}/${name}`);
+    closeSync(opened.fd);
+    const owner = this.registry[`${type}/${name}`];
+    if (caller.role !== 'admin' && owner?.uid !== caller.uid) {
+      const who = owner ? `${owner.user} pinned it` : 'it was not pinned through nsxd';
+      throw new ResponseError(ErrorCodes.AccessDenied, `you may only unpin your own pins (${who}); an admin in /etc/nsx/nsxd.json may release any`);
+    }
+    for (const path of this.pathsFor(type, name)) if (existsOrLink(path)) unmountAndRemove(path);
+    delete this.registry[`${type}/${name}`];
+    this.save();
+    return { type, inode: opened.inode };
+  }
+
+  private pathsFor(type: NsType, name: string): string[] {
+    return type === 'net' ? [join(this.dir, type, name), join(NETNS_DIR, name)] : [join(this.dir, type, name)];
+  }
+
+  private save(): void {
+    const tmp = `${this.registryFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.registry, null, 1), { mode: 0o600 });
+    renameSync(tmp, this.registryFile);
+  }
+}
+
+function existsOrLink(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isMountPoint(path: string): boolean {
+  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === esc);
+}
+
+/** Creates DIR/NAME with O_EXCL through DIR's fd, then mounts onto that very file by its fd. */
+function bindAt(ns: OpenedNs, path: string): void {
+  const slash = path.lastIndexOf('/');
+  const dir = path.slice(0, slash);
+  const name = path.slice(slash + 1);
+  if (dir === NETNS_DIR) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  let fileFd: number | undefined;
+  try {
+    try {
+      // O_CREAT|O_EXCL never follows a symlink: a name that exists in any form fails here.
+      fileFd = openSync(`/proc/self/fd/${dirFd}/${name}`, constants.O_CREAT | constants.O_EXCL | constants.O_RDONLY | constants.O_NOFOLLOW, 0o444);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ResponseError(ErrorCodes.Conflict, `the pin name is in use (${path})`);
+      throw err;
+    }
+    const created = fstatSync(fileFd).ino;
+    libc.mount(`/proc/self/fd/${ns.fd}`, `/proc/self/fd/${fileFd}`, null, libc.MS_BIND);
+    // The mount went onto the inode we created; if that inode is no longer at DIR/NAME, undo it.
+    const now = lstatSync(path, { throwIfNoEntry: false });
+    if (!now || now.ino !== ns.inode) {
+      libc.umount2(`/proc/self/fd/${fileFd}`, libc.MNT_DETACH);
+      throw new Error(`${path} was replaced while it was being pinned (created inode ${created})`);
+    }
+  } finally {
+    if (fileFd !== undefined) closeSync(fileFd);
+    closeSync(dirFd);
+  }
+}
+
+function unmountAndRemove(path: string): void {
+  try {
+    libc.umount2(path, libc.MNT_DETACH | libc.UMOUNT_NOFOLLOW);
+  } catch {
+    // not mounted (a half-made pin); the file still goes
+  }
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
+  return (conn, caller) => {
+    const done = <T>(action: string, target: string, fn: () => Promise<T>): Promise<T> => fn().then(
+      (result) => { audit(action, { uid: caller.uid, user: caller.user, target, result: 'ok' }); watcher.poke(); return result; },
+      (err) => { audit(action, { uid: caller.uid, user: caller.user, target, result: 'refused', reason: (err as Error).message }); throw err; },
+    );
+
+    conn.onRequest(PinNamespace, (params) => {
+      const p = v.object(params);
+      const pid = v.pid(p.pid);
+      const type = v.nstype(p.type);
+      const name = v.pinName(p.name);
+      const expected = p.inode === undefined ? {} : { [type]: v.inode(p.inode) };
+      return done('namespaces/pin', `${type}/${name} pid:${pid}`, async (): Promise<PinResult> => {
+        const { opened } = openProcessNamespaces(pid, [type], expected);
+        try {
+          return { type, inode: opened[0].inode, pin: pins.pin(opened[0], name, caller) };
+        } finally {
+          closeAll(opened);
+        }
+      });
+    });
+
+    conn.onRequest(CreateNamespace, (params) => {
+      const p = v.object(params);
+      const type = v.nstype(p.type);
+      const name = v.pinName(p.name);
+      return done('namespaces/create', `${type}/${name}`, () => createPersistent(pins, type, name, caller));
+    });
+
+    conn.onRequest(UnpinNamespace, (params) => {
+      const p = v.object(params);
+      const type = v.nstype(p.type);
+      const name = v.pinName(p.name);
+      return done('namespaces/unpin', `${type}/${name}`, async (): Promise<UnpinResult> => {
+        const key = pins.unpin(type, name, caller);
+        const ns = (await scanner.scan()).snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
+        return { ...key, remaining: { processes: ns?.pids.length ?? 0, holders: ns?.holders ?? [] } };
+      });
+    });
+
+    conn.onRequest(ListPins, async () => {
+      const { snapshot } = await scanner.model(1000);
+      return snapshot.namespaces.filter((ns) => ns.pins.length > 0).map((ns) => ({ type: ns.type, inode: ns.inode, pin: ns.pins[0], pins: ns.pins }));
+    });
+  };
+}
+
+/** A fresh namespace held by its pin alone: nsx-exec unshares and waits while nsxd pins it. */
+async function createPersistent(pins: Pins, type: NsType, name: string, caller: Caller): Promise<PinResult> {
+  const { child, ready } = launch({
+    joins: [],
+    unshare: [type],
+    hold: true,
+    identity: { uid: 0, gid: 0, groups: [0] },
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    stdio: 'pipe',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await ready;
+    // pid and time apply to children: the new namespace is the holder's *_for_children.
+    const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
+    const opened = openNsFile(`/proc/${child.pid}/ns/${link}`, type, { follow: true });
+    if (!opened) throw new ResponseError(ErrorCodes.Failed, `the new ${type} namespace could not be opened`);
+    try {
+      return { type, inode: opened.inode, pin: pins.pin(opened, name, caller) };
+    } finally {
+      closeSync(opened.fd);
+    }
+  } catch (err) {
+    if (err instanceof ResponseError) throw err;
+    throw new ResponseError(ErrorCodes.Failed, `cannot create a ${type} namespace: ${(err as Error).message}`);
+  } finally {
+    child.stdin?.end();
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+

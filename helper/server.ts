@@ -1,0 +1,151 @@
+// Accepts connections on nsxd's socket: identifies the peer from SO_PEERCRED,
+// enforces connection limits, refuses outsiders before serving anything,
+// and wires each area's requests (discovery, pins, terminals) to a caller.
+import { existsSync } from 'node:fs';
+import type { Server as NetServer, Socket } from 'node:net';
+import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import * as libc from '../native/libc';
+import { audit } from './audit';
+import { Caller, identify, Policy } from './access';
+import { LimitedMessageReader } from './framing';
+import {
+  ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, NSTYPES, PROTOCOL_VERSION, Shutdown,
+} from './protocol';
+
+export interface Limits {
+  connectionsPerUid: number;
+  connectionsTotal: number;
+  maxMessageBytes: number;
+  partialTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  connectionsPerUid: 32,
+  connectionsTotal: 256,
+  maxMessageBytes: MAX_MESSAGE_BYTES,
+  partialTimeoutMs: 10_000,
+};
+
+/** An area of the protocol: given a connection and its caller, it registers its handlers. */
+export type Area = (conn: MessageConnection, caller: Caller, onClose: (fn: () => void) => void) => void;
+
+export interface ServerOptions {
+  group: string;
+  policy: Policy;
+  limits: Limits;
+  areas: Area[];
+  version: string;
+  /** Lets an area reach the socket under a connection (to watch its buffered bytes). */
+  onConnection?: (conn: MessageConnection, socket: Socket) => void;
+}
+
+const KERNEL_NSTYPES = NSTYPES.filter((t) => existsSync(`/proc/self/ns/${t}`));
+
+export class Server {
+  private perUid = new Map<number, number>();
+  private total = 0;
+  private open = new Set<() => void>();
+
+  constructor(private readonly opts: ServerOptions) {}
+
+  attach(server: NetServer): void {
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Ends every connection, and with them every session (nsxd is stopping). */
+  closeAll(): void {
+    for (const close of [...this.open]) close();
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    let cred: libc.PeerCred;
+    try {
+      // The fd of an accepted Unix socket; identity is taken here, once.
+      cred = libc.peerCred((socket as unknown as { _handle: { fd: number } })._handle.fd);
+    } catch (err) {
+      audit('connect', { result: 'refused', reason: `no peer credentials: ${(err as Error).message}` });
+      socket.destroy();
+      return;
+    }
+    const verdict = identify(cred, this.opts.group, this.opts.policy);
+    if ('refused' in verdict) {
+      audit('connect', { uid: cred.uid, pid: cred.pid, result: 'refused', reason: 'not in group' });
+      this.refuse(socket, ErrorCodes.AccessDenied, verdict.refused);
+      return;
+    }
+    const caller = verdict.caller;
+    const mine = this.perUid.get(caller.uid) ?? 0;
+    if (mine >= this.opts.limits.connectionsPerUid || this.total >= this.opts.limits.connectionsTotal) {
+      const which = mine >= this.opts.limits.connectionsPerUid ? `${this.opts.limits.connectionsPerUid} per user` : `${this.opts.limits.connectionsTotal} in all`;
+      audit('connect', { uid: caller.uid, user: caller.user, result: 'refused', reason: `connection limit (${which})` });
+      this.refuse(socket, ErrorCodes.LimitExceeded, `too many connections to nsxd (the limit is ${which}); close some clients and retry`);
+      return;
+    }
+    this.perUid.set(caller.uid, mine + 1);
+    this.total++;
+    this.serve(socket, caller);
+  }
+
+  /** Answers every request with the reason, then hangs up: a refused peer gets 16 KiB and 2 s. */
+  private refuse(socket: Socket, code: number, message: string): void {
+    const conn = createMessageConnection(
+      new LimitedMessageReader(socket, { maxMessageBytes: 16 * 1024, partialTimeoutMs: 2000 }),
+      new StreamMessageWriter(socket),
+    );
+    conn.onRequest(() => {
+      setTimeout(() => socket.destroy(), 50);
+      return new ResponseError(code, message);
+    });
+    conn.onNotification(() => undefined);
+    conn.onError(() => socket.destroy());
+    conn.onClose(() => conn.dispose());
+    conn.listen();
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  private serve(socket: Socket, caller: Caller): void {
+    const reader = new LimitedMessageReader(socket, {
+      maxMessageBytes: this.opts.limits.maxMessageBytes,
+      partialTimeoutMs: this.opts.limits.partialTimeoutMs,
+    });
+    const conn = createMessageConnection(reader, new StreamMessageWriter(socket));
+    const cleanups: (() => void)[] = [];
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(close);
+      for (const fn of cleanups.splice(0)) {
+        try { fn(); } catch { /* one area's cleanup must not stop the others */ }
+      }
+      const n = (this.perUid.get(caller.uid) ?? 1) - 1;
+      if (n > 0) this.perUid.set(caller.uid, n); else this.perUid.delete(caller.uid);
+      this.total--;
+      conn.dispose();
+      socket.destroy();
+    };
+    conn.onError(([err]) => {
+      audit('protocol', { uid: caller.uid, user: caller.user, result: 'closed', reason: err.message });
+      close();
+    });
+    conn.onClose(close);
+    socket.on('close', close);
+    this.open.add(close);
+    this.opts.onConnection?.(conn, socket);
+
+    conn.onRequest(Initialize, () => ({
+      capabilities: {},
+      serverInfo: { name: 'nsxd', version: this.opts.version },
+      protocolVersion: PROTOCOL_VERSION,
+      identity: { uid: caller.uid, user: caller.user, role: caller.role, rootShells: caller.rootShells, nstypes: KERNEL_NSTYPES },
+    }));
+    conn.onNotification(Initialized, () => undefined);
+    conn.onRequest(Shutdown, () => null);
+    conn.onNotification(Exit, () => close());
+    // vscode-languageclient sends $/setTrace and the like; they mean nothing here.
+    conn.onNotification(() => undefined);
+    for (const area of this.opts.areas) area(conn, caller, (fn) => cleanups.push(fn));
+    conn.listen();
+  }
+}

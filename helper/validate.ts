@@ -1,0 +1,56 @@
+// Checks on what a client sends. Every request parameter passes through one
+// of these before it is used; a failure is a clear InvalidParams error.
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes, isNsType, NsType, PIN_NAME } from './protocol';
+
+export function invalid(message: string): ResponseError<void> {
+  return new ResponseError(ErrorCodes.InvalidParams, message);
+}
+
+export function object(value: unknown, what = 'params'): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${what} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+export function pid(value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > 0x3fffffff) throw invalid(`not a pid: ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+export function inode(value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`not an inode number: ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+export function nstype(value: unknown): NsType {
+  if (!isNsType(value)) throw invalid(`not a namespace type: ${JSON.stringify(value)} (one of cgroup, ipc, mnt, net, pid, time, user, uts)`);
+  return value;
+}
+
+export function nstypes(value: unknown): NsType[] {
+  if (!Array.isArray(value) || value.length === 0) throw invalid('types must be a non-empty array of namespace types');
+  return [...new Set(value.map(nstype))];
+}
+
+export function pinName(value: unknown): string {
+  if (typeof value !== 'string' || !PIN_NAME.test(value)) {
+    throw invalid(`bad pin name ${JSON.stringify(value)}: use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit`);
+  }
+  return value;
+}
+
+export function int(value: unknown, what: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) throw invalid(`${what} must be an integer from ${min} to ${max}`);
+  return value as number;
+}
+
+/** A string that can go into argv or the environment: no NUL, bounded. */
+export function text(value: unknown, what: string, max = 4096): string {
+  if (typeof value !== 'string' || value.includes('\0') || Buffer.byteLength(value) > max) throw invalid(`${what} must be a string of at most ${max} bytes without NUL`);
+  return value;
+}
+
+export function bool(value: unknown, what: string): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw invalid(`${what} must be true or false`);
+  return value === true;
+}

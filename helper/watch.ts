@@ -1,0 +1,92 @@
+// namespaces/subscribe: one poll loop shared by every subscriber, running
+// only while someone subscribes, pushing what changed since the last scan.
+import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from './protocol';
+import type { Scanner } from './discovery/scanner';
+
+type Listener = (change: NamespacesChanged) => void;
+
+const MIN_INTERVAL_MS = 500;
+
+export class Watcher {
+  private listeners = new Map<Listener, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private last: Snapshot | undefined;
+
+  constructor(private readonly scanner: Scanner) {}
+
+  async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
+    this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
+    const { snapshot } = await this.scanner.model(MIN_INTERVAL_MS);
+    this.last ??= snapshot;
+    this.schedule();
+    return snapshot;
+  }
+
+  unsubscribe(listener: Listener): void {
+    this.listeners.delete(listener);
+    if (this.listeners.size === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.last = undefined;
+    }
+  }
+
+  /** Scan now rather than at the next tick, after nsxd itself changed something (a pin, a session). */
+  poke(): void {
+    if (this.listeners.size === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.tick();
+  }
+
+  private schedule(lastScanMs = 0): void {
+    if (this.timer || this.listeners.size === 0) return;
+    // Never spend more than a fifth of the time scanning, however many processes there are.
+    const interval = Math.max(Math.min(...this.listeners.values()), lastScanMs * 5);
+    this.timer = setTimeout(() => { this.timer = undefined; void this.tick(); }, interval);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    let snapshot: Snapshot;
+    try {
+      ({ snapshot } = await this.scanner.scan());
+    } catch {
+      this.schedule(1000);
+      return;
+    }
+    if (this.listeners.size === 0) return;
+    const change = this.last ? diff(this.last, snapshot) : undefined;
+    this.last = snapshot;
+    if (change) for (const listener of this.listeners.keys()) listener(change);
+    this.schedule(snapshot.scanMs);
+  }
+}
+
+/** What changed between two snapshots; undefined when nothing did. */
+export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | undefined {
+  const change: NamespacesChanged = {
+    added: [], changed: [], removed: [],
+    processesAdded: [], processesChanged: [], processesRemoved: [],
+    scanMs: after.scanMs,
+  };
+  const oldNs = new Map<string, Namespace>(before.namespaces.map((ns) => [nsId(ns), ns]));
+  for (const ns of after.namespaces) {
+    const old = oldNs.get(nsId(ns));
+    oldNs.delete(nsId(ns));
+    if (!old) change.added.push(ns);
+    else if (JSON.stringify(old) !== JSON.stringify(ns)) change.changed.push(ns);
+  }
+  change.removed = [...oldNs.values()].map(({ type, inode }) => ({ type, inode }));
+  const oldProc = new Map<number, Process>(before.processes.map((p) => [p.pid, p]));
+  for (const p of after.processes) {
+    const old = oldProc.get(p.pid);
+    oldProc.delete(p.pid);
+    if (!old) change.processesAdded.push(p);
+    else if (JSON.stringify(old) !== JSON.stringify(p)) change.processesChanged.push(p);
+  }
+  change.processesRemoved = [...oldProc.keys()];
+  const empty = !change.added.length && !change.changed.length && !change.removed.length &&
+    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length;
+  return empty ? undefined : change;
+}

@@ -1,0 +1,223 @@
+// Typed bindings to the few libc calls Node does not expose: SO_PEERCRED,
+// the nsfs ioctls, pty ioctls, mount(2) and the host's user database (NSS).
+// Every function throws an ErrnoError on failure, so callers never see -1.
+// This module imports nothing of ours.
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export class ErrnoError extends Error {
+  constructor(readonly call: string, readonly errno: number, readonly code: string) {
+    super(`${call}: ${code} (${describeErrno(errno)})`);
+  }
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(koffi.os.errno as Record<string, number>).map(([name, no]) => [no, name]),
+);
+const strerror = libc.func('const char *strerror(int errnum)');
+
+function describeErrno(errno: number): string {
+  return String(strerror(errno));
+}
+
+function check(call: string, result: number): number {
+  if (result < 0) {
+    const errno = koffi.errno();
+    throw new ErrnoError(call, errno, errnoNames.get(errno) ?? `E${errno}`);
+  }
+  return result;
+}
+
+const dupRaw = libc.func('int dup(int fd)');
+const ioctlRaw = libc.func('int ioctl(int fd, unsigned long request, ...)');
+const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
+const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const umount2Raw = libc.func('int umount2(const char *target, int flags)');
+const getgrouplistRaw = libc.func('int getgrouplist(const char *user, uint32_t group, _Out_ uint32_t *groups, _Inout_ int *ngroups)');
+
+koffi.struct('nsx_passwd', {
+  pw_name: 'const char *',
+  pw_passwd: 'const char *',
+  pw_uid: 'uint32_t',
+  pw_gid: 'uint32_t',
+  pw_gecos: 'const char *',
+  pw_dir: 'const char *',
+  pw_shell: 'const char *',
+});
+koffi.struct('nsx_group', {
+  gr_name: 'const char *',
+  gr_passwd: 'const char *',
+  gr_gid: 'uint32_t',
+  gr_mem: 'void *',
+});
+const getpwuidR = libc.func('int getpwuid_r(uint32_t uid, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)');
+const getpwnamR = libc.func('int getpwnam_r(const char *name, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)');
+const getgrnamR = libc.func('int getgrnam_r(const char *name, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)');
+const getgrgidR = libc.func('int getgrgid_r(uint32_t gid, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)');
+
+// <linux/nsfs.h>: _IO(0xb7, n)
+const NS_GET_USERNS = 0xb701;
+const NS_GET_PARENT = 0xb702;
+const NS_GET_NSTYPE = 0xb703;
+const NS_GET_OWNER_UID = 0xb704;
+// <asm-generic/ioctls.h>
+const TIOCSWINSZ = 0x5414;
+const TIOCSPTLCK = 0x40045431;
+const TIOCGPTPEER = 0x5441;
+
+export const SOL_SOCKET = 1;
+export const SO_PEERCRED = 17;
+
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 1 << 18;
+export const MNT_DETACH = 0x2;
+export const UMOUNT_NOFOLLOW = 0x8;
+
+export const O_RDWR = 0o2;
+export const O_NOCTTY = 0o400;
+
+/** CLONE_NEW* values, as NS_GET_NSTYPE returns them. */
+export const CLONE_NEW = {
+  cgroup: 0x02000000,
+  ipc: 0x08000000,
+  mnt: 0x00020000,
+  net: 0x40000000,
+  pid: 0x20000000,
+  time: 0x00000080,
+  user: 0x10000000,
+  uts: 0x04000000,
+} as const;
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** The credentials the kernel recorded for the peer of a connected Unix socket. */
+export function peerCred(fd: number): PeerCred {
+  const buf = Buffer.alloc(12);
+  const len = [12];
+  check('getsockopt(SO_PEERCRED)', getsockoptRaw(fd, SOL_SOCKET, SO_PEERCRED, buf, len));
+  return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
+}
+
+/** A second fd for the same open file, so two owners can close theirs independently. */
+export function dup(fd: number): number {
+  return check('dup', dupRaw(fd));
+}
+
+/** NS_GET_USERNS: a new fd for the user namespace that owns the namespace behind fd. */
+export function nsGetUserns(fd: number): number {
+  return check('ioctl(NS_GET_USERNS)', ioctlRaw(fd, NS_GET_USERNS));
+}
+
+/** NS_GET_PARENT: a new fd for the parent of a pid or user namespace. */
+export function nsGetParent(fd: number): number {
+  return check('ioctl(NS_GET_PARENT)', ioctlRaw(fd, NS_GET_PARENT));
+}
+
+/** NS_GET_NSTYPE: the CLONE_NEW* constant of the namespace behind fd. */
+export function nsGetNstype(fd: number): number {
+  return check('ioctl(NS_GET_NSTYPE)', ioctlRaw(fd, NS_GET_NSTYPE));
+}
+
+/** NS_GET_OWNER_UID: the uid (in the caller's user namespace) that created a user namespace. */
+export function nsGetOwnerUid(fd: number): number {
+  const out = Buffer.alloc(4);
+  check('ioctl(NS_GET_OWNER_UID)', ioctlRaw(fd, NS_GET_OWNER_UID, 'uint8_t *', out));
+  return out.readUInt32LE(0);
+}
+
+/** Unlocks a /dev/ptmx master and opens its peer by fd, never by a path that could be swapped. */
+export function openPtyPeer(masterFd: number): number {
+  const zero = Buffer.alloc(4);
+  check('ioctl(TIOCSPTLCK)', ioctlRaw(masterFd, TIOCSPTLCK, 'uint8_t *', zero));
+  return check('ioctl(TIOCGPTPEER)', ioctlRaw(masterFd, TIOCGPTPEER, 'int', O_RDWR | O_NOCTTY));
+}
+
+export function setWindowSize(fd: number, rows: number, cols: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows, 0);
+  ws.writeUInt16LE(cols, 2);
+  check('ioctl(TIOCSWINSZ)', ioctlRaw(fd, TIOCSWINSZ, 'uint8_t *', ws));
+}
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(`mount(${target})`, mountRaw(source, target, fstype, flags, data));
+}
+
+export function umount2(target: string, flags: number): void {
+  check(`umount2(${target})`, umount2Raw(target, flags));
+}
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+const NSS_BUF = 16384;
+
+function passwdResult(call: string, rc: number, pwd: Record<string, unknown>, result: unknown[]): PasswdEntry | undefined {
+  if (rc !== 0) throw new ErrnoError(call, rc, errnoNames.get(rc) ?? `E${rc}`);
+  if (!result[0]) return undefined;
+  return {
+    name: String(pwd.pw_name),
+    uid: Number(pwd.pw_uid),
+    gid: Number(pwd.pw_gid),
+    home: String(pwd.pw_dir ?? '/'),
+    shell: String(pwd.pw_shell ?? ''),
+  };
+}
+
+/** The host's passwd entry for uid, through NSS (so LDAP/sssd users are found too). */
+export function getpwuid(uid: number): PasswdEntry | undefined {
+  const pwd = {};
+  const result = [null];
+  return passwdResult('getpwuid_r', getpwuidR(uid, pwd, Buffer.alloc(NSS_BUF), NSS_BUF, result), pwd, result);
+}
+
+export function getpwnam(name: string): PasswdEntry | undefined {
+  const pwd = {};
+  const result = [null];
+  return passwdResult('getpwnam_r', getpwnamR(name, pwd, Buffer.alloc(NSS_BUF), NSS_BUF, result), pwd, result);
+}
+
+export function getgrnam(name: string): { name: string; gid: number } | undefined {
+  const grp: Record<string, unknown> = {};
+  const result = [null];
+  const rc = getgrnamR(name, grp, Buffer.alloc(NSS_BUF), NSS_BUF, result);
+  if (rc !== 0) throw new ErrnoError('getgrnam_r', rc, errnoNames.get(rc) ?? `E${rc}`);
+  return result[0] ? { name: String(grp.gr_name), gid: Number(grp.gr_gid) } : undefined;
+}
+
+export function getgrgid(gid: number): { name: string; gid: number } | undefined {
+  const grp: Record<string, unknown> = {};
+  const result = [null];
+  const rc = getgrgidR(gid, grp, Buffer.alloc(NSS_BUF), NSS_BUF, result);
+  if (rc !== 0) throw new ErrnoError('getgrgid_r', rc, errnoNames.get(rc) ?? `E${rc}`);
+  return result[0] ? { name: String(grp.gr_name), gid: Number(grp.gr_gid) } : undefined;
+}
+
+/** Every gid the host's user database gives a user: primary and supplementary. */
+export function getgrouplist(user: string, primaryGid: number): number[] {
+  let size = 64;
+  for (;;) {
+    const groups = Buffer.alloc(size * 4);
+    const n = [size];
+    if (getgrouplistRaw(user, primaryGid, groups, n) >= 0) {
+      return Array.from({ length: n[0] }, (_, i) => groups.readUInt32LE(i * 4));
+    }
+    if (n[0] <= size) throw new Error(`getgrouplist(${user}) failed`);
+    size = n[0];
+  }
+}

@@ -1,0 +1,500 @@
+/*
+ * nsx-exec: the single-threaded launcher nsxd runs for every session.
+ *
+ * nsxd is a Node process, so it is multi-threaded and may never setns() or
+ * unshare() itself (setns into a mnt or user namespace fails with EINVAL in a
+ * multi-threaded process, and any switch would move one thread only). It
+ * opens and checks the namespace fds, then hands them to this program, which
+ * does the privileged steps in the careful order util-linux nsenter/unshare
+ * use, drops to the requesting user, and execs the shell.
+ *
+ * Only nsxd runs it; it trusts its arguments but still checks them.
+ * Errors before exec are written to --status-fd as "E<message>" and exit 125;
+ * a successful exec closes that fd with nothing written (it is O_CLOEXEC).
+ *
+ *   nsx-exec [--cgroup-procs FD] [--join TYPE:FD]... [--unshare TYPE]...
+ *            [--map-root] [--hostname NAME] [--mount-proc] [--hold]
+ *            [--uid N --gid N --groups G,G,...] [--pty] [--home DIR]
+ *            [--shell PATH]... --status-fd FD [-- COMMAND ARGS...]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+struct nstype {
+	const char *name;
+	int flag;
+};
+
+/* The order util-linux nsenter joins in: user first (when it grants what the rest need), mnt late. */
+static const struct nstype nstypes[] = {
+	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+	{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID },
+	{ "mnt", CLONE_NEWNS },    { "time", CLONE_NEWTIME },
+};
+#define NTYPES (sizeof(nstypes) / sizeof(nstypes[0]))
+
+static int status_fd = -1;
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	msg[0] = 'E';
+	va_start(ap, fmt);
+	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 2)
+		n = sizeof(msg) - 2;
+	if (status_fd < 0 || write(status_fd, msg, n + 1) < 0)
+		dprintf(2, "nsx-exec: %s\n", msg + 1);
+	_exit(125);
+}
+
+static int type_index(const char *name)
+{
+	for (size_t i = 0; i < NTYPES; i++)
+		if (strcmp(nstypes[i].name, name) == 0)
+			return (int)i;
+	die("unknown namespace type %s", name);
+}
+
+static long number(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < 0 || v > max)
+		die("bad number %s", s);
+	return v;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(text);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+		die("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static ino_t fd_inode(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		die("fstat: %s", strerror(errno));
+	return st.st_ino;
+}
+
+/* Two passes, as nsenter: entering a user namespace first can deprive us of
+ * the rights to enter the others (or be needed for them), so everything but
+ * user goes first and whatever failed is retried after user. */
+static void join_all(int fds[NTYPES])
+{
+	int self_user = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+
+	if (fds[0] >= 0 && self_user >= 0 && fd_inode(fds[0]) == fd_inode(self_user)) {
+		/* setns into one's own user namespace is EINVAL; it is a no-op anyway */
+		close(fds[0]);
+		fds[0] = -1;
+	}
+	if (self_user >= 0)
+		close(self_user);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = pass ? 0 : 1; i < NTYPES; i++) {
+			if (fds[i] < 0)
+				continue;
+			if (setns(fds[i], nstypes[i].flag) < 0) {
+				if (pass == 1)
+					die("setns(%s): %s", nstypes[i].name, strerror(errno));
+				continue;
+			}
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+}
+
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		die("socket: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		die("SIOCGIFFLAGS lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		die("bring lo up: %s", strerror(errno));
+	close(s);
+}
+
+struct identity {
+	int set;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[NGROUPS_MAX];
+	size_t ngroups;
+};
+
+static void parse_groups(struct identity *id, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+
+	if (!copy)
+		die("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (id->ngroups >= NGROUPS_MAX)
+			die("too many groups");
+		id->groups[id->ngroups++] = (gid_t)number(tok, 0xfffffffe);
+	}
+	free(copy);
+}
+
+/* Become the requesting user: groups, gid, uid, then no way back. A non-root
+ * user keeps no capability in any set (bounding set dropped while we still may). */
+static void become(const struct identity *id)
+{
+	if (id->uid != 0) {
+		for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+				die("drop capability %d: %s", cap, strerror(errno));
+	}
+	if (setgroups(id->ngroups, id->groups) < 0)
+		die("setgroups: %s", strerror(errno));
+	if (setresgid(id->gid, id->gid, id->gid) < 0)
+		die("setgid(%u): %s%s", id->gid, strerror(errno),
+		    errno == EINVAL ? " (the gid has no mapping in the target's user namespace)" : "");
+	if (setresuid(id->uid, id->uid, id->uid) < 0)
+		die("setuid(%u): %s%s", id->uid, strerror(errno),
+		    errno == EINVAL ? " (the uid has no mapping in the target's user namespace)" : "");
+	if (id->uid != 0) {
+		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct data[2];
+
+		memset(data, 0, sizeof(data));
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			die("capset: %s", strerror(errno));
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+			die("clear ambient capabilities: %s", strerror(errno));
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			die("no_new_privs: %s", strerror(errno));
+	}
+}
+
+/* "0 UID 1": the caller is root inside, nobody else is mapped (unshare -r). */
+static void map_root(uid_t uid, gid_t gid)
+{
+	char map[64];
+
+	snprintf(map, sizeof(map), "0 %u 1", uid);
+	write_file("/proc/self/uid_map", map);
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1", gid);
+	write_file("/proc/self/gid_map", map);
+}
+
+static pid_t child;
+
+static void forward(int sig)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		kill(-child, SIGKILL);
+	}
+	(void)sig;
+	_exit(128 + SIGKILL);
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The parent of a session that changed pid (or time) namespace waits for its
+ * child, which is the first process in the new view. Closing a session
+ * (SIGTERM/SIGHUP from nsxd) kills that child and its process group. */
+static void supervise(void)
+{
+	int status;
+
+	signal(SIGTERM, forward);
+	signal(SIGHUP, forward);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	_exit(exit_code(status));
+}
+
+/* pid 1 of a new pid namespace: reap every orphan until the shell ends; the
+ * kernel then kills what is left in the namespace when we exit. */
+static void be_init(pid_t shell)
+{
+	int status, shell_status = 0;
+	pid_t pid;
+
+	for (;;) {
+		pid = wait(&status);
+		if (pid == shell) {
+			shell_status = status;
+			break;
+		}
+		if (pid < 0 && errno != EINTR)
+			break;
+	}
+	_exit(exit_code(shell_status));
+}
+
+static pid_t fork_or_die(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	return pid;
+}
+
+static int cat(char **files)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (; *files; files++) {
+		int fd = open(*files, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			dprintf(2, "%s: %s\n", *files, strerror(errno));
+			return 1;
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(1, buf, n) != n)
+				return 1;
+		close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cgroup-procs", required_argument, 0, 'c' }, { "join", required_argument, 0, 'j' },
+		{ "unshare", required_argument, 0, 'n' },      { "map-root", no_argument, 0, 'r' },
+		{ "hostname", required_argument, 0, 'h' },     { "mount-proc", no_argument, 0, 'p' },
+		{ "hold", no_argument, 0, 'H' },               { "uid", required_argument, 0, 'u' },
+		{ "gid", required_argument, 0, 'g' },          { "groups", required_argument, 0, 'G' },
+		{ "pty", no_argument, 0, 't' },                { "home", required_argument, 0, 'd' },
+		{ "shell", required_argument, 0, 's' },        { "status-fd", required_argument, 0, 'S' },
+		{ 0, 0, 0, 0 },
+	};
+	int join_fds[NTYPES], unshare_flags = 0, cgroup_fd = -1, opt;
+	int want_map_root = 0, mount_proc = 0, hold = 0, pty = 0, have_uid = 0, have_gid = 0;
+	const char *hostname = NULL, *home = "/", *shells[8];
+	size_t nshells = 0;
+	struct identity id = { 0 };
+
+	for (size_t i = 0; i < NTYPES; i++)
+		join_fds[i] = -1;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cgroup_fd = (int)number(optarg, 1 << 20); break;
+		case 'j': {
+			char *colon = strchr(optarg, ':');
+
+			if (!colon)
+				die("--join wants TYPE:FD");
+			*colon = '\0';
+			join_fds[type_index(optarg)] = (int)number(colon + 1, 1 << 20);
+			break;
+		}
+		case 'n': unshare_flags |= nstypes[type_index(optarg)].flag; break;
+		case 'r': want_map_root = 1; break;
+		case 'h': hostname = optarg; break;
+		case 'p': mount_proc = 1; break;
+		case 'H': hold = 1; break;
+		case 'u': id.uid = (uid_t)number(optarg, 0xfffffffe); have_uid = 1; break;
+		case 'g': id.gid = (gid_t)number(optarg, 0xfffffffe); have_gid = 1; break;
+		case 'G': parse_groups(&id, optarg); break;
+		case 't': pty = 1; break;
+		case 'd': home = optarg; break;
+		case 's':
+			if (nshells < sizeof(shells) / sizeof(shells[0]))
+				shells[nshells++] = optarg;
+			break;
+		case 'S': status_fd = (int)number(optarg, 1 << 20); break;
+		default: die("bad arguments");
+		}
+	}
+	if (have_uid != have_gid)
+		die("--uid and --gid go together");
+	id.set = have_uid;
+	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0)
+		die("status fd: %s", strerror(errno));
+	/* If nsxd dies before the session starts, so do we. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+		die("parent gone");
+
+	if (cgroup_fd >= 0) {
+		if (write(cgroup_fd, "0\n", 2) != 2)
+			die("join session cgroup: %s", strerror(errno));
+		close(cgroup_fd);
+	}
+
+	join_all(join_fds);
+
+	if (unshare_flags) {
+		if (want_map_root) {
+			/* The new user namespace is owned by the user, who is root in it alone. */
+			if (!id.set || !(unshare_flags & CLONE_NEWUSER))
+				die("--map-root needs --uid and --unshare user");
+			become(&id);
+			if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+				die("dumpable: %s", strerror(errno));
+			if (unshare(unshare_flags) < 0)
+				die("unshare: %s", strerror(errno));
+			map_root(id.uid, id.gid);
+			id.set = 0;
+		} else if (unshare(unshare_flags) < 0) {
+			die("unshare: %s", strerror(errno));
+		}
+		if (unshare_flags & CLONE_NEWNET)
+			loopback_up();
+		if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+			die("sethostname: %s", strerror(errno));
+		if ((unshare_flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			die("make mounts private: %s", strerror(errno));
+	}
+
+	if (hold) {
+		/* namespaces/create: nsxd opens /proc/<us>/ns/TYPE and pins it, then closes stdin. */
+		char c;
+
+		if (write(status_fd, "R", 1) != 1)
+			_exit(125);
+		while (read(0, &c, 1) > 0)
+			;
+		_exit(0);
+	}
+
+	/* A new or joined pid (or time) namespace applies to children only. */
+	{
+		int new_pid = unshare_flags & CLONE_NEWPID;
+		int needs_fork = new_pid || (unshare_flags & CLONE_NEWTIME);
+		struct stat self_pid, child_pid;
+
+		/* A joined pid namespace shows as pid_for_children differing from our own. */
+		if (!needs_fork && stat("/proc/self/ns/pid", &self_pid) == 0 &&
+		    stat("/proc/self/ns/pid_for_children", &child_pid) == 0 &&
+		    (self_pid.st_ino != child_pid.st_ino))
+			needs_fork = 1;
+		if (!needs_fork) {
+			struct stat st, ct;
+
+			if (stat("/proc/self/ns/time", &st) == 0 && stat("/proc/self/ns/time_for_children", &ct) == 0 &&
+			    st.st_ino != ct.st_ino)
+				needs_fork = 1;
+		}
+		if (needs_fork) {
+			child = fork_or_die();
+			if (child > 0) {
+				close(status_fd);
+				supervise();
+			}
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+				die("pdeathsig: %s", strerror(errno));
+			if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+				die("mount /proc: %s", strerror(errno));
+			if (new_pid) {
+				pid_t shell = fork_or_die();
+
+				if (shell > 0) {
+					close(status_fd);
+					be_init(shell);
+				}
+				if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+					die("pdeathsig: %s", strerror(errno));
+			}
+		} else if (mount_proc) {
+			die("--mount-proc needs a new or joined pid namespace");
+		}
+	}
+
+	if (id.set)
+		become(&id);
+	/* Credentials changed: the parent-death signal was reset, set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die("pdeathsig: %s", strerror(errno));
+	if (chdir(home) < 0 && chdir("/") < 0)
+		die("chdir /: %s", strerror(errno));
+	if (setsid() < 0)
+		die("setsid: %s", strerror(errno));
+	if (pty && ioctl(0, TIOCSCTTY, 0) < 0)
+		die("controlling terminal: %s", strerror(errno));
+	/* Only 0, 1, 2 reach the shell; the status fd closes on exec. */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 65536; fd++)
+			if (fd != status_fd)
+				close(fd);
+
+	if (optind < argc) {
+		if (strcmp(argv[optind], "@cat") == 0) {
+			close(status_fd);
+			_exit(cat(argv + optind + 1));
+		}
+		execvp(argv[optind], argv + optind);
+		die("%s: %s", argv[optind], strerror(errno));
+	}
+	for (size_t i = 0; i < nshells; i++) {
+		if (access(shells[i], X_OK) == 0) {
+			const char *base = strrchr(shells[i], '/');
+			char argv0[256];
+
+			snprintf(argv0, sizeof(argv0), "-%s", base ? base + 1 : shells[i]);
+			setenv("SHELL", shells[i], 1);
+			execl(shells[i], argv0, (char *)NULL);
+		}
+	}
+	die("no shell found in the target's mount namespace (tried %zu)", nshells);
+}
