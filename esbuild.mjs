@@ -68,7 +68,18 @@ const builds = [
   { entryPoints: { nsxd: 'helper/nsxd.ts', nsx: 'helper/nsx.ts' }, banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: { 'scan-worker': 'helper/discovery/worker.ts' } },
   { entryPoints: { 'test/vscode/index': 'test/vscode/index.ts' }, external: ['vscode', 'mocha'] },
+  // node:test files: unit tests and integration tests (as root, against a real nsxd).
+  { entryPoints: testEntries(['test/unit', 'test/integration']) },
 ];
+
+function testEntries(dirs) {
+  const entries = {};
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) if (f.endsWith('.test.ts')) entries[`${dir}/${f.replace(/\.ts$/, '')}`] = `${dir}/${f}`;
+  }
+  return entries;
+}
 
 copyKoffi();
 buildLauncher();

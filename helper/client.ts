@@ -38,8 +38,9 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
   const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
   conn.listen();
   socket.on('error', () => undefined);
-  // Queued writes (as the Initialized notification) go out before the socket ends.
-  const close = () => setImmediate(() => { conn.dispose(); socket.end(); });
+  let lastWrite: Promise<void> = Promise.resolve();
+  // The Initialized notification is written asynchronously: end the socket only after it.
+  const close = () => void lastWrite.finally(() => { conn.dispose(); if (socket.writable) socket.end(); });
   try {
     const server = await conn.sendRequest(Initialize, {
       processId: process.pid,
@@ -50,10 +51,11 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
     if (server.protocolVersion !== PROTOCOL_VERSION) {
       throw new Error(`nsxd speaks protocol ${server.protocolVersion}, this client ${PROTOCOL_VERSION}: update both to the same release`);
     }
-    void conn.sendNotification(Initialized, {});
+    lastWrite = conn.sendNotification(Initialized, {}).catch(() => undefined);
     return { conn, socket, server, close };
   } catch (err) {
-    close();
+    conn.dispose();
+    socket.destroy();
     throw err;
   }
 }

@@ -64,7 +64,7 @@ if [[ ! -s "$RG_ARCHIVE" ]]; then
   tar -czf "$RG_ARCHIVE" -C "$(dirname "$(command -v rg)")" rg
 fi
 
-log "installing code-server $CS_VERSION into ${CS_DIR#"$ROOT"/} (builds native modules, takes minutes)"
+log "installing code-server $CS_VERSION into ${CS_DIR#"$ROOT"/} (builds native modules, about a minute)"
 rm -rf "$CS_DIR"
 mkdir -p "$CS_DIR"
 # A package.json of its own makes this folder the npm project, so the install
@@ -76,6 +76,13 @@ cat >"$CS_DIR/package.json" <<EOF
   "allowScripts": { "code-server@$CS_VERSION": true }
 }
 EOF
+
+# Run from an npm script (npm test, npm exec), this inherits that npm's
+# settings and per-command state as lowercase npm_* variables; passed on to
+# the nested installs below they break them (npm_config_call makes their npx
+# calls fail). The nested npm rereads the same .npmrc files, and settings a
+# user exports as NPM_CONFIG_* stay.
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^npm_' || true)
 
 # code-server's postinstall refuses to run as root without unsafe-perm, then
 # runs nested `npm install`s (lib/vscode, its extensions) whose packages have

@@ -110,12 +110,12 @@ export async function runInCodeServer({
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 
-    const exited = deferred();
+    const automationExit = deferred();
     // VS Code calls codeAutomationLog(level, args) for every log line once it
     // runs extension tests; the extension host's console output (mocha's
-    // reporter) arrives here too.
-    await page.exposeFunction('codeAutomationLog', (level, args) => printWorkbenchLog(level, args));
-    await page.exposeFunction('codeAutomationExit', (code) => exited.resolve(code));
+    // reporter) arrives here too. All of it goes to stdout to keep its order.
+    await page.exposeFunction('codeAutomationLog', (_level, args) => printWorkbenchLog(args));
+    await page.exposeFunction('codeAutomationExit', (code) => automationExit.resolve(code));
     // Errors VS Code logs itself come through codeAutomationLog already; its
     // console copies are the ones styled with %c.
     page.on('console', (msg) => {
@@ -133,7 +133,7 @@ export async function runInCodeServer({
       + `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await page.goto(url);
 
-    const code = await Promise.race([exited.promise, server.exited.then(serverDied), aborted.promise]);
+    const code = await Promise.race([automationExit.promise, server.exited.then(serverDied), aborted.promise]);
     const outcome = await fs.readFile(outcomeFile, 'utf8').then(JSON.parse, () => undefined);
     if (!outcome) {
       log(`extension host exited (code ${code}) before the suite's run() settled`);
@@ -294,9 +294,8 @@ async function performUiAction(page, { action, selector, path: file, key, text, 
 
 // args are console.log's arguments, format string included (mocha's reporter
 // logs '%s%s'-style lines).
-function printWorkbenchLog(level, args) {
-  const line = util.format(...args);
-  (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${line}\n`);
+function printWorkbenchLog(args) {
+  process.stdout.write(`${util.format(...args)}\n`);
 }
 
 function prefixLines(stream, prefix) {

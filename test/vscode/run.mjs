@@ -62,18 +62,26 @@ process.exit(code);
 async function runInDesktop(vscodeExecutablePath) {
   console.log(`[vscode-test] desktop VS Code: ${vscodeExecutablePath}`);
   const { runTests } = await import('@vscode/test-electron');
+  // A fresh profile per run, as under code-server (test-electron would
+  // otherwise reuse one under the current directory's .vscode-test/).
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nsx-vscode-profile-'));
   try {
     return await runTests({
       vscodeExecutablePath,
       extensionDevelopmentPath,
       extensionTestsPath,
-      launchArgs: [workspaceFolder, '--disable-extensions'],
+      launchArgs: [
+        workspaceFolder, '--disable-extensions',
+        `--user-data-dir=${path.join(profile, 'user-data')}`, `--extensions-dir=${path.join(profile, 'extensions')}`,
+      ],
       extensionTestsEnv: env,
     });
   } catch (err) {
     // runTests rejects with TestRunFailedError (carrying .code) on a non-zero exit.
     if (typeof err.code === 'number') return err.code;
     throw err;
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 

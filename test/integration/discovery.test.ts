@@ -1,0 +1,144 @@
+// Discovery against namespaces the test makes itself: members, holders
+// (bind mounts, fds, *_for_children), hierarchy, and agreement with lsns.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { NamespacesChangedNotification, Snapshot, Subscribe } from '../../helper/protocol';
+import { Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
+
+interface ListedNs {
+  type: string;
+  inode: number;
+  nprocs: number;
+  processes: { pid: number; comm: string; user: string }[];
+  holders: { kind: string; pid?: number; fd?: number; path?: string }[];
+  owner?: number;
+  parent?: number;
+  ownerUid?: number;
+  initial: boolean;
+}
+
+describe('discovery', () => {
+  let daemon: Daemon;
+  const cleanups: (() => void)[] = [];
+  const list = (): ListedNs[] => {
+    const r = nsx(daemon, ['list', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).namespaces;
+  };
+  const find = (type: string, inode: number) => list().find((ns) => ns.type === type && ns.inode === inode);
+
+  before(async () => {
+    ensureGroup();
+    daemon = await startDaemon();
+  });
+  after(async () => {
+    for (const fn of cleanups.reverse()) fn();
+    await daemon.stop();
+  });
+
+  it('finds a process in new uts, net and ipc namespaces, with its details', async () => {
+    const held = await holdNamespaces(['--uts', '--net', '--ipc', '--fork']);
+    cleanups.push(held.kill);
+    for (const type of ['uts', 'net', 'ipc']) {
+      const ns = find(type, nsInode(held.pid, type));
+      assert.ok(ns, `${type} namespace of ${held.pid} listed`);
+      assert.ok(ns.processes.some((p) => p.pid === held.pid && p.comm === 'sleep' && p.user === 'root'));
+      assert.equal(ns.initial, false);
+      assert.equal(ns.owner, nsInode('self', 'user'));
+    }
+    assert.equal(find('uts', nsInode('self', 'uts'))?.initial, true);
+  });
+
+  it('finds a net namespace held only by a bind mount (ip netns add), and says so', () => {
+    const name = `nsxtest${process.pid}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    cleanups.push(() => spawnSync('ip', ['netns', 'delete', name]));
+    const inode = Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${name}`], { encoding: 'utf8' }));
+    const ns = find('net', inode);
+    assert.ok(ns);
+    assert.equal(ns.nprocs, 0);
+    assert.ok(ns.holders.some((h) => h.kind === 'mount' && h.path === `/run/netns/${name}`));
+  });
+
+  it('finds a namespace held only by an open fd', async () => {
+    // A shell in a new uts namespace hands an fd of it to a process outside, then exits.
+    const holder = spawn('sh', ['-c', 'exec 7</proc/self/ns/uts; exec sleep 600'], { stdio: 'ignore' });
+    cleanups.push(() => holder.kill('SIGKILL'));
+    const inside = await holdNamespaces(['--uts']);
+    const inode = nsInode(inside.pid, 'uts');
+    const keeper = spawn('sh', ['-c', `exec 9</proc/${inside.pid}/ns/uts; exec sleep 600`], { stdio: 'ignore' });
+    cleanups.push(() => keeper.kill('SIGKILL'));
+    await waitFor(() => spawnSync('readlink', [`/proc/${keeper.pid}/fd/9`]).status === 0);
+    inside.kill();
+    const ns = await waitFor(() => {
+      const n = find('uts', inode);
+      return n && n.nprocs === 0 ? n : undefined;
+    });
+    assert.ok(ns.holders.some((h) => h.kind === 'fd' && h.pid === keeper.pid && h.fd === 9));
+  });
+
+  it('reports pid_for_children and the pid hierarchy', async () => {
+    // unshare --pid without --fork: the shell stays outside and its children (a sleep that
+    // becomes pid 1) go in; the shell then becomes a sleep whose pid_for_children differs.
+    const proc = spawn('unshare', ['--pid', '--', 'sh', '-c', 'sleep 600 & exec sleep 601'], { stdio: 'ignore' });
+    cleanups.push(() => { spawnSync('pkill', ['-KILL', '-P', String(proc.pid)]); proc.kill('SIGKILL'); });
+    await waitFor(() => spawnSync('cat', [`/proc/${proc.pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('601'));
+    const own = nsInode('self', 'pid');
+    const forChildren = await waitFor(() => { try { return nsInode(proc.pid!, 'pid_for_children'); } catch { return undefined; } });
+    assert.equal(nsInode(proc.pid!, 'pid'), own);
+    assert.notEqual(forChildren, own);
+    const r = JSON.parse(nsx(daemon, ['list', '--json', '-t', 'pid']).stdout).namespaces as ListedNs[];
+    const ns = r.find((n) => n.inode === forChildren);
+    assert.ok(ns);
+    assert.equal(ns.nprocs, 1, 'the first child is in it as its pid 1');
+    assert.ok(ns.holders.some((h) => h.kind === 'pid_for_children' && h.pid === proc.pid));
+    assert.equal(ns.parent, own);
+  });
+
+  it('reports nested user namespaces with their parents and owner uids', async () => {
+    const held = await holdNamespaces(['--user', '--map-root-user', '--fork', 'unshare', '--user', '--map-root-user', '--fork']);
+    cleanups.push(held.kill);
+    const inner = find('user', nsInode(held.pid, 'user'));
+    assert.ok(inner);
+    const outer = find('user', inner.parent!);
+    assert.ok(outer, 'the parent user namespace is listed, though no process is in it alone');
+    assert.equal(outer.parent, nsInode('self', 'user'));
+    assert.equal(inner.ownerUid, 0);
+    const tree = nsx(daemon, ['tree']).stdout;
+    assert.match(tree, new RegExp(`user:\\[${outer.inode}\\][^\\n]*\\n(.*\\n)*\\s+user:\\[${inner.inode}\\]`));
+  });
+
+  it('lists every namespace lsns lists, with the same number of processes', async () => {
+    // Both scans count themselves (lsns, nsx); anything else that comes and goes between them is retried.
+    let mismatches: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const lsns = JSON.parse(execFileSync('lsns', ['-J', '-o', 'NS,TYPE,NPROCS'], { encoding: 'utf8' })).namespaces as { ns: number; type: string; nprocs: number }[];
+      const ours = new Map(list().map((ns) => [`${ns.type}:${ns.inode}`, ns.nprocs]));
+      mismatches = lsns.filter((l) => ours.get(`${l.type}:${l.ns}`) !== Number(l.nprocs)).map((l) => `${l.type}:${l.ns} lsns ${l.nprocs} nsx ${ours.get(`${l.type}:${l.ns}`)}`);
+      if (mismatches.length === 0) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(mismatches, []);
+  });
+
+  it('pushes changes to subscribers as namespaces come and go', async () => {
+    const c = await daemon.client();
+    try {
+      const changes: { added: string[]; removed: string[] }[] = [];
+      c.conn.onNotification(NamespacesChangedNotification, (ch) => changes.push({
+        added: ch.added.map((n) => `${n.type}:${n.inode}`),
+        removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
+      }));
+      const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
+      assert.ok(first.namespaces.length > 0);
+      const held = await holdNamespaces(['--uts', '--fork']);
+      const key = `uts:${nsInode(held.pid, 'uts')}`;
+      await waitFor(() => changes.some((ch) => ch.added.includes(key)), 10_000, 'an added notification');
+      held.kill();
+      await waitFor(() => changes.some((ch) => ch.removed.includes(key)), 10_000, 'a removed notification');
+    } finally {
+      c.close();
+    }
+  });
+});

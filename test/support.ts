@@ -1,0 +1,157 @@
+// What the integration tests share: a real nsxd on a socket of its own, the
+// nsx CLI run as any user, real users made for the test, and processes held
+// in real namespaces. Everything made here is undone by the returned cleanups.
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect, Client } from '../helper/client';
+
+export const ROOT = resolve(__dirname, '../../..');
+export const DIST = join(ROOT, 'dist');
+export const NSX = join(DIST, 'nsx.js');
+export const NSXD = join(DIST, 'nsxd.js');
+
+export interface Daemon {
+  socket: string;
+  dir: string;
+  proc: ChildProcess;
+  log(): string;
+  client(): Promise<Client>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  group?: string;
+  policy?: { admins?: string[]; rootShells?: string[] };
+  /** Reuse this directory (to restart a daemon over its pins). */
+  dir?: string;
+}
+
+/** A directory root owns and others may traverse, as nsxd demands of its socket's. */
+export function rootDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
+  const dir = opts.dir ?? rootDir('nsxd-test-');
+  const socket = join(dir, 'nsxd.sock');
+  const config = join(dir, 'nsxd.json');
+  writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
+  const proc = spawn(process.execPath, [NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (d) => { log += d; });
+  proc.stderr!.on('data', (d) => { log += d; });
+  await new Promise<void>((ok, fail) => {
+    const check = () => { if (log.includes('listening on')) { proc.stderr!.off('data', check); ok(); } };
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code) => fail(new Error(`nsxd exited with ${code}:\n${log}`)));
+  });
+  return {
+    socket,
+    dir,
+    proc,
+    log: () => log,
+    client: () => connect(socket, 'test'),
+    stop: async () => {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs nsx against a daemon, as root or as another user (through runuser, with that user's own groups). */
+export function nsx(daemon: Daemon | string, args: string[], opts: { user?: string; input?: string; env?: Record<string, string> } = {}): Run {
+  const socket = typeof daemon === 'string' ? daemon : daemon.socket;
+  const argv = [process.execPath, NSX, '--socket', socket, ...args];
+  const cmd = opts.user ? ['runuser', '-u', opts.user, '--', ...argv] : argv;
+  const r = spawnSync(cmd[0], cmd.slice(1), { input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000 });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function sh(script: string): string {
+  return execFileSync('sh', ['-c', script], { encoding: 'utf8' });
+}
+
+/** A user made for this test, removed by remove(); in the nsx group only when asked. */
+export function createUser(opts: { inGroup?: boolean } = {}): { name: string; uid: number; remove(): void } {
+  const name = `nsxt${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`;
+  execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', ...(opts.inGroup ? ['--groups', 'nsx'] : []), name]);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  return { name, uid, remove: () => { spawnSync('pkill', ['-KILL', '-u', name]); spawnSync('userdel', ['--remove', name]); } };
+}
+
+export function ensureGroup(name = 'nsx'): void {
+  if (spawnSync('getent', ['group', name]).status !== 0) execFileSync('groupadd', ['--system', name]);
+}
+
+/** The inode of a process's namespace of a type. */
+export function nsInode(pid: number | 'self', type: string): number {
+  return Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
+}
+
+/** A process living in fresh namespaces until killed: `unshare FLAGS -- sh -c SCRIPT` where SCRIPT ends by sleeping. */
+export async function holdNamespaces(unshareArgs: string[], script = 'exec sleep 600'): Promise<{ pid: number; kill(): void }> {
+  const proc = spawn('unshare', [...unshareArgs, '--', 'sh', '-c', script], { stdio: 'ignore' });
+  // The sleeping process is the last of the chain unshare starts (it may fork for --pid).
+  const pid = await waitFor(() => {
+    const kids = descendants(proc.pid!);
+    const sleeper = [proc.pid!, ...kids].find((p) => comm(p) === 'sleep');
+    return sleeper;
+  });
+  return { pid, kill: () => { for (const p of [...descendants(proc.pid!), proc.pid!]) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } };
+}
+
+export function comm(pid: number): string | undefined {
+  try {
+    return execFileSync('cat', [`/proc/${pid}/comm`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  let children: number[] = [];
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
+      try {
+        return execFileSync('cat', [`/proc/${pid}/task/${t}/children`], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return out;
+  }
+  for (const c of children) out.push(c, ...descendants(c));
+  return out;
+}
+
+export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
