@@ -24,6 +24,10 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
     ...(interactive ? { pty: { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 } } : {}),
   });
   const session = opened.session;
+  let over = false;
+  // Notifications after the session is over (late acks) would write to a closing socket.
+  const notify: MessageConnection['sendNotification'] = (type: never, params?: never) =>
+    over ? Promise.resolve() : conn.sendNotification(type, params).catch(() => undefined);
 
   const exit = new Promise<number>((resolve) => {
     conn.onNotification(TerminalExit, (p) => { if (p.session === session) resolve(p.code); });
@@ -33,7 +37,7 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
     if (p.session !== session) return;
     const bytes = Buffer.from(p.data, 'base64');
     (p.stream === 'stderr' ? io.stderr : io.stdout).write(bytes, () => {
-      void conn.sendNotification(TerminalAck, { session, bytes: bytes.length });
+      void notify(TerminalAck, { session, bytes: bytes.length });
     });
   });
 
@@ -56,11 +60,11 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
       io.stdin.resume();
     }
     sending = false;
-    if (ended && !interactive) void conn.sendNotification(TerminalEndInput, { session });
+    if (ended && !interactive) void notify(TerminalEndInput, { session });
   };
   const onData = (chunk: Buffer) => { queued.push(chunk); void pump(); };
   const onEnd = () => { ended = true; void pump(); };
-  const onResize = () => void conn.sendNotification(TerminalResize, { session, cols: io.stdout.columns, rows: io.stdout.rows });
+  const onResize = () => void notify(TerminalResize, { session, cols: io.stdout.columns, rows: io.stdout.rows });
   if (interactive) {
     io.stdin.setRawMode(true);
     io.stdout.on('resize', onResize);
@@ -68,12 +72,13 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
   io.stdin.on('data', onData);
   io.stdin.on('end', onEnd);
   io.stdin.resume();
-  const stop = () => void conn.sendNotification(TerminalClose, { session });
+  const stop = () => void notify(TerminalClose, { session });
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
   try {
     return await exit;
   } finally {
+    over = true;
     io.stdin.off('data', onData);
     io.stdin.off('end', onEnd);
     io.stdout.off('resize', onResize);

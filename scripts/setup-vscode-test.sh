@@ -99,6 +99,5 @@ fi
 
 start=$SECONDS
 (cd "$CS_DIR" && npm install --no-audit --no-fund --loglevel=error "code-server@$CS_VERSION")
-"$CS_BIN" --version >/dev/null
 echo "$CS_VERSION" >"$CS_MARKER"
 log "code-server $CS_VERSION installed in $((SECONDS - start))s"
