@@ -19,6 +19,8 @@ export interface Daemon {
   log(): string;
   client(): Promise<Client>;
   stop(): Promise<void>;
+  /** Stops it and removes its directory, pins and all. */
+  destroy(): Promise<void>;
 }
 
 export interface DaemonOptions {
@@ -55,13 +57,19 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     proc,
     log: () => log,
     client: () => connect(socket, 'test'),
-    stop: async () => {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
+    stop,
+    destroy: async () => {
+      await stop();
+      spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
+      removeDir(dir);
     },
   };
+  async function stop() {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
 }
 
 export interface Run {

@@ -35,7 +35,7 @@ describe('nsxd socket and access', () => {
     outsider = createUser();
   });
   after(async () => {
-    await daemon.stop();
+    await daemon.destroy();
     outsider.remove();
   });
 
@@ -66,7 +66,7 @@ describe('nsxd socket and access', () => {
     assert.ok(existsSync(path));
     const d = await startDaemon({ dir });
     assert.equal(nsx(d, ['list']).code, 0);
-    await d.stop();
+    await d.destroy();
   });
 
   it('refuses to start when not root', () => {

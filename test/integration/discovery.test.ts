@@ -34,7 +34,7 @@ describe('discovery', () => {
   });
   after(async () => {
     for (const fn of cleanups.reverse()) fn();
-    await daemon.stop();
+    await daemon.destroy();
   });
 
   it('finds a process in new uts, net and ipc namespaces, with its details', async () => {

@@ -49,7 +49,7 @@ describe('terminal sessions', () => {
   });
   after(async () => {
     target.kill();
-    await daemon.stop();
+    await daemon.destroy();
     user.remove();
   });
 

@@ -1,0 +1,57 @@
+// The limits of nsxd's message reader, on a real socket pair.
+import assert from 'node:assert/strict';
+import { createServer, createConnection, Socket } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { LimitedMessageReader } from '../../helper/framing';
+
+async function pair(): Promise<[Socket, Socket]> {
+  const path = join(mkdtempSync(join(tmpdir(), 'nsx-framing-')), 's');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(path, r));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = createConnection(path);
+  const s = await accepted;
+  server.close();
+  return [client, s];
+}
+
+function read(bytes: string | Buffer, limits = { maxMessageBytes: 100, partialTimeoutMs: 300 }) {
+  return pair().then(([client, server]) => new Promise<{ messages: unknown[]; error?: string }>((resolve) => {
+    const reader = new LimitedMessageReader(server, limits);
+    const messages: unknown[] = [];
+    let error: string | undefined;
+    reader.onError((e) => { error = e.message; });
+    reader.listen((m) => messages.push(m));
+    server.on('close', () => resolve({ messages, error }));
+    client.write(bytes);
+    setTimeout(() => client.end(), 600);
+  }));
+}
+
+const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+it('reads messages split and joined across chunks', async () => {
+  const m = '{"jsonrpc":"2.0","method":"a"}';
+  const r = await read(frame(m) + frame(m));
+  assert.equal(r.messages.length, 2);
+  assert.equal(r.error, undefined);
+});
+
+it('refuses an oversized message without reading it', async () => {
+  assert.match((await read(`Content-Length: 101\r\n\r\n{`)).error!, /exceeds the limit of 100/);
+});
+
+it('refuses malformed headers and bodies', async () => {
+  assert.match((await read('Content-Length: x\r\n\r\n')).error!, /malformed Content-Length/);
+  assert.match((await read('Host: evil\r\n\r\n')).error!, /unexpected header/);
+  assert.match((await read(frame('{"id":1}'))).error!, /not a JSON-RPC 2.0 object/);
+  assert.match((await read(frame('nope'))).error!, /not JSON/);
+  assert.match((await read('A'.repeat(2000))).error!, /header too long/);
+});
+
+it('gives up on a message that never completes', async () => {
+  assert.match((await read('Content-Length: 50\r\n\r\n{"jsonrpc"')).error!, /not completed within/);
+});
