@@ -16,7 +16,7 @@ import {
   CreateNamespace, ErrorCodes, ListPins, NSTYPES, NsKey, nsId, NsType, Pin, PinNamespace, PinResult, UnpinNamespace, UnpinResult,
 } from './protocol';
 import type { Area } from './server';
-import { closeAll, openNsFile, openProcessNamespaces, OpenedNs } from './targets';
+import { openDiscovered, openNsFile, openProcessNamespaces, OpenedNs } from './targets';
 import * as v from './validate';
 import type { Watcher } from './watch';
 
@@ -181,16 +181,20 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
 
     conn.onRequest(PinNamespace, (params) => {
       const p = v.object(params);
-      const pid = v.pid(p.pid);
+      const pid = p.pid === undefined ? undefined : v.pid(p.pid);
       const type = v.nstype(p.type);
       const name = v.pinName(p.name);
-      const expected = p.inode === undefined ? {} : { [type]: v.inode(p.inode) };
-      return done('namespaces/pin', `${type}/${name} pid:${pid}`, async (): Promise<PinResult> => {
-        const { opened } = openProcessNamespaces(pid, [type], expected);
+      const inode = p.inode === undefined ? undefined : v.inode(p.inode);
+      if (pid === undefined && inode === undefined) throw v.invalid('name the namespace to pin by pid, or by inode');
+      const target = pid !== undefined ? `pid:${pid}` : nsId({ type, inode: inode! });
+      return done('namespaces/pin', `${type}/${name} ${target}`, async (): Promise<PinResult> => {
+        const opened = pid !== undefined
+          ? openProcessNamespaces(pid, [type], inode === undefined ? {} : { [type]: inode }).opened[0]
+          : await openDiscovered(scanner, { type, inode: inode! });
         try {
-          return { type, inode: opened[0].inode, pin: pins.pin(opened[0], name, caller) };
+          return { type, inode: opened.inode, pin: pins.pin(opened, name, caller) };
         } finally {
-          closeAll(opened);
+          closeSync(opened.fd);
         }
       });
     });

@@ -160,11 +160,12 @@ export const NamespaceDetails = new RequestType<DetailsParams, Details, void>('n
 /** Pin names: a file name in the pin directory, never a path. */
 export const PIN_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/** Pin the TYPE namespace of a process, or (without pid) the namespace TYPE:[inode] through whatever holds it. */
 export interface PinParams {
-  pid: number;
+  pid?: number;
   type: NsType;
   name: string;
-  /** The inode the client saw; the pin is refused if the process has moved on. */
+  /** The inode the client saw; the pin is refused if the process has moved on. Required without pid. */
   inode?: number;
 }
 export interface CreateParams {

@@ -206,7 +206,8 @@ async function open(req: OpenRequest, caller: Caller, deps: TerminalDeps, conn: 
     joins = [await openDiscovered(deps.scanner, t.namespace)];
     title = nsId(t.namespace);
   }
-  const joined: NsKey[] = joins.map(({ type, inode }) => ({ type, inode }));
+  // The namespace the title names comes first: it is the one "Reveal" shows.
+  const joined: NsKey[] = joins.map(({ type, inode }) => ({ type, inode })).sort((a, b) => Number(title.startsWith(nsId(b))) - Number(title.startsWith(nsId(a))));
   const id = nextSession++;
   let cgroup: ReturnType<SessionCgroups['create']>;
   let master: number | undefined;

@@ -1,0 +1,38 @@
+// Quick picks the commands share: a process, namespace types, root or not.
+import * as vscode from 'vscode';
+import { NSTYPES, NsType, Process } from '../../helper/protocol';
+import { differingTypes } from '../tree/nodes';
+import type { Context } from './context';
+
+export async function pickProcess(ctx: Context, title: string): Promise<Process | undefined> {
+  if (!ctx.model.loaded) await ctx.model.refresh();
+  const items = ctx.model.allProcesses()
+    .map((p) => ({ p, differs: differingTypes(p, ctx.model) }))
+    .sort((a, b) => Number(b.differs.length > 0) - Number(a.differs.length > 0) || a.p.pid - b.p.pid)
+    .map(({ p, differs }) => ({
+      label: `${p.comm} (${p.pid})`,
+      description: [p.user, differs.length ? `own ${differs.join(' ')}` : 'initial namespaces'].join(' · '),
+      detail: p.cmdline.join(' ').slice(0, 200),
+      p,
+    }));
+  return (await vscode.window.showQuickPick(items, { title, matchOnDescription: true, matchOnDetail: true }))?.p;
+}
+
+export interface TypeChoice {
+  types: NsType[];
+  root: boolean;
+}
+
+/** Which namespace types (all preselected, as nsenter --all), and whether as root where the policy grants it. */
+export async function pickTypes(ctx: Context, title: string, available: NsType[], preselected: NsType[]): Promise<TypeChoice | undefined> {
+  const identity = ctx.connection.identity;
+  const asRoot = '$(shield) as root';
+  const items: vscode.QuickPickItem[] = NSTYPES.filter((t) => available.includes(t)).map((t) => ({ label: t, picked: preselected.includes(t) }));
+  if (identity?.rootShells && identity.uid !== 0) items.push({ label: asRoot, description: 'the policy grants you root shells', picked: false });
+  const who = identity?.uid === 0 ? 'as root' : identity?.rootShells ? `as ${identity.user} (or root, if picked)` : `as ${identity?.user ?? 'you'} (no root shells granted)`;
+  const picked = await vscode.window.showQuickPick(items, { canPickMany: true, title: `${title} — ${who}` });
+  if (!picked) return undefined;
+  const types = picked.map((p) => p.label).filter((l) => l !== asRoot) as NsType[];
+  if (types.length === 0) throw new Error('Pick at least one namespace type.');
+  return { types, root: picked.some((p) => p.label === asRoot) };
+}

@@ -1,0 +1,77 @@
+// Pin commands: pin a namespace by name, unpin, create an empty persistent one.
+import * as vscode from 'vscode';
+import {
+  CreateNamespace, describeHolder, Namespace, nsId, NsType, NSTYPES, PIN_NAME, PinNamespace, UnpinNamespace,
+} from '../../helper/protocol';
+import { keyOf, pidOf } from '../tree/nodes';
+import { Context, guarded } from './context';
+
+/** A pin name from a container or a command: lower case, safe characters, short. */
+export function suggestName(ctx: Context, ns: Namespace | undefined, pid: number | undefined): string {
+  const p = pid !== undefined ? ctx.model.process(pid) : ns?.pids.length ? ctx.model.process(Math.min(...ns.pids)) : undefined;
+  const base = ns?.container?.name ?? ns?.container?.id ?? p?.comm ?? ns?.type ?? 'pin';
+  const clean = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 48) || 'pin';
+  return `${clean}-${ns?.type ?? 'ns'}`;
+}
+
+async function askName(title: string, value: string): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title, value,
+    validateInput: (v) => (PIN_NAME.test(v) ? undefined : '1 to 64 of a-z 0-9 . _ - , starting with a letter or digit'),
+  });
+}
+
+export function registerPinCommands(ctx: Context): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand('nsx.pinNamespace', guarded(async (node?: unknown, name?: string, type?: NsType) => {
+      const client = ctx.connection.require();
+      let key = keyOf(node);
+      const pid = pidOf(node);
+      if (!key && pid !== undefined) {
+        // A process item: which of its namespaces?
+        const p = ctx.model.process(pid);
+        const t = type ?? (await vscode.window.showQuickPick(NSTYPES.filter((x) => p?.ns[x] !== undefined), { title: `Pin which namespace of ${p?.comm ?? pid} (${pid})?` })) as NsType | undefined;
+        if (!t || p?.ns[t] === undefined) return undefined;
+        key = { type: t, inode: p.ns[t]! };
+      }
+      if (!key) throw new Error('Pick a namespace or a process in the Namespaces view to pin.');
+      const ns = ctx.model.namespace(key);
+      const pinName = name ?? (await askName(`Pin ${nsId(key)} as`, suggestName(ctx, ns, pid)));
+      if (!pinName) return undefined;
+      const result = await client.sendRequest(PinNamespace, pid !== undefined ? { pid, type: key.type, name: pinName, inode: key.inode } : { type: key.type, name: pinName, inode: key.inode });
+      void vscode.window.showInformationMessage(`Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`);
+      await ctx.model.refresh();
+      return result;
+    })),
+
+    vscode.commands.registerCommand('nsx.unpinNamespace', guarded(async (node?: unknown, name?: string) => {
+      const client = ctx.connection.require();
+      const key = keyOf(node);
+      const ns = key && ctx.model.namespace(key);
+      if (!ns || ns.pins.length === 0) throw new Error('That namespace is not pinned.');
+      const pin = name ?? (ns.pins.length === 1 ? ns.pins[0].name : await vscode.window.showQuickPick(ns.pins.map((p) => p.name), { title: `Unpin which pin of ${nsId(ns)}?` }));
+      if (!pin) return undefined;
+      const r = await client.sendRequest(UnpinNamespace, { type: ns.type, name: pin });
+      const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
+      void vscode.window.showInformationMessage(rest.length
+        ? `Unpinned ${ns.type}/${pin}. ${nsId(r)} lives on, held by ${rest.join('; ')}.`
+        : `Unpinned ${ns.type}/${pin}. Nothing else held ${nsId(r)}, so it is gone.`);
+      await ctx.model.refresh();
+      return r;
+    })),
+
+    vscode.commands.registerCommand('nsx.newPersistentNamespace', guarded(async (type?: NsType, name?: string) => {
+      const client = ctx.connection.require();
+      const available = ctx.connection.identity?.nstypes ?? [...NSTYPES];
+      const t = type ?? (await vscode.window.showQuickPick(available.map((x) => ({ label: x, description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '' })), { title: 'New persistent namespace of type' }))?.label as NsType | undefined;
+      if (!t) return undefined;
+      const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));
+      if (!n) return undefined;
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
+        () => client.sendRequest(CreateNamespace, { type: t, name: n }));
+      void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
+      await ctx.model.refresh();
+      return result;
+    })),
+  ];
+}

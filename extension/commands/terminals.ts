@@ -1,0 +1,103 @@
+// Terminal commands: in the namespaces of a process, in fresh ones, in a pin.
+import * as vscode from 'vscode';
+import { nsId, NsKey, NsType, NSTYPES, TerminalTarget } from '../../helper/protocol';
+import type { NsTerminal } from '../terminal';
+import { keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
+import { Context, guarded } from './context';
+import { pickProcess, pickTypes } from './pick';
+
+export interface TerminalOptions {
+  types?: NsType[];
+  root?: boolean;
+  hostname?: string;
+  command?: string[];
+}
+
+export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
+  const kernelTypes = () => ctx.connection.identity?.nstypes ?? [...NSTYPES];
+  return [
+    vscode.commands.registerCommand('nsx.openTerminalInNamespaces', guarded(async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+      ctx.connection.require();
+      const key = node instanceof ProcessNamespaceNode ? undefined : keyOf(node);
+      if (key) {
+        // A namespace item: that one namespace, through whatever holds it.
+        return ctx.terminals.open({ target: { namespace: key }, types: [key.type], root: opts?.root, command: opts?.command }, nsId(key));
+      }
+      let pid = pidOf(node);
+      if (pid === undefined) pid = (await pickProcess(ctx, 'Open a terminal in the namespaces of…'))?.pid;
+      if (pid === undefined) return undefined;
+      const p = ctx.model.process(pid);
+      const available = p ? (Object.keys(p.ns) as NsType[]) : kernelTypes();
+      const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available);
+      if (!choice) return undefined;
+      // The inodes the user saw are checked by nsxd, so a pid reused meanwhile cannot redirect the shell.
+      const inodes: Partial<Record<NsType, number>> = {};
+      for (const t of choice.types) if (p?.ns[t] !== undefined) inodes[t] = p.ns[t];
+      const target: TerminalTarget = { pid, inodes };
+      return ctx.terminals.open({ target, types: choice.types, root: choice.root, command: opts?.command }, `${p?.comm ?? 'pid'} (${pid})`);
+    })),
+
+    vscode.commands.registerCommand('nsx.openIsolatedTerminal', guarded(async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+      ctx.connection.require();
+      const defaults = kernelTypes().filter((t) => t !== 'time');
+      const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, 'Fresh namespaces for the new shell', kernelTypes(), defaults);
+      if (!choice) return undefined;
+      let hostname = opts?.hostname;
+      if (hostname === undefined && choice.types.includes('uts') && !opts?.types) {
+        hostname = await vscode.window.showInputBox({
+          title: 'Hostname in the new uts namespace', value: 'isolated',
+          validateInput: (v) => (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(v) ? undefined : 'letters, digits and dashes, at most 63'),
+        });
+        if (hostname === undefined) return undefined;
+      }
+      return ctx.terminals.open({ types: choice.types, root: choice.root, hostname, command: opts?.command }, `isolated${hostname ? ` ${hostname}` : ''}`);
+    })),
+
+    vscode.commands.registerCommand('nsx.openTerminalInPinned', guarded(async (arg?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+      ctx.connection.require();
+      let target: TerminalTarget | undefined;
+      let label = '';
+      if (arg && typeof arg === 'object' && 'name' in arg && 'type' in arg) {
+        const pin = arg as { type: NsType; name: string };
+        target = { pin };
+        label = `${pin.type}/${pin.name}`;
+      } else if (keyOf(arg)) {
+        const key = keyOf(arg)!;
+        target = { namespace: key };
+        label = nsId(key);
+      } else {
+        if (!ctx.model.loaded) await ctx.model.refresh();
+        // Pins first, then anything else bind-mounted that nsxd found.
+        const items = ctx.model.allNamespaces().flatMap((ns) => {
+          const key: NsKey = { type: ns.type, inode: ns.inode };
+          const pins = ns.pins.map((pin) => ({ label: `$(pinned) ${ns.type}/${pin.name}`, description: nsId(ns), detail: pin.paths.join(', '), target: { pin: { type: ns.type, name: pin.name } } as TerminalTarget, name: `${ns.type}/${pin.name}` }));
+          if (pins.length) return pins;
+          const mounts = ns.holders.filter((h) => h.kind === 'mount');
+          return mounts.length ? [{ label: `$(link) ${nsId(ns)}`, description: 'bind-mounted', detail: mounts.map((m) => (m.kind === 'mount' ? m.path : '')).join(', '), target: { namespace: key } as TerminalTarget, name: nsId(ns) }] : [];
+        });
+        if (items.length === 0) throw new Error('No namespace is pinned or bind-mounted. Pin one first (Namespaces: Pin Namespace…).');
+        const picked = await vscode.window.showQuickPick(items, { title: 'Open a terminal in a pinned namespace', matchOnDetail: true });
+        if (!picked) return undefined;
+        target = picked.target;
+        label = picked.name;
+      }
+      return ctx.terminals.open({ target, root: opts?.root, command: opts?.command }, label);
+    })),
+
+    vscode.commands.registerCommand('nsx.revealTerminalNamespaces', guarded(async (terminal?: vscode.Terminal) => {
+      const t = ctx.terminals.forTerminal(terminal ?? vscode.window.activeTerminal);
+      if (!t) throw new Error('The active terminal is not a Namespace Explorer terminal.');
+      // nsxd lists the namespace the terminal's name shows first.
+      const keys = t.namespaces.filter((k) => ctx.model.initialInode(k.type) !== k.inode);
+      const shown = keys[0] ?? t.namespaces[0];
+      const node = shown && ctx.namespaces.nodeFor(shown);
+      if (!node) throw new Error('The terminal\'s namespaces are not in the tree (any more).');
+      await ctx.namespacesView.reveal(node, { select: true, focus: true, expand: true });
+      return keys;
+    })),
+
+    vscode.window.onDidChangeActiveTerminal((t) => {
+      void vscode.commands.executeCommand('setContext', 'nsx.activeTerminalIsOurs', ctx.terminals.forTerminal(t) !== undefined);
+    }),
+  ];
+}

@@ -1,0 +1,158 @@
+// The extension's link to nsxd: a vscode-languageclient over the Unix
+// socket (it brings tracing and an output channel), a status bar item, the
+// `nsx.state` context the welcome views read, and reconnection with backoff.
+import { createConnection, Socket } from 'node:net';
+import * as vscode from 'vscode';
+import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
+import { explainConnectError } from '../helper/client';
+import { DEFAULT_SOCKET, ErrorCodes, Identity, InitializeResult, PROTOCOL_VERSION } from '../helper/protocol';
+
+export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class Connection implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private state: ConnectionState = 'connecting';
+  private reason = '';
+  private backoff = 1000;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
+  private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
+  private readonly onDidDisconnectEmitter = new vscode.EventEmitter<void>();
+  /** Fires with a started client each time the connection is (re)established. */
+  readonly onDidConnect = this.onDidConnectEmitter.event;
+  readonly onDidDisconnect = this.onDidDisconnectEmitter.event;
+  identity: Identity | undefined;
+
+  constructor(readonly output: vscode.OutputChannel) {
+    this.status.name = 'nsxd connection';
+    this.status.command = 'nsx.showOutput';
+    this.setState('connecting', '');
+    this.status.show();
+  }
+
+  get socketPath(): string {
+    return vscode.workspace.getConfiguration('nsx').get<string>('socketPath') || process.env.NSX_SOCKET || DEFAULT_SOCKET;
+  }
+
+  /** The started client, or a clear error that says why there is none. */
+  require(): LanguageClient {
+    if (this.client && this.state === 'connected') return this.client;
+    throw new Error(this.state === 'denied' ? this.reason : `Not connected to nsxd. ${this.reason}`);
+  }
+
+  get currentState(): ConnectionState {
+    return this.state;
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  async connect(): Promise<void> {
+    if (this.disposed) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.stopClient();
+    this.setState('connecting', '');
+    const path = this.socketPath;
+    // The socket is connected before the client exists, so that "not running" and
+    // "permission denied" become the welcome view's words, not a client error popup.
+    let socket: Socket;
+    try {
+      socket = await new Promise<Socket>((resolve, reject) => {
+        const s = createConnection(path);
+        s.once('connect', () => resolve(s));
+        s.once('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(explainConnectError(err, path)), { code: err.code })));
+      });
+    } catch (err) {
+      this.failed(err as Error & { code?: string });
+      return;
+    }
+    const serverOptions = (): Promise<StreamInfo> => Promise.resolve({ reader: socket, writer: socket });
+    const client = new LanguageClient('nsx', 'Namespace Explorer', serverOptions, {
+      documentSelector: [],
+      outputChannel: this.output,
+      initializationOptions: { protocolVersion: PROTOCOL_VERSION },
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Shutdown, handled: true }),
+        // Reconnection is ours (with backoff and a welcome view), not the client's restart loop.
+        closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
+      },
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (err) {
+      if (this.client !== client) return;
+      this.client = undefined;
+      void client.dispose().catch(() => undefined);
+      this.failed(err as Error & { code?: string | number });
+      return;
+    }
+    if (this.client !== client) return;
+    const result = client.initializeResult as unknown as InitializeResult;
+    this.identity = result.identity;
+    this.backoff = 1000;
+    this.output.appendLine(`connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`);
+    this.setState('connected', '');
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped && this.client === client) {
+        this.client = undefined;
+        this.identity = undefined;
+        this.onDidDisconnectEmitter.fire();
+        this.failed(Object.assign(new Error('the connection to nsxd was lost'), { code: 'ECONNRESET' }));
+      }
+    });
+    this.onDidConnectEmitter.fire(client);
+  }
+
+  private failed(err: Error & { code?: string | number }): void {
+    const denied = err.code === 'EACCES' || err.code === ErrorCodes.AccessDenied || /access denied|permission denied/i.test(err.message);
+    this.output.appendLine(`nsxd: ${err.message}`);
+    this.setState(denied ? 'denied' : 'notRunning', err.message);
+    // A refusal will not change by itself soon; a daemon that is not running may start any moment.
+    const delay = denied ? MAX_BACKOFF_MS : this.backoff;
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private setState(state: ConnectionState, reason: string): void {
+    this.state = state;
+    this.reason = reason;
+    void vscode.commands.executeCommand('setContext', 'nsx.state', state);
+    void vscode.commands.executeCommand('setContext', 'nsx.reason', reason);
+    const text: Record<ConnectionState, string> = {
+      connecting: '$(sync~spin) nsxd',
+      connected: '$(plug) nsxd',
+      notRunning: '$(debug-disconnect) nsxd not running',
+      denied: '$(lock) nsxd refused',
+    };
+    this.status.text = text[state];
+    this.status.tooltip = state === 'connected'
+      ? `Connected to nsxd at ${this.socketPath} as ${this.identity?.user ?? '?'}`
+      : reason || 'Connecting to nsxd…';
+    this.status.backgroundColor = state === 'notRunning' || state === 'denied' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+  }
+
+  private async stopClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      this.onDidDisconnectEmitter.fire();
+      await client.stop(2000).catch(() => undefined);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.stopClient();
+    this.status.dispose();
+    this.onDidConnectEmitter.dispose();
+    this.onDidDisconnectEmitter.dispose();
+  }
+}

@@ -1,0 +1,131 @@
+// The extension's copy of nsxd's namespace model: a snapshot kept current by
+// namespaces/subscribe while one of our views is visible (nothing is polled
+// otherwise), with changes coalesced into one debounced event.
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import {
+  ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
+} from '../helper/protocol';
+import type { Connection } from './connection';
+
+const DEBOUNCE_MS = 250;
+
+export class Model implements vscode.Disposable {
+  private namespaces = new Map<string, Namespace>();
+  private processes = new Map<number, Process>();
+  private initial = new Map<NsType, number>();
+  private visibleViews = new Set<string>();
+  private subscribed = false;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.onDidChangeEmitter.event;
+  loaded = false;
+
+  constructor(private readonly connection: Connection) {
+    this.disposables.push(
+      connection.onDidConnect((client) => {
+        client.onNotification(NamespacesChangedNotification, (change) => this.apply(change));
+        this.subscribed = false;
+        void this.sync();
+      }),
+      connection.onDidDisconnect(() => {
+        this.subscribed = false;
+        this.replace({ namespaces: [], processes: [], scanMs: 0 });
+        this.loaded = false;
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('nsx.refreshInterval') && this.subscribed) {
+          this.subscribed = false;
+          void this.sync();
+        }
+      }),
+    );
+  }
+
+  /** Views report their visibility: nsxd polls only while one of them is shown. */
+  setVisible(view: string, visible: boolean): void {
+    if (visible) this.visibleViews.add(view);
+    else this.visibleViews.delete(view);
+    void this.sync();
+  }
+
+  private async sync(): Promise<void> {
+    if (!this.connection.connected) return;
+    const client = this.connection.require();
+    const want = this.visibleViews.size > 0;
+    if (want && !this.subscribed) {
+      this.subscribed = true;
+      const intervalMs = vscode.workspace.getConfiguration('nsx').get<number>('refreshInterval', 2000);
+      try {
+        this.replace(await client.sendRequest(Subscribe, { intervalMs }));
+      } catch {
+        this.subscribed = false;
+      }
+    } else if (!want && this.subscribed) {
+      this.subscribed = false;
+      await client.sendRequest(Unsubscribe).catch(() => undefined);
+    }
+  }
+
+  /** A full rescan now (the Refresh command), whether or not a view is visible. */
+  async refresh(): Promise<void> {
+    const client: LanguageClient = this.connection.require();
+    this.replace(await client.sendRequest(ListNamespaces, {}));
+  }
+
+  private replace(snapshot: Snapshot): void {
+    this.namespaces = new Map(snapshot.namespaces.map((ns) => [nsId(ns), ns]));
+    this.processes = new Map(snapshot.processes.map((p) => [p.pid, p]));
+    this.loaded = true;
+    this.computeInitial();
+    this.fire(true);
+  }
+
+  private apply(change: NamespacesChanged): void {
+    // added and changed are upserts: a subscriber's first snapshot may be newer than the diff's base.
+    for (const ns of [...change.added, ...change.changed]) this.namespaces.set(nsId(ns), ns);
+    for (const key of change.removed) this.namespaces.delete(nsId(key));
+    for (const p of [...change.processesAdded, ...change.processesChanged]) this.processes.set(p.pid, p);
+    for (const pid of change.processesRemoved) this.processes.delete(pid);
+    this.computeInitial();
+    this.fire(false);
+  }
+
+  private computeInitial(): void {
+    this.initial.clear();
+    for (const ns of this.namespaces.values()) if (ns.initial) this.initial.set(ns.type, ns.inode);
+  }
+
+  private fire(now: boolean): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => { this.debounce = undefined; this.onDidChangeEmitter.fire(); }, now ? 0 : DEBOUNCE_MS);
+  }
+
+  allNamespaces(): Namespace[] {
+    return [...this.namespaces.values()];
+  }
+
+  allProcesses(): Process[] {
+    return [...this.processes.values()];
+  }
+
+  namespace(key: NsKey): Namespace | undefined {
+    return this.namespaces.get(nsId(key));
+  }
+
+  process(pid: number): Process | undefined {
+    return this.processes.get(pid);
+  }
+
+  /** The inode of the initial namespace of a type (PID 1's), to tell what differs from it. */
+  initialInode(type: NsType): number | undefined {
+    return this.initial.get(type);
+  }
+
+  dispose(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const d of this.disposables) d.dispose();
+    this.onDidChangeEmitter.dispose();
+  }
+}

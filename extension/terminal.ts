@@ -1,0 +1,174 @@
+// Integrated terminals whose shell runs in nsxd: a Pseudoterminal relaying
+// a session's pty. Output is acknowledged a turn of the event loop after it
+// is handed to VS Code, so a flood is paced by the extension host instead of
+// queueing in it; input is sent one request at a time.
+import { StringDecoder } from 'node:string_decoder';
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import {
+  NsKey, TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
+  TerminalResize,
+} from '../helper/protocol';
+import type { Connection } from './connection';
+
+/** Output kept per terminal for "what did it print" (tests, Reveal): the tail only. */
+const KEEP_OUTPUT = 64 * 1024;
+
+export class NsTerminal implements vscode.Pseudoterminal {
+  private readonly writeEmitter = new vscode.EventEmitter<string>();
+  private readonly closeEmitter = new vscode.EventEmitter<number>();
+  private readonly nameEmitter = new vscode.EventEmitter<string>();
+  readonly onDidWrite = this.writeEmitter.event;
+  readonly onDidClose = this.closeEmitter.event;
+  readonly onDidChangeName = this.nameEmitter.event;
+  private readonly decoder = new StringDecoder('utf8');
+  private client: LanguageClient | undefined;
+  private queued: string[] = [];
+  private sending = false;
+  private ended = false;
+  session: TerminalOpenResult | undefined;
+  output = '';
+  exitCode: number | undefined;
+  terminal: vscode.Terminal | undefined;
+
+  constructor(private readonly sessions: TerminalSessions, private readonly params: TerminalOpenParams, readonly label: string) {}
+
+  open(dims: vscode.TerminalDimensions | undefined): void {
+    void this.start(dims);
+  }
+
+  private async start(dims: vscode.TerminalDimensions | undefined): Promise<void> {
+    try {
+      this.client = this.sessions.connection.require();
+      const env: Record<string, string> = { TERM: 'xterm-256color', COLORTERM: 'truecolor' };
+      for (const k of ['LANG', ...Object.keys(process.env).filter((n) => n.startsWith('LC_'))]) if (process.env[k]) env[k] = process.env[k]!;
+      this.session = await this.client.sendRequest(TerminalOpen, { ...this.params, env, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
+      this.sessions.register(this);
+      this.nameEmitter.fire(`nsx: ${this.session.title}`);
+      this.write(`\x1b[2m[${this.label} — as ${this.session.user}]\x1b[0m\r\n`);
+    } catch (err) {
+      this.write(`\x1b[31mCould not open the terminal: ${(err as Error).message}\x1b[0m\r\n`);
+      this.finish(1);
+    }
+  }
+
+  /** Bytes from nsxd: shown, remembered, then acknowledged once the event loop has turned. */
+  receive(data: string): void {
+    const bytes = Buffer.from(data, 'base64');
+    this.write(this.decoder.write(bytes));
+    setImmediate(() => {
+      if (this.session && !this.ended) void this.client?.sendNotification(TerminalAck, { session: this.session.session, bytes: bytes.length }).catch(() => undefined);
+    });
+  }
+
+  private write(text: string): void {
+    if (!text) return;
+    this.output = (this.output + text).slice(-KEEP_OUTPUT);
+    this.writeEmitter.fire(text);
+  }
+
+  exited(code: number): void {
+    this.write(this.decoder.end());
+    this.write(`\r\n\x1b[2m[${code === 0 ? 'exited' : `exited with code ${code}`}; press any key to close]\x1b[0m\r\n`);
+    this.ended = true;
+    this.exitCode = code;
+  }
+
+  connectionLost(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.exitCode = 255;
+    this.write('\r\n\x1b[31m[the connection to nsxd was lost; this shell is gone]\x1b[0m\r\n');
+  }
+
+  handleInput(data: string): void {
+    if (this.ended) {
+      this.finish(this.exitCode ?? 0);
+      return;
+    }
+    this.queued.push(data);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending || !this.session || !this.client) return;
+    this.sending = true;
+    while (this.queued.length && !this.ended) {
+      const data = Buffer.from(this.queued.join('')).toString('base64');
+      this.queued = [];
+      try {
+        await this.client.sendRequest(TerminalInput, { session: this.session.session, data });
+      } catch {
+        break;
+      }
+    }
+    this.sending = false;
+  }
+
+  setDimensions(dims: vscode.TerminalDimensions): void {
+    if (this.session && !this.ended) void this.client?.sendNotification(TerminalResize, { session: this.session.session, cols: dims.columns, rows: dims.rows }).catch(() => undefined);
+  }
+
+  /** VS Code closed the terminal: the session's whole process tree goes with it. */
+  close(): void {
+    if (this.session && !this.ended) void this.client?.sendNotification(TerminalClose, { session: this.session.session }).catch(() => undefined);
+    this.ended = true;
+    this.sessions.unregister(this);
+  }
+
+  private finish(code: number): void {
+    this.ended = true;
+    this.sessions.unregister(this);
+    this.closeEmitter.fire(code);
+  }
+
+  get namespaces(): NsKey[] {
+    return this.session?.namespaces ?? [];
+  }
+}
+
+/** Routes session notifications to their terminals, across reconnects. */
+export class TerminalSessions implements vscode.Disposable {
+  private readonly bySession = new Map<number, NsTerminal>();
+  readonly all = new Set<NsTerminal>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(readonly connection: Connection) {
+    this.disposables.push(
+      connection.onDidConnect((client) => {
+        client.onNotification(TerminalOutput, (p) => this.bySession.get(p.session)?.receive(p.data));
+        client.onNotification(TerminalExit, (p) => this.bySession.get(p.session)?.exited(p.code));
+      }),
+      connection.onDidDisconnect(() => {
+        for (const t of this.bySession.values()) t.connectionLost();
+        this.bySession.clear();
+      }),
+    );
+  }
+
+  /** Opens an integrated terminal for a session; resolves once it has started (or failed). */
+  open(params: TerminalOpenParams, label: string): NsTerminal {
+    const pty = new NsTerminal(this, params, label);
+    this.all.add(pty);
+    pty.terminal = vscode.window.createTerminal({ name: `nsx: ${label}`, pty, iconPath: new vscode.ThemeIcon('terminal-linux') });
+    pty.terminal.show();
+    return pty;
+  }
+
+  register(t: NsTerminal): void {
+    if (t.session) this.bySession.set(t.session.session, t);
+  }
+
+  unregister(t: NsTerminal): void {
+    if (t.session) this.bySession.delete(t.session.session);
+    this.all.delete(t);
+  }
+
+  forTerminal(terminal: vscode.Terminal | undefined): NsTerminal | undefined {
+    return [...this.all].find((t) => t.terminal === terminal);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,125 @@
+// The Namespaces view: type → namespace → processes (and holders), or the
+// user-namespace hierarchy, where each user namespace nests the user
+// namespaces below it and the namespaces it owns.
+import * as vscode from 'vscode';
+import { describeHolder, Namespace, NsKey, NSTYPES, NsType } from '../../helper/protocol';
+import type { Model } from '../model';
+import type { Filter } from './filter';
+import { HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
+import type { Pages } from './paging';
+
+export type Grouping = 'type' | 'hierarchy';
+
+export class NamespacesProvider implements vscode.TreeDataProvider<Node> {
+  private readonly onDidChangeEmitter = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.onDidChangeEmitter.event;
+  private grouping: Grouping;
+
+  constructor(private readonly model: Model, private readonly filter: Filter, private readonly pages: Pages) {
+    this.grouping = vscode.workspace.getConfiguration('nsx').get<Grouping>('defaultGrouping', 'type');
+    void vscode.commands.executeCommand('setContext', 'nsx.grouping', this.grouping);
+  }
+
+  get currentGrouping(): Grouping {
+    return this.grouping;
+  }
+
+  setGrouping(grouping: Grouping): void {
+    this.grouping = grouping;
+    void vscode.commands.executeCommand('setContext', 'nsx.grouping', grouping);
+    this.refresh();
+  }
+
+  refresh(node?: Node): void {
+    this.onDidChangeEmitter.fire(node);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node.toTreeItem(this.model);
+  }
+
+  getParent(node: Node): Node | undefined {
+    return node.parent;
+  }
+
+  private visible(): Namespace[] {
+    return this.model.allNamespaces().filter((ns) => this.filter.namespaceMatches(ns, (pid) => this.model.process(pid)));
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!this.model.loaded) return [];
+    if (!node) return this.grouping === 'type' ? this.types() : this.roots();
+    if (node instanceof TypeNode) return this.namespacesOf(node, this.visible().filter((ns) => ns.type === node.type));
+    if (node instanceof NamespaceNode) return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
+    return [];
+  }
+
+  private types(): Node[] {
+    const counts = new Map<NsType, number>();
+    for (const ns of this.visible()) counts.set(ns.type, (counts.get(ns.type) ?? 0) + 1);
+    return NSTYPES.filter((t) => counts.has(t)).map((t) => new TypeNode(t, counts.get(t)!));
+  }
+
+  private namespacesOf(parent: Node | undefined, list: Namespace[]): Node[] {
+    // Initial namespaces first, then the rest by inode: newest last, as lsns sorts.
+    const sorted = [...list].sort((a, b) => Number(b.initial) - Number(a.initial) || a.inode - b.inode);
+    return this.pages.slice(parent, sorted, (ns) => new NamespaceNode(parent, ns, this.hasChildren(ns)));
+  }
+
+  private hasChildren(ns: Namespace): boolean {
+    if (this.grouping === 'hierarchy' && ns.type === 'user') return true;
+    return ns.pids.length > 0 || ns.holders.length > 0;
+  }
+
+  private members(node: NamespaceNode): Node[] {
+    const ns = this.model.namespace(node.key);
+    if (!ns) return [];
+    const holders = ns.holders.map((h, i) => new HolderNode(node, describeHolder(h), i));
+    const pids = ns.pids.filter((pid) => { const p = this.model.process(pid); return !p || this.filter.processMatches(p); }).sort((a, b) => a - b);
+    return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
+  }
+
+  /** Top of the hierarchy: user namespaces whose parent nsxd cannot see. */
+  private roots(): Node[] {
+    const users = this.model.allNamespaces().filter((ns) => ns.type === 'user');
+    const known = new Set(users.map((u) => u.inode));
+    return this.namespacesOf(undefined, users.filter((u) => u.parent === undefined || !known.has(u.parent)));
+  }
+
+  private owned(node: NamespaceNode): Node[] {
+    const all = this.visible();
+    const children = this.model.allNamespaces().filter((ns) => ns.type === 'user' && ns.parent === node.key.inode);
+    const owned = all.filter((ns) => ns.type !== 'user' && ns.owner === node.key.inode).sort((a, b) => a.type.localeCompare(b.type) || a.inode - b.inode);
+    return [...this.namespacesOf(node, children), ...this.pages.slice(node, owned, (ns) => new NamespaceNode(node, ns, ns.pids.length > 0 || ns.holders.length > 0))];
+  }
+
+  /** The node of a namespace, for reveal: under its type, or along its owners in the hierarchy. */
+  nodeFor(key: NsKey): NamespaceNode | undefined {
+    const ns = this.model.namespace(key);
+    if (!ns) return undefined;
+    if (this.grouping === 'type') {
+      const type = this.types().find((t) => (t as TypeNode).type === key.type);
+      return new NamespaceNode(type, ns, this.hasChildren(ns));
+    }
+    const chain: Namespace[] = [];
+    let owner = key.type === 'user' ? this.model.namespace({ type: 'user', inode: ns.parent ?? -1 }) : this.model.namespace({ type: 'user', inode: ns.owner ?? -1 });
+    while (owner) {
+      chain.unshift(owner);
+      owner = owner.parent !== undefined ? this.model.namespace({ type: 'user', inode: owner.parent }) : undefined;
+    }
+    let parent: Node | undefined;
+    for (const u of chain) parent = new NamespaceNode(parent, u, true);
+    return new NamespaceNode(parent, ns, this.hasChildren(ns));
+  }
+
+  processNode(key: NsKey, pid: number): ProcessNode | undefined {
+    const parent = this.nodeFor(key);
+    return parent ? new ProcessNode(parent, pid, false) : undefined;
+  }
+
+  dispose(): void {
+    this.onDidChangeEmitter.dispose();
+  }
+}
+
+

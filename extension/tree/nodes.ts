@@ -1,0 +1,192 @@
+// The nodes both trees are made of, one class per kind, each turning itself
+// into a TreeItem. contextValue carries words the menus match by regex:
+//   namespace <type> [pinned] [initial] [joinable] · process joinable
+import * as vscode from 'vscode';
+import { describeHolder, Namespace, nsId, NsKey, NsType, Process } from '../../helper/protocol';
+import type { Model } from '../model';
+
+export const TYPE_ICONS: Record<NsType, string> = {
+  cgroup: 'dashboard',
+  ipc: 'comment-discussion',
+  mnt: 'file-submodule',
+  net: 'globe',
+  pid: 'list-tree',
+  time: 'clock',
+  user: 'person',
+  uts: 'symbol-string',
+};
+
+export const TYPE_TITLES: Record<NsType, string> = {
+  cgroup: 'cgroup — cgroup root directory',
+  ipc: 'ipc — System V IPC, POSIX message queues',
+  mnt: 'mnt — mount points',
+  net: 'net — network devices, stacks, ports',
+  pid: 'pid — process IDs',
+  time: 'time — boot and monotonic clocks',
+  user: 'user — user and group IDs, capabilities',
+  uts: 'uts — hostname and NIS domain name',
+};
+
+export abstract class Node {
+  constructor(readonly parent: Node | undefined) {}
+  abstract get id(): string;
+  abstract toTreeItem(model: Model): vscode.TreeItem;
+}
+
+export class TypeNode extends Node {
+  constructor(readonly type: NsType, readonly count: number) {
+    super(undefined);
+  }
+  get id() { return `type/${this.type}`; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.type, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = this.id;
+    item.description = `${this.count}`;
+    item.tooltip = TYPE_TITLES[this.type];
+    item.iconPath = new vscode.ThemeIcon(TYPE_ICONS[this.type]);
+    item.contextValue = `nstype ${this.type}`;
+    return item;
+  }
+}
+
+export class NamespaceNode extends Node {
+  constructor(parent: Node | undefined, readonly key: NsKey, readonly hasChildren: boolean) {
+    super(parent);
+  }
+  get id() { return `${this.parent?.id ?? ''}/ns/${nsId(this.key)}`; }
+  toTreeItem(model: Model): vscode.TreeItem {
+    const ns = model.namespace(this.key);
+    const item = new vscode.TreeItem(nsId(this.key), this.hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    if (!ns) return item;
+    item.description = namespaceDescription(ns);
+    item.tooltip = namespaceTooltip(ns);
+    const pinned = ns.pins.length > 0;
+    item.iconPath = new vscode.ThemeIcon(pinned ? 'pinned' : TYPE_ICONS[ns.type], ns.initial ? undefined : new vscode.ThemeColor('charts.blue'));
+    item.contextValue = ['namespace', ns.type, pinned ? 'pinned' : '', ns.initial ? 'initial' : '', ns.pids.length ? 'joinable' : ''].filter(Boolean).join(' ');
+    item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
+    return item;
+  }
+}
+
+export function namespaceDescription(ns: Namespace): string {
+  const parts = [`${ns.pids.length} proc${ns.pids.length === 1 ? '' : 's'}`];
+  if (ns.initial) parts.push('initial');
+  if (ns.container) parts.push(`${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
+  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => p.name).join(', ')}`);
+  else if (ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
+  return parts.join(' · ');
+}
+
+export function namespaceTooltip(ns: Namespace): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**${nsId(ns)}** — ${TYPE_TITLES[ns.type]}\n\n`);
+  const rows: [string, string][] = [['processes', String(ns.pids.length)]];
+  if (ns.initial) rows.push(['initial', 'yes (PID 1 is in it)']);
+  if (ns.owner !== undefined) rows.push(['owner', `user:[${ns.owner}]`]);
+  if (ns.parent !== undefined) rows.push(['parent', `${ns.type}:[${ns.parent}]`]);
+  if (ns.ownerUid !== undefined) rows.push(['owner uid', String(ns.ownerUid)]);
+  if (ns.container) rows.push(['container', `${ns.container.runtime} ${ns.container.name ?? ns.container.id}`]);
+  for (const pin of ns.pins) rows.push(['pin', `${pin.name}${pin.by ? ` (by ${pin.by.user})` : ''}`]);
+  for (const h of ns.holders.slice(0, 8)) rows.push(['held by', describeHolder(h)]);
+  for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
+  return md;
+}
+
+export class ProcessNode extends Node {
+  constructor(parent: Node | undefined, readonly pid: number, readonly expandable: boolean) {
+    super(parent);
+  }
+  get id() { return `${this.parent?.id ?? ''}/p/${this.pid}`; }
+  toTreeItem(model: Model): vscode.TreeItem {
+    const p = model.process(this.pid);
+    const item = new vscode.TreeItem(p ? `${p.comm} (${p.pid})` : String(this.pid), this.expandable ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    if (!p) return item;
+    const differs = differingTypes(p, model);
+    item.description = [p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : ''].filter(Boolean).join(' · ');
+    item.tooltip = processTooltip(p, differs);
+    item.iconPath = new vscode.ThemeIcon(differs.length ? 'vm-running' : 'vm', differs.length ? new vscode.ThemeColor('charts.orange') : undefined);
+    item.contextValue = 'process joinable';
+    return item;
+  }
+}
+
+export function differingTypes(p: Process, model: Model): NsType[] {
+  return (Object.keys(p.ns) as NsType[]).filter((t) => {
+    const initial = model.initialInode(t);
+    return initial !== undefined && p.ns[t] !== initial;
+  });
+}
+
+function processTooltip(p: Process, differs: NsType[]): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendCodeblock(p.cmdline.join(' ') || `[${p.comm}]`, 'sh');
+  md.appendMarkdown(`pid ${p.pid} · ppid ${p.ppid} · ${p.user} (uid ${p.uid})\n\n`);
+  md.appendMarkdown(differs.length ? `Not in the initial ${differs.join(', ')} namespace${differs.length > 1 ? 's' : ''}.` : 'In the initial namespaces.');
+  return md;
+}
+
+/** A process's namespace of one type, in the Processes view. */
+export class ProcessNamespaceNode extends Node {
+  constructor(parent: ProcessNode, readonly type: NsType, readonly inode: number) {
+    super(parent);
+  }
+  get key(): NsKey { return { type: this.type, inode: this.inode }; }
+  get pid(): number { return (this.parent as ProcessNode).pid; }
+  get id() { return `${this.parent!.id}/${this.type}`; }
+  toTreeItem(model: Model): vscode.TreeItem {
+    const ns = model.namespace(this.key);
+    const initial = model.initialInode(this.type) === this.inode;
+    const item = new vscode.TreeItem(nsId(this.key), vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    item.description = ns ? namespaceDescription(ns) : '';
+    item.tooltip = ns ? namespaceTooltip(ns) : undefined;
+    item.iconPath = new vscode.ThemeIcon(TYPE_ICONS[this.type], initial ? undefined : new vscode.ThemeColor('charts.orange'));
+    item.contextValue = ['namespace', this.type, ns?.pins.length ? 'pinned' : '', initial ? 'initial' : '', 'joinable'].filter(Boolean).join(' ');
+    item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
+    return item;
+  }
+}
+
+/** What keeps a namespace alive when it is not (only) its processes. */
+export class HolderNode extends Node {
+  constructor(parent: Node, readonly text: string, readonly index: number) {
+    super(parent);
+  }
+  get id() { return `${this.parent!.id}/h/${this.index}`; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.text, vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    item.iconPath = new vscode.ThemeIcon('link');
+    item.contextValue = 'holder';
+    return item;
+  }
+}
+
+/** The last row of a long list: loads the next page when clicked. */
+export class MoreNode extends Node {
+  constructor(parent: Node | undefined, readonly remaining: number) {
+    super(parent);
+  }
+  get id() { return `${this.parent?.id ?? ''}/more`; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(`Show more… (${this.remaining} left)`, vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    item.iconPath = new vscode.ThemeIcon('ellipsis');
+    item.command = { command: 'nsx.showMore', title: 'Show more', arguments: [this] };
+    return item;
+  }
+}
+
+export function keyOf(node: unknown): NsKey | undefined {
+  if (node instanceof NamespaceNode) return node.key;
+  if (node instanceof ProcessNamespaceNode) return node.key;
+  return undefined;
+}
+
+export function pidOf(node: unknown): number | undefined {
+  if (node instanceof ProcessNode) return node.pid;
+  if (node instanceof ProcessNamespaceNode) return node.pid;
+  return undefined;
+}

@@ -1,0 +1,23 @@
+// Long lists come a page at a time, so a tree over thousands of processes
+// renders only what is looked at; a "Show more" row loads the next page.
+import * as vscode from 'vscode';
+import { MoreNode, Node } from './nodes';
+
+export class Pages {
+  private shown = new Map<string, number>();
+
+  /** The first pages of items under parent, with a MoreNode when some are left. */
+  slice<T>(parent: Node | undefined, items: T[], make: (item: T) => Node): Node[] {
+    const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
+    const limit = this.shown.get(parent?.id ?? '') ?? size;
+    const nodes = items.slice(0, limit).map(make);
+    if (items.length > limit) nodes.push(new MoreNode(parent, items.length - limit));
+    return nodes;
+  }
+
+  more(node: MoreNode): void {
+    const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
+    const key = node.parent?.id ?? '';
+    this.shown.set(key, (this.shown.get(key) ?? size) + size);
+  }
+}

@@ -1,0 +1,49 @@
+// The Processes view: every process, its namespaces beneath it; those in a
+// namespace other than PID 1's are highlighted.
+import * as vscode from 'vscode';
+import { NSTYPES } from '../../helper/protocol';
+import type { Model } from '../model';
+import type { Filter } from './filter';
+import { differingTypes, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
+import type { Pages } from './paging';
+
+export class ProcessesProvider implements vscode.TreeDataProvider<Node> {
+  private readonly onDidChangeEmitter = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.onDidChangeEmitter.event;
+
+  constructor(private readonly model: Model, private readonly filter: Filter, private readonly pages: Pages) {}
+
+  refresh(node?: Node): void {
+    this.onDidChangeEmitter.fire(node);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node.toTreeItem(this.model);
+  }
+
+  getParent(node: Node): Node | undefined {
+    return node.parent;
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!this.model.loaded) return [];
+    if (!node) {
+      // Those that differ from PID 1's namespaces come first: they are what one looks for.
+      const procs = this.model.allProcesses()
+        .filter((p) => this.filter.processMatches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
+        .map((p) => ({ p, differs: differingTypes(p, this.model).length }))
+        .sort((a, b) => Number(b.differs > 0) - Number(a.differs > 0) || a.p.pid - b.p.pid);
+      return this.pages.slice(undefined, procs, ({ p }) => new ProcessNode(undefined, p.pid, true));
+    }
+    if (node instanceof ProcessNode) {
+      const p = this.model.process(node.pid);
+      if (!p) return [];
+      return NSTYPES.filter((t) => p.ns[t] !== undefined && this.filter.typeShown(t)).map((t) => new ProcessNamespaceNode(node, t, p.ns[t]!));
+    }
+    return [];
+  }
+
+  dispose(): void {
+    this.onDidChangeEmitter.dispose();
+  }
+}

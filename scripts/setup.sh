@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Namespace Explorer needs on a fresh Debian machine, and is
+# quick when it is all there already:
+#   bash scripts/setup.sh          build and run: a C compiler, util-linux, iproute2, procps, npm packages
+#   bash scripts/setup.sh --test   also what the tests need: code-server and Chromium (scripts/setup-vscode-test.sh)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { echo "[setup] $*"; }
+
+# Debian packages: cc builds native/nsx-exec.c; util-linux brings lsns, nsenter,
+# unshare, setpriv, runuser; iproute2 brings ip; procps brings ps and pgrep;
+# passwd brings useradd (tests make real users); bsdutils brings script (bench).
+need=()
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+for pair in lsns:util-linux ip:iproute2 pgrep:procps useradd:passwd script:bsdutils hyperfine:hyperfine; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  log "installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# npm packages, reinstalled only when package-lock.json changed.
+stamp=node_modules/.nsx-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  bash scripts/setup-vscode-test.sh
+fi

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Every test: node:test unit and integration suites (as root: real
+// namespaces, real users, a real nsxd), then the extension's suite inside a
+// real VS Code against its own nsxd. Ends with one line: N passed, N failed.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+let passed = 0;
+let failed = 0;
+
+/** Runs a command, echoing its output, and returns what it printed. */
+function run(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
+    child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+if (process.getuid() !== 0) {
+  console.error('The tests make namespaces, users and mounts: run them as root (sudo npm test).');
+  process.exit(1);
+}
+
+// 1. node:test — its summary lines count the tests.
+const unit = await run(process.execPath, ['--test', '--test-concurrency=1', 'dist/test/unit/', 'dist/test/integration/']);
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(unit.out)?.[1] ?? 0);
+passed += count('pass');
+failed += count('fail') + (unit.code !== 0 && count('fail') === 0 ? 1 : 0);
+
+// 2. The VS Code suite, against an nsxd of its own.
+const dir = mkdtempSync(join(tmpdir(), 'nsx-vscode-'));
+chmodSync(dir, 0o755);
+const socket = join(dir, 'nsxd.sock');
+writeFileSync(join(dir, 'nsxd.json'), '{"admins": [], "rootShells": []}\n');
+const daemon = spawn(process.execPath, ['dist/nsxd.js', '--socket', socket, '--config', join(dir, 'nsxd.json')], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+let daemonLog = '';
+daemon.stderr.on('data', (d) => { daemonLog += d; });
+await new Promise((resolve, reject) => {
+  daemon.stderr.on('data', () => { if (daemonLog.includes('listening on')) resolve(); });
+  daemon.once('exit', (code) => reject(new Error(`nsxd exited (${code}): ${daemonLog}`)));
+});
+try {
+  const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...(process.env.NSX_SCREENSHOT ? { NSX_SCREENSHOT: process.env.NSX_SCREENSHOT } : {}) });
+  const m = /^(\d+) passed, (\d+) failed/m.exec(suite.out);
+  passed += Number(m?.[1] ?? 0);
+  failed += m ? Number(m[2]) : 1;
+  if (suite.code !== 0 && (!m || Number(m[2]) === 0)) failed += 1;
+} finally {
+  daemon.kill('SIGTERM');
+  await new Promise((r) => daemon.once('exit', r));
+  spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,19 @@
+// The extension's test suite entry, run by the workbench in the extension
+// host: mocha (bdd) over suite.ts, ending with the line `N passed, N failed`.
+import Mocha from 'mocha';
+import { defineSuite } from './suite';
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
+  // The tests are bundled with this file: give them mocha's globals, then define them.
+  mocha.suite.emit('pre-require', globalThis, 'suite.ts', mocha);
+  defineSuite();
+  return new Promise((resolve, reject) => {
+    const runner = mocha.run((failures) => {
+      const { passes = 0, pending = 0 } = runner.stats ?? {};
+      console.log(`${passes} passed, ${failures} failed${pending ? `, ${pending} skipped` : ''}`);
+      if (failures > 0) reject(new Error(`${failures} test(s) failed`));
+      else resolve();
+    });
+  });
+}

@@ -1,0 +1,243 @@
+// The extension inside a real VS Code, against a real nsxd (the runner starts
+// one and passes its socket as NSX_SOCKET): the trees show namespaces this
+// suite makes, the commands do what they say, terminals run in namespaces.
+import * as assert from 'node:assert/strict';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { Api } from '../../extension/extension';
+import type { NsTerminal } from '../../extension/terminal';
+import type { NamespaceNode, Node } from '../../extension/tree/nodes';
+import { nsId, NsKey } from '../../helper/protocol';
+import { ui, uiAvailable } from './ui';
+
+const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function item(api: Api, node: Node): vscode.TreeItem {
+  return node.toTreeItem(api.model);
+}
+
+async function namespaceNode(api: Api, key: NsKey): Promise<NamespaceNode> {
+  await api.model.refresh();
+  const type = api.namespaces.getChildren().find((n) => n instanceof api.nodes.TypeNode && n.type === key.type);
+  assert.ok(type, `a ${key.type} type node`);
+  const ns = api.namespaces.getChildren(type).find((n) => n instanceof api.nodes.NamespaceNode && n.key.inode === key.inode);
+  assert.ok(ns, `${nsId(key)} under ${key.type}`);
+  return ns as NamespaceNode;
+}
+
+async function runInTerminal(t: NsTerminal, line: string, marker: string): Promise<string> {
+  await until('the session to start', () => t.session);
+  const from = t.output.length;
+  t.terminal!.sendText(`${line}; echo ${marker.slice(0, 1)}''${marker.slice(1)}`);
+  return until(`"${marker}" in the terminal`, () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined));
+}
+
+export function defineSuite(): void {
+  describe('Namespace Explorer', () => {
+    let api: Api;
+    // The node classes of the extension's own bundle: instanceof must see the same class.
+    const N = () => api.nodes;
+    let target: ChildProcess;
+    let targetPid: number;
+
+    before(async () => {
+      const ext = vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer');
+      assert.ok(ext, 'the extension under test is installed');
+      api = (await ext.activate()) as Api;
+      await until('the connection to nsxd', () => api.connection.connected);
+      target = spawn('unshare', ['--uts', '--net', '--ipc', '--fork', '--', 'sh', '-c', 'hostname vscode-target; ip link set lo up; exec sleep 3600'], { stdio: 'ignore' });
+      targetPid = await until('the target process', () => {
+        const kids = spawnSync('pgrep', ['-P', String(target.pid)], { encoding: 'utf8' }).stdout.trim();
+        return kids && spawnSync('cat', [`/proc/${kids}/comm`], { encoding: 'utf8' }).stdout.trim() === 'sleep' ? Number(kids) : undefined;
+      });
+    });
+
+    after(() => {
+      target?.kill('SIGKILL');
+      spawnSync('pkill', ['-KILL', '-f', 'sleep 3600']);
+    });
+
+    it('connects to nsxd and says who the user is', () => {
+      assert.equal(api.connection.currentState, 'connected');
+      assert.equal(api.connection.identity?.user, 'root');
+    });
+
+    it('shows the namespaces the test made, with type, inode, process count and tooltip', async () => {
+      const node = await namespaceNode(api, { type: 'uts', inode: inode(targetPid, 'uts') });
+      const ti = item(api, node);
+      assert.equal(ti.label, `uts:[${inode(targetPid, 'uts')}]`);
+      assert.match(String(ti.description), /^2 procs\b/, 'unshare --fork and the sleep it forked');
+      assert.match(String(ti.contextValue), /^namespace uts\b.*\bjoinable\b/);
+      assert.doesNotMatch(String(ti.contextValue), /\binitial\b/);
+      assert.match((ti.tooltip as vscode.MarkdownString).value, /owner: `user:\[\d+\]`/);
+      const members = api.namespaces.getChildren(node);
+      assert.ok(members.some((m) => m instanceof N().ProcessNode && m.pid === targetPid));
+      const initial = await namespaceNode(api, { type: 'uts', inode: inode('self', 'uts') });
+      assert.match(String(item(api, initial).description), /initial/);
+    });
+
+    it('nests what each user namespace owns in the hierarchy view', async () => {
+      api.namespaces.setGrouping('hierarchy');
+      try {
+        const roots = api.namespaces.getChildren();
+        const init = roots.find((n) => n instanceof N().NamespaceNode && n.key.inode === inode('self', 'user'));
+        assert.ok(init, 'the initial user namespace is a root');
+        const owned = api.namespaces.getChildren(init);
+        assert.ok(owned.some((n) => n instanceof N().NamespaceNode && n.key.type === 'net' && n.key.inode === inode(targetPid, 'net')));
+      } finally {
+        api.namespaces.setGrouping('type');
+      }
+    });
+
+    it('lists processes with the namespaces that differ from PID 1\'s highlighted, and filters them', async () => {
+      await vscode.commands.executeCommand('nsx.filter', { text: 'sleep 3600' });
+      try {
+        const procs = api.processes.getChildren();
+        const mine = procs.find((n) => n instanceof N().ProcessNode && n.pid === targetPid);
+        assert.ok(mine);
+        assert.match(String(item(api, mine).description), /≠ initial: .*\bnet\b.*\buts\b/);
+        assert.ok(procs.every((n) => n instanceof N().ProcessNode && api.model.process(n.pid)?.cmdline.join(' ').includes('sleep 3600')));
+        const nsItems = api.processes.getChildren(mine).map((n) => item(api, n));
+        assert.ok(nsItems.some((t) => t.label === `net:[${inode(targetPid, 'net')}]`));
+      } finally {
+        await vscode.commands.executeCommand('nsx.clearFilter');
+      }
+      assert.ok(api.processes.getChildren().length > 1);
+    });
+
+    it('opens a terminal in the namespaces of a process; its name says where; resize reaches stty', async () => {
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', new (N().ProcessNode)(undefined, targetPid, true), { types: ['uts', 'net'] })) as NsTerminal;
+      assert.ok(t);
+      const out = await runInTerminal(t, 'hostname; readlink /proc/self/ns/net', 'DONE1');
+      assert.match(out, /vscode-target/);
+      assert.match(out, new RegExp(`net:\\[${inode(targetPid, 'net')}\\]`));
+      assert.equal(t.session!.title, `net:[${inode(targetPid, 'net')}] sleep (${targetPid})`);
+      await until('the terminal renamed', () => t.terminal!.name === `nsx: ${t.session!.title}`);
+      t.setDimensions({ columns: 101, rows: 33 });
+      assert.match(await runInTerminal(t, 'stty size', 'DONE2'), /33 101/);
+      // Reveal selects the terminal's namespace in the tree.
+      t.terminal!.show();
+      await until('the terminal active', () => vscode.window.activeTerminal === t.terminal);
+      await vscode.commands.executeCommand('nsx.namespaces.focus');
+      await until('the Namespaces view shown', () => api.namespacesView.visible);
+      await new Promise((r) => setTimeout(r, 500));
+      await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
+      await until('the net namespace selected in the tree', () => {
+        const selected = api.namespacesView.selection[0];
+        return selected instanceof N().NamespaceNode && selected.key.inode === inode(targetPid, 'net');
+      });
+      t.terminal!.dispose();
+    });
+
+    it('closing a terminal kills what it started', async () => {
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', new (N().ProcessNode)(undefined, targetPid, true), { types: ['uts'] })) as NsTerminal;
+      await runInTerminal(t, 'setsid sleep 4242 & sleep 4243 & true', 'STARTED');
+      await until('the sleeps running', () => spawnSync('pgrep', ['-f', 'sleep 424[23]']).status === 0);
+      t.terminal!.dispose();
+      await until('every process of the session gone', () => spawnSync('pgrep', ['-f', 'sleep 424[23]']).status !== 0);
+    });
+
+    it('opens an isolated terminal in fresh namespaces with its own hostname and /proc', async () => {
+      const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['user', 'uts', 'ipc', 'pid', 'mnt', 'net'], hostname: 'iso-vscode' })) as NsTerminal;
+      const out = await runInTerminal(t, 'hostname; ps -e -o pid=,comm= | head -3; readlink /proc/self/ns/net', 'DONE3');
+      assert.match(out, /iso-vscode/);
+      assert.match(out, /^\s*1 nsx-exec/m);
+      assert.doesNotMatch(out, new RegExp(`net:\\[${inode('self', 'net')}\\]`));
+      t.terminal!.dispose();
+    });
+
+    it('shows a namespace\'s details in a read-only document', async () => {
+      const node = await namespaceNode(api, { type: 'uts', inode: inode(targetPid, 'uts') });
+      const editor = (await vscode.commands.executeCommand('nsx.showDetails', node)) as vscode.TextEditor;
+      await until('the details text', () => editor.document.getText().includes('vscode-target'));
+      assert.match(editor.document.getText(), /hostname and NIS domain name/);
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    });
+
+    it('compares the namespaces of two processes side by side', async () => {
+      await vscode.commands.executeCommand('nsx.compareProcesses', new (N().ProcessNode)(undefined, targetPid, true), process.pid);
+      const tab = await until('a diff editor', () => vscode.window.tabGroups.activeTabGroup.activeTab);
+      assert.ok(tab.input instanceof vscode.TabInputTextDiff);
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    });
+
+    it('copies a namespace id', async () => {
+      const node = await namespaceNode(api, { type: 'net', inode: inode(targetPid, 'net') });
+      await vscode.commands.executeCommand('nsx.copyNamespaceId', node);
+      assert.equal(await vscode.env.clipboard.readText(), `net:[${inode(targetPid, 'net')}]`);
+    });
+
+    it('pins a namespace, keeps it after its process dies, opens a terminal in the pin, unpins it', async () => {
+      const helper = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname pinned-vscode; exec sleep 3600'], { stdio: 'ignore' });
+      const key = { type: 'uts' as const, inode: await until('the helper namespace', () => { try { const i = inode(helper.pid!, 'uts'); return i !== inode('self', 'uts') ? i : undefined; } catch { return undefined; } }) };
+      await until('the hostname set', () => execFileSync('nsenter', ['-t', String(helper.pid), '-u', 'hostname'], { encoding: 'utf8' }).includes('pinned-vscode'));
+      const node = await namespaceNode(api, key);
+      await vscode.commands.executeCommand('nsx.pinNamespace', node, 'vscode-pin');
+      helper.kill('SIGKILL');
+      await until('the namespace empty but listed', async () => { await api.model.refresh(); const ns = api.model.namespace(key); return ns && ns.pids.length === 0 ? ns : undefined; });
+      const pinnedItem = item(api, await namespaceNode(api, key));
+      assert.match(String(pinnedItem.contextValue), /\bpinned\b/);
+      assert.equal((pinnedItem.iconPath as vscode.ThemeIcon).id, 'pinned');
+      assert.match(String(pinnedItem.description), /pinned as vscode-pin/);
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInPinned', { type: 'uts', name: 'vscode-pin' })) as NsTerminal;
+      assert.match(await runInTerminal(t, 'hostname', 'DONE4'), /pinned-vscode/);
+      t.terminal!.dispose();
+      await vscode.commands.executeCommand('nsx.unpinNamespace', await namespaceNode(api, key));
+      await api.model.refresh();
+      assert.equal(api.model.namespace(key), undefined);
+    });
+
+    it('creates a new persistent net namespace that ip netns sees', async () => {
+      await vscode.commands.executeCommand('nsx.newPersistentNamespace', 'net', 'vscode-net');
+      try {
+        assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /^vscode-net\b/m);
+      } finally {
+        const ns = api.model.allNamespaces().find((n) => n.pins.some((p) => p.name === 'vscode-net'));
+        assert.ok(ns);
+        await vscode.commands.executeCommand('nsx.unpinNamespace', new (N().NamespaceNode)(undefined, ns, false), 'vscode-net');
+      }
+      assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /^vscode-net\b/m);
+    });
+
+    it('says nsxd is not running when its socket is gone, and reconnects when it is back', async () => {
+      const config = vscode.workspace.getConfiguration('nsx');
+      await config.update('socketPath', join(tmpdir(), 'no-nsxd-here.sock'), vscode.ConfigurationTarget.Global);
+      try {
+        await until('the not-running state', () => api.connection.currentState === 'notRunning');
+      } finally {
+        await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+      }
+      await until('connected again', () => api.connection.currentState === 'connected');
+    });
+
+    it('renders the Namespaces view in the workbench (screenshot)', async function () {
+      if (!uiAvailable()) this.skip();
+      // Clicking the icon of the container already shown would hide it: start from a closed side bar.
+      await vscode.commands.executeCommand('workbench.action.closeSidebar');
+      await vscode.commands.executeCommand('workbench.action.closePanel');
+      const click = await ui({ action: 'click', selector: '.activitybar a[aria-label^="Namespaces"]' });
+      assert.ok(click.ok, click.error);
+      await api.model.refresh();
+      const row = await ui({ action: 'waitFor', selector: '.monaco-list-row[aria-label^="net"]', timeoutMs: 20_000 });
+      assert.ok(row.ok, row.error);
+      // Expand the net type so the picture shows namespaces, not just types.
+      await ui({ action: 'click', selector: '.monaco-list-row[aria-label^="net"]' });
+      await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label*="net:[${inode(targetPid, 'net')}]"]`, timeoutMs: 10_000 });
+      const shot = await ui({ action: 'screenshot', path: process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png') });
+      assert.ok(shot.ok, shot.error);
+    });
+  });
+}
