@@ -2,7 +2,7 @@
 // transition (nsxd itself never calls setns or unshare). Namespace fds nsxd
 // opened and checked are passed as inherited fds, never as paths.
 import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NsType } from './protocol';
@@ -40,12 +40,18 @@ export interface Launched {
   ready: Promise<void>;
 }
 
-/** nsx-exec runs as root on nsxd's word: it must be root's and writable by root alone. */
+/**
+ * nsx-exec runs as root on nsxd's word, so no one who could not already change
+ * nsxd itself may change it: same owner as nsxd's own file, writable by that
+ * owner alone. (Installed by helper/systemd/install.sh, both are root's.)
+ */
 export function checkLauncher(): void {
+  const self = statSync(__filename);
   const st = statSync(LAUNCHER);
-  if (st.uid !== 0 || (st.mode & 0o022) !== 0 || !st.isFile()) {
-    throw new Error(`${LAUNCHER} must be a file owned by root and not writable by group or others`);
+  if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0) {
+    throw new Error(`${LAUNCHER} must be a file with the owner of ${__filename}, writable by that owner alone`);
   }
+  if ((st.mode & 0o100) === 0) chmodSync(LAUNCHER, 0o755); // unpacked from a .vsix, which keeps no modes
 }
 
 export function launch(spec: LaunchSpec): Launched {
