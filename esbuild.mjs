@@ -25,12 +25,21 @@ const koffiPlugin = {
     build.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({ path: args.path, namespace: 'koffi-native' }));
     build.onLoad({ filter: /.*/, namespace: 'koffi-native' }, (args) => ({
       contents: args.path === `@koromix/koffi-${koffiPlatform}`
-        ? `module.exports = require(require('path').join(__dirname, 'koffi', ${JSON.stringify(nativeTriplet())}, 'koffi.node'));`
+        ? koffiLoader(nativeTriplet())
         : 'module.exports = null;',
       loader: 'js',
     }));
   },
 };
+
+// The bundle's own directory or the nearest one above it holding koffi/ (a bench bundle sits in dist/test/bench).
+function koffiLoader(triplet) {
+  return `const path = require('path'), fs = require('fs');
+let dir = __dirname;
+const at = (d) => path.join(d, 'koffi', ${JSON.stringify(triplet)}, 'koffi.node');
+while (!fs.existsSync(at(dir)) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+module.exports = require(at(dir));`;
+}
 
 function nativeTriplet() {
   // glibc unless the running node is linked against musl.
@@ -70,6 +79,7 @@ const builds = [
   { entryPoints: { 'test/vscode/index': 'test/vscode/index.ts' }, external: ['vscode', 'mocha'] },
   // node:test files: unit tests and integration tests (as root, against a real nsxd).
   { entryPoints: testEntries(['test/unit', 'test/integration']) },
+  { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },
 ];
 
 function testEntries(dirs) {

@@ -2,7 +2,7 @@
 // the nsfs files they hold open, their cgroup (for container hints) and the
 // nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
 // in scan workers, where blocking costs nothing and readlinkSync is fastest.
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { NSTYPES, NsType } from '../protocol';
 
 export interface RawProcess {
@@ -53,6 +53,12 @@ export function listPids(): number[] {
   return pids;
 }
 
+/**
+ * cmdlines by pid, start time and comm: reading another process's memory is the
+ * dearest read of a scan, and a cmdline changes only with exec (which changes comm).
+ */
+const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
+
 export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set()): RawScan {
   const processes: RawProcess[] = [];
   const mounts: RawScan['mounts'] = [];
@@ -75,39 +81,67 @@ export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set(
     }
     processes.push(p);
   }
+  const alive = new Set(pids);
+  for (const pid of cmdlines.keys()) if (!alive.has(pid)) cmdlines.delete(pid);
   return { processes, mounts };
 }
 
-function readOr(path: string): string | undefined {
+// One buffer for every small /proc file: open, read, close is three syscalls
+// where readFileSync spends five, and syscalls are what a scan costs.
+let buffer = Buffer.allocUnsafe(64 * 1024);
+
+function readOr(path: string, encoding: BufferEncoding = 'utf8'): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger);
+        buffer = bigger;
+      }
+    }
+    return buffer.toString(encoding, 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
 function readProcess(pid: number): RawProcess | undefined {
   const base = `/proc/${pid}`;
-  let stat: string;
-  let uid: number;
-  try {
-    stat = readFileSync(`${base}/stat`, 'latin1');
-    uid = statSync(base).uid;
-  } catch {
-    return undefined; // exited while we looked
-  }
+  const stat = readOr(`${base}/stat`, 'latin1');
+  const st = statSync(base, { throwIfNoEntry: false });
+  if (stat === undefined || st === undefined) return undefined; // exited while we looked
+  const uid = st.uid;
   // comm may hold spaces and parentheses: it runs from the first '(' to the last ')'.
   const open = stat.indexOf('(');
   const close = stat.lastIndexOf(')');
   const comm = stat.slice(open + 1, close);
-  const ppid = Number(stat.slice(close + 2).split(' ', 3)[1]);
+  const fields = stat.slice(close + 2).split(' ', 20);
+  const ppid = Number(fields[1]);
+  const cacheKey = `${fields[19]}/${comm}`;
   const ns: Partial<Record<NsType, number>> = {};
   for (const type of NSTYPES) {
     const link = nsLink(`${base}/ns/${type}`);
     if (link) ns[type] = link[1];
   }
   if (Object.keys(ns).length === 0) return undefined;
-  const p: RawProcess = { pid, ppid, comm, cmdline: readCmdline(base), uid, ns, nsfds: [] };
+  let cached = cmdlines.get(pid);
+  if (cached?.key !== cacheKey) {
+    cached = { key: cacheKey, cmdline: readCmdline(base) };
+    cmdlines.set(pid, cached);
+  }
+  const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: [] };
   const pfc = nsLink(`${base}/ns/pid_for_children`);
   if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
   const tfc = nsLink(`${base}/ns/time_for_children`);

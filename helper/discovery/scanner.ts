@@ -16,7 +16,7 @@ export class Scanner {
   private running: Promise<Model> | undefined;
   private latest: Model | undefined;
 
-  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>, private readonly threads = 2) {}
+  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>, private readonly threads = Number(process.env.NSX_SCAN_THREADS) || 2) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. Concurrent callers share one scan. */
   async model(maxAgeMs = 0): Promise<Model> {
@@ -48,7 +48,8 @@ export class Scanner {
   private ensureWorkers(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     while (this.workers.length < this.threads) {
-      const w = new Worker(join(__dirname, 'scan-worker.js'));
+      // Small heaps: a worker holds one slice of a scan at a time.
+      const w = new Worker(join(__dirname, 'scan-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 } });
       w.unref();
       this.workers.push(w);
     }

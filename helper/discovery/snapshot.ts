@@ -150,11 +150,41 @@ export function openChecked(paths: string[] | undefined, expected: NsKey): numbe
   return undefined;
 }
 
+/**
+ * A namespace's owner, parent and owner uid are fixed for its life, so they are
+ * asked once per namespace and kept while it exists (a freed inode is dropped
+ * at the next scan, before it can be reused for another namespace).
+ */
+interface Lineage {
+  owner?: number;
+  parent?: number;
+  ownerUid?: number;
+}
+const lineages = new Map<string, Lineage>();
+
 function resolveHierarchy(namespaces: Map<string, Namespace>, openers: Openers, get: (type: NsType, inode: number) => Namespace): void {
+  for (const id of lineages.keys()) if (!namespaces.has(id)) lineages.delete(id);
+  // Known lineages first: their related namespaces must exist in the map too.
+  for (const [id, ns] of namespaces) {
+    const known = lineages.get(id);
+    if (!known) continue;
+    Object.assign(ns, known);
+    if (known.owner !== undefined && !namespaces.has(nsId({ type: 'user', inode: known.owner }))) lineages.delete(id);
+    if (known.parent !== undefined && !namespaces.has(nsId({ type: ns.type, inode: known.parent }))) lineages.delete(id);
+  }
+  resolveUnknown(namespaces, openers, get);
+  for (const [id, ns] of namespaces) {
+    if (!lineages.has(id) && (ns.owner !== undefined || ns.parent !== undefined)) {
+      lineages.set(id, { owner: ns.owner, parent: ns.parent, ownerUid: ns.ownerUid });
+    }
+  }
+}
+
+function resolveUnknown(namespaces: Map<string, Namespace>, openers: Openers, get: (type: NsType, inode: number) => Namespace): void {
   // Fds from the ioctls open namespaces that may have no path at all; they are
   // processed in the same queue and closed when done.
-  const queue: [Namespace, number | undefined][] = [...namespaces.values()].map((ns) => [ns, undefined]);
-  const done = new Set<string>();
+  const done = new Set<string>([...lineages.keys()].filter((id) => namespaces.has(id)));
+  const queue: [Namespace, number | undefined][] = [...namespaces.entries()].filter(([id]) => !done.has(id)).map(([, ns]) => [ns, undefined]);
   while (queue.length > 0) {
     const [ns, given] = queue.pop()!;
     const id = nsId(ns);

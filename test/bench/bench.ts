@@ -1,0 +1,189 @@
+// npm run bench: nsxd measured side by side with what people would run
+// otherwise, on the same machine in the same run, printed as ratios.
+//   discovery: a full namespaces/list vs lsns -J and a plain C /proc scan, over ~6,000
+//              processes in ~500 sets of namespaces; nsxd's peak memory
+//   terminals: request → first output byte vs nsenter -a; relay throughput vs a raw
+//              pty (script); keystroke round trip vs a raw pty's echo
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import * as libc from '../../native/libc';
+import type { Client } from '../../helper/client';
+import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/protocol';
+import { DIST, ensureGroup, startDaemon, waitFor } from '../support';
+
+const SETS = Number(process.env.NSX_BENCH_SETS ?? 500);
+const PER_SET = 11; // sleeps per set; with unshare and sh, 13 processes a set
+const ROOT = join(DIST, '..');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const rows: [string, string, string, string][] = [];
+const row = (what: string, ours: string, theirs: string, ratio: string) => { rows.push([what, ours, theirs, ratio]); console.log(`  ${what}: nsxd ${ours} | ${theirs} | ${ratio}`); };
+
+function timeCommand(cmd: string, args: string[], runs = 3): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 30 });
+    if (r.status !== 0) throw new Error(`${cmd} failed`);
+    times.push(ms(t0));
+  }
+  return median(times);
+}
+
+function processCount(): number {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ')[3].split('/').map(Number)[1];
+}
+
+async function makeLoad(): Promise<{ samplePid: number; stop(): void }> {
+  const script = `for i in $(seq ${SETS}); do unshare --uts --ipc --net --pid --mount --fork --mount-proc -- sh -c 'for j in $(seq ${PER_SET}); do sleep 3600 & done; wait' & done; wait`;
+  const before = processCount();
+  const driver = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
+  await waitFor(() => processCount() >= before + SETS * (PER_SET + 2), 180_000, `${SETS * (PER_SET + 2)} processes`);
+  const samplePid = Number(execFileSync('pgrep', ['-n', '-x', 'sleep'], { encoding: 'utf8' }).trim());
+  return { samplePid, stop: () => { try { process.kill(-driver.pid!, 'SIGKILL'); } catch { /* gone */ } } };
+}
+
+async function discovery(c: Client, nsxdPid: number): Promise<void> {
+  execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
+  const floorRuns = Array.from({ length: 5 }, () => execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number));
+  const floor = median(floorRuns.map((r) => r[2]));
+  const lsns = timeCommand('lsns', ['-J'], 3);
+  const lists: number[] = [];
+  let count = 0;
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    const s = await c.conn.sendRequest(ListNamespaces, {});
+    lists.push(ms(t0));
+    count = s.namespaces.length;
+  }
+  const list = median(lists.slice(1)); // the first run also starts the scan workers
+  console.log(`\ndiscovery over ${floorRuns[0][0]} processes, ${count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
+  row('full namespaces/list (median, warm)', `${list.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms`, `${(lsns / list).toFixed(1)}x faster than lsns`);
+  row('… against the C floor', `${list.toFixed(0)} ms`, `C openat+fstatat ${floor.toFixed(0)} ms`, `${(list / floor).toFixed(2)}x the floor`);
+  row('… first list (starts the workers)', `${lists[0].toFixed(0)} ms`, '', '');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
+  row('nsxd memory', `peak ${hwm.toFixed(0)} MB, now ${rss.toFixed(0)} MB`, '', '');
+}
+
+/** Opens a session and resolves with (ms to first output byte, total bytes, ms to exit). */
+async function session(c: Client, params: Parameters<Client['conn']['sendRequest']>[1]): Promise<{ first: number; bytes: number; total: number }> {
+  const t0 = process.hrtime.bigint();
+  let first = -1;
+  let bytes = 0;
+  let id = -1;
+  const early: { session: number; data: string }[] = [];
+  return new Promise((resolve, reject) => {
+    const out = c.conn.onNotification(TerminalOutput, (p) => {
+      if (id < 0) { early.push(p); return; }
+      if (p.session !== id) return;
+      if (first < 0) first = ms(t0);
+      const n = Buffer.byteLength(p.data, 'base64');
+      bytes += n;
+      void c.conn.sendNotification(TerminalAck, { session: id, bytes: n });
+    });
+    const exit = c.conn.onNotification(TerminalExit, (p) => {
+      if (p.session !== id) return;
+      out.dispose();
+      exit.dispose();
+      resolve({ first, bytes, total: ms(t0) });
+    });
+    c.conn.sendRequest(TerminalOpen, params as never).then((r) => {
+      id = r.session;
+      for (const p of early.splice(0)) if (p.session === id) {
+        if (first < 0) first = ms(t0);
+        bytes += Buffer.byteLength(p.data, 'base64');
+        void c.conn.sendNotification(TerminalAck, { session: id, bytes: Buffer.byteLength(p.data, 'base64') });
+      }
+    }, reject);
+  });
+}
+
+async function terminals(c: Client, pid: number): Promise<void> {
+  console.log(`\nterminals, in the namespaces of pid ${pid}`);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    ours.push((await session(c, { target: { pid }, command: ['sh', '-c', 'echo x'] })).first);
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      const p = spawn('nsenter', ['-t', String(pid), '-a', 'sh', '-c', 'echo x'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      p.stdout.once('data', () => { theirs.push(ms(t0)); });
+      p.once('close', () => resolve());
+    });
+  }
+  row('request → first output byte (median)', `${median(ours).toFixed(1)} ms`, `nsenter -a ${median(theirs).toFixed(1)} ms`, `${(median(ours) / median(theirs)).toFixed(2)}x nsenter`);
+
+  const cmd = 'head -c 256M /dev/zero | base64';
+  const relay = await session(c, { target: { pid }, types: ['uts'], command: ['sh', '-c', cmd], pty: { cols: 200, rows: 50 } });
+  const relayMBs = relay.bytes / 1e6 / (relay.total / 1000);
+  const raw = timeCommand('script', ['-qc', cmd, '/dev/null'], 1);
+  const rawMBs = relay.bytes / 1e6 / (raw / 1000);
+  row('pty throughput of base64 of 256 MiB of zeros', `${relayMBs.toFixed(0)} MB/s (${(relay.total / 1000).toFixed(1)} s)`, `raw pty (script) ${rawMBs.toFixed(0)} MB/s`, `${(relayMBs / rawMBs).toFixed(2)}x the raw pty`);
+
+  // Keystroke round trip: a byte in, its echo (by the pty's line discipline, under cat) out.
+  const rtts = await keystrokes(c, pid);
+  const rawRtts = rawPtyKeystrokes();
+  row('keystroke round trip, median', `${median(rtts).toFixed(2)} ms`, `raw pty ${median(rawRtts).toFixed(3)} ms`, `+${(median(rtts) - median(rawRtts)).toFixed(2)} ms`);
+  row('keystroke round trip, p99', `${pct(rtts, 0.99).toFixed(2)} ms`, `raw pty ${pct(rawRtts, 0.99).toFixed(3)} ms`, `+${(pct(rtts, 0.99) - pct(rawRtts, 0.99)).toFixed(2)} ms`);
+}
+
+async function keystrokes(c: Client, pid: number): Promise<number[]> {
+  const opened = await c.conn.sendRequest(TerminalOpen, { target: { pid }, types: ['uts'], command: ['cat'], pty: { cols: 80, rows: 24 } });
+  let waiting: (() => void) | undefined;
+  const sub = c.conn.onNotification(TerminalOutput, (p) => {
+    if (p.session !== opened.session) return;
+    void c.conn.sendNotification(TerminalAck, { session: opened.session, bytes: Buffer.byteLength(p.data, 'base64') });
+    waiting?.();
+  });
+  const rtts: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const echoed = new Promise<void>((r) => { waiting = r; });
+    const t0 = process.hrtime.bigint();
+    await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.from('a').toString('base64') });
+    await echoed;
+    rtts.push(ms(t0));
+  }
+  sub.dispose();
+  await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.from('\x04\x04').toString('base64') });
+  return rtts.slice(20);
+}
+
+function rawPtyKeystrokes(): number[] {
+  const master = openSync('/dev/ptmx', constants.O_RDWR | libc.O_NOCTTY);
+  const peer = libc.openPtyPeer(master);
+  const buf = Buffer.alloc(64);
+  const rtts: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t0 = process.hrtime.bigint();
+    writeSync(master, 'a');
+    readSync(master, buf, 0, buf.length, null);
+    rtts.push(ms(t0));
+  }
+  closeSync(peer);
+  closeSync(master);
+  return rtts.slice(20);
+}
+
+async function main(): Promise<void> {
+  ensureGroup();
+  const daemon = await startDaemon();
+  const c = await daemon.client();
+  console.log(`making ${SETS} sets of namespaces with ${PER_SET + 2} processes each…`);
+  const load = await makeLoad();
+  try {
+    await discovery(c, daemon.proc.pid!);
+    await terminals(c, load.samplePid);
+  } finally {
+    load.stop();
+    c.close();
+    await daemon.destroy();
+  }
+  console.log('\n| measure | nsxd | reference | ratio |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+}
+
+void main().catch((err) => { console.error(err); process.exit(1); });
