@@ -43,7 +43,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     processesView.message = message;
   };
   extension.subscriptions.push(
-    output, connection, model, filter, namespacesView, processesView, terminals,
+    output, connection, model, filter, namespaces, processes, namespacesView, processesView, terminals,
     namespacesView.onDidChangeVisibility((e) => model.setVisible('nsx.namespaces', e.visible)),
     processesView.onDidChangeVisibility((e) => model.setVisible('nsx.processes', e.visible)),
     model.onDidChange(refreshViews),

@@ -31,6 +31,8 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-
 const ENV_NAME = /^(TERM|COLORTERM|LANG|LC_[A-Z_]{1,32})$/;
 const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Input written to a session but not yet read by it, past which more is refused. */
+const MAX_INPUT_BACKLOG = 4 * 1024 * 1024;
 /** Above this much unsent on the socket, the pty is not read. */
 const SOCKET_HIGH_WATER = 1024 * 1024;
 
@@ -70,15 +72,18 @@ export function terminalArea(deps: TerminalDeps): Area {
       if (sessions.size >= MAX_SESSIONS_PER_CONNECTION) {
         throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`);
       }
-      const req = parseOpen(params);
-      const target = describeTarget(req);
+      let target = 'invalid';
+      let root = false;
       try {
+        const req = parseOpen(params);
+        target = describeTarget(req);
+        root = req.root === true;
         const result = await open(req, caller, deps, conn, sessions);
         audit('terminal/open', { uid: caller.uid, user: caller.user, target, as: result.user, session: result.session, pid: result.pid, result: 'ok' });
         deps.watcher.poke();
         return result;
       } catch (err) {
-        audit('terminal/open', { uid: caller.uid, user: caller.user, target, root: req.root, result: 'refused', reason: (err as Error).message });
+        audit('terminal/open', { uid: caller.uid, user: caller.user, target, root, result: 'refused', reason: (err as Error).message });
         throw err;
       }
     });
@@ -88,6 +93,8 @@ export function terminalArea(deps: TerminalDeps): Area {
       const s = session(p.session);
       const data = Buffer.from(v.text(p.data, 'data', 1024 * 1024), 'base64');
       if (s.closed) return null;
+      // A client that does not wait for answers is refused rather than buffered for.
+      if (s.input.writableLength > MAX_INPUT_BACKLOG) throw new ResponseError(ErrorCodes.LimitExceeded, 'input is arriving faster than the session reads it; wait for each terminal/input answer');
       // Answered when written: a client sends its next chunk only then.
       return new Promise<null>((resolve) => s.input.write(data, () => resolve(null)));
     });
@@ -120,13 +127,9 @@ export function terminalArea(deps: TerminalDeps): Area {
   };
 }
 
-interface OpenRequest extends TerminalOpenParams {
-  types?: NsType[];
-}
-
-function parseOpen(params: unknown): OpenRequest {
+function parseOpen(params: unknown): TerminalOpenParams {
   const p = v.object(params);
-  const req: OpenRequest = { root: v.bool(p.root, 'root'), freshProc: v.bool(p.freshProc, 'freshProc') };
+  const req: TerminalOpenParams = { root: v.bool(p.root, 'root'), freshProc: v.bool(p.freshProc, 'freshProc') };
   if (p.target !== undefined) {
     const t = v.object(p.target, 'target');
     if (t.pid !== undefined) {
@@ -167,7 +170,7 @@ function parseOpen(params: unknown): OpenRequest {
   return req;
 }
 
-function describeTarget(req: OpenRequest): string {
+function describeTarget(req: TerminalOpenParams): string {
   const t = req.target;
   if (!t) return `isolate:${(req.types ?? ISOLATE_DEFAULT).join(',')}`;
   if ('pid' in t) return `pid:${t.pid}`;
@@ -175,7 +178,7 @@ function describeTarget(req: OpenRequest): string {
   return nsId(t.namespace);
 }
 
-async function open(req: OpenRequest, caller: Caller, deps: TerminalDeps, conn: MessageConnection, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
+async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps, conn: MessageConnection, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
   if (req.root && !caller.rootShells) {
     throw new ResponseError(ErrorCodes.AccessDenied, `${caller.user} may not open root shells: an admin grants it in /etc/nsx/nsxd.json ("rootShells")`);
   }

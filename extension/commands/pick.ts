@@ -21,18 +21,29 @@ export async function pickProcess(ctx: Context, title: string): Promise<Process 
 export interface TypeChoice {
   types: NsType[];
   root: boolean;
+  freshProc: boolean;
 }
 
-/** Which namespace types (all preselected, as nsenter --all), and whether as root where the policy grants it. */
-export async function pickTypes(ctx: Context, title: string, available: NsType[], preselected: NsType[]): Promise<TypeChoice | undefined> {
+const AS_ROOT = '$(shield) as root';
+const FRESH_PROC = '$(file-submodule) fresh /proc';
+
+/**
+ * Which namespace types (all preselected, as nsenter --all), whether as root
+ * where the policy grants it, and for joins whether to mount a /proc of the
+ * joined pid namespace in a private mount namespace.
+ */
+export async function pickTypes(ctx: Context, title: string, available: NsType[], preselected: NsType[], joining = false): Promise<TypeChoice | undefined> {
   const identity = ctx.connection.identity;
-  const asRoot = '$(shield) as root';
   const items: vscode.QuickPickItem[] = NSTYPES.filter((t) => available.includes(t)).map((t) => ({ label: t, picked: preselected.includes(t) }));
-  if (identity?.rootShells && identity.uid !== 0) items.push({ label: asRoot, description: 'the policy grants you root shells', picked: false });
+  if (joining && available.includes('pid')) items.push({ label: FRESH_PROC, description: 'a private mount namespace whose /proc shows the joined pid namespace (as ip netns exec remounts /sys)' });
+  if (identity?.rootShells && identity.uid !== 0) items.push({ label: AS_ROOT, description: 'the policy grants you root shells', picked: false });
   const who = identity?.uid === 0 ? 'as root' : identity?.rootShells ? `as ${identity.user} (or root, if picked)` : `as ${identity?.user ?? 'you'} (no root shells granted)`;
   const picked = await vscode.window.showQuickPick(items, { canPickMany: true, title: `${title} — ${who}` });
   if (!picked) return undefined;
-  const types = picked.map((p) => p.label).filter((l) => l !== asRoot) as NsType[];
+  const labels = picked.map((p) => p.label);
+  const types = labels.filter((l) => l !== AS_ROOT && l !== FRESH_PROC) as NsType[];
   if (types.length === 0) throw new Error('Pick at least one namespace type.');
-  return { types, root: picked.some((p) => p.label === asRoot) };
+  const freshProc = labels.includes(FRESH_PROC);
+  if (freshProc && !types.includes('pid')) throw new Error('A fresh /proc shows a joined pid namespace: pick pid too.');
+  return { types, root: labels.includes(AS_ROOT), freshProc };
 }

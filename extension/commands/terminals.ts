@@ -11,6 +11,7 @@ export interface TerminalOptions {
   root?: boolean;
   hostname?: string;
   command?: string[];
+  freshProc?: boolean;
 }
 
 export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
@@ -28,13 +29,15 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
       if (pid === undefined) return undefined;
       const p = ctx.model.process(pid);
       const available = p ? (Object.keys(p.ns) as NsType[]) : kernelTypes();
-      const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available);
+      const choice = opts?.types
+        ? { types: opts.types, root: opts.root ?? false, freshProc: opts.freshProc ?? false }
+        : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available, true);
       if (!choice) return undefined;
       // The inodes the user saw are checked by nsxd, so a pid reused meanwhile cannot redirect the shell.
       const inodes: Partial<Record<NsType, number>> = {};
       for (const t of choice.types) if (p?.ns[t] !== undefined) inodes[t] = p.ns[t];
       const target: TerminalTarget = { pid, inodes };
-      return ctx.terminals.open({ target, types: choice.types, root: choice.root, command: opts?.command }, `${p?.comm ?? 'pid'} (${pid})`);
+      return ctx.terminals.open({ target, types: choice.types, root: choice.root, freshProc: choice.freshProc, command: opts?.command }, `${p?.comm ?? 'pid'} (${pid})`);
     })),
 
     vscode.commands.registerCommand('nsx.openIsolatedTerminal', guarded(async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {

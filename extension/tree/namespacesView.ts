@@ -7,15 +7,15 @@ import type { Model } from '../model';
 import type { Filter } from './filter';
 import { HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
 import type { Pages } from './paging';
+import { NodeProvider } from './provider';
 
 export type Grouping = 'type' | 'hierarchy';
 
-export class NamespacesProvider implements vscode.TreeDataProvider<Node> {
-  private readonly onDidChangeEmitter = new vscode.EventEmitter<Node | undefined>();
-  readonly onDidChangeTreeData = this.onDidChangeEmitter.event;
+export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
 
-  constructor(private readonly model: Model, private readonly filter: Filter, private readonly pages: Pages) {
+  constructor(model: Model, filter: Filter, pages: Pages) {
+    super(model, filter, pages);
     this.grouping = vscode.workspace.getConfiguration('nsx').get<Grouping>('defaultGrouping', 'type');
     void vscode.commands.executeCommand('setContext', 'nsx.grouping', this.grouping);
   }
@@ -28,18 +28,6 @@ export class NamespacesProvider implements vscode.TreeDataProvider<Node> {
     this.grouping = grouping;
     void vscode.commands.executeCommand('setContext', 'nsx.grouping', grouping);
     this.refresh();
-  }
-
-  refresh(node?: Node): void {
-    this.onDidChangeEmitter.fire(node);
-  }
-
-  getTreeItem(node: Node): vscode.TreeItem {
-    return node.toTreeItem(this.model);
-  }
-
-  getParent(node: Node): Node | undefined {
-    return node.parent;
   }
 
   private visible(): Namespace[] {
@@ -115,10 +103,6 @@ export class NamespacesProvider implements vscode.TreeDataProvider<Node> {
   processNode(key: NsKey, pid: number): ProcessNode | undefined {
     const parent = this.nodeFor(key);
     return parent ? new ProcessNode(parent, pid, false) : undefined;
-  }
-
-  dispose(): void {
-    this.onDidChangeEmitter.dispose();
   }
 }
 

@@ -1,30 +1,10 @@
 // The Processes view: every process, its namespaces beneath it; those in a
 // namespace other than PID 1's are highlighted.
-import * as vscode from 'vscode';
 import { NSTYPES } from '../../helper/protocol';
-import type { Model } from '../model';
-import type { Filter } from './filter';
 import { differingTypes, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
-import type { Pages } from './paging';
+import { NodeProvider } from './provider';
 
-export class ProcessesProvider implements vscode.TreeDataProvider<Node> {
-  private readonly onDidChangeEmitter = new vscode.EventEmitter<Node | undefined>();
-  readonly onDidChangeTreeData = this.onDidChangeEmitter.event;
-
-  constructor(private readonly model: Model, private readonly filter: Filter, private readonly pages: Pages) {}
-
-  refresh(node?: Node): void {
-    this.onDidChangeEmitter.fire(node);
-  }
-
-  getTreeItem(node: Node): vscode.TreeItem {
-    return node.toTreeItem(this.model);
-  }
-
-  getParent(node: Node): Node | undefined {
-    return node.parent;
-  }
-
+export class ProcessesProvider extends NodeProvider {
   getChildren(node?: Node): Node[] {
     if (!this.model.loaded) return [];
     if (!node) {
@@ -41,9 +21,5 @@ export class ProcessesProvider implements vscode.TreeDataProvider<Node> {
       return NSTYPES.filter((t) => p.ns[t] !== undefined && this.filter.typeShown(t)).map((t) => new ProcessNamespaceNode(node, t, p.ns[t]!));
     }
     return [];
-  }
-
-  dispose(): void {
-    this.onDidChangeEmitter.dispose();
   }
 }

@@ -2,7 +2,7 @@
 // holders, pins, container hints, and the hierarchy the nsfs ioctls report
 // (owning user namespace, parent, owner uid). Namespaces that nothing but a
 // child or an owned namespace keeps alive are found through those ioctls.
-import { closeSync, fstatSync, openSync, constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../native/libc';
 import { Holder, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../protocol';
 import { containerFromCgroup } from './containers';
@@ -131,17 +131,30 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
   };
 }
 
-/** Opens a namespace by the first of its paths whose nsfs inode still matches. */
+/** The device of nsfs: every namespace file is on it. */
+let nsfsDev: number | undefined;
+
+/**
+ * Opens a namespace by the first of its paths whose nsfs inode still matches.
+ * A path through another process's root (a bind mount in a container) may have
+ * been bent by that container to point anywhere, a FIFO or a device included:
+ * it is stat'ed first and opened only if it is the namespace, and then without
+ * blocking and without becoming a controlling terminal, and checked again.
+ */
 export function openChecked(paths: string[] | undefined, expected: NsKey): number | undefined {
+  nsfsDev ??= statSync('/proc/self/ns/net').dev;
   for (const path of paths ?? []) {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st || st.dev !== nsfsDev || st.ino !== expected.inode) continue;
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDONLY);
+      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch {
       continue;
     }
     try {
-      if (fstatSync(fd).ino === expected.inode && libc.nsGetNstype(fd) === libc.CLONE_NEW[expected.type]) return fd;
+      const fst = fstatSync(fd);
+      if (fst.dev === nsfsDev && fst.ino === expected.inode && libc.nsGetNstype(fd) === libc.CLONE_NEW[expected.type]) return fd;
     } catch {
       // not an nsfs file
     }

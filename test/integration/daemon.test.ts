@@ -153,6 +153,27 @@ describe('nsxd socket and access', () => {
     (await daemon.client()).close();
   });
 
+  it('takes its socket from systemd socket activation', { skip: spawnSync('sh', ['-c', 'command -v systemd-socket-activate']).status !== 0 }, async () => {
+    const dir = rootDir('nsxd-activate-');
+    const path = join(dir, 'nsxd.sock');
+    // systemd-socket-activate listens, then execs nsxd with the socket as fd 3 (LISTEN_FDS=1).
+    const activator = spawn('systemd-socket-activate', ['--listen', path, process.execPath, NSXD, '--socket', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    activator.stderr.on('data', (d) => { log += d; });
+    try {
+      await waitFor(() => existsSync(path), 5000, 'the activation socket');
+      const r = await new Promise<ReturnType<typeof nsx>>((resolve) => setTimeout(() => resolve(nsx(path, ['list', '--json'])), 200));
+      assert.equal(r.code, 0, r.stderr + log);
+      assert.ok(JSON.parse(r.stdout).namespaces.length > 0);
+      await waitFor(() => log.includes('listening on'), 5000, 'nsxd to say it listens');
+    } finally {
+      activator.kill('SIGTERM');
+      await new Promise((r) => activator.once('exit', r));
+      spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
+      spawnSync('rm', ['-rf', dir]);
+    }
+  });
+
   it('says clearly when no daemon is running', () => {
     const r = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', '/tmp/nowhere/nsxd.sock', 'list'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
