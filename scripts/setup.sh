@@ -10,10 +10,11 @@ log() { echo "[setup] $*"; }
 
 # Debian packages: cc builds native/nsx-exec.c; util-linux brings lsns, nsenter,
 # unshare, setpriv, runuser; iproute2 brings ip; procps brings ps and pgrep;
-# passwd brings useradd (tests make real users); bsdutils brings script (bench).
+# passwd brings useradd (tests make real users); bsdutils brings script and
+# tmux drives a terminal (tests and bench); less is a full-screen program to test.
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
-for pair in lsns:util-linux ip:iproute2 pgrep:procps useradd:passwd script:bsdutils hyperfine:hyperfine; do
+for pair in lsns:util-linux ip:iproute2 pgrep:procps useradd:passwd script:bsdutils tmux:tmux less:less; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

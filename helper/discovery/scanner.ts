@@ -2,6 +2,7 @@
 // result is merged here. Workers stop when idle, so an idle nsxd holds only
 // its main thread's memory.
 import { readlinkSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { listPids, RawScan } from './procfs';
@@ -14,20 +15,40 @@ export class Scanner {
   private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private running: Promise<Model> | undefined;
+  private queued: Promise<Model> | undefined;
   private latest: Model | undefined;
+  private latestAt = 0;
 
-  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>, private readonly threads = Number(process.env.NSX_SCAN_THREADS) || 2) {}
+  /** /proc reads scale to a few threads, then contend in the kernel. */
+  private readonly threads = Math.max(1, Math.min(4, availableParallelism()));
 
-  /** The last model, if it is at most maxAgeMs old; otherwise a new scan. Concurrent callers share one scan. */
+  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>) {}
+
+  /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
   async model(maxAgeMs = 0): Promise<Model> {
     if (this.latest && Date.now() - this.latestAt <= maxAgeMs) return this.latest;
     return this.scan();
   }
 
-  private latestAt = 0;
-
+  /**
+   * A scan that starts after this call, so it sees what the caller just did
+   * (an unpin asking what still holds a namespace). Callers that ask while one
+   * runs share the single scan queued behind it.
+   */
   scan(): Promise<Model> {
-    this.running ??= this.runScan().finally(() => { this.running = undefined; });
+    if (this.queued) return this.queued;
+    if (this.running) {
+      this.queued = this.running.catch(() => undefined).then(() => {
+        this.queued = undefined;
+        return this.start();
+      });
+      return this.queued;
+    }
+    return this.start();
+  }
+
+  private start(): Promise<Model> {
+    this.running = this.runScan().finally(() => { this.running = undefined; });
     return this.running;
   }
 

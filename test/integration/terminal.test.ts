@@ -7,7 +7,7 @@ import type { Client } from '../../helper/client';
 import {
   TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOutput, TerminalResize,
 } from '../../helper/protocol';
-import { createUser, Daemon, ensureGroup, fdCount, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, ensureGroup, fdCount, holdNamespaces, NSX, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 /** A pty session driven the way the extension drives one. */
 async function ptySession(c: Client, params: TerminalOpenParams) {
@@ -115,6 +115,34 @@ describe('terminal sessions', () => {
     assert.match(r.stdout, /^\s*2 sh$/m, 'the shell is its child');
     assert.match(r.stdout, /lo: <LOOPBACK,UP,LOWER_UP>/);
     assert.match(r.stdout, new RegExp(`^\\s*0\\s+${user.uid}\\s+1$`, 'm'));
+  });
+
+  it('nsx is interactive on a terminal: a pty of its size, and the exit code of the shell', () => {
+    // script gives nsx a terminal; nsx asks nsxd for a pty the same size.
+    const inner = `${process.execPath} ${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'tty; stty size; hostname; exit 4'`;
+    const r = spawnSync('script', ['-qec', `stty rows 31 cols 97; ${inner}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 4, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\/dev\/pts\/\d+\r?$/m);
+    assert.match(r.stdout, /^31 97\r?$/m);
+    assert.match(r.stdout, /^nsx-target\r?$/m);
+  });
+
+  it('runs full-screen programs: less draws, pages, follows a resize and quits', async () => {
+    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', `nsx${process.pid}`, ...args], { encoding: 'utf8' });
+    const screen = () => tmux('capture-pane', '-p', '-t', 'fs').stdout;
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`).join('\n');
+    tmux('new-session', '-d', '-s', 'fs', '-x', '90', '-y', '25',
+      `${process.execPath} ${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'printf "${lines}\\n" | less; stty size; sleep 30'`);
+    try {
+      await waitFor(() => /^line 1\s*$/m.test(screen()) && /^line 24\s*$/m.test(screen()), 10_000, 'less to draw its first page');
+      tmux('send-keys', '-t', 'fs', 'G');
+      await waitFor(() => /^line 200\s*$/m.test(screen()), 10_000, 'less to page to the end');
+      tmux('resize-window', '-t', 'fs', '-x', '70', '-y', '15');
+      tmux('send-keys', '-t', 'fs', 'q');
+      await waitFor(() => /^15 70\s*$/m.test(screen()), 10_000, `stty to see the resize, screen:\n${screen()}`);
+    } finally {
+      tmux('kill-server');
+    }
   });
 
   it('pipes stdin through and keeps stdout and stderr apart', () => {
