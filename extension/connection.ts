@@ -14,13 +14,16 @@ const MAX_BACKOFF_MS = 30_000;
 export class Connection implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private state: ConnectionState = 'connecting';
-  private reason = '';
+  private why = '';
   private backoff = 1000;
   private retryTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
   private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
   private readonly onDidDisconnectEmitter = new vscode.EventEmitter<void>();
+  private readonly onDidChangeStateEmitter = new vscode.EventEmitter<{ state: ConnectionState; reason: string }>();
+  /** Every change of state, with the reason a connection failed. */
+  readonly onDidChangeState = this.onDidChangeStateEmitter.event;
   /** Fires with a started client each time the connection is (re)established. */
   readonly onDidConnect = this.onDidConnectEmitter.event;
   readonly onDidDisconnect = this.onDidDisconnectEmitter.event;
@@ -40,7 +43,12 @@ export class Connection implements vscode.Disposable {
   /** The started client, or a clear error that says why there is none. */
   require(): LanguageClient {
     if (this.client && this.state === 'connected') return this.client;
-    throw new Error(this.state === 'denied' ? this.reason : `Not connected to nsxd. ${this.reason}`);
+    throw new Error(this.state === 'denied' ? this.why : `Not connected to nsxd. ${this.why}`);
+  }
+
+  /** Why the last attempt failed, in words for the user. */
+  get reason(): string {
+    return this.why;
   }
 
   get currentState(): ConnectionState {
@@ -122,9 +130,9 @@ export class Connection implements vscode.Disposable {
 
   private setState(state: ConnectionState, reason: string): void {
     this.state = state;
-    this.reason = reason;
+    this.why = reason;
     void vscode.commands.executeCommand('setContext', 'nsx.state', state);
-    void vscode.commands.executeCommand('setContext', 'nsx.reason', reason);
+    this.onDidChangeStateEmitter.fire({ state, reason });
     const text: Record<ConnectionState, string> = {
       connecting: '$(sync~spin) nsxd',
       connected: '$(plug) nsxd',
@@ -154,5 +162,6 @@ export class Connection implements vscode.Disposable {
     this.status.dispose();
     this.onDidConnectEmitter.dispose();
     this.onDidDisconnectEmitter.dispose();
+    this.onDidChangeStateEmitter.dispose();
   }
 }

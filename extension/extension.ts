@@ -37,8 +37,11 @@ export function activate(extension: vscode.ExtensionContext): Api {
 
   const documents = new Documents(connection, model);
   const refreshViews = () => { namespaces.refresh(); processes.refresh(); };
-  const describeFilter = () => {
-    const message = filter.active ? `Filtered: ${filter.summary}` : undefined;
+  // The view's message says why nsxd is not reachable, or what the filter hides.
+  const describe = () => {
+    const message = !connection!.connected && connection!.currentState !== 'connecting'
+      ? connection!.reason
+      : filter.active ? `Filtered: ${filter.summary}` : undefined;
     namespacesView.message = message;
     processesView.message = message;
   };
@@ -47,7 +50,8 @@ export function activate(extension: vscode.ExtensionContext): Api {
     namespacesView.onDidChangeVisibility((e) => model.setVisible('nsx.namespaces', e.visible)),
     processesView.onDidChangeVisibility((e) => model.setVisible('nsx.processes', e.visible)),
     model.onDidChange(refreshViews),
-    filter.onDidChange(() => { describeFilter(); refreshViews(); }),
+    filter.onDidChange(() => { describe(); refreshViews(); }),
+    connection.onDidChangeState(describe),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(); }),

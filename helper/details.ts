@@ -21,9 +21,12 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
   const inside = async (title: string, command: string[]) => {
     sections.push({ title, text: await runInside(ns, model, command) });
   };
+  const catInside = async (title: string, files: string[]) => {
+    sections.push({ title, text: await runInside(ns, model, files, true) });
+  };
   switch (ns.type) {
     case 'uts':
-      await inside('hostname and NIS domain name', ['@cat', '/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']);
+      await catInside('hostname and NIS domain name', ['/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']);
       break;
     case 'net':
       await inside('interfaces and addresses (ip address)', ['ip', 'address']);
@@ -39,7 +42,7 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
         fromMember('gid_map', 'gid_map');
         fromMember('setgroups', 'setgroups');
       } else {
-        await inside('uid_map and gid_map', ['@cat', '/proc/self/uid_map', '/proc/self/gid_map']);
+        await catInside('uid_map and gid_map', ['/proc/self/uid_map', '/proc/self/gid_map']);
       }
       break;
     case 'pid':
@@ -47,11 +50,11 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
       break;
     case 'time':
       if (member !== undefined) fromMember('clock offsets (timens_offsets)', 'timens_offsets');
-      else await inside('clock offsets (timens_offsets)', ['@cat', '/proc/self/timens_offsets']);
+      else await catInside('clock offsets (timens_offsets)', ['/proc/self/timens_offsets']);
       break;
     case 'cgroup':
       fromMember('cgroup of a member, seen from nsxd', 'cgroup');
-      await inside('cgroup of a joining process, seen from inside (relative to the namespace root)', ['@cat', '/proc/self/cgroup']);
+      await catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', ['/proc/self/cgroup']);
       break;
     case 'ipc':
       await inside('System V IPC objects (ipcs)', ['ipcs']);
@@ -95,10 +98,10 @@ function readOr(path: string): string | undefined {
 }
 
 /** Runs a host command joined to this one namespace only, as root, and returns what it printed. */
-async function runInside(ns: Namespace, model: Model, command: string[]): Promise<string> {
+async function runInside(ns: Namespace, model: Model, command: string[], cat = false): Promise<string> {
   const fd = openChecked(model.openers.get(nsId(ns)), ns);
   if (fd === undefined) return 'nsxd can no longer open this namespace.';
-  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }, stdio: 'pipe' });
+  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }, stdio: 'pipe' });
   closeQuietly(fd);
   child.stdin?.end();
   let out = '';

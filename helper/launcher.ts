@@ -26,6 +26,8 @@ export interface LaunchSpec {
   /** Tried in order inside the target's mount namespace. */
   shells?: string[];
   command?: string[];
+  /** Print the files named by command from inside, with nsx-exec's own cat (no binary needed there). */
+  cat?: boolean;
   env: Record<string, string>;
   /** A pty peer fd for stdin, stdout and stderr, or pipes. */
   stdio: number | 'pipe';
@@ -75,6 +77,7 @@ export function launch(spec: LaunchSpec): Launched {
   if (spec.stdio !== 'pipe') args.push('--pty');
   if (spec.home) args.push('--home', spec.home);
   for (const shell of spec.shells ?? []) args.push('--shell', shell);
+  if (spec.cat) args.push('--cat');
   if (spec.command?.length) args.push('--', ...spec.command);
 
   const child = spawn(LAUNCHER, args, { stdio, env: spec.env, detached: false });

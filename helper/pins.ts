@@ -203,7 +203,11 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
       const p = v.object(params);
       const type = v.nstype(p.type);
       const name = v.pinName(p.name);
-      return done('namespaces/create', `${type}/${name}`, () => createPersistent(pins, type, name, caller));
+      return done('namespaces/create', `${type}/${name}`, async () => {
+        // The first process in a pid namespace is its init, and the namespace is unusable once init exits.
+        if (type === 'pid') throw v.invalid('a pid namespace cannot outlive its first process: pin the pid namespace of a running process instead');
+        return createPersistent(pins, type, name, caller);
+      });
     });
 
     conn.onRequest(UnpinNamespace, (params) => {

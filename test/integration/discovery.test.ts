@@ -109,6 +109,22 @@ describe('discovery', () => {
     assert.match(tree, new RegExp(`user:\\[${outer.inode}\\][^\\n]*\\n(.*\\n)*\\s+user:\\[${inner.inode}\\]`));
   });
 
+  it('shows what a namespace holds: hostname, interfaces, maps, pid translations, mounts', async () => {
+    const held = await holdNamespaces(['--uts', '--net', '--user', '--map-root-user', '--pid', '--mount', '--fork'], 'hostname details-host; ip link set lo up; exec sleep 600');
+    cleanups.push(held.kill);
+    const details = (type: string) => {
+      const r = nsx(daemon, ['details', `${type}:${nsInode(held.pid, type)}`]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.match(details('uts'), /# hostname and NIS domain name\ndetails-host\n/);
+    assert.match(details('net'), /1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(details('user'), /# uid_map \(of pid \d+\)\n\s+0\s+0\s+1\n/);
+    assert.match(details('pid'), new RegExp(`^\\s*${held.pid}: ${held.pid} → 1  sleep$`, 'm'));
+    assert.match(details('mnt'), /# mount table/);
+    assert.match(nsx(daemon, ['details', 'net:1']).stderr, /no longer exists/);
+  });
+
   it('lists every namespace lsns lists, with the same number of processes', async () => {
     // Both scans count themselves (lsns, nsx); anything else that comes and goes between them is retried.
     let mismatches: string[] = [];

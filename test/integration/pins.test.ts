@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PinNamespace, UnpinNamespace } from '../../helper/protocol';
+import { CreateNamespace, PinNamespace, UnpinNamespace } from '../../helper/protocol';
 import { createUser, Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 const tag = `t${process.pid}`;
@@ -79,7 +79,7 @@ describe('pins', () => {
     const r = nsx(daemon, ['pin', '--new', 'net', `${tag}-new`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(execFileSync('ip', ['netns', 'exec', `${tag}-new`, 'ip', '-o', 'link'], { encoding: 'utf8' }), /lo: <LOOPBACK,UP,LOWER_UP>/);
-    for (const type of ['uts', 'ipc', 'user', 'mnt', 'cgroup']) {
+    for (const type of ['uts', 'ipc', 'user', 'mnt', 'cgroup', 'time']) {
       const made = nsx(daemon, ['pin', '--new', type, `${tag}-new-${type}`]);
       assert.equal(made.code, 0, `${type}: ${made.stderr}`);
       assert.equal(nsx(daemon, ['unpin', type, `${tag}-new-${type}`]).code, 0);
@@ -100,6 +100,7 @@ describe('pins', () => {
         await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-uts` }), /in use/);
         await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-moved`, inode: 12345 }), /no longer in uts/);
         await assert.rejects(c.conn.sendRequest(UnpinNamespace, { type: 'uts', name: `${tag}-never` }), /there is no pin/);
+        await assert.rejects(c.conn.sendRequest(CreateNamespace, { type: 'pid', name: `${tag}-pid` }), /cannot outlive its first process/);
       } finally {
         c.close();
       }

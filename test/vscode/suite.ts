@@ -217,6 +217,7 @@ export function defineSuite(): void {
       await config.update('socketPath', join(tmpdir(), 'no-nsxd-here.sock'), vscode.ConfigurationTarget.Global);
       try {
         await until('the not-running state', () => api.connection.currentState === 'notRunning');
+        assert.match(String(api.namespacesView.message), /nsxd is not running .*sudo nsxd/);
       } finally {
         await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
       }
