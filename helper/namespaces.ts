@@ -29,10 +29,13 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
     conn.onRequest(NamespaceDetails, async (params) => {
       const p = v.object(params);
       const key = { type: v.nstype(p.type), inode: v.inode(p.inode) };
-      const model = await scanner.model(2000);
-      const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
-      if (!ns) throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
-      return readDetails(ns, model);
+      // A recent scan will do, unless the namespace is newer than it.
+      for (const maxAge of [2000, 0]) {
+        const model = await scanner.model(maxAge);
+        const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
+        if (ns) return readDetails(ns, model);
+      }
+      throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
     });
   };
 }

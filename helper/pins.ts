@@ -222,7 +222,7 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
     });
 
     conn.onRequest(ListPins, async () => {
-      const { snapshot } = await scanner.model(1000);
+      const { snapshot } = await scanner.scan();
       return snapshot.namespaces.filter((ns) => ns.pins.length > 0).map((ns) => ({ type: ns.type, inode: ns.inode, pin: ns.pins[0], pins: ns.pins }));
     });
   };
