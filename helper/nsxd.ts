@@ -115,6 +115,7 @@ async function main(): Promise<void> {
   try {
     pins.init();
   } catch (err) {
+    if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
   const scanner = new Scanner({ userName, pinAt: (path, type) => pins.pinAt(path, type) });
