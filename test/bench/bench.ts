@@ -33,15 +33,15 @@ function timeCommand(cmd: string, args: string[], runs = 3): number {
   return median(times);
 }
 
-function processCount(): number {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ')[3].split('/').map(Number)[1];
+/** The load's own sleeps, by their argument: other processes may come and go meanwhile. */
+function sleepers(): number {
+  return Number(spawnSync('pgrep', ['-c', '-f', '^sleep 3600$'], { encoding: 'utf8' }).stdout.trim() || 0);
 }
 
 async function makeLoad(): Promise<{ samplePid: number; stop(): void }> {
   const script = `for i in $(seq ${SETS}); do unshare --uts --ipc --net --pid --mount --fork --mount-proc -- sh -c 'for j in $(seq ${PER_SET}); do sleep 3600 & done; wait' & done; wait`;
-  const before = processCount();
   const driver = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
-  await waitFor(() => processCount() >= before + SETS * (PER_SET + 2), 180_000, `${SETS * (PER_SET + 2)} processes`);
+  await waitFor(() => sleepers() >= SETS * PER_SET, 180_000, `${SETS * PER_SET} sleeping processes`);
   const samplePid = Number(execFileSync('pgrep', ['-n', '-x', 'sleep'], { encoding: 'utf8' }).trim());
   return { samplePid, stop: () => { try { process.kill(-driver.pid!, 'SIGKILL'); } catch { /* gone */ } } };
 }
