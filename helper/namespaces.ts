@@ -8,7 +8,7 @@ import * as v from './validate';
 import type { Watcher } from './watch';
 
 export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
-  return (conn, _caller, onClose) => {
+  return (conn, _caller, onClose, outbox) => {
     conn.onRequest(ListNamespaces, async () => (await scanner.scan()).snapshot);
 
     let listener: Parameters<Watcher['subscribe']>[0] | undefined;
@@ -20,7 +20,7 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       const p = v.object(params ?? {});
       const interval = p.intervalMs === undefined ? 2000 : v.int(p.intervalMs, 'intervalMs', 500, 3_600_000);
       unsubscribe();
-      listener = (change) => void conn.sendNotification(NamespacesChangedNotification, change).catch(() => undefined);
+      listener = (change) => outbox.send(NamespacesChangedNotification, change, JSON.stringify(change).length);
       return watcher.subscribe(listener, interval);
     });
     conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });

@@ -3,7 +3,7 @@
 // of one group can reach, and does every privileged act on their behalf.
 //   nsxd [--socket PATH] [--group NAME] [--config FILE]
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, Server as NetServer, Socket } from 'node:net';
+import { createConnection, createServer, Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as libc from '../native/libc';
@@ -121,7 +121,6 @@ async function main(): Promise<void> {
   const scanner = new Scanner({ userName, pinAt: (path, type) => pins.pinAt(path, type) });
   const watcher = new Watcher(scanner);
   const cgroups = SessionCgroups.open();
-  const sockets = new WeakMap<object, Socket>();
   const rpc = new Server({
     group: values.group,
     policy,
@@ -130,9 +129,8 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, watcher, socketOf: (conn) => sockets.get(conn) }),
+      terminalArea({ scanner, pins, cgroups, watcher }),
     ],
-    onConnection: (conn, socket) => sockets.set(conn, socket),
   });
   rpc.attach(server);
   audit('start', { socket: values.socket, group: values.group, version: VERSION, pid: process.pid, cgroups: cgroups.available });

@@ -8,6 +8,7 @@ import * as libc from '../native/libc';
 import { audit } from './audit';
 import { Caller, identify, Policy } from './access';
 import { LimitedMessageReader } from './framing';
+import { Outbox } from './outbox';
 import {
   ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, NSTYPES, PROTOCOL_VERSION, Shutdown,
 } from './protocol';
@@ -26,8 +27,8 @@ export const DEFAULT_LIMITS: Limits = {
   partialTimeoutMs: 10_000,
 };
 
-/** An area of the protocol: given a connection and its caller, it registers its handlers. */
-export type Area = (conn: MessageConnection, caller: Caller, onClose: (fn: () => void) => void) => void;
+/** An area of the protocol: given a connection, its caller and its outbox, it registers its handlers. */
+export type Area = (conn: MessageConnection, caller: Caller, onClose: (fn: () => void) => void, outbox: Outbox) => void;
 
 export interface ServerOptions {
   group: string;
@@ -35,8 +36,6 @@ export interface ServerOptions {
   limits: Limits;
   areas: Area[];
   version: string;
-  /** Lets an area reach the socket under a connection (to watch its buffered bytes). */
-  onConnection?: (conn: MessageConnection, socket: Socket) => void;
 }
 
 const KERNEL_NSTYPES = NSTYPES.filter((t) => existsSync(`/proc/self/ns/${t}`));
@@ -132,7 +131,10 @@ export class Server {
     conn.onClose(close);
     socket.on('close', close);
     this.open.add(close);
-    this.opts.onConnection?.(conn, socket);
+    const outbox = new Outbox(conn, (reason) => {
+      audit('protocol', { uid: caller.uid, user: caller.user, result: 'closed', reason });
+      close();
+    });
 
     conn.onRequest(Initialize, () => ({
       capabilities: {},
@@ -145,7 +147,7 @@ export class Server {
     conn.onNotification(Exit, () => close());
     // vscode-languageclient sends $/setTrace and the like; they mean nothing here.
     conn.onNotification(() => undefined);
-    for (const area of this.opts.areas) area(conn, caller, (fn) => cleanups.push(fn));
+    for (const area of this.opts.areas) area(conn, caller, (fn) => cleanups.push(fn), outbox);
     conn.listen();
   }
 }

@@ -7,13 +7,15 @@ import { constants, existsSync, openSync, readlinkSync, write } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
-import { MessageConnection, ResponseError } from 'vscode-jsonrpc/node';
+import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../native/libc';
 import type { Caller } from './access';
 import { audit } from './audit';
 import { closeQuietly, SessionCgroups } from './cgroup';
 import type { Scanner } from './discovery/scanner';
+import { mapIntoUserns, MappedIds } from './idmap';
 import { launch, LaunchIdentity } from './launcher';
+import type { Outbox } from './outbox';
 import type { Pins } from './pins';
 import {
   ErrorCodes, NsKey, nsId, NsType, NSTYPES, OUTPUT_WINDOW, TerminalAck, TerminalClose, TerminalEndInput, TerminalExit,
@@ -33,8 +35,6 @@ const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Input written to a session but not yet read by it, past which more is refused. */
 const MAX_INPUT_BACKLOG = 4 * 1024 * 1024;
-/** Above this much unsent on the socket, the pty is not read. */
-const SOCKET_HIGH_WATER = 1024 * 1024;
 
 let nextSession = 1;
 
@@ -55,13 +55,15 @@ export interface TerminalDeps {
   pins: Pins;
   cgroups: SessionCgroups;
   watcher: Watcher;
-  /** The socket under the connection: its buffered bytes pause output. */
-  socketOf(conn: MessageConnection): { writableLength: number; on(ev: 'drain', fn: () => void): void } | undefined;
 }
 
 export function terminalArea(deps: TerminalDeps): Area {
-  return (conn, caller, onClose) => {
+  return (conn, caller, onClose, outbox) => {
     const sessions = new Map<number, Session>();
+    // Opens still waiting count against the limit, and a connection that closes
+    // meanwhile gets none of them: they are killed as they start.
+    let opening = 0;
+    let closed = false;
     const session = (id: unknown): Session => {
       const s = sessions.get(v.int(id, 'session', 1, Number.MAX_SAFE_INTEGER));
       if (!s) throw new ResponseError(ErrorCodes.NotFound, `no session ${String(id)} on this connection`);
@@ -69,22 +71,25 @@ export function terminalArea(deps: TerminalDeps): Area {
     };
 
     conn.onRequest(TerminalOpen, async (params): Promise<TerminalOpenResult> => {
-      if (sessions.size >= MAX_SESSIONS_PER_CONNECTION) {
+      if (sessions.size + opening >= MAX_SESSIONS_PER_CONNECTION) {
         throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`);
       }
       let target = 'invalid';
       let root = false;
+      opening++;
       try {
         const req = parseOpen(params);
         target = describeTarget(req);
         root = req.root === true;
-        const result = await open(req, caller, deps, conn, sessions);
+        const result = await open(req, caller, deps, outbox, sessions, () => !closed);
         audit('terminal/open', { uid: caller.uid, user: caller.user, target, as: result.user, session: result.session, pid: result.pid, result: 'ok' });
         deps.watcher.poke();
         return result;
       } catch (err) {
         audit('terminal/open', { uid: caller.uid, user: caller.user, target, root, result: 'refused', reason: (err as Error).message });
         throw err;
+      } finally {
+        opening--;
       }
     });
 
@@ -114,14 +119,16 @@ export function terminalArea(deps: TerminalDeps): Area {
     conn.onNotification(TerminalAck, (p) => {
       const s = sessions.get(p?.session);
       if (!s || !Number.isSafeInteger(p.bytes) || p.bytes < 0) return;
+      // An ack for more than was sent only opens the window: memory is bounded by the outbox.
       s.unacked = Math.max(0, s.unacked - p.bytes);
-      resumeIfRoom(s, deps.socketOf(conn));
+      resumeIfRoom(s, outbox);
     });
     conn.onNotification(TerminalClose, (p) => {
       const s = sessions.get(p?.session);
       if (s) kill(s, deps.cgroups);
     });
     onClose(() => {
+      closed = true;
       for (const s of sessions.values()) kill(s, deps.cgroups);
     });
   };
@@ -178,7 +185,7 @@ function describeTarget(req: TerminalOpenParams): string {
   return nsId(t.namespace);
 }
 
-async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps, conn: MessageConnection, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
+async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps, outbox: Outbox, sessions: Map<number, Session>, alive: () => boolean): Promise<TerminalOpenResult> {
   if (req.root && !caller.rootShells) {
     throw new ResponseError(ErrorCodes.AccessDenied, `${caller.user} may not open root shells: an admin grants it in /etc/nsx/nsxd.json ("rootShells")`);
   }
@@ -216,6 +223,16 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
   let master: number | undefined;
   let peer: number | undefined;
   try {
+    const userns = joins.find((ns) => ns.type === 'user');
+    if (userns && !asRoot) {
+      // Inside a joined user namespace the shell's ids are that namespace's: translate the caller's.
+      const mapped = await idsInside(userns, t && 'pid' in t ? t.pid : undefined, caller, deps.scanner);
+      if (typeof mapped === 'string') {
+        throw new ResponseError(ErrorCodes.Failed, `cannot enter ${nsId(userns)} as ${caller.user}: ${mapped}; leave the user namespace out (-t without user) or ask for a root shell`);
+      }
+      identity.uid = mapped.uid;
+      identity.gid = mapped.gid;
+    }
     if (req.freshProc && !joined.some((ns) => ns.type === 'pid')) throw v.invalid('freshProc needs the pid namespace to be joined');
     if (req.hostname && !unshare.includes('uts')) throw v.invalid('a hostname needs a new uts namespace');
     cgroup = deps.cgroups.create(id);
@@ -255,8 +272,13 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
       cleanup(s, deps.cgroups);
       throw new ResponseError(ErrorCodes.Failed, `the session could not start: ${(err as Error).message}`);
     }
+    if (!alive()) {
+      kill(s, deps.cgroups);
+      cleanup(s, deps.cgroups);
+      throw new ResponseError(ErrorCodes.Failed, 'the connection closed while the session started');
+    }
     sessions.set(id, s);
-    relay(s, conn, deps, sessions);
+    relay(s, outbox, deps, sessions);
     return {
       session: id,
       pid: child.pid!,
@@ -272,6 +294,20 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
     if (cgroup) deps.cgroups.kill(cgroup.path);
     throw err;
   }
+}
+
+/** The caller's ids in a user namespace, from the maps of a process that is in it (checked by inode after reading). */
+async function idsInside(userns: NsKey, pid: number | undefined, caller: Caller, scanner: Scanner): Promise<MappedIds | string> {
+  const candidates = pid !== undefined ? [pid] : (await scanner.model(5000)).snapshot.namespaces.find((n) => n.type === 'user' && n.inode === userns.inode)?.pids ?? [];
+  for (const p of candidates.slice(0, 5)) {
+    try {
+      const mapped = mapIntoUserns(p, caller.uid, caller.gid);
+      if (Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/user`))![1]) === userns.inode) return mapped;
+    } catch {
+      // exited meanwhile: try the next
+    }
+  }
+  return 'no process is in it to read its uid and gid maps from';
 }
 
 /** The namespaces a fresh session got, read off its launcher (pid and time are its children's). */
@@ -338,16 +374,16 @@ class PtyWriter extends Writable {
   }
 }
 
-function relay(s: Session, conn: MessageConnection, deps: TerminalDeps, sessions: Map<number, Session>): void {
-  const socket = deps.socketOf(conn);
+function relay(s: Session, outbox: Outbox, deps: TerminalDeps, sessions: Map<number, Session>): void {
   const forward = (stream?: 'stderr') => (chunk: Buffer) => {
     s.unacked += chunk.length;
-    void conn.sendNotification(TerminalOutput, { session: s.id, data: chunk.toString('base64'), ...(stream ? { stream } : {}) }).catch(() => undefined);
-    if (s.unacked >= OUTPUT_WINDOW || (socket && socket.writableLength > SOCKET_HIGH_WATER)) for (const o of s.outputs) o.pause();
+    const data = chunk.toString('base64');
+    outbox.send(TerminalOutput, { session: s.id, data, ...(stream ? { stream } : {}) }, data.length);
+    if (s.unacked >= OUTPUT_WINDOW || outbox.congested) for (const o of s.outputs) o.pause();
   };
   s.outputs[0].on('data', forward());
   s.outputs[1]?.on('data', forward('stderr'));
-  socket?.on('drain', () => resumeIfRoom(s, socket));
+  const stopWaiting = outbox.onDrain(() => resumeIfRoom(s, outbox));
   s.input.on('error', () => undefined);
 
   // The exit is reported after the last output: wait for the streams to end too.
@@ -357,8 +393,9 @@ function relay(s: Session, conn: MessageConnection, deps: TerminalDeps, sessions
   const finish = () => {
     if (--pending > 0) return;
     sessions.delete(s.id);
+    stopWaiting();
     cleanup(s, deps.cgroups);
-    void conn.sendNotification(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }).catch(() => undefined);
+    outbox.send(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }, 64);
     deps.watcher.poke();
   };
   for (const o of s.outputs) {
@@ -376,8 +413,8 @@ function relay(s: Session, conn: MessageConnection, deps: TerminalDeps, sessions
   });
 }
 
-function resumeIfRoom(s: Session, socket: { writableLength: number } | undefined): void {
-  if (s.closed || s.unacked >= OUTPUT_WINDOW / 2 || (socket && socket.writableLength > SOCKET_HIGH_WATER / 2)) return;
+function resumeIfRoom(s: Session, outbox: Outbox): void {
+  if (s.closed || s.unacked >= OUTPUT_WINDOW / 2 || outbox.congested) return;
   for (const o of s.outputs) o.resume();
 }
 

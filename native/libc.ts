@@ -80,6 +80,8 @@ export const MNT_DETACH = 0x2;
 export const UMOUNT_NOFOLLOW = 0x8;
 
 export const O_RDWR = 0o2;
+/** Names a file without opening it: no device open, no FIFO wait, no controlling terminal. */
+export const O_PATH = 0o10000000;
 export const O_NOCTTY = 0o400;
 
 /** CLONE_NEW* values, as NS_GET_NSTYPE returns them. */

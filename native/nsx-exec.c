@@ -122,6 +122,15 @@ static ino_t fd_inode(int fd)
 	return st.st_ino;
 }
 
+static int same_namespace(int fd, const char *own)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat(own, &b) < 0)
+		die("stat %s: %s", own, strerror(errno));
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Two passes, as nsenter: entering a user namespace first can deprive us of
  * the rights to enter the others (or be needed for them), so everything but
  * user goes first and whatever failed is retried after user. */
@@ -190,8 +199,10 @@ static void parse_groups(struct identity *id, const char *list)
 	free(copy);
 }
 
-/* Become the requesting user: groups, gid, uid, then no way back. A non-root
- * user keeps no capability in any set (bounding set dropped while we still may). */
+/* Become the requesting user (its groups are already set): gid, uid, then no
+ * way back. A non-root user keeps no capability in any set (bounding set
+ * dropped while we still may). The ids are those of the user namespace we are
+ * in by now; nsxd translated them through the joined one's maps. */
 static void become(const struct identity *id)
 {
 	if (id->uid != 0) {
@@ -200,8 +211,6 @@ static void become(const struct identity *id)
 			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 				die("drop capability %d: %s", cap, strerror(errno));
 	}
-	if (setgroups(id->ngroups, id->groups) < 0)
-		die("setgroups: %s", strerror(errno));
 	if (setresgid(id->gid, id->gid, id->gid) < 0)
 		die("setgid(%u): %s%s", id->gid, strerror(errno),
 		    errno == EINVAL ? " (the gid has no mapping in the target's user namespace)" : "");
@@ -386,6 +395,18 @@ int main(int argc, char **argv)
 		close(cgroup_fd);
 	}
 
+	/* Whether a joined pid or time namespace differs from ours must be known
+	 * before joining: once in the target's mount namespace, its /proc is of
+	 * another pid namespace and cannot tell us about ourselves. */
+	int pid_fd = join_fds[type_index("pid")], time_fd = join_fds[type_index("time")];
+	int joins_other_pid = pid_fd >= 0 && !same_namespace(pid_fd, "/proc/self/ns/pid");
+	int joins_other_time = time_fd >= 0 && !same_namespace(time_fd, "/proc/self/ns/time");
+
+	/* Supplementary groups are set while still root in our own user namespace:
+	 * a joined one may deny setgroups, and then nothing would drop root's. */
+	if (id.set && setgroups(id.ngroups, id.groups) < 0)
+		die("setgroups: %s", strerror(errno));
+
 	join_all(join_fds);
 
 	if (unshare_flags) {
@@ -394,6 +415,9 @@ int main(int argc, char **argv)
 			if (!id.set || !(unshare_flags & CLONE_NEWUSER))
 				die("--map-root needs --uid and --unshare user");
 			become(&id);
+			/* Changing credentials cleared the parent-death signal: set it again. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+				die("parent gone");
 			if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 				die("dumpable: %s", strerror(errno));
 			if (unshare(unshare_flags) < 0)
@@ -425,21 +449,8 @@ int main(int argc, char **argv)
 	/* A new or joined pid (or time) namespace applies to children only. */
 	{
 		int new_pid = unshare_flags & CLONE_NEWPID;
-		int needs_fork = new_pid || (unshare_flags & CLONE_NEWTIME);
-		struct stat self_pid, child_pid;
+		int needs_fork = new_pid || (unshare_flags & CLONE_NEWTIME) || joins_other_pid || joins_other_time;
 
-		/* A joined pid namespace shows as pid_for_children differing from our own. */
-		if (!needs_fork && stat("/proc/self/ns/pid", &self_pid) == 0 &&
-		    stat("/proc/self/ns/pid_for_children", &child_pid) == 0 &&
-		    (self_pid.st_ino != child_pid.st_ino))
-			needs_fork = 1;
-		if (!needs_fork) {
-			struct stat st, ct;
-
-			if (stat("/proc/self/ns/time", &st) == 0 && stat("/proc/self/ns/time_for_children", &ct) == 0 &&
-			    st.st_ino != ct.st_ino)
-				needs_fork = 1;
-		}
 		if (needs_fork) {
 			child = fork_or_die();
 			if (child > 0) {

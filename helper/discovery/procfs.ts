@@ -90,7 +90,10 @@ export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set(
 // where readFileSync spends five, and syscalls are what a scan costs.
 let buffer = Buffer.allocUnsafe(64 * 1024);
 
-function readOr(path: string, encoding: BufferEncoding = 'utf8'): string | undefined {
+/** Enough of a command line to show; any process may make its own megabytes long. */
+const MAX_CMDLINE = 4096;
+
+function readOr(path: string, encoding: BufferEncoding = 'utf8', max = Infinity): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -100,9 +103,10 @@ function readOr(path: string, encoding: BufferEncoding = 'utf8'): string | undef
   try {
     let length = 0;
     for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      const n = readSync(fd, buffer, length, Math.min(buffer.length, max) - length, null);
       if (n === 0) break;
       length += n;
+      if (length >= max) break;
       if (length === buffer.length) {
         const bigger = Buffer.allocUnsafe(buffer.length * 2);
         buffer.copy(bigger);
@@ -151,7 +155,7 @@ function readProcess(pid: number): RawProcess | undefined {
 }
 
 function readCmdline(base: string): string[] {
-  const raw = readOr(`${base}/cmdline`);
+  const raw = readOr(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
   if (!raw) return [];
   const args = raw.split('\0');
   if (args[args.length - 1] === '') args.pop();

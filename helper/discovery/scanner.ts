@@ -9,6 +9,8 @@ import { listPids, RawScan } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 const IDLE_MS = 15_000;
+/** A scan that takes longer is abandoned, and its workers with it: /proc can be made to stall. */
+const SCAN_TIMEOUT_MS = 60_000;
 
 export class Scanner {
   private workers: Worker[] = [];
@@ -76,17 +78,31 @@ export class Scanner {
     }
   }
 
+  /** One worker's part of a scan; a worker that dies or stalls is dropped, and the next scan starts a new one. */
   private ask(worker: Worker, pids: number[]): Promise<RawScan> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onFailure);
+        worker.off('exit', onFailure);
+      };
       const onMessage = (msg: { id: number; scan: RawScan }) => {
         if (msg.id !== id) return;
-        worker.off('message', onMessage);
-        worker.off('error', reject);
+        done();
         resolve(msg.scan);
       };
+      const onFailure = (err?: unknown) => {
+        done();
+        this.workers = this.workers.filter((w) => w !== worker);
+        void worker.terminate();
+        reject(new Error(`a scan worker failed: ${err instanceof Error ? err.message : `exited (${String(err)})`}`));
+      };
+      const timer = setTimeout(() => onFailure(new Error(`no answer within ${SCAN_TIMEOUT_MS / 1000} s`)), SCAN_TIMEOUT_MS);
       worker.on('message', onMessage);
-      worker.once('error', reject);
+      worker.once('error', onFailure);
+      worker.once('exit', onFailure);
       worker.postMessage({ id, pids });
     });
   }

@@ -137,28 +137,30 @@ let nsfsDev: number | undefined;
 /**
  * Opens a namespace by the first of its paths whose nsfs inode still matches.
  * A path through another process's root (a bind mount in a container) may have
- * been bent by that container to point anywhere, a FIFO or a device included:
- * it is stat'ed first and opened only if it is the namespace, and then without
- * blocking and without becoming a controlling terminal, and checked again.
+ * been bent by that container to point anywhere, a device or a FIFO included,
+ * so it is first only named (O_PATH: nothing is opened, nothing waits), and
+ * opened for real, through that very fd, only once it is the namespace.
  */
 export function openChecked(paths: string[] | undefined, expected: NsKey): number | undefined {
   nsfsDev ??= statSync('/proc/self/ns/net').dev;
   for (const path of paths ?? []) {
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st || st.dev !== nsfsDev || st.ino !== expected.inode) continue;
-    let fd: number;
+    let named: number;
     try {
-      fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+      named = openSync(path, libc.O_PATH); // Node opens every fd close-on-exec
     } catch {
       continue;
     }
+    let fd: number | undefined;
     try {
-      const fst = fstatSync(fd);
-      if (fst.dev === nsfsDev && fst.ino === expected.inode && libc.nsGetNstype(fd) === libc.CLONE_NEW[expected.type]) return fd;
+      const st = fstatSync(named);
+      if (st.dev === nsfsDev && st.ino === expected.inode) fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY);
+      if (fd !== undefined && libc.nsGetNstype(fd) === libc.CLONE_NEW[expected.type]) return fd;
     } catch {
-      // not an nsfs file
+      // gone, or not a namespace after all
+    } finally {
+      closeSync(named);
     }
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
   return undefined;
 }

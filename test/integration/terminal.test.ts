@@ -66,6 +66,38 @@ describe('terminal sessions', () => {
     assert.ok(comms.includes('sleep') && comms.length < 10, comms.join(','));
   });
 
+  it('runs the shell itself inside the joined pid namespace, not only its children', () => {
+    const r = nsx(daemon, ['enter', String(target.pid), '--', 'sh', '-c', 'echo $$; readlink /proc/self/ns/pid'], { user: user.name });
+    assert.equal(r.code, 0, r.stderr);
+    const [pid, link] = r.stdout.trim().split('\n');
+    assert.ok(Number(pid) < 100, `the shell's pid ${pid} is one of the target's pid namespace`);
+    assert.equal(link, `pid:[${nsInode(target.pid, 'pid')}]`);
+    const fresh = nsx(daemon, ['enter', String(target.pid), '--fresh-proc', '--', 'sh', '-c', 'ps -e -o pid=,comm= | head -1']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /^\s*1 sleep$/m, 'fresh /proc works with every namespace joined, mnt included');
+  });
+
+  it("translates the user's ids through a joined user namespace's maps, and refuses where they are unmapped", async () => {
+    const held = await holdNamespaces(['--user', '--uts'], 'exec sleep 600');
+    try {
+      // As root, map ids as a container runtime would: inside 0-999 are host 100000-100999, inside 5000 is our user.
+      const gid = Number(spawnSync('id', ['-g', user.name], { encoding: 'utf8' }).stdout.trim());
+      const unmapped = nsx(daemon, ['enter', String(held.pid), '-t', 'user,uts', '--', 'id'], { user: user.name });
+      assert.match(unmapped.stderr, /has no mapping in that user namespace/, 'no maps written yet');
+      spawnSync('sh', ['-c', `echo '0 100000 1000
+5000 ${user.uid} 1' > /proc/${held.pid}/uid_map; echo '0 100000 1000
+5000 ${gid} 1' > /proc/${held.pid}/gid_map`]);
+      const r = nsx(daemon, ['enter', String(held.pid), '-t', 'user,uts', '--', 'sh', '-c', 'id -u; id -g; echo $$; sleep 2'], { user: user.name, input: '' });
+      assert.equal(r.code, 0, r.stderr);
+      const [uid, g, pid] = r.stdout.trim().split('\n');
+      assert.equal(uid, '5000');
+      assert.equal(g, '5000');
+      assert.ok(Number(pid) > 0);
+    } finally {
+      held.kill();
+    }
+  });
+
   it('joins only the types asked for, and returns the exit code', () => {
     const r = nsx(daemon, ['enter', String(target.pid), '-t', 'uts', '--', 'sh', '-c', 'hostname; readlink /proc/self/ns/net; exit 3']);
     assert.equal(r.code, 3);

@@ -229,6 +229,7 @@ export function defineSuite(): void {
       // Clicking the icon of the container already shown would hide it: start from a closed side bar.
       await vscode.commands.executeCommand('workbench.action.closeSidebar');
       await vscode.commands.executeCommand('workbench.action.closePanel');
+      await vscode.commands.executeCommand('notifications.clearAll');
       const click = await ui({ action: 'click', selector: '.activitybar a[aria-label^="Namespaces"]' });
       assert.ok(click.ok, click.error);
       await api.model.refresh();
