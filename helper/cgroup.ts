@@ -3,19 +3,24 @@
 // process group: cgroup.kill reaches them all. Where no writable cgroup2
 // hierarchy exists, sessions fall back to signalling their process group.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { unescapeMountPath } from './discovery/procfs';
 
 export class SessionCgroups {
   private constructor(private readonly base: string | undefined) {}
 
-  /** Finds cgroup2 and clears sessions a previous nsxd left behind. */
-  static open(): SessionCgroups {
+  /**
+   * Finds cgroup2 and clears the sessions a previous nsxd on the same socket
+   * left behind; nsxds on other sockets keep theirs (each has its own folder).
+   */
+  static open(socketPath: string): SessionCgroups {
     const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
       .map((l) => l.split(' '))
       .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
     if (!mount) return new SessionCgroups(undefined);
-    const base = join(unescapeMountPath(mount[4]), 'nsx.sessions');
+    const instance = createHash('sha256').update(socketPath).digest('hex').slice(0, 16);
+    const base = join(unescapeMountPath(mount[4]), 'nsx.sessions', instance);
     try {
       mkdirSync(base, { recursive: true, mode: 0o755 });
       if (!existsSync(join(base, 'cgroup.kill'))) return new SessionCgroups(undefined);
@@ -44,6 +49,16 @@ export class SessionCgroups {
 
   kill(path: string): void {
     killAndRemove(path);
+  }
+
+  /** nsxd is stopping: its folder goes if no session is left in it. */
+  close(): void {
+    if (!this.base) return;
+    try {
+      rmdirSync(this.base);
+    } catch {
+      // sessions still dying; the next start clears them
+    }
   }
 }
 

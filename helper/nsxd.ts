@@ -118,9 +118,9 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
-  const scanner = new Scanner({ userName, pinAt: (path, type) => pins.pinAt(path, type) });
+  const scanner = new Scanner({ userName, pinAt: (path, type, inode) => pins.pinAt(path, type, inode) });
   const watcher = new Watcher(scanner);
-  const cgroups = SessionCgroups.open();
+  const cgroups = SessionCgroups.open(values.socket);
   const rpc = new Server({
     group: values.group,
     policy,
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     }
     scanner.stop();
     rpc.closeAll();
-    setTimeout(() => process.exit(0), 200).unref();
+    setTimeout(() => { cgroups.close(); process.exit(0); }, 200).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -22,10 +22,12 @@ import type { Watcher } from './watch';
 
 export const NETNS_DIR = '/run/netns';
 
+/** Who pinned what. The inode makes a record stale once its name holds another namespace (after `ip netns delete` and `add`, say). */
 interface PinRecord {
   uid: number;
   user: string;
   at: string;
+  inode: number;
 }
 
 export class Pins {
@@ -52,14 +54,19 @@ export class Pins {
   }
 
   /** The pin an nsfs mount path in nsxd's mount namespace is, if any (for the scanner). */
-  pinAt(path: string, type: NsType): Pin | undefined {
+  pinAt(path: string, type: NsType, inode: number): Pin | undefined {
     const inDir = join(this.dir, type) + '/';
     let name: string | undefined;
     if (path.startsWith(inDir) && !path.slice(inDir.length).includes('/')) name = path.slice(inDir.length);
     else if (type === 'net' && path.startsWith(NETNS_DIR + '/') && !path.slice(NETNS_DIR.length + 1).includes('/')) name = path.slice(NETNS_DIR.length + 1);
     if (!name) return undefined;
-    const by = this.registry[`${type}/${name}`];
+    const by = this.recordOf(type, name, inode);
     return { name, paths: [path], ...(by ? { by: { uid: by.uid, user: by.user } } : {}) };
+  }
+
+  private recordOf(type: NsType, name: string, inode: number): PinRecord | undefined {
+    const record = this.registry[`${type}/${name}`];
+    return record?.inode === inode ? record : undefined;
   }
 
   /** The namespace a pin holds, opened and type-checked. */
@@ -84,7 +91,7 @@ export class Pins {
       if (err instanceof ResponseError) throw err;
       throw new ResponseError(ErrorCodes.Failed, `cannot pin ${nsId(ns)} as ${name}: ${(err as Error).message}`);
     }
-    this.registry[`${ns.type}/${name}`] = { uid: caller.uid, user: caller.user, at: new Date().toISOString() };
+    this.registry[`${ns.type}/${name}`] = { uid: caller.uid, user: caller.user, at: new Date().toISOString(), inode: ns.inode };
     this.save();
     return { name, by: { uid: caller.uid, user: caller.user }, paths };
   }
@@ -93,12 +100,18 @@ export class Pins {
     const opened = this.open(type, name);
     if (!opened) throw new ResponseError(ErrorCodes.NotFound, `there is no pin ${type}/${name}`);
     closeSync(opened.fd);
-    const owner = this.registry[`${type}/${name}`];
+    const owner = this.recordOf(type, name, opened.inode);
     if (caller.role !== 'admin' && owner?.uid !== caller.uid) {
-      const who = owner ? `${owner.user} pinned it` : 'it was not pinned through nsxd';
+      const who = owner ? `${owner.user} pinned it` : 'it was not pinned through nsxd, or its name now holds another namespace';
       throw new ResponseError(ErrorCodes.AccessDenied, `you may only unpin your own pins (${who}); an admin in /etc/nsx/nsxd.json may release any`);
     }
-    for (const path of this.pathsFor(type, name)) if (existsOrLink(path)) unmountAndRemove(path);
+    // Only the paths that hold this very namespace: the same name elsewhere may be someone else's now.
+    for (const path of this.pathsFor(type, name)) {
+      const at = openNsFile(path, type);
+      if (!at) continue;
+      closeSync(at.fd);
+      if (at.inode === opened.inode) unmountAndRemove(path);
+    }
     delete this.registry[`${type}/${name}`];
     this.save();
     return { type, inode: opened.inode };

@@ -16,7 +16,7 @@ export interface ScanContext {
   selfMntns: number;
   userName(uid: number): string;
   /** Recognizes a pin among nsfs mount paths of nsxd's mount namespace. */
-  pinAt(path: string, type: NsType): Pin | undefined;
+  pinAt(path: string, type: NsType, inode: number): Pin | undefined;
 }
 
 export interface Model {
@@ -95,7 +95,7 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
       for (const m of mounts) {
         const ns = get(m.type, m.inode);
         const own = mntns === ctx.selfMntns;
-        const pin = own ? ctx.pinAt(m.path, m.type) : undefined;
+        const pin = own ? ctx.pinAt(m.path, m.type, m.inode) : undefined;
         ns.holders.push({ kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}) });
         if (pin) {
           const same = ns.pins.find((p) => p.name === pin.name);

@@ -150,6 +150,24 @@ describe('pins', () => {
     assert.equal(nsx(daemon, ['unpin', 'uts', `${tag}-own`], { user: other.name }).code, 0);
   });
 
+  it('a name reused for another namespace is not its old pinner\'s to release', async () => {
+    const held = await holdNamespaces(['--net']);
+    try {
+      assert.equal(nsx(daemon, ['pin', String(held.pid), 'net', `${tag}-reuse`], { user: operator.name }).code, 0);
+      // Root replaces the /run/netns entry with a namespace of its own under the same name.
+      execFileSync('ip', ['netns', 'delete', `${tag}-reuse`]);
+      execFileSync('ip', ['netns', 'add', `${tag}-reuse`]);
+      const roots = Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' }));
+      const r = nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' })), roots, "root's namespace is still there");
+      assert.match(nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name }).stderr, /only unpin your own pins/);
+    } finally {
+      held.kill();
+      spawnSync('ip', ['netns', 'delete', `${tag}-reuse`]);
+    }
+  });
+
   it('rediscovers pins after a restart, and shows ip netns add entries as pins', async () => {
     spawnSync('ip', ['netns', 'add', `${tag}-ipnetns`]);
     try {
