@@ -41,6 +41,7 @@ export class LimitedMessageReader extends AbstractMessageReader {
   private onData(chunk: Buffer): void {
     if (this.failed) return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    let completed = false;
     try {
       for (;;) {
         if (this.expected < 0) {
@@ -56,14 +57,16 @@ export class LimitedMessageReader extends AbstractMessageReader {
         const body = this.buffer.subarray(0, this.expected);
         this.buffer = this.buffer.subarray(this.expected);
         this.expected = -1;
+        completed = true;
         this.callback?.(parseMessage(body));
       }
     } catch (err) {
       this.fail(err instanceof Error ? err.message : String(err));
       return;
     }
+    // The deadline is per message: one that completed restarts it for the next.
+    if (completed) this.clearTimer();
     if (this.buffer.length > 0 || this.expected >= 0) this.armTimer();
-    else this.clearTimer();
   }
 
   private armTimer(): void {

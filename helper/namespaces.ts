@@ -2,10 +2,12 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { readDetails } from './details';
 import type { Scanner } from './discovery/scanner';
-import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, Subscribe, Unsubscribe } from './protocol';
+import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, NsType, Subscribe, Unsubscribe } from './protocol';
 import type { Area } from './server';
 import * as v from './validate';
 import type { Watcher } from './watch';
+
+const MAX_DETAILS_AT_ONCE = 4;
 
 export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
   return (conn, _caller, onClose, outbox) => {
@@ -26,9 +28,21 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
     conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
     onClose(unsubscribe);
 
+    // Each details request may start a root nsx-exec: a few at a time per connection.
+    let reading = 0;
     conn.onRequest(NamespaceDetails, async (params) => {
       const p = v.object(params);
       const key = { type: v.nstype(p.type), inode: v.inode(p.inode) };
+      if (reading >= MAX_DETAILS_AT_ONCE) throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_DETAILS_AT_ONCE} details requests at a time`);
+      reading++;
+      try {
+        return await details(key);
+      } finally {
+        reading--;
+      }
+    });
+
+    const details = async (key: { type: NsType; inode: number }) => {
       // A recent scan will do, unless the namespace is newer than it.
       for (const maxAge of [2000, 0]) {
         const model = await scanner.model(maxAge);
@@ -36,6 +50,6 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
         if (ns) return readDetails(ns, model);
       }
       throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
-    });
+    };
   };
 }

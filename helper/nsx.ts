@@ -26,6 +26,16 @@ The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock.
 
 class UsageError extends Error {}
 
+/**
+ * What processes and containers named themselves (comm, cmdline, interface
+ * names) reaches the terminal only with control characters made visible, so
+ * that no escape sequence in them can act on it.
+ */
+function printable(text: string): string {
+  // Tabs and newlines are ours (the layout); every other C0 and C1 control is shown as \xNN.
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function types(value: string | undefined): NsType[] | undefined {
   if (value === undefined) return undefined;
   const list = value.split(',').map((t) => t.trim()).filter(Boolean);
@@ -80,19 +90,19 @@ async function main(argv: string[]): Promise<number> {
       const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
       const only = types(values.type);
       const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
-      process.stdout.write(values.json ? JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n' : table(namespaces, snapshot));
+      process.stdout.write(values.json ? JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n' : printable(table(namespaces, snapshot)));
       return 0;
     }
     case 'tree': {
       const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
-      process.stdout.write(tree(snapshot));
+      process.stdout.write(printable(tree(snapshot)));
       return 0;
     }
     case 'details': {
       const m = /^(\w+):\[?(\d+)\]?$/.exec(args[0] ?? '');
       if (!m) throw new UsageError('details wants TYPE:INODE, as net:4026531840 or net:[4026531840]');
       const d = await withClient((c) => c.conn.sendRequest(NamespaceDetails, { type: nsType(m[1]), inode: Number(m[2]) }));
-      for (const s of d.sections) process.stdout.write(`# ${s.title}\n${s.text.trimEnd()}\n\n`);
+      for (const s of d.sections) process.stdout.write(printable(`# ${s.title}\n${s.text.trimEnd()}\n\n`));
       return 0;
     }
     case 'enter': {
@@ -125,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
     case 'pins': {
       const pins = await withClient((c) => c.conn.sendRequest(ListPins));
       if (values.json) process.stdout.write(JSON.stringify({ pins }, null, 2) + '\n');
-      else for (const p of pins) for (const pin of p.pins) process.stdout.write(`${p.type}/${pin.name}\t${nsId(p)}\t${pin.by?.user ?? '-'}\t${pin.paths.join(' ')}\n`);
+      else for (const p of pins) for (const pin of p.pins) process.stdout.write(printable(`${p.type}/${pin.name}\t${nsId(p)}\t${pin.by?.user ?? '-'}\t${pin.paths.join(' ')}\n`));
       return 0;
     }
     default:

@@ -3,9 +3,11 @@
 import type { ContainerHint } from '../protocol';
 
 const HEX64 = '([0-9a-f]{64})';
+/** Longer cgroup lines are not container paths; a user with a delegated subtree may write any. */
+const MAX_LINE = 1024;
 const PATTERNS: [RegExp, ContainerHint['runtime'], boolean][] = [
   // [pattern, runtime, whether the capture is an id (shortened) or a name]
-  [new RegExp(`/kubepods[^\\n]*?(?:cri-containerd-|crio-|docker-)?${HEX64}(?:\\.scope)?$`), 'kubernetes', true],
+  [new RegExp(`^/kubepods\\b.*/(?:cri-containerd-|crio-|docker-)?${HEX64}(?:\\.scope)?$`), 'kubernetes', true],
   [new RegExp(`(?:/docker/|docker-)${HEX64}(?:\\.scope)?$`), 'docker', true],
   [new RegExp(`(?:/libpod-|libpod-conmon-)${HEX64}(?:\\.scope)?`), 'podman', true],
   [new RegExp(`cri-containerd-${HEX64}\\.scope$`), 'containerd', true],
@@ -17,6 +19,7 @@ const PATTERNS: [RegExp, ContainerHint['runtime'], boolean][] = [
 /** The container a /proc/PID/cgroup file points at, if its path names one. */
 export function containerFromCgroup(cgroupFile: string): ContainerHint | undefined {
   for (const line of cgroupFile.split('\n')) {
+    if (line.length > MAX_LINE) continue;
     // "hierarchy-ID:controllers:path"; the path may itself hold colons.
     const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
     if (!path || path === '/') continue;

@@ -125,6 +125,16 @@ describe('discovery', () => {
     assert.match(nsx(daemon, ['details', 'net:1']).stderr, /no longer exists/);
   });
 
+  it('shows what processes call themselves without letting escape sequences reach the terminal', async () => {
+    // In a namespace of its own, so that it is the process the table shows for it.
+    const evil = spawn('unshare', ['--uts', 'bash', '-c', "exec -a $'\\e]0;owned\\a\\e[2Jevil' sleep 600"], { stdio: 'ignore' });
+    cleanups.push(() => evil.kill('SIGKILL'));
+    await waitFor(() => spawnSync('cat', [`/proc/${evil.pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('evil'));
+    const out = nsx(daemon, ['list']).stdout + nsx(daemon, ['tree']).stdout;
+    assert.doesNotMatch(out, /\x1b/);
+    assert.match(nsx(daemon, ['list']).stdout, /\\x1b\]0;owned\\x07\\x1b\[2Jevil/);
+  });
+
   it('lists every namespace lsns lists, with the same number of processes', async () => {
     // Both scans count themselves (lsns, nsx); anything else that comes and goes between them is retried.
     let mismatches: string[] = [];
