@@ -21,6 +21,7 @@ import * as v from './validate';
 import type { Watcher } from './watch';
 
 export const NETNS_DIR = '/run/netns';
+const PINS_PER_OPERATOR = 64;
 
 /** Who pinned what. The inode makes a record stale once its name holds another namespace (after `ip netns delete` and `add`, say). */
 interface PinRecord {
@@ -76,6 +77,11 @@ export class Pins {
 
   /** Bind-mounts an already opened, checked namespace fd as TYPE/NAME (and /run/netns/NAME for net). */
   pin(ns: OpenedNs, name: string, caller: Caller): Pin {
+    // Each pin keeps a namespace (a whole mount table, for mnt) alive: operators get a quota.
+    const mine = Object.values(this.registry).filter((r) => r.uid === caller.uid).length;
+    if (caller.role !== 'admin' && mine >= PINS_PER_OPERATOR) {
+      throw new ResponseError(ErrorCodes.LimitExceeded, `you have ${mine} pins, the most an operator may keep; unpin some first`);
+    }
     const paths = this.pathsFor(ns.type, name);
     for (const path of paths) {
       if (existsOrLink(path)) throw new ResponseError(ErrorCodes.Conflict, `the pin name ${ns.type}/${name} is in use (${path}); choose another`);

@@ -1,7 +1,7 @@
 // Sessions: shells and commands in joined and fresh namespaces, as root and
 // as a real non-root user, on a pty and on pipes; what they may not do.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/client';
 import {
@@ -149,10 +149,17 @@ describe('terminal sessions', () => {
     assert.match(r.stdout, new RegExp(`^\\s*0\\s+${user.uid}\\s+1$`, 'm'));
   });
 
-  it('nsx is interactive on a terminal: a pty of its size, and the exit code of the shell', () => {
+  it('nsx is interactive on a terminal: a pty of its size, and the exit code of the shell', async () => {
     // script gives nsx a terminal; nsx asks nsxd for a pty the same size.
     const inner = `${process.execPath} ${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'tty; stty size; hostname; exit 4'`;
-    const r = spawnSync('script', ['-qec', `stty rows 31 cols 97; ${inner}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+    // script's own stdin stays open until it ends, so that it types nothing into the session.
+    const script = spawn('script', ['-qec', `stty rows 31 cols 97; ${inner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    script.stdout.on('data', (d) => { out += d; });
+    script.stderr.on('data', (d) => { out += d; });
+    const status = await new Promise<number | null>((resolve) => script.once('exit', resolve));
+    script.stdin.end();
+    const r = { status, stdout: out, stderr: '' };
     assert.equal(r.status, 4, r.stdout + r.stderr);
     assert.match(r.stdout, /^\/dev\/pts\/\d+\r?$/m);
     assert.match(r.stdout, /^31 97\r?$/m);
