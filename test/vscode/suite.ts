@@ -118,6 +118,28 @@ export function defineSuite(): void {
       assert.ok(api.processes.getChildren().length > 1);
     });
 
+    it('pages long lists, and reveals a process in the Processes view', async () => {
+      const config = vscode.workspace.getConfiguration('nsx');
+      await config.update('pageSize', 20, vscode.ConfigurationTarget.Global);
+      try {
+        const first = api.processes.getChildren();
+        assert.equal(first.length, 21, 'a page of 20 and a "Show more" row');
+        const more = first[20];
+        assert.ok(more instanceof N().MoreNode);
+        assert.match(String(item(api, more).label), /^Show more… \(\d+ left\)$/);
+        await vscode.commands.executeCommand('nsx.showMore', more);
+        assert.equal(api.processes.getChildren().length, 41);
+      } finally {
+        await config.update('pageSize', undefined, vscode.ConfigurationTarget.Global);
+      }
+      const node = api.namespaces.processNode({ type: 'uts', inode: inode(targetPid, 'uts') }, targetPid)!;
+      await vscode.commands.executeCommand('nsx.revealProcess', node);
+      await until('the process selected in the Processes view', () => {
+        const selected = api.processesView.selection[0];
+        return selected instanceof N().ProcessNode && selected.pid === targetPid;
+      });
+    });
+
     it('opens a terminal in the namespaces of a process; its name says where; resize reaches stty', async () => {
       const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', new (N().ProcessNode)(undefined, targetPid, true), { types: ['uts', 'net'] })) as NsTerminal;
       assert.ok(t);
