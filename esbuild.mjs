@@ -19,6 +19,7 @@ const require = createRequire(import.meta.url);
 // dist/koffi/, which esbuild.mjs puts there below.
 const koffiPlatform = `${process.platform}-${process.arch}`;
 const koffiNativeDir = dirname(require.resolve(`@koromix/koffi-${koffiPlatform}/package.json`));
+const koffiTriplet = nativeTriplet();
 const koffiPlugin = {
   name: 'koffi-native',
   setup(build) {
@@ -26,7 +27,7 @@ const koffiPlugin = {
     build.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({ path: args.path, namespace: 'koffi-native' }));
     build.onLoad({ filter: /.*/, namespace: 'koffi-native' }, (args) => ({
       contents: args.path === `@koromix/koffi-${koffiPlatform}`
-        ? koffiLoader(nativeTriplet())
+        ? koffiLoader(koffiTriplet)
         : 'module.exports = null;',
       loader: 'js',
     }));
@@ -50,9 +51,8 @@ function nativeTriplet() {
 }
 
 function copyKoffi() {
-  const triplet = nativeTriplet();
-  mkdirSync(`dist/koffi/${triplet}`, { recursive: true });
-  copyFileSync(join(koffiNativeDir, triplet, 'koffi.node'), `dist/koffi/${triplet}/koffi.node`);
+  mkdirSync(`dist/koffi/${koffiTriplet}`, { recursive: true });
+  copyFileSync(join(koffiNativeDir, koffiTriplet, 'koffi.node'), `dist/koffi/${koffiTriplet}/koffi.node`);
 }
 
 function buildLauncher() {

@@ -5,7 +5,7 @@ import { createConnection, Socket } from 'node:net';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
 import { explainConnectError } from '../helper/client';
-import { DEFAULT_SOCKET, ErrorCodes, Identity, InitializeResult, PROTOCOL_VERSION } from '../helper/protocol';
+import { DEFAULT_SOCKET, ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION } from '../helper/protocol';
 
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
 
@@ -49,6 +49,11 @@ export class Connection implements vscode.Disposable {
   /** Why the last attempt failed, in words for the user. */
   get reason(): string {
     return this.why;
+  }
+
+  /** The namespace types nsxd's kernel has; all eight until it has said. */
+  get nstypes(): NsType[] {
+    return this.identity?.nstypes ?? [...NSTYPES];
   }
 
   get currentState(): ConnectionState {

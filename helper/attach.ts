@@ -1,7 +1,7 @@
 // Attaches local stdio to an nsxd session: a raw-mode pty when stdin is a
 // terminal, plain pipes otherwise. Input is paced by nsxd's answers, output
 // is acknowledged only once written, so neither side buffers without bound.
-import type { MessageConnection } from 'vscode-jsonrpc/node';
+import type { MessageConnection, NotificationType } from 'vscode-jsonrpc/node';
 import {
   TerminalAck, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
   TerminalOpenResult, TerminalOutput, TerminalResize,
@@ -26,7 +26,7 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
   const session = opened.session;
   let over = false;
   // Notifications after the session is over (late acks) would write to a closing socket.
-  const notify: MessageConnection['sendNotification'] = (type: never, params?: never) =>
+  const notify = <P>(type: NotificationType<P>, params: P): Promise<void> =>
     over ? Promise.resolve() : conn.sendNotification(type, params).catch(() => undefined);
 
   const exit = new Promise<number>((resolve) => {

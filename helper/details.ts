@@ -1,7 +1,7 @@
 // namespaces/details: what a namespace holds, read from a member process's
 // /proc files where the kernel shows them there, or else by a short-lived
 // nsx-exec that joins that one namespace (as root) and runs a host tool.
-import { readFileSync } from 'node:fs';
+import { readProcFile } from './discovery/procfs';
 import type { Model } from './discovery/snapshot';
 import { openChecked } from './discovery/snapshot';
 import { launch } from './launcher';
@@ -15,7 +15,7 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
   const member = ns.pids[0];
   const fromMember = (title: string, file: string) => {
     if (member === undefined) return;
-    const text = readOr(`/proc/${member}/${file}`);
+    const text = readProcFile(`/proc/${member}/${file}`);
     if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
   };
   const inside = async (title: string, command: string[]) => {
@@ -80,21 +80,13 @@ function summary(ns: Namespace): { title: string; text: string } {
 function pidTranslations(ns: Namespace): string {
   const rows: string[] = [];
   for (const pid of ns.pids.slice(0, 200)) {
-    const status = readOr(`/proc/${pid}/status`);
+    const status = readProcFile(`/proc/${pid}/status`);
     const nspid = status && /^NSpid:\s*(.*)$/m.exec(status)?.[1];
     const comm = status && /^Name:\s*(.*)$/m.exec(status)?.[1];
     if (nspid) rows.push(`${String(pid).padStart(8)}: ${nspid.trim().split(/\s+/).join(' → ')}  ${comm ?? ''}`);
   }
   if (ns.pids.length > 200) rows.push(`… and ${ns.pids.length - 200} more`);
   return rows.length ? rows.join('\n') : 'No process is in this pid namespace.';
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs a host command joined to this one namespace only, as root, and returns what it printed. */

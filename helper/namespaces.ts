@@ -2,7 +2,7 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { readDetails } from './details';
 import type { Scanner } from './discovery/scanner';
-import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, NsType, Subscribe, Unsubscribe } from './protocol';
+import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, Subscribe, Unsubscribe } from './protocol';
 import type { Area } from './server';
 import * as v from './validate';
 import type { Watcher } from './watch';
@@ -22,7 +22,7 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       const p = v.object(params ?? {});
       const interval = p.intervalMs === undefined ? 2000 : v.int(p.intervalMs, 'intervalMs', 500, 3_600_000);
       unsubscribe();
-      listener = (change) => outbox.send(NamespacesChangedNotification, change, JSON.stringify(change).length);
+      listener = (change, bytes) => outbox.send(NamespacesChangedNotification, change, bytes);
       return watcher.subscribe(listener, interval);
     });
     conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
@@ -36,20 +36,12 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       if (reading >= MAX_DETAILS_AT_ONCE) throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_DETAILS_AT_ONCE} details requests at a time`);
       reading++;
       try {
-        return await details(key);
+        const found = await scanner.find(key, (ns, model) => ({ ns, model }));
+        if (!found) throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
+        return await readDetails(found.ns, found.model);
       } finally {
         reading--;
       }
     });
-
-    const details = async (key: { type: NsType; inode: number }) => {
-      // A recent scan will do, unless the namespace is newer than it.
-      for (const maxAge of [2000, 0]) {
-        const model = await scanner.model(maxAge);
-        const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
-        if (ns) return readDetails(ns, model);
-      }
-      throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
-    };
   };
 }

@@ -10,6 +10,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../native/libc';
 import type { Caller } from './access';
 import { audit } from './audit';
+import { unescapeMountPath } from './discovery/procfs';
 import type { Scanner } from './discovery/scanner';
 import { launch } from './launcher';
 import {
@@ -135,17 +136,11 @@ export class Pins {
 }
 
 function existsOrLink(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 function isMountPoint(path: string): boolean {
-  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === esc);
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] !== undefined && unescapeMountPath(l.split(' ')[4]) === path);
 }
 
 /** Creates DIR/NAME with O_EXCL through DIR's fd, then mounts onto that very file by its fd. */
@@ -242,7 +237,7 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
 
     conn.onRequest(ListPins, async () => {
       const { snapshot } = await scanner.scan();
-      return snapshot.namespaces.filter((ns) => ns.pins.length > 0).map((ns) => ({ type: ns.type, inode: ns.inode, pin: ns.pins[0], pins: ns.pins }));
+      return snapshot.namespaces.filter((ns) => ns.pins.length > 0).map((ns) => ({ type: ns.type, inode: ns.inode, pins: ns.pins }));
     });
   };
 }

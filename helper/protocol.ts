@@ -187,7 +187,8 @@ export interface UnpinResult extends NsKey {
   remaining: { processes: number; holders: Holder[] };
 }
 export const UnpinNamespace = new RequestType<UnpinParams, UnpinResult, void>('namespaces/unpin');
-export const ListPins = new RequestType0<(PinResult & { pins: Pin[] })[], void>('pins/list');
+/** Each pinned namespace with all its pins (one namespace may be pinned under several names). */
+export const ListPins = new RequestType0<(NsKey & { pins: Pin[] })[], void>('pins/list');
 
 // ---- terminals ------------------------------------------------------------
 

@@ -1,16 +1,16 @@
 // Accepts connections on nsxd's socket: identifies the peer from SO_PEERCRED,
 // enforces connection limits, refuses outsiders before serving anything,
 // and wires each area's requests (discovery, pins, terminals) to a caller.
-import { existsSync } from 'node:fs';
 import type { Server as NetServer, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as libc from '../native/libc';
 import { audit } from './audit';
 import { Caller, identify, Policy } from './access';
+import { KERNEL_NSTYPES } from './discovery/procfs';
 import { LimitedMessageReader } from './framing';
 import { Outbox } from './outbox';
 import {
-  ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, NSTYPES, PROTOCOL_VERSION, Shutdown,
+  ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Shutdown,
 } from './protocol';
 
 export interface Limits {
@@ -38,7 +38,6 @@ export interface ServerOptions {
   version: string;
 }
 
-const KERNEL_NSTYPES = NSTYPES.filter((t) => existsSync(`/proc/self/ns/${t}`));
 
 export class Server {
   private perUid = new Map<number, number>();

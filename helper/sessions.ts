@@ -3,7 +3,7 @@
 // relayed as base64 notifications with a credit window both ways. A session
 // dies with its connection: closing kills its whole process tree.
 import { ChildProcess } from 'node:child_process';
-import { constants, existsSync, openSync, readlinkSync, write } from 'node:fs';
+import { constants, openSync, write } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
@@ -12,13 +12,14 @@ import * as libc from '../native/libc';
 import type { Caller } from './access';
 import { audit } from './audit';
 import { closeQuietly, SessionCgroups } from './cgroup';
+import { KERNEL_NSTYPES, readNsLink } from './discovery/procfs';
 import type { Scanner } from './discovery/scanner';
 import { mapIntoUserns, MappedIds } from './idmap';
 import { launch, LaunchIdentity } from './launcher';
 import type { Outbox } from './outbox';
 import type { Pins } from './pins';
 import {
-  ErrorCodes, NsKey, nsId, NsType, NSTYPES, OUTPUT_WINDOW, TerminalAck, TerminalClose, TerminalEndInput, TerminalExit,
+  ErrorCodes, NsKey, nsId, NsType, OUTPUT_WINDOW, TerminalAck, TerminalClose, TerminalEndInput, TerminalExit,
   TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput, TerminalResize,
 } from './protocol';
 import type { Area } from './server';
@@ -27,7 +28,6 @@ import * as v from './validate';
 import type { Watcher } from './watch';
 
 const MAX_SESSIONS_PER_CONNECTION = 64;
-const KERNEL_NSTYPES = NSTYPES.filter((t) => existsSync(`/proc/self/ns/${t}`));
 const ISOLATE_DEFAULT = KERNEL_NSTYPES.filter((t) => t !== 'time');
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const ENV_NAME = /^(TERM|COLORTERM|LANG|LC_[A-Z_]{1,32})$/;
@@ -265,17 +265,14 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
 
     const s = newSession(id, child, master, cgroup?.path);
     master = undefined;
-    try {
-      await ready;
-    } catch (err) {
+    const failure = await ready.then(
+      () => (alive() ? undefined : 'the connection closed while the session started'),
+      (err: Error) => `the session could not start: ${err.message}`,
+    );
+    if (failure) {
       kill(s, deps.cgroups);
       cleanup(s, deps.cgroups);
-      throw new ResponseError(ErrorCodes.Failed, `the session could not start: ${(err as Error).message}`);
-    }
-    if (!alive()) {
-      kill(s, deps.cgroups);
-      cleanup(s, deps.cgroups);
-      throw new ResponseError(ErrorCodes.Failed, 'the connection closed while the session started');
+      throw new ResponseError(ErrorCodes.Failed, failure);
     }
     sessions.set(id, s);
     relay(s, outbox, deps, sessions);
@@ -298,11 +295,11 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
 
 /** The caller's ids in a user namespace, from the maps of a process that is in it (checked by inode after reading). */
 async function idsInside(userns: NsKey, pid: number | undefined, caller: Caller, scanner: Scanner): Promise<MappedIds | string> {
-  const candidates = pid !== undefined ? [pid] : (await scanner.model(5000)).snapshot.namespaces.find((n) => n.type === 'user' && n.inode === userns.inode)?.pids ?? [];
+  const candidates = pid !== undefined ? [pid] : (await scanner.find(userns, (ns) => ns.pids, 5000)) ?? [];
   for (const p of candidates.slice(0, 5)) {
     try {
       const mapped = mapIntoUserns(p, caller.uid, caller.gid);
-      if (Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${p}/ns/user`))![1]) === userns.inode) return mapped;
+      if (readNsLink(`/proc/${p}/ns/user`)?.[1] === userns.inode) return mapped;
     } catch {
       // exited meanwhile: try the next
     }
@@ -315,11 +312,8 @@ function created(pid: number, types: NsType[]): NsKey[] {
   const keys: NsKey[] = [];
   for (const type of types) {
     const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
-    try {
-      keys.push({ type, inode: Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${link}`))![1]) });
-    } catch {
-      // exited already
-    }
+    const inode = readNsLink(`/proc/${pid}/ns/${link}`)?.[1];
+    if (inode !== undefined) keys.push({ type, inode });
   }
   return keys;
 }

@@ -2,10 +2,11 @@
 // done with them: a process's (its start time read before and after, so a
 // recycled pid cannot slip in; inodes compared with what the client saw),
 // a pin's, or any discovered namespace's through whatever holds it.
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../native/libc';
 import type { Scanner } from './discovery/scanner';
+import { parseStat, readProcFile } from './discovery/procfs';
 import { openChecked } from './discovery/snapshot';
 import { ErrorCodes, NsKey, nsId, NsType } from './protocol';
 
@@ -18,14 +19,10 @@ export function closeAll(opened: OpenedNs[]): void {
 }
 
 function startTime(pid: number): { start: string; comm: string } {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    throw new ResponseError(ErrorCodes.NotFound, `process ${pid} does not exist (it may have exited)`);
-  }
-  const close = stat.lastIndexOf(')');
-  return { start: stat.slice(close + 2).split(' ')[19], comm: stat.slice(stat.indexOf('(') + 1, close) };
+  const text = readProcFile(`/proc/${pid}/stat`, 'latin1');
+  if (text === undefined) throw new ResponseError(ErrorCodes.NotFound, `process ${pid} does not exist (it may have exited)`);
+  const { starttime, comm } = parseStat(text);
+  return { start: starttime, comm };
 }
 
 /** /proc/PID/ns/TYPE for each type: the namespaces of the process itself, never *_for_children. */
@@ -80,10 +77,7 @@ export function openNsFile(path: string, type: NsType, opts: { follow?: boolean 
 
 /** Any namespace nsxd discovered, by type and inode, through its processes, fds or mounts. */
 export async function openDiscovered(scanner: Scanner, key: NsKey): Promise<OpenedNs> {
-  for (const maxAge of [5000, 0]) {
-    const { openers } = await scanner.model(maxAge);
-    const fd = openChecked(openers.get(nsId(key)), key);
-    if (fd !== undefined) return { ...key, fd };
-  }
+  const fd = await scanner.find(key, (_ns, model) => openChecked(model.openers.get(nsId(key)), key), 5000);
+  if (fd !== undefined) return { ...key, fd };
   throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists, or nothing nsxd can open holds it`);
 }

@@ -3,7 +3,8 @@
 import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from './protocol';
 import type { Scanner } from './discovery/scanner';
 
-type Listener = (change: NamespacesChanged) => void;
+/** Gets each change with its size as JSON, measured once for every listener. */
+type Listener = (change: NamespacesChanged, bytes: number) => void;
 
 const MIN_INTERVAL_MS = 500;
 
@@ -58,7 +59,10 @@ export class Watcher {
     if (this.listeners.size === 0) return;
     const change = this.last ? diff(this.last, snapshot) : undefined;
     this.last = snapshot;
-    if (change) for (const listener of this.listeners.keys()) listener(change);
+    if (change) {
+      const bytes = JSON.stringify(change).length;
+      for (const listener of this.listeners.keys()) listener(change, bytes);
+    }
     this.schedule(snapshot.scanMs);
   }
 }

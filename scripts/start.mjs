@@ -6,6 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { codeServerBin } from '../test/vscode/codeserver.mjs';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const socket = process.env.NSX_SOCKET || '/run/nsx/nsxd.sock';
@@ -45,8 +46,7 @@ if (isDesktop) {
   symlinkSync(root, join(extensions, 'nsx.namespace-explorer-0.1.0'));
   writeFileSync(join(state, 'user/User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none' }));
   const port = Number(process.env.PORT || 8765);
-  const bin = join(root, '.vscode-test/code-server-4.100.3/node_modules/.bin/code-server');
-  children.push(spawn(bin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', join(state, 'user'), '--extensions-dir', extensions, '--disable-telemetry', '--disable-update-check', process.cwd()],
+  children.push(spawn(codeServerBin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', join(state, 'user'), '--extensions-dir', extensions, '--disable-telemetry', '--disable-update-check', process.cwd()],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NSX_SOCKET: socket, EXTENSIONS_GALLERY: '{}' } }));
   console.log(`\nVS Code (code-server) with Namespace Explorer: http://127.0.0.1:${port}/?folder=${encodeURIComponent(process.cwd())}\n(forward the port to reach it from elsewhere: ssh -L ${port}:127.0.0.1:${port} HOST)`);
 }

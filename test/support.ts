@@ -2,7 +2,7 @@
 // nsx CLI run as any user, real users made for the test, and processes held
 // in real namespaces. Everything made here is undone by the returned cleanups.
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, Client } from '../helper/client';
@@ -122,28 +122,21 @@ export async function holdNamespaces(unshareArgs: string[], script = 'exec sleep
 
 export function comm(pid: number): string | undefined {
   try {
-    return execFileSync('cat', [`/proc/${pid}/comm`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return undefined;
   }
 }
 
+/** Every process below pid, from the kernel's children lists. */
 export function descendants(pid: number): number[] {
-  const out: number[] = [];
-  let children: number[] = [];
+  let children: number[];
   try {
-    children = readdirSync(`/proc/${pid}/task`).flatMap((t) => {
-      try {
-        return execFileSync('cat', [`/proc/${pid}/task/${t}/children`], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    });
+    children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
   } catch {
-    return out;
+    return []; // gone
   }
-  for (const c of children) out.push(c, ...descendants(c));
-  return out;
+  return children.flatMap((c) => [c, ...descendants(c)]);
 }
 
 export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {

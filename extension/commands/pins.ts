@@ -62,7 +62,7 @@ export function registerPinCommands(ctx: Context): vscode.Disposable[] {
 
     vscode.commands.registerCommand('nsx.newPersistentNamespace', guarded(async (type?: NsType, name?: string) => {
       const client = ctx.connection.require();
-      const available = (ctx.connection.identity?.nstypes ?? [...NSTYPES]).filter((x) => x !== 'pid'); // a pid namespace dies with its init
+      const available = ctx.connection.nstypes.filter((x) => x !== 'pid'); // a pid namespace dies with its init
       const t = type ?? (await vscode.window.showQuickPick(available.map((x) => ({ label: x, description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '' })), { title: 'New persistent namespace of type' }))?.label as NsType | undefined;
       if (!t) return undefined;
       const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));

@@ -1,6 +1,6 @@
 // Terminal commands: in the namespaces of a process, in fresh ones, in a pin.
 import * as vscode from 'vscode';
-import { nsId, NsKey, NsType, NSTYPES, TerminalTarget } from '../../helper/protocol';
+import { nsId, NsKey, NsType, TerminalTarget } from '../../helper/protocol';
 import type { NsTerminal } from '../terminal';
 import { keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
 import { Context, guarded } from './context';
@@ -15,7 +15,6 @@ export interface TerminalOptions {
 }
 
 export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
-  const kernelTypes = () => ctx.connection.identity?.nstypes ?? [...NSTYPES];
   return [
     vscode.commands.registerCommand('nsx.openTerminalInNamespaces', guarded(async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
@@ -28,7 +27,7 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
       if (pid === undefined) pid = (await pickProcess(ctx, 'Open a terminal in the namespaces of…'))?.pid;
       if (pid === undefined) return undefined;
       const p = ctx.model.process(pid);
-      const available = p ? (Object.keys(p.ns) as NsType[]) : kernelTypes();
+      const available = p ? (Object.keys(p.ns) as NsType[]) : ctx.connection.nstypes;
       const choice = opts?.types
         ? { types: opts.types, root: opts.root ?? false, freshProc: opts.freshProc ?? false }
         : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available, true);
@@ -42,8 +41,8 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
 
     vscode.commands.registerCommand('nsx.openIsolatedTerminal', guarded(async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
-      const defaults = kernelTypes().filter((t) => t !== 'time');
-      const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, 'Fresh namespaces for the new shell', kernelTypes(), defaults);
+      const defaults = ctx.connection.nstypes.filter((t) => t !== 'time');
+      const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, 'Fresh namespaces for the new shell', ctx.connection.nstypes, defaults);
       if (!choice) return undefined;
       let hostname = opts?.hostname;
       if (hostname === undefined && choice.types.includes('uts') && !opts?.types) {

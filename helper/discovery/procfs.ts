@@ -34,13 +34,24 @@ export interface RawScan {
 
 const NSFS_LINK = /^(\w+):\[(\d+)\]$/;
 
-function nsLink(path: string): [string, number] | undefined {
+/** The namespace types this kernel has (time needs Linux 5.6). */
+export const KERNEL_NSTYPES: NsType[] = NSTYPES.filter((t) => readNsLink(`/proc/self/ns/${t}`) !== undefined);
+
+/** A namespace link, as /proc/PID/ns/net or an fd to nsfs: its type and inode; undefined if it is none (or gone). */
+export function readNsLink(path: string): [string, number] | undefined {
   try {
     const m = NSFS_LINK.exec(readlinkSync(path));
     return m ? [m[1], Number(m[2])] : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The fields of /proc/PID/stat a scan needs. comm may hold spaces and parentheses: it runs from the first '(' to the last ')'. */
+export function parseStat(text: string): { comm: string; ppid: number; starttime: string } {
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ', 20);
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), starttime: fields[19] };
 }
 
 /** The pids in /proc, in order. Threads are not listed there, only thread-group leaders. */
@@ -69,11 +80,11 @@ export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set(
     const setKey = `${p.ns.mnt}/${p.ns.cgroup}/${p.ns.pid}/${p.ns.net}`;
     if (!seenSets.has(setKey)) {
       seenSets.add(setKey);
-      p.cgroup = readOr(`/proc/${pid}/cgroup`);
+      p.cgroup = readProcFile(`/proc/${pid}/cgroup`);
     }
     const mntns = p.ns.mnt;
     if (mntns !== undefined && !knownMntns.has(mntns)) {
-      const info = readOr(`/proc/${pid}/mountinfo`);
+      const info = readProcFile(`/proc/${pid}/mountinfo`);
       if (info !== undefined) {
         knownMntns.add(mntns);
         mounts.push([mntns, pid, parseNsfsMounts(info)]);
@@ -93,7 +104,8 @@ let buffer = Buffer.allocUnsafe(64 * 1024);
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
-function readOr(path: string, encoding: BufferEncoding = 'utf8', max = Infinity): string | undefined {
+/** A small /proc file, or undefined if it cannot be read (the process exited, say). */
+export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', max = Infinity): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -123,20 +135,15 @@ function readOr(path: string, encoding: BufferEncoding = 'utf8', max = Infinity)
 
 function readProcess(pid: number): RawProcess | undefined {
   const base = `/proc/${pid}`;
-  const stat = readOr(`${base}/stat`, 'latin1');
+  const text = readProcFile(`${base}/stat`, 'latin1');
   const st = statSync(base, { throwIfNoEntry: false });
-  if (stat === undefined || st === undefined) return undefined; // exited while we looked
+  if (text === undefined || st === undefined) return undefined; // exited while we looked
   const uid = st.uid;
-  // comm may hold spaces and parentheses: it runs from the first '(' to the last ')'.
-  const open = stat.indexOf('(');
-  const close = stat.lastIndexOf(')');
-  const comm = stat.slice(open + 1, close);
-  const fields = stat.slice(close + 2).split(' ', 20);
-  const ppid = Number(fields[1]);
-  const cacheKey = `${fields[19]}/${comm}`;
+  const { comm, ppid, starttime } = parseStat(text);
+  const cacheKey = `${starttime}/${comm}`;
   const ns: Partial<Record<NsType, number>> = {};
   for (const type of NSTYPES) {
-    const link = nsLink(`${base}/ns/${type}`);
+    const link = readNsLink(`${base}/ns/${type}`);
     if (link) ns[type] = link[1];
   }
   if (Object.keys(ns).length === 0) return undefined;
@@ -146,16 +153,16 @@ function readProcess(pid: number): RawProcess | undefined {
     cmdlines.set(pid, cached);
   }
   const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: [] };
-  const pfc = nsLink(`${base}/ns/pid_for_children`);
+  const pfc = readNsLink(`${base}/ns/pid_for_children`);
   if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
-  const tfc = nsLink(`${base}/ns/time_for_children`);
+  const tfc = readNsLink(`${base}/ns/time_for_children`);
   if (tfc && tfc[1] !== ns.time) p.timeForChildren = tfc[1];
   p.nsfds = readNsFds(base);
   return p;
 }
 
 function readCmdline(base: string): string[] {
-  const raw = readOr(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
+  const raw = readProcFile(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
   if (!raw) return [];
   const args = raw.split('\0');
   if (args[args.length - 1] === '') args.pop();
@@ -171,7 +178,7 @@ function readNsFds(base: string): [number, NsType, number][] {
   }
   const out: [number, NsType, number][] = [];
   for (const fd of fds) {
-    const link = nsLink(`${base}/fd/${fd}`);
+    const link = readNsLink(`${base}/fd/${fd}`);
     if (link && (NSTYPES as readonly string[]).includes(link[0])) out.push([Number(fd), link[0] as NsType, link[1]]);
   }
   return out;

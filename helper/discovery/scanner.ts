@@ -1,11 +1,11 @@
 // Runs a full scan: /proc is read by worker threads (split by pid), the
 // result is merged here. Workers stop when idle, so an idle nsxd holds only
 // its main thread's memory.
-import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { listPids, RawScan } from './procfs';
+import type { Namespace, NsKey } from '../protocol';
+import { listPids, RawScan, readNsLink } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 const IDLE_MS = 15_000;
@@ -30,6 +30,21 @@ export class Scanner {
   async model(maxAgeMs = 0): Promise<Model> {
     if (this.latest && Date.now() - this.latestAt <= maxAgeMs) return this.latest;
     return this.scan();
+  }
+
+  /**
+   * What `use` makes of a namespace, from a recent model, or else from a fresh
+   * scan: a namespace newer than the last scan (or whose holders changed since)
+   * is found all the same. Undefined when neither has it.
+   */
+  async find<T>(key: NsKey, use: (ns: Namespace, model: Model) => T | undefined, maxAgeMs = 2000): Promise<T | undefined> {
+    for (const age of [maxAgeMs, 0]) {
+      const model = await this.model(age);
+      const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
+      const result = ns && use(ns, model);
+      if (result !== undefined) return result;
+    }
+    return undefined;
   }
 
   /**
@@ -60,7 +75,7 @@ export class Scanner {
     this.ensureWorkers();
     const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
     const raws = await Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
-    const selfMntns = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/mnt'))![1]);
+    const selfMntns = readNsLink('/proc/self/ns/mnt')![1];
     const model = buildModel(raws, { ...this.ctx, selfMntns }, started);
     this.latest = model;
     this.latestAt = Date.now();

@@ -52,17 +52,17 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
     for (const p of raw.processes) {
       const proc: Process = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: ctx.userName(p.uid), ns: p.ns };
       const hint = p.cgroup !== undefined ? containerFromCgroup(p.cgroup) : undefined;
+      const hintKey = hint && JSON.stringify(hint);
+      if (hint && hintKey) hints.set(hintKey, hint);
       for (const type of NSTYPES) {
         const inode = p.ns[type];
         if (inode === undefined) continue;
         const ns = get(type, inode);
         ns.pids.push(p.pid);
         addOpener(ns, `/proc/${p.pid}/ns/${type}`);
-        if (hint && p.cgroup !== undefined) {
-          const key = JSON.stringify(hint);
-          hints.set(key, hint);
+        if (hintKey) {
           const votes = hintVotes.get(nsId(ns)) ?? new Map<string, number>();
-          votes.set(key, (votes.get(key) ?? 0) + 1);
+          votes.set(hintKey, (votes.get(hintKey) ?? 0) + 1);
           hintVotes.set(nsId(ns), votes);
         }
       }
