@@ -4,7 +4,7 @@
 // hierarchy exists, sessions fall back to signalling their process group.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { unescapeMountPath } from './discovery/procfs';
 
 export class SessionCgroups {
@@ -20,7 +20,10 @@ export class SessionCgroups {
       .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
     if (!mount) return new SessionCgroups(undefined);
     const instance = createHash('sha256').update(socketPath).digest('hex').slice(0, 16);
-    const base = join(unescapeMountPath(mount[4]), 'nsx.sessions', instance);
+    // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes),
+    // so that `systemctl stop nsxd` and KillMode=control-group reach every session.
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+    const base = join(unescapeMountPath(mount[4]), own, 'nsx.sessions', instance);
     try {
       mkdirSync(base, { recursive: true, mode: 0o755 });
       if (!existsSync(join(base, 'cgroup.kill'))) return new SessionCgroups(undefined);
@@ -51,18 +54,30 @@ export class SessionCgroups {
     killAndRemove(path);
   }
 
-  /** nsxd is stopping: its folder goes if no session is left in it. */
+  /**
+   * nsxd is stopping: every session's cgroup is killed and, once its processes
+   * are reaped (they are killed, so that takes milliseconds), removed with the
+   * instance folder, and the shared folder above it if no other nsxd uses it.
+   */
   close(): void {
     if (!this.base) return;
-    try {
-      rmdirSync(this.base);
-    } catch {
-      // sessions still dying; the next start clears them
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      for (const name of readdirSync(this.base)) if (name.startsWith('session-')) killAndRemove(join(this.base, name), false);
+      for (const dir of [this.base, dirname(this.base)]) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // sessions still being reaped, or another nsxd's folder beside ours
+        }
+      }
+      if (!existsSync(this.base) || Date.now() > deadline) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
 }
 
-function killAndRemove(path: string): void {
+function killAndRemove(path: string, retry = true): void {
   try {
     writeFileSync(join(path, 'cgroup.kill'), '1');
   } catch {
@@ -74,7 +89,7 @@ function killAndRemove(path: string): void {
       rmdirSync(path);
     } catch (err) {
       // EBUSY until the killed processes are reaped
-      if ((err as NodeJS.ErrnoException).code === 'EBUSY' && ++tries < 50) setTimeout(remove, 20).unref();
+      if (retry && (err as NodeJS.ErrnoException).code === 'EBUSY' && ++tries < 50) setTimeout(remove, 20).unref();
     }
   };
   remove();

@@ -1,6 +1,7 @@
 // namespaces/details: what a namespace holds, read from a member process's
 // /proc files where the kernel shows them there, or else by a short-lived
 // nsx-exec that joins that one namespace (as root) and runs a host tool.
+import { open, FileHandle } from 'node:fs/promises';
 import { readProcFile } from './discovery/procfs';
 import type { Model } from './discovery/snapshot';
 import { openChecked } from './discovery/snapshot';
@@ -9,13 +10,14 @@ import { describeHolder, Details, Namespace, nsId } from './protocol';
 import { closeQuietly } from './cgroup';
 
 const MAX_OUTPUT = 256 * 1024;
+const READ_DEADLINE_MS = 2000;
 
 export async function readDetails(ns: Namespace, model: Model): Promise<Details> {
   const sections: Details['sections'] = [summary(ns)];
   const member = ns.pids[0];
-  const fromMember = (title: string, file: string) => {
+  const fromMember = async (title: string, file: string) => {
     if (member === undefined) return;
-    const text = readProcFile(`/proc/${member}/${file}`);
+    const text = await readForeign(`/proc/${member}/${file}`);
     if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
   };
   const inside = async (title: string, command: string[]) => {
@@ -33,14 +35,14 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
       await inside('routes (ip route)', ['ip', 'route']);
       break;
     case 'mnt':
-      if (member !== undefined) fromMember('mount table', 'mountinfo');
+      if (member !== undefined) await fromMember('mount table', 'mountinfo');
       else sections.push({ title: 'mount table', text: 'No process is in this mount namespace; open a terminal in it to look around.' });
       break;
     case 'user':
       if (member !== undefined) {
-        fromMember('uid_map', 'uid_map');
-        fromMember('gid_map', 'gid_map');
-        fromMember('setgroups', 'setgroups');
+        await fromMember('uid_map', 'uid_map');
+        await fromMember('gid_map', 'gid_map');
+        await fromMember('setgroups', 'setgroups');
       } else {
         await catInside('uid_map and gid_map', ['/proc/self/uid_map', '/proc/self/gid_map']);
       }
@@ -49,11 +51,11 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
       sections.push({ title: 'pid translations (host pid: NSpid, outermost first)', text: pidTranslations(ns) });
       break;
     case 'time':
-      if (member !== undefined) fromMember('clock offsets (timens_offsets)', 'timens_offsets');
+      if (member !== undefined) await fromMember('clock offsets (timens_offsets)', 'timens_offsets');
       else await catInside('clock offsets (timens_offsets)', ['/proc/self/timens_offsets']);
       break;
     case 'cgroup':
-      fromMember('cgroup of a member, seen from nsxd', 'cgroup');
+      await fromMember('cgroup of a member, seen from nsxd', 'cgroup');
       await catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', ['/proc/self/cgroup']);
       break;
     case 'ipc':
@@ -61,6 +63,39 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
       break;
   }
   return { type: ns.type, inode: ns.inode, sections };
+}
+
+/** Said where a section stops short, so that no one takes a part for the whole. */
+const TRUNCATED = `\n… truncated: only the first ${MAX_OUTPUT / 1024} KiB are shown`;
+
+/**
+ * A file of a process someone else controls (a mount table can be made 74 MB
+ * long): read off the main thread, at most MAX_OUTPUT of it, within a deadline.
+ */
+async function readForeign(path: string): Promise<string | undefined> {
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  const deadline = AbortSignal.timeout(READ_DEADLINE_MS);
+  const buf = Buffer.alloc(MAX_OUTPUT + 1);
+  let length = 0;
+  try {
+    while (length < buf.length && !deadline.aborted) {
+      const { bytesRead } = await file.read(buf, length, buf.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    await file.close();
+  }
+  if (deadline.aborted) return `${buf.toString('utf8', 0, Math.min(length, MAX_OUTPUT))}\n… truncated: reading it took longer than ${READ_DEADLINE_MS / 1000} s`;
+  if (length > MAX_OUTPUT) return buf.toString('utf8', 0, MAX_OUTPUT) + TRUNCATED;
+  return buf.toString('utf8', 0, length);
 }
 
 function summary(ns: Namespace): { title: string; text: string } {
@@ -74,6 +109,7 @@ function summary(ns: Namespace): { title: string; text: string } {
   if (ns.container) lines.push(`container     ${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
   for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
   for (const h of ns.holders) lines.push(`held by       ${describeHolder(h)}`);
+  if (ns.holdersOmitted) lines.push(`held by       … and ${ns.holdersOmitted} more`);
   return { title: 'summary', text: lines.join('\n') };
 }
 
@@ -97,7 +133,14 @@ async function runInside(ns: Namespace, model: Model, command: string[], cat = f
   closeQuietly(fd);
   child.stdin?.end();
   let out = '';
-  const collect = (chunk: Buffer) => { if (out.length < MAX_OUTPUT) out += chunk.toString(); };
+  let cut = false;
+  const collect = (chunk: Buffer) => {
+    if (out.length < MAX_OUTPUT) out += chunk.toString();
+    if (out.length > MAX_OUTPUT) {
+      out = out.slice(0, MAX_OUTPUT);
+      cut = true;
+    }
+  };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -110,5 +153,5 @@ async function runInside(ns: Namespace, model: Model, command: string[], cat = f
     await exited;
     clearTimeout(timer);
   }
-  return out.trimEnd() || '(nothing)';
+  return (out.trimEnd() || '(nothing)') + (cut ? TRUNCATED : '');
 }

@@ -4,7 +4,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
 import { Client, connect, defaultSocket } from './client';
 import {
-  CreateNamespace, describeHolder, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace,
+  CreateNamespace, describeHolder, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, Pin, PinNamespace,
   Process, Snapshot, UnpinNamespace,
 } from './protocol';
 
@@ -28,12 +28,31 @@ class UsageError extends Error {}
 
 /**
  * What processes and containers named themselves (comm, cmdline, interface
- * names) reaches the terminal only with control characters made visible, so
- * that no escape sequence in them can act on it.
+ * names) reaches the terminal only with control and bidirectional-formatting
+ * characters made visible, so that no escape sequence in them acts on the
+ * terminal and no newline or right-to-left override forges a row.
  */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const CONTROL_OR_LAYOUT = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** A text block whose tabs and newlines are layout (details sections). */
 function printable(text: string): string {
-  // Tabs and newlines are ours (the layout); every other C0 and C1 control is shown as \xNN.
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(CONTROL, escapeChar);
+}
+
+/** One cell of a row: tabs and newlines in it are not ours either. */
+function field(text: string): string {
+  return text.replace(CONTROL_OR_LAYOUT, escapeChar);
+}
+
+/** A pin as a reader should weigh it: who made it (a net pin is what `ip netns exec NAME` enters). */
+function pinLabel(pin: Pin): string {
+  return `${pin.name} (by ${pin.by?.user ?? 'another tool'})`;
 }
 
 function types(value: string | undefined): NsType[] | undefined {
@@ -135,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
     case 'pins': {
       const pins = await withClient((c) => c.conn.sendRequest(ListPins));
       if (values.json) process.stdout.write(JSON.stringify({ pins }, null, 2) + '\n');
-      else for (const p of pins) for (const pin of p.pins) process.stdout.write(printable(`${p.type}/${pin.name}\t${nsId(p)}\t${pin.by?.user ?? '-'}\t${pin.paths.join(' ')}\n`));
+      else for (const p of pins) for (const pin of p.pins) process.stdout.write(`${[`${p.type}/${pin.name}`, nsId(p), pin.by?.user ?? '-', pin.paths.join(' ')].map(field).join('\t')}\n`);
       return 0;
     }
     default:
@@ -165,8 +184,8 @@ function table(namespaces: Namespace[], snapshot: Snapshot): string {
   for (const ns of sorted) {
     const lowest = Math.min(...ns.pids);
     const p = byPid.get(lowest);
-    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : ns.pins.length ? `pinned as ${ns.pins.map((x) => x.name).join(', ')}` : ns.holders.map(describeHolder).join('; ');
-    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', what]);
+    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : ns.pins.length ? `pinned as ${ns.pins.map(pinLabel).join(', ')}` : ns.holders.map(describeHolder).join('; ');
+    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', what].map(field));
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : i === 2 || i === 3 || i === 0 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' ')).join('\n') + '\n';
@@ -178,7 +197,7 @@ function tree(snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const label = (ns: Namespace) => {
     const p = byPid.get(Math.min(...ns.pids));
-    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', ns.pins.length ? `pin ${ns.pins.map((x) => x.name).join(',')}` : '', p ? `${p.comm} (${p.pid})` : ''].filter(Boolean);
+    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', ns.pins.length ? `pin ${ns.pins.map(pinLabel).join(', ')}` : '', p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
     return `${nsId(ns)}${ns.ownerUid !== undefined ? ` uid ${ns.ownerUid}` : ''}  ${ns.pids.length} procs${extra.length ? `  ${extra.join(', ')}` : ''}`;
   };
   const lines: string[] = [];

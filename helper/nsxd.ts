@@ -78,6 +78,10 @@ async function listen(socketPath: string, gid: number): Promise<{ server: NetSer
 }
 
 async function main(): Promise<void> {
+  // Whatever fd our parent left open (a terminal, a journal socket, a leaked
+  // pty) must never reach a session: every fd nsxd makes is close-on-exec, and
+  // these become so too. (Node and libuv open theirs with O_CLOEXEC.)
+  libc.cloexecFrom(3);
   const { values } = parseArgs({
     options: {
       socket: { type: 'string', default: process.env.NSX_SOCKET ?? DEFAULT_SOCKET },
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, watcher }),
+      terminalArea({ scanner, pins, cgroups, watcher, userName }),
     ],
   });
   rpc.attach(server);
@@ -144,7 +148,8 @@ async function main(): Promise<void> {
     }
     scanner.stop();
     rpc.closeAll();
-    setTimeout(() => { cgroups.close(); process.exit(0); }, 200).unref();
+    cgroups.close();
+    process.exit(0);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -79,6 +79,7 @@ export class Pins {
   /** Bind-mounts an already opened, checked namespace fd as TYPE/NAME (and /run/netns/NAME for net). */
   pin(ns: OpenedNs, name: string, caller: Caller): Pin {
     // Each pin keeps a namespace (a whole mount table, for mnt) alive: operators get a quota.
+    this.forgetVanished();
     const mine = Object.values(this.registry).filter((r) => r.uid === caller.uid).length;
     if (caller.role !== 'admin' && mine >= PINS_PER_OPERATOR) {
       throw new ResponseError(ErrorCodes.LimitExceeded, `you have ${mine} pins, the most an operator may keep; unpin some first`);
@@ -124,6 +125,21 @@ export class Pins {
     return { type, inode: opened.inode };
   }
 
+  /** Records of pins that no longer hold their namespace (unmounted behind nsxd's back) count for nothing. */
+  private forgetVanished(): void {
+    let changed = false;
+    for (const [key, record] of Object.entries(this.registry)) {
+      const [type, name] = key.split('/') as [NsType, string];
+      const at = this.open(type, name);
+      if (at) closeSync(at.fd);
+      if (at?.inode !== record.inode) {
+        delete this.registry[key];
+        changed = true;
+      }
+    }
+    if (changed) this.save();
+  }
+
   private pathsFor(type: NsType, name: string): string[] {
     return type === 'net' ? [join(this.dir, type, name), join(NETNS_DIR, name)] : [join(this.dir, type, name)];
   }
@@ -160,7 +176,13 @@ function bindAt(ns: OpenedNs, path: string): void {
       throw err;
     }
     const created = fstatSync(fileFd).ino;
-    libc.mount(`/proc/self/fd/${ns.fd}`, `/proc/self/fd/${fileFd}`, null, libc.MS_BIND);
+    try {
+      libc.mount(`/proc/self/fd/${ns.fd}`, `/proc/self/fd/${fileFd}`, null, libc.MS_BIND);
+    } catch (err) {
+      // (nsxd's own mount namespace cannot be mounted inside itself, for one.) The name stays free.
+      if (lstatSync(path, { throwIfNoEntry: false })?.ino === created) unlinkSync(path);
+      throw err;
+    }
     // The mount went onto the inode we created; if that inode is no longer at DIR/NAME, undo it.
     const now = lstatSync(path, { throwIfNoEntry: false });
     if (!now || now.ino !== ns.inode) {

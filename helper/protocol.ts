@@ -42,7 +42,8 @@ export interface Process {
 
 /** Something other than a member process that keeps a namespace alive. */
 export type Holder =
-  | { kind: 'fd'; pid: number; fd: number; comm: string }
+  /** `count` fds of that process hold it; the lowest is named. */
+  | { kind: 'fd'; pid: number; fd: number; comm: string; count?: number }
   | { kind: 'mount'; path: string; mntns: number; pin?: string }
   | { kind: 'pid_for_children' | 'time_for_children'; pid: number; comm: string }
   | { kind: 'child'; of: NsKey }
@@ -51,7 +52,7 @@ export type Holder =
 /** A holder in words, as nsx and the extension show it. */
 export function describeHolder(h: Holder): string {
   switch (h.kind) {
-    case 'fd': return `fd ${h.fd} of ${h.comm} (${h.pid})`;
+    case 'fd': return `fd ${h.fd}${h.count && h.count > 1 ? ` (and ${h.count - 1} more)` : ''} of ${h.comm} (${h.pid})`;
     case 'mount': return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : ''}`;
     case 'pid_for_children':
     case 'time_for_children': return `${h.kind} of ${h.comm} (${h.pid})`;
@@ -59,6 +60,8 @@ export function describeHolder(h: Holder): string {
     case 'owner': return `namespace it owns, ${nsId(h.of)}`;
   }
 }
+
+export const MAX_HOLDERS = 32;
 
 export interface ContainerHint {
   runtime: 'docker' | 'containerd' | 'kubernetes' | 'podman' | 'nspawn' | 'lxc';
@@ -77,7 +80,10 @@ export interface Pin {
 export interface Namespace extends NsKey {
   /** The pids of the processes in it. */
   pids: number[];
+  /** At most MAX_HOLDERS of them: anyone can open a million fds to a namespace. */
   holders: Holder[];
+  /** How many more holders there are than `holders` lists. */
+  holdersOmitted?: number;
   /** Inode of the owning user namespace (NS_GET_USERNS). */
   owner?: number;
   /** Inode of the parent namespace, for pid and user (NS_GET_PARENT). */

@@ -3,7 +3,7 @@
 // relayed as base64 notifications with a credit window both ways. A session
 // dies with its connection: closing kills its whole process tree.
 import { ChildProcess } from 'node:child_process';
-import { constants, openSync, write } from 'node:fs';
+import { constants, fstatSync, openSync, write } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import * as tty from 'node:tty';
@@ -55,6 +55,7 @@ export interface TerminalDeps {
   pins: Pins;
   cgroups: SessionCgroups;
   watcher: Watcher;
+  userName(uid: number): string;
 }
 
 export function terminalArea(deps: TerminalDeps): Area {
@@ -190,7 +191,8 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
     throw new ResponseError(ErrorCodes.AccessDenied, `${caller.user} may not open root shells: an admin grants it in /etc/nsx/nsxd.json ("rootShells")`);
   }
   const asRoot = req.root || caller.uid === 0;
-  const identity: LaunchIdentity = asRoot ? { uid: 0, gid: 0, groups: [0] } : { uid: caller.uid, gid: caller.gid, groups: caller.groups };
+  // Group 0 is root's even as a supplementary group (it may write files that root's programs trust).
+  const identity: LaunchIdentity = asRoot ? { uid: 0, gid: 0, groups: [0] } : { uid: caller.uid, gid: caller.gid, groups: caller.groups.filter((g) => g !== 0) };
   const home = asRoot ? '/root' : caller.home;
   const user = asRoot ? 'root' : caller.user;
 
@@ -233,6 +235,7 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
       identity.uid = mapped.uid;
       identity.gid = mapped.gid;
     }
+    if (asRoot) refuseForeignMounts(joins, deps.userName);
     if (req.freshProc && !joined.some((ns) => ns.type === 'pid')) throw v.invalid('freshProc needs the pid namespace to be joined');
     if (req.hostname && !unshare.includes('uts')) throw v.invalid('a hostname needs a new uts namespace');
     cgroup = deps.cgroups.create(id);
@@ -293,6 +296,31 @@ async function open(req: TerminalOpenParams, caller: Caller, deps: TerminalDeps,
   }
 }
 
+/**
+ * A root shell never runs in a mount namespace that a user other than root
+ * made (through a user namespace of theirs): every binary and library there is
+ * theirs to replace, and root would run them with root's powers over the host.
+ * Joining that user namespace too is fine: root is then no more than its
+ * owner already is there.
+ */
+function refuseForeignMounts(joins: OpenedNs[], userName: (uid: number) => string): void {
+  const mnt = joins.find((ns) => ns.type === 'mnt');
+  if (!mnt) return;
+  const ownerFd = libc.nsGetUserns(mnt.fd);
+  let owner: NsKey;
+  let ownerUid: number;
+  try {
+    owner = { type: 'user', inode: fstatSync(ownerFd).ino };
+    ownerUid = libc.nsGetOwnerUid(ownerFd);
+  } finally {
+    closeQuietly(ownerFd);
+  }
+  if (ownerUid === 0 || joins.some((ns) => ns.type === 'user' && ns.inode === owner.inode)) return;
+  throw new ResponseError(ErrorCodes.AccessDenied,
+    `no root shell in ${nsId(mnt)}: it belongs to ${nsId(owner)}, which ${userName(ownerUid)} (uid ${ownerUid}) made, so its files are theirs to change and a root shell would run them as root. ` +
+    'Open the shell as yourself, join that user namespace too, or leave mnt out (-t without mnt)');
+}
+
 /** The caller's ids in a user namespace, from the maps of a process that is in it (checked by inode after reading). */
 async function idsInside(userns: NsKey, pid: number | undefined, caller: Caller, scanner: Scanner): Promise<MappedIds | string> {
   const candidates = pid !== undefined ? [pid] : (await scanner.find(userns, (ns) => ns.pids, 5000)) ?? [];
@@ -339,7 +367,7 @@ class PtyWriter extends Writable {
 
   constructor(master: number) {
     super({ highWaterMark: 64 * 1024 });
-    this.fd = libc.dup(master);
+    this.fd = libc.dupCloexec(master);
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {

@@ -29,7 +29,8 @@ function check(call: string, result: number): number {
   return result;
 }
 
-const dupRaw = libc.func('int dup(int fd)');
+const fcntlRaw = libc.func('int fcntl(int fd, int cmd, ...)');
+const closeRangeRaw = libc.func('int close_range(unsigned int first, unsigned int last, unsigned int flags)');
 const ioctlRaw = libc.func('int ioctl(int fd, unsigned long request, ...)');
 const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
 const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
@@ -52,9 +53,7 @@ koffi.struct('nsx_group', {
   gr_mem: 'void *',
 });
 const getpwuidR = libc.func('int getpwuid_r(uint32_t uid, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)');
-const getpwnamR = libc.func('int getpwnam_r(const char *name, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)');
 const getgrnamR = libc.func('int getgrnam_r(const char *name, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)');
-const getgrgidR = libc.func('int getgrgid_r(uint32_t gid, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)');
 
 // <linux/nsfs.h>: _IO(0xb7, n)
 const NS_GET_USERNS = 0xb701;
@@ -69,12 +68,7 @@ const TIOCGPTPEER = 0x5441;
 export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 
-export const MS_RDONLY = 0x1;
-export const MS_NOSUID = 0x2;
-export const MS_NODEV = 0x4;
-export const MS_NOEXEC = 0x8;
 export const MS_BIND = 0x1000;
-export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;
 export const MNT_DETACH = 0x2;
 export const UMOUNT_NOFOLLOW = 0x8;
@@ -83,6 +77,9 @@ export const O_RDWR = 0o2;
 /** Names a file without opening it: no device open, no FIFO wait, no controlling terminal. */
 export const O_PATH = 0o10000000;
 export const O_NOCTTY = 0o400;
+export const O_CLOEXEC = 0o2000000;
+const F_DUPFD_CLOEXEC = 1030;
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 /** CLONE_NEW* values, as NS_GET_NSTYPE returns them. */
 export const CLONE_NEW = {
@@ -110,17 +107,26 @@ export function peerCred(fd: number): PeerCred {
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
 }
 
-/** A second fd for the same open file, so two owners can close theirs independently. */
-export function dup(fd: number): number {
-  return check('dup', dupRaw(fd));
+/**
+ * A second fd for the same open file, so two owners can close theirs
+ * independently. Close-on-exec, like every fd nsxd makes: a plain dup() would
+ * hand it to every program nsxd starts afterwards.
+ */
+export function dupCloexec(fd: number): number {
+  return check('fcntl(F_DUPFD_CLOEXEC)', fcntlRaw(fd, F_DUPFD_CLOEXEC, 'int', 0));
 }
 
-/** NS_GET_USERNS: a new fd for the user namespace that owns the namespace behind fd. */
+/** Marks every fd from `first` up close-on-exec: what a process inherited must not reach what it starts. */
+export function cloexecFrom(first: number): void {
+  check('close_range(CLOSE_RANGE_CLOEXEC)', closeRangeRaw(first, 0xffffffff, CLOSE_RANGE_CLOEXEC));
+}
+
+/** NS_GET_USERNS: a new fd (the kernel makes it close-on-exec) for the user namespace that owns the namespace behind fd. */
 export function nsGetUserns(fd: number): number {
   return check('ioctl(NS_GET_USERNS)', ioctlRaw(fd, NS_GET_USERNS));
 }
 
-/** NS_GET_PARENT: a new fd for the parent of a pid or user namespace. */
+/** NS_GET_PARENT: a new fd (close-on-exec) for the parent of a pid or user namespace. */
 export function nsGetParent(fd: number): number {
   return check('ioctl(NS_GET_PARENT)', ioctlRaw(fd, NS_GET_PARENT));
 }
@@ -137,11 +143,15 @@ export function nsGetOwnerUid(fd: number): number {
   return out.readUInt32LE(0);
 }
 
-/** Unlocks a /dev/ptmx master and opens its peer by fd, never by a path that could be swapped. */
+/**
+ * Unlocks a /dev/ptmx master and opens its peer by fd, never by a path that
+ * could be swapped. The peer is close-on-exec: it reaches a session's program
+ * only as the stdio that spawn puts in place.
+ */
 export function openPtyPeer(masterFd: number): number {
   const zero = Buffer.alloc(4);
   check('ioctl(TIOCSPTLCK)', ioctlRaw(masterFd, TIOCSPTLCK, 'uint8_t *', zero));
-  return check('ioctl(TIOCGPTPEER)', ioctlRaw(masterFd, TIOCGPTPEER, 'int', O_RDWR | O_NOCTTY));
+  return check('ioctl(TIOCGPTPEER)', ioctlRaw(masterFd, TIOCGPTPEER, 'int', O_RDWR | O_NOCTTY | O_CLOEXEC));
 }
 
 export function setWindowSize(fd: number, rows: number, cols: number): void {
@@ -188,11 +198,6 @@ export function getpwuid(uid: number): PasswdEntry | undefined {
   return passwdResult('getpwuid_r', getpwuidR(uid, pwd, Buffer.alloc(NSS_BUF), NSS_BUF, result), pwd, result);
 }
 
-export function getpwnam(name: string): PasswdEntry | undefined {
-  const pwd = {};
-  const result = [null];
-  return passwdResult('getpwnam_r', getpwnamR(name, pwd, Buffer.alloc(NSS_BUF), NSS_BUF, result), pwd, result);
-}
 
 export function getgrnam(name: string): { name: string; gid: number } | undefined {
   const grp: Record<string, unknown> = {};
@@ -202,13 +207,6 @@ export function getgrnam(name: string): { name: string; gid: number } | undefine
   return result[0] ? { name: String(grp.gr_name), gid: Number(grp.gr_gid) } : undefined;
 }
 
-export function getgrgid(gid: number): { name: string; gid: number } | undefined {
-  const grp: Record<string, unknown> = {};
-  const result = [null];
-  const rc = getgrgidR(gid, grp, Buffer.alloc(NSS_BUF), NSS_BUF, result);
-  if (rc !== 0) throw new ErrnoError('getgrgid_r', rc, errnoNames.get(rc) ?? `E${rc}`);
-  return result[0] ? { name: String(grp.gr_name), gid: Number(grp.gr_gid) } : undefined;
-}
 
 /** Every gid the host's user database gives a user: primary and supplementary. */
 export function getgrouplist(user: string, primaryGid: number): number[] {

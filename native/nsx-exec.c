@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,6 +63,8 @@ static const struct nstype nstypes[] = {
 #define NTYPES (sizeof(nstypes) / sizeof(nstypes[0]))
 
 static int status_fd = -1;
+/* A pidfd of our parent: it becomes readable when the parent exits. */
+static int parent_pidfd = -1;
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -101,6 +104,73 @@ static long number(const char *s, long max)
 	if (errno || *s == '\0' || *end != '\0' || v < 0 || v > max)
 		die("bad number %s", s);
 	return v;
+}
+
+static int pidfd_of(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0); /* always close-on-exec */
+
+	if (fd < 0)
+		die("pidfd_open: %s", strerror(errno));
+	return fd;
+}
+
+/* Every process of a session dies with its parent, so that nothing outlives
+ * nsxd. The parent-death signal is not inherited by fork and is cleared by
+ * every credential change (setns into a user namespace, unshare of one,
+ * setresuid), so it is set again after each; the parent may have gone just
+ * before, which its pidfd tells (getppid cannot: across a pid namespace it is 0). */
+static void exit_with_parent(void)
+{
+	struct pollfd p = { .fd = parent_pidfd, .events = POLLIN };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die("parent-death signal: %s", strerror(errno));
+	if (poll(&p, 1, 0) != 0)
+		die("parent gone");
+}
+
+/* fork, with the child's parent-death signal armed against this process. */
+static pid_t fork_or_die(void)
+{
+	int self = pidfd_of(getpid());
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(self);
+		return pid;
+	}
+	close(parent_pidfd);
+	parent_pidfd = self;
+	exit_with_parent();
+	return 0;
+}
+
+static int compare_fds(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Closes every fd but those listed (and 0-2): whatever nsxd may have let slip
+ * through (its own inherited fds, another session's pty) never reaches a
+ * process a user controls, not even for the instant before exec. */
+static void close_all_but(int *keep, size_t n)
+{
+	unsigned int from = 3;
+
+	if (n > 0)
+		qsort(keep, n, sizeof(*keep), compare_fds);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			die("close_range: %s", strerror(errno));
+		from = keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		die("close_range: %s", strerror(errno));
 }
 
 static void write_file(const char *path, const char *text)
@@ -243,6 +313,15 @@ static void map_root(uid_t uid, gid_t gid)
 	write_file("/proc/self/gid_map", map);
 }
 
+/* A supervisor or an init lives as long as the session, as the session's user
+ * when that is not root: it holds the pty as 0-2 and nothing else (its
+ * parent-death signal is armed; the status fd is the exec'ing child's). */
+static void keep_only_stdio(void)
+{
+	close_all_but(NULL, 0);
+	status_fd = parent_pidfd = -1;
+}
+
 static pid_t child;
 
 static void forward(int sig)
@@ -267,6 +346,8 @@ static void supervise(void)
 {
 	int status;
 
+	keep_only_stdio();
+
 	signal(SIGTERM, forward);
 	signal(SIGHUP, forward);
 	signal(SIGINT, SIG_IGN);
@@ -287,6 +368,8 @@ static void be_init(pid_t shell)
 	int status, shell_status = 0;
 	pid_t pid;
 
+	keep_only_stdio();
+
 	for (;;) {
 		pid = wait(&status);
 		if (pid == shell) {
@@ -297,15 +380,6 @@ static void be_init(pid_t shell)
 			break;
 	}
 	_exit(exit_code(shell_status));
-}
-
-static pid_t fork_or_die(void)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	return pid;
 }
 
 static int cat(char **files)
@@ -383,11 +457,32 @@ int main(int argc, char **argv)
 	if (have_uid != have_gid)
 		die("--uid and --gid go together");
 	id.set = have_uid;
+	{
+		/* First of all, before any privilege is dropped or any process forked:
+		 * nothing but what nsxd handed on by name stays open. */
+		int keep[NTYPES + 2];
+		size_t nkeep = 0;
+
+		for (size_t i = 0; i < NTYPES; i++)
+			if (join_fds[i] >= 0)
+				keep[nkeep++] = join_fds[i];
+		if (status_fd >= 0)
+			keep[nkeep++] = status_fd;
+		if (cgroup_fd >= 0)
+			keep[nkeep++] = cgroup_fd;
+		close_all_but(keep, nkeep);
+	}
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("status fd: %s", strerror(errno));
+	if (id.set && id.uid != 0)
+		for (size_t i = 0; i < id.ngroups; i++)
+			if (id.groups[i] == 0)
+				die("group 0 is root's: it never reaches a non-root shell");
 	/* If nsxd dies before the session starts, so do we. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+	if (getppid() == 1)
 		die("parent gone");
+	parent_pidfd = pidfd_of(getppid());
+	exit_with_parent();
 
 	if (cgroup_fd >= 0) {
 		if (write(cgroup_fd, "0\n", 2) != 2)
@@ -408,6 +503,7 @@ int main(int argc, char **argv)
 		die("setgroups: %s", strerror(errno));
 
 	join_all(join_fds);
+	exit_with_parent();
 
 	if (unshare_flags) {
 		if (want_map_root) {
@@ -415,9 +511,7 @@ int main(int argc, char **argv)
 			if (!id.set || !(unshare_flags & CLONE_NEWUSER))
 				die("--map-root needs --uid and --unshare user");
 			become(&id);
-			/* Changing credentials cleared the parent-death signal: set it again. */
-			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
-				die("parent gone");
+			exit_with_parent();
 			if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 				die("dumpable: %s", strerror(errno));
 			if (unshare(unshare_flags) < 0)
@@ -427,6 +521,7 @@ int main(int argc, char **argv)
 		} else if (unshare(unshare_flags) < 0) {
 			die("unshare: %s", strerror(errno));
 		}
+		exit_with_parent();
 		if (unshare_flags & CLONE_NEWNET)
 			loopback_up();
 		if (hostname && sethostname(hostname, strlen(hostname)) < 0)
@@ -453,23 +548,15 @@ int main(int argc, char **argv)
 
 		if (needs_fork) {
 			child = fork_or_die();
-			if (child > 0) {
-				close(status_fd);
+			if (child > 0)
 				supervise();
-			}
-			if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-				die("pdeathsig: %s", strerror(errno));
 			if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 				die("mount /proc: %s", strerror(errno));
 			if (new_pid) {
 				pid_t shell = fork_or_die();
 
-				if (shell > 0) {
-					close(status_fd);
+				if (shell > 0)
 					be_init(shell);
-				}
-				if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-					die("pdeathsig: %s", strerror(errno));
 			}
 		} else if (mount_proc) {
 			die("--mount-proc needs a new or joined pid namespace");
@@ -478,9 +565,7 @@ int main(int argc, char **argv)
 
 	if (id.set)
 		become(&id);
-	/* Credentials changed: the parent-death signal was reset, set it again. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		die("pdeathsig: %s", strerror(errno));
+	exit_with_parent();
 	if (chdir(home) < 0 && chdir("/") < 0)
 		die("chdir /: %s", strerror(errno));
 	if (setsid() < 0)

@@ -28,6 +28,8 @@ export interface DaemonOptions {
   policy?: { admins?: string[]; rootShells?: string[] };
   /** Reuse this directory (to restart a daemon over its pins). */
   dir?: string;
+  /** Fds nsxd inherits as 3, 4, … (as a careless parent would leave them). */
+  stdio?: number[];
 }
 
 /** A directory root owns and others may traverse, as nsxd demands of its socket's. */
@@ -42,7 +44,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const socket = join(dir, 'nsxd.sock');
   const config = join(dir, 'nsxd.json');
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
-  const proc = spawn(process.execPath, [NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config], { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
   let log = '';
   proc.stdout!.on('data', (d) => { log += d; });
   proc.stderr!.on('data', (d) => { log += d; });
@@ -65,7 +67,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     },
   };
   async function stop() {
-    if (proc.exitCode !== null) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
     await exited;
@@ -92,9 +94,10 @@ export function sh(script: string): string {
 }
 
 /** A user made for this test, removed by remove(); in the nsx group only when asked. */
-export function createUser(opts: { inGroup?: boolean } = {}): { name: string; uid: number; remove(): void } {
+export function createUser(opts: { inGroup?: boolean; groups?: string[] } = {}): { name: string; uid: number; remove(): void } {
   const name = `nsxt${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`;
-  execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', ...(opts.inGroup ? ['--groups', 'nsx'] : []), name]);
+  const groups = [...(opts.inGroup ? ['nsx'] : []), ...(opts.groups ?? [])];
+  execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', ...(groups.length ? ['--groups', groups.join(',')] : []), name]);
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   return { name, uid, remove: () => { spawnSync('pkill', ['-KILL', '-u', name]); spawnSync('userdel', ['--remove', name]); } };
 }

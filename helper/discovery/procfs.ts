@@ -2,7 +2,7 @@
 // the nsfs files they hold open, their cgroup (for container hints) and the
 // nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
 // in scan workers, where blocking costs nothing and readlinkSync is fastest.
-import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { NSTYPES, NsType } from '../protocol';
 
 export interface RawProcess {
@@ -14,8 +14,8 @@ export interface RawProcess {
   ns: Partial<Record<NsType, number>>;
   pidForChildren?: number;
   timeForChildren?: number;
-  /** nsfs files held open: [fd, type, inode]. */
-  nsfds: [number, NsType, number][];
+  /** nsfs files held open, one entry per namespace: [lowest fd, type, inode, how many fds]. */
+  nsfds: [number, NsType, number, number][];
   /** /proc/PID/cgroup, read for the first process of each set of namespaces only. */
   cgroup?: string;
 }
@@ -125,7 +125,10 @@ export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', ma
         buffer = bigger;
       }
     }
-    return buffer.toString(encoding, 0, length);
+    const text = buffer.toString(encoding, 0, length);
+    // A huge file (anyone can make their mount table 70 MB) must not keep its buffer alive.
+    if (buffer.length > 1024 * 1024) buffer = Buffer.allocUnsafe(64 * 1024);
+    return text;
   } catch {
     return undefined;
   } finally {
@@ -169,19 +172,39 @@ function readCmdline(base: string): string[] {
   return args;
 }
 
-function readNsFds(base: string): [number, NsType, number][] {
-  let fds: string[];
+/**
+ * Any process can open a million fds, and anyone's process is scanned: the fds
+ * examined per process are bounded, and many fds to one namespace are one entry.
+ */
+const MAX_FDS_EXAMINED = 65536;
+
+function readNsFds(base: string): RawProcess['nsfds'] {
+  let dir;
   try {
-    fds = readdirSync(`${base}/fd`);
+    dir = opendirSync(`${base}/fd`, { bufferSize: 256 });
   } catch {
     return [];
   }
-  const out: [number, NsType, number][] = [];
-  for (const fd of fds) {
-    const link = readNsLink(`${base}/fd/${fd}`);
-    if (link && (NSTYPES as readonly string[]).includes(link[0])) out.push([Number(fd), link[0] as NsType, link[1]]);
+  const byNs = new Map<string, RawProcess['nsfds'][number]>();
+  try {
+    for (let n = 0, entry; n < MAX_FDS_EXAMINED && (entry = dir.readSync()) !== null; n++) {
+      const link = readNsLink(`${base}/fd/${entry.name}`);
+      if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
+      const fd = Number(entry.name);
+      const key = `${link[0]}:${link[1]}`;
+      const seen = byNs.get(key);
+      if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
+      else {
+        seen[0] = Math.min(seen[0], fd);
+        seen[3]++;
+      }
+    }
+  } catch {
+    // the process exited while we looked
+  } finally {
+    dir.closeSync();
   }
-  return out;
+  return [...byNs.values()];
 }
 
 /** nsfs entries of a mountinfo: the root field names the namespace, as `net:[4026532201]`. */

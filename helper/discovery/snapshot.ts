@@ -4,7 +4,7 @@
 // child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../native/libc';
-import { Holder, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../protocol';
+import { Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../protocol';
 import { containerFromCgroup } from './containers';
 import type { RawScan } from './procfs';
 
@@ -36,6 +36,10 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
       openers.set(id, []);
     }
     return ns;
+  };
+  const addHolder = (ns: Namespace, holder: Holder) => {
+    if (ns.holders.length < MAX_HOLDERS) ns.holders.push(holder);
+    else ns.holdersOmitted = (ns.holdersOmitted ?? 0) + 1;
   };
   const addOpener = (ns: NsKey, path: string) => {
     const list = openers.get(nsId(ns))!;
@@ -69,18 +73,18 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
       if (p.pidForChildren !== undefined) {
         proc.pidForChildren = p.pidForChildren;
         const ns = get('pid', p.pidForChildren);
-        ns.holders.push({ kind: 'pid_for_children', pid: p.pid, comm: p.comm });
+        addHolder(ns, { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
         addOpener(ns, `/proc/${p.pid}/ns/pid_for_children`);
       }
       if (p.timeForChildren !== undefined) {
         proc.timeForChildren = p.timeForChildren;
         const ns = get('time', p.timeForChildren);
-        ns.holders.push({ kind: 'time_for_children', pid: p.pid, comm: p.comm });
+        addHolder(ns, { kind: 'time_for_children', pid: p.pid, comm: p.comm });
         addOpener(ns, `/proc/${p.pid}/ns/time_for_children`);
       }
-      for (const [fd, type, inode] of p.nsfds) {
+      for (const [fd, type, inode, count] of p.nsfds) {
         const ns = get(type, inode);
-        ns.holders.push({ kind: 'fd', pid: p.pid, fd, comm: p.comm });
+        addHolder(ns, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
         addOpener(ns, `/proc/${p.pid}/fd/${fd}`);
       }
       processes.push(proc);
@@ -96,7 +100,7 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
         const ns = get(m.type, m.inode);
         const own = mntns === ctx.selfMntns;
         const pin = own ? ctx.pinAt(m.path, m.type, m.inode) : undefined;
-        ns.holders.push({ kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}) });
+        addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}) });
         if (pin) {
           const same = ns.pins.find((p) => p.name === pin.name);
           if (same) same.paths.push(...pin.paths);

@@ -1,0 +1,281 @@
+// What nsxd refuses to hand a member, tried as an attacker would: fds that
+// leak into processes the member controls (taken with pidfd_getfd), sessions
+// that outlive nsxd, root shells among a member's files, host group 0, rows
+// forged in root's `nsx list`, pin names that stay taken.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '../../helper/client';
+import { TerminalOpen } from '../../helper/protocol';
+import {
+  createUser, Daemon, descendants, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+} from '../support';
+
+const O_CLOEXEC = 0o2000000;
+
+function uidOf(pid: number): number | undefined {
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function fdsOf(pid: number): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      fds.set(Number(fd), readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return fds;
+}
+
+/** Every fd of a process from 3 up that lacks O_CLOEXEC, with what it is. */
+function inheritable(pid: number): string[] {
+  const open: string[] = [];
+  for (const [fd, target] of fdsOf(pid)) {
+    if (fd < 3) continue;
+    const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(info)![1], 8);
+    if ((flags & O_CLOEXEC) === 0) open.push(`${fd} -> ${target}`);
+  }
+  return open;
+}
+
+/** A member's command started through nsx, kept running; its session's processes are nsxd's descendants with its uid. */
+function memberSession(daemon: Daemon, user: { name: string; uid: number }, args: string[]): { kill(): void; processes(): number[] } {
+  const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, NSX, '--socket', daemon.socket, ...args], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  return {
+    kill: () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } },
+    processes: () => descendants(daemon.proc.pid!).filter((p) => uidOf(p) === user.uid),
+  };
+}
+
+async function rootPty(c: Client) {
+  return c.conn.sendRequest(TerminalOpen, { pty: { cols: 80, rows: 24 }, command: ['sleep', '3001'] });
+}
+
+describe('security: what a member can never get', () => {
+  let daemon: Daemon;
+  let user: ReturnType<typeof createUser>;
+  let dir: string;
+  let fdgrab: string;
+  before(async () => {
+    ensureGroup();
+    daemon = await startDaemon();
+    user = createUser({ inGroup: true });
+    dir = rootDir('nsx-sec-');
+    fdgrab = join(dir, 'fdgrab');
+    execFileSync('cc', ['-O2', '-o', fdgrab, join(ROOT, 'test/fixtures/fdgrab.c')]);
+  });
+  after(async () => {
+    await daemon.destroy();
+    user.remove();
+    removeDir(dir);
+  });
+
+  it("a member's isolated session holds no fd but its own 0-2, and pidfd_getfd takes nothing else from it", async () => {
+    const c = await daemon.client();
+    const member = memberSession(daemon, user, ['isolate', '--', 'sleep', '3002']);
+    try {
+      const root = await rootPty(c);
+      assert.ok(root.session > 0);
+      // A second member session, opened while the root one is open: the leak was of every open session's pty into later ones.
+      const procs = await waitFor(() => {
+        const ps = member.processes().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'nsx-exec');
+        return ps.length >= 3 && ps;
+      }, 10_000, 'the supervisor, the init and the shell of the member session');
+      for (const p of procs) {
+        const fds = fdsOf(p);
+        assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `process ${p} (${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`);
+        for (const target of fds.values()) assert.doesNotMatch(target, /ptmx|\/dev\/pts\//, `process ${p} holds a pty: ${target}`);
+      }
+      const grabbed = spawnSync('runuser', ['-u', user.name, '--', fdgrab, ...procs.map(String)], { encoding: 'utf8' });
+      assert.equal(grabbed.status, 0, grabbed.stderr);
+      for (const p of procs) {
+        const taken = grabbed.stdout.split('\n').filter((l) => l.startsWith(`${p} `));
+        // It works (the member gets each process's stdio), and gets nothing more.
+        assert.deepEqual(taken.map((l) => Number(l.split(' ')[1])), [0, 1, 2], `pidfd_getfd on ${p} took:\n${taken.join('\n')}`);
+        for (const l of taken) assert.doesNotMatch(l, /ptmx|\/dev\/pts\//);
+      }
+    } finally {
+      member.kill();
+      c.close();
+    }
+  });
+
+  it('every fd nsxd holds is close-on-exec, with sessions open on ptys and pipes, and those it inherited too', async () => {
+    const inherited = openSync('/dev/null', 'r');
+    // An fd left open by whoever starts nsxd (here: this test, as fd 3 of nsxd, not close-on-exec).
+    const other = await startDaemon({ stdio: [inherited] });
+    closeSync(inherited);
+    const c = await other.client();
+    try {
+      await rootPty(c);
+      await c.conn.sendRequest(TerminalOpen, { command: ['sleep', '3003'] });
+      assert.deepEqual(inheritable(other.proc.pid!), [], 'fds a program nsxd starts would inherit');
+      const sessions = descendants(other.proc.pid!);
+      assert.ok(sessions.length >= 2, 'two sessions are running');
+      for (const p of sessions) {
+        for (const [fd, target] of fdsOf(p)) assert.ok(fd < 3 || target !== '/dev/null', `session process ${p} inherited nsxd's fd ${fd} (${target})`);
+      }
+    } finally {
+      c.close();
+      await other.destroy();
+    }
+  });
+
+  it('kill -9 of nsxd takes every session with it: joined user namespaces, isolated, root and member', async () => {
+    const other = await startDaemon();
+    // Joining a user namespace that another uid owns clears the parent-death signal.
+    const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', '--pid', '--fork', 'sleep', '600'], { stdio: 'ignore', detached: true });
+    const held = { pid: await waitFor(() => descendants(made.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 10_000, "the member's namespaces"), kill: () => process.kill(-made.pid!, 'SIGKILL') };
+    const c = await other.client();
+    const member = memberSession(other, user, ['isolate', '--', 'sleep', '3004']);
+    try {
+      await c.conn.sendRequest(TerminalOpen, { target: { pid: held.pid }, command: ['sleep', '3005'] });
+      await rootPty(c);
+      const sessions = await waitFor(() => {
+        const ps = descendants(other.proc.pid!);
+        return ps.some((p) => uidOf(p) === user.uid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep') && ps.length >= 5 && ps;
+      }, 10_000, 'three sessions running');
+      other.proc.kill('SIGKILL');
+      await waitFor(() => sessions.every((p) => !existsSync(`/proc/${p}`)), 5000,
+        `every session process gone (left: ${sessions.filter((p) => existsSync(`/proc/${p}`)).map((p) => `${p} ${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}`).join(', ')})`);
+    } finally {
+      member.kill();
+      c.close();
+      held.kill();
+      await other.destroy();
+    }
+  });
+
+  it("refuses a root shell in a mount namespace a member made, unless the member's user namespace is joined too", async () => {
+    const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--mount', 'sleep', '600'], { stdio: 'ignore' });
+    try {
+      const pid = await waitFor(() => descendants(made.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'
+        && nsInode(p, 'mnt') !== nsInode('self', 'mnt')), 10_000, "the member's namespaces");
+      const refused = nsx(daemon, ['enter', String(pid), '-t', 'mnt', '--', 'id', '-u']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, new RegExp(`no root shell in mnt:\\[${nsInode(pid, 'mnt')}\\]: it belongs to user:\\[${nsInode(pid, 'user')}\\], which ${user.name} \\(uid ${user.uid}\\) made`));
+      await waitFor(() => /action=terminal\/open .*result=refused reason="no root shell in mnt/.test(daemon.log()), 5000, 'the refusal audited');
+      const confined = nsx(daemon, ['enter', String(pid), '-t', 'user,mnt', '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+      assert.equal(confined.code, 0, confined.stderr);
+      assert.match(confined.stdout, new RegExp(`^0\\n\\s*0\\s+${user.uid}\\s+1\\n$`), 'root inside is the member outside');
+      const own = nsx(daemon, ['enter', String(pid), '-t', 'mnt', '--', 'id', '-u'], { user: user.name });
+      assert.equal(own.stdout.trim(), String(user.uid), 'the member may enter as itself');
+    } finally {
+      made.kill('SIGKILL');
+      spawnSync('pkill', ['-KILL', '-u', user.name, '-x', 'sleep']);
+    }
+  });
+
+  it('host group 0 never reaches a non-root shell, joined or isolated', async () => {
+    const wheel = createUser({ inGroup: true, groups: ['root'] });
+    const target = await holdNamespaces(['--uts'], 'exec sleep 600');
+    try {
+      for (const args of [['enter', String(target.pid), '-t', 'uts'], ['isolate', '-t', 'uts,user']]) {
+        const session = memberSession(daemon, wheel, [...args, '--', 'sleep', '3006']);
+        try {
+          // Read from the host's side: inside a user namespace host groups show as 65534.
+          const shell = await waitFor(() => session.processes().find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 10_000, `the ${args[0]} session`);
+          const groups = /^Groups:(.*)$/m.exec(readFileSync(`/proc/${shell}/status`, 'utf8'))![1].trim().split(/\s+/);
+          assert.ok(groups.includes(spawnSync('getent', ['group', 'nsx'], { encoding: 'utf8' }).stdout.split(':')[2]), `${args[0]}: the user's other groups are there: ${groups}`);
+          assert.ok(!groups.includes('0'), `${args[0]}: ${groups}`);
+        } finally {
+          session.kill();
+        }
+      }
+    } finally {
+      target.kill();
+      wheel.remove();
+    }
+  });
+
+  it('nsx list shows newlines and bidi overrides in argv as escapes: no forged rows', async () => {
+    const forged = `x\n4026531835 cgroup 999 1 root /sbin/init-forged\u202egnp.exe`;
+    // Alone in a uts namespace of its own, so that its command line is that namespace's row.
+    const proc = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', 'bash', '-c', 'exec -a "$0" sleep 600', forged], { stdio: 'ignore' });
+    try {
+      await waitFor(() => descendants(proc.pid!).some((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 5000, 'the forger');
+      const r = nsx(daemon, ['list']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /^4026531835 cgroup 999/m);
+      assert.doesNotMatch(r.stdout, /\u202e/);
+      assert.match(r.stdout, /x\\x0a4026531835 cgroup 999 1 root \/sbin\/init-forged\\u202egnp\.exe/);
+    } finally {
+      proc.kill('SIGKILL');
+      spawnSync('pkill', ['-KILL', '-u', user.name, '-x', 'sleep']);
+    }
+  });
+
+  it('a pin that cannot be made leaves its name free, and a pin unmounted behind nsxd counts no more', async () => {
+    const host = nsx(daemon, ['pin', String(process.pid), 'mnt', 'host-mnt']);
+    assert.equal(host.code, 1);
+    assert.ok(!existsSync(join(daemon.dir, 'pins', 'mnt', 'host-mnt')), 'no empty pin file left behind');
+    const held = await holdNamespaces(['--uts'], 'exec sleep 600');
+    try {
+      assert.equal(nsx(daemon, ['pin', String(held.pid), 'uts', 'first'], { user: user.name }).code, 0);
+      const registry = () => Object.keys(JSON.parse(readFileSync(join(daemon.dir, 'pins.json'), 'utf8')));
+      assert.ok(registry().includes('uts/first'));
+      execFileSync('umount', [join(daemon.dir, 'pins', 'uts', 'first')]);
+      assert.equal(nsx(daemon, ['pin', String(held.pid), 'uts', 'second'], { user: user.name }).code, 0);
+      assert.deepEqual(registry().filter((k) => k.startsWith('uts/')), ['uts/second'], 'the vanished pin is forgotten');
+      assert.equal(nsx(daemon, ['unpin', 'uts', 'second'], { user: user.name }).code, 0);
+    } finally {
+      held.kill();
+    }
+  });
+
+  it("an outsider's million fds cost discovery one holder entry, and a huge mount table one capped section", async () => {
+    const outsider = createUser();
+    const hog = join(dir, 'fdhog');
+    execFileSync('cc', ['-O2', '-o', hog, join(ROOT, 'test/fixtures/fdhog.c')]);
+    // As many as this machine lets a process hold (raising the hard limit takes CAP_SYS_RESOURCE, which it may lack).
+    const limit = Number(/^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 4096);
+    const fds = Math.min(1_000_000, limit) - 64;
+    const proc = spawn('runuser', ['-u', outsider.name, '--', hog, '/proc/self/ns/uts', String(fds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let ready = '';
+    proc.stdout!.on('data', (d) => { ready += d; });
+    const big = await holdNamespaces(['--mount', '--propagation', 'private'], 'mkdir -p /tmp/nsx-big-mnt && for i in $(seq 4000); do mount -t tmpfs -o size=4k nsx-stacked-tmpfs-with-a-long-name /tmp/nsx-big-mnt; done; exec sleep 600');
+    try {
+      await waitFor(() => ready.includes('ready'), 20_000, `the outsider's ${fds} fds`);
+      const r = nsx(daemon, ['list', '--json', '-t', 'uts']);
+      assert.equal(r.code, 0, r.stderr);
+      const host = (JSON.parse(r.stdout).namespaces as { inode: number; holders: { kind: string; comm?: string; count?: number }[] }[]).find((ns) => ns.inode === nsInode('self', 'uts'))!;
+      assert.ok(host.holders.length <= 32, `${host.holders.length} holders listed`);
+      const held = host.holders.find((h) => h.kind === 'fd' && h.comm === 'fdhog');
+      assert.equal(held?.count, fds, 'one entry counts them all');
+      assert.ok(r.stdout.length < 4 * 1024 * 1024, `the answer is ${r.stdout.length} bytes`);
+
+      const mounts = readFileSync(`/proc/${big.pid}/mountinfo`, 'utf8').length;
+      assert.ok(mounts > 320 * 1024, `the mount table is ${mounts} bytes`);
+      const d = nsx(daemon, ['details', `mnt:${nsInode(big.pid, 'mnt')}`]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, /… truncated: only the first 256 KiB are shown/);
+      assert.ok(d.stdout.length < 300 * 1024, `details are ${d.stdout.length} bytes`);
+    } finally {
+      proc.kill('SIGKILL');
+      big.kill();
+      outsider.remove();
+    }
+  });
+
+  it("stopping nsxd removes its sessions' cgroups and its own folder", async () => {
+    const other = await startDaemon();
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+    if (!mount) return; // no cgroup2 here: sessions fall back to process groups
+    const instance = join(mount[4], 'nsx.sessions', createHash('sha256').update(other.socket).digest('hex').slice(0, 16));
+    const c = await other.client();
+    await rootPty(c);
+    assert.ok(readdirSync(instance).some((n) => n.startsWith('session-')), 'the session has its cgroup');
+    await other.destroy();
+    assert.ok(!existsSync(instance), `${instance} is gone`);
+  });
+});
