@@ -159,12 +159,29 @@ function isMountPoint(path: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] !== undefined && unescapeMountPath(l.split(' ')[4]) === path);
 }
 
+/**
+ * /run/netns made what `ip netns add` makes it: a shared mount of itself. Left
+ * a plain directory, the first `ip netns add` after a net pin would bind
+ * /run/netns over itself, and the pin's mount would live on underneath, where
+ * no unpin can reach it.
+ */
+function prepareNetnsDir(): void {
+  mkdirSync(NETNS_DIR, { recursive: true, mode: 0o755 });
+  try {
+    libc.mount('', NETNS_DIR, 'none', libc.MS_SHARED | libc.MS_REC);
+  } catch (err) {
+    if ((err as libc.ErrnoError).code !== 'EINVAL') throw err; // EINVAL: not a mount point yet
+    libc.mount(NETNS_DIR, NETNS_DIR, 'none', libc.MS_BIND | libc.MS_REC);
+    libc.mount('', NETNS_DIR, 'none', libc.MS_SHARED | libc.MS_REC);
+  }
+}
+
 /** Creates DIR/NAME with O_EXCL through DIR's fd, then mounts onto that very file by its fd. */
 function bindAt(ns: OpenedNs, path: string): void {
   const slash = path.lastIndexOf('/');
   const dir = path.slice(0, slash);
   const name = path.slice(slash + 1);
-  if (dir === NETNS_DIR) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (dir === NETNS_DIR) prepareNetnsDir();
   const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   let fileFd: number | undefined;
   try {

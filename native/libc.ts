@@ -69,6 +69,8 @@ export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 
 export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_SHARED = 1 << 20;
 export const MS_PRIVATE = 1 << 18;
 export const MNT_DETACH = 0x2;
 export const UMOUNT_NOFOLLOW = 0x8;

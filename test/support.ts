@@ -30,6 +30,8 @@ export interface DaemonOptions {
   dir?: string;
   /** Fds nsxd inherits as 3, 4, … (as a careless parent would leave them). */
   stdio?: number[];
+  /** A command that execs nsxd's argv after it (`unshare -m …`), so that nsxd keeps its pid. */
+  wrap?: string[];
 }
 
 /** A directory root owns and others may traverse, as nsxd demands of its socket's. */
@@ -44,7 +46,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const socket = join(dir, 'nsxd.sock');
   const config = join(dir, 'nsxd.json');
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
-  const proc = spawn(process.execPath, [NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config], { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
+  const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
   let log = '';
   proc.stdout!.on('data', (d) => { log += d; });
   proc.stderr!.on('data', (d) => { log += d; });

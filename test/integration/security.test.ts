@@ -233,6 +233,26 @@ describe('security: what a member can never get', () => {
     }
   });
 
+  it('a net pin made before the first `ip netns add` is released whole by unpin', async () => {
+    // nsxd in a mount namespace of its own where /run/netns is a plain directory, as on a machine that never ran ip netns.
+    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'umount -R -l /run/netns 2>/dev/null; exec "$@"', 'sh'] });
+    const held = await holdNamespaces(['--net'], 'exec sleep 600');
+    const inNsxd = (...cmd: string[]) => execFileSync('nsenter', ['-t', String(other.proc.pid), '-m', '--', ...cmd], { encoding: 'utf8' });
+    const nsfsMounts = () => inNsxd('cat', '/proc/self/mountinfo').split('\n').filter((l) => l.includes(`net:[${nsInode(held.pid, 'net')}]`));
+    try {
+      assert.equal(nsx(other, ['pin', String(held.pid), 'net', 'nsx-sec-early']).code, 0);
+      inNsxd('ip', 'netns', 'add', 'nsx-sec-later');
+      assert.ok(nsfsMounts().length >= 2, 'pinned in the pin directory and in /run/netns');
+      const r = nsx(other, ['unpin', 'net', 'nsx-sec-early']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(nsfsMounts(), [], 'no mount of the namespace is left, hidden or not');
+    } finally {
+      spawnSync('nsenter', ['-t', String(other.proc.pid), '-m', '--', 'ip', 'netns', 'delete', 'nsx-sec-later']);
+      held.kill();
+      await other.destroy();
+    }
+  });
+
   it("an outsider's million fds cost discovery one holder entry, and a huge mount table one capped section", async () => {
     const outsider = createUser();
     const hog = join(dir, 'fdhog');
