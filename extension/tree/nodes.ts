@@ -73,7 +73,8 @@ export function namespaceDescription(ns: Namespace): string {
   const parts = [`${ns.pids.length} proc${ns.pids.length === 1 ? '' : 's'}`];
   if (ns.initial) parts.push('initial');
   if (ns.container) parts.push(`${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
-  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => p.name).join(', ')}`);
+  // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
+  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'another tool'}`).join(', ')}`);
   else if (ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
   return parts.join(' · ');
 }

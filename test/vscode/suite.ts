@@ -213,7 +213,7 @@ export function defineSuite(): void {
       const pinnedItem = item(api, await namespaceNode(api, key));
       assert.match(String(pinnedItem.contextValue), /\bpinned\b/);
       assert.equal((pinnedItem.iconPath as vscode.ThemeIcon).id, 'pinned');
-      assert.match(String(pinnedItem.description), /pinned as vscode-pin/);
+      assert.match(String(pinnedItem.description), /pinned as vscode-pin by root/);
       const t = (await vscode.commands.executeCommand('nsx.openTerminalInPinned', { type: 'uts', name: 'vscode-pin' })) as NsTerminal;
       assert.match(await runInTerminal(t, 'hostname', 'DONE4'), /pinned-vscode/);
       t.terminal!.dispose();
