@@ -234,8 +234,9 @@ describe('security: what a member can never get', () => {
   });
 
   it('a net pin made before the first `ip netns add` is released whole by unpin', async () => {
-    // nsxd in a mount namespace of its own where /run/netns is a plain directory, as on a machine that never ran ip netns.
-    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'umount -R -l /run/netns 2>/dev/null; exec "$@"', 'sh'] });
+    // nsxd in a mount namespace of its own with an empty /run of its own, as on a machine that never ran ip netns:
+    // nothing it makes there reaches the host's /run/netns, and nothing left there by others reaches it.
+    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs nsx-run /run && exec "$@"', 'sh'] });
     const held = await holdNamespaces(['--net'], 'exec sleep 600');
     const inNsxd = (...cmd: string[]) => execFileSync('nsenter', ['-t', String(other.proc.pid), '-m', '--', ...cmd], { encoding: 'utf8' });
     const nsfsMounts = () => inNsxd('cat', '/proc/self/mountinfo').split('\n').filter((l) => l.includes(`net:[${nsInode(held.pid, 'net')}]`));
