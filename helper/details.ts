@@ -6,7 +6,8 @@ import { readProcFile } from './discovery/procfs';
 import type { Model } from './discovery/snapshot';
 import { openChecked } from './discovery/snapshot';
 import { launch } from './launcher';
-import { describeHolder, Details, Namespace, nsId } from './protocol';
+import { describeHolder, Details, Namespace, netnsNames, nsId } from './protocol';
+import { NETNS_DIR } from './pins';
 import { closeQuietly } from './cgroup';
 
 const MAX_OUTPUT = 256 * 1024;
@@ -108,6 +109,7 @@ function summary(ns: Namespace): { title: string; text: string } {
   if (ns.ownerUid !== undefined) lines.push(`owner uid     ${ns.ownerUid}`);
   if (ns.container) lines.push(`container     ${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
   for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
+  for (const name of netnsNames(ns)) lines.push(`ip netns      ${name}, made by another tool: ${NETNS_DIR}/${name}`);
   for (const h of ns.holders) lines.push(`held by       ${describeHolder(h)}`);
   if (ns.holdersOmitted) lines.push(`held by       … and ${ns.holdersOmitted} more`);
   return { title: 'summary', text: lines.join('\n') };

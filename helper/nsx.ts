@@ -4,7 +4,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
 import { Client, connect, defaultSocket } from './client';
 import {
-  CreateNamespace, describeHolder, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, Pin, PinNamespace,
+  CreateNamespace, describeHolder, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, netnsNames, PinNamespace,
   Process, Snapshot, UnpinNamespace,
 } from './protocol';
 
@@ -19,7 +19,7 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
                                    a shell or command in fresh namespaces
   pin PID TYPE NAME                keep the TYPE namespace of PID alive as NAME
   pin --new TYPE NAME              a new, empty namespace held by its pin
-  unpin TYPE NAME
+  unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock.
 `;
@@ -50,9 +50,12 @@ function field(text: string): string {
   return text.replace(CONTROL_OR_LAYOUT, escapeChar);
 }
 
-/** A pin as a reader should weigh it: who made it (a net pin is what `ip netns exec NAME` enters). */
-function pinLabel(pin: Pin): string {
-  return `${pin.name} (by ${pin.by?.user ?? 'another tool'})`;
+/** The names a namespace goes by, with who made each (a net pin is what `ip netns exec NAME` enters). */
+function names(ns: Namespace): string {
+  return [
+    ...ns.pins.map((pin) => `pin ${pin.name} (by ${pin.by?.user ?? 'an unrecorded user'})`),
+    ...netnsNames(ns).map((name) => `ip netns ${name} (by another tool)`),
+  ].join(', ');
 }
 
 function types(value: string | undefined): NsType[] | undefined {
@@ -86,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       'fresh-proc': { type: 'boolean' },
       pin: { type: 'string' },
       new: { type: 'boolean' },
+      force: { type: 'boolean' },
       hostname: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -144,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'unpin': {
-      const r = await withClient((c) => c.conn.sendRequest(UnpinNamespace, { type: nsType(args[0]), name: args[1] ?? '' }));
+      const r = await withClient((c) => c.conn.sendRequest(UnpinNamespace, { type: nsType(args[0]), name: args[1] ?? '', ...(values.force ? { force: true } : {}) }));
       const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
       process.stdout.write(rest.length
         ? `unpinned ${args[0]}/${args[1]}; ${nsId(r)} lives on, held by ${rest.join('; ')}\n`
@@ -184,7 +188,7 @@ function table(namespaces: Namespace[], snapshot: Snapshot): string {
   for (const ns of sorted) {
     const lowest = Math.min(...ns.pids);
     const p = byPid.get(lowest);
-    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : ns.pins.length ? `pinned as ${ns.pins.map(pinLabel).join(', ')}` : ns.holders.map(describeHolder).join('; ');
+    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ');
     rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', what].map(field));
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -197,7 +201,7 @@ function tree(snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const label = (ns: Namespace) => {
     const p = byPid.get(Math.min(...ns.pids));
-    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', ns.pins.length ? `pin ${ns.pins.map(pinLabel).join(', ')}` : '', p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
+    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', names(ns), p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
     return `${nsId(ns)}${ns.ownerUid !== undefined ? ` uid ${ns.ownerUid}` : ''}  ${ns.pids.length} procs${extra.length ? `  ${extra.join(', ')}` : ''}`;
   };
   const lines: string[] = [];

@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
-  const scanner = new Scanner({ userName, pinAt: (path, type, inode) => pins.pinAt(path, type, inode) });
+  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) });
   const watcher = new Watcher(scanner);
   const cgroups = SessionCgroups.open(values.socket);
   const rpc = new Server({

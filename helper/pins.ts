@@ -55,15 +55,20 @@ export class Pins {
     }
   }
 
-  /** The pin an nsfs mount path in nsxd's mount namespace is, if any (for the scanner). */
-  pinAt(path: string, type: NsType, inode: number): Pin | undefined {
-    const inDir = join(this.dir, type) + '/';
-    let name: string | undefined;
-    if (path.startsWith(inDir) && !path.slice(inDir.length).includes('/')) name = path.slice(inDir.length);
-    else if (type === 'net' && path.startsWith(NETNS_DIR + '/') && !path.slice(NETNS_DIR.length + 1).includes('/')) name = path.slice(NETNS_DIR.length + 1);
+  /**
+   * What an nsfs mount in nsxd's mount namespace is (for the scanner): a pin
+   * when nsxd made it (anything in its pin directory; in /run/netns, only what
+   * its records say it made), else for /run/netns the `ip netns` name that
+   * another tool gave it.
+   */
+  mountAt(path: string, type: NsType, inode: number): { pin: Pin } | { netns: string } | undefined {
+    const inDir = fileIn(join(this.dir, type), path);
+    const inNetns = type === 'net' ? fileIn(NETNS_DIR, path) : undefined;
+    const name = inDir ?? inNetns;
     if (!name) return undefined;
     const by = this.recordOf(type, name, inode);
-    return { name, paths: [path], ...(by ? { by: { uid: by.uid, user: by.user } } : {}) };
+    if (!inDir && !by) return { netns: name };
+    return { pin: { name, paths: [path], ...(by ? { by: { uid: by.uid, user: by.user } } : {}) } };
   }
 
   private recordOf(type: NsType, name: string, inode: number): PinRecord | undefined {
@@ -104,11 +109,17 @@ export class Pins {
     return { name, by: { uid: caller.uid, user: caller.user }, paths };
   }
 
-  unpin(type: NsType, name: string, caller: Caller): NsKey {
+  unpin(type: NsType, name: string, caller: Caller, force = false): NsKey {
     const opened = this.open(type, name);
     if (!opened) throw new ResponseError(ErrorCodes.NotFound, `there is no pin ${type}/${name}`);
     closeSync(opened.fd);
     const owner = this.recordOf(type, name, opened.inode);
+    if (!owner && !existsOrLink(join(this.dir, type, name))) {
+      // /run/netns/NAME, made by `ip netns add` or a container engine: theirs, not a pin.
+      const what = `net/${name} is an ip netns name that another tool made (ip netns add, podman), not a pin`;
+      if (caller.role !== 'admin') throw new ResponseError(ErrorCodes.AccessDenied, `${what}: only root or an admin in /etc/nsx/nsxd.json may release it`);
+      if (!force) throw new ResponseError(ErrorCodes.NeedsConfirmation, `${what}; the tool that made it may still use it. Release it anyway with --force (as ip netns delete ${name} would)`);
+    }
     if (caller.role !== 'admin' && owner?.uid !== caller.uid) {
       const who = owner ? `${owner.user} pinned it` : 'it was not pinned through nsxd, or its name now holds another namespace';
       throw new ResponseError(ErrorCodes.AccessDenied, `you may only unpin your own pins (${who}); an admin in /etc/nsx/nsxd.json may release any`);
@@ -149,6 +160,12 @@ export class Pins {
     writeFileSync(tmp, JSON.stringify(this.registry, null, 1), { mode: 0o600 });
     renameSync(tmp, this.registryFile);
   }
+}
+
+/** NAME when PATH is DIR/NAME. */
+function fileIn(dir: string, path: string): string | undefined {
+  const name = path.startsWith(dir + '/') ? path.slice(dir.length + 1) : '';
+  return name && !name.includes('/') ? name : undefined;
 }
 
 function existsOrLink(path: string): boolean {
@@ -267,8 +284,9 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
       const p = v.object(params);
       const type = v.nstype(p.type);
       const name = v.pinName(p.name);
-      return done('namespaces/unpin', `${type}/${name}`, async (): Promise<UnpinResult> => {
-        const key = pins.unpin(type, name, caller);
+      const force = p.force === undefined ? false : v.bool(p.force, 'force');
+      return done('namespaces/unpin', `${type}/${name}${force ? ' (forced)' : ''}`, async (): Promise<UnpinResult> => {
+        const key = pins.unpin(type, name, caller, force);
         const ns = (await scanner.scan()).snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
         return { ...key, remaining: { processes: ns?.pids.length ?? 0, holders: ns?.holders ?? [] } };
       });

@@ -44,7 +44,8 @@ export interface Process {
 export type Holder =
   /** `count` fds of that process hold it; the lowest is named. */
   | { kind: 'fd'; pid: number; fd: number; comm: string; count?: number }
-  | { kind: 'mount'; path: string; mntns: number; pin?: string }
+  /** `pin`: nsxd's pin of that name. `netns`: an `ip netns` name that another tool (ip netns add, podman) made. */
+  | { kind: 'mount'; path: string; mntns: number; pin?: string; netns?: string }
   | { kind: 'pid_for_children' | 'time_for_children'; pid: number; comm: string }
   | { kind: 'child'; of: NsKey }
   | { kind: 'owner'; of: NsKey };
@@ -53,7 +54,7 @@ export type Holder =
 export function describeHolder(h: Holder): string {
   switch (h.kind) {
     case 'fd': return `fd ${h.fd}${h.count && h.count > 1 ? ` (and ${h.count - 1} more)` : ''} of ${h.comm} (${h.pid})`;
-    case 'mount': return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : ''}`;
+    case 'mount': return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : h.netns ? ` (ip netns ${h.netns}, made by another tool)` : ''}`;
     case 'pid_for_children':
     case 'time_for_children': return `${h.kind} of ${h.comm} (${h.pid})`;
     case 'child': return `child namespace ${nsId(h.of)}`;
@@ -69,9 +70,15 @@ export interface ContainerHint {
   name?: string;
 }
 
+/** The `ip netns` names other tools gave a namespace (nsxd's own net pins are in `pins`). */
+export function netnsNames(ns: Namespace): string[] {
+  return ns.holders.flatMap((h) => (h.kind === 'mount' && h.netns ? [h.netns] : []));
+}
+
+/** A bind mount that nsxd made of a namespace, under a name. Mounts other tools made are holders. */
 export interface Pin {
   name: string;
-  /** Whoever pinned it through nsxd; absent for pins made by other tools (`ip netns add`). */
+  /** Whoever pinned it; absent only when nsxd's record of it was lost. */
   by?: { uid: number; user: string };
   /** Where it is bind-mounted: in nsxd's pin directory and, for net, /run/netns. */
   paths: string[];
@@ -80,7 +87,7 @@ export interface Pin {
 export interface Namespace extends NsKey {
   /** The pids of the processes in it. */
   pids: number[];
-  /** At most MAX_HOLDERS of them: anyone can open a million fds to a namespace. */
+  /** At most MAX_HOLDERS of them (anyone can open a million fds to a namespace), plus every pin and ip netns name. */
   holders: Holder[];
   /** How many more holders there are than `holders` lists. */
   holdersOmitted?: number;
@@ -187,6 +194,12 @@ export const CreateNamespace = new RequestType<CreateParams, PinResult, void>('n
 export interface UnpinParams {
   type: NsType;
   name: string;
+  /**
+   * Also release an `ip netns` name that another tool made (podman's netns-…,
+   * `ip netns add`): root or an admin only, and only once the user confirmed,
+   * since the tool that made it may still rely on it.
+   */
+  force?: boolean;
 }
 export interface UnpinResult extends NsKey {
   /** What still holds the namespace after the pin is gone; empty means it is freed. */
@@ -275,5 +288,7 @@ export const ErrorCodes = {
   Conflict: -32004,
   Moved: -32005,
   Failed: -32006,
+  /** The request would undo another tool's work: ask the user, then send it again with `force`. */
+  NeedsConfirmation: -32007,
   InvalidParams: -32602,
 } as const;

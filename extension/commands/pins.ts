@@ -1,7 +1,8 @@
 // Pin commands: pin a namespace by name, unpin, create an empty persistent one.
 import * as vscode from 'vscode';
+import { LanguageClient, ResponseError } from 'vscode-languageclient/node';
 import {
-  CreateNamespace, describeHolder, Namespace, nsId, NsType, NSTYPES, PIN_NAME, PinNamespace, UnpinNamespace,
+  CreateNamespace, describeHolder, ErrorCodes, Namespace, netnsNames, nsId, NsType, NSTYPES, PIN_NAME, PinNamespace, UnpinNamespace, UnpinResult,
 } from '../../helper/protocol';
 import { keyOf, pidOf } from '../tree/nodes';
 import { Context, guarded } from './context';
@@ -19,6 +20,18 @@ async function askName(title: string, value: string): Promise<string | undefined
     title, value,
     validateInput: (v) => (PIN_NAME.test(v) ? undefined : '1 to 64 of a-z 0-9 . _ - , starting with a letter or digit'),
   });
+}
+
+/** Unpins; a name another tool made is released only after the user confirms what nsxd warns about. */
+async function unpin(client: LanguageClient, type: NsType, name: string): Promise<UnpinResult | undefined> {
+  try {
+    return await client.sendRequest(UnpinNamespace, { type, name });
+  } catch (err) {
+    if (!(err instanceof ResponseError) || err.code !== ErrorCodes.NeedsConfirmation) throw err;
+    const release = 'Release';
+    if (await vscode.window.showWarningMessage(err.message.replace(/ with --force.*/, ''), { modal: true }, release) !== release) return undefined;
+    return client.sendRequest(UnpinNamespace, { type, name, force: true });
+  }
 }
 
 export function registerPinCommands(ctx: Context): vscode.Disposable[] {
@@ -48,10 +61,12 @@ export function registerPinCommands(ctx: Context): vscode.Disposable[] {
       const client = ctx.connection.require();
       const key = keyOf(node);
       const ns = key && ctx.model.namespace(key);
-      if (!ns || ns.pins.length === 0) throw new Error('That namespace is not pinned.');
-      const pin = name ?? (ns.pins.length === 1 ? ns.pins[0].name : await vscode.window.showQuickPick(ns.pins.map((p) => p.name), { title: `Unpin which pin of ${nsId(ns)}?` }));
+      const names = ns ? [...ns.pins.map((p) => p.name), ...netnsNames(ns)] : [];
+      if (!ns || names.length === 0) throw new Error('That namespace is not pinned.');
+      const pin = name ?? (names.length === 1 ? names[0] : await vscode.window.showQuickPick(names, { title: `Unpin which name of ${nsId(ns)}?` }));
       if (!pin) return undefined;
-      const r = await client.sendRequest(UnpinNamespace, { type: ns.type, name: pin });
+      const r = await unpin(client, ns.type, pin);
+      if (!r) return undefined;
       const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
       void vscode.window.showInformationMessage(rest.length
         ? `Unpinned ${ns.type}/${pin}. ${nsId(r)} lives on, held by ${rest.join('; ')}.`

@@ -1,8 +1,9 @@
 // The nodes both trees are made of, one class per kind, each turning itself
 // into a TreeItem. contextValue carries words the menus match by regex:
-//   namespace <type> [pinned] [initial] [joinable] · process joinable
+//   namespace <type> [pinned] [netns] [initial] [joinable] · process joinable
+// (netns: an `ip netns` name that another tool made)
 import * as vscode from 'vscode';
-import { describeHolder, Namespace, nsId, NsKey, NsType, Process } from '../../helper/protocol';
+import { describeHolder, Namespace, netnsNames, nsId, NsKey, NsType, Process } from '../../helper/protocol';
 import type { Model } from '../model';
 
 export const TYPE_ICONS: Record<NsType, string> = {
@@ -63,7 +64,7 @@ export class NamespaceNode extends Node {
     item.tooltip = namespaceTooltip(ns);
     const pinned = ns.pins.length > 0;
     item.iconPath = new vscode.ThemeIcon(pinned ? 'pinned' : TYPE_ICONS[ns.type], ns.initial ? undefined : new vscode.ThemeColor('charts.blue'));
-    item.contextValue = ['namespace', ns.type, pinned ? 'pinned' : '', ns.initial ? 'initial' : '', ns.pids.length ? 'joinable' : ''].filter(Boolean).join(' ');
+    item.contextValue = ['namespace', ns.type, pinned ? 'pinned' : '', netnsNames(ns).length ? 'netns' : '', ns.initial ? 'initial' : '', ns.pids.length ? 'joinable' : ''].filter(Boolean).join(' ');
     item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
     return item;
   }
@@ -74,8 +75,10 @@ export function namespaceDescription(ns: Namespace): string {
   if (ns.initial) parts.push('initial');
   if (ns.container) parts.push(`${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
   // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
-  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'another tool'}`).join(', ')}`);
-  else if (ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
+  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
+  const netns = netnsNames(ns);
+  if (netns.length) parts.push(`ip netns ${netns.join(', ')}`);
+  if (!ns.pins.length && !netns.length && ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
   return parts.join(' · ');
 }
 
@@ -89,6 +92,7 @@ export function namespaceTooltip(ns: Namespace): vscode.MarkdownString {
   if (ns.ownerUid !== undefined) rows.push(['owner uid', String(ns.ownerUid)]);
   if (ns.container) rows.push(['container', `${ns.container.runtime} ${ns.container.name ?? ns.container.id}`]);
   for (const pin of ns.pins) rows.push(['pin', `${pin.name}${pin.by ? ` (by ${pin.by.user})` : ''}`]);
+  for (const name of netnsNames(ns)) rows.push(['ip netns', `${name} (made by another tool)`]);
   for (const h of ns.holders.slice(0, 8)) rows.push(['held by', describeHolder(h)]);
   for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
   return md;

@@ -15,8 +15,8 @@ export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
   selfMntns: number;
   userName(uid: number): string;
-  /** Recognizes a pin among nsfs mount paths of nsxd's mount namespace. */
-  pinAt(path: string, type: NsType, inode: number): Pin | undefined;
+  /** Recognizes a pin, or another tool's `ip netns` name, among nsfs mount paths of nsxd's mount namespace. */
+  mountAt(path: string, type: NsType, inode: number): { pin: Pin } | { netns: string } | undefined;
 }
 
 export interface Model {
@@ -38,7 +38,9 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
     return ns;
   };
   const addHolder = (ns: Namespace, holder: Holder) => {
-    if (ns.holders.length < MAX_HOLDERS) ns.holders.push(holder);
+    // Names (pins, ip netns names) always count: only root can make them, and they are what users know a namespace by.
+    const named = holder.kind === 'mount' && (holder.pin !== undefined || holder.netns !== undefined);
+    if (ns.holders.length < MAX_HOLDERS || named) ns.holders.push(holder);
     else ns.holdersOmitted = (ns.holdersOmitted ?? 0) + 1;
   };
   const addOpener = (ns: NsKey, path: string) => {
@@ -99,8 +101,10 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
       for (const m of mounts) {
         const ns = get(m.type, m.inode);
         const own = mntns === ctx.selfMntns;
-        const pin = own ? ctx.pinAt(m.path, m.type, m.inode) : undefined;
-        addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}) });
+        const what = own ? ctx.mountAt(m.path, m.type, m.inode) : undefined;
+        const pin = what && 'pin' in what ? what.pin : undefined;
+        const netns = what && 'netns' in what ? what.netns : undefined;
+        addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}), ...(netns ? { netns } : {}) });
         if (pin) {
           const same = ns.pins.find((p) => p.name === pin.name);
           if (same) same.paths.push(...pin.paths);

@@ -12,7 +12,7 @@ const tag = `t${process.pid}`;
 
 function listed(daemon: Daemon, type: string, inode: number) {
   const r = nsx(daemon, ['list', '--json', '-t', type]);
-  return (JSON.parse(r.stdout).namespaces as { inode: number; nprocs: number; pins: { name: string; by?: { user: string } }[] }[]).find((n) => n.inode === inode);
+  return (JSON.parse(r.stdout).namespaces as { inode: number; nprocs: number; pins: { name: string; by?: { user: string } }[]; holders: { kind: string; netns?: string }[] }[]).find((n) => n.inode === inode);
 }
 
 function nsfsMountsUnder(dir: string): string[] {
@@ -161,14 +161,14 @@ describe('pins', () => {
       const r = nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' })), roots, "root's namespace is still there");
-      assert.match(nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name }).stderr, /only unpin your own pins/);
+      assert.match(nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name }).stderr, /an ip netns name that another tool made .*only root or an admin/);
     } finally {
       held.kill();
       spawnSync('ip', ['netns', 'delete', `${tag}-reuse`]);
     }
   });
 
-  it('rediscovers pins after a restart, and shows ip netns add entries as pins', async () => {
+  it('rediscovers pins after a restart; ip netns add entries are names of another tool, not pins', async () => {
     spawnSync('ip', ['netns', 'add', `${tag}-ipnetns`]);
     try {
       await daemon.stop();
@@ -177,11 +177,36 @@ describe('pins', () => {
       const names = pins.flatMap((p) => p.pins.map((x) => `${p.type}/${x.name}`));
       assert.ok(names.includes(`uts/${tag}-uts`), names.join(' '));
       assert.ok(names.includes(`net/${tag}-net`));
-      assert.ok(names.includes(`net/${tag}-ipnetns`));
+      assert.ok(!names.includes(`net/${tag}-ipnetns`), 'nsxd did not make it');
       const uts = pins.find((p) => p.type === 'uts' && p.pins.some((x) => x.name === `${tag}-uts`))!;
       assert.equal(uts.pins[0].by?.user, 'root', 'who pinned it survives the restart');
+      const ns = listed(daemon, 'net', Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-ipnetns`], { encoding: 'utf8' })))!;
+      assert.deepEqual(ns.pins, []);
+      assert.deepEqual(ns.holders.filter((h) => h.kind === 'mount').map((h) => h.netns), [`${tag}-ipnetns`]);
+      assert.match(nsx(daemon, ['list', '-t', 'net']).stdout, new RegExp(`ip netns ${tag}-ipnetns \\(by another tool\\)`));
     } finally {
       spawnSync('ip', ['netns', 'delete', `${tag}-ipnetns`]);
+    }
+  });
+
+  it('releases an ip netns name that another tool made only for root or an admin, and only with --force', async () => {
+    // What podman leaves for a container's network: /run/netns/netns-<uuid>.
+    const name = `netns-${tag}-podman`;
+    execFileSync('ip', ['netns', 'add', name]);
+    try {
+      const member = nsx(daemon, ['unpin', 'net', name], { user: operator.name });
+      assert.notEqual(member.code, 0);
+      assert.match(member.stderr, /another tool made .*only root or an admin/);
+      const unconfirmed = nsx(daemon, ['unpin', 'net', name]);
+      assert.notEqual(unconfirmed.code, 0);
+      assert.match(unconfirmed.stderr, /may still use it. Release it anyway with --force/);
+      assert.ok(existsSync(`/run/netns/${name}`), 'refusals change nothing');
+      const forced = nsx(daemon, ['unpin', 'net', name, '--force']);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.equal(existsSync(`/run/netns/${name}`), false);
+      assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(name));
+    } finally {
+      spawnSync('ip', ['netns', 'delete', name]);
     }
   });
 });
