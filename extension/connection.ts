@@ -4,8 +4,9 @@
 import { createConnection, Socket } from 'node:net';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
-import { explainConnectError } from '../helper/client';
-import { DEFAULT_SOCKET, ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION } from '../helper/protocol';
+import { explainConnectError } from '../helper/common/deployment';
+import { ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION } from '../helper/common/protocol';
+import { DEFAULT_SOCKET } from '../helper/common/deployment';
 
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
 

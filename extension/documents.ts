@@ -1,7 +1,7 @@
 // Read-only documents: a namespace's details (served by namespaces/details)
 // and a process's namespaces (two of them side by side make a comparison).
 import * as vscode from 'vscode';
-import { isNsType, NamespaceDetails, nsId, NsKey, NSTYPES } from '../helper/protocol';
+import { isNsType, NamespaceDetails, nsId, NsKey, NSTYPES } from '../helper/common/protocol';
 import type { Connection } from './connection';
 import type { Model } from './model';
 

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
-} from '../helper/protocol';
+} from '../helper/common/protocol';
 import type { Connection } from './connection';
 
 const DEBOUNCE_MS = 250;

@@ -6,9 +6,8 @@ import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  NsKey, TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
-  TerminalResize,
-} from '../helper/protocol';
+  NsKey, TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput, TerminalResize,
+} from '../helper/common/protocol';
 import type { Connection } from './connection';
 
 /** Output kept per terminal for "what did it print" (tests, Reveal): the tail only. */

@@ -5,7 +5,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect, Client } from '../helper/client';
+import { connect, Client } from '../helper/common/client';
 
 export const ROOT = resolve(__dirname, '../../..');
 export const DIST = join(ROOT, 'dist');

@@ -1,7 +1,7 @@
 // Getting nsxd going: start it in a terminal, install the systemd units,
 // join the group; reconnect and the connection log.
 import * as vscode from 'vscode';
-import { DEFAULT_GROUP } from '../../helper/protocol';
+import { DEFAULT_GROUP } from '../../helper/common/deployment';
 import { Context } from './context';
 
 function runInTerminal(name: string, command: string): void {
@@ -24,7 +24,7 @@ export function registerDaemonCommands(ctx: Context): vscode.Disposable[] {
       setTimeout(() => void ctx.connection.connect(), 1500);
     }),
     vscode.commands.registerCommand('nsx.installUnits', () => {
-      runInTerminal('nsxd install', `${sudo}bash ${shellQuote(`${root}/helper/systemd/install.sh`)} && echo 'nsxd is installed; this terminal may be closed.'`);
+      runInTerminal('nsxd install', `${sudo}bash ${shellQuote(`${root}/helper/daemon/systemd/install.sh`)} && echo 'nsxd is installed; this terminal may be closed.'`);
     }),
     vscode.commands.registerCommand('nsx.addToGroup', () => {
       const user = process.env.USER ?? '$USER';

@@ -1,6 +1,6 @@
 // Quick picks the commands share: a process, namespace types, root or not.
 import * as vscode from 'vscode';
-import { NSTYPES, NsType, Process } from '../../helper/protocol';
+import { NSTYPES, NsType, Process } from '../../helper/common/protocol';
 import { differingTypes } from '../tree/nodes';
 import type { Context } from './context';
 

@@ -2,8 +2,9 @@
 import * as vscode from 'vscode';
 import { LanguageClient, ResponseError } from 'vscode-languageclient/node';
 import {
-  CreateNamespace, describeHolder, ErrorCodes, Namespace, netnsNames, nsId, NsType, NSTYPES, PIN_NAME, PinNamespace, UnpinNamespace, UnpinResult,
-} from '../../helper/protocol';
+  CreateNamespace, ErrorCodes, Namespace, nsId, NsType, NSTYPES, PIN_NAME, PIN_NAME_RULE, PinNamespace, UnpinNamespace, UnpinResult,
+} from '../../helper/common/protocol';
+import { describeHolder, netnsNames } from '../../helper/common/words';
 import { keyOf, pidOf } from '../tree/nodes';
 import { Context, guarded } from './context';
 
@@ -18,7 +19,7 @@ export function suggestName(ctx: Context, ns: Namespace | undefined, pid: number
 async function askName(title: string, value: string): Promise<string | undefined> {
   return vscode.window.showInputBox({
     title, value,
-    validateInput: (v) => (PIN_NAME.test(v) ? undefined : '1 to 64 of a-z 0-9 . _ - , starting with a letter or digit'),
+    validateInput: (v) => (PIN_NAME.test(v) ? undefined : PIN_NAME_RULE),
   });
 }
 

@@ -1,6 +1,6 @@
 // Terminal commands: in the namespaces of a process, in fresh ones, in a pin.
 import * as vscode from 'vscode';
-import { nsId, NsKey, NsType, TerminalTarget } from '../../helper/protocol';
+import { HOSTNAME, HOSTNAME_RULE, isolateDefault, nsId, NsKey, NsType, TerminalTarget } from '../../helper/common/protocol';
 import type { NsTerminal } from '../terminal';
 import { keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
 import { Context, guarded } from './context';
@@ -41,14 +41,14 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
 
     vscode.commands.registerCommand('nsx.openIsolatedTerminal', guarded(async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
-      const defaults = ctx.connection.nstypes.filter((t) => t !== 'time');
+      const defaults = isolateDefault(ctx.connection.nstypes);
       const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, 'Fresh namespaces for the new shell', ctx.connection.nstypes, defaults);
       if (!choice) return undefined;
       let hostname = opts?.hostname;
       if (hostname === undefined && choice.types.includes('uts') && !opts?.types) {
         hostname = await vscode.window.showInputBox({
           title: 'Hostname in the new uts namespace', value: 'isolated',
-          validateInput: (v) => (/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(v) ? undefined : 'letters, digits and dashes, at most 63'),
+          validateInput: (v) => (HOSTNAME.test(v) ? undefined : HOSTNAME_RULE),
         });
         if (hostname === undefined) return undefined;
       }

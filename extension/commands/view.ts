@@ -1,6 +1,6 @@
 // View commands: refresh, filter, grouping, paging, copy, reveal.
 import * as vscode from 'vscode';
-import { isNsType, nsId, NSTYPES, NsType } from '../../helper/protocol';
+import { isNsType, nsId, NSTYPES, NsType } from '../../helper/common/protocol';
 import { keyOf, MoreNode, pidOf, ProcessNode } from '../tree/nodes';
 import { Context, guarded } from './context';
 

@@ -1,7 +1,7 @@
 // The filter both views apply: by namespace type, and by text over a
 // process's comm, cmdline and pid and a namespace's container and pins.
 import * as vscode from 'vscode';
-import type { Namespace, NsType, Process } from '../../helper/protocol';
+import type { Namespace, NsType, Process } from '../../helper/common/protocol';
 
 export class Filter implements vscode.Disposable {
   private types: NsType[] | undefined;

@@ -2,7 +2,8 @@
 // user-namespace hierarchy, where each user namespace nests the user
 // namespaces below it and the namespaces it owns.
 import * as vscode from 'vscode';
-import { describeHolder, Namespace, NsKey, NSTYPES, NsType } from '../../helper/protocol';
+import { Namespace, NsKey, NSTYPES, NsType } from '../../helper/common/protocol';
+import { describeHolder } from '../../helper/common/words';
 import type { Model } from '../model';
 import type { Filter } from './filter';
 import { HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';

@@ -3,7 +3,8 @@
 //   namespace <type> [pinned] [netns] [initial] [joinable] · process joinable
 // (netns: an `ip netns` name that another tool made)
 import * as vscode from 'vscode';
-import { describeHolder, Namespace, netnsNames, nsId, NsKey, NsType, Process } from '../../helper/protocol';
+import { Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
+import { describeHolder, netnsNames } from '../../helper/common/words';
 import type { Model } from '../model';
 
 export const TYPE_ICONS: Record<NsType, string> = {

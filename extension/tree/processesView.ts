@@ -1,6 +1,6 @@
 // The Processes view: every process, its namespaces beneath it; those in a
 // namespace other than PID 1's are highlighted.
-import { NSTYPES } from '../../helper/protocol';
+import { NSTYPES } from '../../helper/common/protocol';
 import { differingTypes, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
 import { NodeProvider } from './provider';
 

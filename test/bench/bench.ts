@@ -8,8 +8,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../../native/libc';
-import type { Client } from '../../helper/client';
-import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/protocol';
+import type { Client } from '../../helper/common/client';
+import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
 import { DIST, ensureGroup, startDaemon, waitFor } from '../support';
 
 const SETS = Number(process.env.NSX_BENCH_SETS ?? 500);

@@ -5,7 +5,7 @@ import { existsSync, lstatSync } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ListNamespaces, NamespaceDetails } from '../../helper/protocol';
+import { ListNamespaces, NamespaceDetails } from '../../helper/common/protocol';
 import { createUser, Daemon, ensureGroup, NSXD, nsx, rootDir, startDaemon, waitFor } from '../support';
 
 function raw(socket: string): Promise<Socket> {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { NamespacesChangedNotification, Snapshot, Subscribe } from '../../helper/protocol';
+import { NamespacesChangedNotification, Snapshot, Subscribe } from '../../helper/common/protocol';
 import { Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 interface ListedNs {

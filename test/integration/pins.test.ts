@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateNamespace, PinNamespace, UnpinNamespace } from '../../helper/protocol';
+import { CreateNamespace, PinNamespace, UnpinNamespace } from '../../helper/common/protocol';
 import { createUser, Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 const tag = `t${process.pid}`;

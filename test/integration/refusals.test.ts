@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateNamespace, PinNamespace, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
-} from '../../helper/protocol';
+} from '../../helper/common/protocol';
 import { createUser, Daemon, ensureGroup, holdNamespaces, startDaemon, waitFor } from '../support';
 
 describe('refusals', () => {

@@ -8,8 +8,8 @@ import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, closeSyn
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '../../helper/client';
-import { TerminalOpen } from '../../helper/protocol';
+import type { Client } from '../../helper/common/client';
+import { TerminalOpen } from '../../helper/common/protocol';
 import {
   createUser, Daemon, descendants, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '../../helper/client';
+import type { Client } from '../../helper/common/client';
 import {
   TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOutput, TerminalResize,
-} from '../../helper/protocol';
+} from '../../helper/common/protocol';
 import { createUser, Daemon, ensureGroup, fdCount, holdNamespaces, NSX, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 /** A pty session driven the way the extension drives one. */

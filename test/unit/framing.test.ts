@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { LimitedMessageReader } from '../../helper/framing';
+import { LimitedMessageReader } from '../../helper/daemon/rpc/framing';
 
 async function pair(): Promise<[Socket, Socket]> {
   const path = join(mkdtempSync(join(tmpdir(), 'nsx-framing-')), 's');

@@ -1,7 +1,7 @@
 // Parsing what /proc writes: nsfs mounts in mountinfo and their escaped paths.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { parseNsfsMounts, unescapeMountPath } from '../../helper/discovery/procfs';
+import { parseNsfsMounts, unescapeMountPath } from '../../helper/daemon/discovery/procfs';
 
 it('finds nsfs bind mounts and the namespace each names', () => {
   const info = [

@@ -1,8 +1,8 @@
 // What namespaces/subscribe pushes: the difference between two scans.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Namespace, Process, Snapshot } from '../../helper/protocol';
-import { diff } from '../../helper/watch';
+import type { Namespace, Process, Snapshot } from '../../helper/common/protocol';
+import { diff } from '../../helper/daemon/discovery/watch';
 
 const ns = (inode: number, pids: number[]): Namespace => ({ type: 'uts', inode, pids, holders: [], initial: false, pins: [] });
 const proc = (pid: number, comm = 'sh'): Process => ({ pid, ppid: 1, comm, cmdline: [comm], uid: 0, user: 'root', ns: { uts: 1 } });

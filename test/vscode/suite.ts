@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import type { NsTerminal } from '../../extension/terminal';
 import type { NamespaceNode, Node } from '../../extension/tree/nodes';
-import { nsId, NsKey } from '../../helper/protocol';
+import { nsId, NsKey } from '../../helper/common/protocol';
 import { ui, uiAvailable } from './ui';
 
 const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);

@@ -4,11 +4,11 @@
 // a pin's, or any discovered namespace's through whatever holds it.
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import * as libc from '../native/libc';
-import type { Scanner } from './discovery/scanner';
-import { parseStat, readProcFile } from './discovery/procfs';
-import { openChecked } from './discovery/snapshot';
-import { ErrorCodes, NsKey, nsId, NsType } from './protocol';
+import * as libc from '../../../native/libc';
+import type { Scanner } from '../discovery/scanner';
+import { parseStat, readProcFile } from '../discovery/procfs';
+import { openChecked } from '../discovery/snapshot';
+import { ErrorCodes, NsKey, nsId, NsType } from '../../common/protocol';
 
 export interface OpenedNs extends NsKey {
   fd: number;

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Namespace, NsKey } from '../protocol';
+import type { Namespace, NsKey } from '../../common/protocol';
 import { listPids, RawScan, readNsLink } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 

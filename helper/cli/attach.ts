@@ -3,9 +3,8 @@
 // is acknowledged only once written, so neither side buffers without bound.
 import type { MessageConnection, NotificationType } from 'vscode-jsonrpc/node';
 import {
-  TerminalAck, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
-  TerminalOpenResult, TerminalOutput, TerminalResize,
-} from './protocol';
+  TerminalAck, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput, TerminalResize,
+} from '../common/protocol';
 
 export interface Streams {
   stdin: NodeJS.ReadStream;

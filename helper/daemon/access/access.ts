@@ -2,7 +2,7 @@
 // SO_PEERCRED, read once at accept; group membership comes from the host's
 // user database, never from the gid the connecting process happens to carry.
 import { statSync, readFileSync } from 'node:fs';
-import * as libc from '../native/libc';
+import * as libc from '../../../native/libc';
 
 export interface Policy {
   /** Users (or `%group`s) who may release anyone's pins. */

@@ -5,7 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { unescapeMountPath } from './discovery/procfs';
+import { unescapeMountPath } from '../discovery/procfs';
 
 export class SessionCgroups {
   private constructor(private readonly base: string | undefined) {}

@@ -1,6 +1,6 @@
 // Container hints from a process's cgroup path: each runtime names the
 // cgroup it makes after the container, so the path says who started it.
-import type { ContainerHint } from '../protocol';
+import type { ContainerHint } from '../../common/protocol';
 
 const HEX64 = '([0-9a-f]{64})';
 /** Longer cgroup lines are not container paths; a user with a delegated subtree may write any. */

@@ -1,12 +1,16 @@
-// The one definition of the nsxd protocol: JSON-RPC 2.0 with vscode-jsonrpc's
-// Content-Length framing over a Unix socket. nsxd, nsx and the extension all
-// import these constants; no side ever spells a method name itself.
+// The whole contract between nsxd and its clients (nsx, the extension, the
+// tests): JSON-RPC 2.0 with vscode-jsonrpc's Content-Length framing over a
+// Unix socket. Each message says who sends it:
+//   client → nsxd   requests (and a few notifications) a client sends
+//   nsxd → client   notifications nsxd pushes
+// Beside each message a client sends is the one parse nsxd runs on it; what
+// fails a parse is an InvalidParams error, and nothing else is done.
+// No side spells a method name itself: each uses the constants here.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import * as parse from './parse';
 
 /** Bumped whenever a request or notification changes shape. */
 export const PROTOCOL_VERSION = 1;
-export const DEFAULT_SOCKET = '/run/nsx/nsxd.sock';
-export const DEFAULT_GROUP = 'nsx';
 /** Largest message either side accepts; a bigger one closes the connection. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -14,6 +18,14 @@ export const NSTYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'u
 export type NsType = (typeof NSTYPES)[number];
 export function isNsType(value: unknown): value is NsType {
   return typeof value === 'string' && (NSTYPES as readonly string[]).includes(value);
+}
+export function parseNsType(value: unknown): NsType {
+  if (!isNsType(value)) throw parse.invalid(`not a namespace type: ${JSON.stringify(value)} (one of ${NSTYPES.join(', ')})`);
+  return value;
+}
+function parseNsTypes(value: unknown): NsType[] {
+  if (!Array.isArray(value) || value.length === 0) throw parse.invalid('types must be a non-empty array of namespace types');
+  return [...new Set(value.map(parseNsType))];
 }
 
 /** A namespace is named by its type and the inode of its nsfs file, as `net:[4026531840]`. */
@@ -23,6 +35,10 @@ export interface NsKey {
 }
 export function nsId(ns: NsKey): string {
   return `${ns.type}:[${ns.inode}]`;
+}
+export function parseNsKey(value: unknown, what: string): NsKey {
+  const p = parse.object(value, what);
+  return { type: parseNsType(p.type), inode: parse.inode(p.inode) };
 }
 
 export interface Process {
@@ -50,29 +66,12 @@ export type Holder =
   | { kind: 'child'; of: NsKey }
   | { kind: 'owner'; of: NsKey };
 
-/** A holder in words, as nsx and the extension show it. */
-export function describeHolder(h: Holder): string {
-  switch (h.kind) {
-    case 'fd': return `fd ${h.fd}${h.count && h.count > 1 ? ` (and ${h.count - 1} more)` : ''} of ${h.comm} (${h.pid})`;
-    case 'mount': return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : h.netns ? ` (ip netns ${h.netns}, made by another tool)` : ''}`;
-    case 'pid_for_children':
-    case 'time_for_children': return `${h.kind} of ${h.comm} (${h.pid})`;
-    case 'child': return `child namespace ${nsId(h.of)}`;
-    case 'owner': return `namespace it owns, ${nsId(h.of)}`;
-  }
-}
-
 export const MAX_HOLDERS = 32;
 
 export interface ContainerHint {
   runtime: 'docker' | 'containerd' | 'kubernetes' | 'podman' | 'nspawn' | 'lxc';
   id: string;
   name?: string;
-}
-
-/** The `ip netns` names other tools gave a namespace (nsxd's own net pins are in `pins`). */
-export function netnsNames(ns: Namespace): string[] {
-  return ns.holders.flatMap((h) => (h.kind === 'mount' && h.netns ? [h.netns] : []));
 }
 
 /** A bind mount that nsxd made of a namespace, under a name. Mounts other tools made are holders. */
@@ -112,7 +111,7 @@ export interface Snapshot {
 
 // ---- handshake ------------------------------------------------------------
 
-/** The LSP-shaped handshake that vscode-languageclient sends first. */
+/** client → nsxd, first: the LSP-shaped handshake that vscode-languageclient sends. */
 export interface InitializeParams {
   processId?: number | null;
   clientInfo?: { name: string; version?: string };
@@ -135,19 +134,28 @@ export interface Identity {
   nstypes: NsType[];
 }
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('initialize');
+/** client → nsxd, after the answer to initialize. */
 export const Initialized = new NotificationType<Record<string, never>>('initialized');
+/** client → nsxd: vscode-languageclient's goodbye (shutdown, then exit ends the connection). */
 export const Shutdown = new RequestType0<null, void>('shutdown');
 export const Exit = new NotificationType<void>('exit');
 
 // ---- discovery ------------------------------------------------------------
 
+/** client → nsxd: every namespace and process, as now. */
 export const ListNamespaces = new RequestType<Record<string, never> | undefined, Snapshot, void>('namespaces/list');
 
 export interface SubscribeParams {
   /** Poll interval nsxd may stretch when a scan is slow. */
-  intervalMs?: number;
+  intervalMs: number;
 }
-export const Subscribe = new RequestType<SubscribeParams, Snapshot, void>('namespaces/subscribe');
+/** client → nsxd: the snapshot now, then NamespacesChangedNotification on every change. */
+export const Subscribe = new RequestType<Partial<SubscribeParams> | undefined, Snapshot, void>('namespaces/subscribe');
+export function parseSubscribe(value: unknown): SubscribeParams {
+  const p = parse.object(value ?? {});
+  return { intervalMs: p.intervalMs === undefined ? 2000 : parse.int(p.intervalMs, 'intervalMs', 500, 3_600_000) };
+}
+/** client → nsxd */
 export const Unsubscribe = new RequestType0<null, void>('namespaces/unsubscribe');
 
 export interface NamespacesChanged {
@@ -159,19 +167,29 @@ export interface NamespacesChanged {
   processesRemoved: number[];
   scanMs: number;
 }
+/** nsxd → client, while subscribed. */
 export const NamespacesChangedNotification = new NotificationType<NamespacesChanged>('namespaces/changed');
 
-export interface DetailsParams extends NsKey {}
+export type DetailsParams = NsKey;
 export interface Details extends NsKey {
   /** Title and text sections, each a short table or listing read inside the namespace. */
   sections: { title: string; text: string }[];
 }
+/** client → nsxd */
 export const NamespaceDetails = new RequestType<DetailsParams, Details, void>('namespaces/details');
+export function parseDetails(value: unknown): DetailsParams {
+  return parseNsKey(value, 'params');
+}
 
 // ---- pins -----------------------------------------------------------------
 
 /** Pin names: a file name in the pin directory, never a path. */
 export const PIN_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const PIN_NAME_RULE = '1 to 64 of a-z 0-9 . _ - , starting with a letter or digit';
+function parsePinName(value: unknown): string {
+  if (typeof value !== 'string' || !PIN_NAME.test(value)) throw parse.invalid(`bad pin name ${JSON.stringify(value)}: use ${PIN_NAME_RULE}`);
+  return value;
+}
 
 /** Pin the TYPE namespace of a process, or (without pid) the namespace TYPE:[inode] through whatever holds it. */
 export interface PinParams {
@@ -188,8 +206,25 @@ export interface CreateParams {
 export interface PinResult extends NsKey {
   pin: Pin;
 }
+/** client → nsxd */
 export const PinNamespace = new RequestType<PinParams, PinResult, void>('namespaces/pin');
+export function parsePin(value: unknown): PinParams {
+  const p = parse.object(value);
+  const out: PinParams = { type: parseNsType(p.type), name: parsePinName(p.name) };
+  if (p.pid !== undefined) out.pid = parse.pid(p.pid);
+  if (p.inode !== undefined) out.inode = parse.inode(p.inode);
+  if (out.pid === undefined && out.inode === undefined) throw parse.invalid('name the namespace to pin by pid, or by inode');
+  return out;
+}
+/** client → nsxd: a fresh namespace held by its pin alone. */
 export const CreateNamespace = new RequestType<CreateParams, PinResult, void>('namespaces/create');
+export function parseCreate(value: unknown): CreateParams {
+  const p = parse.object(value);
+  const out = { type: parseNsType(p.type), name: parsePinName(p.name) };
+  // The first process in a pid namespace is its init, and the namespace is unusable once init exits.
+  if (out.type === 'pid') throw parse.invalid('a pid namespace cannot outlive its first process: pin the pid namespace of a running process instead');
+  return out;
+}
 
 export interface UnpinParams {
   type: NsType;
@@ -205,9 +240,18 @@ export interface UnpinResult extends NsKey {
   /** What still holds the namespace after the pin is gone; empty means it is freed. */
   remaining: { processes: number; holders: Holder[] };
 }
+/** client → nsxd */
 export const UnpinNamespace = new RequestType<UnpinParams, UnpinResult, void>('namespaces/unpin');
-/** Each pinned namespace with all its pins (one namespace may be pinned under several names). */
-export const ListPins = new RequestType0<(NsKey & { pins: Pin[] })[], void>('pins/list');
+export function parseUnpin(value: unknown): UnpinParams {
+  const p = parse.object(value);
+  return { type: parseNsType(p.type), name: parsePinName(p.name), force: parse.bool(p.force, 'force') };
+}
+/** One namespace with all its pins (a namespace may be pinned under several names). */
+export interface PinnedNamespace extends NsKey {
+  pins: Pin[];
+}
+/** client → nsxd */
+export const ListPins = new RequestType0<PinnedNamespace[], void>('pins/list');
 
 // ---- terminals ------------------------------------------------------------
 
@@ -219,10 +263,22 @@ export type TerminalTarget =
   /** Any namespace nsxd discovered, opened through whatever holds it (process, fd, mount). */
   | { namespace: NsKey };
 
+/** Fresh namespaces, when a client names none: all the kernel has but time (a shell has no use for its own clocks). */
+export function isolateDefault(available: readonly NsType[]): NsType[] {
+  return available.filter((t) => t !== 'time');
+}
+
+/** A hostname as sethostname(2) and resolvers take it: dot-separated labels of letters, digits and inner hyphens. */
+export const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const HOSTNAME_RULE = 'letters, digits and inner hyphens, in dot-separated labels of at most 63 (253 in all)';
+
+/** The environment a client may pass to a session; the rest nsxd sets itself. */
+const ENV_NAME = /^(TERM|COLORTERM|LANG|LC_[A-Z_]{1,32})$/;
+
 export interface TerminalOpenParams {
   /** Join existing namespaces (setns), or start in fresh ones (unshare) when absent. */
   target?: TerminalTarget;
-  /** Which namespaces to join or create; default: all that the target has / all but time for fresh. */
+  /** Which namespaces to join or create; default: all that the target has / isolateDefault for fresh. */
   types?: NsType[];
   root?: boolean;
   /** For fresh namespaces: the hostname of the new uts namespace. */
@@ -232,9 +288,13 @@ export interface TerminalOpenParams {
   /** Without it the user's login shell runs. */
   command?: string[];
   /** A pty of this size, or plain pipes (stdout/stderr apart) when absent. */
-  pty?: { cols: number; rows: number };
+  pty?: PtySize;
   /** Only TERM, COLORTERM, LANG and LC_* are taken. */
   env?: Record<string, string>;
+}
+export interface PtySize {
+  cols: number;
+  rows: number;
 }
 export interface TerminalOpenResult {
   session: number;
@@ -245,37 +305,109 @@ export interface TerminalOpenResult {
   user: string;
   uid: number;
 }
+/** client → nsxd */
 export const TerminalOpen = new RequestType<TerminalOpenParams, TerminalOpenResult, void>('terminal/open');
+export function parseTerminalOpen(value: unknown): TerminalOpenParams {
+  const p = parse.object(value);
+  const req: TerminalOpenParams = { root: parse.bool(p.root, 'root'), freshProc: parse.bool(p.freshProc, 'freshProc') };
+  if (p.target !== undefined) req.target = parseTarget(p.target);
+  if (p.types !== undefined) req.types = parseNsTypes(p.types);
+  if (p.hostname !== undefined) {
+    const h = parse.text(p.hostname, 'hostname', 253);
+    if (!HOSTNAME.test(h)) throw parse.invalid(`not a hostname: ${JSON.stringify(h)} (${HOSTNAME_RULE})`);
+    req.hostname = h;
+  }
+  if (p.command !== undefined) {
+    if (!Array.isArray(p.command) || p.command.length === 0 || p.command.length > 256) throw parse.invalid('command must be a non-empty array of at most 256 strings');
+    req.command = p.command.map((a, i) => parse.text(a, `command[${i}]`, 65536));
+  }
+  if (p.pty !== undefined) req.pty = parsePtySize(parse.object(p.pty, 'pty'));
+  if (p.env !== undefined) {
+    req.env = {};
+    for (const [k, val] of Object.entries(parse.object(p.env, 'env'))) {
+      if (ENV_NAME.test(k)) req.env[k] = parse.text(val, `env.${k}`, 256);
+    }
+  }
+  return req;
+}
+
+function parseTarget(value: unknown): TerminalTarget {
+  const t = parse.object(value, 'target');
+  if (t.pid !== undefined) {
+    const inodes: Partial<Record<NsType, number>> = {};
+    if (t.inodes !== undefined) for (const [k, i] of Object.entries(parse.object(t.inodes, 'inodes'))) inodes[parseNsType(k)] = parse.inode(i);
+    return { pid: parse.pid(t.pid), inodes };
+  }
+  if (t.pin !== undefined) {
+    const pin = parse.object(t.pin, 'pin');
+    return { pin: { type: parseNsType(pin.type), name: parsePinName(pin.name) } };
+  }
+  if (t.namespace !== undefined) return { namespace: parseNsKey(t.namespace, 'namespace') };
+  throw parse.invalid('target must name a pid, a pin or a namespace');
+}
+
+function parsePtySize(p: Record<string, unknown>): PtySize {
+  return { cols: parse.int(p.cols, 'cols', 1, 1000), rows: parse.int(p.rows, 'rows', 1, 1000) };
+}
+
+/** Every message about an open session names it. */
+export interface SessionParams {
+  session: number;
+}
+function parseSession(p: Record<string, unknown>): number {
+  return parse.int(p.session, 'session', 1, Number.MAX_SAFE_INTEGER);
+}
+export function parseSessionParams(value: unknown): SessionParams {
+  return { session: parseSession(parse.object(value)) };
+}
 
 /** Bytes are base64 so that any byte survives JSON. */
-export interface TerminalInputParams {
-  session: number;
+export interface TerminalInputParams extends SessionParams {
   data: string;
 }
-/** Answered once the bytes are written to the pty, which is how the sender paces itself. */
+/** client → nsxd: answered once the bytes are written to the pty, which is how the sender paces itself. */
 export const TerminalInput = new RequestType<TerminalInputParams, null, void>('terminal/input');
-/** Closes the session's stdin (pipes only); a pty gets ^D from the client. */
-export const TerminalEndInput = new NotificationType<{ session: number }>('terminal/endInput');
-export const TerminalResize = new NotificationType<{ session: number; cols: number; rows: number }>('terminal/resize');
-/** Kills the session's whole process tree. */
-export const TerminalClose = new NotificationType<{ session: number }>('terminal/close');
+export function parseTerminalInput(value: unknown): TerminalInputParams {
+  const p = parse.object(value);
+  return { session: parseSession(p), data: parse.text(p.data, 'data', 1024 * 1024) };
+}
+/** client → nsxd: closes the session's stdin (pipes only); a pty gets ^D from the client. */
+export const TerminalEndInput = new NotificationType<SessionParams>('terminal/endInput');
 
-export interface TerminalOutputParams {
-  session: number;
+export interface TerminalResizeParams extends SessionParams, PtySize {}
+/** client → nsxd */
+export const TerminalResize = new NotificationType<TerminalResizeParams>('terminal/resize');
+export function parseTerminalResize(value: unknown): TerminalResizeParams {
+  const p = parse.object(value);
+  return { session: parseSession(p), ...parsePtySize(p) };
+}
+/** client → nsxd: kills the session's whole process tree. */
+export const TerminalClose = new NotificationType<SessionParams>('terminal/close');
+
+export interface TerminalOutputParams extends SessionParams {
   data: string;
   stream?: 'stderr';
 }
+/** nsxd → client */
 export const TerminalOutput = new NotificationType<TerminalOutputParams>('terminal/output');
-/** The client has consumed this many bytes; nsxd keeps at most OUTPUT_WINDOW unacknowledged. */
-export const TerminalAck = new NotificationType<{ session: number; bytes: number }>('terminal/ack');
+
+export interface TerminalAckParams extends SessionParams {
+  bytes: number;
+}
+/** client → nsxd: the client has consumed this many bytes; nsxd keeps at most OUTPUT_WINDOW unacknowledged. */
+export const TerminalAck = new NotificationType<TerminalAckParams>('terminal/ack');
+export function parseTerminalAck(value: unknown): TerminalAckParams {
+  const p = parse.object(value);
+  return { session: parseSession(p), bytes: parse.int(p.bytes, 'bytes', 0, Number.MAX_SAFE_INTEGER) };
+}
 export const OUTPUT_WINDOW = 512 * 1024;
 
-export interface TerminalExitParams {
-  session: number;
+export interface TerminalExitParams extends SessionParams {
   /** Exit status, or 128 + signal number as shells report it. */
   code: number;
   signal?: string;
 }
+/** nsxd → client */
 export const TerminalExit = new NotificationType<TerminalExitParams>('terminal/exit');
 
 // ---- errors ---------------------------------------------------------------

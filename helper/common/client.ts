@@ -2,31 +2,14 @@
 // benchmark (the extension connects through vscode-languageclient instead).
 import { createConnection, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { DEFAULT_GROUP, DEFAULT_SOCKET, Initialize, Initialized, InitializeResult, PROTOCOL_VERSION } from './protocol';
+import { defaultSocket, explainConnectError } from './deployment';
+import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION } from './protocol';
 
 export interface Client {
   conn: MessageConnection;
   socket: Socket;
   server: InitializeResult;
   close(): void;
-
-}
-
-export function defaultSocket(): string {
-  return process.env.NSX_SOCKET || DEFAULT_SOCKET;
-}
-
-/** A sentence that says what to do, for each way reaching nsxd can fail. */
-export function explainConnectError(err: NodeJS.ErrnoException, path: string): string {
-  switch (err.code) {
-    case 'ENOENT':
-    case 'ECONNREFUSED':
-      return `nsxd is not running (nothing listens on ${path}): start it with \`sudo nsxd\` or install the systemd units (see README)`;
-    case 'EACCES':
-      return `permission denied on ${path}: only root and members of the group "${DEFAULT_GROUP}" may use nsxd; ask an admin to run \`sudo usermod -aG ${DEFAULT_GROUP} $USER\`, then log in again`;
-    default:
-      return `cannot reach nsxd at ${path}: ${err.message}`;
-  }
 }
 
 export async function connect(path = defaultSocket(), clientName = 'nsx'): Promise<Client> {

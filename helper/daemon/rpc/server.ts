@@ -3,15 +3,13 @@
 // and wires each area's requests (discovery, pins, terminals) to a caller.
 import type { Server as NetServer, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import * as libc from '../native/libc';
-import { audit } from './audit';
-import { Caller, identify, Policy } from './access';
-import { KERNEL_NSTYPES } from './discovery/procfs';
+import * as libc from '../../../native/libc';
+import { audit } from '../access/audit';
+import { Caller, identify, Policy } from '../access/access';
+import { KERNEL_NSTYPES } from '../discovery/procfs';
 import { LimitedMessageReader } from './framing';
 import { Outbox } from './outbox';
-import {
-  ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Shutdown,
-} from './protocol';
+import { ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Shutdown } from '../../common/protocol';
 
 export interface Limits {
   connectionsPerUid: number;

@@ -3,7 +3,7 @@
 // nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
 // in scan workers, where blocking costs nothing and readlinkSync is fastest.
 import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { NSTYPES, NsType } from '../protocol';
+import { NSTYPES, NsType } from '../../common/protocol';
 
 export interface RawProcess {
   pid: number;

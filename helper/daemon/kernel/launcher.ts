@@ -5,7 +5,7 @@ import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { NsType } from './protocol';
+import type { NsType } from '../../common/protocol';
 
 export const LAUNCHER = join(__dirname, 'nsx-exec');
 
@@ -45,7 +45,7 @@ export interface Launched {
 /**
  * nsx-exec runs as root on nsxd's word, so no one who could not already change
  * nsxd itself may change it: same owner as nsxd's own file, writable by that
- * owner alone. (Installed by helper/systemd/install.sh, both are root's.)
+ * owner alone. (Installed by helper/daemon/systemd/install.sh, both are root's.)
  */
 export function checkLauncher(): void {
   const self = statSync(__filename);

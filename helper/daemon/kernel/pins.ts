@@ -1,25 +1,17 @@
 // Pins: bind mounts of nsfs files that keep a namespace alive with no
 // process in it. They live only in nsxd's pin directory (a private bind
 // mount of itself, so pins never propagate and never sit on a shared mount),
-// plus /run/netns for net so that `ip netns` sees them. Clients name a pin;
-// every file is created through the directory's fd and mounted onto by fd,
-// so no symlink swapped in at any moment can redirect the mount.
+// plus /run/netns for net so that `ip netns` sees them. Every file is created
+// through the directory's fd and mounted onto by fd, so no symlink swapped in
+// at any moment can redirect the mount. Who pinned what is kept beside them.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import * as libc from '../native/libc';
-import type { Caller } from './access';
-import { audit } from './audit';
-import { unescapeMountPath } from './discovery/procfs';
-import type { Scanner } from './discovery/scanner';
-import { launch } from './launcher';
-import {
-  CreateNamespace, ErrorCodes, ListPins, NSTYPES, NsKey, nsId, NsType, Pin, PinNamespace, PinResult, UnpinNamespace, UnpinResult,
-} from './protocol';
-import type { Area } from './server';
-import { openDiscovered, openNsFile, openProcessNamespaces, OpenedNs } from './targets';
-import * as v from './validate';
-import type { Watcher } from './watch';
+import * as libc from '../../../native/libc';
+import type { Caller } from '../access/access';
+import { unescapeMountPath } from '../discovery/procfs';
+import { ErrorCodes, NSTYPES, NsKey, nsId, NsType, Pin } from '../../common/protocol';
+import { openNsFile, OpenedNs } from './targets';
 
 export const NETNS_DIR = '/run/netns';
 const PINS_PER_OPERATOR = 64;
@@ -239,95 +231,6 @@ function unmountAndRemove(path: string): void {
     unlinkSync(path);
   } catch {
     // already gone
-  }
-}
-
-export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
-  return (conn, caller) => {
-    const done = <T>(action: string, target: string, fn: () => Promise<T>): Promise<T> => fn().then(
-      (result) => { audit(action, { uid: caller.uid, user: caller.user, target, result: 'ok' }); watcher.poke(); return result; },
-      (err) => { audit(action, { uid: caller.uid, user: caller.user, target, result: 'refused', reason: (err as Error).message }); throw err; },
-    );
-
-    conn.onRequest(PinNamespace, (params) => {
-      const p = v.object(params);
-      const pid = p.pid === undefined ? undefined : v.pid(p.pid);
-      const type = v.nstype(p.type);
-      const name = v.pinName(p.name);
-      const inode = p.inode === undefined ? undefined : v.inode(p.inode);
-      if (pid === undefined && inode === undefined) throw v.invalid('name the namespace to pin by pid, or by inode');
-      const target = pid !== undefined ? `pid:${pid}` : nsId({ type, inode: inode! });
-      return done('namespaces/pin', `${type}/${name} ${target}`, async (): Promise<PinResult> => {
-        const opened = pid !== undefined
-          ? openProcessNamespaces(pid, [type], inode === undefined ? {} : { [type]: inode }).opened[0]
-          : await openDiscovered(scanner, { type, inode: inode! });
-        try {
-          return { type, inode: opened.inode, pin: pins.pin(opened, name, caller) };
-        } finally {
-          closeSync(opened.fd);
-        }
-      });
-    });
-
-    conn.onRequest(CreateNamespace, (params) => {
-      const p = v.object(params);
-      const type = v.nstype(p.type);
-      const name = v.pinName(p.name);
-      return done('namespaces/create', `${type}/${name}`, async () => {
-        // The first process in a pid namespace is its init, and the namespace is unusable once init exits.
-        if (type === 'pid') throw v.invalid('a pid namespace cannot outlive its first process: pin the pid namespace of a running process instead');
-        return createPersistent(pins, type, name, caller);
-      });
-    });
-
-    conn.onRequest(UnpinNamespace, (params) => {
-      const p = v.object(params);
-      const type = v.nstype(p.type);
-      const name = v.pinName(p.name);
-      const force = p.force === undefined ? false : v.bool(p.force, 'force');
-      return done('namespaces/unpin', `${type}/${name}${force ? ' (forced)' : ''}`, async (): Promise<UnpinResult> => {
-        const key = pins.unpin(type, name, caller, force);
-        const ns = (await scanner.scan()).snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
-        return { ...key, remaining: { processes: ns?.pids.length ?? 0, holders: ns?.holders ?? [] } };
-      });
-    });
-
-    conn.onRequest(ListPins, async () => {
-      const { snapshot } = await scanner.scan();
-      return snapshot.namespaces.filter((ns) => ns.pins.length > 0).map((ns) => ({ type: ns.type, inode: ns.inode, pins: ns.pins }));
-    });
-  };
-}
-
-/** A fresh namespace held by its pin alone: nsx-exec unshares and waits while nsxd pins it. */
-async function createPersistent(pins: Pins, type: NsType, name: string, caller: Caller): Promise<PinResult> {
-  const { child, ready } = launch({
-    joins: [],
-    unshare: [type],
-    hold: true,
-    identity: { uid: 0, gid: 0, groups: [0] },
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: 'pipe',
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    await ready;
-    // pid and time apply to children: the new namespace is the holder's *_for_children.
-    const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
-    const opened = openNsFile(`/proc/${child.pid}/ns/${link}`, type, { follow: true });
-    if (!opened) throw new ResponseError(ErrorCodes.Failed, `the new ${type} namespace could not be opened`);
-    try {
-      return { type, inode: opened.inode, pin: pins.pin(opened, name, caller) };
-    } finally {
-      closeSync(opened.fd);
-    }
-  } catch (err) {
-    if (err instanceof ResponseError) throw err;
-    throw new ResponseError(ErrorCodes.Failed, `cannot create a ${type} namespace: ${(err as Error).message}`);
-  } finally {
-    child.stdin?.end();
-    child.kill('SIGKILL');
-    await exited;
   }
 }
 

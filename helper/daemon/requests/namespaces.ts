@@ -1,11 +1,12 @@
 // The discovery area: namespaces/list, namespaces/subscribe, namespaces/details.
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { readDetails } from './details';
-import type { Scanner } from './discovery/scanner';
-import { ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, Subscribe, Unsubscribe } from './protocol';
-import type { Area } from './server';
-import * as v from './validate';
-import type { Watcher } from './watch';
+import { readDetails } from '../discovery/details';
+import type { Scanner } from '../discovery/scanner';
+import {
+  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parseSubscribe, Subscribe, Unsubscribe,
+} from '../../common/protocol';
+import type { Area } from '../rpc/server';
+import type { Watcher } from '../discovery/watch';
 
 const MAX_DETAILS_AT_ONCE = 4;
 
@@ -19,11 +20,10 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       listener = undefined;
     };
     conn.onRequest(Subscribe, async (params) => {
-      const p = v.object(params ?? {});
-      const interval = p.intervalMs === undefined ? 2000 : v.int(p.intervalMs, 'intervalMs', 500, 3_600_000);
+      const { intervalMs } = parseSubscribe(params);
       unsubscribe();
       listener = (change, bytes) => outbox.send(NamespacesChangedNotification, change, bytes);
-      return watcher.subscribe(listener, interval);
+      return watcher.subscribe(listener, intervalMs);
     });
     conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
     onClose(unsubscribe);
@@ -31,8 +31,7 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
     // Each details request may start a root nsx-exec: a few at a time per connection.
     let reading = 0;
     conn.onRequest(NamespaceDetails, async (params) => {
-      const p = v.object(params);
-      const key = { type: v.nstype(p.type), inode: v.inode(p.inode) };
+      const key = parseDetails(params);
       if (reading >= MAX_DETAILS_AT_ONCE) throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_DETAILS_AT_ONCE} details requests at a time`);
       reading++;
       try {

@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
-import { Client, connect, defaultSocket } from './client';
+import { Client, connect } from '../common/client';
+import { defaultSocket } from '../common/deployment';
 import {
-  CreateNamespace, describeHolder, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, netnsNames, PinNamespace,
-  Process, Snapshot, UnpinNamespace,
-} from './protocol';
+  CreateNamespace, isNsType, ListNamespaces, ListPins, Namespace, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, Process, Snapshot, UnpinNamespace,
+} from '../common/protocol';
+import { describeHolder, netnsNames } from '../common/words';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE]          every namespace, like lsns (NS TYPE NPROCS PID USER COMMAND)

@@ -1,7 +1,7 @@
-// Checks on what a client sends. Every request parameter passes through one
-// of these before it is used; a failure is a clear InvalidParams error.
-import { ResponseError } from 'vscode-jsonrpc/node';
-import { ErrorCodes, isNsType, NsType, PIN_NAME } from './protocol';
+// The checks every message parse in protocol.ts is made of: each takes what
+// a client sent, unknown, and returns it typed or throws InvalidParams with a
+// sentence that says what was expected.
+import { ErrorCodes, ResponseError } from 'vscode-jsonrpc';
 
 export function invalid(message: string): ResponseError<void> {
   return new ResponseError(ErrorCodes.InvalidParams, message);
@@ -20,23 +20,6 @@ export function pid(value: unknown): number {
 export function inode(value: unknown): number {
   if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalid(`not an inode number: ${JSON.stringify(value)}`);
   return value as number;
-}
-
-export function nstype(value: unknown): NsType {
-  if (!isNsType(value)) throw invalid(`not a namespace type: ${JSON.stringify(value)} (one of cgroup, ipc, mnt, net, pid, time, user, uts)`);
-  return value;
-}
-
-export function nstypes(value: unknown): NsType[] {
-  if (!Array.isArray(value) || value.length === 0) throw invalid('types must be a non-empty array of namespace types');
-  return [...new Set(value.map(nstype))];
-}
-
-export function pinName(value: unknown): string {
-  if (typeof value !== 'string' || !PIN_NAME.test(value)) {
-    throw invalid(`bad pin name ${JSON.stringify(value)}: use 1 to 64 of a-z 0-9 . _ - starting with a letter or digit`);
-  }
-  return value;
 }
 
 export function int(value: unknown, what: string, min: number, max: number): number {

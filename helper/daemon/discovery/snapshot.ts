@@ -3,8 +3,8 @@
 // (owning user namespace, parent, owner uid). Namespaces that nothing but a
 // child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
-import * as libc from '../../native/libc';
-import { Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../protocol';
+import * as libc from '../../../native/libc';
+import { Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
 import { containerFromCgroup } from './containers';
 import type { RawScan } from './procfs';
 

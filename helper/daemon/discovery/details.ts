@@ -2,13 +2,14 @@
 // /proc files where the kernel shows them there, or else by a short-lived
 // nsx-exec that joins that one namespace (as root) and runs a host tool.
 import { open, FileHandle } from 'node:fs/promises';
-import { readProcFile } from './discovery/procfs';
-import type { Model } from './discovery/snapshot';
-import { openChecked } from './discovery/snapshot';
-import { launch } from './launcher';
-import { describeHolder, Details, Namespace, netnsNames, nsId } from './protocol';
-import { NETNS_DIR } from './pins';
-import { closeQuietly } from './cgroup';
+import { readProcFile } from './procfs';
+import type { Model } from './snapshot';
+import { openChecked } from './snapshot';
+import { launch } from '../kernel/launcher';
+import { Details, Namespace, nsId } from '../../common/protocol';
+import { describeHolder, netnsNames } from '../../common/words';
+import { NETNS_DIR } from '../kernel/pins';
+import { closeQuietly } from '../kernel/cgroup';
 
 const MAX_OUTPUT = 256 * 1024;
 const READ_DEADLINE_MS = 2000;

@@ -1,7 +1,7 @@
 // namespaces/subscribe: one poll loop shared by every subscriber, running
 // only while someone subscribes, pushing what changed since the last scan.
-import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from './protocol';
-import type { Scanner } from './discovery/scanner';
+import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from '../../common/protocol';
+import type { Scanner } from './scanner';
 
 /** Gets each change with its size as JSON, measured once for every listener. */
 type Listener = (change: NamespacesChanged, bytes: number) => void;
