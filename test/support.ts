@@ -92,10 +92,6 @@ export function nsx(daemon: Daemon | string, args: string[], opts: { user?: stri
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function sh(script: string): string {
-  return execFileSync('sh', ['-c', script], { encoding: 'utf8' });
-}
-
 /** A user made for this test, removed by remove(); in the nsx group only when asked. */
 export function createUser(opts: { inGroup?: boolean; groups?: string[] } = {}): { name: string; uid: number; remove(): void } {
   const name = `nsxt${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`;

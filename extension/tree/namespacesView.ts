@@ -21,10 +21,6 @@ export class NamespacesProvider extends NodeProvider {
     void vscode.commands.executeCommand('setContext', 'nsx.grouping', this.grouping);
   }
 
-  get currentGrouping(): Grouping {
-    return this.grouping;
-  }
-
   setGrouping(grouping: Grouping): void {
     this.grouping = grouping;
     void vscode.commands.executeCommand('setContext', 'nsx.grouping', grouping);

@@ -34,10 +34,6 @@ export class LimitedMessageReader extends AbstractMessageReader {
     return Disposable.create(() => this.socket.off('data', onData));
   }
 
-  /** Reading stops while the peer's writes are backed up, so a slow reader cannot queue work. */
-  pause(): void { this.socket.pause(); }
-  resume(): void { this.socket.resume(); }
-
   private onData(chunk: Buffer): void {
     if (this.failed) return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);

@@ -1,0 +1,99 @@
+// What nsx prints: lsns-like tables, the user-namespace tree, the JSON of
+// --json, and the sentences after pin and unpin. Pure functions of protocol
+// values, so that what reaches a terminal is tested without a daemon.
+import { Namespace, nsId, PinnedNamespace, Process, Snapshot, UnpinResult } from '../common/protocol';
+import { describeHolder, netnsNames } from '../common/words';
+
+/**
+ * What processes and containers named themselves (comm, cmdline, interface
+ * names) reaches the terminal only with control and bidirectional-formatting
+ * characters made visible, so that no escape sequence in them acts on the
+ * terminal and no newline or right-to-left override forges a row.
+ */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const CONTROL_OR_LAYOUT = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** A text block whose tabs and newlines are layout (details sections). */
+export function printable(text: string): string {
+  return text.replace(CONTROL, escapeChar);
+}
+
+/** One cell of a row: tabs and newlines in it are not ours either. */
+export function field(text: string): string {
+  return text.replace(CONTROL_OR_LAYOUT, escapeChar);
+}
+
+/** The names a namespace goes by, with who made each (a net pin is what `ip netns exec NAME` enters). */
+export function names(ns: Namespace): string {
+  return [
+    ...ns.pins.map((pin) => `pin ${pin.name} (by ${pin.by?.user ?? 'an unrecorded user'})`),
+    ...netnsNames(ns).map((name) => `ip netns ${name} (by another tool)`),
+  ].join(', ');
+}
+
+/** The JSON of `nsx list --json`: each namespace with its processes spelled out. */
+export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
+  const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
+  return {
+    namespaces: namespaces.map(({ pids, ...ns }) => ({
+      ...ns,
+      nprocs: pids.length,
+      processes: pids.map((pid) => {
+        const p = byPid.get(pid)!;
+        return { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: p.user };
+      }),
+    })),
+  };
+}
+
+export function table(namespaces: Namespace[], snapshot: Snapshot): string {
+  const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
+  const rows = [['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND']];
+  const sorted = [...namespaces].sort((a, b) => a.inode - b.inode || a.type.localeCompare(b.type));
+  for (const ns of sorted) {
+    const lowest = Math.min(...ns.pids);
+    const p = byPid.get(lowest);
+    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ');
+    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', what].map(field));
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : i === 2 || i === 3 || i === 0 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' ')).join('\n') + '\n';
+}
+
+export function tree(snapshot: Snapshot): string {
+  const users = snapshot.namespaces.filter((ns) => ns.type === 'user');
+  const known = new Set(users.map((u) => u.inode));
+  const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
+  const label = (ns: Namespace) => {
+    const p = byPid.get(Math.min(...ns.pids));
+    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', names(ns), p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
+    return `${nsId(ns)}${ns.ownerUid !== undefined ? ` uid ${ns.ownerUid}` : ''}  ${ns.pids.length} procs${extra.length ? `  ${extra.join(', ')}` : ''}`;
+  };
+  const lines: string[] = [];
+  const walk = (user: Namespace, indent: string) => {
+    lines.push(`${indent}${label(user)}`);
+    const owned = snapshot.namespaces.filter((ns) => ns.type !== 'user' && ns.owner === user.inode);
+    for (const ns of owned.sort((a, b) => a.type.localeCompare(b.type))) lines.push(`${indent}  ├ ${label(ns)}`);
+    for (const child of users.filter((u) => u.parent === user.inode)) walk(child, indent + '  ');
+  };
+  for (const root of users.filter((u) => u.parent === undefined || !known.has(u.parent))) walk(root, '');
+  return lines.join('\n') + '\n';
+}
+
+/** `nsx pins`: one tab-separated row per pin. */
+export function pinRows(pins: PinnedNamespace[]): string {
+  return pins.flatMap((p) => p.pins.map((pin) => `${[`${p.type}/${pin.name}`, nsId(p), pin.by?.user ?? '-', pin.paths.join(' ')].map(field).join('\t')}\n`)).join('');
+}
+
+/** What `nsx unpin` says: whether the namespace lives on, and what holds it. */
+export function unpinned(what: string, r: UnpinResult): string {
+  const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
+  return rest.length
+    ? `unpinned ${what}; ${nsId(r)} lives on, held by ${rest.join('; ')}\n`
+    : `unpinned ${what}; nothing else holds ${nsId(r)}, so it is gone\n`;
+}
