@@ -4,9 +4,9 @@
 import { createConnection, Socket } from 'node:net';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
-import { explainConnectError } from '../helper/common/deployment';
+import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
 import { ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION } from '../helper/common/protocol';
-import { DEFAULT_SOCKET } from '../helper/common/deployment';
+import { setContextKey } from './menus';
 
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
 
@@ -137,7 +137,7 @@ export class Connection implements vscode.Disposable {
   private setState(state: ConnectionState, reason: string): void {
     this.state = state;
     this.why = reason;
-    void vscode.commands.executeCommand('setContext', 'nsx.state', state);
+    setContextKey('nsx.state', state);
     this.onDidChangeStateEmitter.fire({ state, reason });
     const text: Record<ConnectionState, string> = {
       connecting: '$(sync~spin) nsxd',

@@ -402,7 +402,20 @@ static int cat(char **files)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What nsxd asked for, from the command line. */
+struct request {
+	int join_fds[NTYPES];
+	int unshare_flags;
+	int cgroup_fd;
+	int map_root, mount_proc, hold, pty, builtin_cat;
+	const char *hostname, *home;
+	const char *shells[8];
+	size_t nshells;
+	struct identity id;
+	char **command; /* NULL: a login shell */
+};
+
+static void parse_args(int argc, char **argv, struct request *req)
 {
 	static const struct option opts[] = {
 		{ "cgroup-procs", required_argument, 0, 'c' }, { "join", required_argument, 0, 'j' },
@@ -415,186 +428,249 @@ int main(int argc, char **argv)
 		{ "cat", no_argument, 0, 'C' },
 		{ 0, 0, 0, 0 },
 	};
-	int join_fds[NTYPES], unshare_flags = 0, cgroup_fd = -1, opt;
-	int want_map_root = 0, mount_proc = 0, hold = 0, pty = 0, have_uid = 0, have_gid = 0, builtin_cat = 0;
-	const char *hostname = NULL, *home = "/", *shells[8];
-	size_t nshells = 0;
-	struct identity id = { 0 };
+	int opt, have_uid = 0, have_gid = 0;
 
+	memset(req, 0, sizeof(*req));
+	req->cgroup_fd = -1;
+	req->home = "/";
 	for (size_t i = 0; i < NTYPES; i++)
-		join_fds[i] = -1;
+		req->join_fds[i] = -1;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': cgroup_fd = (int)number(optarg, 1 << 20); break;
+		case 'c': req->cgroup_fd = (int)number(optarg, 1 << 20); break;
 		case 'j': {
 			char *colon = strchr(optarg, ':');
 
 			if (!colon)
 				die("--join wants TYPE:FD");
 			*colon = '\0';
-			join_fds[type_index(optarg)] = (int)number(colon + 1, 1 << 20);
+			req->join_fds[type_index(optarg)] = (int)number(colon + 1, 1 << 20);
 			break;
 		}
-		case 'n': unshare_flags |= nstypes[type_index(optarg)].flag; break;
-		case 'r': want_map_root = 1; break;
-		case 'h': hostname = optarg; break;
-		case 'p': mount_proc = 1; break;
-		case 'H': hold = 1; break;
-		case 'u': id.uid = (uid_t)number(optarg, 0xfffffffe); have_uid = 1; break;
-		case 'g': id.gid = (gid_t)number(optarg, 0xfffffffe); have_gid = 1; break;
-		case 'G': parse_groups(&id, optarg); break;
-		case 't': pty = 1; break;
-		case 'd': home = optarg; break;
+		case 'n': req->unshare_flags |= nstypes[type_index(optarg)].flag; break;
+		case 'r': req->map_root = 1; break;
+		case 'h': req->hostname = optarg; break;
+		case 'p': req->mount_proc = 1; break;
+		case 'H': req->hold = 1; break;
+		case 'u': req->id.uid = (uid_t)number(optarg, 0xfffffffe); have_uid = 1; break;
+		case 'g': req->id.gid = (gid_t)number(optarg, 0xfffffffe); have_gid = 1; break;
+		case 'G': parse_groups(&req->id, optarg); break;
+		case 't': req->pty = 1; break;
+		case 'd': req->home = optarg; break;
 		case 's':
-			if (nshells < sizeof(shells) / sizeof(shells[0]))
-				shells[nshells++] = optarg;
+			if (req->nshells < sizeof(req->shells) / sizeof(req->shells[0]))
+				req->shells[req->nshells++] = optarg;
 			break;
 		case 'S': status_fd = (int)number(optarg, 1 << 20); break;
-		case 'C': builtin_cat = 1; break;
+		case 'C': req->builtin_cat = 1; break;
 		default: die("bad arguments");
 		}
 	}
 	if (have_uid != have_gid)
 		die("--uid and --gid go together");
-	id.set = have_uid;
-	{
-		/* First of all, before any privilege is dropped or any process forked:
-		 * nothing but what nsxd handed on by name stays open. */
-		int keep[NTYPES + 2];
-		size_t nkeep = 0;
+	req->id.set = have_uid;
+	if (req->id.set && req->id.uid != 0)
+		for (size_t i = 0; i < req->id.ngroups; i++)
+			if (req->id.groups[i] == 0)
+				die("group 0 is root's: it never reaches a non-root shell");
+	if (req->map_root && (!req->id.set || !(req->unshare_flags & CLONE_NEWUSER)))
+		die("--map-root needs --uid and --unshare user");
+	req->command = optind < argc ? argv + optind : NULL;
+}
 
-		for (size_t i = 0; i < NTYPES; i++)
-			if (join_fds[i] >= 0)
-				keep[nkeep++] = join_fds[i];
-		if (status_fd >= 0)
-			keep[nkeep++] = status_fd;
-		if (cgroup_fd >= 0)
-			keep[nkeep++] = cgroup_fd;
-		close_all_but(keep, nkeep);
-	}
+/* First of all, before any privilege is dropped or any process forked:
+ * nothing but what nsxd handed on by name stays open, and we die with nsxd. */
+static void close_inherited(const struct request *req)
+{
+	int keep[NTYPES + 2];
+	size_t nkeep = 0;
+
+	for (size_t i = 0; i < NTYPES; i++)
+		if (req->join_fds[i] >= 0)
+			keep[nkeep++] = req->join_fds[i];
+	if (status_fd >= 0)
+		keep[nkeep++] = status_fd;
+	if (req->cgroup_fd >= 0)
+		keep[nkeep++] = req->cgroup_fd;
+	close_all_but(keep, nkeep);
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0)
 		die("status fd: %s", strerror(errno));
-	if (id.set && id.uid != 0)
-		for (size_t i = 0; i < id.ngroups; i++)
-			if (id.groups[i] == 0)
-				die("group 0 is root's: it never reaches a non-root shell");
-	/* If nsxd dies before the session starts, so do we. */
 	if (getppid() == 1)
 		die("parent gone");
 	parent_pidfd = pidfd_of(getppid());
 	exit_with_parent();
+}
 
-	if (cgroup_fd >= 0) {
-		if (write(cgroup_fd, "0\n", 2) != 2)
-			die("join session cgroup: %s", strerror(errno));
-		close(cgroup_fd);
-	}
+/* Into the session's cgroup while still root, so that every process the
+ * session makes from here on is killed with it. */
+static void enter_cgroup(struct request *req)
+{
+	if (req->cgroup_fd < 0)
+		return;
+	if (write(req->cgroup_fd, "0\n", 2) != 2)
+		die("join session cgroup: %s", strerror(errno));
+	close(req->cgroup_fd);
+	req->cgroup_fd = -1;
+}
 
+/* Joins the namespaces nsxd opened; says whether a child must be forked to
+ * be in them (a pid or time namespace applies to children only). */
+static int join_namespaces(struct request *req)
+{
 	/* Whether a joined pid or time namespace differs from ours must be known
 	 * before joining: once in the target's mount namespace, its /proc is of
 	 * another pid namespace and cannot tell us about ourselves. */
-	int pid_fd = join_fds[type_index("pid")], time_fd = join_fds[type_index("time")];
-	int joins_other_pid = pid_fd >= 0 && !same_namespace(pid_fd, "/proc/self/ns/pid");
-	int joins_other_time = time_fd >= 0 && !same_namespace(time_fd, "/proc/self/ns/time");
+	int pid_fd = req->join_fds[type_index("pid")], time_fd = req->join_fds[type_index("time")];
+	int other_pid = pid_fd >= 0 && !same_namespace(pid_fd, "/proc/self/ns/pid");
+	int other_time = time_fd >= 0 && !same_namespace(time_fd, "/proc/self/ns/time");
 
 	/* Supplementary groups are set while still root in our own user namespace:
 	 * a joined one may deny setgroups, and then nothing would drop root's. */
-	if (id.set && setgroups(id.ngroups, id.groups) < 0)
+	if (req->id.set && setgroups(req->id.ngroups, req->id.groups) < 0)
 		die("setgroups: %s", strerror(errno));
-
-	join_all(join_fds);
+	join_all(req->join_fds);
 	exit_with_parent();
+	return other_pid || other_time;
+}
 
-	if (unshare_flags) {
-		if (want_map_root) {
-			/* The new user namespace is owned by the user, who is root in it alone. */
-			if (!id.set || !(unshare_flags & CLONE_NEWUSER))
-				die("--map-root needs --uid and --unshare user");
-			become(&id);
-			exit_with_parent();
-			if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-				die("dumpable: %s", strerror(errno));
-			if (unshare(unshare_flags) < 0)
-				die("unshare: %s", strerror(errno));
-			map_root(id.uid, id.gid);
-			id.set = 0;
-		} else if (unshare(unshare_flags) < 0) {
-			die("unshare: %s", strerror(errno));
-		}
+/* Fresh namespaces, set up as unshare(1) leaves them: loopback up, the
+ * hostname set, mounts private. With --map-root the user (not root) makes
+ * the user namespace and is root in it alone, as `unshare -r` does. */
+static void unshare_namespaces(struct request *req)
+{
+	int flags = req->unshare_flags;
+
+	if (!flags)
+		return;
+	if (req->map_root) {
+		become(&req->id);
 		exit_with_parent();
-		if (unshare_flags & CLONE_NEWNET)
-			loopback_up();
-		if (hostname && sethostname(hostname, strlen(hostname)) < 0)
-			die("sethostname: %s", strerror(errno));
-		if ((unshare_flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			die("make mounts private: %s", strerror(errno));
+		/* The maps under /proc/self are writable by a dumpable process only. */
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			die("dumpable: %s", strerror(errno));
 	}
-
-	if (hold) {
-		/* namespaces/create: nsxd opens /proc/<us>/ns/TYPE and pins it, then closes stdin. */
-		char c;
-
-		if (write(status_fd, "R", 1) != 1)
-			_exit(125);
-		while (read(0, &c, 1) > 0)
-			;
-		_exit(0);
+	if (unshare(flags) < 0)
+		die("unshare: %s", strerror(errno));
+	if (req->map_root) {
+		map_root(req->id.uid, req->id.gid);
+		req->id.set = 0; /* already the user; root inside */
 	}
-
-	/* A new or joined pid (or time) namespace applies to children only. */
-	{
-		int new_pid = unshare_flags & CLONE_NEWPID;
-		int needs_fork = new_pid || (unshare_flags & CLONE_NEWTIME) || joins_other_pid || joins_other_time;
-
-		if (needs_fork) {
-			child = fork_or_die();
-			if (child > 0)
-				supervise();
-			if (mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-				die("mount /proc: %s", strerror(errno));
-			if (new_pid) {
-				pid_t shell = fork_or_die();
-
-				if (shell > 0)
-					be_init(shell);
-			}
-		} else if (mount_proc) {
-			die("--mount-proc needs a new or joined pid namespace");
-		}
-	}
-
-	if (id.set)
-		become(&id);
 	exit_with_parent();
-	if (chdir(home) < 0 && chdir("/") < 0)
+	if (flags & CLONE_NEWNET)
+		loopback_up();
+	if (req->hostname && sethostname(req->hostname, strlen(req->hostname)) < 0)
+		die("sethostname: %s", strerror(errno));
+	if ((flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die("make mounts private: %s", strerror(errno));
+}
+
+/* namespaces/create: say ready, and hold the namespaces while nsxd opens
+ * /proc/<us>/ns/TYPE and pins it; nsxd closes our stdin when done. */
+static void hold(void)
+{
+	char c;
+
+	if (write(status_fd, "R", 1) != 1)
+		_exit(125);
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/* For a new or joined pid (or time) namespace: a child is the first process
+ * in it, and we stay as its supervisor. In a new pid namespace that child is
+ * its init and forks once more for the shell (unshare --fork --mount-proc). */
+static void fork_into_namespaces(const struct request *req, int joined_other)
+{
+	int new_pid = req->unshare_flags & CLONE_NEWPID;
+
+	if (!new_pid && !(req->unshare_flags & CLONE_NEWTIME) && !joined_other) {
+		if (req->mount_proc)
+			die("--mount-proc needs a new or joined pid namespace");
+		return;
+	}
+	child = fork_or_die();
+	if (child > 0)
+		supervise();
+	if (req->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die("mount /proc: %s", strerror(errno));
+	if (new_pid) {
+		pid_t shell = fork_or_die();
+
+		if (shell > 0)
+			be_init(shell);
+	}
+}
+
+/* The user, home, session and terminal of the shell; then only 0-2 stay
+ * (the status fd closes on exec). */
+static void become_session_user(const struct request *req)
+{
+	if (req->id.set)
+		become(&req->id);
+	exit_with_parent();
+	if (chdir(req->home) < 0 && chdir("/") < 0)
 		die("chdir /: %s", strerror(errno));
 	if (setsid() < 0)
 		die("setsid: %s", strerror(errno));
-	if (pty && ioctl(0, TIOCSCTTY, 0) < 0)
+	if (req->pty && ioctl(0, TIOCSCTTY, 0) < 0)
 		die("controlling terminal: %s", strerror(errno));
-	/* Only 0, 1, 2 reach the shell; the status fd closes on exec. */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 65536; fd++)
 			if (fd != status_fd)
 				close(fd);
+}
 
-	if (optind < argc) {
-		if (builtin_cat) {
+/* The command, or the first login shell that exists in this mount namespace. */
+static void __attribute__((noreturn)) exec_shell(const struct request *req)
+{
+	if (req->command) {
+		if (req->builtin_cat) {
 			close(status_fd);
-			_exit(cat(argv + optind));
+			_exit(cat(req->command));
 		}
-		execvp(argv[optind], argv + optind);
-		die("%s: %s", argv[optind], strerror(errno));
+		execvp(req->command[0], req->command);
+		die("%s: %s", req->command[0], strerror(errno));
 	}
-	for (size_t i = 0; i < nshells; i++) {
-		if (access(shells[i], X_OK) == 0) {
-			const char *base = strrchr(shells[i], '/');
+	for (size_t i = 0; i < req->nshells; i++) {
+		if (access(req->shells[i], X_OK) == 0) {
+			const char *base = strrchr(req->shells[i], '/');
 			char argv0[256];
 
-			snprintf(argv0, sizeof(argv0), "-%s", base ? base + 1 : shells[i]);
-			setenv("SHELL", shells[i], 1);
-			execl(shells[i], argv0, (char *)NULL);
+			snprintf(argv0, sizeof(argv0), "-%s", base ? base + 1 : req->shells[i]);
+			setenv("SHELL", req->shells[i], 1);
+			execl(req->shells[i], argv0, (char *)NULL);
 		}
 	}
-	die("no shell found in the target's mount namespace (tried %zu)", nshells);
+	die("no shell found in the target's mount namespace (tried %zu)", req->nshells);
+}
+
+/*
+ * The order of the steps, and where it differs from util-linux:
+ *  - fds are closed first (nsenter and unshare keep what they inherit): a
+ *    session's processes may belong to the user, who can take any fd they
+ *    hold with pidfd_getfd.
+ *  - groups are set before joining, not after as nsenter -G does: a joined
+ *    user namespace may deny setgroups, which would leave root's groups.
+ *  - the parent-death signal is set again after every credential change and
+ *    fork (the kernel clears it), so nothing of a session outlives nsxd.
+ *  - the uid/gid drop comes after the fork, as nsenter -S does, so the
+ *    supervisor of a joined session stays root and the user cannot reach it;
+ *    only --map-root drops before unsharing, as unshare -r must.
+ */
+int main(int argc, char **argv)
+{
+	struct request req;
+	int joined_other;
+
+	parse_args(argc, argv, &req);
+	close_inherited(&req);
+	enter_cgroup(&req);
+	joined_other = join_namespaces(&req);
+	unshare_namespaces(&req);
+	if (req.hold)
+		hold();
+	fork_into_namespaces(&req, joined_other);
+	become_session_user(&req);
+	exec_shell(&req);
 }

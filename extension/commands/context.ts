@@ -8,6 +8,7 @@ import type { NamespacesProvider } from '../tree/namespacesView';
 import type { Node } from '../tree/nodes';
 import type { Pages } from '../tree/paging';
 import type { ProcessesProvider } from '../tree/processesView';
+import type { RefreshManager } from '../tree/refresh';
 
 export interface Context {
   extension: vscode.ExtensionContext;
@@ -20,17 +21,8 @@ export interface Context {
   namespacesView: vscode.TreeView<Node>;
   processesView: vscode.TreeView<Node>;
   terminals: TerminalSessions;
+  refresh: RefreshManager;
 }
 
-/** Runs a command body, turning any failure into one clear message instead of a stack trace. */
-export function guarded<A extends unknown[]>(fn: (...args: A) => Promise<unknown> | unknown): (...args: A) => Promise<unknown> {
-  return async (...args: A) => {
-    try {
-      return await fn(...args);
-    } catch (err) {
-      console.error(`Namespace Explorer: ${(err as Error).stack ?? err}`);
-      void vscode.window.showErrorMessage((err as Error).message);
-      return undefined;
-    }
-  };
-}
+/** A module's commands: command id → what runs it (see index.ts). */
+export type Commands = Record<string, (...args: never[]) => unknown>;

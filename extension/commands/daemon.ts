@@ -2,7 +2,7 @@
 // join the group; reconnect and the connection log.
 import * as vscode from 'vscode';
 import { DEFAULT_GROUP } from '../../helper/common/deployment';
-import { Context } from './context';
+import type { Commands, Context } from './context';
 
 function runInTerminal(name: string, command: string): void {
   const terminal = vscode.window.createTerminal({ name, iconPath: new vscode.ThemeIcon('shield') });
@@ -14,23 +14,23 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function registerDaemonCommands(ctx: Context): vscode.Disposable[] {
+export function daemonCommands(ctx: Context): Commands {
   const root = ctx.extension.extensionPath;
   const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
-  return [
-    vscode.commands.registerCommand('nsx.startDaemon', () => {
+  return {
+    'nsx.startDaemon': () => {
       const socket = ctx.connection.socketPath;
       runInTerminal('nsxd', `${sudo}${shellQuote(process.execPath)} ${shellQuote(`${root}/dist/nsxd.js`)} --socket ${shellQuote(socket)}`);
       setTimeout(() => void ctx.connection.connect(), 1500);
-    }),
-    vscode.commands.registerCommand('nsx.installUnits', () => {
+    },
+    'nsx.installUnits': () => {
       runInTerminal('nsxd install', `${sudo}bash ${shellQuote(`${root}/helper/daemon/systemd/install.sh`)} && echo 'nsxd is installed; this terminal may be closed.'`);
-    }),
-    vscode.commands.registerCommand('nsx.addToGroup', () => {
+    },
+    'nsx.addToGroup': () => {
       const user = process.env.USER ?? '$USER';
       runInTerminal('nsx group', `${sudo}usermod -aG ${DEFAULT_GROUP} ${shellQuote(user)} && echo 'Added. Log out and in again (or restart VS Code) for the membership to take effect.'`);
-    }),
-    vscode.commands.registerCommand('nsx.reconnect', () => ctx.connection.connect()),
-    vscode.commands.registerCommand('nsx.showOutput', () => ctx.connection.output.show()),
-  ];
+    },
+    'nsx.reconnect': () => ctx.connection.connect(),
+    'nsx.showOutput': () => ctx.connection.output.show(),
+  };
 }

@@ -2,18 +2,18 @@
 import * as vscode from 'vscode';
 import { detailsUri, processUri } from '../documents';
 import { keyOf, pidOf } from '../tree/nodes';
-import { Context, guarded } from './context';
+import type { Commands, Context } from './context';
 import { pickProcess } from './pick';
 
-export function registerInspectCommands(ctx: Context): vscode.Disposable[] {
-  return [
-    vscode.commands.registerCommand('nsx.showDetails', guarded(async (node?: unknown) => {
+export function inspectCommands(ctx: Context): Commands {
+  return {
+    'nsx.showDetails': async (node?: unknown) => {
       const key = keyOf(node);
       if (!key) return undefined;
       const doc = await vscode.workspace.openTextDocument(detailsUri(key));
       return vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true });
-    })),
-    vscode.commands.registerCommand('nsx.compareProcesses', guarded(async (node?: unknown, otherPid?: number) => {
+    },
+    'nsx.compareProcesses': async (node?: unknown, otherPid?: number) => {
       const first = pidOf(node) ?? (await pickProcess(ctx, 'Compare the namespaces of… (first process)'))?.pid;
       if (first === undefined) return undefined;
       const second = otherPid ?? (await pickProcess(ctx, `Compare ${first} with… (second process)`))?.pid;
@@ -23,6 +23,6 @@ export function registerInspectCommands(ctx: Context): vscode.Disposable[] {
       if (!a || !b) throw new Error(`Process ${!a ? first : second} is gone.`);
       await vscode.commands.executeCommand('vscode.diff', processUri(a.pid, a.comm), processUri(b.pid, b.comm), `Namespaces: ${a.comm} (${a.pid}) ↔ ${b.comm} (${b.pid})`);
       return [a, b];
-    })),
-  ];
+    },
+  };
 }

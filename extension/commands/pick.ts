@@ -5,7 +5,7 @@ import { differingTypes } from '../tree/nodes';
 import type { Context } from './context';
 
 export async function pickProcess(ctx: Context, title: string): Promise<Process | undefined> {
-  if (!ctx.model.loaded) await ctx.model.refresh();
+  if (!ctx.model.loaded) await ctx.refresh.rescan();
   const items = ctx.model.allProcesses()
     .map((p) => ({ p, differs: differingTypes(p, ctx.model) }))
     .sort((a, b) => Number(b.differs.length > 0) - Number(a.differs.length > 0) || a.p.pid - b.p.pid)

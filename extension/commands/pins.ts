@@ -6,7 +6,7 @@ import {
 } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
 import { keyOf, pidOf } from '../tree/nodes';
-import { Context, guarded } from './context';
+import type { Commands, Context } from './context';
 
 /** A pin name from a container or a command: lower case, safe characters, short. */
 export function suggestName(ctx: Context, ns: Namespace | undefined, pid: number | undefined): string {
@@ -35,9 +35,9 @@ async function unpin(client: LanguageClient, type: NsType, name: string): Promis
   }
 }
 
-export function registerPinCommands(ctx: Context): vscode.Disposable[] {
-  return [
-    vscode.commands.registerCommand('nsx.pinNamespace', guarded(async (node?: unknown, name?: string, type?: NsType) => {
+export function pinCommands(ctx: Context): Commands {
+  return {
+    'nsx.pinNamespace': async (node?: unknown, name?: string, type?: NsType) => {
       const client = ctx.connection.require();
       let key = keyOf(node);
       const pid = pidOf(node);
@@ -54,11 +54,11 @@ export function registerPinCommands(ctx: Context): vscode.Disposable[] {
       if (!pinName) return undefined;
       const result = await client.sendRequest(PinNamespace, pid !== undefined ? { pid, type: key.type, name: pinName, inode: key.inode } : { type: key.type, name: pinName, inode: key.inode });
       void vscode.window.showInformationMessage(`Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`);
-      await ctx.model.refresh();
+      await ctx.refresh.rescan();
       return result;
-    })),
+    },
 
-    vscode.commands.registerCommand('nsx.unpinNamespace', guarded(async (node?: unknown, name?: string) => {
+    'nsx.unpinNamespace': async (node?: unknown, name?: string) => {
       const client = ctx.connection.require();
       const key = keyOf(node);
       const ns = key && ctx.model.namespace(key);
@@ -72,11 +72,11 @@ export function registerPinCommands(ctx: Context): vscode.Disposable[] {
       void vscode.window.showInformationMessage(rest.length
         ? `Unpinned ${ns.type}/${pin}. ${nsId(r)} lives on, held by ${rest.join('; ')}.`
         : `Unpinned ${ns.type}/${pin}. Nothing else held ${nsId(r)}, so it is gone.`);
-      await ctx.model.refresh();
+      await ctx.refresh.rescan();
       return r;
-    })),
+    },
 
-    vscode.commands.registerCommand('nsx.newPersistentNamespace', guarded(async (type?: NsType, name?: string) => {
+    'nsx.newPersistentNamespace': async (type?: NsType, name?: string) => {
       const client = ctx.connection.require();
       const available = ctx.connection.nstypes.filter((x) => x !== 'pid'); // a pid namespace dies with its init
       const t = type ?? (await vscode.window.showQuickPick(available.map((x) => ({ label: x, description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '' })), { title: 'New persistent namespace of type' }))?.label as NsType | undefined;
@@ -86,8 +86,8 @@ export function registerPinCommands(ctx: Context): vscode.Disposable[] {
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
         () => client.sendRequest(CreateNamespace, { type: t, name: n }));
       void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
-      await ctx.model.refresh();
+      await ctx.refresh.rescan();
       return result;
-    })),
-  ];
+    },
+  };
 }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { HOSTNAME, HOSTNAME_RULE, isolateDefault, nsId, NsKey, NsType, TerminalTarget } from '../../helper/common/protocol';
 import type { NsTerminal } from '../terminal';
 import { keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
-import { Context, guarded } from './context';
+import type { Commands, Context } from './context';
 import { pickProcess, pickTypes } from './pick';
 
 export interface TerminalOptions {
@@ -14,9 +14,9 @@ export interface TerminalOptions {
   freshProc?: boolean;
 }
 
-export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
-  return [
-    vscode.commands.registerCommand('nsx.openTerminalInNamespaces', guarded(async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+export function terminalCommands(ctx: Context): Commands {
+  return {
+    'nsx.openTerminalInNamespaces': async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
       const key = node instanceof ProcessNamespaceNode ? undefined : keyOf(node);
       if (key) {
@@ -37,9 +37,9 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
       for (const t of choice.types) if (p?.ns[t] !== undefined) inodes[t] = p.ns[t];
       const target: TerminalTarget = { pid, inodes };
       return ctx.terminals.open({ target, types: choice.types, root: choice.root, freshProc: choice.freshProc, command: opts?.command }, `${p?.comm ?? 'pid'} (${pid})`);
-    })),
+    },
 
-    vscode.commands.registerCommand('nsx.openIsolatedTerminal', guarded(async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+    'nsx.openIsolatedTerminal': async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
       const defaults = isolateDefault(ctx.connection.nstypes);
       const choice = opts?.types ? { types: opts.types, root: opts.root ?? false } : await pickTypes(ctx, 'Fresh namespaces for the new shell', ctx.connection.nstypes, defaults);
@@ -53,9 +53,9 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
         if (hostname === undefined) return undefined;
       }
       return ctx.terminals.open({ types: choice.types, root: choice.root, hostname, command: opts?.command }, `isolated${hostname ? ` ${hostname}` : ''}`);
-    })),
+    },
 
-    vscode.commands.registerCommand('nsx.openTerminalInPinned', guarded(async (arg?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+    'nsx.openTerminalInPinned': async (arg?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
       let target: TerminalTarget | undefined;
       let label = '';
@@ -68,7 +68,7 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
         target = { namespace: key };
         label = nsId(key);
       } else {
-        if (!ctx.model.loaded) await ctx.model.refresh();
+        if (!ctx.model.loaded) await ctx.refresh.rescan();
         // Pins first, then anything else bind-mounted that nsxd found.
         const items = ctx.model.allNamespaces().flatMap((ns) => {
           const key: NsKey = { type: ns.type, inode: ns.inode };
@@ -84,9 +84,9 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
         label = picked.name;
       }
       return ctx.terminals.open({ target, root: opts?.root, command: opts?.command }, label);
-    })),
+    },
 
-    vscode.commands.registerCommand('nsx.revealTerminalNamespaces', guarded(async (terminal?: vscode.Terminal) => {
+    'nsx.revealTerminalNamespaces': async (terminal?: vscode.Terminal) => {
       const t = ctx.terminals.forTerminal(terminal ?? vscode.window.activeTerminal);
       if (!t) throw new Error('The active terminal is not a Namespace Explorer terminal.');
       // nsxd lists the namespace the terminal's name shows first.
@@ -96,10 +96,6 @@ export function registerTerminalCommands(ctx: Context): vscode.Disposable[] {
       if (!node) throw new Error('The terminal\'s namespaces are not in the tree (any more).');
       await ctx.namespacesView.reveal(node, { select: true, focus: true, expand: true });
       return keys;
-    })),
-
-    vscode.window.onDidChangeActiveTerminal((t) => {
-      void vscode.commands.executeCommand('setContext', 'nsx.activeTerminalIsOurs', ctx.terminals.forTerminal(t) !== undefined);
-    }),
-  ];
+    },
+  };
 }

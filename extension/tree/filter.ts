@@ -2,6 +2,7 @@
 // process's comm, cmdline and pid and a namespace's container and pins.
 import * as vscode from 'vscode';
 import type { Namespace, NsType, Process } from '../../helper/common/protocol';
+import { setContextKey } from '../menus';
 
 export class Filter implements vscode.Disposable {
   private types: NsType[] | undefined;
@@ -20,7 +21,7 @@ export class Filter implements vscode.Disposable {
   set(types: NsType[] | undefined, text: string): void {
     this.types = types && types.length ? types : undefined;
     this.text = text.trim().toLowerCase();
-    void vscode.commands.executeCommand('setContext', 'nsx.filtered', this.active);
+    setContextKey('nsx.filtered', this.active);
     this.onDidChangeEmitter.fire();
   }
 

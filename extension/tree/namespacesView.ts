@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { Namespace, NsKey, NSTYPES, NsType } from '../../helper/common/protocol';
 import { describeHolder } from '../../helper/common/words';
+import { setContextKey } from '../menus';
 import type { Model } from '../model';
 import type { Filter } from './filter';
 import { HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
@@ -18,13 +19,12 @@ export class NamespacesProvider extends NodeProvider {
   constructor(model: Model, filter: Filter, pages: Pages) {
     super(model, filter, pages);
     this.grouping = vscode.workspace.getConfiguration('nsx').get<Grouping>('defaultGrouping', 'type');
-    void vscode.commands.executeCommand('setContext', 'nsx.grouping', this.grouping);
+    setContextKey('nsx.grouping', this.grouping);
   }
 
   setGrouping(grouping: Grouping): void {
     this.grouping = grouping;
-    void vscode.commands.executeCommand('setContext', 'nsx.grouping', grouping);
-    this.refresh();
+    setContextKey('nsx.grouping', grouping);
   }
 
   private visible(): Namespace[] {

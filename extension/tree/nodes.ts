@@ -1,10 +1,9 @@
 // The nodes both trees are made of, one class per kind, each turning itself
-// into a TreeItem. contextValue carries words the menus match by regex:
-//   namespace <type> [pinned] [netns] [initial] [joinable] · process joinable
-// (netns: an `ip netns` name that another tool made)
+// into a TreeItem (its contextValue words are in ../menus.ts).
 import * as vscode from 'vscode';
 import { Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
+import { HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
 import type { Model } from '../model';
 
 export const TYPE_ICONS: Record<NsType, string> = {
@@ -46,7 +45,7 @@ export class TypeNode extends Node {
     item.description = `${this.count}`;
     item.tooltip = TYPE_TITLES[this.type];
     item.iconPath = new vscode.ThemeIcon(TYPE_ICONS[this.type]);
-    item.contextValue = `nstype ${this.type}`;
+    item.contextValue = typeGroupContext(this.type);
     return item;
   }
 }
@@ -65,7 +64,7 @@ export class NamespaceNode extends Node {
     item.tooltip = namespaceTooltip(ns);
     const pinned = ns.pins.length > 0;
     item.iconPath = new vscode.ThemeIcon(pinned ? 'pinned' : TYPE_ICONS[ns.type], ns.initial ? undefined : new vscode.ThemeColor('charts.blue'));
-    item.contextValue = ['namespace', ns.type, pinned ? 'pinned' : '', netnsNames(ns).length ? 'netns' : '', ns.initial ? 'initial' : '', ns.pids.length ? 'joinable' : ''].filter(Boolean).join(' ');
+    item.contextValue = namespaceContext(ns.type, ns, ns.initial);
     item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
     return item;
   }
@@ -113,7 +112,7 @@ export class ProcessNode extends Node {
     item.description = [p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : ''].filter(Boolean).join(' · ');
     item.tooltip = processTooltip(p, differs);
     item.iconPath = new vscode.ThemeIcon(differs.length ? 'vm-running' : 'vm', differs.length ? new vscode.ThemeColor('charts.orange') : undefined);
-    item.contextValue = 'process joinable';
+    item.contextValue = PROCESS_CONTEXT;
     return item;
   }
 }
@@ -149,7 +148,7 @@ export class ProcessNamespaceNode extends Node {
     item.description = ns ? namespaceDescription(ns) : '';
     item.tooltip = ns ? namespaceTooltip(ns) : undefined;
     item.iconPath = new vscode.ThemeIcon(TYPE_ICONS[this.type], initial ? undefined : new vscode.ThemeColor('charts.orange'));
-    item.contextValue = ['namespace', this.type, ns?.pins.length ? 'pinned' : '', initial ? 'initial' : '', 'joinable'].filter(Boolean).join(' ');
+    item.contextValue = namespaceContext(this.type, ns, initial, true);
     item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
     return item;
   }
@@ -165,7 +164,7 @@ export class HolderNode extends Node {
     const item = new vscode.TreeItem(this.text, vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.iconPath = new vscode.ThemeIcon('link');
-    item.contextValue = 'holder';
+    item.contextValue = HOLDER_CONTEXT;
     return item;
   }
 }

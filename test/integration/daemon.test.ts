@@ -118,10 +118,9 @@ describe('nsxd socket and access', () => {
       // Half a message: the daemon waits 10 s for the rest, then hangs up.
       const s = await raw(daemon.socket);
       const done = closed(s);
-      const started = Date.now();
       s.write('Content-Length: 100\r\n\r\n{"jsonrpc":');
       await done;
-      assert.ok(Date.now() - started >= 9000);
+      assert.match(daemon.log(), /result=closed reason=.*message not completed within 10 s/);
       assert.ok((await good.conn.sendRequest(ListNamespaces, {})).namespaces.length > 0);
     } finally {
       good.close();

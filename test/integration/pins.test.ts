@@ -169,16 +169,20 @@ describe('pins', () => {
   });
 
   it('rediscovers pins after a restart; ip netns add entries are names of another tool, not pins', async () => {
+    const held = await holdNamespaces(['--uts', '--net']);
+    assert.equal(nsx(daemon, ['pin', String(held.pid), 'uts', `${tag}-again-uts`]).code, 0);
+    assert.equal(nsx(daemon, ['pin', String(held.pid), 'net', `${tag}-again-net`]).code, 0);
+    held.kill();
     spawnSync('ip', ['netns', 'add', `${tag}-ipnetns`]);
     try {
       await daemon.stop();
       daemon = await startDaemon({ dir: daemon.dir });
       const pins = JSON.parse(nsx(daemon, ['pins', '--json']).stdout).pins as { type: string; pins: { name: string; by?: { user: string } }[] }[];
       const names = pins.flatMap((p) => p.pins.map((x) => `${p.type}/${x.name}`));
-      assert.ok(names.includes(`uts/${tag}-uts`), names.join(' '));
-      assert.ok(names.includes(`net/${tag}-net`));
+      assert.ok(names.includes(`uts/${tag}-again-uts`), names.join(' '));
+      assert.ok(names.includes(`net/${tag}-again-net`));
       assert.ok(!names.includes(`net/${tag}-ipnetns`), 'nsxd did not make it');
-      const uts = pins.find((p) => p.type === 'uts' && p.pins.some((x) => x.name === `${tag}-uts`))!;
+      const uts = pins.find((p) => p.type === 'uts' && p.pins.some((x) => x.name === `${tag}-again-uts`))!;
       assert.equal(uts.pins[0].by?.user, 'root', 'who pinned it survives the restart');
       const ns = listed(daemon, 'net', Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-ipnetns`], { encoding: 'utf8' })))!;
       assert.deepEqual(ns.pins, []);
@@ -186,6 +190,8 @@ describe('pins', () => {
       assert.match(nsx(daemon, ['list', '-t', 'net']).stdout, new RegExp(`ip netns ${tag}-ipnetns \\(by another tool\\)`));
     } finally {
       spawnSync('ip', ['netns', 'delete', `${tag}-ipnetns`]);
+      nsx(daemon, ['unpin', 'uts', `${tag}-again-uts`]);
+      nsx(daemon, ['unpin', 'net', `${tag}-again-net`]);
     }
   });
 

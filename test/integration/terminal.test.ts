@@ -87,12 +87,9 @@ describe('terminal sessions', () => {
       spawnSync('sh', ['-c', `echo '0 100000 1000
 5000 ${user.uid} 1' > /proc/${held.pid}/uid_map; echo '0 100000 1000
 5000 ${gid} 1' > /proc/${held.pid}/gid_map`]);
-      const r = nsx(daemon, ['enter', String(held.pid), '-t', 'user,uts', '--', 'sh', '-c', 'id -u; id -g; echo $$; sleep 2'], { user: user.name, input: '' });
+      const r = nsx(daemon, ['enter', String(held.pid), '-t', 'user,uts', '--', 'sh', '-c', 'id -u; id -g; readlink /proc/self/ns/user'], { user: user.name, input: '' });
       assert.equal(r.code, 0, r.stderr);
-      const [uid, g, pid] = r.stdout.trim().split('\n');
-      assert.equal(uid, '5000');
-      assert.equal(g, '5000');
-      assert.ok(Number(pid) > 0);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['5000', '5000', `user:[${nsInode(held.pid, 'user')}]`]);
     } finally {
       held.kill();
     }

@@ -90,7 +90,7 @@ export function defineSuite(): void {
     });
 
     it('nests what each user namespace owns in the hierarchy view', async () => {
-      api.namespaces.setGrouping('hierarchy');
+      await vscode.commands.executeCommand('nsx.showHierarchy');
       try {
         const roots = api.namespaces.getChildren();
         const init = roots.find((n) => n instanceof N().NamespaceNode && n.key.inode === inode('self', 'user'));
@@ -98,7 +98,7 @@ export function defineSuite(): void {
         const owned = api.namespaces.getChildren(init);
         assert.ok(owned.some((n) => n instanceof N().NamespaceNode && n.key.type === 'net' && n.key.inode === inode(targetPid, 'net')));
       } finally {
-        api.namespaces.setGrouping('type');
+        await vscode.commands.executeCommand('nsx.showByType');
       }
     });
 
@@ -226,10 +226,11 @@ export function defineSuite(): void {
       await vscode.commands.executeCommand('nsx.newPersistentNamespace', 'net', 'vscode-net');
       try {
         assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /^vscode-net\b/m);
-      } finally {
         const ns = api.model.allNamespaces().find((n) => n.pins.some((p) => p.name === 'vscode-net'));
-        assert.ok(ns);
+        assert.ok(ns, 'the new namespace is in the model, pinned');
         await vscode.commands.executeCommand('nsx.unpinNamespace', new (N().NamespaceNode)(undefined, ns, false), 'vscode-net');
+      } finally {
+        spawnSync('ip', ['netns', 'delete', 'vscode-net']);
       }
       assert.doesNotMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /^vscode-net\b/m);
     });

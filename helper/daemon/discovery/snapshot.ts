@@ -4,9 +4,9 @@
 // child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
-import { Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
+import { ContainerHint, Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
 import { containerFromCgroup } from './containers';
-import type { RawScan } from './procfs';
+import type { RawMount, RawProcess, RawScan } from './procfs';
 
 /** How nsxd can open a namespace again: paths whose nsfs inode must be checked after open. */
 export type Openers = Map<string, string[]>;
@@ -25,118 +25,134 @@ export interface Model {
 }
 
 export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): Model {
-  const namespaces = new Map<string, Namespace>();
-  const openers: Openers = new Map();
-  const get = (type: NsType, inode: number): Namespace => {
+  const b = new ModelBuilder(ctx);
+  for (const raw of raws) for (const p of raw.processes) b.addProcess(p);
+  for (const raw of raws) for (const [mntns, pid, mounts] of raw.mounts) b.addMounts(mntns, pid, mounts);
+  b.assignContainers();
+  b.markInitial();
+  resolveHierarchy(b.namespaces, b.openers, (type, inode) => b.namespace(type, inode));
+  return {
+    snapshot: { namespaces: [...b.namespaces.values()], processes: b.processes, scanMs: Date.now() - started },
+    openers: b.openers,
+  };
+}
+
+/** The model as it is put together from one scan, process by process and mount table by mount table. */
+class ModelBuilder {
+  readonly namespaces = new Map<string, Namespace>();
+  readonly openers: Openers = new Map();
+  readonly processes: Process[] = [];
+  /** Per namespace, how many of its processes each container hint got. */
+  private readonly hintVotes = new Map<string, Map<string, number>>();
+  private readonly hints = new Map<string, ContainerHint>();
+  private readonly seenMntns = new Set<number>();
+
+  constructor(private readonly ctx: ScanContext) {}
+
+  namespace(type: NsType, inode: number): Namespace {
     const id = nsId({ type, inode });
-    let ns = namespaces.get(id);
+    let ns = this.namespaces.get(id);
     if (!ns) {
       ns = { type, inode, pids: [], holders: [], initial: false, pins: [] };
-      namespaces.set(id, ns);
-      openers.set(id, []);
+      this.namespaces.set(id, ns);
+      this.openers.set(id, []);
     }
     return ns;
-  };
-  const addHolder = (ns: Namespace, holder: Holder) => {
+  }
+
+  private addHolder(ns: Namespace, holder: Holder): void {
     // Names (pins, ip netns names) always count: only root can make them, and they are what users know a namespace by.
     const named = holder.kind === 'mount' && (holder.pin !== undefined || holder.netns !== undefined);
     if (ns.holders.length < MAX_HOLDERS || named) ns.holders.push(holder);
     else ns.holdersOmitted = (ns.holdersOmitted ?? 0) + 1;
-  };
-  const addOpener = (ns: NsKey, path: string) => {
-    const list = openers.get(nsId(ns))!;
+  }
+
+  /** A few paths nsxd can open the namespace by again; the first that still holds it wins. */
+  private addOpener(ns: NsKey, path: string): void {
+    const list = this.openers.get(nsId(ns))!;
     if (list.length < 3) list.push(path);
-  };
+  }
 
-  const processes: Process[] = [];
-  const hintVotes = new Map<string, Map<string, number>>();
-  const hints = new Map<string, ReturnType<typeof containerFromCgroup>>();
-  const comms = new Map<number, string>();
-  for (const raw of raws) for (const p of raw.processes) comms.set(p.pid, p.comm);
+  /** A process: a member of each of its namespaces, and a holder of what its *_for_children links and nsfs fds name. */
+  addProcess(p: RawProcess): void {
+    const proc: Process = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: this.ctx.userName(p.uid), ns: p.ns };
+    const hint = p.cgroup !== undefined ? containerFromCgroup(p.cgroup) : undefined;
+    const hintKey = hint && JSON.stringify(hint);
+    if (hint && hintKey) this.hints.set(hintKey, hint);
+    for (const type of NSTYPES) {
+      const inode = p.ns[type];
+      if (inode === undefined) continue;
+      const ns = this.namespace(type, inode);
+      ns.pids.push(p.pid);
+      this.addOpener(ns, `/proc/${p.pid}/ns/${type}`);
+      if (hintKey) {
+        const votes = this.hintVotes.get(nsId(ns)) ?? new Map<string, number>();
+        votes.set(hintKey, (votes.get(hintKey) ?? 0) + 1);
+        this.hintVotes.set(nsId(ns), votes);
+      }
+    }
+    if (p.pidForChildren !== undefined) {
+      proc.pidForChildren = p.pidForChildren;
+      const ns = this.namespace('pid', p.pidForChildren);
+      this.addHolder(ns, { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
+      this.addOpener(ns, `/proc/${p.pid}/ns/pid_for_children`);
+    }
+    if (p.timeForChildren !== undefined) {
+      proc.timeForChildren = p.timeForChildren;
+      const ns = this.namespace('time', p.timeForChildren);
+      this.addHolder(ns, { kind: 'time_for_children', pid: p.pid, comm: p.comm });
+      this.addOpener(ns, `/proc/${p.pid}/ns/time_for_children`);
+    }
+    for (const [fd, type, inode, count] of p.nsfds) {
+      const ns = this.namespace(type, inode);
+      this.addHolder(ns, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
+      this.addOpener(ns, `/proc/${p.pid}/fd/${fd}`);
+    }
+    this.processes.push(proc);
+  }
 
-  for (const raw of raws) {
-    for (const p of raw.processes) {
-      const proc: Process = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: ctx.userName(p.uid), ns: p.ns };
-      const hint = p.cgroup !== undefined ? containerFromCgroup(p.cgroup) : undefined;
-      const hintKey = hint && JSON.stringify(hint);
-      if (hint && hintKey) hints.set(hintKey, hint);
-      for (const type of NSTYPES) {
-        const inode = p.ns[type];
-        if (inode === undefined) continue;
-        const ns = get(type, inode);
-        ns.pids.push(p.pid);
-        addOpener(ns, `/proc/${p.pid}/ns/${type}`);
-        if (hintKey) {
-          const votes = hintVotes.get(nsId(ns)) ?? new Map<string, number>();
-          votes.set(hintKey, (votes.get(hintKey) ?? 0) + 1);
-          hintVotes.set(nsId(ns), votes);
-        }
+  /** The nsfs mounts of one mount namespace (read through PID): holders, and in nsxd's own, pins and ip netns names. */
+  addMounts(mntns: number, pid: number, mounts: RawMount[]): void {
+    if (this.seenMntns.has(mntns)) return;
+    this.seenMntns.add(mntns);
+    const own = mntns === this.ctx.selfMntns;
+    for (const m of mounts) {
+      const ns = this.namespace(m.type, m.inode);
+      const what = own ? this.ctx.mountAt(m.path, m.type, m.inode) : undefined;
+      const pin = what && 'pin' in what ? what.pin : undefined;
+      const netns = what && 'netns' in what ? what.netns : undefined;
+      this.addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}), ...(netns ? { netns } : {}) });
+      if (pin) {
+        const same = ns.pins.find((p) => p.name === pin.name);
+        if (same) same.paths.push(...pin.paths);
+        else ns.pins.push(pin);
       }
-      if (p.pidForChildren !== undefined) {
-        proc.pidForChildren = p.pidForChildren;
-        const ns = get('pid', p.pidForChildren);
-        addHolder(ns, { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
-        addOpener(ns, `/proc/${p.pid}/ns/pid_for_children`);
-      }
-      if (p.timeForChildren !== undefined) {
-        proc.timeForChildren = p.timeForChildren;
-        const ns = get('time', p.timeForChildren);
-        addHolder(ns, { kind: 'time_for_children', pid: p.pid, comm: p.comm });
-        addOpener(ns, `/proc/${p.pid}/ns/time_for_children`);
-      }
-      for (const [fd, type, inode, count] of p.nsfds) {
-        const ns = get(type, inode);
-        addHolder(ns, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
-        addOpener(ns, `/proc/${p.pid}/fd/${fd}`);
-      }
-      processes.push(proc);
+      this.addOpener(ns, own ? m.path : `/proc/${pid}/root${m.path}`);
     }
   }
 
-  const seenMntns = new Set<number>();
-  for (const raw of raws) {
-    for (const [mntns, pid, mounts] of raw.mounts) {
-      if (seenMntns.has(mntns)) continue;
-      seenMntns.add(mntns);
-      for (const m of mounts) {
-        const ns = get(m.type, m.inode);
-        const own = mntns === ctx.selfMntns;
-        const what = own ? ctx.mountAt(m.path, m.type, m.inode) : undefined;
-        const pin = what && 'pin' in what ? what.pin : undefined;
-        const netns = what && 'netns' in what ? what.netns : undefined;
-        addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}), ...(netns ? { netns } : {}) });
-        if (pin) {
-          const same = ns.pins.find((p) => p.name === pin.name);
-          if (same) same.paths.push(...pin.paths);
-          else ns.pins.push(pin);
-        }
-        addOpener(ns, own ? m.path : `/proc/${pid}/root${m.path}`);
-      }
-    }
-  }
-
-  for (const [id, votes] of hintVotes) {
-    const ns = namespaces.get(id)!;
-    // A namespace is a container's only when its processes agree and some are not in it by chance (the host).
-    if (votes.size === 1) {
+  /** A namespace is a container's only when its processes agree and some are not in it by chance (the host). */
+  assignContainers(): void {
+    for (const [id, votes] of this.hintVotes) {
+      if (votes.size !== 1) continue;
+      const ns = this.namespaces.get(id)!;
       const [[key, count]] = [...votes];
-      if (count * 2 > ns.pids.length) ns.container = hints.get(key);
+      if (count * 2 > ns.pids.length) ns.container = this.hints.get(key);
     }
   }
 
-  // The initial namespaces are PID 1's; where PID 1 hides its links (a sandbox's
-  // init may), the oldest process whose links nsxd can read stands in.
-  const init = processes.reduce<Process | undefined>((a, p) => (!a || p.pid < a.pid ? p : a), undefined);
-  if (init) for (const type of NSTYPES) {
-    const inode = init.ns[type];
-    if (inode !== undefined) get(type, inode).initial = true;
+  /**
+   * The initial namespaces are PID 1's; where PID 1 hides its links (a sandbox's
+   * init may), the oldest process whose links nsxd can read stands in.
+   */
+  markInitial(): void {
+    const init = this.processes.reduce<Process | undefined>((a, p) => (!a || p.pid < a.pid ? p : a), undefined);
+    if (!init) return;
+    for (const type of NSTYPES) {
+      const inode = init.ns[type];
+      if (inode !== undefined) this.namespace(type, inode).initial = true;
+    }
   }
-
-  resolveHierarchy(namespaces, openers, get);
-  return {
-    snapshot: { namespaces: [...namespaces.values()], processes, scanMs: Date.now() - started },
-    openers,
-  };
 }
 
 /** The device of nsfs: every namespace file is on it. */

@@ -1,0 +1,29 @@
+// Every command the extension contributes, in one table: its id in
+// package.json, and the function that runs it. Each is guarded, so a failure
+// is one clear message. Arguments: a tree item when run from a view; the
+// options each module documents when run by a keybinding or another extension.
+import * as vscode from 'vscode';
+import type { Context } from './context';
+import { daemonCommands } from './daemon';
+import { inspectCommands } from './inspect';
+import { pinCommands } from './pins';
+import { terminalCommands } from './terminals';
+import { viewCommands } from './view';
+
+export function registerCommands(ctx: Context): vscode.Disposable[] {
+  const table = { ...viewCommands(ctx), ...inspectCommands(ctx), ...terminalCommands(ctx), ...pinCommands(ctx), ...daemonCommands(ctx) };
+  return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
+}
+
+/** Runs a command body, turning any failure into one clear message instead of a stack trace. */
+function guarded(fn: (...args: never[]) => unknown): (...args: never[]) => Promise<unknown> {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      console.error(`Namespace Explorer: ${(err as Error).stack ?? err}`);
+      void vscode.window.showErrorMessage((err as Error).message);
+      return undefined;
+    }
+  };
+}
