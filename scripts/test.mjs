@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Every test: node:test unit and integration suites (as root: real
-// namespaces, real users, a real nsxd), then the extension's suite inside a
-// real VS Code against its own nsxd. Ends with one line: N passed, N failed.
+// Every test: the node:test unit suite (any user), the integration suite (as
+// root: real namespaces, real users, a real nsxd), then the extension's suite
+// inside a real VS Code against its own nsxd. With --unit, the unit suite
+// alone. Ends with one line: N passed, N failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,18 +23,29 @@ function run(cmd, args, env = {}) {
   });
 }
 
+/** node:test over some directories; its summary lines count the tests. */
+async function nodeTests(dirs) {
+  const r = await run(process.execPath, ['--test', '--test-concurrency=1', ...dirs]);
+  const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(r.out)?.[1] ?? 0);
+  passed += count('pass');
+  failed += count('fail') + (r.code !== 0 && count('fail') === 0 ? 1 : 0);
+}
+
+// 1. Unit tests: any user, no daemon, no namespaces of their own.
+await nodeTests(['dist/test/unit/']);
+if (process.argv.includes('--unit')) {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
 if (process.getuid() !== 0) {
-  console.error('The tests make namespaces, users and mounts: run them as root (sudo npm test).');
+  console.error('The integration and VS Code suites make namespaces, users and mounts: run them as root (sudo npm test).');
   process.exit(1);
 }
 
-// 1. node:test — its summary lines count the tests.
-const unit = await run(process.execPath, ['--test', '--test-concurrency=1', 'dist/test/unit/', 'dist/test/integration/']);
-const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(unit.out)?.[1] ?? 0);
-passed += count('pass');
-failed += count('fail') + (unit.code !== 0 && count('fail') === 0 ? 1 : 0);
+// 2. Integration tests, as root: real namespaces, real users, a real nsxd.
+await nodeTests(['dist/test/integration/']);
 
-// 2. The VS Code suite, against an nsxd of its own.
+// 3. The VS Code suite, against an nsxd of its own.
 const dir = mkdtempSync(join(tmpdir(), 'nsx-vscode-'));
 chmodSync(dir, 0o755);
 const socket = join(dir, 'nsxd.sock');

@@ -1,13 +1,13 @@
 // Quick picks the commands share: a process, namespace types, root or not.
 import * as vscode from 'vscode';
 import { NSTYPES, NsType, Process } from '../../helper/common/protocol';
-import { differingTypes } from '../tree/nodes';
+import { differingTypes } from '../tree/labels';
 import type { Context } from './context';
 
 export async function pickProcess(ctx: Context, title: string): Promise<Process | undefined> {
   if (!ctx.model.loaded) await ctx.refresh.rescan();
   const items = ctx.model.allProcesses()
-    .map((p) => ({ p, differs: differingTypes(p, ctx.model) }))
+    .map((p) => ({ p, differs: differingTypes(p, (t) => ctx.model.initialInode(t)) }))
     .sort((a, b) => Number(b.differs.length > 0) - Number(a.differs.length > 0) || a.p.pid - b.p.pid)
     .map(({ p, differs }) => ({
       label: `${p.comm} (${p.pid})`,

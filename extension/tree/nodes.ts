@@ -3,30 +3,10 @@
 import * as vscode from 'vscode';
 import { Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
+import { differingTypes, namespaceDescription, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
 import { HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
 import type { Model } from '../model';
 
-export const TYPE_ICONS: Record<NsType, string> = {
-  cgroup: 'dashboard',
-  ipc: 'comment-discussion',
-  mnt: 'file-submodule',
-  net: 'globe',
-  pid: 'list-tree',
-  time: 'clock',
-  user: 'person',
-  uts: 'symbol-string',
-};
-
-export const TYPE_TITLES: Record<NsType, string> = {
-  cgroup: 'cgroup — cgroup root directory',
-  ipc: 'ipc — System V IPC, POSIX message queues',
-  mnt: 'mnt — mount points',
-  net: 'net — network devices, stacks, ports',
-  pid: 'pid — process IDs',
-  time: 'time — boot and monotonic clocks',
-  user: 'user — user and group IDs, capabilities',
-  uts: 'uts — hostname and NIS domain name',
-};
 
 export abstract class Node {
   constructor(readonly parent: Node | undefined) {}
@@ -70,18 +50,6 @@ export class NamespaceNode extends Node {
   }
 }
 
-export function namespaceDescription(ns: Namespace): string {
-  const parts = [`${ns.pids.length} proc${ns.pids.length === 1 ? '' : 's'}`];
-  if (ns.initial) parts.push('initial');
-  if (ns.container) parts.push(`${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
-  // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
-  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
-  const netns = netnsNames(ns);
-  if (netns.length) parts.push(`ip netns ${netns.join(', ')}`);
-  if (!ns.pins.length && !netns.length && ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
-  return parts.join(' · ');
-}
-
 export function namespaceTooltip(ns: Namespace): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${nsId(ns)}** — ${TYPE_TITLES[ns.type]}\n\n`);
@@ -108,20 +76,13 @@ export class ProcessNode extends Node {
     const item = new vscode.TreeItem(p ? `${p.comm} (${p.pid})` : String(this.pid), this.expandable ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     if (!p) return item;
-    const differs = differingTypes(p, model);
-    item.description = [p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : ''].filter(Boolean).join(' · ');
+    const differs = differingTypes(p, (t) => model.initialInode(t));
+    item.description = processDescription(p, differs);
     item.tooltip = processTooltip(p, differs);
     item.iconPath = new vscode.ThemeIcon(differs.length ? 'vm-running' : 'vm', differs.length ? new vscode.ThemeColor('charts.orange') : undefined);
     item.contextValue = PROCESS_CONTEXT;
     return item;
   }
-}
-
-export function differingTypes(p: Process, model: Model): NsType[] {
-  return (Object.keys(p.ns) as NsType[]).filter((t) => {
-    const initial = model.initialInode(t);
-    return initial !== undefined && p.ns[t] !== initial;
-  });
 }
 
 function processTooltip(p: Process, differs: NsType[]): vscode.MarkdownString {

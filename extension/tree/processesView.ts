@@ -1,7 +1,8 @@
 // The Processes view: every process, its namespaces beneath it; those in a
 // namespace other than PID 1's are highlighted.
 import { NSTYPES } from '../../helper/common/protocol';
-import { differingTypes, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
+import { differingTypes } from './labels';
+import { Node, ProcessNamespaceNode, ProcessNode } from './nodes';
 import { NodeProvider } from './provider';
 
 export class ProcessesProvider extends NodeProvider {
@@ -11,7 +12,7 @@ export class ProcessesProvider extends NodeProvider {
       // Those that differ from PID 1's namespaces come first: they are what one looks for.
       const procs = this.model.allProcesses()
         .filter((p) => this.filter.processMatches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
-        .map((p) => ({ p, differs: differingTypes(p, this.model).length }))
+        .map((p) => ({ p, differs: differingTypes(p, (t) => this.model.initialInode(t)).length }))
         .sort((a, b) => Number(b.differs > 0) - Number(a.differs > 0) || a.p.pid - b.p.pid);
       return this.pages.slice(undefined, procs, ({ p }) => new ProcessNode(undefined, p.pid, true));
     }

@@ -55,3 +55,21 @@ it('refuses malformed headers and bodies', async () => {
 it('gives up on a message that never completes', async () => {
   assert.match((await read('Content-Length: 50\r\n\r\n{"jsonrpc"')).error!, /not completed within/);
 });
+
+it('reads messages split at every byte and joined, from an in-memory stream', async () => {
+  const { PassThrough } = await import('node:stream');
+  const body = (n: number) => `{"jsonrpc":"2.0","method":"m${n}","params":{"s":"é"}}`;
+  const bytes = Buffer.from(frame(body(1)) + frame(body(2)) + frame(body(3)));
+  const stream = new PassThrough();
+  const reader = new LimitedMessageReader(stream as unknown as Socket, { maxMessageBytes: 1000, partialTimeoutMs: 5000 });
+  const methods: string[] = [];
+  reader.listen((m) => methods.push((m as { method: string }).method));
+  // The first message one byte at a time, the other two in one chunk.
+  const first = Buffer.byteLength(frame(body(1)));
+  for (let i = 0; i < first; i++) stream.write(bytes.subarray(i, i + 1));
+  stream.write(bytes.subarray(first));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(methods, ['m1', 'm2', 'm3']);
+  reader.dispose();
+  stream.destroy();
+});

@@ -1,0 +1,62 @@
+// What nsx prints, from protocol values: no byte a process chose can act on
+// the terminal or forge a row, and every name says who made it.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/cli/format';
+import type { Namespace, Process, Snapshot } from '../../helper/common/protocol';
+
+const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
+const proc = (over: Partial<Process>): Process => ({ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root', ns: { net: 100 }, ...over });
+
+it('escapes controls and bidi overrides in cells, and keeps layout in blocks', () => {
+  assert.equal(field('a\nb\tc\x1b[31m\u202edef'), 'a\\x0ab\\x09c\\x1b[31m\\u202edef');
+  assert.equal(printable('line 1\n\tline 2\x07'), 'line 1\n\tline 2\\x07');
+});
+
+it('lists namespaces like lsns, one row each whatever their processes wrote', () => {
+  const forged = proc({ cmdline: ['sleep', '1\n4026531840 net 1 1 root /sbin/init'] });
+  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [forged], scanMs: 1 };
+  const out = table(snapshot.namespaces, snapshot).split('\n').filter(Boolean);
+  assert.equal(out.length, 2);
+  assert.match(out[0], /^\s*NS TYPE NPROCS PID USER COMMAND$/);
+  assert.match(out[1], /^100 net +1 +7 root sleep 1\\x0a4026531840 net 1 1 root \/sbin\/init$/);
+});
+
+it('names an empty namespace by its pins and ip netns names, with who made them', () => {
+  const held = ns({
+    pins: [{ name: 'lab', by: { uid: 1000, user: 'alice' }, paths: ['/run/nsx/pins/net/lab', '/run/netns/lab'] }],
+    holders: [{ kind: 'mount', path: '/run/netns/netns-1a2b', mntns: 12, netns: 'netns-1a2b' }],
+  });
+  assert.equal(names(held), 'pin lab (by alice), ip netns netns-1a2b (by another tool)');
+  const snapshot: Snapshot = { namespaces: [held], processes: [], scanMs: 1 };
+  assert.match(table([held], snapshot), /100 net +0 +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/);
+  assert.equal(pinRows([{ type: 'net', inode: 100, pins: held.pins }]), 'net/lab\tnet:[100]\talice\t/run/nsx/pins/net/lab /run/netns/lab\n');
+});
+
+it('draws the user-namespace tree with what each owns', () => {
+  const snapshot: Snapshot = {
+    namespaces: [
+      ns({ type: 'user', inode: 1, pids: [7], initial: true }),
+      ns({ type: 'user', inode: 2, parent: 1, ownerUid: 1000, pids: [8] }),
+      ns({ type: 'net', inode: 3, owner: 2, pids: [8] }),
+    ],
+    processes: [proc({}), proc({ pid: 8, comm: 'podman' })],
+    scanMs: 1,
+  };
+  assert.equal(tree(snapshot), [
+    'user:[1]  1 procs  initial, sh (7)',
+    '  user:[2] uid 1000  1 procs  podman (8)',
+    '    ├ net:[3]  1 procs  podman (8)',
+    '',
+  ].join('\n'));
+});
+
+it('spells out processes in the JSON and says whether an unpinned namespace lives on', () => {
+  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [proc({})], scanMs: 1 };
+  const json = listJson(snapshot.namespaces, snapshot);
+  assert.deepEqual(json.namespaces[0].processes, [{ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' }]);
+  assert.equal(json.namespaces[0].nprocs, 1);
+  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }), 'unpinned net/lab; nothing else holds net:[100], so it is gone\n');
+  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 2, holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] } }),
+    'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)\n');
+});
