@@ -31,7 +31,7 @@ export class Model implements vscode.Disposable {
       }),
       connection.onDidDisconnect(() => {
         this.subscribed = false;
-        this.replace({ namespaces: [], processes: [], scanMs: 0 });
+        this.replace({ namespaces: [], processes: [], containers: [], scanMs: 0 });
         this.loaded = false;
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {

@@ -33,5 +33,19 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
+  # Real container engines for the containers tests: podman with runc (its
+  # default crun cannot run here), Docker, and busybox for an image made
+  # without any registry.
+  engines=()
+  for pair in podman:podman runc:runc dockerd:docker.io; do
+    command -v "${pair%%:*}" >/dev/null || engines+=("${pair#*:}")
+  done
+  dpkg -s busybox-static >/dev/null 2>&1 || engines+=(busybox-static)
+  if [ ${#engines[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    log "installing ${engines[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${engines[@]}" >/dev/null
+  fi
   bash scripts/setup-vscode-test.sh
 fi

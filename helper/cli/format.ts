@@ -1,7 +1,7 @@
 // What nsx prints: lsns-like tables, the user-namespace tree, the JSON of
 // --json, and the sentences after pin and unpin. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon.
-import { Namespace, nsId, PinnedNamespace, Process, Snapshot, UnpinResult } from '../common/protocol';
+import { Container, Namespace, nsId, PinnedNamespace, Process, Snapshot, UnpinResult } from '../common/protocol';
 import { describeHolder, netnsNames } from '../common/words';
 
 /**
@@ -48,21 +48,45 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
         return { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: p.user };
       }),
     })),
+    containers: snapshot.containers,
   };
 }
 
+/** The container a namespace belongs to, as `web (podman)`. */
+export function containerLabel(ns: Namespace): string {
+  return ns.container ? `${ns.container.name ?? ns.container.id} (${ns.container.runtime})` : '';
+}
+
+/** Rows of cells under a header, columns padded (numbers to the right), the last column as it is. */
+function columns(rows: string[][], numeric: number[]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const cell = (text: string, i: number, last: boolean) => (last ? text : numeric.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]));
+  return rows.map((r) => r.map((text, i) => cell(text, i, i === r.length - 1)).join(' ').trimEnd()).join('\n') + '\n';
+}
+
+/** `nsx list`: lsns's columns, and the container each namespace belongs to. */
 export function table(namespaces: Namespace[], snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
-  const rows = [['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'COMMAND']];
+  const rows = [['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'CONTAINER', 'COMMAND']];
   const sorted = [...namespaces].sort((a, b) => a.inode - b.inode || a.type.localeCompare(b.type));
   for (const ns of sorted) {
     const lowest = Math.min(...ns.pids);
     const p = byPid.get(lowest);
     const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ');
-    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', what].map(field));
+    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', containerLabel(ns), what].map(field));
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : i === 2 || i === 3 || i === 0 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' ')).join('\n') + '\n';
+  return columns(rows, [0, 2, 3]);
+}
+
+/** `nsx containers`: every container the engines reported. */
+export function containerTable(containers: Container[]): string {
+  const rows = [['ENGINE', 'NAME', 'ID', 'IMAGE', 'STATE', 'PID', 'POD', 'HOSTNAME']];
+  const sorted = [...containers].sort((a, b) => a.engine.localeCompare(b.engine) || a.name.localeCompare(b.name));
+  for (const c of sorted) {
+    const engine = c.engineUid === 0 ? c.engine : `${c.engine} (uid ${c.engineUid})`;
+    rows.push([engine, c.name, c.id.slice(0, 12), c.image, c.state, c.pid ? String(c.pid) : '', c.pod ?? c.project ?? '', c.hostname ?? ''].map(field));
+  }
+  return columns(rows, [5]);
 }
 
 export function tree(snapshot: Snapshot): string {

@@ -5,16 +5,20 @@ import { attach } from './attach';
 import { Client, connect } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
-  CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, UnpinNamespace,
+  CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { listJson, pinRows, printable, table, tree, unpinned } from './format';
+import { containerTable, listJson, pinRows, printable, table, tree, unpinned } from './format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
-  list [--json] [-t TYPE]          every namespace, like lsns (NS TYPE NPROCS PID USER COMMAND)
+  list [--json] [-t TYPE]          every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND)
   tree                             the user-namespace hierarchy and what each owns
+  containers [--json]              every container the engines (docker, podman, containerd) report
   details TYPE:INODE               what a namespace holds (hostname, interfaces, mounts, maps ...)
-  enter PID [-t TYPE,...] [--root] [--fresh-proc] [-- COMMAND ARGS...]
-                                   a shell or command in the namespaces of PID (all by default)
+  enter PID|CONTAINER [-t TYPE,...] [--root] [--fresh-proc] [-- COMMAND ARGS...]
+                                   a shell or command in the namespaces of a process, or of a
+                                   container with its environment (all namespaces by default);
+                                   as nsenter: --target PID, -n/--net -p/--pid -m/--mount -u/--uts
+                                   -i/--ipc -U/--user -C/--cgroup -T/--time, -a/--all
   enter --pin TYPE/NAME [--root] [-- COMMAND ARGS...]
   isolate [-t TYPE,...] [--hostname NAME] [--root] [-- COMMAND ARGS...]
                                    a shell or command in fresh namespaces
@@ -22,16 +26,27 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
-The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock.
+  --version
+The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
+
+declare const NSX_VERSION: string | undefined;
+const VERSION = typeof NSX_VERSION === 'string' ? NSX_VERSION : '0.0.0-dev';
+
+/** nsenter's flag for each type, long and short, as users type them. */
+const TYPE_FLAGS: [NsType, string, string][] = [
+  ['net', 'net', 'n'], ['pid', 'pid', 'p'], ['mnt', 'mount', 'm'], ['uts', 'uts', 'u'],
+  ['ipc', 'ipc', 'i'], ['user', 'user', 'U'], ['cgroup', 'cgroup', 'C'], ['time', 'time', 'T'],
+];
 
 class UsageError extends Error {}
 
-function types(value: string | undefined): NsType[] | undefined {
-  if (value === undefined) return undefined;
-  const list = value.split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of list) if (!isNsType(t)) throw new UsageError(`unknown namespace type "${t}" (one of ${NSTYPES.join(', ')})`);
-  return list as NsType[];
+/** The types -t lists (any case, `mount` for mnt), and those nsenter's flags name; undefined for all. */
+function types(values: Options): NsType[] | undefined {
+  const listed = values.type !== undefined && !/^\d+$/.test(values.type) ? values.type.split(',').map((t) => t.trim()).filter(Boolean).map(nsType) : [];
+  const flagged = TYPE_FLAGS.filter(([, long]) => values[long as keyof Options]).map(([type]) => type);
+  const all = [...new Set([...listed, ...flagged])];
+  return values.all || all.length === 0 ? undefined : all;
 }
 
 function positiveInt(value: string | undefined, what: string): number {
@@ -40,8 +55,20 @@ function positiveInt(value: string | undefined, what: string): number {
 }
 
 function nsType(value: string | undefined): NsType {
-  if (!isNsType(value)) throw new UsageError(`unknown namespace type "${value ?? ''}" (one of ${NSTYPES.join(', ')})`);
-  return value;
+  const t = value?.toLowerCase() === 'mount' ? 'mnt' : value?.toLowerCase();
+  if (!isNsType(t)) throw new UsageError(`unknown namespace type "${value ?? ''}" (one of ${NSTYPES.join(', ')})`);
+  return t;
+}
+
+/** What `enter` joins: --pin, --target PID (or nsenter's -t PID), or the argument, a pid or a container's name or id. */
+function enterTarget(args: string[], values: Options): TerminalTarget {
+  if (values.pin) {
+    const [type, name] = values.pin.split('/');
+    return { pin: { type: nsType(type), name: name ?? '' } };
+  }
+  const target = values.target ?? (values.type !== undefined && /^\d+$/.test(values.type) ? values.type : undefined) ?? args[0];
+  if (target === undefined) throw new UsageError('enter wants a pid or a container: nsx enter 1234, nsx enter web');
+  return /^\d+$/.test(target) ? { pid: positiveInt(target, 'PID') } : { container: target };
 }
 
 /** What every verb gets: its positional arguments, the options, the command after `--`, and a connection maker. */
@@ -62,6 +89,17 @@ const OPTIONS = {
   new: { type: 'boolean' },
   force: { type: 'boolean' },
   hostname: { type: 'string' },
+  target: { type: 'string' },
+  all: { type: 'boolean', short: 'a' },
+  net: { type: 'boolean', short: 'n' },
+  pid: { type: 'boolean', short: 'p' },
+  mount: { type: 'boolean', short: 'm' },
+  uts: { type: 'boolean', short: 'u' },
+  ipc: { type: 'boolean', short: 'i' },
+  user: { type: 'boolean', short: 'U' },
+  cgroup: { type: 'boolean', short: 'C' },
+  time: { type: 'boolean', short: 'T' },
+  version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -69,7 +107,7 @@ type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosit
 const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async list({ values, withClient }) {
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
-    const only = types(values.type);
+    const only = types(values);
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
     process.stdout.write(values.json ? JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n' : printable(table(namespaces, snapshot)));
     return 0;
@@ -88,19 +126,19 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     return 0;
   },
 
+  async containers({ values, withClient }) {
+    const { containers } = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
+    process.stdout.write(values.json ? JSON.stringify({ containers }, null, 2) + '\n' : printable(containerTable(containers)));
+    return 0;
+  },
+
   async enter({ args, values, command, withClient }) {
-    let target;
-    if (values.pin) {
-      const [type, name] = values.pin.split('/');
-      target = { pin: { type: nsType(type), name: name ?? '' } };
-    } else {
-      target = { pid: positiveInt(args[0], 'PID') };
-    }
-    return withClient((c) => attach(c.conn, { target, types: types(values.type), root: values.root, freshProc: values['fresh-proc'], command }));
+    const target = enterTarget(args, values);
+    return withClient((c) => attach(c.conn, { target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command }));
   },
 
   async isolate({ values, command, withClient }) {
-    return withClient((c) => attach(c.conn, { types: types(values.type), hostname: values.hostname, root: values.root, command }));
+    return withClient((c) => attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }));
   },
 
   async pin({ args, values, withClient }) {
@@ -130,6 +168,10 @@ async function main(argv: string[]): Promise<number> {
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
   const { values, positionals } = parseArgs({ args: dashdash >= 0 ? argv.slice(0, dashdash) : argv, allowPositionals: true, options: OPTIONS });
   const [verb, ...args] = positionals;
+  if (values.version) {
+    process.stdout.write(`nsx ${VERSION}\n`);
+    return 0;
+  }
   if (values.help || !verb) {
     process.stdout.write(USAGE);
     return verb || values.help ? 0 : 2;

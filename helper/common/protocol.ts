@@ -68,10 +68,35 @@ export type Holder =
 
 export const MAX_HOLDERS = 32;
 
+/** What a namespace belongs to: a container its engine reported (by its init process), else what a cgroup path says. */
 export interface ContainerHint {
-  runtime: 'docker' | 'containerd' | 'kubernetes' | 'podman' | 'nspawn' | 'lxc';
+  runtime: 'docker' | 'containerd' | 'kubernetes' | 'podman' | 'cri-o' | 'nspawn' | 'lxc';
   id: string;
   name?: string;
+}
+
+/** A container as its engine (or its runtime's state on disk) reports it. nsxd only reads engines, never changes them. */
+export interface Container {
+  engine: 'docker' | 'podman' | 'containerd' | 'cri-o';
+  /** Whose engine it is: 0 for the system's; a rootless engine's user otherwise. */
+  engineUid: number;
+  /** Full id; the first 12 hex digits are what people type. */
+  id: string;
+  name: string;
+  image: string;
+  /** running, exited, created, paused … as the engine says. */
+  state: string;
+  /** Kubernetes or podman pod, and compose project and service, from labels and annotations. */
+  pod?: string;
+  project?: string;
+  service?: string;
+  /** The container's first process on the host, while it runs. */
+  pid?: number;
+  hostname?: string;
+  /** Its namespaces, from its first process: what a shell in it joins. */
+  namespaces: NsKey[];
+  /** Where nsxd learnt of it: the engine's API, or the OCI runtime's state. */
+  source: 'api' | 'oci';
 }
 
 /** A bind mount that nsxd made of a namespace, under a name. Mounts other tools made are holders. */
@@ -105,6 +130,7 @@ export interface Namespace extends NsKey {
 export interface Snapshot {
   namespaces: Namespace[];
   processes: Process[];
+  containers: Container[];
   /** Milliseconds the scan took in nsxd. */
   scanMs: number;
 }
@@ -165,6 +191,8 @@ export interface NamespacesChanged {
   processesAdded: Process[];
   processesChanged: Process[];
   processesRemoved: number[];
+  /** Every container, when any of them changed. */
+  containers?: Container[];
   scanMs: number;
 }
 /** nsxd → client, while subscribed. */
@@ -261,7 +289,15 @@ export type TerminalTarget =
   /** A pin in nsxd's pin directory (or /run/netns for net). */
   | { pin: { type: NsType; name: string } }
   /** Any namespace nsxd discovered, opened through whatever holds it (process, fd, mount). */
-  | { namespace: NsKey };
+  | { namespace: NsKey }
+  /**
+   * A running container, by name or by (a unique prefix of at least 4 of) its
+   * id: its namespaces, its environment and working directory, as `docker exec`.
+   */
+  | { container: string };
+
+/** Container names as engines allow them, and id prefixes. */
+const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 
 /** Fresh namespaces, when a client names none: all the kernel has but time (a shell has no use for its own clocks). */
 export function isolateDefault(available: readonly NsType[]): NsType[] {
@@ -343,7 +379,11 @@ function parseTarget(value: unknown): TerminalTarget {
     return { pin: { type: parseNsType(pin.type), name: parsePinName(pin.name) } };
   }
   if (t.namespace !== undefined) return { namespace: parseNsKey(t.namespace, 'namespace') };
-  throw parse.invalid('target must name a pid, a pin or a namespace');
+  if (t.container !== undefined) {
+    if (typeof t.container !== 'string' || !CONTAINER_REF.test(t.container)) throw parse.invalid(`not a container name or id: ${JSON.stringify(t.container)}`);
+    return { container: t.container };
+  }
+  throw parse.invalid('target must name a pid, a pin, a namespace or a container');
 }
 
 function parsePtySize(p: Record<string, unknown>): PtySize {

@@ -10,6 +10,7 @@ import * as libc from '../../native/libc';
 import { DEFAULT_GROUP, DEFAULT_SOCKET } from '../common/deployment';
 import { loadPolicy } from './access/access';
 import { audit } from './access/audit';
+import { Engines } from './discovery/engines';
 import { Scanner } from './discovery/scanner';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
-  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) });
+  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) }, new Engines());
   const watcher = new Watcher(scanner);
   const cgroups = SessionCgroups.open(values.socket);
   const rpc = new Server({

@@ -35,7 +35,7 @@ describe('refusals', () => {
         [{ types: ['net'], hostname: 'ok' }, /needs a new uts namespace/],
         [{ target: { pid: target.pid }, types: ['uts'], freshProc: true }, /freshProc needs the pid namespace/],
         [{ target: { pid: -1 } }, /not a pid/],
-        [{ target: {} }, /must name a pid, a pin or a namespace/],
+        [{ target: {} }, /must name a pid, a pin, a namespace or a container/],
         [{ target: { pin: { type: 'net', name: '../x' } } }, /bad pin name/],
         [{ target: { namespace: { type: 'uts', inode: 'x' } } }, /not an inode number/],
         [{ types: ['uts'], command: ['sh', 'a\0b'] }, /without NUL/],

@@ -2,7 +2,7 @@
 // the terminal or forge a row, and every name says who made it.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/cli/format';
+import { containerTable, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/cli/format';
 import type { Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
 const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
@@ -15,11 +15,11 @@ it('escapes controls and bidi overrides in cells, and keeps layout in blocks', (
 
 it('lists namespaces like lsns, one row each whatever their processes wrote', () => {
   const forged = proc({ cmdline: ['sleep', '1\n4026531840 net 1 1 root /sbin/init'] });
-  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [forged], scanMs: 1 };
+  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [forged], containers: [], scanMs: 1 };
   const out = table(snapshot.namespaces, snapshot).split('\n').filter(Boolean);
   assert.equal(out.length, 2);
-  assert.match(out[0], /^\s*NS TYPE NPROCS PID USER COMMAND$/);
-  assert.match(out[1], /^100 net +1 +7 root sleep 1\\x0a4026531840 net 1 1 root \/sbin\/init$/);
+  assert.match(out[0], /^\s*NS TYPE NPROCS PID USER CONTAINER COMMAND$/);
+  assert.match(out[1], /^100 net +1 +7 root +sleep 1\\x0a4026531840 net 1 1 root \/sbin\/init$/);
 });
 
 it('names an empty namespace by its pins and ip netns names, with who made them', () => {
@@ -28,7 +28,7 @@ it('names an empty namespace by its pins and ip netns names, with who made them'
     holders: [{ kind: 'mount', path: '/run/netns/netns-1a2b', mntns: 12, netns: 'netns-1a2b' }],
   });
   assert.equal(names(held), 'pin lab (by alice), ip netns netns-1a2b (by another tool)');
-  const snapshot: Snapshot = { namespaces: [held], processes: [], scanMs: 1 };
+  const snapshot: Snapshot = { namespaces: [held], processes: [], containers: [], scanMs: 1 };
   assert.match(table([held], snapshot), /100 net +0 +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/);
   assert.equal(pinRows([{ type: 'net', inode: 100, pins: held.pins }]), 'net/lab\tnet:[100]\talice\t/run/nsx/pins/net/lab /run/netns/lab\n');
 });
@@ -41,7 +41,7 @@ it('draws the user-namespace tree with what each owns', () => {
       ns({ type: 'net', inode: 3, owner: 2, pids: [8] }),
     ],
     processes: [proc({}), proc({ pid: 8, comm: 'podman' })],
-    scanMs: 1,
+    containers: [], scanMs: 1,
   };
   assert.equal(tree(snapshot), [
     'user:[1]  1 procs  initial, sh (7)',
@@ -52,11 +52,24 @@ it('draws the user-namespace tree with what each owns', () => {
 });
 
 it('spells out processes in the JSON and says whether an unpinned namespace lives on', () => {
-  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [proc({})], scanMs: 1 };
+  const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [proc({})], containers: [], scanMs: 1 };
   const json = listJson(snapshot.namespaces, snapshot);
   assert.deepEqual(json.namespaces[0].processes, [{ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' }]);
   assert.equal(json.namespaces[0].nprocs, 1);
   assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }), 'unpinned net/lab; nothing else holds net:[100], so it is gone\n');
   assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 2, holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] } }),
     'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)\n');
+});
+
+it('says which container a namespace belongs to, and lists containers by engine', () => {
+  const web = ns({ pids: [7], container: { runtime: 'podman', id: 'fb296f7ac601', name: 'web' } });
+  const snapshot: Snapshot = { namespaces: [web], processes: [proc({})], containers: [], scanMs: 1 };
+  assert.match(table([web], snapshot).split('\n')[1], /^100 net +1 +7 root web \(podman\) sh$/);
+  const c = { engine: 'podman', engineUid: 0, id: 'fb296f7ac601'.padEnd(64, '0'), name: 'web', image: 'busybox', state: 'running', pid: 7, hostname: 'web', namespaces: [], source: 'api' } as const;
+  assert.equal(containerTable([{ ...c, engineUid: 1000, name: 'mine', pid: undefined, state: 'exited' }, c]), [
+    'ENGINE            NAME ID           IMAGE   STATE   PID POD HOSTNAME',
+    'podman (uid 1000) mine fb296f7ac601 busybox exited          web',
+    'podman            web  fb296f7ac601 busybox running   7     web',
+    '',
+  ].join('\n'));
 });

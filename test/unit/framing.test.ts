@@ -63,7 +63,7 @@ it('reads messages split at every byte and joined, from an in-memory stream', as
   const stream = new PassThrough();
   const reader = new LimitedMessageReader(stream as unknown as Socket, { maxMessageBytes: 1000, partialTimeoutMs: 5000 });
   const methods: string[] = [];
-  reader.listen((m) => methods.push((m as { method: string }).method));
+  reader.listen((m) => methods.push((m as unknown as { method: string }).method));
   // The first message one byte at a time, the other two in one chunk.
   const first = Buffer.byteLength(frame(body(1)));
   for (let i = 0; i < first; i++) stream.write(bytes.subarray(i, i + 1));

@@ -47,7 +47,7 @@ describe('protocol: terminals', () => {
     assert.deepEqual(parseTerminalOpen({ target: { pid: 7, inodes: { net: 9 } } }).target, { pid: 7, inodes: { net: 9 } });
     assert.deepEqual(parseTerminalOpen({ target: { pin: { type: 'net', name: 'lab' } } }).target, { pin: { type: 'net', name: 'lab' } });
     assert.deepEqual(parseTerminalOpen({ target: { namespace: { type: 'mnt', inode: 3 } } }).target, { namespace: { type: 'mnt', inode: 3 } });
-    assert.throws(() => parseTerminalOpen({ target: {} }), invalid(/a pid, a pin or a namespace/));
+    assert.throws(() => parseTerminalOpen({ target: {} }), invalid(/a pid, a pin, a namespace or a container/));
     assert.throws(() => parseTerminalOpen({ target: { pid: 7, inodes: { bogus: 1 } } }), invalid(/not a namespace type/));
   });
 

@@ -6,7 +6,7 @@ import { diff } from '../../helper/daemon/discovery/watch';
 
 const ns = (inode: number, pids: number[]): Namespace => ({ type: 'uts', inode, pids, holders: [], initial: false, pins: [] });
 const proc = (pid: number, comm = 'sh'): Process => ({ pid, ppid: 1, comm, cmdline: [comm], uid: 0, user: 'root', ns: { uts: 1 } });
-const snap = (namespaces: Namespace[], processes: Process[]): Snapshot => ({ namespaces, processes, scanMs: 1 });
+const snap = (namespaces: Namespace[], processes: Process[]): Snapshot => ({ namespaces, processes, containers: [], scanMs: 1 });
 
 it('reports added, changed and removed namespaces and processes', () => {
   const before = snap([ns(1, [10]), ns(2, [11])], [proc(10), proc(11)]);

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, NsKey } from '../../common/protocol';
+import type { Engines } from './engines';
 import { listPids, RawScan, readNsLink } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
@@ -24,7 +25,7 @@ export class Scanner {
   /** /proc reads scale to a few threads, then contend in the kernel. */
   private readonly threads = Math.max(1, Math.min(4, availableParallelism()));
 
-  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns'>) {}
+  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers'>, private readonly engines?: Engines) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
   async model(maxAgeMs = 0): Promise<Model> {
@@ -74,9 +75,12 @@ export class Scanner {
     const pids = listPids();
     this.ensureWorkers();
     const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
-    const raws = await Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
+    const [raws, containers] = await Promise.all([
+      Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i]))),
+      this.engines?.current() ?? [],
+    ]);
     const selfMntns = readNsLink('/proc/self/ns/mnt')![1];
-    const model = buildModel(raws, { ...this.ctx, selfMntns }, started);
+    const model = buildModel(raws, { ...this.ctx, selfMntns, containers }, started);
     this.latest = model;
     this.latestAt = Date.now();
     this.armIdle();

@@ -6,6 +6,7 @@ import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 import { ContainerHint, Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
 import { containerFromCgroup } from './containers';
+import type { Found } from './engines';
 import type { RawMount, RawProcess, RawScan } from './procfs';
 
 /** How nsxd can open a namespace again: paths whose nsfs inode must be checked after open. */
@@ -14,6 +15,8 @@ export type Openers = Map<string, string[]>;
 export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
   selfMntns: number;
+  /** What the container engines reported, as the scan started. */
+  containers: Found[];
   userName(uid: number): string;
   /** Recognizes a pin, or another tool's `ip netns` name, among nsfs mount paths of nsxd's mount namespace. */
   mountAt(path: string, type: NsType, inode: number): { pin: Pin } | { netns: string } | undefined;
@@ -22,6 +25,8 @@ export interface ScanContext {
 export interface Model {
   snapshot: Snapshot;
   openers: Openers;
+  /** The containers with what a shell in one needs (its environment), which the snapshot leaves out. */
+  containers: Found[];
 }
 
 export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): Model {
@@ -30,10 +35,17 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
   for (const raw of raws) for (const [mntns, pid, mounts] of raw.mounts) b.addMounts(mntns, pid, mounts);
   b.assignContainers();
   b.markInitial();
+  const containers = b.addContainers(ctx.containers);
   resolveHierarchy(b.namespaces, b.openers, (type, inode) => b.namespace(type, inode));
   return {
-    snapshot: { namespaces: [...b.namespaces.values()], processes: b.processes, scanMs: Date.now() - started },
+    snapshot: {
+      namespaces: [...b.namespaces.values()],
+      processes: b.processes,
+      containers: containers.map(({ exec: _exec, ...c }) => c),
+      scanMs: Date.now() - started,
+    },
     openers: b.openers,
+    containers,
   };
 }
 
@@ -139,6 +151,32 @@ class ModelBuilder {
       const [[key, count]] = [...votes];
       if (count * 2 > ns.pids.length) ns.container = this.hints.get(key);
     }
+  }
+
+  /**
+   * The containers engines reported, each with the namespaces of its first
+   * process, and those namespaces named after it: by the engine's word, so the
+   * name stays while other processes (our shells) join. The host's own
+   * namespaces (a container run with --net=host, say) keep no container name;
+   * a namespace that a pod's containers share is the pod's.
+   */
+  addContainers(found: Found[]): Found[] {
+    const byPid = new Map(this.processes.map((p) => [p.pid, p]));
+    const named = new Set<string>();
+    const out: Found[] = [];
+    for (const c of found) {
+      const p = c.pid !== undefined ? byPid.get(c.pid) : undefined;
+      const namespaces = p ? NSTYPES.flatMap((type) => (p.ns[type] !== undefined ? [{ type, inode: p.ns[type]! }] : [])) : [];
+      out.push({ ...c, ...(p ? {} : { pid: undefined }), namespaces });
+      for (const key of namespaces) {
+        const ns = this.namespace(key.type, key.inode);
+        if (ns.initial) continue;
+        if (!named.has(nsId(ns))) ns.container = { runtime: c.engine, id: c.id.slice(0, 12), name: c.name };
+        else if (c.pod) ns.container = { runtime: c.engine, id: c.pod, name: c.pod };
+        named.add(nsId(ns));
+      }
+    }
+    return out;
   }
 
   /**

@@ -90,7 +90,8 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     else if (JSON.stringify(old) !== JSON.stringify(p)) change.processesChanged.push(p);
   }
   change.processesRemoved = [...oldProc.keys()];
+  if (JSON.stringify(before.containers) !== JSON.stringify(after.containers)) change.containers = after.containers;
   const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length;
+    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers;
   return empty ? undefined : change;
 }

@@ -17,6 +17,7 @@ import type { Outbox } from '../rpc/outbox';
 import { closeQuietly, SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
 import { launch, LaunchIdentity } from './launcher';
+import type { ContainerProcess, Found } from '../discovery/engines';
 import type { Pins } from './pins';
 import { closeAll, openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import * as parse from '../../common/parse';
@@ -69,6 +70,30 @@ interface Placement {
   joins: OpenedNs[];
   unshare: NsType[];
   title: string;
+  /** In a container: its environment and working directory, as `docker exec` gives them. */
+  inside?: ContainerProcess;
+}
+
+/**
+ * The running container a name or id prefix means. A name two engines use
+ * (root's and a user's rootless one, say) is refused rather than guessed.
+ */
+export function resolveContainer(containers: Found[], ref: string): Found {
+  const running = containers.filter((c) => c.pid !== undefined);
+  const byName = running.filter((c) => c.name === ref);
+  const matches = byName.length ? byName : ref.length >= 4 ? running.filter((c) => c.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    const other = containers.find((c) => c.name === ref || (ref.length >= 4 && c.id.startsWith(ref)));
+    const engine = other && `${other.engine}${other.engineUid ? `, uid ${other.engineUid}` : ''}`;
+    throw new ResponseError(ErrorCodes.NotFound, !other
+      ? `no running container is called ${ref}${running.length ? ` (running: ${running.map((c) => c.name).slice(0, 10).join(', ')})` : ''}`
+      : other.state === 'running'
+        // A rootless engine speaks only for its own user's processes.
+        ? `container ${ref} (${engine}) says it is running, but its process is not one its engine's user owns`
+        : `container ${ref} (${engine}) is ${other.state}, not running`);
+  }
+  throw new ResponseError(ErrorCodes.Conflict, `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`);
 }
 
 async function place(req: TerminalOpenParams, deps: SessionDeps): Promise<Placement> {
@@ -88,7 +113,14 @@ async function place(req: TerminalOpenParams, deps: SessionDeps): Promise<Placem
     if (!opened) throw new ResponseError(ErrorCodes.NotFound, `there is no pin ${t.pin.type}/${t.pin.name}`);
     return { joins: [opened], unshare: [], title: `${nsId(opened)} pin ${t.pin.name}` };
   }
-  return { joins: [await openDiscovered(deps.scanner, t.namespace)], unshare: [], title: nsId(t.namespace) };
+  if ('namespace' in t) return { joins: [await openDiscovered(deps.scanner, t.namespace)], unshare: [], title: nsId(t.namespace) };
+  const c = resolveContainer((await deps.scanner.model(2000)).containers, t.container);
+  // The namespaces the engine's process was in at the scan: a pid reused since cannot redirect the shell.
+  const inodes = Object.fromEntries(c.namespaces.map((k) => [k.type, k.inode]));
+  const types = (req.types ?? c.namespaces.map((k) => k.type)).filter((type) => inodes[type] !== undefined);
+  const { opened } = openProcessNamespaces(c.pid!, types, inodes);
+  const inside = await c.exec?.().catch(() => undefined);
+  return { joins: opened, unshare: [], title: `${c.name} (${c.engine})`, ...(inside ? { inside } : {}) };
 }
 
 /** Refusals that need the opened namespaces; each leaves nothing behind (the caller closes the fds). */
@@ -107,6 +139,25 @@ async function check(req: TerminalOpenParams, caller: Caller, deps: SessionDeps,
   if (who.asRoot) refuseForeignMounts(where.joins, deps.userName);
   if (req.freshProc && !where.joins.some((ns) => ns.type === 'pid')) throw parse.invalid('freshProc needs the pid namespace to be joined');
   if (req.hostname && !where.unshare.includes('uts')) throw parse.invalid('a hostname needs a new uts namespace');
+}
+
+/**
+ * A shell's environment: the client's TERM and locale, the user's HOME and
+ * USER, a PATH; in a container, the container's own environment first, as
+ * `docker exec` starts from it, and its HOSTNAME.
+ */
+function environment(req: TerminalOpenParams, who: RunAs, inside: ContainerProcess | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of inside?.env ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq > 0 && !entry.includes('\0')) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  if (inside?.hostname) env.HOSTNAME = inside.hostname;
+  Object.assign(env, req.env, { USER: who.user, LOGNAME: who.user });
+  env.HOME = inside ? (env.HOME ?? (who.asRoot ? '/root' : '/')) : who.home;
+  env.PATH = inside?.env.some((e) => e.startsWith('PATH=')) ? env.PATH : who.asRoot ? ROOT_PATH : USER_PATH;
+  env.TERM ??= req.pty ? 'xterm-256color' : 'dumb';
+  return env;
 }
 
 /**
@@ -135,8 +186,7 @@ export async function openSession(
       peer = libc.openPtyPeer(master);
       libc.setWindowSize(master, req.pty.rows, req.pty.cols);
     }
-    const env: Record<string, string> = { ...req.env, HOME: who.home, USER: who.user, LOGNAME: who.user, PATH: who.asRoot ? ROOT_PATH : USER_PATH };
-    env.TERM ??= req.pty ? 'xterm-256color' : 'dumb';
+    const env = environment(req, who, where.inside);
     const { unshare } = where;
     const { child, ready } = launch({
       joins: where.joins.map(({ type, fd }) => ({ type, fd })),
@@ -144,7 +194,7 @@ export async function openSession(
       hostname: unshare.includes('uts') ? req.hostname ?? 'isolated' : undefined,
       mountProc: req.freshProc || (unshare.includes('pid') && unshare.includes('mnt')),
       identity: who.identity,
-      home: who.home,
+      home: where.inside?.cwd ?? who.home,
       shells: [...new Set([who.asRoot ? '/bin/bash' : caller.shell, '/bin/bash', '/bin/sh'])],
       command: req.command,
       env,

@@ -117,5 +117,6 @@ function describeTarget(req: TerminalOpenParams): string {
   if (!t) return `isolate:${(req.types ?? isolateDefault(KERNEL_NSTYPES)).join(',')}`;
   if ('pid' in t) return `pid:${t.pid}`;
   if ('pin' in t) return `pin:${t.pin.type}/${t.pin.name}`;
+  if ('container' in t) return `container:${t.container}`;
   return nsId(t.namespace);
 }

@@ -1,0 +1,307 @@
+// Containers, from the engines that run them. Each engine's API socket is
+// asked (Docker's, and podman's Docker-compatible one, system-wide and each
+// rootless user's); what no API reports is read from the OCI runtime's state
+// on disk (runc's state.json and its bundle's config.json, with the
+// annotations Kubernetes and podman write there). Engines are only read.
+//
+// A rootless engine is its user's program: nsxd believes it only about
+// processes of that user, reads at most MAX_RESPONSE bytes within
+// DEADLINE_MS from any socket, and learns who answers from SO_PEERCRED.
+import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createConnection, Socket } from 'node:net';
+import { join } from 'node:path';
+import * as libc from '../../../native/libc';
+import type { Container } from '../../common/protocol';
+import { readProcFile } from './procfs';
+
+const DEADLINE_MS = 2000;
+const MAX_RESPONSE = 4 * 1024 * 1024;
+const MAX_CONTAINERS = 512;
+const MAX_CONFIG = 1024 * 1024;
+/** How long a list of containers is good for: a scan every 2 s asks the engines at most that often. */
+const FRESH_MS = 2000;
+
+/** What a shell in the container gets, as `docker exec` gives it. */
+export interface ContainerProcess {
+  env: string[];
+  cwd: string;
+  hostname?: string;
+}
+
+export interface Found extends Container {
+  /** Read when a terminal opens in it, not with every scan. */
+  exec?: () => Promise<ContainerProcess | undefined>;
+}
+
+interface Socketed {
+  path: string;
+  /** The uid the socket's folder says it belongs to: 0 for system engines. */
+  uid: number;
+  engine: 'docker' | 'podman';
+}
+
+/** The API sockets that exist now: the system's, and each logged-in user's under /run/user. */
+function apiSockets(): Socketed[] {
+  const found: Socketed[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, uid: number, engine: Socketed['engine']) => {
+    const st = statSync(path, { throwIfNoEntry: false });
+    // /var/run is /run on most systems: one socket, however many names.
+    if (st?.isSocket() && (st.uid === uid || uid === 0) && !seen.has(`${st.dev}:${st.ino}`)) {
+      seen.add(`${st.dev}:${st.ino}`);
+      found.push({ path, uid: st.uid, engine });
+    }
+  };
+  add('/run/docker.sock', 0, 'docker');
+  add('/var/run/docker.sock', 0, 'docker');
+  add('/run/podman/podman.sock', 0, 'podman');
+  let users: string[] = [];
+  try {
+    users = readdirSync('/run/user').filter((d) => /^\d+$/.test(d));
+  } catch {
+    // no logged-in users
+  }
+  for (const uid of users) {
+    add(`/run/user/${uid}/podman/podman.sock`, Number(uid), 'podman');
+    add(`/run/user/${uid}/docker.sock`, Number(uid), 'docker');
+  }
+  return found;
+}
+
+/** GET PATH on a Unix socket, with a deadline and a size cap; also who answered (SO_PEERCRED). */
+function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid: number }> {
+  return new Promise((resolve, reject) => {
+    let peerUid = -1;
+    const timer = setTimeout(() => { req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`)); }, DEADLINE_MS);
+    const req = request({
+      path,
+      headers: { Host: 'engine' },
+      createConnection: () => {
+        const socket: Socket = createConnection(socketPath);
+        socket.once('connect', () => {
+          try {
+            peerUid = libc.peerCred((socket as unknown as { _handle: { fd: number } })._handle.fd).uid;
+          } catch {
+            socket.destroy(new Error('no peer credentials'));
+          }
+        });
+        return socket;
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_RESPONSE) req.destroy(new Error(`answer larger than ${MAX_RESPONSE} bytes`));
+        else chunks.push(c);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+        try {
+          resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), peerUid });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end();
+  });
+}
+
+const str = (v: unknown, max = 256): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
+const labelsOf = (v: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v).slice(0, 256)) if (typeof x === 'string') out[k.slice(0, 256)] = x.slice(0, 256);
+  return out;
+};
+
+/** Compose, podman pods and Kubernetes, from the labels and annotations each leaves. */
+function grouping(labels: Record<string, string>): Pick<Container, 'pod' | 'project' | 'service'> {
+  const pod = labels['io.kubernetes.pod.name'] ?? labels['io.kubernetes.cri.sandbox-name'];
+  const project = labels['com.docker.compose.project'] ?? labels['io.podman.compose.project'];
+  const service = labels['com.docker.compose.service'] ?? labels['io.podman.compose.service'];
+  return { ...(pod ? { pod } : {}), ...(project ? { project } : {}), ...(service ? { service } : {}) };
+}
+
+/** The uid a process runs as, and whether its user namespace (or it) belongs to UID: what a rootless engine may speak for. */
+function belongsTo(pid: number, uid: number): boolean {
+  if (uid === 0) return true;
+  const status = readProcFile(`/proc/${pid}/status`, 'utf8', 64 * 1024);
+  const real = status && /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  if (real === String(uid)) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/ns/user`, 'r');
+    return libc.nsGetOwnerUid(fd) === uid;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Every container one API socket reports, the running ones inspected for their first process. */
+async function fromApi(s: Socketed): Promise<Found[]> {
+  const version = await get(s.path, '/version');
+  // Whoever listens on a rootless socket must be that user; the system's sockets, root.
+  if (version.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${version.peerUid}, not ${s.uid}`);
+  const components = (version.body as { Components?: { Name?: string }[] }).Components ?? [];
+  const engine = components.some((c) => /podman/i.test(c.Name ?? '')) ? 'podman' : s.engine;
+  const list = (await get(s.path, '/containers/json?all=1')).body;
+  if (!Array.isArray(list)) return [];
+  const found: Found[] = [];
+  for (const c of list.slice(0, MAX_CONTAINERS)) {
+    const id = str(c?.Id, 128);
+    if (!id || !/^[0-9a-f]{12,128}$/.test(id)) continue;
+    const labels = labelsOf(c.Labels);
+    const item: Found = {
+      engine, engineUid: s.uid, id,
+      name: (str(Array.isArray(c.Names) ? c.Names[0] : undefined) ?? id.slice(0, 12)).replace(/^\//, ''),
+      image: str(c.Image) ?? '', state: str(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labels),
+    };
+    if (engine === 'podman' && typeof c.Pod === 'string' && c.Pod && !item.pod) {
+      const podName = str(c.PodName);
+      if (podName) item.pod = podName;
+    }
+    if (item.state === 'running') {
+      const inspected = (await get(s.path, `/containers/${id}/json`)).body as {
+        State?: { Pid?: number }; Config?: { Hostname?: string; Env?: unknown; WorkingDir?: string };
+      };
+      const pid = inspected.State?.Pid;
+      if (Number.isSafeInteger(pid) && pid! > 0 && belongsTo(pid!, s.uid)) item.pid = pid;
+      const hostname = str(inspected.Config?.Hostname, 253);
+      if (hostname) item.hostname = hostname;
+      const env = Array.isArray(inspected.Config?.Env) ? (inspected.Config!.Env as unknown[]).filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
+      item.exec = async () => ({ env, cwd: str(inspected.Config?.WorkingDir, 4096) || '/', ...(hostname ? { hostname } : {}) });
+    }
+    found.push(item);
+  }
+  return found;
+}
+
+/** A root-owned folder no one else may write: only such state is believed. */
+function rootOwned(path: string): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st !== undefined && st.uid === 0 && (st.mode & 0o022) === 0;
+}
+
+/** Docker's name of a container ("/db" in its config.v2.json). */
+function dockerName(id: string): string | undefined {
+  return str(readJson(`/var/lib/docker/containers/${id}/config.v2.json`, MAX_CONFIG)?.Name)?.replace(/^\//, '');
+}
+
+/** Another program's JSON, from a file only root may write: every field is checked where it is used. */
+function readJson(path: string, max: number): any {
+  if (!rootOwned(path)) return undefined;
+  const text = readProcFile(path, 'utf8', max);
+  try {
+    const v = text ? JSON.parse(text) : undefined;
+    return v && typeof v === 'object' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** runc's state folders: podman's, Docker's (through containerd) and containerd's own, one per namespace. */
+function runcStates(): string[] {
+  const roots = ['/run/runc', '/run/docker/runtime-runc/moby'];
+  for (const base of ['/run/containerd/runc']) {
+    try {
+      for (const ns of readdirSync(base)) roots.push(join(base, ns));
+    } catch {
+      // no containerd
+    }
+  }
+  const states: string[] = [];
+  for (const root of roots) {
+    if (!rootOwned(root)) continue;
+    try {
+      for (const id of readdirSync(root)) if (/^[0-9a-zA-Z][\w.-]{0,127}$/.test(id)) states.push(join(root, id, 'state.json'));
+    } catch {
+      // gone
+    }
+  }
+  return states.slice(0, MAX_CONTAINERS);
+}
+
+/** Names and images the engines keep on disk: podman's containers/storage, Docker's config.v2.json of each container. */
+function storedNames(): Map<string, { name: string; image: string }> {
+  const names = new Map<string, { name: string; image: string }>();
+  const podman = readJson('/var/lib/containers/storage/overlay-containers/containers.json', 4 * MAX_CONFIG);
+  for (const c of Array.isArray(podman) ? podman.slice(0, MAX_CONTAINERS) : []) {
+    let image = '';
+    try {
+      image = str(JSON.parse(String(c.metadata))['image-name']) ?? '';
+    } catch {
+      // no metadata
+    }
+    if (typeof c.id === 'string' && Array.isArray(c.names) && typeof c.names[0] === 'string') names.set(c.id, { name: c.names[0], image });
+  }
+  return names;
+}
+
+/** Containers the OCI runtime knows of, named as well as their bundles' annotations and the engines' stores allow. */
+function fromRuntime(): Found[] {
+  const found: Found[] = [];
+  const stored = storedNames();
+  for (const file of runcStates()) {
+    const state = readJson(file, MAX_CONFIG);
+    const pid = state?.init_process_pid;
+    const id = str(state?.id, 128);
+    if (!state || !id || !Number.isSafeInteger(pid) || (pid as number) < 1) continue;
+    const cfgLabels = Array.isArray((state.config as { labels?: unknown })?.labels) ? (state.config as { labels: unknown[] }).labels : [];
+    const bundle = cfgLabels.map((l) => (typeof l === 'string' && l.startsWith('bundle=') ? l.slice(7) : undefined)).find(Boolean);
+    const config = bundle ? readJson(join(bundle, 'config.json'), MAX_CONFIG) : undefined;
+    const annotations = labelsOf(config?.annotations);
+    const proc = (config?.process ?? {}) as { env?: unknown; cwd?: unknown };
+    const engine: Container['engine'] = annotations['io.container.manager'] === 'libpod' ? 'podman'
+      : bundle?.includes('/moby/') ? 'docker'
+        : annotations['io.kubernetes.cri-o.ContainerID'] ? 'cri-o' : 'containerd';
+    const name = annotations['io.kubernetes.cri.container-name'] ?? annotations['io.kubernetes.container.name'] ?? annotations['nerdctl/name']
+      ?? stored.get(id)?.name ?? dockerName(id) ?? id.slice(0, 12);
+    const hostname = str(config?.hostname, 253);
+    const env = Array.isArray(proc.env) ? proc.env.filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
+    found.push({
+      engine, engineUid: 0, id, name, image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
+      state: 'running', pid: pid as number, namespaces: [], source: 'oci', ...grouping(annotations), ...(hostname ? { hostname } : {}),
+      exec: async () => ({ env, cwd: str(proc.cwd, 4096) || '/', ...(hostname ? { hostname } : {}) }),
+    });
+  }
+  return found;
+}
+
+/** The containers of every engine, asked at most every FRESH_MS; an engine that fails is left out, the others stay. */
+export class Engines {
+  private latest: Found[] = [];
+  private at = 0;
+  private pending: Promise<Found[]> | undefined;
+  /** Why each engine that failed did, for Details and the audit log. */
+  readonly failures = new Map<string, string>();
+
+  current(): Promise<Found[]> {
+    if (Date.now() - this.at < FRESH_MS) return Promise.resolve(this.latest);
+    this.pending ??= this.refresh().finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+
+  private async refresh(): Promise<Found[]> {
+    const sockets = apiSockets();
+    const results = await Promise.allSettled(sockets.map(fromApi));
+    const all: Found[] = [];
+    this.failures.clear();
+    results.forEach((r, i) => {
+      // One engine may answer on two sockets (podman's own and its docker.sock): each container once.
+      if (r.status === 'fulfilled') for (const c of r.value) if (!all.some((x) => x.id === c.id)) all.push(c);
+      if (r.status === 'rejected') this.failures.set(sockets[i].path, (r.reason as Error).message);
+    });
+    // What the runtime knows and no API reported (no socket, or an engine that is down).
+    const known = new Set(all.map((c) => c.id));
+    for (const c of fromRuntime()) if (!known.has(c.id)) all.push(c);
+    this.latest = all;
+    this.at = Date.now();
+    return all;
+  }
+}

@@ -1,0 +1,183 @@
+// Containers by name, from real engines: podman (its API, and runc's state
+// when the API is down) and Docker. The tree's words and `nsx enter NAME`
+// come from what the engines say; a rootless engine is believed only about
+// its own user's processes.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Container } from '../../helper/common/protocol';
+import { docker, Engine, podman } from '../engines';
+import { createUser, Daemon, nsInode, nsx, rootDir, removeDir, startDaemon, waitFor } from '../support';
+
+const tag = `nsxt${process.pid}`;
+
+function containers(daemon: Daemon): Container[] {
+  const r = nsx(daemon, ['containers', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).containers;
+}
+
+describe('containers', () => {
+  let daemon: Daemon;
+  let pm: Engine | string;
+  let dk: Engine | string;
+  const web = `${tag}-web`;
+  const quiet = `${tag}-quiet`;
+  const db = `${tag}-db`;
+  before(async () => {
+    [pm, dk] = [await podman(), await docker()];
+    if (typeof pm !== 'string') {
+      pm.run(web, ['--hostname', web, '-e', 'GREETING=hello', '-w', '/srv']);
+      pm.run(quiet, ['--network', 'none', '--hostname', quiet]);
+    }
+    if (typeof dk !== 'string') dk.run(db, ['--hostname', db]);
+    daemon = await startDaemon();
+  });
+  after(async () => {
+    await daemon?.destroy();
+    for (const [e, names] of [[pm, [web, quiet]], [dk, [db]]] as const) {
+      if (typeof e === 'string') continue;
+      for (const n of names) e.remove(n);
+      e.stop();
+    }
+  });
+  // CI must run at least one engine for real; on a machine where none can, say so.
+  it('has at least one engine that runs containers here', () => {
+    assert.ok(typeof pm !== 'string' || typeof dk !== 'string', `podman: ${pm}; docker: ${dk}`);
+  });
+
+  it('lists podman containers by name, with image, state, first process and hostname, from the API', (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const found = containers(daemon);
+    const w = found.find((c) => c.name === web)!;
+    assert.ok(w, found.map((c) => c.name).join(' '));
+    assert.equal(w.engine, 'podman');
+    assert.equal(w.state, 'running');
+    assert.equal(w.image, 'localhost/nsx-test-busybox:2');
+    assert.equal(w.pid, pm.pid(web));
+    assert.equal(w.hostname, web);
+    assert.equal(w.source, 'api');
+    assert.deepEqual(w.namespaces.find((k) => k.type === 'net'), { type: 'net', inode: nsInode(w.pid!, 'net') });
+    assert.ok(found.some((c) => c.name === quiet));
+  });
+
+  it('names the namespaces of a container after it in nsx list, and keeps the name while a shell joins', async (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const net = nsInode(pm.pid(web), 'net');
+    const row = () => nsx(daemon, ['list', '-t', 'net']).stdout.split('\n').find((l) => l.startsWith(`${net} `));
+    assert.match(row() ?? '', new RegExp(`^${net} net +1 .* ${web} \\(podman\\) +sleep 3600$`));
+    const shell = spawn(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', daemon.socket, 'enter', web, '--', 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      // The shell and the launcher that supervises it join the container's net namespace too.
+      await waitFor(() => /^\d+ net +[2-9] /.test(row() ?? ''), 10_000, 'the shell in the container');
+      assert.match(row()!, new RegExp(` ${web} \\(podman\\) `));
+    } finally {
+      shell.kill('SIGKILL');
+    }
+  });
+
+  it('enters a container by name as docker exec does: all its namespaces, its environment, its working directory', (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const pid = pm.pid(web);
+    const r = nsx(daemon, ['enter', web, '--', 'sh', '-c', 'hostname; echo $GREETING $HOSTNAME; pwd; for t in net mnt pid uts ipc; do readlink /proc/self/ns/$t; done']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      web, `hello ${web}`, '/srv',
+      ...['net', 'mnt', 'pid', 'uts', 'ipc'].map((type) => `${type}:[${nsInode(pid, type)}]`),
+    ]);
+  });
+
+  it("joins only the types asked for, spelled as nsenter's flags or -t in any case", (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const net = `net:[${nsInode(pm.pid(web), 'net')}]`;
+    for (const flags of [['-n'], ['--net'], ['-t', 'NET']]) {
+      const r = nsx(daemon, ['enter', web, ...flags, '--', 'sh', '-c', 'readlink /proc/self/ns/net /proc/self/ns/uts']);
+      assert.equal(r.code, 0, `${flags.join(' ')}: ${r.stderr}`);
+      assert.deepEqual(r.stdout.trim().split('\n'), [net, `uts:[${nsInode('self', 'uts')}]`], flags.join(' '));
+    }
+    const byTarget = nsx(daemon, ['enter', '--target', String(pm.pid(web)), '--uts', '--', 'hostname']);
+    assert.equal(byTarget.stdout.trim(), web);
+  });
+
+  it('shows a container with --network none with loopback alone', (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const r = nsx(daemon, ['enter', quiet, '--', 'sh', '-c', 'ls /sys/class/net']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'lo');
+  });
+
+  it('still names podman containers from runc state when no API answers', async (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    // A daemon that cannot see the API socket: in a mount namespace where /run/podman is empty.
+    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs nsx-empty /run/podman && exec "$@"', 'sh'] });
+    try {
+      const w = containers(other).find((c) => c.name === web);
+      assert.ok(w, 'found without the API');
+      assert.equal(w.source, 'oci');
+      assert.equal(w.image, 'localhost/nsx-test-busybox:2');
+      const r = nsx(other, ['enter', web, '--', 'sh', '-c', 'echo $GREETING; pwd']);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['hello', '/srv'], r.stderr);
+    } finally {
+      await other.destroy();
+    }
+  });
+
+  it('lists and enters Docker containers', (t) => {
+    if (typeof dk === 'string') return t.skip(dk);
+    const d = containers(daemon).find((c) => c.name === db)!;
+    assert.ok(d);
+    assert.equal(d.engine, 'docker');
+    assert.equal(d.pid, dk.pid(db));
+    assert.equal(nsx(daemon, ['enter', db, '--', 'hostname']).stdout.trim(), db);
+  });
+
+  it('says which containers there are when a name matches none, and refuses a bad name', (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const r = nsx(daemon, ['enter', `${tag}-nothing`, '--', 'true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`no running container is called ${tag}-nothing \\(running: .*${web}`));
+    assert.match(nsx(daemon, ['enter', '../x', '--', 'true']).stderr, /not a container name or id/);
+  });
+
+  it("believes a rootless engine only about its own user's processes", async () => {
+    // A user's program on their own podman socket that claims root's processes as a container.
+    const mallory = createUser();
+    const dir = `/run/user/${mallory.uid}`;
+    const socket = join(dir, 'podman/podman.sock');
+    mkdirSync(join(dir, 'podman'), { recursive: true });
+    chownSync(dir, mallory.uid, mallory.uid);
+    chownSync(join(dir, 'podman'), mallory.uid, mallory.uid);
+    const scriptDir = rootDir('nsx-fake-engine-');
+    const script = join(scriptDir, 'engine.js');
+    const id = 'f'.repeat(64);
+    writeFileSync(script, `
+      const http = require('http');
+      const routes = {
+        '/version': { Components: [{ Name: 'Podman Engine' }] },
+        '/containers/json?all=1': [{ Id: '${id}', Names: ['${tag}-spoof'], Image: 'x', State: 'running', Labels: {} }],
+        '/containers/${id}/json': { State: { Pid: ${daemon.proc.pid} }, Config: { Hostname: 'spoof', Env: ['LD_PRELOAD=/tmp/x.so'] } },
+      };
+      http.createServer((req, res) => res.end(JSON.stringify(routes[req.url] ?? {}))).listen(${JSON.stringify(socket)}, () => console.log('ready'));
+    `);
+    const fake = spawn('runuser', ['-u', mallory.name, '--', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      fake.stdout!.on('data', (d) => { out += d; });
+      await waitFor(() => out.includes('ready'), 10_000, 'the fake engine');
+      const spoof = await waitFor(() => containers(daemon).find((c) => c.name === `${tag}-spoof`), 10_000, 'the spoofed container listed');
+      assert.equal(spoof.engineUid, mallory.uid, 'said to be the user\'s');
+      assert.equal(spoof.pid, undefined, "nsxd's own process is not the user's to claim");
+      assert.deepEqual(spoof.namespaces, []);
+      const r = nsx(daemon, ['enter', `${tag}-spoof`, '--', 'true']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /says it is running, but its process is not one its engine's user owns/);
+    } finally {
+      fake.kill();
+      rmSync(dir, { recursive: true, force: true });
+      removeDir(scriptDir);
+      mallory.remove();
+    }
+  });
+});
