@@ -16,8 +16,34 @@ export function processUri(pid: number, comm: string): vscode.Uri {
   return vscode.Uri.from({ scheme: PROCESS_SCHEME, path: `/${comm.replace(/[^\w.-]/g, '_')} (${pid}).txt`, query: String(pid) });
 }
 
-export class Documents implements vscode.TextDocumentContentProvider {
-  constructor(private readonly connection: Connection, private readonly model: Model) {}
+/** Open documents follow the model, at most this often: each details document is read inside its namespace. */
+const FOLLOW_MS = 5000;
+
+export class Documents implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly following: vscode.Disposable;
+
+  constructor(private readonly connection: Connection, private readonly model: Model) {
+    this.following = model.onDidChange(() => {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        for (const doc of vscode.workspace.textDocuments) if (doc.uri.scheme === DETAILS_SCHEME || doc.uri.scheme === PROCESS_SCHEME) this.changed.fire(doc.uri);
+      }, FOLLOW_MS);
+    });
+  }
+
+  /** Reads a document again now (it was opened before, and is shown again). */
+  refresh(uri: vscode.Uri): void {
+    this.changed.fire(uri);
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.following.dispose();
+    this.changed.dispose();
+  }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     return uri.scheme === DETAILS_SCHEME ? this.details(uri) : this.processNamespaces(uri);

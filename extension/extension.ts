@@ -35,10 +35,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
-  const ctx: Context = { extension, connection, model, filter, pages, namespaces, processes, namespacesView, processesView, terminals, refresh };
   const documents = new Documents(connection, model);
+  const ctx: Context = { extension, connection, model, filter, pages, namespaces, processes, namespacesView, processesView, terminals, refresh, documents };
   extension.subscriptions.push(
-    output, connection, model, filter, namespaces, processes, namespacesView, processesView, terminals, refresh,
+    output, connection, model, filter, namespaces, processes, namespacesView, processesView, terminals, refresh, documents,
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(); }),

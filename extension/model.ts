@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
+  Container, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
@@ -13,6 +13,7 @@ const DEBOUNCE_MS = 250;
 export class Model implements vscode.Disposable {
   private namespaces = new Map<string, Namespace>();
   private processes = new Map<number, Process>();
+  private containers: Container[] = [];
   private initial = new Map<NsType, number>();
   private visibleViews = new Set<string>();
   private subscribed = false;
@@ -77,6 +78,7 @@ export class Model implements vscode.Disposable {
   private replace(snapshot: Snapshot): void {
     this.namespaces = new Map(snapshot.namespaces.map((ns) => [nsId(ns), ns]));
     this.processes = new Map(snapshot.processes.map((p) => [p.pid, p]));
+    this.containers = snapshot.containers ?? [];
     this.loaded = true;
     this.computeInitial();
     this.fire(true);
@@ -88,6 +90,7 @@ export class Model implements vscode.Disposable {
     for (const key of change.removed) this.namespaces.delete(nsId(key));
     for (const p of [...change.processesAdded, ...change.processesChanged]) this.processes.set(p.pid, p);
     for (const pid of change.processesRemoved) this.processes.delete(pid);
+    if (change.containers) this.containers = change.containers;
     this.computeInitial();
     this.fire(false);
   }
@@ -108,6 +111,19 @@ export class Model implements vscode.Disposable {
 
   allProcesses(): Process[] {
     return [...this.processes.values()];
+  }
+
+  allContainers(): Container[] {
+    return this.containers;
+  }
+
+  container(id: string): Container | undefined {
+    return this.containers.find((c) => c.id === id);
+  }
+
+  /** The container a namespace belongs to, when its engine said so. */
+  containerOf(ns: Namespace): Container | undefined {
+    return ns.container && this.containers.find((c) => c.id.startsWith(ns.container!.id) && c.namespaces.some((k) => k.type === ns.type && k.inode === ns.inode));
   }
 
   namespace(key: NsKey): Namespace | undefined {

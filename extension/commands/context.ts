@@ -1,6 +1,7 @@
 // What every command module is given: the connection, the model, the views.
 import * as vscode from 'vscode';
 import type { Connection } from '../connection';
+import type { Documents } from '../documents';
 import type { Model } from '../model';
 import type { TerminalSessions } from '../terminal';
 import type { Filter } from '../tree/filter';
@@ -22,6 +23,7 @@ export interface Context {
   processesView: vscode.TreeView<Node>;
   terminals: TerminalSessions;
   refresh: RefreshManager;
+  documents: Documents;
 }
 
 /** A module's commands: command id → what runs it (see index.ts). */

@@ -10,7 +10,10 @@ export function inspectCommands(ctx: Context): Commands {
     'nsx.showDetails': async (node?: unknown) => {
       const key = keyOf(node);
       if (!key) return undefined;
-      const doc = await vscode.workspace.openTextDocument(detailsUri(key));
+      const uri = detailsUri(key);
+      // Shown again, it is read again: details of a live namespace go stale.
+      if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString())) ctx.documents.refresh(uri);
+      const doc = await vscode.workspace.openTextDocument(uri);
       return vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true });
     },
     'nsx.compareProcesses': async (node?: unknown, otherPid?: number) => {

@@ -1,6 +1,6 @@
 // Quick picks the commands share: a process, namespace types, root or not.
 import * as vscode from 'vscode';
-import { NSTYPES, NsType, Process } from '../../helper/common/protocol';
+import { Container, NSTYPES, NsType, Process } from '../../helper/common/protocol';
 import { differingTypes } from '../tree/labels';
 import type { Context } from './context';
 
@@ -18,6 +18,20 @@ export async function pickProcess(ctx: Context, title: string): Promise<Process 
   return (await vscode.window.showQuickPick(items, { title, matchOnDescription: true, matchOnDetail: true }))?.p;
 }
 
+/** A running container, found by what people call it: name, image, pod or project, hostname, id. */
+export async function pickContainer(ctx: Context, title: string): Promise<Container | undefined> {
+  if (!ctx.model.loaded) await ctx.refresh.rescan();
+  const running = ctx.model.allContainers().filter((c) => c.pid !== undefined);
+  if (running.length === 0) throw new Error('No running container was found (nsxd asks Docker, podman and the OCI runtimes\' state).');
+  const items = [...running].sort((a, b) => a.name.localeCompare(b.name)).map((c) => ({
+    label: c.name,
+    description: `${c.engine}${c.engineUid ? ` (uid ${c.engineUid})` : ''} · ${c.image}`,
+    detail: [c.pod ? `pod ${c.pod}` : '', c.project ? `compose ${c.project}${c.service ? `/${c.service}` : ''}` : '', c.hostname ? `hostname ${c.hostname}` : '', c.id.slice(0, 12)].filter(Boolean).join(' · '),
+    c,
+  }));
+  return (await vscode.window.showQuickPick(items, { title, matchOnDescription: true, matchOnDetail: true }))?.c;
+}
+
 export interface TypeChoice {
   types: NsType[];
   root: boolean;
@@ -32,9 +46,11 @@ const FRESH_PROC = '$(file-submodule) fresh /proc';
  * where the policy grants it, and for joins whether to mount a /proc of the
  * joined pid namespace in a private mount namespace.
  */
-export async function pickTypes(ctx: Context, title: string, available: NsType[], preselected: NsType[], joining = false): Promise<TypeChoice | undefined> {
+export async function pickTypes(ctx: Context, title: string, available: NsType[], preselected: NsType[], joining = false, differs: NsType[] = []): Promise<TypeChoice | undefined> {
   const identity = ctx.connection.identity;
-  const items: vscode.QuickPickItem[] = NSTYPES.filter((t) => available.includes(t)).map((t) => ({ label: t, picked: preselected.includes(t) }));
+  // Which ones differ from the host's is what tells a join from no join at all.
+  const items: vscode.QuickPickItem[] = NSTYPES.filter((t) => available.includes(t))
+    .map((t) => ({ label: t, picked: preselected.includes(t), ...(differs.includes(t) ? { description: '$(circle-filled) not the host\'s' } : {}) }));
   if (joining && available.includes('pid')) items.push({ label: FRESH_PROC, description: 'a private mount namespace whose /proc shows the joined pid namespace (as ip netns exec remounts /sys)' });
   if (identity?.rootShells && identity.uid !== 0) items.push({ label: AS_ROOT, description: 'the policy grants you root shells', picked: false });
   const who = identity?.uid === 0 ? 'as root' : identity?.rootShells ? `as ${identity.user} (or root, if picked)` : `as ${identity?.user ?? 'you'} (no root shells granted)`;

@@ -1,10 +1,11 @@
 // Terminal commands: in the namespaces of a process, in fresh ones, in a pin.
 import * as vscode from 'vscode';
-import { HOSTNAME, HOSTNAME_RULE, isolateDefault, nsId, NsKey, NsType, TerminalTarget } from '../../helper/common/protocol';
+import { Container, HOSTNAME, HOSTNAME_RULE, isolateDefault, nsId, NsKey, NsType, TerminalTarget } from '../../helper/common/protocol';
+import { differingTypes } from '../tree/labels';
 import type { NsTerminal } from '../terminal';
-import { keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
+import { ContainerNode, keyOf, pidOf, ProcessNamespaceNode } from '../tree/nodes';
 import type { Commands, Context } from './context';
-import { pickProcess, pickTypes } from './pick';
+import { pickContainer, pickProcess, pickTypes } from './pick';
 
 export interface TerminalOptions {
   types?: NsType[];
@@ -14,29 +15,67 @@ export interface TerminalOptions {
   freshProc?: boolean;
 }
 
+/** What Open Terminal with Host Tools joins: everything but mnt (and user, so that the host's binaries run as they are). */
+const HOST_TOOLS: NsType[] = ['net', 'pid', 'uts', 'ipc'];
+
+/**
+ * A shell in a container, as `docker exec`: every namespace of it is checked
+ * in the pick (those that are not the host's marked), with its environment.
+ * With opts.types, no pick.
+ */
+async function openInContainer(ctx: Context, c: Container, opts?: TerminalOptions): Promise<NsTerminal | undefined> {
+  const available = c.namespaces.map((k) => k.type);
+  const differs = c.namespaces.filter((k) => ctx.model.initialInode(k.type) !== k.inode).map((k) => k.type);
+  const choice = opts?.types
+    ? { types: opts.types, root: opts.root ?? false }
+    : await pickTypes(ctx, `Namespaces of container ${c.name} to join`, available, available, false, differs);
+  if (!choice) return undefined;
+  return ctx.terminals.open({ target: { container: c.id }, types: choice.types, root: choice.root, command: opts?.command }, c.name);
+}
+
 export function terminalCommands(ctx: Context): Commands {
   return {
     'nsx.openTerminalInNamespaces': async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
       ctx.connection.require();
       const key = node instanceof ProcessNamespaceNode ? undefined : keyOf(node);
-      if (key) {
-        // A namespace item: that one namespace, through whatever holds it.
-        return ctx.terminals.open({ target: { namespace: key }, types: [key.type], root: opts?.root, command: opts?.command }, nsId(key));
-      }
+      const ns = key && ctx.model.namespace(key);
       let pid = pidOf(node);
+      if (ns) {
+        // A namespace row stands for where it is: its container's namespaces, or its first process's, never silently one type.
+        const c = ctx.model.containerOf(ns);
+        if (c) return openInContainer(ctx, c, opts);
+        if (ns.pids.length === 0) {
+          // No process to take the rest from (a pin, an fd): that one namespace, through whatever holds it.
+          return ctx.terminals.open({ target: { namespace: key }, types: [key.type], root: opts?.root, command: opts?.command }, nsId(key));
+        }
+        pid = Math.min(...ns.pids);
+      }
       if (pid === undefined) pid = (await pickProcess(ctx, 'Open a terminal in the namespaces of…'))?.pid;
       if (pid === undefined) return undefined;
       const p = ctx.model.process(pid);
       const available = p ? (Object.keys(p.ns) as NsType[]) : ctx.connection.nstypes;
       const choice = opts?.types
         ? { types: opts.types, root: opts.root ?? false, freshProc: opts.freshProc ?? false }
-        : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available, true);
+        : await pickTypes(ctx, `Namespaces of ${p?.comm ?? pid} (${pid}) to join`, available, available, true, p ? differingTypes(p, (t) => ctx.model.initialInode(t)) : []);
       if (!choice) return undefined;
       // The inodes the user saw are checked by nsxd, so a pid reused meanwhile cannot redirect the shell.
       const inodes: Partial<Record<NsType, number>> = {};
       for (const t of choice.types) if (p?.ns[t] !== undefined) inodes[t] = p.ns[t];
       const target: TerminalTarget = { pid, inodes };
       return ctx.terminals.open({ target, types: choice.types, root: choice.root, freshProc: choice.freshProc, command: opts?.command }, `${p?.comm ?? 'pid'} (${pid})`);
+    },
+
+    'nsx.openTerminalInContainer': async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+      ctx.connection.require();
+      const c = node instanceof ContainerNode ? ctx.model.container(node.containerId) : await pickContainer(ctx, 'Open a terminal in the container');
+      return c && openInContainer(ctx, c, opts);
+    },
+
+    // Its network, processes, hostname and IPC, with the host's files: the host's ip, ss and tcpdump on the container's network.
+    'nsx.openTerminalWithHostTools': async (node?: unknown, opts?: TerminalOptions): Promise<NsTerminal | undefined> => {
+      ctx.connection.require();
+      const c = node instanceof ContainerNode ? ctx.model.container(node.containerId) : await pickContainer(ctx, 'Open a terminal with host tools in the container');
+      return c && ctx.terminals.open({ target: { container: c.id }, types: HOST_TOOLS.filter((t) => c.namespaces.some((k) => k.type === t)), root: opts?.root, command: opts?.command }, `${c.name} (host tools)`);
     },
 
     'nsx.openIsolatedTerminal': async (opts?: TerminalOptions): Promise<NsTerminal | undefined> => {

@@ -26,6 +26,7 @@ export function viewCommands(ctx: Context): Commands {
     'nsx.clearFilter': () => ctx.filter.clear(),
     'nsx.showHierarchy': () => { ctx.namespaces.setGrouping('hierarchy'); ctx.refresh.redraw(); },
     'nsx.showByType': () => { ctx.namespaces.setGrouping('type'); ctx.refresh.redraw(); },
+    'nsx.showContainers': () => { ctx.namespaces.setGrouping('containers'); ctx.refresh.redraw(); },
     'nsx.showMore': (node: MoreNode) => {
       ctx.pages.more(node);
       ctx.refresh.redraw();

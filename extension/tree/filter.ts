@@ -1,7 +1,8 @@
 // The filter both views apply: by namespace type, and by text over a
 // process's comm, cmdline and pid and a namespace's container and pins.
 import * as vscode from 'vscode';
-import type { Namespace, NsType, Process } from '../../helper/common/protocol';
+import type { Container, Namespace, NsType, Process } from '../../helper/common/protocol';
+import { netnsNames } from '../../helper/common/words';
 import { setContextKey } from '../menus';
 
 export class Filter implements vscode.Disposable {
@@ -38,12 +39,22 @@ export class Filter implements vscode.Disposable {
     return String(p.pid) === this.text || p.comm.toLowerCase().includes(this.text) || p.cmdline.join(' ').toLowerCase().includes(this.text);
   }
 
+  /** A container by what people call it: name, image, pod, compose project or service, hostname, id. */
+  containerMatches(c: Container): boolean {
+    if (!this.text) return true;
+    return [c.name, c.image, c.pod, c.project, c.service, c.hostname, c.id].some((v) => v?.toLowerCase().includes(this.text));
+  }
+
+  get hasText(): boolean {
+    return this.text !== '';
+  }
+
   namespaceMatches(ns: Namespace, processOf: (pid: number) => Process | undefined): boolean {
     if (!this.typeShown(ns.type)) return false;
     if (!this.text) return true;
     const c = ns.container;
     if (c && `${c.runtime} ${c.id} ${c.name ?? ''}`.toLowerCase().includes(this.text)) return true;
-    if (ns.pins.some((p) => p.name.includes(this.text)) || String(ns.inode).includes(this.text)) return true;
+    if (ns.pins.some((p) => p.name.includes(this.text)) || netnsNames(ns).some((n) => n.includes(this.text)) || String(ns.inode).includes(this.text)) return true;
     return ns.pids.some((pid) => { const p = processOf(pid); return p !== undefined && this.processMatches(p); });
   }
 

@@ -1,6 +1,6 @@
 // The words and icons of tree items, as pure functions of protocol values
 // (no vscode here, so they are tested without a workbench).
-import type { Namespace, NsType, Process } from '../../helper/common/protocol';
+import type { Container, Namespace, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
 
 export const TYPE_ICONS: Record<NsType, string> = {
@@ -28,7 +28,7 @@ export const TYPE_TITLES: Record<NsType, string> = {
 export function namespaceDescription(ns: Namespace): string {
   const parts = [`${ns.pids.length} proc${ns.pids.length === 1 ? '' : 's'}`];
   if (ns.initial) parts.push('initial');
-  if (ns.container) parts.push(`${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
+  if (ns.container) parts.push(`${ns.container.name ?? ns.container.id} (${ns.container.runtime})`);
   // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
   if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
   const netns = netnsNames(ns);
@@ -48,4 +48,14 @@ export function differingTypes(p: Process, initialInode: (type: NsType) => numbe
 /** A process row: its user, and where it is not in the initial namespaces. */
 export function processDescription(p: Process, differs: NsType[]): string {
   return [p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : ''].filter(Boolean).join(' · ');
+}
+
+/** A container row: its image and state, and the pod or compose service it is part of. */
+export function containerDescription(c: Container): string {
+  return [c.image, c.state, c.service ? `service ${c.service}` : ''].filter(Boolean).join(' · ');
+}
+
+/** kthreadd (pid 2) and the threads it starts: no command line, never in a container. */
+export function isKernelThread(p: Process): boolean {
+  return (p.pid === 2 || p.ppid === 2) && p.cmdline.length === 0;
 }

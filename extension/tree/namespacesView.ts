@@ -1,17 +1,18 @@
-// The Namespaces view: type → namespace → processes (and holders), or the
-// user-namespace hierarchy, where each user namespace nests the user
-// namespaces below it and the namespaces it owns.
+// The Namespaces view, in one of three groupings: type → namespace →
+// processes (and holders); the user-namespace hierarchy, where each user
+// namespace nests the user namespaces below it and the namespaces it owns;
+// or containers: engine → pod or compose project → container → its namespaces.
 import * as vscode from 'vscode';
-import { Namespace, NsKey, NSTYPES, NsType } from '../../helper/common/protocol';
+import { Container, Namespace, nsId, NsKey, NSTYPES, NsType } from '../../helper/common/protocol';
 import { describeHolder } from '../../helper/common/words';
 import { setContextKey } from '../menus';
 import type { Model } from '../model';
 import type { Filter } from './filter';
-import { HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
+import { ContainerNode, EngineNode, GroupNode, HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
 import type { Pages } from './paging';
 import { NodeProvider } from './provider';
 
-export type Grouping = 'type' | 'hierarchy';
+export type Grouping = 'type' | 'hierarchy' | 'containers';
 
 export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
@@ -28,13 +29,21 @@ export class NamespacesProvider extends NodeProvider {
   }
 
   private visible(): Namespace[] {
+    // A text that names containers shows their namespaces, not every process whose arguments happen to say it.
+    const hits = this.filter.hasText ? this.model.allContainers().filter((c) => this.filter.containerMatches(c)) : [];
+    if (hits.length) {
+      const ids = new Set(hits.flatMap((c) => c.namespaces.map(nsId)));
+      return this.model.allNamespaces().filter((ns) => this.filter.typeShown(ns.type) && ids.has(nsId(ns)));
+    }
     return this.model.allNamespaces().filter((ns) => this.filter.namespaceMatches(ns, (pid) => this.model.process(pid)));
   }
 
   getChildren(node?: Node): Node[] {
     if (!this.model.loaded) return [];
-    if (!node) return this.grouping === 'type' ? this.types() : this.roots();
+    if (!node) return this.grouping === 'type' ? this.types() : this.grouping === 'containers' ? this.engines() : this.roots();
     if (node instanceof TypeNode) return this.namespacesOf(node, this.visible().filter((ns) => ns.type === node.type));
+    if (node instanceof EngineNode || node instanceof GroupNode) return this.containersIn(node);
+    if (node instanceof ContainerNode) return this.namespacesOfContainer(node);
     if (node instanceof NamespaceNode) return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
     return [];
   }
@@ -64,6 +73,41 @@ export class NamespacesProvider extends NodeProvider {
     return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
   }
 
+  /** The containers the filter lets through: by name, image, pod, project, hostname (or a namespace of theirs it shows). */
+  private containers(): Container[] {
+    const shown = new Set(this.visible().map((ns) => nsId(ns)));
+    return this.model.allContainers().filter((c) => c.namespaces.some((k) => shown.has(nsId(k))) || (c.pid === undefined && this.filter.containerMatches(c)));
+  }
+
+  private engines(): Node[] {
+    const counts = new Map<string, EngineNode>();
+    for (const c of this.containers()) {
+      const key = `${c.engine}/${c.engineUid}`;
+      counts.set(key, new EngineNode(c.engine, c.engineUid, (counts.get(key)?.count ?? 0) + 1));
+    }
+    return [...counts.values()].sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
+  }
+
+  /** Under an engine: its pods and compose projects, then the containers in neither; under a group, its containers. */
+  private containersIn(node: EngineNode | GroupNode): Node[] {
+    const engine = node instanceof EngineNode ? node : (node.parent as EngineNode);
+    const mine = this.containers().filter((c) => c.engine === engine.engine && c.engineUid === engine.uid).sort((a, b) => a.name.localeCompare(b.name));
+    const groupOf = (c: Container): ['pod' | 'project', string] | undefined => (c.pod ? ['pod', c.pod] : c.project ? ['project', c.project] : undefined);
+    if (node instanceof GroupNode) return mine.filter((c) => groupOf(c)?.[1] === node.name && groupOf(c)?.[0] === node.kind).map((c) => new ContainerNode(node, c.id));
+    const groups = new Map<string, GroupNode>();
+    for (const c of mine) {
+      const g = groupOf(c);
+      if (g && !groups.has(g.join('/'))) groups.set(g.join('/'), new GroupNode(engine, g[0], g[1]));
+    }
+    return [...groups.values(), ...mine.filter((c) => !groupOf(c)).map((c) => new ContainerNode(engine, c.id))];
+  }
+
+  private namespacesOfContainer(node: ContainerNode): Node[] {
+    const c = this.model.container(node.containerId);
+    const list = (c?.namespaces ?? []).map((k) => this.model.namespace(k)).filter((ns): ns is Namespace => ns !== undefined);
+    return list.map((ns) => new NamespaceNode(node, ns, this.hasChildren(ns)));
+  }
+
   /** Top of the hierarchy: user namespaces whose parent nsxd cannot see. */
   private roots(): Node[] {
     const users = this.model.allNamespaces().filter((ns) => ns.type === 'user');
@@ -85,6 +129,13 @@ export class NamespacesProvider extends NodeProvider {
     if (this.grouping === 'type') {
       const type = this.types().find((t) => (t as TypeNode).type === key.type);
       return new NamespaceNode(type, ns, this.hasChildren(ns));
+    }
+    if (this.grouping === 'containers') {
+      const c = this.model.containerOf(ns);
+      if (!c) return undefined;
+      const engine = new EngineNode(c.engine, c.engineUid, 0);
+      const group = c.pod ? new GroupNode(engine, 'pod', c.pod) : c.project ? new GroupNode(engine, 'project', c.project) : undefined;
+      return new NamespaceNode(new ContainerNode(group ?? engine, c.id), ns, this.hasChildren(ns));
     }
     const chain: Namespace[] = [];
     let owner = key.type === 'user' ? this.model.namespace({ type: 'user', inode: ns.parent ?? -1 }) : this.model.namespace({ type: 'user', inode: ns.owner ?? -1 });

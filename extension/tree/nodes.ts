@@ -1,10 +1,10 @@
 // The nodes both trees are made of, one class per kind, each turning itself
 // into a TreeItem (its contextValue words are in ../menus.ts).
 import * as vscode from 'vscode';
-import { Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
+import { Container, Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
-import { differingTypes, namespaceDescription, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
-import { HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
+import { containerDescription, differingTypes, namespaceDescription, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
+import { containerContext, HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
 import type { Model } from '../model';
 
 
@@ -28,6 +28,70 @@ export class TypeNode extends Node {
     item.contextValue = typeGroupContext(this.type);
     return item;
   }
+}
+
+/** An engine in the Containers grouping: `podman`, `docker`, `podman (uid 1000)` for a user's rootless one. */
+export class EngineNode extends Node {
+  constructor(readonly engine: string, readonly uid: number, readonly count: number) {
+    super(undefined);
+  }
+  get label(): string { return this.uid === 0 ? this.engine : `${this.engine} (uid ${this.uid})`; }
+  get id() { return `engine/${this.engine}/${this.uid}`; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.label, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = this.id;
+    item.description = `${this.count} container${this.count === 1 ? '' : 's'}`;
+    item.iconPath = new vscode.ThemeIcon('server-environment');
+    return item;
+  }
+}
+
+/** A pod or a compose project, under its engine. */
+export class GroupNode extends Node {
+  constructor(parent: EngineNode, readonly kind: 'pod' | 'project', readonly name: string) {
+    super(parent);
+  }
+  get id() { return `${this.parent!.id}/${this.kind}/${this.name}`; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.name, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = this.id;
+    item.description = this.kind === 'pod' ? 'pod' : 'compose project';
+    item.iconPath = new vscode.ThemeIcon(this.kind === 'pod' ? 'layers' : 'files');
+    return item;
+  }
+}
+
+/** A container: its name, image and state; its namespaces beneath it. */
+export class ContainerNode extends Node {
+  constructor(parent: Node, readonly containerId: string) {
+    super(parent);
+  }
+  get id() { return `${this.parent!.id}/c/${this.containerId}`; }
+  toTreeItem(model: Model): vscode.TreeItem {
+    const c = model.container(this.containerId);
+    const running = c?.pid !== undefined;
+    const item = new vscode.TreeItem(c?.name ?? this.containerId.slice(0, 12), running ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = this.id;
+    if (!c) return item;
+    item.description = containerDescription(c);
+    item.tooltip = containerTooltip(c);
+    item.iconPath = new vscode.ThemeIcon('package', running ? new vscode.ThemeColor('charts.green') : new vscode.ThemeColor('disabledForeground'));
+    item.contextValue = containerContext(c);
+    return item;
+  }
+}
+
+function containerTooltip(c: Container): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**${c.name}** — ${c.engine} container\n\n`);
+  const rows: [string, string][] = [['id', c.id.slice(0, 12)], ['image', c.image], ['state', c.state]];
+  if (c.pid !== undefined) rows.push(['first process', String(c.pid)]);
+  if (c.hostname) rows.push(['hostname', c.hostname]);
+  if (c.pod) rows.push(['pod', c.pod]);
+  if (c.project) rows.push(['compose', `${c.project}${c.service ? ` / ${c.service}` : ''}`]);
+  rows.push(['known from', c.source === 'api' ? `the ${c.engine} API` : 'the OCI runtime\'s state (no API answered)']);
+  for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
+  return md;
 }
 
 export class NamespaceNode extends Node {
@@ -126,6 +190,22 @@ export class HolderNode extends Node {
     item.id = this.id;
     item.iconPath = new vscode.ThemeIcon('link');
     item.contextValue = HOLDER_CONTEXT;
+    return item;
+  }
+}
+
+/** One collapsed row for every kernel thread, in the Processes view. */
+export class KernelThreadsNode extends Node {
+  constructor(readonly count: number) {
+    super(undefined);
+  }
+  get id() { return 'kernel-threads'; }
+  toTreeItem(): vscode.TreeItem {
+    const item = new vscode.TreeItem('Kernel threads', vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = this.id;
+    item.description = String(this.count);
+    item.tooltip = 'kthreadd (pid 2) and the threads it started: they live in the initial namespaces and have no command line';
+    item.iconPath = new vscode.ThemeIcon('chip');
     return item;
   }
 }

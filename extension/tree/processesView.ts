@@ -1,8 +1,8 @@
 // The Processes view: every process, its namespaces beneath it; those in a
 // namespace other than PID 1's are highlighted.
 import { NSTYPES } from '../../helper/common/protocol';
-import { differingTypes } from './labels';
-import { Node, ProcessNamespaceNode, ProcessNode } from './nodes';
+import { differingTypes, isKernelThread } from './labels';
+import { KernelThreadsNode, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
 import { NodeProvider } from './provider';
 
 export class ProcessesProvider extends NodeProvider {
@@ -14,7 +14,17 @@ export class ProcessesProvider extends NodeProvider {
         .filter((p) => this.filter.processMatches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
         .map((p) => ({ p, differs: differingTypes(p, (t) => this.model.initialInode(t)).length }))
         .sort((a, b) => Number(b.differs > 0) - Number(a.differs > 0) || a.p.pid - b.p.pid);
-      return this.pages.slice(undefined, procs, ({ p }) => new ProcessNode(undefined, p.pid, true));
+      // Kernel threads (kthreadd and its children) are many and all alike: one collapsed row holds them.
+      const threads = procs.filter(({ p }) => isKernelThread(p));
+      const rest = procs.filter(({ p }) => !isKernelThread(p));
+      return [
+        ...this.pages.slice(undefined, rest, ({ p }) => new ProcessNode(undefined, p.pid, true)),
+        ...(threads.length ? [new KernelThreadsNode(threads.length)] : []),
+      ];
+    }
+    if (node instanceof KernelThreadsNode) {
+      const threads = this.model.allProcesses().filter((p) => isKernelThread(p) && this.filter.processMatches(p)).sort((a, b) => a.pid - b.pid);
+      return this.pages.slice(node, threads, (p) => new ProcessNode(node, p.pid, true));
     }
     if (node instanceof ProcessNode) {
       const p = this.model.process(node.pid);

@@ -156,7 +156,7 @@ describe('containers', () => {
       const http = require('http');
       const routes = {
         '/version': { Components: [{ Name: 'Podman Engine' }] },
-        '/containers/json?all=1': [{ Id: '${id}', Names: ['${tag}-spoof'], Image: 'x', State: 'running', Labels: {} }],
+        '/v4.0.0/libpod/containers/json?all=true': [{ Id: '${id}', Names: ['${tag}-spoof'], Image: 'x', State: 'running', Labels: {} }],
         '/containers/${id}/json': { State: { Pid: ${daemon.proc.pid} }, Config: { Hostname: 'spoof', Env: ['LD_PRELOAD=/tmp/x.so'] } },
       };
       http.createServer((req, res) => res.end(JSON.stringify(routes[req.url] ?? {}))).listen(${JSON.stringify(socket)}, () => console.log('ready'));

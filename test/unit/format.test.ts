@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { containerTable, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/cli/format';
-import type { Namespace, Process, Snapshot } from '../../helper/common/protocol';
+import type { Container, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
 const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
 const proc = (over: Partial<Process>): Process => ({ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root', ns: { net: 100 }, ...over });
@@ -65,7 +65,7 @@ it('says which container a namespace belongs to, and lists containers by engine'
   const web = ns({ pids: [7], container: { runtime: 'podman', id: 'fb296f7ac601', name: 'web' } });
   const snapshot: Snapshot = { namespaces: [web], processes: [proc({})], containers: [], scanMs: 1 };
   assert.match(table([web], snapshot).split('\n')[1], /^100 net +1 +7 root web \(podman\) sh$/);
-  const c = { engine: 'podman', engineUid: 0, id: 'fb296f7ac601'.padEnd(64, '0'), name: 'web', image: 'busybox', state: 'running', pid: 7, hostname: 'web', namespaces: [], source: 'api' } as const;
+  const c: Container = { engine: 'podman', engineUid: 0, id: 'fb296f7ac601'.padEnd(64, '0'), name: 'web', image: 'busybox', state: 'running', pid: 7, hostname: 'web', namespaces: [], source: 'api' };
   assert.equal(containerTable([{ ...c, engineUid: 1000, name: 'mine', pid: undefined, state: 'exited' }, c]), [
     'ENGINE            NAME ID           IMAGE   STATE   PID POD HOSTNAME',
     'podman (uid 1000) mine fb296f7ac601 busybox exited          web',

@@ -11,6 +11,7 @@ import type { Api } from '../../extension/extension';
 import type { NsTerminal } from '../../extension/terminal';
 import type { NamespaceNode, Node } from '../../extension/tree/nodes';
 import { nsId, NsKey } from '../../helper/common/protocol';
+import { podman, Engine } from '../engines';
 import { ui, uiAvailable } from './ui';
 
 const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
@@ -123,12 +124,15 @@ export function defineSuite(): void {
       await config.update('pageSize', 20, vscode.ConfigurationTarget.Global);
       try {
         const first = api.processes.getChildren();
-        assert.equal(first.length, 21, 'a page of 20 and a "Show more" row');
+        // A page of 20, a "Show more" row, and the one row that holds the kernel threads.
+        assert.equal(first.length, 22);
         const more = first[20];
         assert.ok(more instanceof N().MoreNode);
+        assert.ok(first[21] instanceof N().KernelThreadsNode);
         assert.match(String(item(api, more).label), /^Show more… \(\d+ left\)$/);
         await vscode.commands.executeCommand('nsx.showMore', more);
-        assert.equal(api.processes.getChildren().length, 41);
+        const rest = api.model.allProcesses().filter((p) => !((p.pid === 2 || p.ppid === 2) && p.cmdline.length === 0)).length;
+        assert.equal(api.processes.getChildren().length, Math.min(40, rest) + (rest > 40 ? 1 : 0) + 1, 'a second page, the kernel threads still one row');
       } finally {
         await config.update('pageSize', undefined, vscode.ConfigurationTarget.Global);
       }
@@ -262,6 +266,160 @@ export function defineSuite(): void {
       await ui({ action: 'click', selector: '.monaco-list-row[aria-label^="net"]' });
       await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label*="net:[${inode(targetPid, 'net')}]"]`, timeoutMs: 10_000 });
       const shot = await ui({ action: 'screenshot', path: process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png') });
+      assert.ok(shot.ok, shot.error);
+    });
+  });
+
+  describe('containers', () => {
+    let api: Api;
+    const N = () => api.nodes;
+    let engine: Engine | string;
+    const pod = 'nsxv-pod';
+    const web = 'nsxv-web';
+    const cache = 'nsxv-cache';
+
+    before(async function () {
+      this.timeout(120_000);
+      api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
+      engine = await podman();
+      if (typeof engine === 'string') return;
+      spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
+      // A pod without an infra container: its image would come from a registry.
+      execFileSync('podman', ['pod', 'create', '--infra=false', '--name', pod]);
+      engine.run(web, ['--pod', pod, '--hostname', web, '-e', 'GREETING=hello', '-w', '/srv']);
+      engine.run(cache, ['--network', 'none', '--hostname', cache]);
+      await until('the containers in the model', async () => { await api.model.refresh(); return api.model.allContainers().filter((c) => c.name === web || c.name === cache).length === 2; }, 30_000);
+    });
+
+    after(() => {
+      if (typeof engine === 'string') return;
+      engine.remove(web);
+      engine.remove(cache);
+      spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
+      engine.stop();
+      void vscode.commands.executeCommand('nsx.showByType');
+    });
+
+    const containerNode = (name: string) => {
+      const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
+      const podmanNode = engines.find((n) => (n as InstanceType<Api['nodes']['EngineNode']>).engine === 'podman')!;
+      const level = api.namespaces.getChildren(podmanNode);
+      const all = [...level, ...level.filter((n) => n instanceof N().GroupNode).flatMap((g) => api.namespaces.getChildren(g))];
+      return all.find((n) => n instanceof N().ContainerNode && item(api, n).label === name);
+    };
+
+    it('groups containers by engine and pod, and names their namespaces after them', async function () {
+      if (typeof engine === 'string') this.skip();
+      await vscode.commands.executeCommand('nsx.showContainers');
+      const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
+      assert.ok(engines.some((n) => item(api, n).label === 'podman'), engines.map((n) => item(api, n).label).join(', '));
+      const podmanNode = engines.find((n) => item(api, n).label === 'podman')!;
+      const groups = api.namespaces.getChildren(podmanNode).filter((n) => n instanceof N().GroupNode);
+      const podNode = groups.find((n) => item(api, n).label === pod);
+      assert.ok(podNode, 'the pod');
+      assert.equal(item(api, podNode).description, 'pod');
+      const webNode = api.namespaces.getChildren(podNode).find((n) => item(api, n).label === web);
+      assert.ok(webNode, 'the container in its pod');
+      const wi = item(api, webNode);
+      assert.match(String(wi.description), /nsx-test-busybox:2 · running/);
+      assert.match(String(wi.contextValue), /^container running/);
+      const namespaces = api.namespaces.getChildren(webNode).map((n) => item(api, n));
+      const net = namespaces.find((i) => String(i.label).startsWith('net:'));
+      assert.ok(net, 'its net namespace');
+      assert.match(String(net.description), new RegExp(`${web} \\(podman\\)`));
+      assert.ok(containerNode(cache), 'the container outside any pod');
+    });
+
+    it('finds a container by typing its name in the quick pick, and opens a shell in it as docker exec does', async function () {
+      if (typeof engine === 'string' || !uiAvailable()) this.skip();
+      const opened = vscode.commands.executeCommand('nsx.openTerminalInContainer') as Thenable<NsTerminal | undefined>;
+      assert.ok((await ui({ action: 'waitFor', selector: '.quick-input-widget .quick-input-box input' })).ok);
+      await ui({ action: 'type', text: web.slice(5) });
+      await ui({ action: 'waitFor', selector: `.quick-input-list .monaco-list-row[aria-label*="${web}"]` });
+      await ui({ action: 'press', key: 'Enter' });
+      // The types, all of the container's checked: accept them.
+      await ui({ action: 'waitFor', selector: '.quick-input-title:has-text("Namespaces of container")' });
+      await ui({ action: 'press', key: 'Enter' });
+      const t = await opened;
+      assert.ok(t, 'a terminal');
+      const pid = (engine as Engine).pid(web);
+      const out = await runInTerminal(t, 'hostname; echo $GREETING; pwd; for n in net mnt pid; do readlink /proc/self/ns/$n; done', 'DONE7');
+      assert.match(out, new RegExp(`${web}\\r?\\nhello\\r?\\n/srv\\r?\\nnet:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode(pid, 'mnt')}\\]\\r?\\npid:\\[${inode(pid, 'pid')}\\]`));
+      t.terminal!.dispose();
+    });
+
+    it("a namespace row's terminal joins the container's namespaces, not that one alone", async function () {
+      if (typeof engine === 'string') this.skip();
+      await vscode.commands.executeCommand('nsx.showContainers');
+      const pid = (engine as Engine).pid(cache);
+      const net = api.namespaces.getChildren(containerNode(cache)).find((n) => n instanceof N().NamespaceNode && n.key.type === 'net');
+      assert.ok(net);
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', net, { types: ['net', 'uts', 'mnt', 'pid'] })) as NsTerminal;
+      const out = await runInTerminal(t, 'hostname; ls /sys/class/net; readlink /proc/self/ns/mnt', 'DONE8');
+      assert.match(out, new RegExp(`${cache}\\r?\\nlo\\r?\\nmnt:\\[${inode(pid, 'mnt')}\\]`));
+      t.terminal!.dispose();
+    });
+
+    it("opens a terminal with the host's tools on the container's network", async function () {
+      if (typeof engine === 'string') this.skip();
+      const node = containerNode(web);
+      const pid = (engine as Engine).pid(web);
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalWithHostTools', node)) as NsTerminal;
+      const out = await runInTerminal(t, 'readlink /proc/self/ns/net /proc/self/ns/mnt; test -x /usr/bin/nsenter && echo host-files', 'DONE9');
+      assert.match(out, new RegExp(`net:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode('self', 'mnt')}\\]\\r?\\nhost-files`));
+      t.terminal!.dispose();
+    });
+
+    it('filters by container name: the container, not every process whose arguments say it', async function () {
+      if (typeof engine === 'string') this.skip();
+      await vscode.commands.executeCommand('nsx.showByType');
+      await vscode.commands.executeCommand('nsx.filter', { text: web });
+      try {
+        const shown = api.namespaces.getChildren().flatMap((type) => api.namespaces.getChildren(type));
+        const pid = (engine as Engine).pid(web);
+        assert.ok(shown.length > 0);
+        for (const n of shown) assert.equal((n as NamespaceNode).key.inode, inode(pid, (n as NamespaceNode).key.type), `only ${web}'s namespaces`);
+      } finally {
+        await vscode.commands.executeCommand('nsx.clearFilter');
+      }
+    });
+
+    it('holds the kernel threads under one collapsed row of the Processes view', async () => {
+      await api.model.refresh();
+      const top = api.processes.getChildren();
+      const threads = top.find((n) => n instanceof N().KernelThreadsNode);
+      assert.ok(threads, 'a Kernel threads row');
+      assert.equal(item(api, threads).collapsibleState, vscode.TreeItemCollapsibleState.Collapsed);
+      assert.ok(!top.some((n) => n instanceof N().ProcessNode && n.pid === 2), 'kthreadd is not at the top');
+      assert.ok(api.processes.getChildren(threads).some((n) => n instanceof N().ProcessNode && n.pid === 2));
+    });
+
+    it('shows details again when they are reopened', async () => {
+      const holder = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname before-change; exec sleep 3601'], { stdio: 'ignore' });
+      try {
+        const key = { type: 'uts' as const, inode: await until('the uts namespace', () => { try { const i = inode(holder.pid!, 'uts'); return i !== inode('self', 'uts') && i; } catch { return undefined; } }) };
+        const node = await namespaceNode(api, key);
+        const first = (await vscode.commands.executeCommand('nsx.showDetails', node)) as vscode.TextEditor;
+        await until('the hostname in the details', () => first.document.getText().includes('before-change'));
+        execFileSync('nsenter', ['-t', String(holder.pid), '-u', 'hostname', 'after-change']);
+        await vscode.commands.executeCommand('nsx.showDetails', node);
+        await until('the new hostname in the details', () => first.document.getText().includes('after-change'));
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    });
+
+    it('renders the Containers grouping in the workbench (screenshot)', async function () {
+      if (typeof engine === 'string' || !uiAvailable()) this.skip();
+      await vscode.commands.executeCommand('nsx.showContainers');
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await vscode.commands.executeCommand('workbench.action.closePanel');
+      await vscode.commands.executeCommand('notifications.clearAll');
+      await vscode.commands.executeCommand('nsx.namespaces.focus');
+      await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label*="${web}"]`, timeoutMs: 20_000 });
+      await ui({ action: 'click', selector: `.monaco-list-row[aria-label*="${web}"]` });
+      await ui({ action: 'waitFor', selector: '.monaco-list-row[aria-label^="net:"]', timeoutMs: 10_000 });
+      const shot = await ui({ action: 'screenshot', path: (process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png')).replace(/\.png$/, '-containers.png') });
       assert.ok(shot.ok, shot.error);
     });
   });

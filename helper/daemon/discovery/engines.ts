@@ -150,7 +150,8 @@ async function fromApi(s: Socketed): Promise<Found[]> {
   if (version.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${version.peerUid}, not ${s.uid}`);
   const components = (version.body as { Components?: { Name?: string }[] }).Components ?? [];
   const engine = components.some((c) => /podman/i.test(c.Name ?? '')) ? 'podman' : s.engine;
-  const list = (await get(s.path, '/containers/json?all=1')).body;
+  // podman's own list says which pod each container is in; the Docker-compatible one does not.
+  const list = (await get(s.path, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1')).body;
   if (!Array.isArray(list)) return [];
   const found: Found[] = [];
   for (const c of list.slice(0, MAX_CONTAINERS)) {
