@@ -124,6 +124,8 @@ export interface Namespace extends NsKey {
   /** One of the namespaces of PID 1 in nsxd's view. */
   initial: boolean;
   container?: ContainerHint;
+  /** For uts: its hostname, where a container engine said what it is. */
+  hostname?: string;
   pins: Pin[];
 }
 

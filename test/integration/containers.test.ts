@@ -65,9 +65,12 @@ describe('containers', () => {
 
   it('names the namespaces of a container after it in nsx list, and keeps the name while a shell joins', async (t) => {
     if (typeof pm === 'string') return t.skip(pm);
-    const net = nsInode(pm.pid(web), 'net');
+    const pid = pm.pid(web);
+    const net = nsInode(pid, 'net');
     const row = () => nsx(daemon, ['list', '-t', 'net']).stdout.split('\n').find((l) => l.startsWith(`${net} `));
     assert.match(row() ?? '', new RegExp(`^${net} net +1 .* ${web} \\(podman\\) +sleep 3600$`));
+    const uts = (JSON.parse(nsx(daemon, ['list', '--json', '-t', 'uts']).stdout).namespaces as { inode: number; hostname?: string }[]).find((n) => n.inode === nsInode(pid, 'uts'));
+    assert.equal(uts?.hostname, web, 'the uts namespace says its hostname');
     const shell = spawn(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', daemon.socket, 'enter', web, '--', 'sleep', '30'], { stdio: 'ignore' });
     try {
       // The shell and the launcher that supervises it join the container's net namespace too.

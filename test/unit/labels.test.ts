@@ -10,6 +10,7 @@ const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, 
 it('describes a namespace by its processes, container and names', () => {
   assert.equal(namespaceDescription(ns({ pids: [1], initial: true })), '1 proc · initial');
   assert.equal(namespaceDescription(ns({ pids: [5, 6], container: { runtime: 'podman', id: 'fb296f7ac601', name: 'web' } })), '2 procs · web (podman)');
+  assert.equal(namespaceDescription(ns({ type: 'uts', pids: [5], container: { runtime: 'docker', id: 'a', name: 'db' }, hostname: 'db.local' })), '1 proc · db (docker) · hostname db.local');
   assert.equal(namespaceDescription(ns({ pins: [{ name: 'lab', by: { uid: 1000, user: 'alice' }, paths: [] }] })), '0 procs · pinned as lab by alice');
   assert.equal(namespaceDescription(ns({ holders: [{ kind: 'mount', path: '/run/netns/blue', mntns: 12, netns: 'blue' }] })), '0 procs · ip netns blue');
   assert.equal(namespaceDescription(ns({ holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] })), '0 procs · held by fd 4 of x (9)');

@@ -171,6 +171,7 @@ class ModelBuilder {
       for (const key of namespaces) {
         const ns = this.namespace(key.type, key.inode);
         if (ns.initial) continue;
+        if (key.type === 'uts' && c.hostname) ns.hostname = c.hostname;
         if (!named.has(nsId(ns))) ns.container = { runtime: c.engine, id: c.id.slice(0, 12), name: c.name };
         else if (c.pod) ns.container = { runtime: c.engine, id: c.pod, name: c.pod };
         named.add(nsId(ns));
