@@ -1,7 +1,9 @@
 // The extension's link to nsxd: a vscode-languageclient over the Unix
 // socket (it brings tracing and an output channel), a status bar item, the
 // `nsx.state` context the welcome views read, and reconnection with backoff.
+import { FSWatcher, watch } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
@@ -18,6 +20,7 @@ export class Connection implements vscode.Disposable {
   private why = '';
   private backoff = 1000;
   private retryTimer: NodeJS.Timeout | undefined;
+  private socketWatcher: FSWatcher | undefined;
   private disposed = false;
   private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
   private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
@@ -63,6 +66,24 @@ export class Connection implements vscode.Disposable {
 
   get connected(): boolean {
     return this.state === 'connected';
+  }
+
+  /** Reconnects as soon as the socket is made again (nsxd restarted), whatever the backoff says. */
+  private watchForSocket(): void {
+    const path = this.socketPath;
+    this.socketWatcher?.close();
+    this.socketWatcher = undefined;
+    try {
+      this.socketWatcher = watch(dirname(path), (_event, name) => {
+        if (name !== basename(path) || this.state === 'connected') return;
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        // nsxd creates the socket, then chmods and chowns it: try once it is done.
+        this.retryTimer = setTimeout(() => void this.connect(), 50);
+      });
+      this.socketWatcher.on('error', () => undefined);
+    } catch {
+      // no such directory (yet): the backoff retries
+    }
   }
 
   async connect(): Promise<void> {
@@ -111,6 +132,8 @@ export class Connection implements vscode.Disposable {
     const result = client.initializeResult as unknown as InitializeResult;
     this.identity = result.identity;
     this.backoff = 1000;
+    this.socketWatcher?.close();
+    this.socketWatcher = undefined;
     this.output.appendLine(`connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`);
     this.setState('connected', '');
     client.onDidChangeState((e) => {
@@ -128,10 +151,12 @@ export class Connection implements vscode.Disposable {
     const denied = err.code === 'EACCES' || err.code === ErrorCodes.AccessDenied || /access denied|permission denied/i.test(err.message);
     this.output.appendLine(`nsxd: ${err.message}`);
     this.setState(denied ? 'denied' : 'notRunning', err.message);
-    // A refusal will not change by itself soon; a daemon that is not running may start any moment.
+    // A refusal will not change by itself soon; a daemon that is not running may start any moment,
+    // and when it does its socket appears: that is the cue, the backoff only a fallback.
     const delay = denied ? MAX_BACKOFF_MS : this.backoff;
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
+    if (!denied) this.watchForSocket();
   }
 
   private setState(state: ConnectionState, reason: string): void {
@@ -164,6 +189,7 @@ export class Connection implements vscode.Disposable {
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.socketWatcher?.close();
     await this.stopClient();
     this.status.dispose();
     this.onDidConnectEmitter.dispose();

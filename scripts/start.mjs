@@ -29,7 +29,7 @@ if (await live()) {
   children.push(nsxd);
   for (let i = 0; i < 100 && !(await live()); i++) await new Promise((r) => setTimeout(r, 100));
 }
-console.log(`Try the CLI: node dist/nsx.js list   (or: NSX_SOCKET=${socket} nsx tree)`);
+console.log(`Try the CLI: node ${join(root, 'dist/nsx.js')} --socket ${socket} list`);
 
 const desktop = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' }).stdout.trim();
 const isDesktop = desktop && !/code-server/.test(execFileSync('readlink', ['-f', desktop], { encoding: 'utf8' }));
@@ -46,6 +46,17 @@ if (isDesktop) {
   symlinkSync(root, join(extensions, 'nsx.namespace-explorer-0.1.0'));
   writeFileSync(join(state, 'user/User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false, 'workbench.startupEditor': 'none' }));
   const port = Number(process.env.PORT || 8765);
+  const listening = await new Promise((resolve) => {
+    const s = createConnection(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+  if (listening) {
+    // A second npm start: the first one's code-server has the port (and the extension, and nsxd).
+    console.log(`\nSomething already listens on 127.0.0.1:${port}: most likely the first npm start, still running.\n` +
+      `Its VS Code is at http://127.0.0.1:${port}/?folder=${encodeURIComponent(process.cwd())} — or stop it (Ctrl-C there), or pick another port: PORT=8766 npm start`);
+    process.exit(0);
+  }
   children.push(spawn(codeServerBin, ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', join(state, 'user'), '--extensions-dir', extensions, '--disable-telemetry', '--disable-update-check', process.cwd()],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NSX_SOCKET: socket, EXTENSIONS_GALLERY: '{}' } }));
   console.log(`\nVS Code (code-server) with Namespace Explorer: http://127.0.0.1:${port}/?folder=${encodeURIComponent(process.cwd())}\n(forward the port to reach it from elsewhere: ssh -L ${port}:127.0.0.1:${port} HOST)`);

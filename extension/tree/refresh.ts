@@ -36,11 +36,13 @@ export class RefreshManager implements vscode.Disposable {
     return this.model.refresh();
   }
 
-  /** The message says why nsxd is not reachable, or what the filter hides. */
+  /**
+   * The message says what the filter hides. While nsxd is not reachable there
+   * is none: a view with a message shows no welcome content, and the welcome
+   * content is what has the buttons (start nsxd, install it, retry).
+   */
   private describe(): void {
-    const message = !this.connection.connected && this.connection.currentState !== 'connecting'
-      ? this.connection.reason
-      : this.filter.active ? `Filtered: ${this.filter.summary}` : undefined;
+    const message = this.connection.connected && this.filter.active ? `Filtered: ${this.filter.summary}` : undefined;
     for (const { view } of this.views) view.message = message;
   }
 

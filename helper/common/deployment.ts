@@ -12,7 +12,7 @@ export function explainConnectError(err: NodeJS.ErrnoException, path: string): s
   switch (err.code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return `nsxd is not running (nothing listens on ${path}): start it with \`sudo nsxd\` or install the systemd units (see README)`;
+      return `nsxd is not running (nothing listens on ${path}): install its systemd units (sudo bash helper/daemon/systemd/install.sh, see README), or run \`npm start\` in a checkout`;
     case 'EACCES':
       return `permission denied on ${path}: only root and members of the group "${DEFAULT_GROUP}" may use nsxd; ask an admin to run \`sudo usermod -aG ${DEFAULT_GROUP} $USER\`, then log in again`;
     default:

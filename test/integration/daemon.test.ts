@@ -176,7 +176,7 @@ describe('nsxd socket and access', () => {
   it('says clearly when no daemon is running', () => {
     const r = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', '/tmp/nowhere/nsxd.sock', 'list'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /nsxd is not running .*sudo nsxd/);
+    assert.match(r.stderr, /nsxd is not running .*install its systemd units .*or run `npm start`/);
   });
 });
 

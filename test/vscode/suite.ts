@@ -11,7 +11,7 @@ import type { Api } from '../../extension/extension';
 import type { NsTerminal } from '../../extension/terminal';
 import type { NamespaceNode, Node } from '../../extension/tree/nodes';
 import { nsId, NsKey } from '../../helper/common/protocol';
-import { podman, Engine } from '../engines';
+import { docker, podman, Engine } from '../engines';
 import { ui, uiAvailable } from './ui';
 
 const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
@@ -244,9 +244,47 @@ export function defineSuite(): void {
       await config.update('socketPath', join(tmpdir(), 'no-nsxd-here.sock'), vscode.ConfigurationTarget.Global);
       try {
         await until('the not-running state', () => api.connection.currentState === 'notRunning');
-        assert.match(String(api.namespacesView.message), /nsxd is not running .*sudo nsxd/);
+        assert.match(api.connection.reason, /nsxd is not running .*install its systemd units/);
+        // No message over the view: it would hide the welcome content, which has the buttons.
+        assert.equal(api.namespacesView.message, undefined);
+        if (uiAvailable()) {
+          await vscode.commands.executeCommand('nsx.namespaces.focus');
+          const button = await ui({ action: 'waitFor', selector: '.welcome-view-content >> text=Start nsxd Now', timeoutMs: 10_000 });
+          assert.ok(button.ok, button.error);
+        }
       } finally {
         await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+      }
+      await until('connected again', () => api.connection.currentState === 'connected');
+    });
+
+    it('reconnects as soon as a killed nsxd listens again', async function () {
+      this.timeout(60_000);
+      const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-restart-XXXXXX'], { encoding: 'utf8' }).trim();
+      execFileSync('chmod', ['755', dir]);
+      const socket = join(dir, 'nsxd.sock');
+      const nsxd = join(api.extension.extensionPath, 'dist/nsxd.js');
+      const start = () => new Promise<{ proc: ChildProcess; listening: number }>((resolve, reject) => {
+        const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+        proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve({ proc, listening: Date.now() }); });
+        proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
+      });
+      const first = await start();
+      const config = vscode.workspace.getConfiguration('nsx');
+      await config.update('socketPath', socket, vscode.ConfigurationTarget.Global);
+      try {
+        await until('connected to the first nsxd', () => api.connection.currentState === 'connected');
+        first.proc.kill('SIGKILL');
+        await until('the connection lost', () => api.connection.currentState !== 'connected');
+        // Long enough for a backoff to have grown: the socket's reappearance is what counts.
+        await new Promise((r) => setTimeout(r, 4000));
+        const second = await start();
+        await until('connected to the second nsxd', () => api.connection.currentState === 'connected');
+        console.log(`      reconnected ${Date.now() - second.listening} ms after nsxd listened again`);
+        second.proc.kill('SIGTERM');
+      } finally {
+        await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+        spawnSync('rm', ['-rf', dir]);
       }
       await until('connected again', () => api.connection.currentState === 'connected');
     });
@@ -274,6 +312,8 @@ export function defineSuite(): void {
     let api: Api;
     const N = () => api.nodes;
     let engine: Engine | string;
+    let dk: Engine | string;
+    const db = 'nsxv-db';
     const pod = 'nsxv-pod';
     const web = 'nsxv-web';
     const cache = 'nsxv-cache';
@@ -282,6 +322,8 @@ export function defineSuite(): void {
       this.timeout(120_000);
       api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
       engine = await podman();
+      dk = await docker();
+      if (typeof dk !== 'string') dk.run(db, ['--hostname', db]);
       if (typeof engine === 'string') return;
       spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
       // A pod without an infra container: its image would come from a registry.
@@ -292,6 +334,10 @@ export function defineSuite(): void {
     });
 
     after(() => {
+      if (typeof dk !== 'string') {
+        dk.remove(db);
+        dk.stop();
+      }
       if (typeof engine === 'string') return;
       engine.remove(web);
       engine.remove(cache);
@@ -328,6 +374,18 @@ export function defineSuite(): void {
       assert.ok(net, 'its net namespace');
       assert.match(String(net.description), new RegExp(`${web} \\(podman\\)`));
       assert.ok(containerNode(cache), 'the container outside any pod');
+    });
+
+    it('shows Docker containers under their engine too', async function () {
+      if (typeof dk === 'string') this.skip();
+      await until('the Docker container in the model', async () => { await api.model.refresh(); return api.model.allContainers().some((c) => c.name === db); }, 30_000);
+      await vscode.commands.executeCommand('nsx.showContainers');
+      const dockerNode = api.namespaces.getChildren().find((n) => n instanceof N().EngineNode && item(api, n).label === 'docker');
+      assert.ok(dockerNode, 'a docker engine row');
+      const dbNode = api.namespaces.getChildren(dockerNode).find((n) => item(api, n).label === db);
+      assert.ok(dbNode, 'the container under it');
+      const uts = api.namespaces.getChildren(dbNode).map((n) => item(api, n)).find((i) => String(i.label).startsWith('uts:'));
+      assert.match(String(uts?.description), new RegExp(`${db} \\(docker\\) · hostname ${db}`));
     });
 
     it('finds a container by typing its name in the quick pick, and opens a shell in it as docker exec does', async function () {
