@@ -158,11 +158,11 @@ describe('containers', () => {
     writeFileSync(script, `
       const http = require('http');
       const routes = {
-        '/version': { Components: [{ Name: 'Podman Engine' }] },
+        '/_ping': 'OK',
         '/v4.0.0/libpod/containers/json?all=true': [{ Id: '${id}', Names: ['${tag}-spoof'], Image: 'x', State: 'running', Labels: {} }],
         '/containers/${id}/json': { State: { Pid: ${daemon.proc.pid} }, Config: { Hostname: 'spoof', Env: ['LD_PRELOAD=/tmp/x.so'] } },
       };
-      http.createServer((req, res) => res.end(JSON.stringify(routes[req.url] ?? {}))).listen(${JSON.stringify(socket)}, () => console.log('ready'));
+      http.createServer((req, res) => { res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify(routes[req.url] ?? {})); }).listen(${JSON.stringify(socket)}, () => console.log('ready'));
     `);
     const fake = spawn('runuser', ['-u', mallory.name, '--', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {

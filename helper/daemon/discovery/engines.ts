@@ -69,8 +69,8 @@ function apiSockets(): Socketed[] {
   return found;
 }
 
-/** GET PATH on a Unix socket, with a deadline and a size cap; also who answered (SO_PEERCRED). */
-function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid: number }> {
+/** GET PATH on a Unix socket, with a deadline and a size cap; also who answered (SO_PEERCRED) and its headers. */
+function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let peerUid = -1;
     const timer = setTimeout(() => { req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`)); }, DEADLINE_MS);
@@ -99,8 +99,9 @@ function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid
       res.on('end', () => {
         clearTimeout(timer);
         if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+        const text = Buffer.concat(chunks).toString('utf8');
         try {
-          resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), peerUid });
+          resolve({ body: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text, peerUid, headers: res.headers });
         } catch (err) {
           reject(err as Error);
         }
@@ -145,42 +146,40 @@ function belongsTo(pid: number, uid: number): boolean {
 
 /** Every container one API socket reports, the running ones inspected for their first process. */
 async function fromApi(s: Socketed): Promise<Found[]> {
-  const version = await get(s.path, '/version');
+  // _ping is the cheap one (podman's /version takes most of a second); podman says itself in a header.
+  const ping = await get(s.path, '/_ping');
   // Whoever listens on a rootless socket must be that user; the system's sockets, root.
-  if (version.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${version.peerUid}, not ${s.uid}`);
-  const components = (version.body as { Components?: { Name?: string }[] }).Components ?? [];
-  const engine = components.some((c) => /podman/i.test(c.Name ?? '')) ? 'podman' : s.engine;
+  if (ping.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${ping.peerUid}, not ${s.uid}`);
+  const engine = ping.headers['libpod-api-version'] !== undefined ? 'podman' : s.engine;
   // podman's own list says which pod each container is in; the Docker-compatible one does not.
   const list = (await get(s.path, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1')).body;
   if (!Array.isArray(list)) return [];
-  const found: Found[] = [];
-  for (const c of list.slice(0, MAX_CONTAINERS)) {
-    const id = str(c?.Id, 128);
-    if (!id || !/^[0-9a-f]{12,128}$/.test(id)) continue;
-    const labels = labelsOf(c.Labels);
-    const item: Found = {
-      engine, engineUid: s.uid, id,
-      name: (str(Array.isArray(c.Names) ? c.Names[0] : undefined) ?? id.slice(0, 12)).replace(/^\//, ''),
-      image: str(c.Image) ?? '', state: str(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labels),
-    };
-    if (engine === 'podman' && typeof c.Pod === 'string' && c.Pod && !item.pod) {
-      const podName = str(c.PodName);
-      if (podName) item.pod = podName;
-    }
-    if (item.state === 'running') {
-      const inspected = (await get(s.path, `/containers/${id}/json`)).body as {
-        State?: { Pid?: number }; Config?: { Hostname?: string; Env?: unknown; WorkingDir?: string };
-      };
-      const pid = inspected.State?.Pid;
-      if (Number.isSafeInteger(pid) && pid! > 0 && belongsTo(pid!, s.uid)) item.pid = pid;
-      const hostname = str(inspected.Config?.Hostname, 253);
-      if (hostname) item.hostname = hostname;
-      const env = Array.isArray(inspected.Config?.Env) ? (inspected.Config!.Env as unknown[]).filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
-      item.exec = async () => ({ env, cwd: str(inspected.Config?.WorkingDir, 4096) || '/', ...(hostname ? { hostname } : {}) });
-    }
-    found.push(item);
-  }
-  return found;
+  const found = await Promise.all(list.slice(0, MAX_CONTAINERS).map((c) => fromListed(s, engine, c)));
+  return found.filter((c): c is Found => c !== undefined);
+}
+
+/** One container of an engine's list (the engine's JSON: every field is checked); a running one is inspected for its first process and environment. */
+async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null): Promise<Found | undefined> {
+  const id = str(c?.Id, 128);
+  if (!c || !id || !/^[0-9a-f]{12,128}$/.test(id)) return undefined;
+  const item: Found = {
+    engine, engineUid: s.uid, id,
+    name: (str(Array.isArray(c.Names) ? c.Names[0] : undefined) ?? id.slice(0, 12)).replace(/^\//, ''),
+    image: str(c.Image) ?? '', state: str(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labelsOf(c.Labels)),
+  };
+  const podName = str(c.PodName);
+  if (podName && !item.pod) item.pod = podName;
+  if (item.state !== 'running') return item;
+  const inspected = (await get(s.path, `/containers/${id}/json`)).body as {
+    State?: { Pid?: number }; Config?: { Hostname?: string; Env?: unknown; WorkingDir?: string };
+  };
+  const pid = inspected.State?.Pid;
+  if (Number.isSafeInteger(pid) && pid! > 0 && belongsTo(pid!, s.uid)) item.pid = pid;
+  const hostname = str(inspected.Config?.Hostname, 253);
+  if (hostname) item.hostname = hostname;
+  const env = Array.isArray(inspected.Config?.Env) ? (inspected.Config!.Env as unknown[]).filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
+  item.exec = async () => ({ env, cwd: str(inspected.Config?.WorkingDir, 4096) || '/', ...(hostname ? { hostname } : {}) });
+  return item;
 }
 
 /** A root-owned folder no one else may write: only such state is believed. */

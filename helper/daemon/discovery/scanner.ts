@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines } from './engines';
-import { listPids, RawScan, readNsLink } from './procfs';
+import { listPids, RawScan, readNsLink, scanProcesses } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 const IDLE_MS = 15_000;
+/** Up to this many processes, a scan runs on the main thread (about 10 ms per 300 processes here). */
+const INLINE_MAX = 600;
 /** A scan that takes longer is abandoned, and its workers with it: /proc can be made to stall. */
 const SCAN_TIMEOUT_MS = 60_000;
 
@@ -73,18 +75,25 @@ export class Scanner {
   private async runScan(): Promise<Model> {
     const started = Date.now();
     const pids = listPids();
-    this.ensureWorkers();
-    const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
-    const [raws, containers] = await Promise.all([
-      Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i]))),
-      this.engines?.current() ?? [],
-    ]);
+    const [raws, containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
     const selfMntns = readNsLink('/proc/self/ns/mnt')![1];
     const model = buildModel(raws, { ...this.ctx, selfMntns, containers }, started);
     this.latest = model;
     this.latestAt = Date.now();
     this.armIdle();
     return model;
+  }
+
+  /**
+   * A few hundred processes are read here, in a few milliseconds: starting
+   * workers would cost more than the scan. More are split among the workers,
+   * so that no terminal waits for /proc.
+   */
+  private read(pids: number[]): Promise<RawScan[]> {
+    if (pids.length <= INLINE_MAX) return Promise.resolve([scanProcesses(pids)]);
+    this.ensureWorkers();
+    const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
+    return Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
   }
 
   private ensureWorkers(): void {
