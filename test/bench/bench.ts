@@ -1,18 +1,21 @@
 // npm run bench: nsxd measured side by side with what people would run
 // otherwise, on the same machine in the same run, printed as ratios.
-//   discovery: a full namespaces/list vs lsns -J and a plain C /proc scan, over ~6,000
-//              processes in ~500 sets of namespaces; nsxd's peak memory
+//   small host: `nsx list` end to end (a whole CLI run) vs `lsns`, on the machine as it is
+//   discovery: `nsx list --json` end to end and a warm namespaces/list vs lsns -J and a
+//              plain C /proc scan, at 2,000, 7,000 and 20,000 processes (13 a set of
+//              namespaces); nsxd's peak memory at each, from a fresh nsxd
 //   terminals: request → first output byte vs nsenter -a; relay throughput vs a raw
 //              pty (script); keystroke round trip vs a raw pty's echo
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
 import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
 import { DIST, ensureGroup, startDaemon, waitFor } from '../support';
 
-const SETS = Number(process.env.NSX_BENCH_SETS ?? 500);
+/** Processes on the machine at each step of the discovery bench. */
+const SCALE = (process.env.NSX_BENCH_SCALE ?? '2000,7000,20000').split(',').map(Number);
 const PER_SET = 11; // sleeps per set; with unshare and sh, 13 processes a set
 const ROOT = join(DIST, '..');
 
@@ -38,16 +41,44 @@ function sleepers(): number {
   return Number(spawnSync('pgrep', ['-c', '-f', '^sleep 3600$'], { encoding: 'utf8' }).stdout.trim() || 0);
 }
 
-async function makeLoad(): Promise<{ samplePid: number; stop(): void }> {
-  const script = `for i in $(seq ${SETS}); do unshare --uts --ipc --net --pid --mount --fork --mount-proc -- sh -c 'for j in $(seq ${PER_SET}); do sleep 3600 & done; wait' & done; wait`;
-  const driver = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
-  await waitFor(() => sleepers() >= SETS * PER_SET, 180_000, `${SETS * PER_SET} sleeping processes`);
-  const samplePid = Number(execFileSync('pgrep', ['-n', '-x', 'sleep'], { encoding: 'utf8' }).trim());
-  return { samplePid, stop: () => { try { process.kill(-driver.pid!, 'SIGKILL'); } catch { /* gone */ } } };
+function processCount(): number {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).length;
 }
 
-async function discovery(c: Client, nsxdPid: number): Promise<void> {
-  execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
+/** More sets of namespaces until the machine has about `total` processes; stop() ends all the load. */
+function makeLoad(): { grow(total: number): Promise<number>; samplePid(): number; stop(): void } {
+  const drivers: ChildProcess[] = [];
+  let target = 0;
+  return {
+    async grow(total) {
+      const sets = Math.max(0, Math.ceil((total - processCount()) / (PER_SET + 2)));
+      target += sets * PER_SET;
+      const script = `for i in $(seq ${sets}); do unshare --uts --ipc --net --pid --mount --fork --mount-proc -- sh -c 'for j in $(seq ${PER_SET}); do sleep 3600 & done; wait' & done; wait`;
+      drivers.push(spawn('sh', ['-c', script], { stdio: 'ignore', detached: true }));
+      await waitFor(() => sleepers() >= target, 600_000, `${target} sleeping processes`);
+      return processCount();
+    },
+    samplePid: () => Number(execFileSync('pgrep', ['-n', '-f', '^sleep 3600$'], { encoding: 'utf8' }).trim()),
+    stop: () => { for (const d of drivers) try { process.kill(-d.pid!, 'SIGKILL'); } catch { /* gone */ } },
+  };
+}
+
+/** A whole CLI run, as a user types it: node's start, the connection, the scan, the output. */
+function nsxRun(socket: string, args: string[], runs = 5): number {
+  return timeCommand(process.execPath, [join(DIST, 'nsx.js'), '--socket', socket, ...args], runs);
+}
+
+function smallHost(socket: string): void {
+  const procs = processCount();
+  nsxRun(socket, ['list'], 1); // the first one also fills nsxd's caches
+  const ours = nsxRun(socket, ['list']);
+  const theirs = timeCommand('lsns', [], 5);
+  const node = timeCommand(process.execPath, ['-e', '0'], 5);
+  console.log(`\nsmall host: ${procs} processes`);
+  row('nsx list, end to end (median)', `${ours.toFixed(0)} ms`, `lsns ${theirs.toFixed(0)} ms`, `${(ours / theirs).toFixed(1)}x lsns (node -e 0 alone: ${node.toFixed(0)} ms)`);
+}
+
+async function discovery(c: Client, socket: string, nsxdPid: number): Promise<void> {
   const floorRuns = Array.from({ length: 5 }, () => execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number));
   const floor = median(floorRuns.map((r) => r[2]));
   const lsns = timeCommand('lsns', ['-J'], 3);
@@ -60,13 +91,15 @@ async function discovery(c: Client, nsxdPid: number): Promise<void> {
     count = s.namespaces.length;
   }
   const list = median(lists.slice(1)); // the first run also starts the scan workers
-  console.log(`\ndiscovery over ${floorRuns[0][0]} processes, ${count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
-  row('full namespaces/list (median, warm)', `${list.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms`, `${(lsns / list).toFixed(1)}x faster than lsns`);
-  row('… against the C floor', `${list.toFixed(0)} ms`, `C openat+fstatat ${floor.toFixed(0)} ms`, `${(list / floor).toFixed(2)}x the floor`);
-  row('… first list (starts the workers)', `${lists[0].toFixed(0)} ms`, '', '');
+  const n = floorRuns[0][0];
+  console.log(`\ndiscovery over ${n} processes, ${count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
+  const cli = nsxRun(socket, ['list', '--json'], 3);
+  row(`${n} procs: nsx list --json, end to end`, `${cli.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`, `${(cli / lsns).toFixed(2)}x lsns, ${(cli / floor).toFixed(2)}x the floor`);
+  row(`${n} procs: namespaces/list (median, warm)`, `${list.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`, `${(list / lsns).toFixed(2)}x lsns, ${(list / floor).toFixed(2)}x the floor`);
+  row(`${n} procs: first list (starts the workers)`, `${lists[0].toFixed(0)} ms`, '', '');
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
-  row('nsxd memory', `peak ${hwm.toFixed(0)} MB, now ${rss.toFixed(0)} MB`, '', '');
+  row(`${n} procs: nsxd memory`, `peak ${hwm.toFixed(0)} MB, after ${rss.toFixed(0)} MB`, '', '');
 }
 
 /** Opens a session and resolves with (ms to first output byte, total bytes, ms to exit). */
@@ -170,17 +203,30 @@ function rawPtyKeystrokes(): number[] {
 
 async function main(): Promise<void> {
   ensureGroup();
-  const daemon = await startDaemon();
-  const c = await daemon.client();
-  console.log(`making ${SETS} sets of namespaces with ${PER_SET + 2} processes each…`);
-  const load = await makeLoad();
+  execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
+  const load = makeLoad();
   try {
-    await discovery(c, daemon.proc.pid!);
-    await terminals(c, load.samplePid);
+    {
+      const daemon = await startDaemon();
+      smallHost(daemon.socket);
+      await daemon.destroy();
+    }
+    for (const total of SCALE) {
+      console.log(`\ngrowing the machine to ${total} processes…`);
+      await load.grow(total);
+      // A fresh nsxd for each size: its peak memory is that size's.
+      const daemon = await startDaemon();
+      const c = await daemon.client();
+      try {
+        await discovery(c, daemon.socket, daemon.proc.pid!);
+        if (total === SCALE[Math.min(1, SCALE.length - 1)]) await terminals(c, load.samplePid());
+      } finally {
+        c.close();
+        await daemon.destroy();
+      }
+    }
   } finally {
     load.stop();
-    c.close();
-    await daemon.destroy();
   }
   console.log('\n| measure | nsxd | reference | ratio |\n|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
