@@ -30,6 +30,7 @@ export function namespaceDescription(ns: Namespace): string {
   if (ns.initial) parts.push('initial');
   if (ns.container) parts.push(`${ns.container.name ?? ns.container.id} (${ns.container.runtime})`);
   if (ns.hostname) parts.push(`hostname ${ns.hostname}`);
+  if (ns.addresses?.length) parts.push(ns.addresses.join(' '));
   // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
   if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
   const netns = netnsNames(ns);

@@ -126,6 +126,8 @@ export interface Namespace extends NsKey {
   container?: ContainerHint;
   /** For uts: its hostname, where a container engine said what it is. */
   hostname?: string;
+  /** For net: its addresses (not loopback or link-local), a few at most. */
+  addresses?: string[];
   pins: Pin[];
 }
 

@@ -104,6 +104,18 @@ describe('containers', () => {
     assert.equal(byTarget.stdout.trim(), web);
   });
 
+  it("says a net namespace's addresses, as ip inside it shows them", (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const nets = JSON.parse(nsx(daemon, ['list', '--json', '-t', 'net']).stdout).namespaces as { inode: number; addresses?: string[] }[];
+    const inside = nsx(daemon, ['enter', web, '-n', '--', 'ip', '-o', '-4', 'addr', 'show', 'scope', 'global']).stdout;
+    const expected = [...inside.matchAll(/inet ([0-9.]+)\//g)].map((m) => m[1]);
+    assert.ok(expected.length > 0, `podman's default network gives ${web} an address: ${inside}`);
+    const [webNet, quietNet] = [nsInode(pm.pid(web), 'net'), nsInode(pm.pid(quiet), 'net')];
+    const ours = nets.find((n) => n.inode === webNet)?.addresses ?? [];
+    assert.deepEqual(ours.filter((a) => a.includes('.')), expected);
+    assert.equal(nets.find((n) => n.inode === quietNet)?.addresses, undefined, '--network none: loopback only');
+  });
+
   it('shows a container with --network none with loopback alone', (t) => {
     if (typeof pm === 'string') return t.skip(pm);
     const r = nsx(daemon, ['enter', quiet, '--', 'sh', '-c', 'ls /sys/class/net']);

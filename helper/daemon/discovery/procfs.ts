@@ -28,6 +28,8 @@ export interface RawMount {
 
 export interface RawScan {
   processes: RawProcess[];
+  /** Addresses by net namespace inode, read through one member process. */
+  addresses: [netns: number, addresses: string[]][];
   /** nsfs mounts by mount namespace inode, read through one member process. */
   mounts: [mntns: number, pid: number, mounts: RawMount[]][];
 }
@@ -73,6 +75,8 @@ const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
 export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set()): RawScan {
   const processes: RawProcess[] = [];
   const mounts: RawScan['mounts'] = [];
+  const addresses: RawScan['addresses'] = [];
+  const seenNet = new Set<number>();
   const seenSets = new Set<string>();
   for (const pid of pids) {
     const p = readProcess(pid);
@@ -90,11 +94,57 @@ export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set(
         mounts.push([mntns, pid, parseNsfsMounts(info)]);
       }
     }
+    const netns = p.ns.net;
+    if (netns !== undefined && !seenNet.has(netns)) {
+      seenNet.add(netns);
+      addresses.push([netns, netAddresses(pid)]);
+    }
     processes.push(p);
   }
   const alive = new Set(pids);
   for (const pid of cmdlines.keys()) if (!alive.has(pid)) cmdlines.delete(pid);
-  return { processes, mounts };
+  return { processes, mounts, addresses };
+}
+
+/** At most this many addresses a namespace: they are a label, not an inventory. */
+const MAX_ADDRESSES = 8;
+
+/**
+ * The addresses of a process's net namespace, from /proc/PID/net (which is
+ * that namespace's view, no setns needed): IPv4 from fib_trie's local routes,
+ * IPv6 from if_inet6; loopback and link-local left out.
+ */
+export function netAddresses(pid: number): string[] {
+  const found = new Set<string>();
+  const trie = readProcFile(`/proc/${pid}/net/fib_trie`, 'utf8', 256 * 1024) ?? '';
+  const lines = trie.split('\n');
+  for (let i = 1; i < lines.length && found.size < MAX_ADDRESSES; i++) {
+    if (!lines[i].includes('/32 host LOCAL')) continue;
+    const addr = /([0-9.]+)\s*$/.exec(lines[i - 1])?.[1];
+    if (addr && !addr.startsWith('127.')) found.add(addr);
+  }
+  for (const line of (readProcFile(`/proc/${pid}/net/if_inet6`, 'utf8', 64 * 1024) ?? '').split('\n')) {
+    const [hex, , , scope] = line.trim().split(/\s+/);
+    // scope 00 is global; 10 host (::1), 20 link
+    if (found.size >= MAX_ADDRESSES || !hex || hex.length !== 32 || scope !== '00') continue;
+    found.add(compressIpv6(hex));
+  }
+  return [...found];
+}
+
+/** if_inet6's 32 hex digits as RFC 5952 writes them: no leading zeros, the longest run of zero groups as "::". */
+export function compressIpv6(hex: string): string {
+  const groups = Array.from({ length: 8 }, (_, i) => parseInt(hex.slice(i * 4, i * 4 + 4), 16));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j === i ? i + 1 : j;
+  }
+  const text = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  return best < 0 ? text(groups) : `${text(groups.slice(0, best))}::${text(groups.slice(best + bestLen))}`;
 }
 
 // One buffer for every small /proc file: open, read, close is three syscalls

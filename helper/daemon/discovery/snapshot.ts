@@ -33,6 +33,7 @@ export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): 
   const b = new ModelBuilder(ctx);
   for (const raw of raws) for (const p of raw.processes) b.addProcess(p);
   for (const raw of raws) for (const [mntns, pid, mounts] of raw.mounts) b.addMounts(mntns, pid, mounts);
+  for (const raw of raws) for (const [netns, addresses] of raw.addresses) if (addresses.length) b.namespace('net', netns).addresses = addresses;
   b.assignContainers();
   b.markInitial();
   const containers = b.addContainers(ctx.containers);
