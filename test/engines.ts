@@ -55,21 +55,17 @@ function engine(name: Engine['name'], cli: string[], stops: (() => void)[]): Eng
   };
 }
 
-/** podman with runc, its image, and its API socket (podman serves it only when asked, as systemd's podman.socket would). */
-export async function podman(): Promise<Engine | string> {
-  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed';
-  if (!existsSync('/usr/bin/runc') && !existsSync('/usr/sbin/runc')) return 'runc is not installed';
+/**
+ * An engine, once `prepare` has started what it needs (its daemon, its API
+ * service: stopped again by stop()) and one throwaway container has run;
+ * else why it cannot run here.
+ */
+async function ready(name: Engine['name'], cli: string[], prepare: (stops: (() => void)[]) => Promise<void>): Promise<Engine | string> {
   const stops: (() => void)[] = [];
   try {
-    importImage('podman');
-    if (!existsSync(PODMAN_API)) {
-      mkdirSync('/run/podman', { recursive: true });
-      const api = spawn('podman', ['system', 'service', '--time=0', `unix://${PODMAN_API}`], { stdio: 'ignore' });
-      stops.push(() => { api.kill(); });
-      await waitFor(() => existsSync(PODMAN_API), 15_000, 'the podman API socket');
-    }
-    const e = engine('podman', ['podman', '--runtime', 'runc'], stops);
-    // One throwaway container tells whether this machine can run any.
+    await prepare(stops);
+    importImage(cli[0]);
+    const e = engine(name, cli, stops);
     try {
       e.run('nsx-probe', [], ['true']);
     } finally {
@@ -78,31 +74,31 @@ export async function podman(): Promise<Engine | string> {
     return e;
   } catch (err) {
     for (const stop of stops) stop();
-    return `podman cannot run containers here: ${(err as Error).message.split('\n')[0]}`;
+    return `${name} cannot run containers here: ${(err as Error).message.split('\n')[0]}`;
   }
+}
+
+/** podman with runc, its image, and its API socket (podman serves it only when asked, as systemd's podman.socket would). */
+export async function podman(): Promise<Engine | string> {
+  if (spawnSync('podman', ['--version']).status !== 0) return 'podman is not installed';
+  if (!existsSync('/usr/bin/runc') && !existsSync('/usr/sbin/runc')) return 'runc is not installed';
+  return ready('podman', ['podman', '--runtime', 'runc'], async (stops) => {
+    if (existsSync(PODMAN_API)) return;
+    mkdirSync('/run/podman', { recursive: true });
+    const api = spawn('podman', ['system', 'service', '--time=0', `unix://${PODMAN_API}`], { stdio: 'ignore' });
+    stops.push(() => { api.kill(); });
+    await waitFor(() => existsSync(PODMAN_API), 15_000, 'the podman API socket');
+  });
 }
 
 /** dockerd (started here when it is not running: no systemd) and its image. */
 export async function docker(): Promise<Engine | string> {
   if (spawnSync('dockerd', ['--version']).status !== 0) return 'dockerd is not installed';
-  const stops: (() => void)[] = [];
-  try {
-    if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
-      // No iptables rules of its own: the tests need no published ports, and the host's firewall stays as it was.
-      const d = spawn('dockerd', ['--iptables=false', '--ip-masq=false'], { stdio: 'ignore' });
-      stops.push(() => { d.kill(); });
-      await waitFor(() => spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0, 30_000, 'dockerd');
-    }
-    importImage('docker');
-    const e = engine('docker', ['docker'], stops);
-    try {
-      e.run('nsx-probe', [], ['true']);
-    } finally {
-      e.remove('nsx-probe');
-    }
-    return e;
-  } catch (err) {
-    for (const stop of stops) stop();
-    return `docker cannot run containers here: ${(err as Error).message.split('\n')[0]}`;
-  }
+  return ready('docker', ['docker'], async (stops) => {
+    if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0) return;
+    // No iptables rules of its own: the tests need no published ports, and the host's firewall stays as it was.
+    const d = spawn('dockerd', ['--iptables=false', '--ip-masq=false'], { stdio: 'ignore' });
+    stops.push(() => { d.kill(); });
+    await waitFor(() => spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0, 30_000, 'dockerd');
+  });
 }

@@ -13,7 +13,7 @@ import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../../../native/libc';
 import type { Container } from '../../common/protocol';
-import { readProcFile } from './procfs';
+import { parseStat, readProcFile } from './procfs';
 
 const DEADLINE_MS = 2000;
 const MAX_RESPONSE = 4 * 1024 * 1024;
@@ -252,6 +252,9 @@ function fromRuntime(): Found[] {
     const pid = state?.init_process_pid;
     const id = str(state?.id, 128);
     if (!state || !id || !Number.isSafeInteger(pid) || (pid as number) < 1) continue;
+    // State left behind by a container that died names a pid that may be someone else's by now.
+    const stat = readProcFile(`/proc/${pid}/stat`);
+    if (!stat || parseStat(stat).starttime !== String(state.init_process_start)) continue;
     const cfgLabels = Array.isArray((state.config as { labels?: unknown })?.labels) ? (state.config as { labels: unknown[] }).labels : [];
     const bundle = cfgLabels.map((l) => (typeof l === 'string' && l.startsWith('bundle=') ? l.slice(7) : undefined)).find(Boolean);
     const config = bundle ? readJson(join(bundle, 'config.json'), MAX_CONFIG) : undefined;
@@ -278,8 +281,6 @@ export class Engines {
   private latest: Found[] = [];
   private at = 0;
   private pending: Promise<Found[]> | undefined;
-  /** Why each engine that failed did, for Details and the audit log. */
-  readonly failures = new Map<string, string>();
 
   current(): Promise<Found[]> {
     if (Date.now() - this.at < FRESH_MS) return Promise.resolve(this.latest);
@@ -288,15 +289,12 @@ export class Engines {
   }
 
   private async refresh(): Promise<Found[]> {
-    const sockets = apiSockets();
-    const results = await Promise.allSettled(sockets.map(fromApi));
+    const results = await Promise.allSettled(apiSockets().map(fromApi));
     const all: Found[] = [];
-    this.failures.clear();
-    results.forEach((r, i) => {
+    for (const r of results) {
       // One engine may answer on two sockets (podman's own and its docker.sock): each container once.
       if (r.status === 'fulfilled') for (const c of r.value) if (!all.some((x) => x.id === c.id)) all.push(c);
-      if (r.status === 'rejected') this.failures.set(sockets[i].path, (r.reason as Error).message);
-    });
+    }
     // What the runtime knows and no API reported (no socket, or an engine that is down).
     const known = new Set(all.map((c) => c.id));
     for (const c of fromRuntime()) if (!known.has(c.id)) all.push(c);
