@@ -21,6 +21,7 @@ export class Connection implements vscode.Disposable {
   private backoff = 1000;
   private retryTimer: NodeJS.Timeout | undefined;
   private socketWatcher: FSWatcher | undefined;
+  private watchedPath = '';
   private disposed = false;
   private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
   private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
@@ -71,8 +72,11 @@ export class Connection implements vscode.Disposable {
   /** Reconnects as soon as the socket is made again (nsxd restarted), whatever the backoff says. */
   private watchForSocket(): void {
     const path = this.socketPath;
+    // One watcher until connected: a new one would miss what happened while it was made (nsxd removes a stale socket, then listens).
+    if (this.socketWatcher && this.watchedPath === path) return;
     this.socketWatcher?.close();
     this.socketWatcher = undefined;
+    this.watchedPath = path;
     try {
       this.socketWatcher = watch(dirname(path), (_event, name) => {
         if (name !== basename(path) || this.state === 'connected') return;
