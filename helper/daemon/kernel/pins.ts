@@ -97,7 +97,14 @@ export class Pins {
       throw new ResponseError(ErrorCodes.Failed, `cannot pin ${nsId(ns)} as ${name}: ${(err as Error).message}`);
     }
     this.registry[`${ns.type}/${name}`] = { uid: caller.uid, user: caller.user, at: new Date().toISOString(), inode: ns.inode };
-    this.save();
+    try {
+      this.save();
+    } catch (err) {
+      // A pin nobody recorded would count for no one and be no one's to unpin: none at all is better.
+      delete this.registry[`${ns.type}/${name}`];
+      for (const path of done) unmountAndRemove(path);
+      throw new ResponseError(ErrorCodes.Failed, `cannot record the pin ${ns.type}/${name}, so it was not made: ${(err as Error).message}`);
+    }
     return { name, by: { uid: caller.uid, user: caller.user }, paths };
   }
 
