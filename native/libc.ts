@@ -35,6 +35,12 @@ const ioctlRaw = libc.func('int ioctl(int fd, unsigned long request, ...)');
 const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
 const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const umount2Raw = libc.func('int umount2(const char *target, int flags)');
+const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
+const bindRaw = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
+const sendRaw = libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)');
+const recvRaw = libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)');
+const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
+const closeRaw = libc.func('int close(int fd)');
 const getgrouplistRaw = libc.func('int getgrouplist(const char *user, uint32_t group, _Out_ uint32_t *groups, _Inout_ int *ngroups)');
 
 koffi.struct('nsx_passwd', {
@@ -222,4 +228,79 @@ export function getgrouplist(user: string, primaryGid: number): number[] {
     if (n[0] <= size) throw new Error(`getgrouplist(${user}) failed`);
     size = n[0];
   }
+}
+
+// ---- the proc connector: the kernel's fork, exec and exit events ---------
+
+const AF_NETLINK = 16;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const NETLINK_CONNECTOR = 11;
+const CN_IDX_PROC = 1;
+const CN_VAL_PROC = 1;
+const PROC_CN_MCAST_LISTEN = 1;
+const NLMSG_DONE = 3;
+const SO_RCVTIMEO = 20;
+/** What `what` of a proc_event is, for the events nsxd cares about (<linux/cn_proc.h>). */
+export const PROC_EVENT = { FORK: 0x1, EXEC: 0x2, COMM: 0x200, EXIT: 0x80000000 } as const;
+
+/**
+ * A netlink socket subscribed to the proc connector (root only), with a
+ * receive timeout so that a reader blocked in recv on another thread notices
+ * when it should stop. Close-on-exec, like every fd nsxd makes.
+ */
+export function openProcEvents(timeoutMs: number): number {
+  const fd = check('socket(NETLINK_CONNECTOR)', socketRaw(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR));
+  try {
+    const addr = Buffer.alloc(12); // sockaddr_nl: family, pad, pid (0: the kernel picks), groups
+    addr.writeUInt16LE(AF_NETLINK, 0);
+    addr.writeUInt32LE(CN_IDX_PROC, 8);
+    check('bind(NETLINK_CONNECTOR)', bindRaw(fd, addr, addr.length));
+    const tv = Buffer.alloc(16); // struct timeval
+    tv.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
+    tv.writeBigInt64LE(BigInt((timeoutMs % 1000) * 1000), 8);
+    check('setsockopt(SO_RCVTIMEO)', setsockoptRaw(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length));
+    // nlmsghdr (16) + cn_msg (20) + the op (4): PROC_CN_MCAST_LISTEN
+    const msg = Buffer.alloc(40);
+    msg.writeUInt32LE(40, 0);
+    msg.writeUInt16LE(NLMSG_DONE, 4);
+    msg.writeUInt32LE(CN_IDX_PROC, 16);
+    msg.writeUInt32LE(CN_VAL_PROC, 20);
+    msg.writeUInt16LE(4, 32);
+    msg.writeUInt32LE(PROC_CN_MCAST_LISTEN, 36);
+    check('send(PROC_CN_MCAST_LISTEN)', Number(sendRaw(fd, msg, msg.length, 0)));
+    return fd;
+  } catch (err) {
+    closeRaw(fd);
+    throw err;
+  }
+}
+
+/**
+ * The next datagram's event kinds (`what` of each proc_event in it), read on
+ * a koffi worker thread so nsxd's event loop never blocks; [] when nothing
+ * came within the receive timeout.
+ */
+export function readProcEvents(fd: number, buf: Buffer): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    recvRaw.async(fd, buf, buf.length, 0, (err: Error | null, n: number | bigint) => {
+      if (err) return reject(err);
+      const len = Number(n);
+      // The receive timeout, or events lost to an overrun (errno is another thread's here, so both read alike): nothing to report.
+      if (len < 0) return resolve([]);
+      const kinds: number[] = [];
+      // Each netlink message: nlmsghdr (16), cn_msg (20), proc_event whose first u32 is `what`.
+      for (let off = 0; off + 40 <= len;) {
+        const msgLen = buf.readUInt32LE(off);
+        kinds.push(buf.readUInt32LE(off + 36));
+        if (msgLen < 40) break;
+        off += (msgLen + 3) & ~3;
+      }
+      resolve(kinds);
+    });
+  });
+}
+
+export function closeFd(fd: number): void {
+  closeRaw(fd);
 }

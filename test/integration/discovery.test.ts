@@ -148,19 +148,41 @@ describe('discovery', () => {
     assert.deepEqual(mismatches, []);
   });
 
+  it("pushes a new namespace at once, told by the kernel's process events, not by the poll", async () => {
+    const c = await daemon.client();
+    const seen: number[] = [];
+    // Added, or changed where the kernel gave it the inode of a namespace that just died.
+    c.conn.onNotification(NamespacesChangedNotification, (change) => { for (const ns of [...change.added, ...change.changed]) if (ns.pids.length) seen.push(ns.inode); });
+    try {
+      // An hour between polls: only an event can bring the change within the wait below.
+      await c.conn.sendRequest(Subscribe, { intervalMs: 3_600_000 });
+      const held = await holdNamespaces(['--uts']);
+      try {
+        const inode = nsInode(held.pid, 'uts');
+        await waitFor(() => seen.includes(inode), 5000, `uts:[${inode}] pushed`);
+      } finally {
+        held.kill();
+      }
+    } finally {
+      c.close();
+    }
+  });
+
   it('pushes changes to subscribers as namespaces come and go', async () => {
     const c = await daemon.client();
     try {
-      const changes: { added: string[]; removed: string[] }[] = [];
+      const changes: { added: string[]; changed: string[]; removed: string[] }[] = [];
       c.conn.onNotification(NamespacesChangedNotification, (ch) => changes.push({
         added: ch.added.map((n) => `${n.type}:${n.inode}`),
+        changed: ch.changed.filter((n) => n.pids.length > 0).map((n) => `${n.type}:${n.inode}`),
         removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
       }));
       const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
       assert.ok(first.namespaces.length > 0);
       const held = await holdNamespaces(['--uts', '--fork']);
       const key = `uts:${nsInode(held.pid, 'uts')}`;
-      await waitFor(() => changes.some((ch) => ch.added.includes(key)), 10_000, 'an added notification');
+      // The kernel may give a new namespace the inode of one that just died: then it comes as changed, with its new processes.
+      await waitFor(() => changes.some((ch) => ch.added.includes(key) || ch.changed.includes(key)), 10_000, 'an added notification');
       held.kill();
       await waitFor(() => changes.some((ch) => ch.removed.includes(key)), 10_000, 'a removed notification');
     } finally {

@@ -1,22 +1,34 @@
-// namespaces/subscribe: one poll loop shared by every subscriber, running
+// namespaces/subscribe: one scan loop shared by every subscriber, running
 // only while someone subscribes, pushing what changed since the last scan.
+// Process events start a scan at once; a slow rescan catches the rest.
 import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from '../../common/protocol';
+import { ProcEvents } from './events';
 import type { Scanner } from './scanner';
 
 /** Gets each change with its size as JSON, measured once for every listener. */
 type Listener = (change: NamespacesChanged, bytes: number) => void;
 
 const MIN_INTERVAL_MS = 500;
+/** After a process event, how long to wait for the ones that come with it (a fork, then an exec). */
+const EVENT_DELAY_MS = 30;
+/** With process events to tell of changes, the full rescan is only for what they do not show. */
+const RESCAN_WITH_EVENTS_MS = 10_000;
 
 export class Watcher {
   private listeners = new Map<Listener, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires. */
+  private timerDue = 0;
   private last: Snapshot | undefined;
+  private lastScanMs = 0;
+  private lastScanEnd = 0;
+  private readonly events = new ProcEvents();
 
   constructor(private readonly scanner: Scanner) {}
 
   async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
     this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
+    this.events.start(() => this.nudge());
     const { snapshot } = await this.scanner.model(MIN_INTERVAL_MS);
     this.last ??= snapshot;
     this.schedule();
@@ -29,6 +41,7 @@ export class Watcher {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       this.last = undefined;
+      this.events.stop();
     }
   }
 
@@ -40,12 +53,27 @@ export class Watcher {
     void this.tick();
   }
 
+  /** A process started, exec'd or exited: scan soon, but still never more than a fifth of the time. */
+  private nudge(): void {
+    if (this.listeners.size === 0) return;
+    const wait = Math.max(EVENT_DELAY_MS, this.lastScanMs * 4 - (Date.now() - this.lastScanEnd));
+    if (this.timer && this.timerDue <= Date.now() + wait) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.arm(wait);
+  }
+
+  private arm(ms: number): void {
+    this.timerDue = Date.now() + ms;
+    this.timer = setTimeout(() => { this.timer = undefined; void this.tick(); }, ms);
+    this.timer.unref();
+  }
+
   private schedule(lastScanMs = 0): void {
     if (this.timer || this.listeners.size === 0) return;
     // Never spend more than a fifth of the time scanning, however many processes there are.
-    const interval = Math.max(Math.min(...this.listeners.values()), lastScanMs * 5);
-    this.timer = setTimeout(() => { this.timer = undefined; void this.tick(); }, interval);
-    this.timer.unref();
+    const asked = Math.min(...this.listeners.values());
+    const interval = Math.max(this.events.live ? Math.max(asked, RESCAN_WITH_EVENTS_MS) : asked, lastScanMs * 5);
+    this.arm(interval);
   }
 
   private async tick(): Promise<void> {
@@ -56,6 +84,8 @@ export class Watcher {
       this.schedule(1000);
       return;
     }
+    this.lastScanMs = snapshot.scanMs;
+    this.lastScanEnd = Date.now();
     if (this.listeners.size === 0) return;
     const change = this.last ? diff(this.last, snapshot) : undefined;
     this.last = snapshot;
