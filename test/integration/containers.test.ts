@@ -102,6 +102,9 @@ describe('containers', () => {
     }
     const byTarget = nsx(daemon, ['enter', '--target', String(pm.pid(web)), '--uts', '--', 'hostname']);
     assert.equal(byTarget.stdout.trim(), web);
+    // Without its mount namespace, the container's environment and working directory are not the shell's: they name its files.
+    const hostFiles = nsx(daemon, ['enter', web, '-n', '-u', '--', 'sh', '-c', 'echo ${GREETING:-none}; pwd']);
+    assert.deepEqual(hostFiles.stdout.trim().split('\n'), ['none', '/root']);
   });
 
   it("says a net namespace's addresses, as ip inside it shows them", (t) => {

@@ -159,9 +159,10 @@ export function defineSuite(): void {
       await until('the terminal active', () => vscode.window.activeTerminal === t.terminal);
       await vscode.commands.executeCommand('nsx.namespaces.focus');
       await until('the Namespaces view shown', () => api.namespacesView.visible);
-      await new Promise((r) => setTimeout(r, 500));
-      await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
-      await until('the net namespace selected in the tree', () => {
+      // The terminal's own processes change the model meanwhile, and a redraw in the middle of a reveal drops its selection: ask again until it holds.
+      await until('the net namespace selected in the tree', async () => {
+        await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
+        await new Promise((r) => setTimeout(r, 300));
         const selected = api.namespacesView.selection[0];
         return selected instanceof N().NamespaceNode && selected.key.inode === inode(targetPid, 'net');
       });

@@ -119,7 +119,9 @@ async function place(req: TerminalOpenParams, deps: SessionDeps): Promise<Placem
   const inodes = Object.fromEntries(c.namespaces.map((k) => [k.type, k.inode]));
   const types = (req.types ?? c.namespaces.map((k) => k.type)).filter((type) => inodes[type] !== undefined);
   const { opened } = openProcessNamespaces(c.pid!, types, inodes);
-  const inside = await c.exec?.().catch(() => undefined);
+  // Its environment and working directory describe its files: with the host's (no mnt joined) they would be
+  // another's words about host paths (LD_PRELOAD=/home/them/x.so, from a user's rootless engine) in a shell that may be root's.
+  const inside = types.includes('mnt') ? await c.exec?.().catch(() => undefined) : undefined;
   return { joins: opened, unshare: [], title: `${c.name} (${c.engine})`, ...(inside ? { inside } : {}) };
 }
 
