@@ -1,4 +1,4 @@
-// Terminal commands: in the namespaces of a process, in fresh ones, in a pin.
+// Terminal commands: in the namespaces of a process or a container, in fresh ones, in a pin.
 import * as vscode from 'vscode';
 import { Container, HOSTNAME, HOSTNAME_RULE, isolateDefault, nsId, NsKey, NsType, TerminalTarget } from '../../helper/common/protocol';
 import { differingTypes } from '../tree/labels';
