@@ -2,6 +2,7 @@
 // the nsfs ioctls, pty ioctls, mount(2) and the host's user database (NSS).
 // Every function throws an ErrnoError on failure, so callers never see -1.
 // This module imports nothing of ours.
+import { closeSync } from 'node:fs';
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -40,7 +41,6 @@ const bindRaw = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)')
 const sendRaw = libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)');
 const recvRaw = libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)');
 const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
-const closeRaw = libc.func('int close(int fd)');
 const getgrouplistRaw = libc.func('int getgrouplist(const char *user, uint32_t group, _Out_ uint32_t *groups, _Inout_ int *ngroups)');
 
 koffi.struct('nsx_passwd', {
@@ -271,7 +271,7 @@ export function openProcEvents(timeoutMs: number): number {
     check('send(PROC_CN_MCAST_LISTEN)', Number(sendRaw(fd, msg, msg.length, 0)));
     return fd;
   } catch (err) {
-    closeRaw(fd);
+    closeSync(fd);
     throw err;
   }
 }
@@ -299,8 +299,4 @@ export function readProcEvents(fd: number, buf: Buffer): Promise<number[]> {
       resolve(kinds);
     });
   });
-}
-
-export function closeFd(fd: number): void {
-  closeRaw(fd);
 }

@@ -1,6 +1,7 @@
 // What the integration tests share: a real nsxd on a socket of its own, the
 // nsx CLI run as any user, real users made for the test, and processes held
 // in real namespaces. Everything made here is undone by the returned cleanups.
+import { createHash } from 'node:crypto';
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,4 +158,12 @@ export function fdCount(pid: number): number {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The folder of a running nsxd's session cgroups (named after its socket, below its own cgroup), or undefined without cgroup2. */
+export function sessionCgroupDir(daemon: Daemon): string | undefined {
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+  if (!mount) return undefined;
+  const own = /^0::(\/.*)$/m.exec(readFileSync(`/proc/${daemon.proc.pid}/cgroup`, 'utf8'))?.[1] ?? '/';
+  return join(mount[4], own, 'nsx.sessions', createHash('sha256').update(daemon.socket).digest('hex').slice(0, 16));
 }

@@ -38,6 +38,8 @@ describe('refusals', () => {
         [{ target: {} }, /must name a pid, a pin, a namespace or a container/],
         [{ target: { pin: { type: 'net', name: '../x' } } }, /bad pin name/],
         [{ target: { namespace: { type: 'uts', inode: 'x' } } }, /not an inode number/],
+        [{ target: { container: '../web' } }, /not a container name or id/],
+        [{ target: { container: 42 } }, /not a container name or id/],
         [{ types: ['uts'], command: ['sh', 'a\0b'] }, /without NUL/],
         [{ types: ['uts'], command: [] }, /non-empty array/],
         [{ types: ['uts'], pty: { cols: 0, rows: 24 } }, /cols must be an integer/],

@@ -3,14 +3,13 @@
 // leaves nsxd as it was, with nothing behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalExit, TerminalOpen, TerminalOpenParams } from '../../helper/common/protocol';
-import { Daemon, fdCount, holdNamespaces, nsx, rootDir, startDaemon, waitFor } from '../support';
+import { Daemon, fdCount, holdNamespaces, nsx, rootDir, sessionCgroupDir, startDaemon, waitFor } from '../support';
 
 const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -28,12 +27,10 @@ async function run(c: Client, params: TerminalOpenParams): Promise<number> {
   }
 }
 
-/** The session cgroups this nsxd has now (its instance folder is named after its socket), if it has cgroups at all. */
+/** The session cgroups this nsxd has now, if it has cgroups at all. */
 function sessionCgroups(daemon: Daemon): number | undefined {
-  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
-  if (!mount) return undefined;
-  const own = readFileSync(`/proc/${daemon.proc.pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
-  const instance = join(mount[4], own, 'nsx.sessions', createHash('sha256').update(daemon.socket).digest('hex').slice(0, 16));
+  const instance = sessionCgroupDir(daemon);
+  if (!instance) return undefined;
   if (!existsSync(instance)) return 0;
   return readdirSync(instance).filter((name) => name.startsWith('session-')).length;
 }

@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalOpen } from '../../helper/common/protocol';
 import {
-  createUser, Daemon, descendants, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+  createUser, Daemon, descendants, sessionCgroupDir, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';
 
 const O_CLOEXEC = 0o2000000;
@@ -290,9 +289,8 @@ describe('security: what a member can never get', () => {
 
   it("stopping nsxd removes its sessions' cgroups and its own folder", async () => {
     const other = await startDaemon();
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
-    if (!mount) return; // no cgroup2 here: sessions fall back to process groups
-    const instance = join(mount[4], 'nsx.sessions', createHash('sha256').update(other.socket).digest('hex').slice(0, 16));
+    const instance = sessionCgroupDir(other);
+    if (!instance) return; // no cgroup2 here: sessions fall back to process groups
     const c = await other.client();
     await rootPty(c);
     assert.ok(readdirSync(instance).some((n) => n.startsWith('session-')), 'the session has its cgroup');

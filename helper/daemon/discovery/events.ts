@@ -3,6 +3,7 @@
 // milliseconds of a process starting or ending, and nsxd need not poll often.
 // What events do not show (setns or unshare without exec, a mount) is left to
 // the watcher's slow rescan.
+import { closeSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 
 /** How long one blocked read waits before it looks whether it should stop. */
@@ -45,7 +46,7 @@ export class ProcEvents {
     } catch {
       this.running = false; // the socket failed: the watcher polls as before
     } finally {
-      libc.closeFd(fd);
+      closeSync(fd);
       if (this.fd === fd) this.fd = undefined;
     }
   }
