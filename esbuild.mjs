@@ -1,6 +1,7 @@
 // Bundles the three programs (extension, nsxd, nsx), the scan worker and the
 // extension's test suite into dist/, copies koffi's native module next to
-// them, and compiles the single-threaded launcher native/nsx-exec.c.
+// them, and compiles the single-threaded launcher native/nsx-exec.c and the
+// session supervisor native/nsx-session.c.
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -55,11 +56,13 @@ function copyKoffi() {
   copyFileSync(join(koffiNativeDir, koffiTriplet, 'koffi.node'), `dist/koffi/${koffiTriplet}/koffi.node`);
 }
 
-function buildLauncher() {
+function buildNative() {
   mkdirSync('dist', { recursive: true });
-  execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2',
-    '-fstack-protector-strong', '-fPIE', '-pie', '-o', 'dist/nsx-exec', 'native/nsx-exec.c'], { stdio: 'inherit' });
-  chmodSync('dist/nsx-exec', 0o755);
+  for (const name of ['nsx-exec', 'nsx-session']) {
+    execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2',
+      '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}`, `native/${name}.c`], { stdio: 'inherit' });
+    chmodSync(`dist/${name}`, 0o755);
+  }
 }
 
 const common = {
@@ -94,7 +97,7 @@ function testEntries(dirs) {
 }
 
 copyKoffi();
-buildLauncher();
+buildNative();
 // Entry points not written yet are skipped, so each part builds on its own.
 const present = builds.filter((b) => Object.values(b.entryPoints).every((f) => existsSync(f)));
 const contexts = await Promise.all(present.map((b) => esbuild.context({ ...common, outdir: 'dist', ...b })));

@@ -1,12 +1,15 @@
 // Integrated terminals whose shell runs in nsxd: a Pseudoterminal relaying
 // a session's pty. Output is acknowledged a turn of the event loop after it
 // is handed to VS Code, so a flood is paced by the extension host instead of
-// queueing in it; input is sent one request at a time.
+// queueing in it; input is sent one request at a time. When nsxd goes the
+// shell lives on in its supervisor, and the terminal attaches to it again as
+// soon as nsxd is back, with what it printed meanwhile.
 import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  NsKey, TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput, TerminalResize,
+  NsKey, TerminalAck, TerminalAttach, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
+  TerminalResize,
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
@@ -25,6 +28,9 @@ export class NsTerminal implements vscode.Pseudoterminal {
   private queued: string[] = [];
   private sending = false;
   private ended = false;
+  /** nsxd went; the shell waits in its supervisor for us to attach again. */
+  detached = false;
+  private dims: vscode.TerminalDimensions | undefined;
   session: TerminalOpenResult | undefined;
   output = '';
   exitCode: number | undefined;
@@ -33,6 +39,7 @@ export class NsTerminal implements vscode.Pseudoterminal {
   constructor(private readonly sessions: TerminalSessions, private readonly params: TerminalOpenParams, readonly label: string) {}
 
   open(dims: vscode.TerminalDimensions | undefined): void {
+    this.dims = dims;
     void this.start(dims);
   }
 
@@ -74,10 +81,28 @@ export class NsTerminal implements vscode.Pseudoterminal {
   }
 
   connectionLost(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.exitCode = 255;
-    this.write('\r\n\x1b[31m[the connection to nsxd was lost; this shell is gone]\x1b[0m\r\n');
+    if (this.ended || !this.session) return;
+    this.detached = true;
+    this.write('\r\n\x1b[2m[nsxd went away; the shell goes on, and this terminal attaches to it again when nsxd is back]\x1b[0m\r\n');
+  }
+
+  /** nsxd is back: take the session up again (its output meanwhile follows as terminal/output). */
+  async reattach(client: LanguageClient): Promise<void> {
+    if (!this.detached || !this.session) return;
+    this.client = client;
+    try {
+      await client.sendRequest(TerminalAttach, { session: this.session.session, pid: this.session.pid });
+      this.detached = false;
+      this.write('\x1b[2m[attached again]\x1b[0m\r\n');
+      if (this.dims) this.setDimensions(this.dims);
+      void this.pump();
+    } catch (err) {
+      this.detached = false;
+      this.ended = true;
+      this.exitCode = 255;
+      this.write(`\x1b[31m[this shell is gone: ${(err as Error).message}]\x1b[0m\r\n`);
+      this.sessions.unregister(this);
+    }
   }
 
   handleInput(data: string): void {
@@ -85,6 +110,8 @@ export class NsTerminal implements vscode.Pseudoterminal {
       this.finish(this.exitCode ?? 0);
       return;
     }
+    // Typed while nsxd is away: dropped, not typed blind into the shell later.
+    if (this.detached) return;
     this.queued.push(data);
     void this.pump();
   }
@@ -92,7 +119,7 @@ export class NsTerminal implements vscode.Pseudoterminal {
   private async pump(): Promise<void> {
     if (this.sending || !this.session || !this.client) return;
     this.sending = true;
-    while (this.queued.length && !this.ended) {
+    while (this.queued.length && !this.ended && !this.detached) {
       const data = Buffer.from(this.queued.join('')).toString('base64');
       this.queued = [];
       try {
@@ -105,12 +132,14 @@ export class NsTerminal implements vscode.Pseudoterminal {
   }
 
   setDimensions(dims: vscode.TerminalDimensions): void {
-    if (this.session && !this.ended) void this.client?.sendNotification(TerminalResize, { session: this.session.session, cols: dims.columns, rows: dims.rows }).catch(() => undefined);
+    this.dims = dims;
+    if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalResize, { session: this.session.session, cols: dims.columns, rows: dims.rows }).catch(() => undefined);
   }
 
   /** VS Code closed the terminal: the session's whole process tree goes with it. */
   close(): void {
-    if (this.session && !this.ended) void this.client?.sendNotification(TerminalClose, { session: this.session.session }).catch(() => undefined);
+    // A terminal closed while nsxd is away: its shell ends with the orphan timeout, as nobody comes back for it.
+    if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalClose, { session: this.session.session }).catch(() => undefined);
     this.ended = true;
     this.sessions.unregister(this);
   }
@@ -137,10 +166,11 @@ export class TerminalSessions implements vscode.Disposable {
       connection.onDidConnect((client) => {
         client.onNotification(TerminalOutput, (p) => this.bySession.get(p.session)?.receive(p.data));
         client.onNotification(TerminalExit, (p) => this.bySession.get(p.session)?.exited(p.code));
+        for (const t of this.all) void t.reattach(client);
       }),
+      // The terminals stay routed by session id: the same ids come back with the next nsxd.
       connection.onDidDisconnect(() => {
-        for (const t of this.bySession.values()) t.connectionLost();
-        this.bySession.clear();
+        for (const t of this.all) t.connectionLost();
       }),
     );
   }

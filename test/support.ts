@@ -33,6 +33,8 @@ export interface DaemonOptions {
   stdio?: number[];
   /** A command that execs nsxd's argv after it (`unshare -m …`), so that nsxd keeps its pid. */
   wrap?: string[];
+  /** Seconds a session waits for its client after nsxd went (30 here, so that no test's sessions linger). */
+  orphanTimeout?: number;
 }
 
 /** A directory root owns and others may traverse, as nsxd demands of its socket's. */
@@ -47,7 +49,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const socket = join(dir, 'nsxd.sock');
   const config = join(dir, 'nsxd.json');
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
-  const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config];
+  const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config,
+    '--orphan-timeout', String(opts.orphanTimeout ?? 30)];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
   let log = '';
   proc.stdout!.on('data', (d) => { log += d; });
@@ -66,6 +69,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     stop,
     destroy: async () => {
       await stop();
+      // Sessions outlive nsxd: those left here end now (their supervisors kill them and remove their cgroups).
+      spawnSync('pkill', ['-TERM', '-f', `^${DIST}/nsx-session --socket ${dir}/sessions/`]);
       spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
       removeDir(dir);
     },

@@ -1,9 +1,11 @@
-// Attaches local stdio to an nsxd session: a raw-mode pty when stdin is a
-// terminal, plain pipes otherwise. Input is paced by nsxd's answers, output
-// is acknowledged only once written, so neither side buffers without bound.
+// Attaches local stdio to an nsxd session, a new one or one that outlived
+// the nsxd it was opened with: a raw-mode pty when stdin is a terminal,
+// plain pipes otherwise. Input is paced by nsxd's answers, output is
+// acknowledged only once written, so neither side buffers without bound.
 import type { MessageConnection, NotificationType } from 'vscode-jsonrpc/node';
 import {
-  TerminalAck, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput, TerminalResize,
+  TerminalAck, TerminalAttach, TerminalAttachParams, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
+  TerminalOpenResult, TerminalOutput, TerminalResize,
 } from '../common/protocol';
 
 export interface Streams {
@@ -12,17 +14,17 @@ export interface Streams {
   stderr: NodeJS.WriteStream;
 }
 
-/** Runs a session to its end and resolves with its exit code. */
-export async function attach(conn: MessageConnection, params: TerminalOpenParams, io: Streams = process): Promise<number> {
+/** Runs a session (opened, or attached to again by its id) to its end and resolves with its exit code. */
+export async function attach(conn: MessageConnection, what: TerminalOpenParams | TerminalAttachParams, io: Streams = process): Promise<number> {
   const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v; // nsxd keeps only its allowlist
-  const opened: TerminalOpenResult = await conn.sendRequest(TerminalOpen, {
-    ...params,
-    env,
-    ...(interactive ? { pty: { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 } } : {}),
-  });
+  const size = { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 };
+  const opened: TerminalOpenResult = 'session' in what
+    ? await conn.sendRequest(TerminalAttach, what)
+    : await conn.sendRequest(TerminalOpen, { ...what, env, ...(interactive ? { pty: size } : {}) });
   const session = opened.session;
+  if ('session' in what && interactive) void conn.sendNotification(TerminalResize, { session, ...size }).catch(() => undefined);
   let over = false;
   // Notifications after the session is over (late acks) would write to a closing socket.
   const notify = <P>(type: NotificationType<P>, params: P): Promise<void> =>
@@ -30,7 +32,10 @@ export async function attach(conn: MessageConnection, params: TerminalOpenParams
 
   const exit = new Promise<number>((resolve) => {
     conn.onNotification(TerminalExit, (p) => { if (p.session === session) resolve(p.code); });
-    conn.onClose(() => { io.stderr.write('\r\nnsx: the connection to nsxd was lost; the session is gone\r\n'); resolve(255); });
+    conn.onClose(() => {
+      io.stderr.write(`\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`);
+      resolve(255);
+    });
   });
   conn.onNotification(TerminalOutput, (p) => {
     if (p.session !== session) return;

@@ -22,6 +22,7 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   enter --pin TYPE/NAME [--root] [-- COMMAND ARGS...]
   isolate [-t TYPE,...] [--hostname NAME] [--root] [-- COMMAND ARGS...]
                                    a shell or command in fresh namespaces
+  attach SESSION                   a shell of yours again, after nsxd restarted (it says the number)
   pin PID TYPE NAME                keep the TYPE namespace of PID alive as NAME
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
@@ -139,6 +140,10 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
 
   async isolate({ values, command, withClient }) {
     return withClient((c) => attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }));
+  },
+
+  async attach({ args, withClient }) {
+    return withClient((c) => attach(c.conn, { session: positiveInt(args[0], 'SESSION') }));
   },
 
   async pin({ args, values, withClient }) {

@@ -405,6 +405,22 @@ export function parseSessionParams(value: unknown): SessionParams {
   return { session: parseSession(parse.object(value)) };
 }
 
+export interface TerminalAttachParams extends SessionParams {
+  /** The shell's pid the client was told, so that an id reused after a restart never means another shell. */
+  pid?: number;
+}
+/**
+ * client → nsxd: takes up again a session whose connection went with an
+ * nsxd that stopped (sessions outlive nsxd, each in its supervisor, for the
+ * orphan timeout). Only its owner may; the answer is terminal/open's, and
+ * the output that arrived meanwhile (bounded) follows as terminal/output.
+ */
+export const TerminalAttach = new RequestType<TerminalAttachParams, TerminalOpenResult, void>('terminal/attach');
+export function parseTerminalAttach(value: unknown): TerminalAttachParams {
+  const p = parse.object(value);
+  return { session: parseSession(p), ...(p.pid !== undefined ? { pid: parse.pid(p.pid) } : {}) };
+}
+
 /** Bytes are base64 so that any byte survives JSON. */
 export interface TerminalInputParams extends SessionParams {
   data: string;

@@ -1,7 +1,7 @@
 // nsxd: the root helper of Namespace Explorer. Runs in the foreground,
 // serves the nsxd protocol on a Unix socket that only root and the members
 // of one group can reach, and does every privileged act on their behalf.
-//   nsxd [--socket PATH] [--group NAME] [--config FILE]
+//   nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS]
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -16,6 +16,7 @@ import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
+import { Supervisors } from './kernel/supervisors';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
@@ -89,21 +90,25 @@ async function main(): Promise<void> {
       socket: { type: 'string', default: process.env.NSX_SOCKET ?? DEFAULT_SOCKET },
       group: { type: 'string', default: DEFAULT_GROUP },
       config: { type: 'string', default: '/etc/nsx/nsxd.json' },
+      'orphan-timeout': { type: 'string', default: '600' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE]\n' +
+    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS]\n' +
       `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
       `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
-      '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n');
+      '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n' +
+      '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n');
     return;
   }
   if (values.version) {
     process.stdout.write(`nsxd ${VERSION}\n`);
     return;
   }
+  const orphanTimeout = Number(values['orphan-timeout']);
+  if (!Number.isInteger(orphanTimeout) || orphanTimeout < 1 || orphanTimeout > 7 * 24 * 3600) fail('--orphan-timeout is a whole number of seconds, from 1 to 604800');
   if (process.getuid?.() !== 0) fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
   const group = libc.getgrnam(values.group);
   if (!group) fail(`the group "${values.group}" does not exist: create it with sudo groupadd --system ${values.group}`);
@@ -127,6 +132,13 @@ async function main(): Promise<void> {
   const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) }, new Engines());
   const watcher = new Watcher(scanner);
   const cgroups = SessionCgroups.open(values.socket);
+  const supervisors = new Supervisors(runDir, orphanTimeout);
+  try {
+    await supervisors.init(cgroups);
+  } catch (err) {
+    if (owned) unlinkSync(values.socket);
+    fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
+  }
   const rpc = new Server({
     group: values.group,
     policy,
@@ -135,7 +147,7 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, watcher, userName }),
+      terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }),
     ],
   });
   rpc.attach(server);
@@ -149,6 +161,8 @@ async function main(): Promise<void> {
       try { unlinkSync(values.socket); } catch { /* gone */ }
     }
     scanner.stop();
+    // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
+    supervisors.stopping = true;
     rpc.closeAll();
     cgroups.close();
     process.exit(0);

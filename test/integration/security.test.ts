@@ -1,16 +1,16 @@
 // What nsxd refuses to hand a member, tried as an attacker would: fds that
 // leak into processes the member controls (taken with pidfd_getfd), sessions
-// that outlive nsxd, root shells among a member's files, host group 0, rows
-// forged in root's `nsx list`, pin names that stay taken.
+// that outlive their supervisor, root shells among a member's files, host
+// group 0, rows forged in root's `nsx list`, pin names that stay taken.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
-import { TerminalOpen } from '../../helper/common/protocol';
+import { TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
 import {
-  createUser, Daemon, descendants, sessionCgroupDir, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+  createUser, Daemon, descendants, DIST, sessionCgroupDir, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';
 
 const O_CLOEXEC = 0o2000000;
@@ -130,7 +130,7 @@ describe('security: what a member can never get', () => {
     }
   });
 
-  it('kill -9 of nsxd takes every session with it: joined user namespaces, isolated, root and member', async () => {
+  it("kill -9 of the sessions' supervisors takes every process of theirs with them: joined user namespaces, isolated, root and member; the next nsxd sweeps what is left", async () => {
     const other = await startDaemon();
     // Joining a user namespace that another uid owns clears the parent-death signal.
     const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', '--pid', '--fork', 'sleep', '600'], { stdio: 'ignore', detached: true });
@@ -144,9 +144,18 @@ describe('security: what a member can never get', () => {
         const ps = descendants(other.proc.pid!);
         return ps.some((p) => uidOf(p) === user.uid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep') && ps.length >= 5 && ps;
       }, 10_000, 'three sessions running');
-      other.proc.kill('SIGKILL');
-      await waitFor(() => sessions.every((p) => !existsSync(`/proc/${p}`)), 5000,
+      const supervisors = spawnSync('pgrep', ['-f', `^${DIST}/nsx-session --socket ${other.dir}/sessions/`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+      assert.equal(supervisors.length, 3, 'one supervisor per session');
+      for (const p of supervisors) process.kill(p, 'SIGKILL');
+      await waitFor(() => sessions.every((p) => supervisors.includes(p) || !existsSync(`/proc/${p}`)), 5000,
         `every session process gone (left: ${sessions.filter((p) => existsSync(`/proc/${p}`)).map((p) => `${p} ${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}`).join(', ')})`);
+      // Killed, they could not remove their sockets and cgroups: the next nsxd does.
+      await other.stop();
+      const next = await startDaemon({ dir: other.dir });
+      assert.deepEqual(readdirSync(join(other.dir, 'sessions')), []);
+      const cg = sessionCgroupDir(next);
+      if (cg) assert.deepEqual(readdirSync(cg).filter((n) => n.startsWith('session-')), []);
+      await next.stop();
     } finally {
       member.kill();
       c.close();
@@ -287,13 +296,18 @@ describe('security: what a member can never get', () => {
     }
   });
 
-  it("stopping nsxd removes its sessions' cgroups and its own folder", async () => {
+  it("a session's cgroup goes with it, and nsxd's folder once it stops with no session left", async () => {
     const other = await startDaemon();
     const instance = sessionCgroupDir(other);
     if (!instance) return; // no cgroup2 here: sessions fall back to process groups
     const c = await other.client();
-    await rootPty(c);
+    const { session } = await rootPty(c);
     assert.ok(readdirSync(instance).some((n) => n.startsWith('session-')), 'the session has its cgroup');
+    const exited = new Promise((resolve) => c.conn.onNotification(TerminalExit, resolve));
+    await c.conn.sendNotification(TerminalClose, { session });
+    await exited;
+    await waitFor(() => !readdirSync(instance).some((n) => n.startsWith('session-')), 5000, 'the session cgroup removed');
+    c.close();
     await other.destroy();
     assert.ok(!existsSync(instance), `${instance} is gone`);
   });

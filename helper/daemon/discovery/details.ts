@@ -132,7 +132,7 @@ function pidTranslations(ns: Namespace): string {
 async function runInside(ns: Namespace, model: Model, command: string[], cat = false): Promise<string> {
   const fd = openChecked(model.openers.get(nsId(ns)), ns);
   if (fd === undefined) return 'nsxd can no longer open this namespace.';
-  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }, stdio: 'pipe' });
+  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
   closeQuietly(fd);
   child.stdin?.end();
   let out = '';

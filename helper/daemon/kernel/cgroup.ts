@@ -1,6 +1,7 @@
 // Each session runs in a cgroup (v2) of its own, so that closing it kills
 // every process it started, even one that daemonized or moved to another
-// process group: cgroup.kill reaches them all. Where no writable cgroup2
+// process group: cgroup.kill reaches them all. nsxd makes it; the session's
+// supervisor kills and removes it when the session ends. Where no writable cgroup2
 // hierarchy exists, sessions fall back to signalling their process group.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,27 +11,31 @@ import { unescapeMountPath } from '../discovery/procfs';
 export class SessionCgroups {
   private constructor(private readonly base: string | undefined) {}
 
-  /**
-   * Finds cgroup2 and clears the sessions a previous nsxd on the same socket
-   * left behind; nsxds on other sockets keep theirs (each has its own folder).
-   */
+  /** Finds cgroup2 and the folder of the sessions of the nsxd on this socket (each socket has its own). */
   static open(socketPath: string): SessionCgroups {
     const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
       .map((l) => l.split(' '))
       .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
     if (!mount) return new SessionCgroups(undefined);
     const instance = createHash('sha256').update(socketPath).digest('hex').slice(0, 16);
-    // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes),
-    // so that `systemctl stop nsxd` and KillMode=control-group reach every session.
+    // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes).
     const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
     const base = join(unescapeMountPath(mount[4]), own, 'nsx.sessions', instance);
     try {
       mkdirSync(base, { recursive: true, mode: 0o755 });
       if (!existsSync(join(base, 'cgroup.kill'))) return new SessionCgroups(undefined);
-      for (const name of readdirSync(base)) if (name.startsWith('session-')) killAndRemove(join(base, name));
       return new SessionCgroups(base);
     } catch {
       return new SessionCgroups(undefined);
+    }
+  }
+
+  /** Kills and removes the cgroups of sessions whose supervisor is gone (killed, so it could not). */
+  sweep(live: Set<number>): void {
+    if (!this.base) return;
+    for (const name of readdirSync(this.base)) {
+      const id = /^session-(\d+)$/.exec(name)?.[1];
+      if (id && !live.has(Number(id))) killAndRemove(join(this.base, name));
     }
   }
 
@@ -55,24 +60,17 @@ export class SessionCgroups {
   }
 
   /**
-   * nsxd is stopping: every session's cgroup is killed and, once its processes
-   * are reaped (they are killed, so that takes milliseconds), removed with the
-   * instance folder, and the shared folder above it if no other nsxd uses it.
+   * nsxd is stopping: the sessions stay with their supervisors (each removes
+   * its cgroup when it ends); the folders go once no session is in them.
    */
   close(): void {
     if (!this.base) return;
-    const deadline = Date.now() + 2000;
-    for (;;) {
-      for (const name of readdirSync(this.base)) if (name.startsWith('session-')) killAndRemove(join(this.base, name), false);
-      for (const dir of [this.base, dirname(this.base)]) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          // sessions still being reaped, or another nsxd's folder beside ours
-        }
+    for (const dir of [this.base, dirname(this.base)]) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // sessions still in it, or another nsxd's folder beside ours
       }
-      if (!existsSync(this.base) || Date.now() > deadline) return;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
 }

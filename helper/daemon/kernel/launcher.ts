@@ -1,13 +1,15 @@
 // Starts dist/nsx-exec, the single-threaded child that does every namespace
-// transition (nsxd itself never calls setns or unshare). Namespace fds nsxd
-// opened and checked are passed as inherited fds, never as paths.
-import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
+// transition (nsxd itself never calls setns or unshare), directly or under
+// dist/nsx-session, a session's supervisor. Namespace fds nsxd opened and
+// checked are passed as inherited fds, never as paths.
+import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
 
 export const LAUNCHER = join(__dirname, 'nsx-exec');
+export const SUPERVISOR = join(__dirname, 'nsx-session');
 
 export interface LaunchIdentity {
   uid: number;
@@ -29,8 +31,6 @@ export interface LaunchSpec {
   /** Print the files named by command from inside, with nsx-exec's own cat (no binary needed there). */
   cat?: boolean;
   env: Record<string, string>;
-  /** A pty peer fd for stdin, stdout and stderr, or pipes. */
-  stdio: number | 'pipe';
   cgroupProcsFd?: number;
   /** Stop after unsharing and wait for stdin to close (namespaces/create). */
   hold?: boolean;
@@ -43,27 +43,27 @@ export interface Launched {
 }
 
 /**
- * nsx-exec runs as root on nsxd's word, so no one who could not already change
- * nsxd itself may change it: same owner as nsxd's own file, writable by that
- * owner alone. (Installed by helper/daemon/systemd/install.sh, both are root's.)
+ * nsx-exec and nsx-session run as root on nsxd's word, so no one who could
+ * not already change nsxd itself may change them: same owner as nsxd's own
+ * file, writable by that owner alone. (Installed by
+ * helper/daemon/systemd/install.sh, all are root's.)
  */
 export function checkLauncher(): void {
   const self = statSync(__filename);
-  const st = statSync(LAUNCHER);
-  if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0) {
-    throw new Error(`${LAUNCHER} must be a file with the owner of ${__filename}, writable by that owner alone`);
+  for (const program of [LAUNCHER, SUPERVISOR]) {
+    const st = statSync(program);
+    if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0) {
+      throw new Error(`${program} must be a file with the owner of ${__filename}, writable by that owner alone`);
+    }
+    if ((st.mode & 0o100) === 0) chmodSync(program, 0o755); // unpacked from a .vsix, which keeps no modes
   }
-  if ((st.mode & 0o100) === 0) chmodSync(LAUNCHER, 0o755); // unpacked from a .vsix, which keeps no modes
 }
 
-export function launch(spec: LaunchSpec): Launched {
-  const stdio: StdioOptions = spec.stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : [spec.stdio, spec.stdio, spec.stdio];
+/** nsx-exec's arguments, and the fds they name (handed on as 3, 4, …; 3 is its status fd). */
+function launcherArgs(spec: LaunchSpec, pty: boolean): { args: string[]; fds: number[] } {
+  const fds: number[] = [];
   const args: string[] = ['--status-fd', '3'];
-  stdio.push('pipe'); // fd 3: status
-  const passFd = (fd: number) => {
-    stdio.push(fd);
-    return String(stdio.length - 1);
-  };
+  const passFd = (fd: number) => String(fds.push(fd) + 3);
   for (const { type, fd } of spec.joins) args.push('--join', `${type}:${passFd(fd)}`);
   if (spec.cgroupProcsFd !== undefined) args.push('--cgroup-procs', passFd(spec.cgroupProcsFd));
   for (const type of spec.unshare) args.push('--unshare', type);
@@ -74,20 +74,53 @@ export function launch(spec: LaunchSpec): Launched {
   if (spec.identity) {
     args.push('--uid', String(spec.identity.uid), '--gid', String(spec.identity.gid), '--groups', spec.identity.groups.join(','));
   }
-  if (spec.stdio !== 'pipe') args.push('--pty');
+  if (pty) args.push('--pty');
   if (spec.home) args.push('--home', spec.home);
   for (const shell of spec.shells ?? []) args.push('--shell', shell);
   if (spec.cat) args.push('--cat');
   if (spec.command?.length) args.push('--', ...spec.command);
+  return { args, fds };
+}
 
-  const child = spawn(LAUNCHER, args, { stdio, env: spec.env, detached: false });
+/** nsx-exec as nsxd's child on pipes: for what lasts no longer than a request (namespaces/create, --cat). */
+export function launch(spec: LaunchSpec): Launched {
+  const { args, fds } = launcherArgs(spec, false);
+  return started(spawn(LAUNCHER, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...fds], env: spec.env }), spec.hold === true);
+}
+
+export interface SupervisorSpec {
+  /** Where it answers nsxd, in a folder only root may enter. */
+  socket: string;
+  orphanTimeout: number;
+  /** A pty of this size, or pipes. */
+  pty?: { rows: number; cols: number };
+  /** The session's cgroup folder: killed and removed when the session ends. */
+  cgroup?: string;
+}
+
+/**
+ * nsx-exec under a session supervisor (nsx-session), which holds the pty and
+ * outlives nsxd: in a session of its own (detached), so that neither a ^C
+ * to nsxd's terminal nor nsxd's death reaches it.
+ */
+export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
+  const { args, fds } = launcherArgs(spec, sup.pty !== undefined);
+  const own = ['--socket', sup.socket, '--orphan-timeout', String(sup.orphanTimeout), '--pass-fds', String(fds.length + 1)];
+  if (sup.pty) own.push('--pty', `${sup.pty.rows}:${sup.pty.cols}`);
+  if (sup.cgroup) own.push('--cgroup', sup.cgroup);
+  const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds], env: spec.env, detached: true });
+  return started(child, false);
+}
+
+/** Ready once nsx-exec has exec'd (or, with hold, says so); its "E…" sentence otherwise. */
+function started(child: ChildProcess, hold: boolean): Launched {
   const status = child.stdio[3] as Readable;
   const ready = new Promise<void>((resolve, reject) => {
     let text = '';
-    child.once('error', (err) => reject(new Error(`cannot start ${LAUNCHER}: ${err.message}`)));
+    child.once('error', (err) => reject(new Error(`cannot start ${child.spawnfile}: ${err.message}`)));
     status.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      if (spec.hold && text === 'R') resolve();
+      if (hold && text === 'R') resolve();
     });
     status.on('error', () => undefined);
     status.on('end', () => {

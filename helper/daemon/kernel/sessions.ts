@@ -1,12 +1,11 @@
 // A session: a shell (or command) that nsx-exec starts in namespaces nsxd
-// opened and checked, as the identity the caller is allowed, on a pty nsxd
-// holds (or on pipes), in a cgroup of its own; its output relayed as base64
-// notifications with a credit window. Killing a session kills its whole tree.
-import { ChildProcess } from 'node:child_process';
-import { constants, fstatSync, openSync, write } from 'node:fs';
+// opened and checked, as the identity the caller is allowed, on a pty (or
+// pipes) that its supervisor (nsx-session) holds, in a cgroup of its own; its
+// output relayed as base64 notifications with a credit window. Killing a
+// session kills its whole tree. A session outlives nsxd and its connection
+// with it: the next nsxd attaches its owner to it again.
+import { fstatSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { Readable, Writable } from 'node:stream';
-import * as tty from 'node:tty';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
@@ -16,29 +15,26 @@ import type { Watcher } from '../discovery/watch';
 import type { Outbox } from '../rpc/outbox';
 import { closeQuietly, SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
-import { launch, LaunchIdentity } from './launcher';
+import { LaunchIdentity, supervise } from './launcher';
+import { Hello, SessionInfo, SupervisorLink } from './supervisor';
+import type { Supervisors } from './supervisors';
 import type { ContainerProcess, Found } from '../discovery/engines';
 import type { Pins } from './pins';
 import { closeAll, openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import * as parse from '../../common/parse';
 import {
-  ErrorCodes, isolateDefault, NsKey, nsId, NsType, OUTPUT_WINDOW, TerminalExit, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
+  ErrorCodes, isolateDefault, NsKey, nsId, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
+  TerminalOutput,
 } from '../../common/protocol';
 
 const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-let nextSession = 1;
-
 export interface Session {
   id: number;
-  child: ChildProcess;
-  input: Writable;
-  /** The pty master, for resize; absent with pipes. */
-  master?: number;
-  outputs: Readable[];
+  link: SupervisorLink;
+  info: SessionInfo;
   unacked: number;
-  cgroup?: string;
   closed: boolean;
 }
 
@@ -46,6 +42,7 @@ export interface SessionDeps {
   scanner: Scanner;
   pins: Pins;
   cgroups: SessionCgroups;
+  supervisors: Supervisors;
   watcher: Watcher;
   userName(uid: number): string;
 }
@@ -163,10 +160,10 @@ function environment(req: TerminalOpenParams, who: RunAs, inside: ContainerProce
 }
 
 /**
- * Opens a session: where, as whom, the checks, then nsx-exec on a fresh pty
- * in a fresh cgroup. Every fd taken on the way is closed once the launcher has
- * its copies, or on any failure; the session is kept only once it started
- * and its connection is still alive.
+ * Opens a session: where, as whom, the checks, then nsx-exec under its
+ * supervisor in a fresh cgroup. Every fd taken on the way is closed once the
+ * supervisor has its copies, or on any failure; the session is kept only
+ * once it started and its connection is still alive.
  */
 export async function openSession(
   req: TerminalOpenParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>, alive: () => boolean,
@@ -176,21 +173,13 @@ export async function openSession(
   // The namespace the title names comes first: it is the one "Reveal" shows.
   const joined: NsKey[] = where.joins.map(({ type, inode }) => ({ type, inode }))
     .sort((a, b) => Number(where.title.startsWith(nsId(b))) - Number(where.title.startsWith(nsId(a))));
-  const id = nextSession++;
+  const id = deps.supervisors.newId();
   let cgroup: ReturnType<SessionCgroups['create']>;
-  let master: number | undefined;
-  let peer: number | undefined;
   try {
     await check(req, caller, deps, who, where);
     cgroup = deps.cgroups.create(id);
-    if (req.pty) {
-      master = openSync('/dev/ptmx', constants.O_RDWR | libc.O_NOCTTY);
-      peer = libc.openPtyPeer(master);
-      libc.setWindowSize(master, req.pty.rows, req.pty.cols);
-    }
-    const env = environment(req, who, where.inside);
     const { unshare } = where;
-    const { child, ready } = launch({
+    const { child, ready } = supervise({
       joins: where.joins.map(({ type, fd }) => ({ type, fd })),
       unshare: req.freshProc ? ['mnt'] : unshare,
       hostname: unshare.includes('uts') ? req.hostname ?? 'isolated' : undefined,
@@ -199,45 +188,83 @@ export async function openSession(
       home: where.inside?.cwd ?? who.home,
       shells: [...new Set([who.asRoot ? '/bin/bash' : caller.shell, '/bin/bash', '/bin/sh'])],
       command: req.command,
-      env,
-      stdio: peer ?? 'pipe',
+      env: environment(req, who, where.inside),
       cgroupProcsFd: cgroup?.procsFd,
-    });
-    // The child has its copies now; nsxd keeps none of these.
+    }, { socket: deps.supervisors.socketOf(id), orphanTimeout: deps.supervisors.orphanTimeout, pty: req.pty, cgroup: cgroup?.path });
+    // The supervisor has its copies now; nsxd keeps none of these.
     closeAll(where.joins);
     where.joins = [];
-    closeQuietly(peer);
-    peer = undefined;
     closeQuietly(cgroup?.procsFd);
 
-    const s = newSession(id, child, master, cgroup?.path);
-    master = undefined;
+    let link: SupervisorLink | undefined;
+    let hello: Hello | undefined;
     const failure = await ready.then(
-      () => (alive() ? undefined : 'the connection closed while the session started'),
+      async () => {
+        ({ link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(id)));
+        return alive() ? undefined : 'the connection closed while the session started';
+      },
       (err: Error) => `the session could not start: ${err.message}`,
-    );
-    if (failure) {
-      kill(s, deps.cgroups);
-      cleanup(s, deps.cgroups);
-      throw new ResponseError(ErrorCodes.Failed, failure);
+    ).catch((err: Error) => `the session's supervisor did not answer: ${err.message}`);
+    if (failure || !link || !hello) {
+      // Its supervisor ends it, kills what started and removes its socket and cgroup.
+      child.kill('SIGTERM');
+      link?.detach();
+      throw new ResponseError(ErrorCodes.Failed, failure ?? 'the session could not start');
     }
-    sessions.set(id, s);
-    relay(s, outbox, deps, sessions);
-    return {
+    const result: TerminalOpenResult = {
       session: id,
-      pid: child.pid!,
+      pid: hello.pid,
       title: where.title,
-      namespaces: req.target ? joined : created(child.pid!, unshare),
+      namespaces: req.target ? joined : created(hello.pid, unshare),
       user: who.user,
       uid: who.identity.uid,
     };
+    const info: SessionInfo = { owner: caller.uid, root: who.asRoot, pty: req.pty !== undefined, ...result, ...(cgroup ? { cgroup: cgroup.path } : {}) };
+    link.store(info);
+    take({ id, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
+    return result;
   } catch (err) {
     closeAll(where.joins);
-    closeQuietly(peer);
-    closeQuietly(master);
-    if (cgroup) deps.cgroups.kill(cgroup.path);
+    closeQuietly(cgroup?.procsFd);
     throw err;
   }
+}
+
+/**
+ * Attaches a caller to a session that a previous nsxd (or this one, before
+ * a client went without closing it) left with its supervisor. Whoever is not
+ * its owner is told there is no such session, so ids say nothing to others.
+ */
+export async function attachSession(req: TerminalAttachParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
+  const none = () => new ResponseError(ErrorCodes.NotFound, `no session ${req.session} of ${caller.user}'s is waiting to be attached`);
+  const owner = deps.supervisors.attached.get(req.session);
+  if (owner !== undefined) {
+    if (owner !== caller.uid) throw none();
+    throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
+  }
+  const { link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(req.session)).catch(() => { throw none(); });
+  const info = hello.info;
+  if (!info || info.owner !== caller.uid || (req.pid !== undefined && req.pid !== hello.pid) || deps.supervisors.attached.has(req.session)) {
+    link.detach();
+    throw none();
+  }
+  // A root shell a member opened is theirs only while the policy still grants root shells.
+  if (info.root && caller.uid !== 0 && !caller.rootShells) {
+    link.detach();
+    throw new ResponseError(ErrorCodes.AccessDenied, `session ${req.session} is a root shell and ${caller.user} may no longer open root shells`);
+  }
+  take({ id: req.session, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
+  const { title, namespaces, user, uid } = info;
+  return { session: req.session, pid: hello.pid, title, namespaces: namespaces as NsKey[], user, uid };
+}
+
+/** The session is this connection's: its output flows to it, paced by the client's acks. */
+function take(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<number, Session>): void {
+  sessions.set(s.id, s);
+  deps.supervisors.attached.set(s.id, s.info.owner);
+  s.link.adopt();
+  // Output once the answer is out: a client knows the session's id only from it.
+  setImmediate(() => relay(s, outbox, deps, sessions));
 }
 
 /**
@@ -290,120 +317,53 @@ function created(pid: number, types: NsType[]): NsKey[] {
   return keys;
 }
 
-function newSession(id: number, child: ChildProcess, master: number | undefined, cgroup: string | undefined): Session {
-  if (master === undefined) {
-    return { id, child, input: child.stdin!, outputs: [child.stdout!, child.stderr!], unacked: 0, cgroup, closed: false };
-  }
-  // libuv makes the master non-blocking; reads go through a tty stream, writes through fs.write.
-  const reader = new tty.ReadStream(master);
-  return { id, child, input: new PtyWriter(master), master, outputs: [reader], unacked: 0, cgroup, closed: false };
-}
-
-/**
- * Writes to a non-blocking pty master, waiting out EAGAIN while the shell is
- * not reading. It owns a dup of the master, closed only after its last write,
- * so a write can never land on a reused fd number.
- */
-class PtyWriter extends Writable {
-  private readonly fd: number;
-  private writing = false;
-  private closeWhenIdle = false;
-
-  constructor(master: number) {
-    super({ highWaterMark: 64 * 1024 });
-    this.fd = libc.dupCloexec(master);
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    if (this.writing) this.closeWhenIdle = true;
-    else closeQuietly(this.fd);
-    done(err);
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.writing = true;
-    const finish = (err?: Error | null) => {
-      this.writing = false;
-      if (this.closeWhenIdle) closeQuietly(this.fd);
-      done(err);
-    };
-    const attempt = (offset: number, delay: number) => {
-      if (this.closeWhenIdle) return finish();
-      write(this.fd, chunk, offset, chunk.length - offset, null, (err, n) => {
-        if (err?.code === 'EAGAIN') return void setTimeout(() => attempt(offset, Math.min(delay * 2, 50)), delay);
-        if (err) return finish(err);
-        if (offset + n < chunk.length) return attempt(offset + n, 1);
-        finish();
-      });
-    };
-    attempt(0, 1);
-  }
-}
-
 function relay(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<number, Session>): void {
-  const forward = (stream?: 'stderr') => (chunk: Buffer) => {
-    s.unacked += chunk.length;
-    const data = chunk.toString('base64');
-    outbox.send(TerminalOutput, { session: s.id, data, ...(stream ? { stream } : {}) }, data.length);
-    if (s.unacked >= OUTPUT_WINDOW || outbox.congested) for (const o of s.outputs) o.pause();
-  };
-  s.outputs[0].on('data', forward());
-  s.outputs[1]?.on('data', forward('stderr'));
   const stopWaiting = outbox.onDrain(() => resumeIfRoom(s, outbox));
-  s.input.on('error', () => undefined);
-
-  // The exit is reported after the last output: wait for the streams to end too.
-  let pending = s.outputs.length + 1;
-  let code = 0;
-  let signal: string | undefined;
-  const finish = () => {
-    if (--pending > 0) return;
+  const end = (code: number, signal?: string) => {
+    if (s.closed) return;
+    s.closed = true;
     sessions.delete(s.id);
+    deps.supervisors.attached.delete(s.id);
     stopWaiting();
-    cleanup(s, deps.cgroups);
     outbox.send(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }, 64);
     deps.watcher.poke();
   };
-  for (const o of s.outputs) {
-    let ended = false;
-    const end = () => { if (!ended) { ended = true; finish(); } };
-    o.on('end', end);
-    o.on('close', end);
-    // A pty master reads EIO once the last peer fd closes: that is its end of file.
-    o.on('error', end);
-  }
-  s.child.once('exit', (c, sig) => {
-    code = c ?? 128 + (sig ? osConstants.signals[sig] : 0);
-    signal = sig ?? undefined;
-    finish();
+  s.link.listen({
+    output: (chunk, stream) => {
+      s.unacked += chunk.length;
+      const data = chunk.toString('base64');
+      outbox.send(TerminalOutput, { session: s.id, data, ...(stream ? { stream } : {}) }, data.length);
+      if (s.unacked >= OUTPUT_WINDOW || outbox.congested) s.link.socket.pause();
+    },
+    // After the last output: the supervisor sends the exit once it has read all there was.
+    exit: (code, signal) => end(code, signal ? signalName(signal) : undefined),
+    closed: () => {
+      if (s.closed) return;
+      // The supervisor went without an exit (killed): what its session left is killed here.
+      if (s.info.cgroup) deps.cgroups.kill(s.info.cgroup);
+      end(255);
+    },
   });
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
 }
 
 export function resumeIfRoom(s: Session, outbox: Outbox): void {
   if (s.closed || s.unacked >= OUTPUT_WINDOW / 2 || outbox.congested) return;
-  for (const o of s.outputs) o.resume();
+  s.link.socket.resume();
 }
 
-/** Kills the session's whole tree: its cgroup, and the launcher's process group (it kills its child's). */
-export function kill(s: Session, cgroups: SessionCgroups): void {
-  if (s.cgroup) cgroups.kill(s.cgroup);
-  try {
-    s.child.kill('SIGTERM');
-  } catch {
-    // already gone
-  }
-  const pid = s.child.pid;
-  setTimeout(() => {
-    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
-    if (pid) try { process.kill(-pid, 'SIGKILL'); } catch { /* no such group */ }
-  }, 300).unref();
+/** Kills the session's whole tree: its supervisor kills its cgroup and shell, then reports the exit. */
+export function kill(s: Session): void {
+  s.link.kill();
 }
 
-function cleanup(s: Session, cgroups: SessionCgroups): void {
-  if (s.closed) return;
+/** The connection went: its sessions die with it, unless nsxd is stopping, when they wait for the next nsxd. */
+export function release(s: Session, deps: SessionDeps): void {
+  if (!deps.supervisors.stopping) return kill(s);
   s.closed = true;
-  for (const o of s.outputs) o.destroy();
-  s.input.destroy();
-  if (s.cgroup) cgroups.kill(s.cgroup);
-  for (const st of s.child.stdio) (st as Readable | null)?.destroy();
+  deps.supervisors.attached.delete(s.id);
+  s.link.detach();
 }

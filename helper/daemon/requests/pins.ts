@@ -65,7 +65,6 @@ async function createPersistent(pins: Pins, type: NsType, name: string, caller: 
     hold: true,
     identity: { uid: 0, gid: 0, groups: [0] },
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: 'pipe',
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {

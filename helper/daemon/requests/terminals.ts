@@ -1,15 +1,16 @@
-// The terminal area: terminal/open and the messages about an open session.
-// Each is parsed (protocol.ts), authorised and audited here, and done by
-// kernel/sessions.ts. A session dies with its connection.
+// The terminal area: terminal/open, terminal/attach and the messages about
+// an open session. Each is parsed (protocol.ts), authorised and audited here,
+// and done by kernel/sessions.ts. A session dies with its connection, but
+// not with nsxd: a stopping nsxd leaves it to the next.
 import { ResponseError } from 'vscode-jsonrpc/node';
-import * as libc from '../../../native/libc';
 import { audit } from '../access/audit';
 import { KERNEL_NSTYPES } from '../discovery/procfs';
-import { kill, openSession, resumeIfRoom, Session, SessionDeps } from '../kernel/sessions';
+import { attachSession, kill, openSession, release, resumeIfRoom, Session, SessionDeps } from '../kernel/sessions';
 import type { Area } from '../rpc/server';
 import {
-  ErrorCodes, isolateDefault, nsId, parseSessionParams, parseTerminalAck, parseTerminalInput, parseTerminalOpen, parseTerminalResize,
-  TerminalAck, TerminalClose, TerminalEndInput, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalResize,
+  ErrorCodes, isolateDefault, nsId, parseSessionParams, parseTerminalAck, parseTerminalAttach, parseTerminalInput, parseTerminalOpen,
+  parseTerminalResize, TerminalAck, TerminalAttach, TerminalClose, TerminalEndInput, TerminalInput, TerminalOpen, TerminalOpenParams,
+  TerminalOpenResult, TerminalResize,
 } from '../../common/protocol';
 
 const MAX_SESSIONS_PER_CONNECTION = 64;
@@ -68,29 +69,45 @@ export function terminalArea(deps: SessionDeps): Area {
       }
     });
 
+    conn.onRequest(TerminalAttach, async (params): Promise<TerminalOpenResult> => {
+      if (sessions.size + opening >= MAX_SESSIONS_PER_CONNECTION) {
+        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`);
+      }
+      let session: number | undefined;
+      opening++;
+      try {
+        const req = parseTerminalAttach(params);
+        session = req.session;
+        const result = await attachSession(req, caller, deps, outbox, sessions);
+        if (closed) release(sessions.get(session)!, deps);
+        audit(TerminalAttach.method, { uid: caller.uid, user: caller.user, session, as: result.user, pid: result.pid, result: 'ok' });
+        return result;
+      } catch (err) {
+        audit(TerminalAttach.method, { uid: caller.uid, user: caller.user, session, result: 'refused', reason: (err as Error).message });
+        throw err;
+      } finally {
+        opening--;
+      }
+    });
+
     conn.onRequest(TerminalInput, (params) => {
       const p = parseTerminalInput(params);
       const s = session(p.session);
       const data = Buffer.from(p.data, 'base64');
       if (s.closed) return null;
       // A client that does not wait for answers is refused rather than buffered for.
-      if (s.input.writableLength > MAX_INPUT_BACKLOG) throw new ResponseError(ErrorCodes.LimitExceeded, 'input is arriving faster than the session reads it; wait for each terminal/input answer');
+      if (s.link.writableLength > MAX_INPUT_BACKLOG) throw new ResponseError(ErrorCodes.LimitExceeded, 'input is arriving faster than the session reads it; wait for each terminal/input answer');
       // Answered when written: a client sends its next chunk only then.
-      return new Promise<null>((resolve) => s.input.write(data, () => resolve(null)));
+      return new Promise<null>((resolve) => s.link.input(data, () => resolve(null)));
     });
     conn.onNotification(TerminalEndInput, (params) => {
       const s = live(params);
-      if (s && s.master === undefined) s.input.end();
+      if (s && !s.info.pty && !s.closed) s.link.endInput();
     });
     conn.onNotification(TerminalResize, (params) => {
       const p = parsed(parseTerminalResize, params);
       const s = p && sessions.get(p.session);
-      if (!p || !s || s.master === undefined || s.closed) return;
-      try {
-        libc.setWindowSize(s.master, p.rows, p.cols);
-      } catch {
-        // the shell may be gone; the session ends on its own
-      }
+      if (p && s?.info.pty && !s.closed) s.link.resize(p.rows, p.cols);
     });
     conn.onNotification(TerminalAck, (params) => {
       const p = parsed(parseTerminalAck, params);
@@ -102,11 +119,11 @@ export function terminalArea(deps: SessionDeps): Area {
     });
     conn.onNotification(TerminalClose, (params) => {
       const s = live(params);
-      if (s) kill(s, deps.cgroups);
+      if (s) kill(s);
     });
     onClose(() => {
       closed = true;
-      for (const s of sessions.values()) kill(s, deps.cgroups);
+      for (const s of sessions.values()) release(s, deps);
     });
   };
 }

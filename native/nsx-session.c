@@ -1,0 +1,655 @@
+/*
+ * nsx-session: the supervisor of one session, as conmon is of a podman
+ * container. nsxd starts one per terminal; it holds the session's pty (or
+ * pipes) and cgroup, starts nsx-exec on them, and outlives nsxd: a restarted
+ * nsxd connects to it again and the client's terminal goes on where it was,
+ * with what the shell printed meanwhile.
+ *
+ *   nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N
+ *               [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...
+ *
+ * Fds 3 .. 3+N-1 are nsx-exec's (its status fd, namespace fds, cgroup.procs)
+ * and are handed on to it alone. Errors before that are written to fd 3 as
+ * "E<message>", as nsx-exec writes its own.
+ *
+ * It answers on PATH, a socket in a folder only root may enter, and talks
+ * only to uid 0 (nsxd), one connection at a time, in frames of a type byte,
+ * a 4-byte big-endian length and the payload:
+ *   to nsxd:   H (pid u32, then the info nsxd stored), O/E (output, stdout or
+ *              stderr with pipes), X (exit: code i32, signal i32)
+ *   from nsxd: S (info to keep: who owns the session), A (a client has the
+ *              session now), D (input), C (end of input, pipes), W (window
+ *              size: rows u16, cols u16), K (kill)
+ * While no client has it it keeps the last SCROLLBACK bytes of output, and
+ * ends the session once the orphan timeout has passed since the last client
+ * went (a connection that never said A, such as a refused attach, does not
+ * count as one: nobody keeps a session alive by knocking). It ends when the shell has
+ * exited and nsxd has taken the exit, or when told to: the whole cgroup is
+ * killed, the socket and the cgroup removed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATUS_FD 3
+#define READ_CHUNK 16384
+/* Output queued for nsxd while it is connected: past this the pty is not read (the shell waits). */
+#define QUEUE_HIGH (64 * 1024)
+/* Output kept while no nsxd is connected; the oldest goes first. */
+#define SCROLLBACK (256 * 1024)
+#define MAX_FRAME (1024 * 1024 + 64)
+#define MAX_INFO (64 * 1024)
+/* After the shell exits, how long its output may still arrive (a process outside any cgroup may hold the pty). */
+#define DRAIN_MS 2000
+#define KILL_GRACE_MS 300
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	msg[0] = 'E';
+	va_start(ap, fmt);
+	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (n > (int)sizeof(msg) - 2)
+		n = sizeof(msg) - 2;
+	if (write(STATUS_FD, msg, n + 1) < 0)
+		_exit(125);
+	_exit(125);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* A frame on its way to nsxd, header included. */
+struct chunk {
+	struct chunk *next;
+	size_t len, off;
+	char type;
+	unsigned char data[];
+};
+
+static struct {
+	const char *socket_path, *cgroup_path;
+	int listen_fd, conn_fd, cgroup_fd, pidfd, signal_fd;
+	/* pty: master is input and output; pipes: in_fd, out_fd and err_fd. */
+	int master, in_fd, out_fd, err_fd;
+	pid_t child;
+	int exited, code, signal;
+	long long orphan_ms, orphan_at, drain_at, kill_at;
+	int killed, exit_queued;
+	/* The connected nsxd relays to a client (it said A). */
+	int adopted;
+	struct chunk *head, *tail;
+	size_t queued;
+	unsigned char *info;
+	size_t info_len;
+	/* Frames from nsxd; pending is input not yet taken by the pty or pipe. */
+	unsigned char in[MAX_FRAME];
+	size_t in_start, in_len;
+	unsigned char *pending;
+	size_t pending_len;
+} s = { .listen_fd = -1, .conn_fd = -1, .cgroup_fd = -1, .master = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static struct chunk *frame(char type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct chunk *c = malloc(sizeof(*c) + 5 + alen + blen);
+
+	if (!c)
+		abort();
+	c->next = NULL;
+	c->len = 5 + alen + blen;
+	c->off = 0;
+	c->type = type;
+	c->data[0] = (unsigned char)type;
+	put_u32(c->data + 1, (uint32_t)(alen + blen));
+	if (alen)
+		memcpy(c->data + 5, a, alen);
+	if (blen)
+		memcpy(c->data + 5 + alen, b, blen);
+	return c;
+}
+
+static void enqueue(struct chunk *c)
+{
+	if (s.tail)
+		s.tail->next = c;
+	else
+		s.head = c;
+	s.tail = c;
+	s.queued += c->len;
+}
+
+static void drop_head(void)
+{
+	struct chunk *c = s.head;
+
+	s.head = c->next;
+	if (!s.head)
+		s.tail = NULL;
+	s.queued -= c->len;
+	free(c);
+}
+
+/* With no client: only the newest output is kept, and only output is ever dropped. */
+static void trim_scrollback(void)
+{
+	while (!s.adopted && s.queued > SCROLLBACK && s.head && (s.head->type == 'O' || s.head->type == 'E'))
+		drop_head();
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void detach(void)
+{
+	close_fd(&s.conn_fd);
+	s.in_start = s.in_len = 0;
+	s.pending = NULL;
+	s.pending_len = 0;
+	/* A frame half written to the nsxd that went is whole for the next one. */
+	if (s.head)
+		s.head->off = 0;
+	while (s.head && s.head->type == 'H')
+		drop_head();
+	if (s.adopted)
+		s.orphan_at = now_ms() + s.orphan_ms;
+	s.adopted = 0;
+	trim_scrollback();
+}
+
+static void kill_tree(void)
+{
+	if (s.cgroup_fd >= 0) {
+		int k = openat(s.cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+
+		if (k >= 0) {
+			if (write(k, "1", 1) < 0) { /* the cgroup may be empty already */ }
+			close(k);
+		}
+	}
+	if (!s.exited && !s.killed) {
+		/* An interactive shell ignores SIGTERM: SIGKILL follows (nsx-exec's own supervisor forwards SIGTERM). */
+		kill(s.child, SIGTERM);
+		s.kill_at = now_ms() + KILL_GRACE_MS;
+	}
+	s.killed = 1;
+}
+
+/* The session is over for good: nothing of it stays. */
+static void __attribute__((noreturn)) finish(void)
+{
+	kill_tree();
+	unlink(s.socket_path);
+	if (s.cgroup_path) {
+		for (int i = 0; i < 100 && rmdir(s.cgroup_path) < 0 && errno == EBUSY; i++)
+			usleep(10000);
+	}
+	_exit(0);
+}
+
+static void on_attach(void)
+{
+	int fd = accept4(s.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned char pid[4];
+	struct chunk *hello;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 || s.conn_fd >= 0) {
+		close(fd);
+		return;
+	}
+	s.conn_fd = fd;
+	put_u32(pid, (uint32_t)s.child);
+	hello = frame('H', pid, 4, s.info, s.info_len);
+	hello->next = s.head;
+	s.head = hello;
+	if (!s.tail)
+		s.tail = hello;
+	s.queued += hello->len;
+}
+
+static void flush_queue(void)
+{
+	/* Until a client has the session, nsxd gets the hello only: a refused attach takes no output away. */
+	while (s.conn_fd >= 0 && s.head && (s.adopted || s.head->type == 'H')) {
+		ssize_t n = send(s.conn_fd, s.head->data + s.head->off, s.head->len - s.head->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			detach();
+			return;
+		}
+		s.head->off += (size_t)n;
+		if (s.head->off == s.head->len)
+			drop_head();
+	}
+}
+
+/* Output from the shell, as a frame for nsxd (kept as scrollback while detached). */
+static void read_output(int *fd, char type)
+{
+	unsigned char buf[READ_CHUNK];
+	ssize_t n = read(*fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		enqueue(frame(type, buf, (size_t)n, NULL, 0));
+		trim_scrollback();
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* End of file, or EIO from a pty master once the last peer is closed. */
+	close_fd(fd);
+}
+
+static void write_pending(void)
+{
+	int fd = s.master >= 0 ? s.master : s.in_fd;
+
+	if (fd < 0) {
+		s.pending_len = 0;
+		return;
+	}
+	while (s.pending_len > 0) {
+		ssize_t n = write(fd, s.pending, s.pending_len);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			s.pending_len = 0; /* the shell is gone; its exit follows */
+			return;
+		}
+		s.pending += n;
+		s.pending_len -= (size_t)n;
+	}
+}
+
+/* Runs the frames from nsxd that have arrived whole, until one's input must wait for the shell. */
+static void run_frames(void)
+{
+	while (s.pending_len == 0 && s.conn_fd >= 0 && s.in_len - s.in_start >= 5) {
+		unsigned char type = s.in[s.in_start];
+		uint32_t len = get_u32(s.in + s.in_start + 1);
+		unsigned char *p = s.in + s.in_start + 5;
+
+		if (len > MAX_FRAME - 5) {
+			detach();
+			return;
+		}
+		if (s.in_len - s.in_start < 5 + len)
+			break;
+		s.in_start += 5 + len;
+		switch (type) {
+		case 'S':
+			if (len <= MAX_INFO) {
+				free(s.info);
+				s.info = malloc(len ? len : 1);
+				if (!s.info)
+					abort();
+				memcpy(s.info, p, len);
+				s.info_len = len;
+			}
+			break;
+		case 'A':
+			s.adopted = 1;
+			break;
+		case 'D':
+			s.pending = p;
+			s.pending_len = len;
+			write_pending();
+			break;
+		case 'C':
+			close_fd(&s.in_fd);
+			break;
+		case 'W':
+			if (len == 4 && s.master >= 0) {
+				struct winsize ws = { .ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3]) };
+
+				ioctl(s.master, TIOCSWINSZ, &ws);
+			}
+			break;
+		case 'K':
+			kill_tree();
+			break;
+		default:
+			detach();
+			return;
+		}
+	}
+	/* Input still pending points into in[]: it stays where it is until written. */
+	if (s.pending_len > 0 || s.in_start == 0)
+		return;
+	memmove(s.in, s.in + s.in_start, s.in_len - s.in_start);
+	s.in_len -= s.in_start;
+	s.in_start = 0;
+}
+
+static void read_frames(void)
+{
+	ssize_t n;
+
+	if (s.in_len == sizeof(s.in))
+		return;
+	n = recv(s.conn_fd, s.in + s.in_len, sizeof(s.in) - s.in_len, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		detach();
+		return;
+	}
+	if (n > 0) {
+		s.in_len += (size_t)n;
+		run_frames();
+	}
+}
+
+static void on_child_exit(void)
+{
+	int status;
+
+	if (waitpid(s.child, &status, WNOHANG) != s.child)
+		return;
+	s.exited = 1;
+	s.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	s.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	close_fd(&s.pidfd);
+	/* The session ends with its shell: what it left running goes too. */
+	kill_tree();
+	s.drain_at = now_ms() + DRAIN_MS;
+}
+
+static void parse_size(const char *arg, struct winsize *ws)
+{
+	unsigned rows, cols;
+	char end;
+
+	if (sscanf(arg, "%u:%u%c", &rows, &cols, &end) != 2 || rows < 1 || cols < 1 || rows > 10000 || cols > 10000)
+		die("bad --pty %s", arg);
+	ws->ws_row = (unsigned short)rows;
+	ws->ws_col = (unsigned short)cols;
+}
+
+static void listen_on(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		die("socket path too long: %s", path);
+	strcpy(addr.sun_path, path);
+	s.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s.listen_fd < 0)
+		die("socket: %s", strerror(errno));
+	old = umask(077);
+	if (bind(s.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die("bind %s: %s", path, strerror(errno));
+	umask(old);
+	if (listen(s.listen_fd, 4) < 0)
+		die("listen: %s", strerror(errno));
+}
+
+/* The pty, or three pipes; the child's ends for its 0-2 in child_fds. */
+static void open_stdio(const struct winsize *ws, int child_fds[3])
+{
+	if (ws) {
+		int unlock = 0;
+
+		s.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (s.master < 0 || ioctl(s.master, TIOCSPTLCK, &unlock) < 0)
+			die("open a pty: %s", strerror(errno));
+		child_fds[0] = child_fds[1] = child_fds[2] = ioctl(s.master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (child_fds[0] < 0 || ioctl(s.master, TIOCSWINSZ, ws) < 0)
+			die("pty peer: %s", strerror(errno));
+		fcntl(s.master, F_SETFL, O_NONBLOCK);
+		return;
+	}
+	int p[3][2];
+
+	for (int i = 0; i < 3; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			die("pipe: %s", strerror(errno));
+	child_fds[0] = p[0][0];
+	s.in_fd = p[0][1];
+	child_fds[1] = p[1][1];
+	s.out_fd = p[1][0];
+	child_fds[2] = p[2][1];
+	s.err_fd = p[2][0];
+	fcntl(s.in_fd, F_SETFL, O_NONBLOCK);
+}
+
+/* nsx-exec on the child's ends, with the fds nsxd handed on; nothing else of ours reaches it. */
+static void start(char **argv, int child_fds[3], const sigset_t *mask, int pass_fds)
+{
+	s.child = fork();
+	if (s.child < 0)
+		die("fork: %s", strerror(errno));
+	if (s.child == 0) {
+		sigprocmask(SIG_UNBLOCK, mask, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		for (int i = 0; i < 3; i++)
+			if (dup2(child_fds[i], i) < 0)
+				die("dup2: %s", strerror(errno));
+		execv(argv[0], argv);
+		die("%s: %s", argv[0], strerror(errno));
+	}
+	s.pidfd = (int)syscall(SYS_pidfd_open, s.child, 0);
+	if (s.pidfd < 0)
+		die("pidfd_open: %s", strerror(errno));
+	/* The status fd goes with the rest: nsxd reads nsx-exec's word on it now. */
+	syscall(SYS_close_range, STATUS_FD, STATUS_FD + pass_fds - 1, 0);
+	for (int i = 0; i < 3; i++)
+		if (i == 0 || child_fds[i] != child_fds[i - 1])
+			close(child_fds[i]);
+}
+
+static int loop_timeout(void)
+{
+	long long now = now_ms(), next = -1;
+	long long deadlines[] = { !s.adopted ? s.orphan_at : -1, s.exited ? s.drain_at : -1, s.kill_at > 0 ? s.kill_at : -1 };
+
+	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
+		if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next))
+			next = deadlines[i];
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void deadlines(void)
+{
+	long long now = now_ms();
+
+	if (s.kill_at > 0 && now >= s.kill_at) {
+		s.kill_at = 0;
+		if (!s.exited) {
+			kill(s.child, SIGKILL);
+			kill(-s.child, SIGKILL);
+		}
+	}
+	if (!s.adopted && now >= s.orphan_at) {
+		/* Nobody came back for it: it ends, and with nobody to tell, at once once reaped. */
+		kill_tree();
+		if (s.exited)
+			finish();
+	}
+	if (s.exited && now >= s.drain_at) {
+		close_fd(&s.master);
+		close_fd(&s.out_fd);
+		close_fd(&s.err_fd);
+	}
+}
+
+/* Once the shell has exited and its last output is read, its exit follows that output. */
+static void queue_exit(void)
+{
+	unsigned char x[8];
+
+	if (!s.exited || s.exit_queued || s.master >= 0 || s.out_fd >= 0 || s.err_fd >= 0)
+		return;
+	put_u32(x, (uint32_t)s.code);
+	put_u32(x + 4, (uint32_t)s.signal);
+	enqueue(frame('X', x, sizeof(x), NULL, 0));
+	s.exit_queued = 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, 0, 's' }, { "orphan-timeout", required_argument, 0, 'o' },
+		{ "pass-fds", required_argument, 0, 'p' }, { "pty", required_argument, 0, 't' },
+		{ "cgroup", required_argument, 0, 'c' }, { 0, 0, 0, 0 },
+	};
+	struct winsize ws, *pty = NULL;
+	int opt, pass_fds = 0, child_fds[3];
+	long orphan = -1;
+	sigset_t mask;
+
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': s.socket_path = optarg; break;
+		case 'o': orphan = strtol(optarg, NULL, 10); break;
+		case 'p': pass_fds = atoi(optarg); break;
+		case 't': parse_size(optarg, &ws); pty = &ws; break;
+		case 'c': s.cgroup_path = optarg; break;
+		default: die("bad arguments");
+		}
+	}
+	if (!s.socket_path || orphan < 1 || pass_fds < 1 || pass_fds > 64 || optind >= argc)
+		die("usage: nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...");
+	s.orphan_ms = orphan * 1000LL;
+	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
+	syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (s.signal_fd < 0)
+		die("signalfd: %s", strerror(errno));
+	if (s.cgroup_path && (s.cgroup_fd = open(s.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		die("open %s: %s", s.cgroup_path, strerror(errno));
+	listen_on(s.socket_path);
+	open_stdio(pty, child_fds);
+	start(argv + optind, child_fds, &mask, pass_fds);
+	s.orphan_at = now_ms() + s.orphan_ms;
+
+	for (;;) {
+		struct pollfd p[7];
+		int n = 0, i_listen, i_conn = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_child = -1;
+		int room = !s.adopted || s.queued < QUEUE_HIGH;
+
+		p[n] = (struct pollfd){ .fd = s.signal_fd, .events = POLLIN };
+		n++;
+		i_listen = n;
+		p[n++] = (struct pollfd){ .fd = s.listen_fd, .events = POLLIN };
+		if (s.conn_fd >= 0) {
+			i_conn = n;
+			p[n++] = (struct pollfd){ .fd = s.conn_fd, .events = (s.pending_len ? 0 : POLLIN) | (s.head && (s.adopted || s.head->type == 'H') ? POLLOUT : 0) };
+		}
+		/* A master whose shell is gone polls as hung up at once: left out while there is no room to read it. */
+		if (s.master >= 0 && (room || s.pending_len)) {
+			i_master = n;
+			p[n++] = (struct pollfd){ .fd = s.master, .events = (room ? POLLIN : 0) | (s.pending_len ? POLLOUT : 0) };
+		}
+		if (s.in_fd >= 0 && s.pending_len) {
+			i_in = n;
+			p[n++] = (struct pollfd){ .fd = s.in_fd, .events = POLLOUT };
+		}
+		if (s.out_fd >= 0 && room) {
+			i_out = n;
+			p[n++] = (struct pollfd){ .fd = s.out_fd, .events = POLLIN };
+		}
+		if (s.err_fd >= 0 && room) {
+			i_err = n;
+			p[n++] = (struct pollfd){ .fd = s.err_fd, .events = POLLIN };
+		}
+		if (s.pidfd >= 0) {
+			i_child = n;
+			p[n++] = (struct pollfd){ .fd = s.pidfd, .events = POLLIN };
+		}
+		if (poll(p, (nfds_t)n, loop_timeout()) < 0 && errno != EINTR)
+			_exit(125);
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(s.signal_fd, &si, sizeof(si)) > 0)
+				finish();
+		}
+		if (p[i_listen].revents)
+			on_attach();
+		if (i_child >= 0 && p[i_child].revents)
+			on_child_exit();
+		if (i_master >= 0 && (p[i_master].revents & POLLOUT))
+			write_pending();
+		if (i_in >= 0 && p[i_in].revents)
+			write_pending();
+		if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR)) && room)
+			read_output(&s.master, 'O');
+		if (i_out >= 0 && p[i_out].revents)
+			read_output(&s.out_fd, 'O');
+		if (i_err >= 0 && p[i_err].revents)
+			read_output(&s.err_fd, 'E');
+		if (i_conn >= 0 && s.conn_fd >= 0 && (p[i_conn].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_frames();
+		run_frames();
+		deadlines();
+		queue_exit();
+		flush_queue();
+		/* The exit is nsxd's (a closed socket still delivers what was sent): nothing is left to do. */
+		if (s.exit_queued && !s.head && s.adopted)
+			finish();
+	}
+}

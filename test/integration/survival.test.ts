@@ -1,0 +1,233 @@
+// Sessions outlive nsxd: each waits in its supervisor (nsx-session) while
+// nsxd is gone, and its owner attaches to it again from the next nsxd, to
+// the same shell, with what it printed meanwhile. Nobody else can; a session
+// nobody comes back for ends after the orphan timeout, leaving nothing.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '../../helper/common/client';
+import { ErrorCodes, TerminalAttach, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
+import {
+  comm, createUser, Daemon, descendants, DIST, ensureGroup, holdNamespaces, NSX, nsx, sessionCgroupDir, startDaemon, waitFor,
+} from '../support';
+
+const PTY = { cols: 100, rows: 30 };
+
+/** What a client's sessions printed, and how they ended. */
+function sessionsOf(c: Client) {
+  const out = new Map<number, string>();
+  const exits = new Map<number, number>();
+  c.conn.onNotification(TerminalOutput, (p) => out.set(p.session, (out.get(p.session) ?? '') + Buffer.from(p.data, 'base64').toString()));
+  c.conn.onNotification(TerminalExit, (p) => exits.set(p.session, p.code));
+  return {
+    text: (id: number) => out.get(id) ?? '',
+    exit: (id: number) => exits.get(id),
+    type: (id: number, s: string) => c.conn.sendRequest(TerminalInput, { session: id, data: Buffer.from(s).toString('base64') }),
+  };
+}
+
+/** nsx as a user on a pty of its own (script(1)), as a person at a terminal runs it. */
+function userTerminal(daemon: Daemon, user: string, args: string[]) {
+  const line = [process.execPath, NSX, '--socket', daemon.socket, ...args].map((a) => `'${a}'`).join(' ');
+  const proc = spawn('runuser', ['-u', user, '--', 'script', '-qfec', line, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise<number>((resolve) => proc.once('exit', (code) => resolve(code ?? 128)));
+  return { output: () => out, type: (s: string) => proc.stdin.write(s), exited, kill: () => proc.kill('SIGKILL') };
+}
+
+/** When a process started (in clock ticks since boot): the same pid and start is the same process. */
+function started(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function uidOf(pid: number): number | undefined {
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function supervisorsOf(daemon: Daemon): number[] {
+  const r = spawnSync('pgrep', ['-f', `^${DIST}/nsx-session --socket ${daemon.dir}/sessions/`], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/** Nothing of any session is left: no supervisor, no socket, no cgroup. */
+function assertNothingLeft(daemon: Daemon): void {
+  assert.deepEqual(supervisorsOf(daemon), [], 'no supervisor is left');
+  assert.deepEqual(readdirSync(join(daemon.dir, 'sessions')), [], 'no supervisor socket is left');
+  const cg = sessionCgroupDir(daemon);
+  if (cg && existsSync(cg)) assert.deepEqual(readdirSync(cg).filter((n) => n.startsWith('session-')), [], 'no session cgroup is left');
+}
+
+async function killHard(daemon: Daemon): Promise<void> {
+  const exited = new Promise((r) => daemon.proc.once('exit', r));
+  daemon.proc.kill('SIGKILL');
+  await exited;
+}
+
+describe('sessions outlive nsxd', () => {
+  let member: ReturnType<typeof createUser>;
+  let other: ReturnType<typeof createUser>;
+  before(() => {
+    ensureGroup();
+    member = createUser({ inGroup: true });
+    other = createUser({ inGroup: true });
+  });
+  after(() => {
+    member.remove();
+    other.remove();
+  });
+
+  it('kill -9 of nsxd with a root, a member and an isolated shell open: the next nsxd attaches each again, the same process, with what it printed meanwhile', async () => {
+    const first = await startDaemon({ orphanTimeout: 120 });
+    const held = await holdNamespaces(['--uts', '--ipc']);
+    let next: Daemon | undefined;
+    const terminals: ReturnType<typeof userTerminal>[] = [];
+    try {
+      const c = await first.client();
+      const t = sessionsOf(c);
+      const root = await c.conn.sendRequest(TerminalOpen, { target: { pid: held.pid }, pty: PTY, command: ['/bin/sh'] });
+      const isolated = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['/bin/sh'], hostname: 'far-away' });
+      const mine = userTerminal(first, member.name, ['enter', String(held.pid), '-t', 'uts']);
+      terminals.push(mine);
+      const memberShell = await waitFor(() => descendants(first.proc.pid!).find((p) => uidOf(p) === member.uid && comm(p) === 'bash'), 10_000, "the member's shell");
+      const shells = [root.pid, isolated.pid, memberShell];
+      const starts = shells.map(started);
+
+      // Each prints a line a little later, when no nsxd is there to relay it.
+      await t.type(root.session, '(sleep 1; echo root-$((6*7))-while-away) &\n');
+      await t.type(isolated.session, '(sleep 1; echo isolated-$((6*7))-on-$(hostname)) &\n');
+      mine.type('(sleep 1; echo member-$((6*7))-while-away) &\n');
+      await waitFor(() => mine.output().includes('while-away) &'), 5000, "the member's command echoed");
+      await killHard(first);
+      c.close();
+      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(mine.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      await mine.exited;
+      await waitFor(() => descendants(isolated.pid).some((p) => comm(p) === 'sleep') === false && descendants(root.pid).every((p) => comm(p) !== 'sleep'), 10_000, 'the background lines printed');
+      assert.deepEqual(shells.map(started), starts, 'every shell is still the same process');
+
+      next = await startDaemon({ dir: first.dir, orphanTimeout: 120 });
+      const c2 = await next.client();
+      const t2 = sessionsOf(c2);
+      const again = await c2.conn.sendRequest(TerminalAttach, { session: root.session, pid: root.pid });
+      assert.equal(again.pid, root.pid);
+      assert.equal(again.title, root.title);
+      assert.deepEqual(again.namespaces, root.namespaces);
+      await waitFor(() => t2.text(root.session).includes('root-42-while-away'), 5000, "root's scrollback");
+      await t2.type(root.session, 'echo typed-$((1+1))\n');
+      await waitFor(() => t2.text(root.session).includes('typed-2'), 5000, 'typing into the root shell');
+
+      await c2.conn.sendRequest(TerminalAttach, { session: isolated.session });
+      await waitFor(() => t2.text(isolated.session).includes('isolated-42-on-far-away'), 5000, "the isolated shell's scrollback");
+      await t2.type(isolated.session, 'echo typed-$((2+2))\n');
+      await waitFor(() => t2.text(isolated.session).includes('typed-4'), 5000, 'typing into the isolated shell');
+
+      const back = userTerminal(next, member.name, ['attach', String(id)]);
+      terminals.push(back);
+      await waitFor(() => back.output().includes('member-42-while-away'), 5000, "the member's scrollback");
+      back.type('echo typed-$((3+3))\n');
+      await waitFor(() => back.output().includes('typed-6'), 5000, 'typing into the member shell');
+      assert.deepEqual(shells.map(started), starts, 'the shells attached to are those that were open');
+
+      await t2.type(root.session, 'exit\n');
+      await t2.type(isolated.session, 'exit\n');
+      back.type('exit\n');
+      assert.equal(await back.exited, 0);
+      await waitFor(() => t2.exit(root.session) === 0 && t2.exit(isolated.session) === 0, 5000, 'both root sessions exited');
+      await waitFor(() => shells.every((p) => started(p) === undefined), 5000, 'every shell gone');
+      await waitFor(() => supervisorsOf(next!).length === 0, 5000, 'every supervisor gone');
+      assertNothingLeft(next);
+      c2.close();
+    } finally {
+      for (const term of terminals) term.kill();
+      held.kill();
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+
+  it('a session nobody attaches to again ends after the orphan timeout, however often others knock, and leaves nothing', async () => {
+    const first = await startDaemon({ orphanTimeout: 2 });
+    let next: Daemon | undefined;
+    try {
+      const c = await first.client();
+      const opened = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['sh', '-c', 'sleep 600 & sleep 600'] });
+      const tree = await waitFor(() => { const d = descendants(opened.pid); return d.filter((p) => comm(p) === 'sleep').length === 2 && d; }, 5000, 'the session tree');
+      await killHard(first);
+      c.close();
+      next = await startDaemon({ dir: first.dir, orphanTimeout: 2 });
+      const n = next;
+      // Another member asks for it over and over: refused each time, and that keeps nothing alive.
+      let knocks = 0;
+      await waitFor(() => {
+        const r = nsx(n, ['attach', String(opened.session)], { user: other.name });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, new RegExp(`no session ${opened.session} of ${other.name}'s is waiting to be attached`));
+        knocks++;
+        return [opened.pid, ...tree].every((p) => started(p) === undefined) && supervisorsOf(n).length === 0;
+      }, 20_000, 'the orphaned session ending');
+      assert.ok(knocks > 2, `knocked ${knocks} times`);
+      assertNothingLeft(next);
+      const late = nsx(next, ['attach', String(opened.session)]);
+      assert.equal(late.code, 1);
+      assert.match(late.stderr, /no session \d+ of root's is waiting/);
+    } finally {
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+
+  it("only the owner attaches again, to the shell it was told of, and a member's root shell only while the policy still grants it", async () => {
+    const first = await startDaemon({ policy: { rootShells: [member.name] } });
+    let next: Daemon | undefined;
+    let third: Daemon | undefined;
+    const terminals: ReturnType<typeof userTerminal>[] = [];
+    try {
+      const rootShell = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--root', '--', 'sleep', '3020']);
+      terminals.push(rootShell);
+      await waitFor(() => descendants(first.proc.pid!).some((p) => comm(p) === 'sleep' && uidOf(p) === 0), 10_000, "the member's root shell");
+      // A graceful stop (systemctl restart) leaves sessions to the next nsxd too.
+      await first.stop();
+      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(rootShell.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+
+      next = await startDaemon({ dir: first.dir, policy: { rootShells: [] } });
+      const c = await next.client();
+      for (const req of [{ session: id }, { session: id + 1000 }]) {
+        await assert.rejects(c.conn.sendRequest(TerminalAttach, req), (err: { code: number; message: string }) =>
+          err.code === ErrorCodes.NotFound && /no session \d+ of root's is waiting to be attached/.test(err.message), 'root is not the owner, and a missing id says the same');
+      }
+      const stranger = nsx(next, ['attach', String(id)], { user: other.name });
+      assert.match(stranger.stderr, new RegExp(`no session ${id} of ${other.name}'s is waiting`));
+      const revoked = nsx(next, ['attach', String(id)], { user: member.name });
+      assert.equal(revoked.code, 1);
+      assert.match(revoked.stderr, new RegExp(`session ${id} is a root shell and ${member.name} may no longer open root shells`));
+      c.close();
+      await next.stop();
+
+      third = await startDaemon({ dir: first.dir, policy: { rootShells: [member.name] } });
+      const wrongPid = await third.client();
+      await assert.rejects(wrongPid.conn.sendRequest(TerminalAttach, { session: id, pid: 1 }), /no session/);
+      wrongPid.close();
+      const back = userTerminal(third, member.name, ['attach', String(id)]);
+      terminals.push(back);
+      await waitFor(() => /action=terminal\/attach .*result=ok/.test(third!.log()), 5000, 'the attach audited');
+      const busy = nsx(third, ['attach', String(id)], { user: member.name });
+      assert.match(busy.stderr, new RegExp(`session ${id} is attached to another connection`));
+    } finally {
+      for (const term of terminals) term.kill();
+      await third?.destroy();
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+});
