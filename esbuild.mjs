@@ -5,7 +5,7 @@
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -53,15 +53,21 @@ function nativeTriplet() {
 
 function copyKoffi() {
   mkdirSync(`dist/koffi/${koffiTriplet}`, { recursive: true });
-  copyFileSync(join(koffiNativeDir, koffiTriplet, 'koffi.node'), `dist/koffi/${koffiTriplet}/koffi.node`);
+  // A new file renamed over the old, never the old one rewritten: a running nsxd has koffi.node mapped,
+  // and rewriting its pages under it crashes it (SIGSEGV at its next native call).
+  const dest = `dist/koffi/${koffiTriplet}/koffi.node`;
+  copyFileSync(join(koffiNativeDir, koffiTriplet, 'koffi.node'), `${dest}.new`);
+  renameSync(`${dest}.new`, dest);
 }
 
 function buildNative() {
   mkdirSync('dist', { recursive: true });
   for (const name of ['nsx-exec', 'nsx-session']) {
+    // Renamed into place too: a session's supervisor may be running this very file.
     execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2',
-      '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}`, `native/${name}.c`], { stdio: 'inherit' });
-    chmodSync(`dist/${name}`, 0o755);
+      '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}.new`, `native/${name}.c`], { stdio: 'inherit' });
+    chmodSync(`dist/${name}.new`, 0o755);
+    renameSync(`dist/${name}.new`, `dist/${name}`);
   }
 }
 

@@ -222,9 +222,36 @@ static void kill_tree(void)
 	s.killed = 1;
 }
 
+/* Closing a Unix socket with frames of nsxd's still unread in it would reset
+ * the connection, and nsxd could lose the exit before it: say we are done,
+ * and close once nsxd has closed its end too (or a second has passed). */
+static void close_gracefully(void)
+{
+	long long until = now_ms() + 1000;
+	char buf[4096];
+
+	if (s.conn_fd < 0)
+		return;
+	shutdown(s.conn_fd, SHUT_WR);
+	for (;;) {
+		struct pollfd p = { .fd = s.conn_fd, .events = POLLIN };
+		long long left = until - now_ms();
+
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(s.conn_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+	close_fd(&s.conn_fd);
+}
+
 /* The session is over for good: nothing of it stays. */
 static void __attribute__((noreturn)) finish(void)
 {
+	close_gracefully();
 	kill_tree();
 	unlink(s.socket_path);
 	if (s.cgroup_path) {

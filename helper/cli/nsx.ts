@@ -196,6 +196,14 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+// vscode-jsonrpc rejects a request whose write failed twice: once to us, as a
+// ResponseError we report, and once from inside its own promise executor,
+// which nothing can catch. That second one (EPIPE, ECONNRESET: nsxd hung up)
+// is not a second failure.
+process.on('unhandledRejection', (err: NodeJS.ErrnoException) => {
+  if (err?.syscall !== 'write') throw err;
+});
+
 // `nsx list | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
 

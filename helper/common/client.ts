@@ -39,6 +39,8 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
   } catch (err) {
     conn.dispose();
     socket.destroy();
+    // A write that failed (EPIPE, ECONNRESET): nsxd hung up before it answered.
+    if (/^write E/.test((err as Error).message)) throw new Error(`nsxd at ${path} closed the connection before answering (${(err as Error).message}); it may be stopping: try again`);
     throw err;
   }
 }

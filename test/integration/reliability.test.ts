@@ -1,6 +1,6 @@
 // What goes wrong on a real machine: many sessions over time, clients that
-// die mid-request, targets that exit under a request, a full disk. Each
-// leaves nsxd as it was, with nothing behind.
+// die mid-request, targets that exit under a request, a full disk, a rebuild
+// under a running nsxd. Each leaves nsxd as it was, with nothing behind.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalExit, TerminalOpen, TerminalOpenParams } from '../../helper/common/protocol';
-import { Daemon, fdCount, holdNamespaces, nsx, rootDir, sessionCgroupDir, startDaemon, waitFor } from '../support';
+import { Daemon, fdCount, holdNamespaces, nsx, ROOT, rootDir, sessionCgroupDir, startDaemon, waitFor } from '../support';
 
 const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -56,6 +56,7 @@ describe('reliability', () => {
       assert.ok(rssMb(pid) - rss < 64, `nsxd grew from ${rss.toFixed(0)} MB to ${rssMb(pid).toFixed(0)} MB over 1,000 sessions`);
       const left = sessionCgroups(daemon);
       if (left !== undefined) await waitFor(() => sessionCgroups(daemon) === 0, 10_000, 'no session cgroup left');
+      await waitFor(() => readdirSync(join(daemon.dir, 'sessions')).length === 0, 10_000, 'no session supervisor left');
     } finally {
       c.close();
     }
@@ -109,5 +110,14 @@ describe('reliability', () => {
       spawnSync('umount', ['--recursive', '--lazy', dir]);
       spawnSync('rmdir', [dir]);
     }
+  });
+
+  it('a rebuild of dist/ under a running nsxd leaves it running: its native module is replaced, never rewritten in place', async () => {
+    // koffi.node rewritten in place changed the code nsxd had mapped: it died of SIGSEGV at its next native call.
+    execFileSync(process.execPath, ['esbuild.mjs'], { cwd: ROOT, stdio: 'ignore' });
+    const r = nsx(daemon, ['pins']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(daemon.proc.exitCode, null);
+    assert.equal(daemon.proc.signalCode, null);
   });
 });

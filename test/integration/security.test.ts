@@ -140,9 +140,10 @@ describe('security: what a member can never get', () => {
     try {
       await c.conn.sendRequest(TerminalOpen, { target: { pid: held.pid }, command: ['sleep', '3005'] });
       await rootPty(c);
+      const cmdline = (p: number) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim(); } catch { return ''; } };
       const sessions = await waitFor(() => {
         const ps = descendants(other.proc.pid!);
-        return ps.some((p) => uidOf(p) === user.uid && readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep') && ps.length >= 5 && ps;
+        return ['sleep 3001', 'sleep 3004', 'sleep 3005'].every((cmd) => ps.some((p) => cmdline(p) === cmd)) && ps;
       }, 10_000, 'three sessions running');
       const supervisors = spawnSync('pgrep', ['-f', `^${DIST}/nsx-session --socket ${other.dir}/sessions/`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
       assert.equal(supervisors.length, 3, 'one supervisor per session');
