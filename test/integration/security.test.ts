@@ -124,6 +124,11 @@ describe('security: what a member can never get', () => {
       for (const p of sessions) {
         for (const [fd, target] of fdsOf(p)) assert.ok(fd < 3 || target !== '/dev/null', `session process ${p} inherited nsxd's fd ${fd} (${target})`);
       }
+      // The supervisors hold each session's pty master: not one of their fds reaches what they start.
+      const supervisors = sessions.filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'nsx-session');
+      assert.equal(supervisors.length, 2);
+      for (const p of supervisors) assert.deepEqual(inheritable(p), [], `fds supervisor ${p} would hand on`);
+      assert.ok(supervisors.some((p) => [...fdsOf(p).values()].includes('/dev/ptmx')), 'a supervisor holds the pty master');
     } finally {
       c.close();
       await other.destroy();
