@@ -30,7 +30,6 @@ function check(call: string, result: number): number {
   return result;
 }
 
-const fcntlRaw = libc.func('int fcntl(int fd, int cmd, ...)');
 const closeRangeRaw = libc.func('int close_range(unsigned int first, unsigned int last, unsigned int flags)');
 const ioctlRaw = libc.func('int ioctl(int fd, unsigned long request, ...)');
 const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
@@ -67,7 +66,6 @@ const NS_GET_PARENT = 0xb702;
 const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
 // <asm-generic/ioctls.h>
-const TIOCSWINSZ = 0x5414;
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
 
@@ -86,7 +84,6 @@ export const O_RDWR = 0o2;
 export const O_PATH = 0o10000000;
 export const O_NOCTTY = 0o400;
 export const O_CLOEXEC = 0o2000000;
-const F_DUPFD_CLOEXEC = 1030;
 const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 /** CLONE_NEW* values, as NS_GET_NSTYPE returns them. */
@@ -113,15 +110,6 @@ export function peerCred(fd: number): PeerCred {
   const len = [12];
   check('getsockopt(SO_PEERCRED)', getsockoptRaw(fd, SOL_SOCKET, SO_PEERCRED, buf, len));
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
-}
-
-/**
- * A second fd for the same open file, so two owners can close theirs
- * independently. Close-on-exec, like every fd nsxd makes: a plain dup() would
- * hand it to every program nsxd starts afterwards.
- */
-export function dupCloexec(fd: number): number {
-  return check('fcntl(F_DUPFD_CLOEXEC)', fcntlRaw(fd, F_DUPFD_CLOEXEC, 'int', 0));
 }
 
 /** Marks every fd from `first` up close-on-exec: what a process inherited must not reach what it starts. */
@@ -153,20 +141,13 @@ export function nsGetOwnerUid(fd: number): number {
 
 /**
  * Unlocks a /dev/ptmx master and opens its peer by fd, never by a path that
- * could be swapped. The peer is close-on-exec: it reaches a session's program
- * only as the stdio that spawn puts in place.
+ * could be swapped (the benchmark's raw pty; sessions' ptys are their
+ * supervisors'). The peer is close-on-exec.
  */
 export function openPtyPeer(masterFd: number): number {
   const zero = Buffer.alloc(4);
   check('ioctl(TIOCSPTLCK)', ioctlRaw(masterFd, TIOCSPTLCK, 'uint8_t *', zero));
   return check('ioctl(TIOCGPTPEER)', ioctlRaw(masterFd, TIOCGPTPEER, 'int', O_RDWR | O_NOCTTY | O_CLOEXEC));
-}
-
-export function setWindowSize(fd: number, rows: number, cols: number): void {
-  const ws = Buffer.alloc(8);
-  ws.writeUInt16LE(rows, 0);
-  ws.writeUInt16LE(cols, 2);
-  check('ioctl(TIOCSWINSZ)', ioctlRaw(fd, TIOCSWINSZ, 'uint8_t *', ws));
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
