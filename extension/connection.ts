@@ -22,6 +22,8 @@ export class Connection implements vscode.Disposable {
   private retryTimer: NodeJS.Timeout | undefined;
   private socketWatcher: FSWatcher | undefined;
   private watchedPath = '';
+  /** The socket of the current (or latest) attempt: the setting may have changed since. */
+  private path = '';
   private disposed = false;
   private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
   private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
@@ -69,6 +71,11 @@ export class Connection implements vscode.Disposable {
     return this.state === 'connected';
   }
 
+  /** The socket of the nsxd this is connected to, if it is. */
+  get connectedTo(): string | undefined {
+    return this.state === 'connected' ? this.path : undefined;
+  }
+
   /** Reconnects as soon as the socket is made again (nsxd restarted), whatever the backoff says. */
   private watchForSocket(): void {
     const path = this.socketPath;
@@ -94,9 +101,10 @@ export class Connection implements vscode.Disposable {
     if (this.disposed) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    await this.stopClient();
+    // Not "connected" while the old client stops: nothing may be sent through it any more.
     this.setState('connecting', '');
-    const path = this.socketPath;
+    await this.stopClient();
+    const path = this.path = this.socketPath;
     // The socket is connected before the client exists, so that "not running" and
     // "permission denied" become the welcome view's words, not a client error popup.
     let socket: Socket;
@@ -176,7 +184,7 @@ export class Connection implements vscode.Disposable {
     };
     this.status.text = text[state];
     this.status.tooltip = state === 'connected'
-      ? `Connected to nsxd at ${this.socketPath} as ${this.identity?.user ?? '?'}`
+      ? `Connected to nsxd at ${this.path} as ${this.identity?.user ?? '?'}`
       : reason || 'Connecting to nsxd…';
     this.status.backgroundColor = state === 'notRunning' || state === 'denied' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }

@@ -66,6 +66,8 @@ try {
 } finally {
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));
+  // Sessions outlive nsxd; any the suite left would wait out the orphan timeout.
+  spawnSync('pkill', ['-TERM', '-f', `nsx-session --socket ${dir}/sessions/`]);
   spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -48,6 +48,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const dir = opts.dir ?? rootDir('nsxd-test-');
   const socket = join(dir, 'nsxd.sock');
   const config = join(dir, 'nsxd.json');
+  ensureGroup(opts.group);
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
   const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config,
     '--orphan-timeout', String(opts.orphanTimeout ?? 30)];
@@ -101,13 +102,15 @@ export function nsx(daemon: Daemon | string, args: string[], opts: { user?: stri
 /** A user made for this test, removed by remove(); in the nsx group only when asked. */
 export function createUser(opts: { inGroup?: boolean; groups?: string[] } = {}): { name: string; uid: number; remove(): void } {
   const name = `nsxt${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`;
+  if (opts.inGroup) ensureGroup();
   const groups = [...(opts.inGroup ? ['nsx'] : []), ...(opts.groups ?? [])];
   execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', ...(groups.length ? ['--groups', groups.join(',')] : []), name]);
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   return { name, uid, remove: () => { spawnSync('pkill', ['-KILL', '-u', name]); spawnSync('userdel', ['--remove', name]); } };
 }
 
-export function ensureGroup(name = 'nsx'): void {
+/** nsxd's socket group: a fresh machine has none until the first daemon or member needs it. */
+function ensureGroup(name = 'nsx'): void {
   if (spawnSync('getent', ['group', name]).status !== 0) execFileSync('groupadd', ['--system', name]);
 }
 

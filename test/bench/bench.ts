@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
 import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
-import { DIST, ensureGroup, startDaemon, waitFor } from '../support';
+import { DIST, startDaemon, waitFor } from '../support';
 
 /** Processes on the machine at each step of the discovery bench. */
 const SCALE = (process.env.NSX_BENCH_SCALE ?? '2000,7000,20000').split(',').map(Number);
@@ -202,7 +202,6 @@ function rawPtyKeystrokes(): number[] {
 }
 
 async function main(): Promise<void> {
-  ensureGroup();
   execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
   const load = makeLoad();
   try {

@@ -6,7 +6,7 @@ import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListNamespaces, NamespaceDetails } from '../../helper/common/protocol';
-import { createUser, Daemon, ensureGroup, NSXD, nsx, rootDir, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, NSXD, nsx, rootDir, startDaemon, waitFor } from '../support';
 
 function raw(socket: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -30,7 +30,6 @@ describe('nsxd socket and access', () => {
   let daemon: Daemon;
   let outsider: ReturnType<typeof createUser>;
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
     outsider = createUser();
   });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { NamespacesChangedNotification, Snapshot, Subscribe } from '../../helper/common/protocol';
-import { Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
+import { Daemon, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 interface ListedNs {
   type: string;
@@ -29,7 +29,6 @@ describe('discovery', () => {
   const find = (type: string, inode: number) => list().find((ns) => ns.type === type && ns.inode === inode);
 
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
   });
   after(async () => {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateNamespace, PinNamespace, UnpinNamespace } from '../../helper/common/protocol';
-import { createUser, Daemon, ensureGroup, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 const tag = `t${process.pid}`;
 
@@ -24,7 +24,6 @@ describe('pins', () => {
   let operator: ReturnType<typeof createUser>;
   let other: ReturnType<typeof createUser>;
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
     operator = createUser({ inGroup: true });
     other = createUser({ inGroup: true });

@@ -7,14 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import {
   CreateNamespace, PinNamespace, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
 } from '../../helper/common/protocol';
-import { createUser, Daemon, ensureGroup, holdNamespaces, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, holdNamespaces, startDaemon, waitFor } from '../support';
 
 describe('refusals', () => {
   let daemon: Daemon;
   let outsider: ReturnType<typeof createUser>;
   let target: Awaited<ReturnType<typeof holdNamespaces>>;
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
     outsider = createUser();
     target = await holdNamespaces(['--uts']);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
 import {
-  createUser, Daemon, descendants, DIST, sessionCgroupDir, ensureGroup, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+  createUser, Daemon, descendants, DIST, sessionCgroupDir, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';
 
 const O_CLOEXEC = 0o2000000;
@@ -66,7 +66,6 @@ describe('security: what a member can never get', () => {
   let dir: string;
   let fdgrab: string;
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
     user = createUser({ inGroup: true });
     dir = rootDir('nsx-sec-');

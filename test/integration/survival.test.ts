@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { ErrorCodes, TerminalAttach, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
 import {
-  comm, createUser, Daemon, descendants, DIST, ensureGroup, holdNamespaces, NSX, nsx, sessionCgroupDir, startDaemon, waitFor,
+  comm, createUser, Daemon, descendants, DIST, holdNamespaces, NSX, nsx, sessionCgroupDir, startDaemon, waitFor,
 } from '../support';
 
 const PTY = { cols: 100, rows: 30 };
@@ -79,7 +79,6 @@ describe('sessions outlive nsxd', () => {
   let member: ReturnType<typeof createUser>;
   let other: ReturnType<typeof createUser>;
   before(() => {
-    ensureGroup();
     member = createUser({ inGroup: true });
     other = createUser({ inGroup: true });
   });

@@ -7,7 +7,7 @@ import type { Client } from '../../helper/common/client';
 import {
   TerminalAck, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOutput, TerminalResize,
 } from '../../helper/common/protocol';
-import { createUser, Daemon, ensureGroup, fdCount, holdNamespaces, NSX, nsInode, nsx, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, fdCount, holdNamespaces, NSX, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 /** A pty session driven the way the extension drives one. */
 async function ptySession(c: Client, params: TerminalOpenParams) {
@@ -42,7 +42,6 @@ describe('terminal sessions', () => {
   let user: ReturnType<typeof createUser>;
   let target: Awaited<ReturnType<typeof holdNamespaces>>;
   before(async () => {
-    ensureGroup();
     daemon = await startDaemon();
     user = createUser({ inGroup: true });
     target = await holdNamespaces(['--uts', '--net', '--ipc', '--pid', '--mount', '--fork', '--mount-proc'], 'hostname nsx-target; ip link add nsxv0 type veth peer name nsxv1; sleep 600 & exec sleep 601');

@@ -3,7 +3,7 @@
 // suite makes, the commands do what they say, terminals run in namespaces.
 import * as assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -275,7 +275,7 @@ export function defineSuite(): void {
       const config = vscode.workspace.getConfiguration('nsx');
       await config.update('socketPath', socket, vscode.ConfigurationTarget.Global);
       try {
-        await until('connected to the first nsxd', () => api.connection.currentState === 'connected');
+        await until('connected to the first nsxd', () => api.connection.connectedTo === socket);
         first.proc.kill('SIGKILL');
         await until('the connection lost', () => api.connection.currentState !== 'connected');
         // Long enough for a backoff to have grown: the socket's reappearance is what counts.
@@ -286,6 +286,49 @@ export function defineSuite(): void {
         second.proc.kill('SIGTERM');
       } finally {
         await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+        spawnSync('rm', ['-rf', dir]);
+      }
+      await until('connected again', () => api.connection.currentState === 'connected');
+    });
+
+    it('a terminal outlives a kill -9 of nsxd: the same shell attaches again, with what it printed meanwhile', async function () {
+      this.timeout(60_000);
+      const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-survive-XXXXXX'], { encoding: 'utf8' }).trim();
+      execFileSync('chmod', ['755', dir]);
+      const socket = join(dir, 'nsxd.sock');
+      const nsxd = join(api.extension.extensionPath, 'dist/nsxd.js');
+      const start = () => new Promise<ChildProcess>((resolve, reject) => {
+        const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json'), '--orphan-timeout', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve(proc); });
+        proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
+      });
+      let daemon = await start();
+      const config = vscode.workspace.getConfiguration('nsx');
+      await config.update('socketPath', socket, vscode.ConfigurationTarget.Global);
+      let t: NsTerminal | undefined;
+      try {
+        await until('connected to the first nsxd', () => api.connection.connectedTo === socket);
+        t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'survivor' })) as NsTerminal;
+        const before = await runInTerminal(t, 'echo shell=$$; hostname', 'READY');
+        assert.ok(existsSync(join(dir, 'sessions', `${t.session!.session}.sock`)), 'the session is this nsxd\'s, in its supervisor');
+        assert.match(before, /survivor/);
+        const shell = /shell=(\d+)/.exec(before)![1];
+        // Output that arrives while no nsxd is there: the supervisor keeps it for the next.
+        t.terminal!.sendText('sleep 2; echo LATE""OUTPUT');
+        await until('the shell given the line', () => t!.output.includes('LATE""OUTPUT'));
+        daemon.kill('SIGKILL');
+        await until('the terminal detached', () => t!.detached);
+        await new Promise((r) => setTimeout(r, 3000));
+        daemon = await start();
+        await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'));
+        await until('the output of the gap', () => t!.output.includes('LATEOUTPUT'));
+        assert.match(await runInTerminal(t, 'echo shell=$$; hostname', 'AGAIN'), new RegExp(`shell=${shell}\\b[\\s\\S]*survivor`), 'the same shell, in the same namespaces');
+      } finally {
+        t?.terminal?.dispose();
+        // Closing the terminal ends the session: its supervisor removes its socket.
+        await until('the session ended', () => !existsSync(join(dir, 'sessions')) || readdirSync(join(dir, 'sessions')).length === 0).catch(() => undefined);
+        await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+        daemon.kill('SIGTERM');
         spawnSync('rm', ['-rf', dir]);
       }
       await until('connected again', () => api.connection.currentState === 'connected');
