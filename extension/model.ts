@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  Container, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
+  applyNamespaceChange, Container, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
@@ -85,8 +85,9 @@ export class Model implements vscode.Disposable {
   }
 
   private apply(change: NamespacesChanged): void {
-    // added and changed are upserts: a subscriber's first snapshot may be newer than the diff's base.
-    for (const ns of [...change.added, ...change.changed]) this.namespaces.set(nsId(ns), ns);
+    // Each change is to the one before it, the first to the snapshot subscribe answered with.
+    for (const ns of change.added) this.namespaces.set(nsId(ns), ns);
+    for (const ns of change.changed) this.namespaces.set(nsId(ns), applyNamespaceChange(this.namespaces.get(nsId(ns)), ns));
     for (const key of change.removed) this.namespaces.delete(nsId(key));
     for (const p of [...change.processesAdded, ...change.processesChanged]) this.processes.set(p.pid, p);
     for (const pid of change.processesRemoved) this.processes.delete(pid);

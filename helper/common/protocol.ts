@@ -10,7 +10,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import * as parse from './parse';
 
 /** Bumped whenever a request or notification changes shape. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest message either side accepts; a bigger one closes the connection. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -188,9 +188,30 @@ export function parseSubscribe(value: unknown): SubscribeParams {
 /** client → nsxd */
 export const Unsubscribe = new RequestType0<null, void>('namespaces/unsubscribe');
 
+/** A namespace that changed: its fields as now, but its pids as what joined and what left. */
+export interface NamespaceChange extends Omit<Namespace, 'pids'> {
+  pidsAdded: number[];
+  pidsRemoved: number[];
+}
+
+/** Applies a change to the namespace it was made from (none: one the client has not seen, so all its pids are new). */
+export function applyNamespaceChange(before: Namespace | undefined, change: NamespaceChange): Namespace {
+  const { pidsAdded, pidsRemoved, ...rest } = change;
+  const gone = new Set(pidsRemoved);
+  const pids = (before?.pids ?? []).filter((pid) => !gone.has(pid));
+  const have = new Set(pids);
+  for (const pid of pidsAdded) if (!have.has(pid)) pids.push(pid);
+  return { ...rest, pids };
+}
+
+/**
+ * What changed since the previous change (or the snapshot subscribe
+ * answered): a fork in the host's namespaces costs a pid per type, not every
+ * pid they have.
+ */
 export interface NamespacesChanged {
   added: Namespace[];
-  changed: Namespace[];
+  changed: NamespaceChange[];
   removed: NsKey[];
   processesAdded: Process[];
   processesChanged: Process[];

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { NamespacesChangedNotification, Snapshot, Subscribe } from '../../helper/common/protocol';
+import { applyNamespaceChange, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, Snapshot, Subscribe } from '../../helper/common/protocol';
 import { Daemon, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 interface ListedNs {
@@ -151,7 +151,10 @@ describe('discovery', () => {
     const c = await daemon.client();
     const seen: number[] = [];
     // Added, or changed where the kernel gave it the inode of a namespace that just died.
-    c.conn.onNotification(NamespacesChangedNotification, (change) => { for (const ns of [...change.added, ...change.changed]) if (ns.pids.length) seen.push(ns.inode); });
+    c.conn.onNotification(NamespacesChangedNotification, (change) => {
+      for (const ns of change.added) if (ns.pids.length) seen.push(ns.inode);
+      for (const ns of change.changed) if (ns.pidsAdded.length) seen.push(ns.inode);
+    });
     try {
       // An hour between polls: only an event can bring the change within the wait below.
       await c.conn.sendRequest(Subscribe, { intervalMs: 3_600_000 });
@@ -173,7 +176,7 @@ describe('discovery', () => {
       const changes: { added: string[]; changed: string[]; removed: string[] }[] = [];
       c.conn.onNotification(NamespacesChangedNotification, (ch) => changes.push({
         added: ch.added.map((n) => `${n.type}:${n.inode}`),
-        changed: ch.changed.filter((n) => n.pids.length > 0).map((n) => `${n.type}:${n.inode}`),
+        changed: ch.changed.filter((n) => n.pidsAdded.length > 0).map((n) => `${n.type}:${n.inode}`),
         removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
       }));
       const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
@@ -184,6 +187,47 @@ describe('discovery', () => {
       await waitFor(() => changes.some((ch) => ch.added.includes(key) || ch.changed.includes(key)), 10_000, 'an added notification');
       held.kill();
       await waitFor(() => changes.some((ch) => ch.removed.includes(key)), 10_000, 'a removed notification');
+    } finally {
+      c.close();
+    }
+  });
+
+  it("a subscriber's copy, the snapshot plus every change, is what nsxd sees; a fork costs its pid, not the host's", async () => {
+    const c = await daemon.client();
+    try {
+      const copy = new Map<string, Namespace>();
+      const pids = new Set<number>();
+      const moved: { whole: boolean; pids: number; of: number }[] = [];
+      const apply = (ch: NamespacesChanged) => {
+        for (const ns of ch.changed) if (ns.initial) moved.push({ whole: 'pids' in ns, pids: ns.pidsAdded.length + ns.pidsRemoved.length, of: copy.get(nsId(ns))!.pids.length });
+        for (const ns of ch.added) copy.set(nsId(ns), ns);
+        for (const ns of ch.changed) copy.set(nsId(ns), applyNamespaceChange(copy.get(nsId(ns)), ns));
+        for (const key of ch.removed) copy.delete(nsId(key));
+        for (const p of ch.processesAdded) pids.add(p.pid);
+        for (const pid of ch.processesRemoved) pids.delete(pid);
+      };
+      const early: NamespacesChanged[] = [];
+      let first: Snapshot | undefined;
+      c.conn.onNotification(NamespacesChangedNotification, (ch) => { if (first) apply(ch); else early.push(ch); });
+      first = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
+      assert.deepEqual(early, [], 'no change reaches a client before the snapshot it is a change to');
+      for (const ns of first.namespaces) copy.set(nsId(ns), ns);
+      for (const p of first.processes) pids.add(p.pid);
+      // Churn: processes come and go in the host's namespaces and in new ones.
+      const held = await holdNamespaces(['--uts', '--fork'], 'for i in 1 2 3 4 5 6 7 8; do sleep 0.1 & done; wait; exec sleep 600');
+      for (let i = 0; i < 10; i++) spawnSync('sh', ['-c', 'sleep 0.05 & sleep 0.05 & wait']);
+      await new Promise((r) => setTimeout(r, 1500));
+      held.kill();
+      await new Promise((r) => setTimeout(r, 800));
+      // The scan this asks for is pushed to the subscriber before its answer is sent.
+      const now = await c.conn.sendRequest(ListNamespaces, {});
+      const sorted = (ns: Namespace) => ({ ...ns, pids: [...ns.pids].sort((a, b) => a - b) });
+      assert.deepEqual([...copy.values()].map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))),
+        now.namespaces.map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))));
+      assert.deepEqual([...pids].sort((a, b) => a - b), now.processes.map((p) => p.pid).sort((a, b) => a - b));
+      // A changed namespace comes as the pids that joined and left: the host's, which hold every process, never whole.
+      assert.ok(moved.length > 0, 'the host namespaces changed');
+      assert.ok(moved.every((m) => !m.whole && m.pids < m.of), JSON.stringify(moved.slice(0, 3)));
     } finally {
       c.close();
     }

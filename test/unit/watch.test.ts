@@ -1,7 +1,7 @@
 // What namespaces/subscribe pushes: the difference between two scans.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Namespace, Process, Snapshot } from '../../helper/common/protocol';
+import { applyNamespaceChange, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 import { diff } from '../../helper/daemon/discovery/watch';
 
 const ns = (inode: number, pids: number[]): Namespace => ({ type: 'uts', inode, pids, holders: [], initial: false, pins: [] });
@@ -14,6 +14,9 @@ it('reports added, changed and removed namespaces and processes', () => {
   const d = diff(before, after)!;
   assert.deepEqual(d.added.map((n) => n.inode), [3]);
   assert.deepEqual(d.changed.map((n) => n.inode), [1]);
+  assert.deepEqual(d.changed[0].pidsAdded, [12]);
+  assert.deepEqual(d.changed[0].pidsRemoved, []);
+  assert.equal('pids' in d.changed[0], false, 'a changed namespace comes as what joined and left, not all its pids');
   assert.deepEqual(d.removed, [{ type: 'uts', inode: 2 }]);
   assert.deepEqual(d.processesAdded.map((p) => p.pid), [12]);
   assert.deepEqual(d.processesChanged.map((p) => p.pid), [10]);
@@ -23,4 +26,23 @@ it('reports added, changed and removed namespaces and processes', () => {
 it('reports nothing when nothing changed', () => {
   const s = snap([ns(1, [10])], [proc(10)]);
   assert.equal(diff(s, structuredClone(s)), undefined);
+});
+
+it('sends a fork in a big namespace as one pid, and the client adds it up to the same namespace', () => {
+  const pids = Array.from({ length: 5000 }, (_, i) => i + 100);
+  const before = snap([ns(1, pids)], []);
+  const after = snap([ns(1, [...pids.filter((p) => p !== 150), 9999])], []);
+  const d = diff(before, after)!;
+  assert.deepEqual(d.changed.map((c) => [c.pidsAdded, c.pidsRemoved]), [[[9999], [150]]]);
+  assert.ok(JSON.stringify(d).length < 300, `${JSON.stringify(d).length} bytes`);
+  const applied = applyNamespaceChange(before.namespaces[0], d.changed[0]);
+  assert.deepEqual([...applied.pids].sort((a, b) => a - b), [...after.namespaces[0].pids].sort((a, b) => a - b));
+  assert.deepEqual({ ...applied, pids: [] }, { ...after.namespaces[0], pids: [] });
+});
+
+it('reports a namespace whose pins or holders changed, with no pids moved', () => {
+  const before = snap([ns(1, [10])], []);
+  const after = snap([{ ...ns(1, [10]), pins: [{ name: 'blue', paths: ['/run/nsx/pins/uts/blue'] }] }], []);
+  const d = diff(before, after)!;
+  assert.deepEqual(d.changed.map((c) => [c.pins.map((p) => p.name), c.pidsAdded, c.pidsRemoved]), [[['blue'], [], []]]);
 });

@@ -23,6 +23,8 @@ export class Scanner {
   private queued: Promise<Model> | undefined;
   private latest: Model | undefined;
   private latestAt = 0;
+  /** Told of every scan as it lands, before any caller is: the watcher diffs each against the one before. */
+  onScan: ((model: Model) => void) | undefined;
 
   /** /proc reads scale to a few threads, then contend in the kernel. */
   private readonly threads = Math.max(1, Math.min(4, availableParallelism()));
@@ -80,6 +82,7 @@ export class Scanner {
     const model = buildModel(raws, { ...this.ctx, selfMntns, containers }, started);
     this.latest = model;
     this.latestAt = Date.now();
+    this.onScan?.(model);
     this.armIdle();
     return model;
   }

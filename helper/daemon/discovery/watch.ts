@@ -1,7 +1,7 @@
 // namespaces/subscribe: one scan loop shared by every subscriber, running
 // only while someone subscribes, pushing what changed since the last scan.
 // Process events start a scan at once; a slow rescan catches the rest.
-import { Namespace, NamespacesChanged, Process, Snapshot, nsId } from '../../common/protocol';
+import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot, nsId } from '../../common/protocol';
 import { ProcEvents } from './events';
 import type { Scanner } from './scanner';
 
@@ -19,20 +19,27 @@ export class Watcher {
   private timer: NodeJS.Timeout | undefined;
   /** When the timer fires. */
   private timerDue = 0;
+  /** The newest scan, whoever asked for it: what every subscriber's copy is now. */
   private last: Snapshot | undefined;
   private lastScanMs = 0;
   private lastScanEnd = 0;
   private readonly events = new ProcEvents();
 
-  constructor(private readonly scanner: Scanner) {}
+  constructor(private readonly scanner: Scanner) {
+    scanner.onScan = (model) => this.scanned(model.snapshot);
+  }
 
+  /**
+   * The snapshot the subscriber starts from. Every change pushed after it is
+   * diffed against it, never against an older scan, so that pids added and
+   * removed add up to exactly what nsxd sees.
+   */
   async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
-    this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
     this.events.start(() => this.nudge());
-    const { snapshot } = await this.scanner.model(MIN_INTERVAL_MS);
-    this.last ??= snapshot;
+    await this.scanner.model(MIN_INTERVAL_MS);
+    this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
     this.schedule();
-    return snapshot;
+    return this.last!;
   }
 
   unsubscribe(listener: Listener): void {
@@ -40,7 +47,6 @@ export class Watcher {
     if (this.listeners.size === 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      this.last = undefined;
       this.events.stop();
     }
   }
@@ -77,23 +83,26 @@ export class Watcher {
   }
 
   private async tick(): Promise<void> {
-    let snapshot: Snapshot;
     try {
-      ({ snapshot } = await this.scanner.scan());
+      await this.scanner.scan();
     } catch {
       this.schedule(1000);
       return;
     }
+    this.schedule(this.lastScanMs);
+  }
+
+  /** Every scan, the poll's or a request's, goes to the subscribers as what changed since the one before. */
+  private scanned(snapshot: Snapshot): void {
+    const before = this.last;
+    this.last = snapshot;
     this.lastScanMs = snapshot.scanMs;
     this.lastScanEnd = Date.now();
-    if (this.listeners.size === 0) return;
-    const change = this.last ? diff(this.last, snapshot) : undefined;
-    this.last = snapshot;
-    if (change) {
-      const bytes = JSON.stringify(change).length;
-      for (const listener of this.listeners.keys()) listener(change, bytes);
-    }
-    this.schedule(snapshot.scanMs);
+    if (!before || this.listeners.size === 0) return;
+    const change = diff(before, snapshot);
+    if (!change) return;
+    const bytes = JSON.stringify(change).length;
+    for (const listener of this.listeners.keys()) listener(change, bytes);
   }
 }
 
@@ -109,7 +118,10 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     const old = oldNs.get(nsId(ns));
     oldNs.delete(nsId(ns));
     if (!old) change.added.push(ns);
-    else if (JSON.stringify(old) !== JSON.stringify(ns)) change.changed.push(ns);
+    else {
+      const nsChange = namespaceChange(old, ns);
+      if (nsChange) change.changed.push(nsChange);
+    }
   }
   change.removed = [...oldNs.values()].map(({ type, inode }) => ({ type, inode }));
   const oldProc = new Map<number, Process>(before.processes.map((p) => [p.pid, p]));
@@ -124,4 +136,16 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
   const empty = !change.added.length && !change.changed.length && !change.removed.length &&
     !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers;
   return empty ? undefined : change;
+}
+
+/** The pids that joined and left a namespace, with its other fields as now; undefined when none changed. */
+function namespaceChange(before: Namespace, after: Namespace): NamespaceChange | undefined {
+  const { pids: oldPids, ...oldRest } = before;
+  const { pids, ...rest } = after;
+  const had = new Set(oldPids);
+  const has = new Set(pids);
+  const pidsAdded = pids.filter((pid) => !had.has(pid));
+  const pidsRemoved = oldPids.filter((pid) => !has.has(pid));
+  if (!pidsAdded.length && !pidsRemoved.length && JSON.stringify(oldRest) === JSON.stringify(rest)) return undefined;
+  return { ...rest, pidsAdded, pidsRemoved };
 }

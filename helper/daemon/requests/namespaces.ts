@@ -22,8 +22,16 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
     conn.onRequest(Subscribe, async (params) => {
       const { intervalMs } = parseSubscribe(params);
       unsubscribe();
-      listener = (change, bytes) => outbox.send(NamespacesChangedNotification, change, bytes);
-      return watcher.subscribe(listener, intervalMs);
+      // Changes are to the snapshot this answers with: none may reach the client before it.
+      let early: (() => void)[] | undefined = [];
+      const mine = listener = (change, bytes) => {
+        if (early) early.push(() => mine(change, bytes));
+        else outbox.send(NamespacesChangedNotification, change, bytes);
+      };
+      const snapshot = await watcher.subscribe(listener, intervalMs);
+      // The answer is written once this handler's promise settles; the held changes go after it.
+      setImmediate(() => { const held = early!; early = undefined; if (listener === mine) for (const send of held) send(); });
+      return snapshot;
     });
     conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
     onClose(unsubscribe);
