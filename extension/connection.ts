@@ -142,6 +142,13 @@ export class Connection implements vscode.Disposable {
     }
     if (this.client !== client) return;
     const result = client.initializeResult as unknown as InitializeResult;
+    if (result.protocolVersion !== PROTOCOL_VERSION) {
+      // Its messages would be misread: a tree that looks right and is not.
+      this.client = undefined;
+      void client.dispose().catch(() => undefined);
+      this.failed(new Error(`nsxd ${result.serverInfo.version} at ${path} speaks protocol ${result.protocolVersion}, this extension ${PROTOCOL_VERSION}: install the nsxd of this release (see the README)`));
+      return;
+    }
     this.identity = result.identity;
     this.backoff = 1000;
     this.socketWatcher?.close();
