@@ -98,6 +98,9 @@ struct chunk {
 	unsigned char data[];
 };
 
+/* Frames from nsxd. Outside s, whose initialiser would make it a megabyte of the binary. */
+static unsigned char in_buf[MAX_FRAME];
+
 static struct {
 	const char *socket_path, *cgroup_path;
 	int listen_fd, conn_fd, cgroup_fd, pidfd, signal_fd;
@@ -113,8 +116,7 @@ static struct {
 	size_t queued;
 	unsigned char *info;
 	size_t info_len;
-	/* Frames from nsxd; pending is input not yet taken by the pty or pipe. */
-	unsigned char in[MAX_FRAME];
+	/* in_start and in_len frame what in_buf holds; pending is input not yet taken by the pty or pipe. */
 	size_t in_start, in_len;
 	unsigned char *pending;
 	size_t pending_len;
@@ -346,9 +348,9 @@ static void write_pending(void)
 static void run_frames(void)
 {
 	while (s.pending_len == 0 && s.conn_fd >= 0 && s.in_len - s.in_start >= 5) {
-		unsigned char type = s.in[s.in_start];
-		uint32_t len = get_u32(s.in + s.in_start + 1);
-		unsigned char *p = s.in + s.in_start + 5;
+		unsigned char type = in_buf[s.in_start];
+		uint32_t len = get_u32(in_buf + s.in_start + 1);
+		unsigned char *p = in_buf + s.in_start + 5;
 
 		if (len > MAX_FRAME - 5) {
 			detach();
@@ -397,7 +399,7 @@ static void run_frames(void)
 	/* Input still pending points into in[]: it stays where it is until written. */
 	if (s.pending_len > 0 || s.in_start == 0)
 		return;
-	memmove(s.in, s.in + s.in_start, s.in_len - s.in_start);
+	memmove(in_buf, in_buf + s.in_start, s.in_len - s.in_start);
 	s.in_len -= s.in_start;
 	s.in_start = 0;
 }
@@ -406,9 +408,9 @@ static void read_frames(void)
 {
 	ssize_t n;
 
-	if (s.in_len == sizeof(s.in))
+	if (s.in_len == sizeof(in_buf))
 		return;
-	n = recv(s.conn_fd, s.in + s.in_len, sizeof(s.in) - s.in_len, MSG_DONTWAIT);
+	n = recv(s.conn_fd, in_buf + s.in_len, sizeof(in_buf) - s.in_len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		detach();
 		return;
