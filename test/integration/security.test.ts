@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
 import {
-  createUser, Daemon, descendants, DIST, sessionCgroupDir, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+  comm, createUser, Daemon, descendants, DIST, sessionCgroupDir, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';
 
 const O_CLOEXEC = 0o2000000;
@@ -86,12 +86,12 @@ describe('security: what a member can never get', () => {
       assert.equal(root.user, 'root');
       // A second member session, opened while the root one is open: the leak was of every open session's pty into later ones.
       const procs = await waitFor(() => {
-        const ps = member.processes().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'nsx-exec');
+        const ps = member.processes().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || comm(p) === 'nsx-exec');
         return ps.length >= 3 && ps;
       }, 10_000, 'the supervisor, the init and the shell of the member session');
       for (const p of procs) {
         const fds = fdsOf(p);
-        assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `process ${p} (${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`);
+        assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `process ${p} (${comm(p)}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`);
         for (const target of fds.values()) assert.doesNotMatch(target, /ptmx|\/dev\/pts\//, `process ${p} holds a pty: ${target}`);
       }
       const grabbed = spawnSync('runuser', ['-u', user.name, '--', fdgrab, ...procs.map(String)], { encoding: 'utf8' });
@@ -124,7 +124,7 @@ describe('security: what a member can never get', () => {
         for (const [fd, target] of fdsOf(p)) assert.ok(fd < 3 || target !== '/dev/null', `session process ${p} inherited nsxd's fd ${fd} (${target})`);
       }
       // The supervisors hold each session's pty master: not one of their fds reaches what they start.
-      const supervisors = sessions.filter((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'nsx-session');
+      const supervisors = sessions.filter((p) => comm(p) === 'nsx-session');
       assert.equal(supervisors.length, 2);
       for (const p of supervisors) assert.deepEqual(inheritable(p), [], `fds supervisor ${p} would hand on`);
       assert.ok(supervisors.some((p) => [...fdsOf(p).values()].includes('/dev/ptmx')), 'a supervisor holds the pty master');
@@ -138,7 +138,7 @@ describe('security: what a member can never get', () => {
     const other = await startDaemon();
     // Joining a user namespace that another uid owns clears the parent-death signal.
     const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', '--pid', '--fork', 'sleep', '600'], { stdio: 'ignore', detached: true });
-    const held = { pid: await waitFor(() => descendants(made.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 10_000, "the member's namespaces"), kill: () => process.kill(-made.pid!, 'SIGKILL') };
+    const held = { pid: await waitFor(() => descendants(made.pid!).find((p) => comm(p) === 'sleep'), 10_000, "the member's namespaces"), kill: () => process.kill(-made.pid!, 'SIGKILL') };
     const c = await other.client();
     const member = memberSession(other, user, ['isolate', '--', 'sleep', '3004']);
     try {
@@ -153,7 +153,7 @@ describe('security: what a member can never get', () => {
       assert.equal(supervisors.length, 3, 'one supervisor per session');
       for (const p of supervisors) process.kill(p, 'SIGKILL');
       await waitFor(() => sessions.every((p) => supervisors.includes(p) || !existsSync(`/proc/${p}`)), 5000,
-        `every session process gone (left: ${sessions.filter((p) => existsSync(`/proc/${p}`)).map((p) => `${p} ${readFileSync(`/proc/${p}/comm`, 'utf8').trim()}`).join(', ')})`);
+        `every session process gone (left: ${sessions.filter((p) => existsSync(`/proc/${p}`)).map((p) => `${p} ${comm(p)}`).join(', ')})`);
       // Killed, they could not remove their sockets and cgroups: the next nsxd does.
       await other.stop();
       const next = await startDaemon({ dir: other.dir });
@@ -172,7 +172,7 @@ describe('security: what a member can never get', () => {
   it("refuses a root shell in a mount namespace a member made, unless the member's user namespace is joined too", async () => {
     const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--mount', 'sleep', '600'], { stdio: 'ignore' });
     try {
-      const pid = await waitFor(() => descendants(made.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'
+      const pid = await waitFor(() => descendants(made.pid!).find((p) => comm(p) === 'sleep'
         && nsInode(p, 'mnt') !== nsInode('self', 'mnt')), 10_000, "the member's namespaces");
       const refused = nsx(daemon, ['enter', String(pid), '-t', 'mnt', '--', 'id', '-u']);
       assert.equal(refused.code, 1);
@@ -197,7 +197,7 @@ describe('security: what a member can never get', () => {
         const session = memberSession(daemon, wheel, [...args, '--', 'sleep', '3006']);
         try {
           // Read from the host's side: inside a user namespace host groups show as 65534.
-          const shell = await waitFor(() => session.processes().find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 10_000, `the ${args[0]} session`);
+          const shell = await waitFor(() => session.processes().find((p) => comm(p) === 'sleep'), 10_000, `the ${args[0]} session`);
           const groups = /^Groups:(.*)$/m.exec(readFileSync(`/proc/${shell}/status`, 'utf8'))![1].trim().split(/\s+/);
           assert.ok(groups.includes(spawnSync('getent', ['group', 'nsx'], { encoding: 'utf8' }).stdout.split(':')[2]), `${args[0]}: the user's other groups are there: ${groups}`);
           assert.ok(!groups.includes('0'), `${args[0]}: ${groups}`);
@@ -216,7 +216,7 @@ describe('security: what a member can never get', () => {
     // Alone in a uts namespace of its own, so that its command line is that namespace's row.
     const proc = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', 'bash', '-c', 'exec -a "$0" sleep 600', forged], { stdio: 'ignore' });
     try {
-      await waitFor(() => descendants(proc.pid!).some((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 5000, 'the forger');
+      await waitFor(() => descendants(proc.pid!).some((p) => comm(p) === 'sleep'), 5000, 'the forger');
       const r = nsx(daemon, ['list']);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stdout, /^4026531835 cgroup 999/m);
