@@ -7,7 +7,7 @@ import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
-import { ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION } from '../helper/common/protocol';
+import { ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION, protocolMismatch } from '../helper/common/protocol';
 import { setContextKey } from './menus';
 
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
@@ -142,11 +142,11 @@ export class Connection implements vscode.Disposable {
     }
     if (this.client !== client) return;
     const result = client.initializeResult as unknown as InitializeResult;
-    if (result.protocolVersion !== PROTOCOL_VERSION) {
-      // Its messages would be misread: a tree that looks right and is not.
+    const mismatch = protocolMismatch(result);
+    if (mismatch) {
       this.client = undefined;
       void client.dispose().catch(() => undefined);
-      this.failed(new Error(`nsxd ${result.serverInfo.version} at ${path} speaks protocol ${result.protocolVersion}, this extension ${PROTOCOL_VERSION}: install the nsxd of this release (see the README)`));
+      this.failed(new Error(`${mismatch} (at ${path})`));
       return;
     }
     this.identity = result.identity;

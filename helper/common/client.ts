@@ -3,7 +3,7 @@
 import { createConnection, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { defaultSocket, explainConnectError } from './deployment';
-import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION } from './protocol';
+import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMismatch } from './protocol';
 
 export interface Client {
   conn: MessageConnection;
@@ -31,9 +31,8 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
       capabilities: {},
       initializationOptions: { protocolVersion: PROTOCOL_VERSION },
     });
-    if (server.protocolVersion !== PROTOCOL_VERSION) {
-      throw new Error(`nsxd speaks protocol ${server.protocolVersion}, this client ${PROTOCOL_VERSION}: update both to the same release`);
-    }
+    const mismatch = protocolMismatch(server);
+    if (mismatch) throw new Error(mismatch);
     lastWrite = conn.sendNotification(Initialized, {}).catch(() => undefined);
     return { conn, socket, server, close };
   } catch (err) {

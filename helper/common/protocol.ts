@@ -163,6 +163,11 @@ export interface Identity {
   /** Namespace types the running kernel has (time needs Linux 5.6). */
   nstypes: NsType[];
 }
+/** Why a client of this release cannot talk to that nsxd; undefined when it can. Misread messages would show a tree that looks right and is not. */
+export function protocolMismatch(server: InitializeResult): string | undefined {
+  return server.protocolVersion === PROTOCOL_VERSION ? undefined
+    : `nsxd ${server.serverInfo.version} speaks protocol ${server.protocolVersion}, this client ${PROTOCOL_VERSION}: install the nsxd of this release (see the README)`;
+}
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('initialize');
 /** client → nsxd, after the answer to initialize. */
 export const Initialized = new NotificationType<Record<string, never>>('initialized');

@@ -47,6 +47,35 @@ async function runInTerminal(t: NsTerminal, line: string, marker: string): Promi
   return until(`"${marker}" in the terminal`, () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined));
 }
 
+/**
+ * An nsxd of the test's own, in a folder of its own, that the test may kill
+ * and start again on the same socket; use() points the extension at it,
+ * done() back at the suite's and removes the folder.
+ */
+function ownDaemon(api: Api, prefix: string, args: string[] = []) {
+  const dir = execFileSync('mktemp', ['-d', `/tmp/${prefix}-XXXXXX`], { encoding: 'utf8' }).trim();
+  execFileSync('chmod', ['755', dir]);
+  const socket = join(dir, 'nsxd.sock');
+  const nsxd = join(api.extension.extensionPath, 'dist/nsxd.js');
+  const config = () => vscode.workspace.getConfiguration('nsx');
+  return {
+    dir,
+    start: () => new Promise<{ proc: ChildProcess; listening: number }>((resolve, reject) => {
+      const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve({ proc, listening: Date.now() }); });
+      proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
+    }),
+    use: async () => {
+      await config().update('socketPath', socket, vscode.ConfigurationTarget.Global);
+      await until('connected to the test\'s nsxd', () => api.connection.connectedTo === socket);
+    },
+    done: async () => {
+      await config().update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+      spawnSync('rm', ['-rf', dir]);
+    },
+  };
+}
+
 export function defineSuite(): void {
   describe('Namespace Explorer', () => {
     let api: Api;
@@ -262,55 +291,35 @@ export function defineSuite(): void {
 
     it('reconnects as soon as a killed nsxd listens again', async function () {
       this.timeout(60_000);
-      const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-restart-XXXXXX'], { encoding: 'utf8' }).trim();
-      execFileSync('chmod', ['755', dir]);
-      const socket = join(dir, 'nsxd.sock');
-      const nsxd = join(api.extension.extensionPath, 'dist/nsxd.js');
-      const start = () => new Promise<{ proc: ChildProcess; listening: number }>((resolve, reject) => {
-        const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-        proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve({ proc, listening: Date.now() }); });
-        proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
-      });
-      const first = await start();
-      const config = vscode.workspace.getConfiguration('nsx');
-      await config.update('socketPath', socket, vscode.ConfigurationTarget.Global);
+      const own = ownDaemon(api, 'nsx-restart');
+      const first = await own.start();
       try {
-        await until('connected to the first nsxd', () => api.connection.connectedTo === socket);
+        await own.use();
         first.proc.kill('SIGKILL');
         await until('the connection lost', () => api.connection.currentState !== 'connected');
         // Long enough for a backoff to have grown: the socket's reappearance is what counts.
         await new Promise((r) => setTimeout(r, 4000));
-        const second = await start();
+        const second = await own.start();
         await until('connected to the second nsxd', () => api.connection.currentState === 'connected');
         console.log(`      reconnected ${Date.now() - second.listening} ms after nsxd listened again`);
         second.proc.kill('SIGTERM');
       } finally {
-        await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
-        spawnSync('rm', ['-rf', dir]);
+        await own.done();
       }
       await until('connected again', () => api.connection.currentState === 'connected');
     });
 
     it('a terminal outlives a kill -9 of nsxd: the same shell attaches again, with what it printed meanwhile', async function () {
       this.timeout(60_000);
-      const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-survive-XXXXXX'], { encoding: 'utf8' }).trim();
-      execFileSync('chmod', ['755', dir]);
-      const socket = join(dir, 'nsxd.sock');
-      const nsxd = join(api.extension.extensionPath, 'dist/nsxd.js');
-      const start = () => new Promise<ChildProcess>((resolve, reject) => {
-        const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json'), '--orphan-timeout', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
-        proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve(proc); });
-        proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
-      });
-      let daemon = await start();
-      const config = vscode.workspace.getConfiguration('nsx');
-      await config.update('socketPath', socket, vscode.ConfigurationTarget.Global);
+      const own = ownDaemon(api, 'nsx-survive', ['--orphan-timeout', '30']);
+      const sessions = join(own.dir, 'sessions');
+      let daemon = (await own.start()).proc;
       let t: NsTerminal | undefined;
       try {
-        await until('connected to the first nsxd', () => api.connection.connectedTo === socket);
+        await own.use();
         t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'survivor' })) as NsTerminal;
         const before = await runInTerminal(t, 'echo shell=$$; hostname', 'READY');
-        assert.ok(existsSync(join(dir, 'sessions', `${t.session!.session}.sock`)), 'the session is this nsxd\'s, in its supervisor');
+        assert.ok(existsSync(join(sessions, `${t.session!.session}.sock`)), 'the session is this nsxd\'s, in its supervisor');
         assert.match(before, /survivor/);
         const shell = /shell=(\d+)/.exec(before)![1];
         // Output that arrives while no nsxd is there: the supervisor keeps it for the next.
@@ -319,17 +328,16 @@ export function defineSuite(): void {
         daemon.kill('SIGKILL');
         await until('the terminal detached', () => t!.detached);
         await new Promise((r) => setTimeout(r, 3000));
-        daemon = await start();
+        daemon = (await own.start()).proc;
         await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'));
         await until('the output of the gap', () => t!.output.includes('LATEOUTPUT'));
         assert.match(await runInTerminal(t, 'echo shell=$$; hostname', 'AGAIN'), new RegExp(`shell=${shell}\\b[\\s\\S]*survivor`), 'the same shell, in the same namespaces');
       } finally {
         t?.terminal?.dispose();
         // Closing the terminal ends the session: its supervisor removes its socket.
-        await until('the session ended', () => !existsSync(join(dir, 'sessions')) || readdirSync(join(dir, 'sessions')).length === 0).catch(() => undefined);
-        await config.update('socketPath', undefined, vscode.ConfigurationTarget.Global);
+        await until('the session ended', () => !existsSync(sessions) || readdirSync(sessions).length === 0).catch(() => undefined);
         daemon.kill('SIGTERM');
-        spawnSync('rm', ['-rf', dir]);
+        await own.done();
       }
       await until('connected again', () => api.connection.currentState === 'connected');
     });

@@ -142,10 +142,15 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
 function namespaceChange(before: Namespace, after: Namespace): NamespaceChange | undefined {
   const { pids: oldPids, ...oldRest } = before;
   const { pids, ...rest } = after;
-  const had = new Set(oldPids);
-  const has = new Set(pids);
-  const pidsAdded = pids.filter((pid) => !had.has(pid));
-  const pidsRemoved = oldPids.filter((pid) => !has.has(pid));
+  let pidsAdded: number[] = [];
+  let pidsRemoved: number[] = [];
+  // Scans list an unchanged namespace's pids in the same order: only a changed one pays for sets.
+  if (oldPids.length !== pids.length || oldPids.some((pid, i) => pid !== pids[i])) {
+    const had = new Set(oldPids);
+    const has = new Set(pids);
+    pidsAdded = pids.filter((pid) => !had.has(pid));
+    pidsRemoved = oldPids.filter((pid) => !has.has(pid));
+  }
   if (!pidsAdded.length && !pidsRemoved.length && JSON.stringify(oldRest) === JSON.stringify(rest)) return undefined;
   return { ...rest, pidsAdded, pidsRemoved };
 }
