@@ -1,7 +1,7 @@
 // Bundles the three programs (extension, nsxd, nsx), the scan worker and the
 // extension's test suite into dist/, copies koffi's native module next to
-// them, and compiles the single-threaded launcher native/nsx-exec.c and the
-// session supervisor native/nsx-session.c.
+// them, and compiles the single-threaded launcher native/nsx-exec.c, the
+// session supervisor native/nsx-session.c and nsx's C front native/nsx.c.
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -62,9 +62,11 @@ function copyKoffi() {
 
 function buildNative() {
   mkdirSync('dist', { recursive: true });
-  for (const name of ['nsx-exec', 'nsx-session']) {
+  // nsx, the C front of the CLI, says the protocol version as the TypeScript clients do.
+  const protocol = /^export const PROTOCOL_VERSION = (\d+);$/m.exec(readFileSync('helper/common/protocol.ts', 'utf8'))[1];
+  for (const name of ['nsx-exec', 'nsx-session', 'nsx']) {
     // Renamed into place too: a session's supervisor may be running this very file.
-    execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2',
+    execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', `-DNSX_PROTOCOL_VERSION=${protocol}`,
       '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}.new`, `native/${name}.c`], { stdio: 'inherit' });
     chmodSync(`dist/${name}.new`, 0o755);
     renameSync(`dist/${name}.new`, `dist/${name}`);

@@ -29,7 +29,7 @@ if (await live()) {
   children.push(nsxd);
   for (let i = 0; i < 100 && !(await live()); i++) await new Promise((r) => setTimeout(r, 100));
 }
-console.log(`Try the CLI: node ${join(root, 'dist/nsx.js')} --socket ${socket} list`);
+console.log(`Try the CLI: ${join(root, 'dist/nsx')} --socket ${socket} list`);
 
 const desktop = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' }).stdout.trim();
 const isDesktop = desktop && !/code-server/.test(execFileSync('readlink', ['-f', desktop], { encoding: 'utf8' }));

@@ -10,7 +10,9 @@ import { connect, Client } from '../helper/common/client';
 
 export const ROOT = resolve(__dirname, '../../..');
 export const DIST = join(ROOT, 'dist');
-export const NSX = join(DIST, 'nsx.js');
+/** The nsx users run: the C front, which answers `list` itself and hands the rest to nsx.js. */
+export const NSX = join(DIST, 'nsx');
+export const NSX_JS = join(DIST, 'nsx.js');
 export const NSXD = join(DIST, 'nsxd.js');
 
 export interface Daemon {
@@ -93,7 +95,7 @@ export interface Run {
 /** Runs nsx against a daemon, as root or as another user (through runuser, with that user's own groups). */
 export function nsx(daemon: Daemon | string, args: string[], opts: { user?: string; input?: string; env?: Record<string, string> } = {}): Run {
   const socket = typeof daemon === 'string' ? daemon : daemon.socket;
-  const argv = [process.execPath, NSX, '--socket', socket, ...args];
+  const argv = [NSX, '--socket', socket, ...args];
   const cmd = opts.user ? ['runuser', '-u', opts.user, '--', ...argv] : argv;
   const r = spawnSync(cmd[0], cmd.slice(1), { input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000 });
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };

@@ -2,12 +2,12 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
-import { Client, connect } from '../common/client';
+import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
-  CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, TerminalTarget, UnpinNamespace,
+  CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces, TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, listJson, pinRows, printable, table, tree, unpinned } from './format';
+import { containerTable, listJson, pinRows, printable, tree, unpinned } from '../common/format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE]          every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND)
@@ -107,10 +107,14 @@ type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosit
 
 const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async list({ values, withClient }) {
-    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
     const only = types(values);
+    if (!values.json) {
+      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, only ? { types: only } : {}))).text);
+      return 0;
+    }
+    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
-    process.stdout.write(values.json ? JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n' : printable(table(namespaces, snapshot)));
+    process.stdout.write(JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n');
     return 0;
   },
 
@@ -186,9 +190,12 @@ async function main(argv: string[]): Promise<number> {
   return run({
     args, values, command,
     async withClient(fn) {
-      const client = await connect(values.socket ?? defaultSocket());
+      const path = values.socket ?? defaultSocket();
+      const client = await connect(path);
       try {
         return await fn(client);
+      } catch (err) {
+        throw lostConnection(err, path);
       } finally {
         client.close();
       }

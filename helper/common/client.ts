@@ -1,7 +1,7 @@
 // Connects to nsxd and does the handshake; used by nsx, the tests and the
 // benchmark (the extension connects through vscode-languageclient instead).
 import { createConnection, Socket } from 'node:net';
-import { createMessageConnection, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, ErrorCodes, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { defaultSocket, explainConnectError } from './deployment';
 import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMismatch } from './protocol';
 
@@ -19,6 +19,9 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
     s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(explainConnectError(err, path))));
   });
   const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
+  // vscode-jsonrpc leaves a request unanswered for ever when the socket closes
+  // under it (nsx would end in silence, status 0); disposing rejects each one.
+  conn.onClose(() => conn.dispose());
   conn.listen();
   socket.on('error', () => undefined);
   let lastWrite: Promise<void> = Promise.resolve();
@@ -38,8 +41,16 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
   } catch (err) {
     conn.dispose();
     socket.destroy();
-    // A write that failed (EPIPE, ECONNRESET): nsxd hung up before it answered.
-    if (/^write E/.test((err as Error).message)) throw new Error(`nsxd at ${path} closed the connection before answering (${(err as Error).message}); it may be stopping: try again`);
-    throw err;
+    throw lostConnection(err, path);
   }
+}
+
+/** A request's failure because nsxd hung up, said as such; any other error as it is. */
+export function lostConnection(err: unknown, path: string): unknown {
+  const e = err as { message?: string; code?: number } | undefined;
+  // A write that failed (EPIPE, ECONNRESET), or a socket that closed before the answer.
+  if (/^write E/.test(e?.message ?? '') || e?.code === ErrorCodes.PendingResponseRejected) {
+    return new Error(`nsxd at ${path} closed the connection before answering; it may be stopping: try again`);
+  }
+  return err;
 }

@@ -63,19 +63,19 @@ function makeLoad(): { grow(total: number): Promise<number>; samplePid(): number
   };
 }
 
-/** A whole CLI run, as a user types it: node's start, the connection, the scan, the output. */
+/** A whole CLI run, as a user types it: the C front's start, the connection, the scan, the output. */
 function nsxRun(socket: string, args: string[], runs = 5): number {
-  return timeCommand(process.execPath, [join(DIST, 'nsx.js'), '--socket', socket, ...args], runs);
+  return timeCommand(join(DIST, 'nsx'), ['--socket', socket, ...args], runs);
 }
 
 function smallHost(socket: string): void {
   const procs = processCount();
   nsxRun(socket, ['list'], 1); // the first one also fills nsxd's caches
-  const ours = nsxRun(socket, ['list']);
-  const theirs = timeCommand('lsns', [], 5);
-  const node = timeCommand(process.execPath, ['-e', '0'], 5);
+  const ours = nsxRun(socket, ['list'], 21);
+  const theirs = timeCommand('lsns', [], 21);
+  const node = timeCommand(process.execPath, [join(DIST, 'nsx.js'), '--socket', socket, 'list'], 5);
   console.log(`\nsmall host: ${procs} processes`);
-  row('nsx list, end to end (median)', `${ours.toFixed(0)} ms`, `lsns ${theirs.toFixed(0)} ms`, `${(ours / theirs).toFixed(1)}x lsns (node -e 0 alone: ${node.toFixed(0)} ms)`);
+  row('nsx list, end to end (median)', `${ours.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(ours / theirs).toFixed(2)}x lsns (the Node client alone: ${node.toFixed(0)} ms)`);
 }
 
 async function discovery(c: Client, socket: string, nsxdPid: number): Promise<void> {

@@ -49,7 +49,7 @@ function inheritable(pid: number): string[] {
 
 /** A member's command started through nsx, kept running; its session's processes are nsxd's descendants with its uid. */
 function memberSession(daemon: Daemon, user: { name: string; uid: number }, args: string[]): { kill(): void; processes(): number[] } {
-  const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, NSX, '--socket', daemon.socket, ...args], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  const proc = spawn('runuser', ['-u', user.name, '--', NSX, '--socket', daemon.socket, ...args], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
   return {
     kill: () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } },
     processes: () => descendants(daemon.proc.pid!).filter((p) => uidOf(p) === user.uid),

@@ -30,7 +30,7 @@ function sessionsOf(c: Client) {
 
 /** nsx as a user on a pty of its own (script(1)), as a person at a terminal runs it. */
 function userTerminal(daemon: Daemon, user: string, args: string[]) {
-  const line = [process.execPath, NSX, '--socket', daemon.socket, ...args].map((a) => `'${a}'`).join(' ');
+  const line = [NSX, '--socket', daemon.socket, ...args].map((a) => `'${a}'`).join(' ');
   const proc = spawn('runuser', ['-u', user, '--', 'script', '-qfec', line, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });

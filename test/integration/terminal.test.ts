@@ -147,7 +147,7 @@ describe('terminal sessions', () => {
 
   it('nsx is interactive on a terminal: a pty of its size, and the exit code of the shell', async () => {
     // script gives nsx a terminal; nsx asks nsxd for a pty the same size.
-    const inner = `${process.execPath} ${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'tty; stty size; hostname; exit 4'`;
+    const inner = `${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'tty; stty size; hostname; exit 4'`;
     // script's own stdin stays open until it ends, so that it types nothing into the session.
     const script = spawn('script', ['-qec', `stty rows 31 cols 97; ${inner}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -167,7 +167,7 @@ describe('terminal sessions', () => {
     const screen = () => tmux('capture-pane', '-p', '-t', 'fs').stdout;
     const lines = Array.from({ length: 200 }, (_, i) => `line ${i + 1}`).join('\n');
     tmux('new-session', '-d', '-s', 'fs', '-x', '90', '-y', '25',
-      `${process.execPath} ${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'printf "${lines}\\n" | less; stty size; sleep 30'`);
+      `${NSX} --socket ${daemon.socket} enter ${target.pid} -t uts -- sh -c 'printf "${lines}\\n" | less; stty size; sleep 30'`);
     try {
       await waitFor(() => /^line 1\s*$/m.test(screen()) && /^line 24\s*$/m.test(screen()), 10_000, 'less to draw its first page');
       tmux('send-keys', '-t', 'fs', 'G');

@@ -2,7 +2,7 @@
 // the terminal or forge a row, and every name says who made it.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { containerTable, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/cli/format';
+import { containerTable, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/common/format';
 import type { Container, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
 const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  HOSTNAME, isolateDefault, parseCreate, parseDetails, parsePin, parseSubscribe, parseTerminalAck, parseTerminalInput, parseTerminalOpen,
+  HOSTNAME, isolateDefault, parseCreate, parseDetails, parsePin, parsePrint, parseSubscribe, parseTerminalAck, parseTerminalInput, parseTerminalOpen,
   parseTerminalResize, parseUnpin, PIN_NAME,
 } from '../../helper/common/protocol';
 
@@ -91,5 +91,13 @@ describe('protocol: terminals', () => {
     assert.deepEqual(parseSubscribe(undefined), { intervalMs: 2000 });
     assert.deepEqual(parseSubscribe({ intervalMs: 750 }), { intervalMs: 750 });
     assert.throws(() => parseSubscribe({ intervalMs: 10 }), invalid(/intervalMs/));
+  });
+
+  it('prints the table of the types asked, each once, or of all', () => {
+    assert.deepEqual(parsePrint(undefined), {});
+    assert.deepEqual(parsePrint({ types: ['net', 'pid', 'net'] }), { types: ['net', 'pid'] });
+    assert.throws(() => parsePrint({ types: ['NET'] }), invalid(/not a namespace type: "NET"/));
+    assert.throws(() => parsePrint({ types: [] }), invalid(/non-empty array/));
+    assert.throws(() => parsePrint([]), invalid(/params must be an object/));
   });
 });

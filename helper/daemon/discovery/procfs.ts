@@ -50,11 +50,14 @@ export function readNsLink(path: string): [string, number] | undefined {
 }
 
 /** The fields of /proc/PID/stat a scan needs. comm may hold spaces and parentheses: it runs from the first '(' to the last ')'. */
-export function parseStat(text: string): { comm: string; ppid: number; starttime: string } {
+export function parseStat(text: string): { comm: string; ppid: number; flags: number; starttime: string } {
   const close = text.lastIndexOf(')');
   const fields = text.slice(close + 2).split(' ', 20);
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), starttime: fields[19] };
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), flags: Number(fields[6]), starttime: fields[19] };
 }
+
+/** The flag of /proc/PID/stat that marks a kernel thread. */
+const PF_KTHREAD = 0x00200000;
 
 /** The pids in /proc, in order. Threads are not listed there, only thread-group leaders. */
 export function listPids(): number[] {
@@ -71,6 +74,14 @@ export function listPids(): number[] {
  * dearest read of a scan, and a cmdline changes only with exec (which changes comm).
  */
 const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
+
+/**
+ * Kernel threads by pid and start time. A kernel thread never joins another
+ * namespace and holds no fds, so after its first scan only its comm is read
+ * again (a kworker renames itself): a laptop has a few hundred of them, most
+ * of the processes a small host has.
+ */
+const kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
 
 export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set()): RawScan {
   const processes: RawProcess[] = [];
@@ -102,7 +113,7 @@ export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set(
     processes.push(p);
   }
   const alive = new Set(pids);
-  for (const pid of cmdlines.keys()) if (!alive.has(pid)) cmdlines.delete(pid);
+  for (const cache of [cmdlines, kernelThreads]) for (const pid of cache.keys()) if (!alive.has(pid)) cache.delete(pid);
   return { processes, mounts, addresses };
 }
 
@@ -189,10 +200,14 @@ export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', ma
 function readProcess(pid: number): RawProcess | undefined {
   const base = `/proc/${pid}`;
   const text = readProcFile(`${base}/stat`, 'latin1');
+  if (text === undefined) return undefined; // exited while we looked
+  const { comm, ppid, flags, starttime } = parseStat(text);
+  const kernel = (flags & PF_KTHREAD) !== 0;
+  const thread = kernel ? kernelThreads.get(pid) : undefined;
+  if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: [], uid: 0, ns: thread.ns, nsfds: [] };
   const st = statSync(base, { throwIfNoEntry: false });
-  if (text === undefined || st === undefined) return undefined; // exited while we looked
+  if (st === undefined) return undefined;
   const uid = st.uid;
-  const { comm, ppid, starttime } = parseStat(text);
   const cacheKey = `${starttime}/${comm}`;
   const ns: Partial<Record<NsType, number>> = {};
   for (const type of NSTYPES) {
@@ -200,6 +215,7 @@ function readProcess(pid: number): RawProcess | undefined {
     if (link) ns[type] = link[1];
   }
   if (Object.keys(ns).length === 0) return undefined;
+  if (kernel) kernelThreads.set(pid, { starttime, ns });
   let cached = cmdlines.get(pid);
   if (cached?.key !== cacheKey) {
     cached = { key: cacheKey, cmdline: readCmdline(base) };
@@ -229,32 +245,43 @@ function readCmdline(base: string): string[] {
 const MAX_FDS_EXAMINED = 65536;
 
 function readNsFds(base: string): RawProcess['nsfds'] {
-  let dir;
-  try {
-    dir = opendirSync(`${base}/fd`, { bufferSize: 256 });
-  } catch {
-    return [];
-  }
   const byNs = new Map<string, RawProcess['nsfds'][number]>();
-  try {
-    for (let n = 0, entry; n < MAX_FDS_EXAMINED && (entry = dir.readSync()) !== null; n++) {
-      const link = readNsLink(`${base}/fd/${entry.name}`);
-      if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
-      const fd = Number(entry.name);
-      const key = `${link[0]}:${link[1]}`;
-      const seen = byNs.get(key);
-      if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
-      else {
-        seen[0] = Math.min(seen[0], fd);
-        seen[3]++;
-      }
+  for (const name of fdNames(`${base}/fd`)) {
+    const link = readNsLink(`${base}/fd/${name}`);
+    if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
+    const fd = Number(name);
+    const key = `${link[0]}:${link[1]}`;
+    const seen = byNs.get(key);
+    if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
+    else {
+      seen[0] = Math.min(seen[0], fd);
+      seen[3]++;
     }
-  } catch {
-    // the process exited while we looked
-  } finally {
-    dir.closeSync();
   }
   return [...byNs.values()];
+}
+
+/**
+ * The names in a process's fd folder, at most MAX_FDS_EXAMINED. Since Linux
+ * 6.2 the folder's size is its number of fds: below the bound it is listed in
+ * one call, four times cheaper than entry by entry, which is what a bigger
+ * folder, or an older kernel's (size 0), gets.
+ */
+function fdNames(dir: string): string[] {
+  try {
+    const size = statSync(dir).size;
+    if (size > 0 && size <= MAX_FDS_EXAMINED) return readdirSync(dir);
+    const names: string[] = [];
+    const d = opendirSync(dir, { bufferSize: 256 });
+    try {
+      for (let entry; names.length < MAX_FDS_EXAMINED && (entry = d.readSync()) !== null;) names.push(entry.name);
+    } finally {
+      d.closeSync();
+    }
+    return names;
+  } catch {
+    return []; // the process exited while we looked
+  }
 }
 
 /** nsfs entries of a mountinfo: the root field names the namespace, as `net:[4026532201]`. */

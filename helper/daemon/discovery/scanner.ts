@@ -95,7 +95,8 @@ export class Scanner {
   private read(pids: number[]): Promise<RawScan[]> {
     if (pids.length <= INLINE_MAX) return Promise.resolve([scanProcesses(pids)]);
     this.ensureWorkers();
-    const chunks = this.workers.map((_, i) => pids.filter((_, j) => j % this.workers.length === i));
+    // By pid, not by place in the list: a process stays with the worker that has its cmdline cached.
+    const chunks = this.workers.map((_, i) => pids.filter((pid) => pid % this.workers.length === i));
     return Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
   }
 

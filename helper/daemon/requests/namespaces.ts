@@ -1,9 +1,10 @@
-// The discovery area: namespaces/list, namespaces/subscribe, namespaces/details.
+// The discovery area: namespaces/list, namespaces/print, namespaces/subscribe, namespaces/details.
 import { ResponseError } from 'vscode-jsonrpc/node';
+import { listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
 import type { Scanner } from '../discovery/scanner';
 import {
-  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parseSubscribe, Subscribe, Unsubscribe,
+  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parsePrint, parseSubscribe, PrintNamespaces, Subscribe, Unsubscribe,
 } from '../../common/protocol';
 import type { Area } from '../rpc/server';
 import type { Watcher } from '../discovery/watch';
@@ -13,6 +14,10 @@ const MAX_DETAILS_AT_ONCE = 4;
 export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
   return (conn, _caller, onClose, outbox) => {
     conn.onRequest(ListNamespaces, async () => (await scanner.scan()).snapshot);
+    conn.onRequest(PrintNamespaces, async (params) => {
+      const { types } = parsePrint(params);
+      return { text: listTable((await scanner.scan()).snapshot, types) };
+    });
 
     let listener: Parameters<Watcher['subscribe']>[0] | undefined;
     const unsubscribe = () => {

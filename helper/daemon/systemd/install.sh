@@ -16,7 +16,7 @@ cp -r "$src/dist" /usr/local/lib/nsx/dist
 cp "$src/README.md" /usr/local/lib/nsx/ 2>/dev/null || true
 chown -R root:root /usr/local/lib/nsx
 chmod -R go-w /usr/local/lib/nsx
-ln -sf /usr/local/lib/nsx/dist/nsx.js /usr/local/bin/nsx
+ln -sf /usr/local/lib/nsx/dist/nsx /usr/local/bin/nsx
 ln -sf /usr/local/lib/nsx/dist/nsxd.js /usr/local/bin/nsxd
 [ -f /etc/nsx/nsxd.json ] || printf '{\n  "admins": [],\n  "rootShells": []\n}\n' > /etc/nsx/nsxd.json
 chmod 0644 /etc/nsx/nsxd.json

@@ -1,8 +1,9 @@
 // What nsx prints: lsns-like tables, the user-namespace tree, the JSON of
 // --json, and the sentences after pin and unpin. Pure functions of protocol
-// values, so that what reaches a terminal is tested without a daemon.
-import { Container, Namespace, nsId, PinnedNamespace, Process, Snapshot, UnpinResult } from '../common/protocol';
-import { describeHolder, netnsNames } from '../common/words';
+// values, so that what reaches a terminal is tested without a daemon. nsxd
+// uses them too, to answer namespaces/print with the table of `nsx list`.
+import { Container, Namespace, nsId, NsType, PinnedNamespace, Process, Snapshot, UnpinResult } from './protocol';
+import { describeHolder, netnsNames } from './words';
 
 /**
  * What processes and containers named themselves (comm, cmdline, interface
@@ -64,7 +65,11 @@ function columns(rows: string[][], numeric: number[]): string {
   return rows.map((r) => r.map((text, i) => cell(text, i, i === r.length - 1)).join(' ').trimEnd()).join('\n') + '\n';
 }
 
-/** `nsx list`: lsns's columns, and the container each namespace belongs to. */
+/** `nsx list`: lsns's columns, and the container each namespace belongs to; made printable. */
+export function listTable(snapshot: Snapshot, types?: NsType[]): string {
+  return printable(table(snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)), snapshot));
+}
+
 export function table(namespaces: Namespace[], snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const rows = [['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'CONTAINER', 'COMMAND']];

@@ -1,0 +1,448 @@
+/*
+ * nsx, the front of the command-line client. `nsx list` is what people type
+ * most, and lsns answers it in about 15 ms where Node alone takes 60 to
+ * start; so this program answers
+ *
+ *   nsx [--socket PATH] list [-t TYPE,...]
+ *
+ * itself, with the one request namespaces/print: nsxd writes the table (with
+ * the Node client's own functions), this copies it out. Every other
+ * command line goes, unchanged, to the Node client beside it (nsx.js), and so
+ * does any failure before output starts (no nsxd, a refusal, another protocol
+ * version, a type written other than nsxd spells it): the Node client does
+ * the whole thing again and says what went wrong in its usual words.
+ *
+ * It speaks JSON-RPC with Content-Length framing, as every client does, and
+ * reads only the answers nsxd writes: the walker below knows just enough JSON
+ * to find a member and decode a string, and checks every bound as it goes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef NSX_PROTOCOL_VERSION
+#error "esbuild.mjs builds this with -DNSX_PROTOCOL_VERSION=N, N from helper/common/protocol.ts"
+#endif
+
+#define DEFAULT_SOCKET "/run/nsx/nsxd.sock"
+#define MAX_HEADER 1024
+/* The longest -t this front sends itself: all eight types are 47 characters. */
+#define MAX_TYPES 64
+/* An answer bigger than this is not one nsxd writes. */
+#define MAX_ANSWER (1024UL * 1024 * 1024)
+
+static char **command_line;
+
+/* Runs the Node client with the command line as it came; never returns. */
+static void __attribute__((noreturn)) hand_off(void)
+{
+	char path[PATH_MAX];
+	/* Room is left for "nsx.js" in place of this program's own name. */
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 8);
+	char *slash = n > 0 ? memrchr(path, '/', n) : NULL;
+
+	if (slash) {
+		strcpy(slash + 1, "nsx.js");
+		execv(path, command_line);
+	}
+	fprintf(stderr, "nsx: cannot start the Node client (nsx.js beside %s): %s\n", n > 0 ? path : "this program", strerror(errno));
+	exit(1);
+}
+
+/* ---- what was asked ------------------------------------------------------ */
+
+struct request {
+	const char *socket;
+	const char *types;
+};
+
+/* Types as nsxd spells them, comma-separated; anything else is the Node client's to read. */
+static int plain_types(const char *s)
+{
+	if (!*s || strlen(s) > MAX_TYPES)
+		return 0;
+	for (; *s; s++)
+		if ((*s < 'a' || *s > 'z') && !(*s == ',' && s[1] && s[1] != ','))
+			return 0;
+	return 1;
+}
+
+/* The command line, if it is `list` with the options this front knows; else 0. */
+static int parse(int argc, char **argv, struct request *r)
+{
+	int verbs = 0;
+
+	r->socket = NULL;
+	r->types = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--socket") || !strcmp(a, "--type") || !strcmp(a, "-t")) {
+			if (++i == argc)
+				return 0;
+			if (!strcmp(a, "--socket"))
+				r->socket = argv[i];
+			else
+				r->types = argv[i];
+		} else if (!strncmp(a, "--socket=", 9)) {
+			r->socket = a + 9;
+		} else if (!strncmp(a, "--type=", 7)) {
+			r->types = a + 7;
+		} else if (!strncmp(a, "-t", 2)) {
+			r->types = a + 2;
+		} else if (!strcmp(a, "list")) {
+			verbs++;
+		} else {
+			return 0;
+		}
+	}
+	if (!r->socket) {
+		const char *env = getenv("NSX_SOCKET");
+
+		r->socket = env && *env ? env : DEFAULT_SOCKET;
+	}
+	return verbs == 1 && *r->socket && (!r->types || plain_types(r->types));
+}
+
+/* ---- the connection ------------------------------------------------------ */
+
+static int sock = -1;
+/* What nsxd sent: `used` bytes of it are a message already read. */
+static char *in;
+static size_t in_len, in_cap, used;
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return 0;
+	strcpy(addr.sun_path, path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+static int send_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		/* MSG_NOSIGNAL: an nsxd that hung up is an error here, not a SIGPIPE. */
+		ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return 0;
+		p += w;
+		n -= w;
+	}
+	return 1;
+}
+
+/* One message, its header and body in one write. */
+static int say(const char *body)
+{
+	char message[512];
+	int n = snprintf(message, sizeof(message), "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+
+	return n > 0 && (size_t)n < sizeof(message) && send_all(message, n);
+}
+
+/* Reads more of what nsxd sends; 0 at its end or on an error. */
+static int more(void)
+{
+	if (in_len == in_cap) {
+		size_t cap = in_cap ? in_cap * 2 : 64 * 1024;
+		char *bigger = cap <= MAX_ANSWER + MAX_HEADER ? realloc(in, cap) : NULL;
+
+		if (!bigger)
+			return 0;
+		in = bigger;
+		in_cap = cap;
+	}
+	for (;;) {
+		ssize_t n = read(sock, in + in_len, in_cap - in_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		in_len += n;
+		return 1;
+	}
+}
+
+/* The body of nsxd's next message, [*body, *end); 0 if none comes whole. */
+static int next_message(char **body, char **end)
+{
+	char *blank;
+	unsigned long long length = ULLONG_MAX;
+
+	if (used) {
+		memmove(in, in + used, in_len - used);
+		in_len -= used;
+		used = 0;
+	}
+	while (!(blank = in_len ? memmem(in, in_len, "\r\n\r\n", 4) : NULL)) {
+		if (in_len > MAX_HEADER || !more())
+			return 0;
+	}
+	for (char *line = in; line < blank; line = memchr(line, '\n', blank - line) + 1) {
+		if (!strncasecmp(line, "Content-Length:", 15))
+			length = strtoull(line + 15, NULL, 10);
+		if (!memchr(line, '\n', blank - line))
+			break;
+	}
+	if (length > MAX_ANSWER)
+		return 0;
+	used = blank + 4 - in + length;
+	while (in_len < used)
+		if (!more())
+			return 0;
+	*body = in + (used - length);
+	*end = in + used;
+	return 1;
+}
+
+/* ---- just enough JSON ---------------------------------------------------- */
+
+static char *space(char *p, char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the JSON value at p; NULL if it is not one. */
+static char *skip(char *p, char *e, int depth)
+{
+	p = space(p, e);
+	if (p >= e || depth > 64)
+		return NULL;
+	if (*p == '"') {
+		for (p++; p < e; p++) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				return p + 1;
+		}
+		return NULL;
+	}
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+
+		p = space(p + 1, e);
+		if (p < e && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				if (p >= e || *p != '"' || !(p = skip(p, e, depth + 1)))
+					return NULL;
+				p = space(p, e);
+				if (p >= e || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = skip(p, e, depth + 1)))
+				return NULL;
+			p = space(p, e);
+			if (p < e && *p == close)
+				return p + 1;
+			if (p >= e || *p != ',')
+				return NULL;
+			p = space(p + 1, e);
+		}
+	}
+	char *start = p;
+
+	while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == 'E'))
+		p++;
+	return p > start ? p : NULL;
+}
+
+/* The value of the member `key` of the object at p; NULL if it has none. */
+static char *member(char *p, char *e, const char *key)
+{
+	size_t n = strlen(key);
+
+	p = space(p, e);
+	if (p >= e || *p != '{')
+		return NULL;
+	p = space(p + 1, e);
+	while (p < e && *p == '"') {
+		char *name = p + 1, *after = skip(p, e, 0), *value;
+
+		if (!after)
+			return NULL;
+		p = space(after, e);
+		if (p >= e || *p != ':')
+			return NULL;
+		value = space(p + 1, e);
+		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
+			return value;
+		if (!(p = skip(value, e, 0)))
+			return NULL;
+		p = space(p, e);
+		if (p >= e || *p != ',')
+			return NULL;
+		p = space(p + 1, e);
+	}
+	return NULL;
+}
+
+static int hex4(const char *p, char *e)
+{
+	int v = 0;
+
+	if (e - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int c = p[i], d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * Decodes the JSON string at p in place (UTF-8 is never longer than its
+ * escape) and returns its length, or -1. A lone surrogate becomes U+FFFD, as
+ * Node writes one.
+ */
+static ssize_t decode(char *p, char *e)
+{
+	char *begin = p, *w = p;
+
+	if (p >= e || *p++ != '"')
+		return -1;
+	while (p < e && *p != '"') {
+		int c = (unsigned char)*p++;
+
+		if (c != '\\') {
+			*w++ = c;
+			continue;
+		}
+		if (p >= e)
+			return -1;
+		c = *p++;
+		switch (c) {
+		case 'b': *w++ = '\b'; break;
+		case 'f': *w++ = '\f'; break;
+		case 'n': *w++ = '\n'; break;
+		case 'r': *w++ = '\r'; break;
+		case 't': *w++ = '\t'; break;
+		case '"': case '\\': case '/': *w++ = c; break;
+		case 'u': {
+			int u = hex4(p, e);
+
+			if (u < 0)
+				return -1;
+			p += 4;
+			if (u >= 0xd800 && u < 0xdc00 && e - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+				int low = hex4(p + 2, e);
+
+				if (low >= 0xdc00 && low < 0xe000) {
+					u = 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
+					p += 6;
+				}
+			}
+			if (u >= 0xd800 && u < 0xe000)
+				u = 0xfffd;
+			if (u < 0x80) {
+				*w++ = u;
+			} else if (u < 0x800) {
+				*w++ = 0xc0 | u >> 6;
+				*w++ = 0x80 | (u & 0x3f);
+			} else if (u < 0x10000) {
+				*w++ = 0xe0 | u >> 12;
+				*w++ = 0x80 | (u >> 6 & 0x3f);
+				*w++ = 0x80 | (u & 0x3f);
+			} else {
+				*w++ = 0xf0 | u >> 18;
+				*w++ = 0x80 | (u >> 12 & 0x3f);
+				*w++ = 0x80 | (u >> 6 & 0x3f);
+				*w++ = 0x80 | (u & 0x3f);
+			}
+			break;
+		}
+		default:
+			return -1;
+		}
+	}
+	return p < e ? w - begin : -1;
+}
+
+/* The result of the answer to request `id`, skipping any notification before it; NULL if an error came. */
+static char *answer(int id, char **end)
+{
+	char *body, *e;
+
+	while (next_message(&body, &e)) {
+		char *got = member(body, e, "id");
+
+		if (!got || strtol(got, NULL, 10) != id || *got < '0' || *got > '9')
+			continue;
+		*end = e;
+		return member(body, e, "result");
+	}
+	return NULL;
+}
+
+/* The namespaces/print request; -t's letters and commas (plain_types) need no escaping in JSON. */
+static const char *print_request(const struct request *r)
+{
+	static char body[96 + 3 * MAX_TYPES];
+	char *w = stpcpy(body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/print\",\"params\":{");
+
+	if (r->types) {
+		w = stpcpy(w, "\"types\":[\"");
+		for (const char *t = r->types; *t; t++)
+			w = *t == ',' ? stpcpy(w, "\",\"") : (*w = *t, w + 1);
+		w = stpcpy(w, "\"]");
+	}
+	strcpy(w, "}}");
+	return body;
+}
+
+int main(int argc, char **argv)
+{
+	struct request r;
+	char text[256], *result, *end, *version, *start;
+	ssize_t n;
+
+	command_line = argv;
+	if (!parse(argc, argv, &r) || !connect_to(r.socket))
+		hand_off();
+	snprintf(text, sizeof(text),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{\"name\":\"nsx\"},"
+		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}", (int)getpid(), NSX_PROTOCOL_VERSION);
+	if (!say(text) || !(result = answer(1, &end)) || !(version = member(result, end, "protocolVersion")) ||
+	    strtol(version, NULL, 10) != NSX_PROTOCOL_VERSION || *version < '0' || *version > '9')
+		hand_off();
+	if (!say("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}") || !say(print_request(&r)))
+		hand_off();
+	if (!(result = answer(2, &end)) || !(start = member(result, end, "text")) || (n = decode(start, end)) < 0)
+		hand_off();
+	close(sock);
+	/* From here on output has started: no hand-off, and a reader that went (nsx list | head) is no error. */
+	signal(SIGPIPE, SIG_IGN);
+	for (char *p = start; n > 0;) {
+		ssize_t w = write(1, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EPIPE ? 0 : (fprintf(stderr, "nsx: writing the output: %s\n", strerror(errno)), 1);
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
