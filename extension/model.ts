@@ -1,6 +1,6 @@
 // The extension's copy of nsxd's namespace model: a snapshot kept current by
 // namespaces/subscribe while one of our views is visible (nothing is polled
-// otherwise), with changes coalesced into one debounced event.
+// otherwise), with changes coalesced into at most one event a MIN_REDRAW_MS.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
@@ -8,7 +8,8 @@ import {
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
-const DEBOUNCE_MS = 250;
+/** Redraws at most this often; the first change after a quiet spell is drawn at once. */
+const MIN_REDRAW_MS = 100;
 
 export class Model implements vscode.Disposable {
   private namespaces = new Map<string, Namespace>();
@@ -17,7 +18,8 @@ export class Model implements vscode.Disposable {
   private initial = new Map<NsType, number>();
   private visibleViews = new Set<string>();
   private subscribed = false;
-  private debounce: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Timeout | undefined;
+  private lastFired = 0;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.onDidChangeEmitter.event;
@@ -101,9 +103,12 @@ export class Model implements vscode.Disposable {
     for (const ns of this.namespaces.values()) if (ns.initial) this.initial.set(ns.type, ns.inode);
   }
 
+  /** Throttled, not debounced: a host whose processes never stop changing would put a debounced redraw off for ever. */
   private fire(now: boolean): void {
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => { this.debounce = undefined; this.onDidChangeEmitter.fire(); }, now ? 0 : DEBOUNCE_MS);
+    if (this.pending && !now) return;
+    if (this.pending) clearTimeout(this.pending);
+    const wait = now ? 0 : Math.max(0, this.lastFired + MIN_REDRAW_MS - Date.now());
+    this.pending = setTimeout(() => { this.pending = undefined; this.lastFired = Date.now(); this.onDidChangeEmitter.fire(); }, wait);
   }
 
   allNamespaces(): Namespace[] {
@@ -141,7 +146,7 @@ export class Model implements vscode.Disposable {
   }
 
   dispose(): void {
-    if (this.debounce) clearTimeout(this.debounce);
+    if (this.pending) clearTimeout(this.pending);
     for (const d of this.disposables) d.dispose();
     this.onDidChangeEmitter.dispose();
   }

@@ -4,11 +4,15 @@
 //   discovery: `nsx list --json` end to end and a warm namespaces/list vs lsns -J and a
 //              plain C /proc scan, at 2,000, 7,000 and 20,000 processes (13 a set of
 //              namespaces); nsxd's peak memory at each, from a fresh nsxd
+//   the extension, at the largest size: a process starting in a new namespace, and its
+//              exit, to the Namespaces view redrawn with it (test/bench/render.ts, in a
+//              real workbench), vs what one lsns -J takes to show the same
 //   terminals: request → first output byte vs nsenter -a; relay throughput vs a raw
 //              pty (script); keystroke round trip vs a raw pty's echo
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
 import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
@@ -78,7 +82,8 @@ function smallHost(socket: string): void {
   row('nsx list, end to end (median)', `${ours.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(ours / theirs).toFixed(2)}x lsns (the Node client alone: ${node.toFixed(0)} ms)`);
 }
 
-async function discovery(c: Client, socket: string, nsxdPid: number): Promise<void> {
+/** Resolves with what lsns -J took. */
+async function discovery(c: Client, socket: string, nsxdPid: number): Promise<number> {
   const floorRuns = Array.from({ length: 5 }, () => execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number));
   const floor = median(floorRuns.map((r) => r[2]));
   const lsns = timeCommand('lsns', ['-J'], 3);
@@ -100,6 +105,23 @@ async function discovery(c: Client, socket: string, nsxdPid: number): Promise<vo
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   row(`${n} procs: nsxd memory`, `peak ${hwm.toFixed(0)} MB, after ${rss.toFixed(0)} MB`, '', '');
+  return lsns;
+}
+
+/** The extension's figures, from its half of the bench in a real workbench (test/bench/render.ts). */
+function render(socket: string, lsns: number): void {
+  const out = join(mkdtempSync(join(tmpdir(), 'nsx-render-')), 'render.json');
+  const r = spawnSync(process.execPath, [join(ROOT, 'test/vscode/run.mjs'), '--suite', join(DIST, 'test/bench/render.js')], {
+    stdio: 'inherit', env: { ...process.env, NSX_SOCKET: socket, NSX_BENCH_OUT: out }, timeout: 15 * 60_000,
+  });
+  if (r.status !== 0) throw new Error(`the workbench half of the bench failed (${r.status ?? r.signal})`);
+  const { started, exited, namespaces } = JSON.parse(readFileSync(out, 'utf8')) as { started: number[]; exited: number[]; namespaces: number };
+  rmSync(dirname(out), { recursive: true, force: true });
+  console.log(`\nthe extension, with ${namespaces} namespaces in its model`);
+  for (const [what, times] of [['a process starts in a new namespace → the view redrawn with it', started], ['it exits → the view redrawn without it', exited]] as const) {
+    const m = median(times);
+    row(`extension: ${what} (median of ${times.length})`, `${m.toFixed(0)} ms`, `one lsns -J ${lsns.toFixed(0)} ms`, `${(m / lsns).toFixed(2)}x lsns`);
+  }
 }
 
 /** Opens a session and resolves with (ms to first output byte, total bytes, ms to exit). */
@@ -217,8 +239,9 @@ async function main(): Promise<void> {
       const daemon = await startDaemon();
       const c = await daemon.client();
       try {
-        await discovery(c, daemon.socket, daemon.proc.pid!);
+        const lsns = await discovery(c, daemon.socket, daemon.proc.pid!);
         if (total === SCALE[Math.min(1, SCALE.length - 1)]) await terminals(c, load.samplePid());
+        if (total === SCALE[SCALE.length - 1]) render(daemon.socket, lsns);
       } finally {
         c.close();
         await daemon.destroy();
