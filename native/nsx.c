@@ -167,16 +167,15 @@ static int more(void)
 		in = bigger;
 		in_cap = cap;
 	}
-	for (;;) {
-		ssize_t n = read(sock, in + in_len, in_cap - in_len);
+	ssize_t n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		in_len += n;
-		return 1;
-	}
+	do
+		n = read(sock, in + in_len, in_cap - in_len);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	in_len += n;
+	return 1;
 }
 
 /* The body of nsxd's next message, [*body, *end); 0 if none comes whole. */

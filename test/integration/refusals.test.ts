@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateNamespace, PinNamespace, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
+  CreateNamespace, PinNamespace, PrintNamespaces, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
 } from '../../helper/common/protocol';
 import { createUser, Daemon, holdNamespaces, startDaemon, waitFor } from '../support';
 
@@ -70,7 +70,7 @@ describe('refusals', () => {
     await waitFor(() => spawnSync('pgrep', ['-f', 'sleep 1239']).status !== 0, 10_000, 'the session gone with its owner');
   });
 
-  it('refuses malformed pin, create, unpin and subscribe requests', async () => {
+  it('refuses malformed pin, create, unpin, subscribe and print requests', async () => {
     const c = await daemon.client();
     try {
       await assert.rejects(c.conn.sendRequest(PinNamespace, { type: 'uts', name: 'no-target' }), /by pid, or by inode/);
@@ -79,6 +79,8 @@ describe('refusals', () => {
       await assert.rejects(c.conn.sendRequest(CreateNamespace, { type: 'bogus' as never, name: 'ok' }), /not a namespace type/);
       await assert.rejects(c.conn.sendRequest(UnpinNamespace, { type: 'net', name: '..' }), /bad pin name/);
       await assert.rejects(c.conn.sendRequest(Subscribe, { intervalMs: 1 }), /intervalMs must be an integer/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: ['net', '../pins'] } as never), /not a namespace type: "\.\.\/pins"/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: 'net' } as never), /types must be a non-empty array/);
     } finally {
       c.close();
     }
