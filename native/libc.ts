@@ -223,7 +223,7 @@ const PROC_CN_MCAST_LISTEN = 1;
 const NLMSG_DONE = 3;
 const SO_RCVTIMEO = 20;
 /** What `what` of a proc_event is, for the events nsxd cares about (<linux/cn_proc.h>). */
-export const PROC_EVENT = { FORK: 0x1, EXEC: 0x2, COMM: 0x200, EXIT: 0x80000000 } as const;
+export const PROC_EVENT = { FORK: 0x1, EXEC: 0x2, UID: 0x4, COMM: 0x200, EXIT: 0x80000000 } as const;
 
 /**
  * A netlink socket subscribed to the proc connector (root only), with a
@@ -257,27 +257,42 @@ export function openProcEvents(timeoutMs: number): number {
   }
 }
 
+/** One proc_event: what happened, to which process, and where it stands in its CPU's sequence. */
+export interface ProcEvent {
+  what: number;
+  cpu: number;
+  /** Each CPU numbers the events it sends: a gap means some were lost (the socket's buffer overran). */
+  seq: number;
+  /** The thread group (process) it concerns; 0 when the event is about a thread other than the group's leader. */
+  pid: number;
+}
+
 /**
- * The next datagram's event kinds (`what` of each proc_event in it), read on
- * a koffi worker thread so nsxd's event loop never blocks; [] when nothing
- * came within the receive timeout.
+ * The next datagram's events, read on a koffi worker thread so nsxd's event
+ * loop never blocks; [] when nothing came within the receive timeout.
  */
-export function readProcEvents(fd: number, buf: Buffer): Promise<number[]> {
+export function readProcEvents(fd: number, buf: Buffer): Promise<ProcEvent[]> {
   return new Promise((resolve, reject) => {
     recvRaw.async(fd, buf, buf.length, 0, (err: Error | null, n: number | bigint) => {
       if (err) return reject(err);
       const len = Number(n);
-      // The receive timeout, or events lost to an overrun (errno is another thread's here, so both read alike): nothing to report.
+      // The receive timeout, or an overrun (errno is another thread's here, so both read alike): the next event's seq tells of the loss.
       if (len < 0) return resolve([]);
-      const kinds: number[] = [];
-      // Each netlink message: nlmsghdr (16), cn_msg (20), proc_event whose first u32 is `what`.
-      for (let off = 0; off + 40 <= len;) {
+      const events: ProcEvent[] = [];
+      // Each netlink message: nlmsghdr (16); cn_msg (20: id, seq at 8, ack, len, flags); proc_event: what, cpu,
+      // timestamp (8), then per kind pids as pid_t pairs (thread, group): fork's parent then child, the others' process.
+      for (let off = 0; off + 16 <= len;) {
         const msgLen = buf.readUInt32LE(off);
-        kinds.push(buf.readUInt32LE(off + 36));
-        if (msgLen < 40) break;
+        // Every proc_event's union is at least fork's two pairs long: a shorter message is not one.
+        if (msgLen < 68 || off + msgLen > len) break;
+        const what = buf.readUInt32LE(off + 36);
+        const data = off + 52;
+        const [thread, group] = what === PROC_EVENT.FORK ? [data + 8, data + 12] : [data, data + 4];
+        const pid = buf.readInt32LE(thread) === buf.readInt32LE(group) ? buf.readInt32LE(group) : 0;
+        events.push({ what, cpu: buf.readUInt32LE(off + 40), seq: buf.readUInt32LE(off + 24), pid });
         off += (msgLen + 3) & ~3;
       }
-      resolve(kinds);
+      resolve(events);
     });
   });
 }

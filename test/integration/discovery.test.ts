@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { applyNamespaceChange, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, Snapshot, Subscribe } from '../../helper/common/protocol';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { applyNamespaceChange, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NSTYPES, Process, Snapshot, Subscribe } from '../../helper/common/protocol';
 import { Daemon, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 interface ListedNs {
@@ -229,6 +230,84 @@ describe('discovery', () => {
       assert.ok(moved.length > 0, 'the host namespaces changed');
       assert.ok(moved.every((m) => !m.whole && m.pids < m.of), JSON.stringify(moved.slice(0, 3)));
     } finally {
+      c.close();
+    }
+  });
+
+  it("keeps a subscriber's copy true by events alone: exec, a new parent, ip netns, a fork storm", async () => {
+    const c = await daemon.client();
+    const copy = new Map<string, Namespace>();
+    const procs = new Map<number, Process>();
+    c.conn.onNotification(NamespacesChangedNotification, (ch) => {
+      for (const ns of ch.added) copy.set(nsId(ns), ns);
+      for (const ns of ch.changed) copy.set(nsId(ns), applyNamespaceChange(copy.get(nsId(ns)), ns));
+      for (const key of ch.removed) copy.delete(nsId(key));
+      for (const p of [...ch.processesAdded, ...ch.processesChanged]) procs.set(p.pid, p);
+      for (const pid of ch.processesRemoved) procs.delete(pid);
+    });
+    const started: { kill(): void }[] = [];
+    try {
+      // An hour between rescans, and no request that scans: only updates move the copy.
+      const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 3_600_000 });
+      for (const ns of first.namespaces) copy.set(nsId(ns), ns);
+      for (const p of first.processes) procs.set(p.pid, p);
+
+      // exec that keeps the name: the command line must be read again.
+      const execer = spawn('sh', ['-c', 'sleep 0.2; exec sh -c "sleep 602; :" second-life'], { stdio: 'ignore' });
+      started.push({ kill: () => { spawnSync('pkill', ['-KILL', '-f', 'second-life|^sleep 602$']); execer.kill('SIGKILL'); } });
+      // A child whose parent exits: the kernel gives it a new parent, with no event of its own.
+      spawnSync('sh', ['-c', 'setsid sh -c "sleep 601 & sleep 0.3" </dev/null >/dev/null 2>&1']);
+      started.push({ kill: () => spawnSync('pkill', ['-KILL', '-f', '^sleep 601$']) });
+      // A net namespace only a mount holds, made by a process that is gone when nsxd looks.
+      execFileSync('ip', ['netns', 'add', 'nsx-by-events']);
+      started.push({ kill: () => spawnSync('ip', ['netns', 'delete', 'nsx-by-events']) });
+
+      const truth = () => {
+        const members = new Map<string, number[]>();
+        const ppids = new Map<number, number>();
+        for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+          const pid = Number(name);
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            const ids = NSTYPES.map((type) => nsId({ type, inode: Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]) }));
+            ppids.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+            for (const id of ids) members.set(id, [...(members.get(id) ?? []), pid]);
+          } catch {
+            // exited, or a zombie (no namespace links): not a member of anything
+          }
+        }
+        return { members, ppids };
+      };
+      const mismatch = (): string | undefined => {
+        const { members, ppids } = truth();
+        const sorted = (pids: number[]) => [...pids].sort((a, b) => a - b).join(',');
+        for (const [id, pids] of members) {
+          const had = copy.get(id)?.pids ?? [];
+          const extra = had.filter((pid) => !pids.includes(pid)).map((pid) => `${pid} (${procs.get(pid)?.cmdline.join(' ')})`);
+          const missing = pids.filter((pid) => !had.includes(pid));
+          if (extra.length || missing.length) return `${id}: the copy has ${extra.join(', ') || 'none'} more, and lacks ${missing.join(', ') || 'none'}`;
+        }
+        for (const [id, ns] of copy) if (ns.pids.length > 0 && !members.has(id)) return `${id} is in the copy with ${ns.pids.join(',')}, not in /proc`;
+        if (sorted([...procs.keys()]) !== sorted([...ppids.keys()])) return 'processes differ';
+        for (const [pid, ppid] of ppids) if (procs.get(pid)!.ppid !== ppid) return `process ${pid}: parent ${procs.get(pid)!.ppid} in the copy, ${ppid} in /proc`;
+        const second = procs.get(execer.pid!);
+        if (second?.cmdline.at(-1) !== 'second-life') return `the exec'd shell's command line is ${JSON.stringify(second?.cmdline)}`;
+        const named = [...copy.values()].some((ns) => ns.holders.some((h) => h.kind === 'mount' && h.netns === 'nsx-by-events'));
+        if (!named) return 'no namespace named nsx-by-events';
+        return undefined;
+      };
+      const agrees = async (when: string) => {
+        let last: string | undefined;
+        await waitFor(() => (last = mismatch()) === undefined, 10_000, `the copy to agree with /proc ${when}`).catch((err: Error) => {
+          throw new Error(`${err.message}: ${last}`);
+        });
+      };
+      await agrees('after an exec, an orphan and ip netns add');
+      // More events than the socket's buffer may hold: lost ones must not leave the copy wrong.
+      spawnSync('sh', ['-c', 'for i in $(seq 1500); do true & done; for i in $(seq 100); do unshare --uts true & done; wait']);
+      await agrees('after a fork storm');
+    } finally {
+      for (const s of started.reverse()) s.kill();
       c.close();
     }
   });

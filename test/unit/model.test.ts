@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { NsType } from '../../helper/common/protocol';
 import { MAX_HOLDERS } from '../../helper/common/protocol';
+import { containerFromCgroup } from '../../helper/daemon/discovery/containers';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
-import type { RawProcess, RawScan } from '../../helper/daemon/discovery/procfs';
+import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/procfs';
 
 const HOST = { cgroup: 10, ipc: 11, mnt: 12, net: 13, pid: 14, time: 15, user: 16, uts: 17 };
 
@@ -25,13 +26,13 @@ const ctx: ScanContext = {
   },
 };
 
-function model(...scans: RawScan[]) {
-  return buildModel(scans, ctx, Date.now()).snapshot;
+function model(...scans: Partial<RawScan>[]) {
+  return buildModel(stateOf(...scans.map((s) => ({ processes: [], mounts: [], addresses: [], hints: [], ...s }))), ctx, Date.now()).snapshot;
 }
 const find = (s: ReturnType<typeof model>, type: NsType, inode: number) => s.namespaces.find((n) => n.type === type && n.inode === inode);
 
 it('puts each process in each of its namespaces, and the lowest pid marks the initial ones', () => {
-  const s = model({ processes: [proc(1, {}), proc(20, { net: 100, uts: 101 }), proc(21, { net: 100 })], mounts: [], addresses: [] });
+  const s = model({ processes: [proc(1, {}), proc(20, { net: 100, uts: 101 }), proc(21, { net: 100 })] });
   assert.deepEqual(find(s, 'net', 100)?.pids, [20, 21]);
   assert.deepEqual(find(s, 'uts', 101)?.pids, [20]);
   assert.deepEqual(find(s, 'net', HOST.net)?.pids, [1]);
@@ -43,7 +44,7 @@ it('puts each process in each of its namespaces, and the lowest pid marks the in
 it('counts fds and lists a bounded number of holders, but every name', () => {
   const hogs = Array.from({ length: MAX_HOLDERS + 10 }, (_, i) => proc(100 + i, {}, { nsfds: [[3, 'net', 300, 1000]] }));
   const mounts: RawScan['mounts'] = [[HOST.mnt, 1, [{ type: 'net', inode: 300, path: '/run/netns/blue' }, { type: 'net', inode: 300, path: '/run/nsx/pins/net/lab' }]]];
-  const ns = find(model({ processes: [proc(1, {}), ...hogs], mounts, addresses: [] }), 'net', 300)!;
+  const ns = find(model({ processes: [proc(1, {}), ...hogs], mounts }), 'net', 300)!;
   assert.equal(ns.pids.length, 0);
   assert.equal(ns.holders.filter((h) => h.kind === 'fd').length, MAX_HOLDERS);
   assert.equal(ns.holdersOmitted, 10);
@@ -58,7 +59,7 @@ it('sees a mount namespace once, and pins only in nsxd\'s own', () => {
     [HOST.mnt, 2, [{ type: 'net', inode: 500, path: '/run/nsx/pins/net/lab-again' }]],
     [900, 30, [{ type: 'net', inode: 500, path: '/run/netns/inside' }]],
   ];
-  const ns = find(model({ processes: [proc(1, {}), proc(30, { mnt: 900 })], mounts, addresses: [] }), 'net', 500)!;
+  const ns = find(model({ processes: [proc(1, {}), proc(30, { mnt: 900 })], mounts }), 'net', 500)!;
   assert.deepEqual(ns.holders.map((h) => h.kind === 'mount' && `${h.path} in ${h.mntns}${h.netns ? ` as ${h.netns}` : ''}`),
     ['/run/nsx/pins/net/lab-again in 12', '/run/netns/inside in 900'], 'another mount namespace\'s /run/netns is not ours to name');
   assert.deepEqual(ns.pins, [{ name: 'lab', paths: ['/run/nsx/pins/net/lab-again'] }]);
@@ -66,16 +67,18 @@ it('sees a mount namespace once, and pins only in nsxd\'s own', () => {
 
 it('calls a namespace a container\'s only when most of its processes are in that container', () => {
   const docker = '0::/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope\n';
-  const s = model({
-    processes: [proc(1, {}), proc(40, { net: 400 }, { cgroup: docker }), proc(41, { net: 400 }, { cgroup: docker }), proc(42, { net: 400 })],
-    mounts: [], addresses: [],
-  });
-  assert.deepEqual(find(s, 'net', 400)?.container, { runtime: 'docker', id: '0123456789ab' });
+  // One cgroup file is read for each set of namespaces: it speaks for every process of the set.
+  const inside = [40, 41, 42].map((pid) => proc(pid, { net: 400, uts: 401 }));
+  const joined = proc(43, { mnt: 402, net: 400, pid: 403 });
+  const s = model({ processes: [proc(1, {}), ...inside, joined], hints: [[setOf(inside[0].ns), containerFromCgroup(docker)!]] });
+  assert.deepEqual(find(s, 'net', 400)?.container, { runtime: 'docker', id: '0123456789ab' }, 'three of its four processes are the container\'s');
+  assert.deepEqual(find(s, 'uts', 401)?.container, { runtime: 'docker', id: '0123456789ab' });
   assert.equal(find(s, 'net', HOST.net)?.container, undefined, 'the host is not the container\'s');
+  assert.equal(find(s, 'mnt', 402)?.container, undefined, 'a set with no container cgroup is no container\'s');
 });
 
 it('records pid_for_children of a process that unshared a pid namespace as a holder of it', () => {
-  const s = model({ processes: [proc(1, {}), proc(50, {}, { pidForChildren: 600 })], mounts: [], addresses: [] });
+  const s = model({ processes: [proc(1, {}), proc(50, {}, { pidForChildren: 600 })] });
   const ns = find(s, 'pid', 600)!;
   assert.deepEqual(ns.holders, [{ kind: 'pid_for_children', pid: 50, comm: 'p50' }]);
   assert.equal(s.processes.find((p) => p.pid === 50)?.pidForChildren, 600);

@@ -4,7 +4,7 @@
 import { open, FileHandle } from 'node:fs/promises';
 import { readProcFile } from './procfs';
 import type { Model } from './snapshot';
-import { openChecked } from './snapshot';
+import { openNamespace } from './snapshot';
 import { launch } from '../kernel/launcher';
 import { Details, Namespace, nsId } from '../../common/protocol';
 import { describeHolder, netnsNames } from '../../common/words';
@@ -130,7 +130,7 @@ function pidTranslations(ns: Namespace): string {
 
 /** Runs a host command joined to this one namespace only, as root, and returns what it printed. */
 async function runInside(ns: Namespace, model: Model, command: string[], cat = false): Promise<string> {
-  const fd = openChecked(model.openers.get(nsId(ns)), ns);
+  const fd = openNamespace(model, ns);
   if (fd === undefined) return 'nsxd can no longer open this namespace.';
   const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
   closeQuietly(fd);

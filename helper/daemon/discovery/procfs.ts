@@ -3,7 +3,8 @@
 // nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
 // in scan workers, where blocking costs nothing and readlinkSync is fastest.
 import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { NSTYPES, NsType } from '../../common/protocol';
+import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
+import { containerFromCgroup } from './containers';
 
 export interface RawProcess {
   pid: number;
@@ -16,8 +17,6 @@ export interface RawProcess {
   timeForChildren?: number;
   /** nsfs files held open, one entry per namespace: [lowest fd, type, inode, how many fds]. */
   nsfds: [number, NsType, number, number][];
-  /** /proc/PID/cgroup, read for the first process of each set of namespaces only. */
-  cgroup?: string;
 }
 
 export interface RawMount {
@@ -32,6 +31,53 @@ export interface RawScan {
   addresses: [netns: number, addresses: string[]][];
   /** nsfs mounts by mount namespace inode, read through one member process. */
   mounts: [mntns: number, pid: number, mounts: RawMount[]][];
+  /** What /proc/PID/cgroup says of a set of namespaces (setOf), read through its first process: a container, or null. */
+  hints: [set: string, hint: ContainerHint | null][];
+}
+
+/**
+ * What nsxd knows of /proc: a full scan's parts put together, then patched by
+ * the processes that events name (see Scanner). Keyed as the model needs it:
+ * mount tables by mount namespace, addresses by net namespace, container hints by set.
+ */
+export interface ProcState {
+  processes: Map<number, RawProcess>;
+  mounts: Map<number, { pid: number; mounts: RawMount[] }>;
+  addresses: Map<number, string[]>;
+  hints: Map<string, ContainerHint | null>;
+}
+
+/** A full scan's parts (one per worker) as one state, its processes in pid order. */
+export function stateOf(...scans: RawScan[]): ProcState {
+  const state: ProcState = { processes: new Map(), mounts: new Map(), addresses: new Map(), hints: new Map() };
+  for (const p of scans.flatMap((s) => s.processes).sort((a, b) => a.pid - b.pid)) {
+    // One record for all the workers' copies, and the one the updates after this scan will find.
+    p.ns = intern(p.ns);
+    state.processes.set(p.pid, p);
+  }
+  for (const scan of scans) merge(state, scan);
+  return state;
+}
+
+/** Puts what SCAN read of mount tables, addresses and cgroups into STATE (not its processes), over what was there. */
+export function merge(state: ProcState, scan: RawScan): void {
+  for (const [mntns, pid, mounts] of scan.mounts) state.mounts.set(mntns, { pid, mounts });
+  for (const [netns, addresses] of scan.addresses) state.addresses.set(netns, addresses);
+  for (const [set, hint] of scan.hints) state.hints.set(set, hint);
+}
+
+/** What this scan need not read again: mount tables and cgroups known from another part of it. */
+export interface Known {
+  mntns: Set<number>;
+  sets: Set<string>;
+}
+
+/**
+ * Processes that share these namespaces are one container's (or the host's):
+ * one cgroup file, read for the first of them, speaks for all.
+ */
+export function setOf(ns: RawProcess['ns']): string {
+  return `${ns.mnt}/${ns.cgroup}/${ns.pid}/${ns.net}`;
 }
 
 const NSFS_LINK = /^(\w+):\[(\d+)\]$/;
@@ -50,10 +96,11 @@ export function readNsLink(path: string): [string, number] | undefined {
 }
 
 /** The fields of /proc/PID/stat a scan needs. comm may hold spaces and parentheses: it runs from the first '(' to the last ')'. */
-export function parseStat(text: string): { comm: string; ppid: number; flags: number; starttime: string } {
+export function parseStat(text: string): { comm: string; state: string; ppid: number; flags: number; starttime: string; argStart?: string } {
   const close = text.lastIndexOf(')');
-  const fields = text.slice(close + 2).split(' ', 20);
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), flags: Number(fields[6]), starttime: fields[19] };
+  // Field N of proc(5) is fields[N - 3]: the first two are pid and comm.
+  const fields = text.slice(close + 2).split(' ', 46);
+  return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0], ppid: Number(fields[1]), flags: Number(fields[6]), starttime: fields[19], argStart: fields[45] };
 }
 
 /** The flag of /proc/PID/stat that marks a kernel thread. */
@@ -70,10 +117,28 @@ export function listPids(): number[] {
 }
 
 /**
- * cmdlines by pid, start time and comm: reading another process's memory is the
- * dearest read of a scan, and a cmdline changes only with exec (which changes comm).
+ * cmdlines by pid, start time, comm and where the arguments start: reading
+ * another process's memory is the dearest read of a scan, and a cmdline
+ * changes with exec, which puts the arguments somewhere new (an exec of a
+ * program of the same name keeps comm).
  */
 const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
+
+/**
+ * One record for each combination of namespaces: processes that share all
+ * theirs (most of a host's; every process of a container) share it, and the
+ * model builder works out the namespaces of each record once. Made anew
+ * after each full scan (see forget and stateOf).
+ */
+const interned = new Map<string, RawProcess['ns']>();
+
+export function intern(ns: RawProcess['ns']): RawProcess['ns'] {
+  const key = NSTYPES.map((type) => ns[type]).join(' ');
+  const known = interned.get(key);
+  if (known) return known;
+  interned.set(key, ns);
+  return ns;
+}
 
 /**
  * Kernel threads by pid and start time. A kernel thread never joins another
@@ -83,38 +148,44 @@ const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
  */
 const kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
 
-export function scanProcesses(pids: number[], knownMntns: Set<number> = new Set()): RawScan {
-  const processes: RawProcess[] = [];
-  const mounts: RawScan['mounts'] = [];
-  const addresses: RawScan['addresses'] = [];
+/** Reads PIDS, and what they show of the namespaces they are in that KNOWN does not have yet. */
+export function scanProcesses(pids: number[], known: Known = { mntns: new Set(), sets: new Set() }): RawScan {
+  const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
-  const seenSets = new Set<string>();
   for (const pid of pids) {
     const p = readProcess(pid);
     if (!p) continue;
-    const setKey = `${p.ns.mnt}/${p.ns.cgroup}/${p.ns.pid}/${p.ns.net}`;
-    if (!seenSets.has(setKey)) {
-      seenSets.add(setKey);
-      p.cgroup = readProcFile(`/proc/${pid}/cgroup`);
+    const set = setOf(p.ns);
+    if (!known.sets.has(set)) {
+      const cgroup = readProcFile(`/proc/${pid}/cgroup`);
+      if (cgroup !== undefined) {
+        known.sets.add(set);
+        scan.hints.push([set, containerFromCgroup(cgroup) ?? null]);
+      }
     }
     const mntns = p.ns.mnt;
-    if (mntns !== undefined && !knownMntns.has(mntns)) {
+    if (mntns !== undefined && !known.mntns.has(mntns)) {
       const info = readProcFile(`/proc/${pid}/mountinfo`);
       if (info !== undefined) {
-        knownMntns.add(mntns);
-        mounts.push([mntns, pid, parseNsfsMounts(info)]);
+        known.mntns.add(mntns);
+        scan.mounts.push([mntns, pid, parseNsfsMounts(info)]);
       }
     }
     const netns = p.ns.net;
     if (netns !== undefined && !seenNet.has(netns)) {
       seenNet.add(netns);
-      addresses.push([netns, netAddresses(pid)]);
+      scan.addresses.push([netns, netAddresses(pid)]);
     }
-    processes.push(p);
+    scan.processes.push(p);
   }
-  const alive = new Set(pids);
-  for (const cache of [cmdlines, kernelThreads]) for (const pid of cache.keys()) if (!alive.has(pid)) cache.delete(pid);
-  return { processes, mounts, addresses };
+  return scan;
+}
+
+/** Drops what the caches hold for processes not in ALIVE (all the pids this thread reads). */
+export function forget(alive: number[]): void {
+  const live = new Set(alive);
+  for (const cache of [cmdlines, kernelThreads]) for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
+  interned.clear(); // the kept processes keep theirs; the next scan makes new ones
 }
 
 /** At most this many addresses a namespace: they are a label, not an inventory. */
@@ -201,20 +272,23 @@ function readProcess(pid: number): RawProcess | undefined {
   const base = `/proc/${pid}`;
   const text = readProcFile(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
-  const { comm, ppid, flags, starttime } = parseStat(text);
+  const { comm, state, ppid, flags, starttime, argStart } = parseStat(text);
+  // A zombie has left every namespace but its pid namespace, and its exit event has come already: nothing reaps it with another.
+  if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;
   const thread = kernel ? kernelThreads.get(pid) : undefined;
   if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: [], uid: 0, ns: thread.ns, nsfds: [] };
   const st = statSync(base, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   const uid = st.uid;
-  const cacheKey = `${starttime}/${comm}`;
-  const ns: Partial<Record<NsType, number>> = {};
+  const cacheKey = `${starttime}/${argStart}/${comm}`;
+  let ns: Partial<Record<NsType, number>> = {};
   for (const type of NSTYPES) {
     const link = readNsLink(`${base}/ns/${type}`);
     if (link) ns[type] = link[1];
   }
-  if (Object.keys(ns).length === 0) return undefined;
+  if (Object.keys(ns).length === 0) return undefined; // no link readable: a zombie, or gone
+  ns = intern(ns);
   if (kernel) kernelThreads.set(pid, { starttime, ns });
   let cached = cmdlines.get(pid);
   if (cached?.key !== cacheKey) {

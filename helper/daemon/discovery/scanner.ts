@@ -1,12 +1,14 @@
-// Runs a full scan: /proc is read by worker threads (split by pid), the
-// result is merged here. Workers stop when idle, so an idle nsxd holds only
-// its main thread's memory.
+// Keeps the model of every namespace: a full scan reads /proc with worker
+// threads (split by pid) and merges their parts; an update reads again only
+// the processes the kernel's events named, on the main thread, and patches
+// what the last full scan read. Workers stop when idle, so an idle nsxd holds
+// only its main thread's memory.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, NsKey } from '../../common/protocol';
-import type { Engines } from './engines';
-import { listPids, RawScan, readNsLink, scanProcesses } from './procfs';
+import type { Engines, Found } from './engines';
+import { forget, Known, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcFile, scanProcesses, stateOf } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 const IDLE_MS = 15_000;
@@ -15,15 +17,24 @@ const INLINE_MAX = 600;
 /** A scan that takes longer is abandoned, and its workers with it: /proc can be made to stall. */
 const SCAN_TIMEOUT_MS = 60_000;
 
+const selfMntns = (): number => readNsLink('/proc/self/ns/mnt')![1];
+
 export class Scanner {
   private workers: Worker[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private running: Promise<Model> | undefined;
-  private queued: Promise<Model> | undefined;
+  /** The run queued behind the running one; `full` once anyone asked for a full scan. */
+  private next: { full: boolean; model: Promise<Model> } | undefined;
+  /** What the last full scan read, with every update since. */
+  private state: ProcState | undefined;
+  /** The containers as the last full scan saw them: an update does not wait for the engines. */
+  private containers: Found[] = [];
+  /** Processes events named since the last run began. */
+  private readonly touched = new Set<number>();
   private latest: Model | undefined;
   private latestAt = 0;
-  /** Told of every scan as it lands, before any caller is: the watcher diffs each against the one before. */
+  /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model) => void) | undefined;
 
   /** /proc reads scale to a few threads, then contend in the kernel. */
@@ -45,45 +56,101 @@ export class Scanner {
   async find<T>(key: NsKey, use: (ns: Namespace, model: Model) => T | undefined, maxAgeMs = 2000): Promise<T | undefined> {
     for (const age of [maxAgeMs, 0]) {
       const model = await this.model(age);
-      const ns = model.snapshot.namespaces.find((n) => n.type === key.type && n.inode === key.inode);
-      const result = ns && use(ns, model);
+      const ns = model.byInode.get(key.inode);
+      const result = ns?.type === key.type ? use(ns, model) : undefined;
       if (result !== undefined) return result;
     }
     return undefined;
   }
 
   /**
-   * A scan that starts after this call, so it sees what the caller just did
-   * (an unpin asking what still holds a namespace). Callers that ask while one
-   * runs share the single scan queued behind it.
+   * A full scan that starts after this call, so it sees what the caller just
+   * did (an unpin asking what still holds a namespace). Callers that ask while
+   * one runs share the single scan queued behind it.
    */
   scan(): Promise<Model> {
-    if (this.queued) return this.queued;
-    if (this.running) {
-      this.queued = this.running.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.start();
-      });
-      return this.queued;
-    }
-    return this.start();
+    return this.enqueue(true);
   }
 
-  private start(): Promise<Model> {
-    this.running = this.runScan().finally(() => { this.running = undefined; });
+  /**
+   * The model with PIDS read again, and nothing else: what the kernel's
+   * process events named (a fork, an exec, an exit). Costs those processes,
+   * not the host's; a full scan queued anyway reads them with the rest.
+   */
+  update(pids: Iterable<number>): Promise<Model> {
+    for (const pid of pids) this.touched.add(pid);
+    return this.enqueue(false);
+  }
+
+  private enqueue(full: boolean): Promise<Model> {
+    if (this.next) {
+      this.next.full ||= full;
+      return this.next.model;
+    }
+    if (!this.running) return this.start(full);
+    const next: NonNullable<Scanner['next']> = { full, model: this.running.catch(() => undefined).then((): Promise<Model> => {
+      this.next = undefined;
+      return this.start(next.full);
+    }) };
+    this.next = next;
+    return next.model;
+  }
+
+  private start(full: boolean): Promise<Model> {
+    const run = full || !this.state || this.touched.size > INLINE_MAX ? this.runScan() : this.runUpdate(this.state);
+    this.running = run.finally(() => { this.running = undefined; });
     return this.running;
   }
 
   private async runScan(): Promise<Model> {
     const started = Date.now();
+    this.touched.clear(); // each is read again below, after its event
     const pids = listPids();
     const [raws, containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
-    const selfMntns = readNsLink('/proc/self/ns/mnt')![1];
-    const model = buildModel(raws, { ...this.ctx, selfMntns, containers }, started);
+    forget(pids);
+    this.state = stateOf(...raws);
+    this.containers = containers;
+    this.armIdle();
+    return this.built(this.state, started);
+  }
+
+  /**
+   * Reads the touched processes again, here (they are few), and the children
+   * of those that exited (the kernel gave them a new parent), then builds the
+   * model from the patched state. Mount tables of nsxd's own mount namespace,
+   * where pins and ip netns names live, are read again every time: the
+   * process that changed them (ip netns add) may be gone already.
+   */
+  private async runUpdate(state: ProcState): Promise<Model> {
+    const started = Date.now();
+    const pids = [...this.touched];
+    this.touched.clear();
+    const known: Known = { mntns: new Set(state.mounts.keys()), sets: new Set(state.hints.keys()) };
+    /** Reads PIDS into the state; the ones that are gone, it drops and returns. */
+    const reread = (list: number[]): number[] => {
+      const scan = scanProcesses(list, known);
+      merge(state, scan);
+      const read = new Set<number>();
+      for (const p of scan.processes) {
+        state.processes.set(p.pid, p);
+        read.add(p.pid);
+      }
+      const gone = list.filter((pid) => !read.has(pid));
+      for (const pid of gone) state.processes.delete(pid);
+      return gone;
+    };
+    const exited = new Set(reread(pids));
+    if (exited.size > 0) reread([...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid));
+    const own = readProcFile('/proc/self/mountinfo');
+    if (own !== undefined) state.mounts.set(selfMntns(), { pid: process.pid, mounts: parseNsfsMounts(own) });
+    return this.built(state, started);
+  }
+
+  private built(state: ProcState, started: number): Model {
+    const model = buildModel(state, { ...this.ctx, selfMntns: selfMntns(), containers: this.containers }, started);
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model);
-    this.armIdle();
     return model;
   }
 
@@ -140,6 +207,7 @@ export class Scanner {
   }
 
   private armIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.stop(), IDLE_MS);
     this.idleTimer.unref();
   }

@@ -5,12 +5,8 @@
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 import { ContainerHint, Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
-import { containerFromCgroup } from './containers';
 import type { Found } from './engines';
-import type { RawMount, RawProcess, RawScan } from './procfs';
-
-/** How nsxd can open a namespace again: paths whose nsfs inode must be checked after open. */
-export type Openers = Map<string, string[]>;
+import { ProcState, RawMount, RawProcess, setOf } from './procfs';
 
 export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
@@ -24,51 +20,94 @@ export interface ScanContext {
 
 export interface Model {
   snapshot: Snapshot;
-  openers: Openers;
+  /** The namespaces by inode: the kernel numbers every namespace, of whatever type, from one pool (proc_alloc_inum). */
+  byInode: Map<number, Namespace>;
+  /** The process each mount namespace's table was read through: its mount paths are relative to that process's root. */
+  mountReaders: Map<number, number>;
+  selfMntns: number;
   /** The containers with what a shell in one needs (its environment), which the snapshot leaves out. */
   containers: Found[];
 }
 
-export function buildModel(raws: RawScan[], ctx: ScanContext, started: number): Model {
-  const b = new ModelBuilder(ctx);
-  for (const raw of raws) for (const p of raw.processes) b.addProcess(p);
-  for (const raw of raws) for (const [mntns, pid, mounts] of raw.mounts) b.addMounts(mntns, pid, mounts);
-  for (const raw of raws) for (const [netns, addresses] of raw.addresses) if (addresses.length) b.namespace('net', netns).addresses = addresses;
+/**
+ * The Process each RawProcess became: a patched state hands the builder the
+ * same RawProcess for every process no event touched, and gets the same
+ * Process back, which the watcher's diff then passes over by identity.
+ */
+const made = new WeakMap<RawProcess, Process>();
+
+export function buildModel(state: ProcState, ctx: ScanContext, started: number): Model {
+  const b = new ModelBuilder(ctx, state.hints);
+  for (const p of state.processes.values()) b.addProcess(p);
+  b.addMembers();
+  // A patched state may still hold what a namespace nobody is in any more said; only a full scan forgets it.
+  const lives = (inode: number) => (b.namespaces.get(inode)?.pids.length ?? 0) > 0;
+  for (const [mntns, { pid, mounts }] of state.mounts) if (lives(mntns)) b.addMounts(mntns, pid, mounts);
+  for (const [netns, addresses] of state.addresses) if (addresses.length && lives(netns)) b.namespaces.get(netns)!.addresses = addresses;
   b.assignContainers();
   b.markInitial();
   const containers = b.addContainers(ctx.containers);
-  resolveHierarchy(b.namespaces, b.openers, (type, inode) => b.namespace(type, inode));
-  return {
-    snapshot: {
-      namespaces: [...b.namespaces.values()],
-      processes: b.processes,
-      containers: containers.map(({ exec: _exec, ...c }) => c),
-      scanMs: Date.now() - started,
-    },
-    openers: b.openers,
+  const model: Model = {
+    snapshot: { namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), scanMs: 0 },
+    byInode: b.namespaces,
+    mountReaders: b.mountReaders,
+    selfMntns: ctx.selfMntns,
     containers,
   };
+  resolveHierarchy(model, (type, inode) => b.namespace(type, inode));
+  model.snapshot.namespaces = [...b.namespaces.values()];
+  model.snapshot.scanMs = Date.now() - started;
+  return model;
+}
+
+/**
+ * The paths nsxd can open a namespace by again: a few members' links, then
+ * what holds it. Each must be checked after open (openChecked): a process
+ * may have exited and its pid been reused.
+ */
+function openers(model: Model, ns: Namespace): string[] {
+  const paths = ns.pids.slice(0, 3).map((pid) => `/proc/${pid}/ns/${ns.type}`);
+  for (const h of ns.holders) {
+    if (h.kind === 'fd') paths.push(`/proc/${h.pid}/fd/${h.fd}`);
+    else if (h.kind === 'pid_for_children' || h.kind === 'time_for_children') paths.push(`/proc/${h.pid}/ns/${h.kind}`);
+    else if (h.kind === 'mount') paths.push(h.mntns === model.selfMntns ? h.path : `/proc/${model.mountReaders.get(h.mntns)}/root${h.path}`);
+  }
+  return paths;
+}
+
+/** An fd to a namespace of the model, opened by the first of its paths that still holds it; undefined if none does. */
+export function openNamespace(model: Model, key: NsKey): number | undefined {
+  const ns = model.byInode.get(key.inode);
+  return ns?.type === key.type ? openChecked(openers(model, ns), key) : undefined;
 }
 
 /** The model as it is put together from one scan, process by process and mount table by mount table. */
 class ModelBuilder {
-  readonly namespaces = new Map<string, Namespace>();
-  readonly openers: Openers = new Map();
+  readonly namespaces = new Map<number, Namespace>();
   readonly processes: Process[] = [];
-  /** Per namespace, how many of its processes each container hint got. */
-  private readonly hintVotes = new Map<string, Map<string, number>>();
+  readonly mountReaders = new Map<number, number>();
+  /** Per namespace (by inode), how many of its processes each container hint got. */
+  private readonly hintVotes = new Map<number, Map<string, number>>();
   private readonly hints = new Map<string, ContainerHint>();
-  private readonly seenMntns = new Set<number>();
+  /** The pids of each namespace record (RawProcess.ns): processes that share all their namespaces share one (see procfs). */
+  private readonly byRecord = new Map<RawProcess['ns'], number[]>();
+  /** The sets (setOf) whose cgroup names a container, with the key of its hint in `hints`. */
+  private readonly hinted = new Map<string, string>();
 
-  constructor(private readonly ctx: ScanContext) {}
+  constructor(private readonly ctx: ScanContext, hints: ProcState['hints']) {
+    for (const [set, hint] of hints) {
+      if (!hint) continue;
+      const key = JSON.stringify(hint);
+      this.hints.set(key, hint);
+      this.hinted.set(set, key);
+    }
+  }
 
   namespace(type: NsType, inode: number): Namespace {
-    const id = nsId({ type, inode });
-    let ns = this.namespaces.get(id);
+    let ns = this.namespaces.get(inode);
     if (!ns) {
       ns = { type, inode, pids: [], holders: [], initial: false, pins: [] };
-      this.namespaces.set(id, ns);
-      this.openers.set(id, []);
+      this.namespaces.set(inode, ns);
     }
     return ns;
   }
@@ -80,54 +119,50 @@ class ModelBuilder {
     else ns.holdersOmitted = (ns.holdersOmitted ?? 0) + 1;
   }
 
-  /** A few paths nsxd can open the namespace by again; the first that still holds it wins. */
-  private addOpener(ns: NsKey, path: string): void {
-    const list = this.openers.get(nsId(ns))!;
-    if (list.length < 3) list.push(path);
-  }
-
-  /** A process: a member of each of its namespaces, and a holder of what its *_for_children links and nsfs fds name. */
+  /** A process: a holder of what its *_for_children links and nsfs fds name; its memberships wait for addMembers. */
   addProcess(p: RawProcess): void {
-    const proc: Process = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: this.ctx.userName(p.uid), ns: p.ns };
-    const hint = p.cgroup !== undefined ? containerFromCgroup(p.cgroup) : undefined;
-    const hintKey = hint && JSON.stringify(hint);
-    if (hint && hintKey) this.hints.set(hintKey, hint);
-    for (const type of NSTYPES) {
-      const inode = p.ns[type];
-      if (inode === undefined) continue;
-      const ns = this.namespace(type, inode);
-      ns.pids.push(p.pid);
-      this.addOpener(ns, `/proc/${p.pid}/ns/${type}`);
-      if (hintKey) {
-        const votes = this.hintVotes.get(nsId(ns)) ?? new Map<string, number>();
-        votes.set(hintKey, (votes.get(hintKey) ?? 0) + 1);
-        this.hintVotes.set(nsId(ns), votes);
-      }
+    let proc = made.get(p);
+    if (!proc) {
+      proc = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: this.ctx.userName(p.uid), ns: p.ns };
+      if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
+      if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
+      made.set(p, proc);
     }
-    if (p.pidForChildren !== undefined) {
-      proc.pidForChildren = p.pidForChildren;
-      const ns = this.namespace('pid', p.pidForChildren);
-      this.addHolder(ns, { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
-      this.addOpener(ns, `/proc/${p.pid}/ns/pid_for_children`);
-    }
-    if (p.timeForChildren !== undefined) {
-      proc.timeForChildren = p.timeForChildren;
-      const ns = this.namespace('time', p.timeForChildren);
-      this.addHolder(ns, { kind: 'time_for_children', pid: p.pid, comm: p.comm });
-      this.addOpener(ns, `/proc/${p.pid}/ns/time_for_children`);
-    }
+    const pids = this.byRecord.get(p.ns);
+    if (pids) pids.push(p.pid);
+    else this.byRecord.set(p.ns, [p.pid]);
+    if (p.pidForChildren !== undefined) this.addHolder(this.namespace('pid', p.pidForChildren), { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
+    if (p.timeForChildren !== undefined) this.addHolder(this.namespace('time', p.timeForChildren), { kind: 'time_for_children', pid: p.pid, comm: p.comm });
     for (const [fd, type, inode, count] of p.nsfds) {
-      const ns = this.namespace(type, inode);
-      this.addHolder(ns, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
-      this.addOpener(ns, `/proc/${p.pid}/fd/${fd}`);
+      this.addHolder(this.namespace(type, inode), { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
     }
     this.processes.push(proc);
   }
 
+  /**
+   * Every process a member of each of its namespaces, a record at a time (a
+   * host of 20,000 processes has a few thousand records); a record's processes
+   * share their set, so they vote together for the container its cgroup names.
+   */
+  addMembers(): void {
+    for (const [record, pids] of this.byRecord) {
+      const hint = this.hinted.size > 0 ? this.hinted.get(setOf(record)) : undefined;
+      for (const type of NSTYPES) {
+        if (record[type] === undefined) continue;
+        const ns = this.namespace(type, record[type]!);
+        for (const pid of pids) ns.pids.push(pid);
+        if (hint) {
+          let votes = this.hintVotes.get(ns.inode);
+          if (!votes) this.hintVotes.set(ns.inode, votes = new Map());
+          votes.set(hint, (votes.get(hint) ?? 0) + pids.length);
+        }
+      }
+    }
+  }
+
   /** The nsfs mounts of one mount namespace (read through PID): holders, and in nsxd's own, pins and ip netns names. */
   addMounts(mntns: number, pid: number, mounts: RawMount[]): void {
-    if (this.seenMntns.has(mntns)) return;
-    this.seenMntns.add(mntns);
+    this.mountReaders.set(mntns, pid);
     const own = mntns === this.ctx.selfMntns;
     for (const m of mounts) {
       const ns = this.namespace(m.type, m.inode);
@@ -140,7 +175,6 @@ class ModelBuilder {
         if (same) same.paths.push(...pin.paths);
         else ns.pins.push(pin);
       }
-      this.addOpener(ns, own ? m.path : `/proc/${pid}/root${m.path}`);
     }
   }
 
@@ -162,6 +196,7 @@ class ModelBuilder {
    * a namespace that a pod's containers share is the pod's.
    */
   addContainers(found: Found[]): Found[] {
+    if (found.length === 0) return [];
     const byPid = new Map(this.processes.map((p) => [p.pid, p]));
     const named = new Set<string>();
     const out: Found[] = [];
@@ -205,9 +240,9 @@ let nsfsDev: number | undefined;
  * so it is first only named (O_PATH: nothing is opened, nothing waits), and
  * opened for real, through that very fd, only once it is the namespace.
  */
-export function openChecked(paths: string[] | undefined, expected: NsKey): number | undefined {
+function openChecked(paths: string[], expected: NsKey): number | undefined {
   nsfsDev ??= statSync('/proc/self/ns/net').dev;
-  for (const path of paths ?? []) {
+  for (const path of paths) {
     let named: number;
     try {
       named = openSync(path, libc.O_PATH); // Node opens every fd close-on-exec
@@ -232,48 +267,51 @@ export function openChecked(paths: string[] | undefined, expected: NsKey): numbe
 /**
  * A namespace's owner, parent and owner uid are fixed for its life, so they are
  * asked once per namespace and kept while it exists (a freed inode is dropped
- * at the next scan, before it can be reused for another namespace).
+ * at the next scan, before it can be reused for another namespace). Kept by
+ * inode with the type: the kernel numbers namespaces of every type from one
+ * pool, so an inode may come back as another type.
  */
 interface Lineage {
+  type: NsType;
   owner?: number;
   parent?: number;
   ownerUid?: number;
 }
-const lineages = new Map<string, Lineage>();
+const lineages = new Map<number, Lineage>();
 
-function resolveHierarchy(namespaces: Map<string, Namespace>, openers: Openers, get: (type: NsType, inode: number) => Namespace): void {
-  for (const id of lineages.keys()) if (!namespaces.has(id)) lineages.delete(id);
+function resolveHierarchy(model: Model, get: (type: NsType, inode: number) => Namespace): void {
+  const namespaces = model.byInode;
+  const exists = (type: NsType, inode: number) => namespaces.get(inode)?.type === type;
+  for (const [inode, known] of lineages) if (!exists(known.type, inode)) lineages.delete(inode);
   // Known lineages first: their related namespaces must exist in the map too.
-  for (const [id, ns] of namespaces) {
-    const known = lineages.get(id);
-    if (!known) continue;
-    Object.assign(ns, known);
-    if (known.owner !== undefined && !namespaces.has(nsId({ type: 'user', inode: known.owner }))) lineages.delete(id);
-    if (known.parent !== undefined && !namespaces.has(nsId({ type: ns.type, inode: known.parent }))) lineages.delete(id);
+  for (const [inode, known] of lineages) {
+    const { type: _type, ...lineage } = known;
+    Object.assign(namespaces.get(inode)!, lineage);
+    if ((known.owner !== undefined && !exists('user', known.owner)) || (known.parent !== undefined && !exists(known.type, known.parent))) lineages.delete(inode);
   }
-  resolveUnknown(namespaces, openers, get);
-  for (const [id, ns] of namespaces) {
-    if (!lineages.has(id) && (ns.owner !== undefined || ns.parent !== undefined)) {
-      lineages.set(id, { owner: ns.owner, parent: ns.parent, ownerUid: ns.ownerUid });
+  resolveUnknown(model, new Set(lineages.keys()), get);
+  for (const ns of namespaces.values()) {
+    if (!lineages.has(ns.inode) && (ns.owner !== undefined || ns.parent !== undefined)) {
+      lineages.set(ns.inode, { type: ns.type, owner: ns.owner, parent: ns.parent, ownerUid: ns.ownerUid });
     }
   }
 }
 
-function resolveUnknown(namespaces: Map<string, Namespace>, openers: Openers, get: (type: NsType, inode: number) => Namespace): void {
+/** Asks the kernel for the lineage of every namespace not in DONE (by inode). */
+function resolveUnknown(model: Model, done: Set<number>, get: (type: NsType, inode: number) => Namespace): void {
+  const namespaces = model.byInode;
   // Fds from the ioctls open namespaces that may have no path at all; they are
   // processed in the same queue and closed when done.
-  const done = new Set<string>([...lineages.keys()].filter((id) => namespaces.has(id)));
-  const queue: [Namespace, number | undefined][] = [...namespaces.entries()].filter(([id]) => !done.has(id)).map(([, ns]) => [ns, undefined]);
+  const queue: [Namespace, number | undefined][] = [...namespaces.entries()].filter(([inode]) => !done.has(inode)).map(([, ns]) => [ns, undefined]);
   while (queue.length > 0) {
     const [ns, given] = queue.pop()!;
-    const id = nsId(ns);
-    if (done.has(id)) {
+    if (done.has(ns.inode)) {
       if (given !== undefined) closeSync(given);
       continue;
     }
-    const fd = given ?? openChecked(openers.get(id), ns);
+    const fd = given ?? openChecked(openers(model, ns), ns);
     if (fd === undefined) continue;
-    done.add(id);
+    done.add(ns.inode);
     try {
       const related = (ioctl: (fd: number) => number, type: NsType, holder: Holder): number | undefined => {
         let rfd: number;
@@ -283,8 +321,8 @@ function resolveUnknown(namespaces: Map<string, Namespace>, openers: Openers, ge
           return undefined; // EPERM at the top of nsxd's view, or not applicable
         }
         const inode = fstatSync(rfd).ino;
-        const other = namespaces.get(nsId({ type, inode }));
-        if (other && done.has(nsId(other))) {
+        const other = namespaces.get(inode);
+        if (other && done.has(inode)) {
           closeSync(rfd);
         } else {
           const target = other ?? get(type, inode);

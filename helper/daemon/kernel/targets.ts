@@ -7,7 +7,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Scanner } from '../discovery/scanner';
 import { parseStat, readProcFile } from '../discovery/procfs';
-import { openChecked } from '../discovery/snapshot';
+import { openNamespace } from '../discovery/snapshot';
 import { ErrorCodes, NsKey, nsId, NsType } from '../../common/protocol';
 
 export interface OpenedNs extends NsKey {
@@ -77,7 +77,7 @@ export function openNsFile(path: string, type: NsType, opts: { follow?: boolean 
 
 /** Any namespace nsxd discovered, by type and inode, through its processes, fds or mounts. */
 export async function openDiscovered(scanner: Scanner, key: NsKey): Promise<OpenedNs> {
-  const fd = await scanner.find(key, (_ns, model) => openChecked(model.openers.get(nsId(key)), key), 5000);
+  const fd = await scanner.find(key, (_ns, model) => openNamespace(model, key), 5000);
   if (fd !== undefined) return { ...key, fd };
   throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists, or nothing nsxd can open holds it`);
 }
