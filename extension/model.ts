@@ -8,8 +8,14 @@ import {
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
-/** Redraws at most this often; the first change after a quiet spell is drawn at once. */
-const MIN_REDRAW_MS = 100;
+/**
+ * Redraws at most this often; the first change after a quiet spell is drawn
+ * at once. More than the 200 ms by which VS Code debounces a tree view's
+ * refreshes (the first at once, each later one restarting the wait): redraws
+ * closer together than that would put every one after the first off for as
+ * long as changes keep coming, and a busy host's view would never move.
+ */
+const MIN_REDRAW_MS = 250;
 
 export class Model implements vscode.Disposable {
   private namespaces = new Map<string, Namespace>();

@@ -198,7 +198,7 @@ export function parsePrint(value: unknown): PrintParams {
 }
 
 export interface SubscribeParams {
-  /** Poll interval nsxd may stretch when a scan is slow. */
+  /** Poll interval nsxd may stretch when a scan is slow; where nsxd has the kernel's process events, it needs no poll and rescans at its own pace. */
   intervalMs: number;
 }
 /** client → nsxd: the snapshot now, then NamespacesChangedNotification on every change. */

@@ -4,18 +4,23 @@
 //   discovery: `nsx list --json` end to end and a warm namespaces/list vs lsns -J and a
 //              plain C /proc scan, at 2,000, 7,000 and 20,000 processes (13 a set of
 //              namespaces); nsxd's peak memory at each, from a fresh nsxd
+//   process events: a process starting in a new namespace, and its exit, to the change
+//              at a subscriber, at each size; nsxd's CPU over a minute with a subscriber
+//              and nothing changing, on the small host and at the largest size
 //   the extension, at the largest size: a process starting in a new namespace, and its
 //              exit, to the Namespaces view redrawn with it (test/bench/render.ts, in a
 //              real workbench), vs what one lsns -J takes to show the same
 //   terminals: request → first output byte vs nsenter -a; relay throughput vs a raw
 //              pty (script); keystroke round trip vs a raw pty's echo
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, writeSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
-import { ListNamespaces, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
+import {
+  ListNamespaces, NamespacesChanged, NamespacesChangedNotification, Subscribe, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput, Unsubscribe,
+} from '../../helper/common/protocol';
 import { DIST, startDaemon, waitFor } from '../support';
 
 /** Processes on the machine at each step of the discovery bench. */
@@ -106,6 +111,60 @@ async function discovery(c: Client, socket: string, nsxdPid: number): Promise<nu
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   row(`${n} procs: nsxd memory`, `peak ${hwm.toFixed(0)} MB, after ${rss.toFixed(0)} MB`, '', '');
   return lsns;
+}
+
+/**
+ * Process events at work: a process starting in a new uts namespace, and its
+ * exit, timed to the change a subscriber gets, as the extension subscribes.
+ */
+async function live(c: Client, n: number, lsns: number): Promise<void> {
+  let seen: ((change: NamespacesChanged) => void) | undefined;
+  const sub = c.conn.onNotification(NamespacesChangedNotification, (change) => seen?.(change));
+  const until = (ok: (change: NamespacesChanged) => boolean) => new Promise<void>((resolve) => { seen = (change) => { if (ok(change)) resolve(); }; });
+  try {
+    await c.conn.sendRequest(Subscribe, { intervalMs: 2000 });
+    const started: number[] = [];
+    const exited: number[] = [];
+    const hostUts = Number(/\d+/.exec(readlinkSync('/proc/self/ns/uts'))![0]);
+    for (let i = 0; i < 15; i++) {
+      const t0 = process.hrtime.bigint();
+      const sleeper = spawn('unshare', ['--uts', '--', 'sleep', '600'], { stdio: 'ignore' });
+      // Seen first as a fork of this process, perhaps; counted once nsxd has it in its own uts namespace.
+      await until((ch) => [...ch.processesAdded, ...ch.processesChanged].some((p) => p.pid === sleeper.pid && p.ns.uts !== hostUts));
+      started.push(ms(t0));
+      const t1 = process.hrtime.bigint();
+      const removed = until((ch) => ch.processesRemoved.includes(sleeper.pid!));
+      sleeper.kill('SIGKILL');
+      await removed;
+      exited.push(ms(t1));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const [what, times] of [['a process starts in a new namespace → the change at a subscriber', started], ['it exits → the change at a subscriber', exited]] as const) {
+      const m = median(times);
+      row(`${n} procs: ${what} (median of ${times.length}; p90)`, `${m.toFixed(0)} ms; ${pct(times, 0.9).toFixed(0)} ms`, `one lsns -J ${lsns.toFixed(0)} ms`, `${(m / lsns).toFixed(3)}x lsns`);
+    }
+  } finally {
+    seen = undefined;
+    sub.dispose();
+    await c.conn.sendRequest(Unsubscribe);
+  }
+}
+
+/** nsxd's CPU time over a minute with a subscriber (an open view) and nothing changing but what the machine does itself. */
+async function idle(c: Client, nsxdPid: number, n: number): Promise<void> {
+  const cpu = () => {
+    const stat = readFileSync(`/proc/${nsxdPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in clock ticks of 10 ms
+  };
+  await c.conn.sendRequest(Subscribe, { intervalMs: 2000 });
+  await new Promise((r) => setTimeout(r, 3000)); // the subscription's first rescan is not idling
+  const before = cpu();
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 60_000));
+  const share = (cpu() - before) / ms(t0);
+  await c.conn.sendRequest(Unsubscribe);
+  row(`${n} procs: nsxd idle with a subscriber, over 60 s`, `${(share * 100).toFixed(2)}% of one core`, 'aim 0.5%', `${(share / 0.005).toFixed(2)}x the aim`);
 }
 
 /** The extension's figures, from its half of the bench in a real workbench (test/bench/render.ts). */
@@ -230,6 +289,9 @@ async function main(): Promise<void> {
     {
       const daemon = await startDaemon();
       smallHost(daemon.socket);
+      const c = await daemon.client();
+      await idle(c, daemon.proc.pid!, processCount());
+      c.close();
       await daemon.destroy();
     }
     for (const total of SCALE) {
@@ -240,8 +302,12 @@ async function main(): Promise<void> {
       const c = await daemon.client();
       try {
         const lsns = await discovery(c, daemon.socket, daemon.proc.pid!);
+        await live(c, processCount(), lsns);
         if (total === SCALE[Math.min(1, SCALE.length - 1)]) await terminals(c, load.samplePid());
-        if (total === SCALE[SCALE.length - 1]) render(daemon.socket, lsns);
+        if (total === SCALE[SCALE.length - 1]) {
+          await idle(c, daemon.proc.pid!, processCount());
+          render(daemon.socket, lsns);
+        }
       } finally {
         c.close();
         await daemon.destroy();

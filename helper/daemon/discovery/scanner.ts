@@ -23,15 +23,18 @@ export class Scanner {
   private workers: Worker[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
+  /** The full scan that runs, and the one queued behind it. */
   private running: Promise<Model> | undefined;
-  /** The run queued behind the running one; `full` once anyone asked for a full scan. */
-  private next: { full: boolean; model: Promise<Model> } | undefined;
+  private queued: Promise<Model> | undefined;
   /** What the last full scan read, with every update since. */
   private state: ProcState | undefined;
   /** The containers as the last full scan saw them: an update does not wait for the engines. */
   private containers: Found[] = [];
-  /** Processes events named since the last run began. */
-  private readonly touched = new Set<number>();
+  /**
+   * Processes events named while a full scan reads /proc: it may have read
+   * them before they changed, so it reads them again before it builds.
+   */
+  private touchedDuringScan: Set<number> | undefined;
   private latest: Model | undefined;
   private latestAt = 0;
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
@@ -69,64 +72,65 @@ export class Scanner {
    * one runs share the single scan queued behind it.
    */
   scan(): Promise<Model> {
-    return this.enqueue(true);
+    if (this.queued) return this.queued;
+    if (this.running) {
+      this.queued = this.running.catch(() => undefined).then(() => {
+        this.queued = undefined;
+        return this.start();
+      });
+      return this.queued;
+    }
+    return this.start();
   }
 
   /**
    * The model with PIDS read again, and nothing else: what the kernel's
    * process events named (a fork, an exec, an exit). Costs those processes,
-   * not the host's; a full scan queued anyway reads them with the rest.
+   * not the host's, and never waits for a full scan that runs: that one reads
+   * them again when its workers are done.
    */
-  update(pids: Iterable<number>): Promise<Model> {
-    for (const pid of pids) this.touched.add(pid);
-    return this.enqueue(false);
+  async update(pids: Iterable<number>): Promise<Model> {
+    const list = [...pids];
+    for (const pid of list) this.touchedDuringScan?.add(pid);
+    if (!this.state) return this.running ?? this.scan();
+    if (list.length > INLINE_MAX) return this.scan();
+    const started = Date.now();
+    this.patch(this.state, list);
+    return this.built(this.state, started);
   }
 
-  private enqueue(full: boolean): Promise<Model> {
-    if (this.next) {
-      this.next.full ||= full;
-      return this.next.model;
-    }
-    if (!this.running) return this.start(full);
-    const next: NonNullable<Scanner['next']> = { full, model: this.running.catch(() => undefined).then((): Promise<Model> => {
-      this.next = undefined;
-      return this.start(next.full);
-    }) };
-    this.next = next;
-    return next.model;
-  }
-
-  private start(full: boolean): Promise<Model> {
-    const run = full || !this.state || this.touched.size > INLINE_MAX ? this.runScan() : this.runUpdate(this.state);
-    this.running = run.finally(() => { this.running = undefined; });
+  private start(): Promise<Model> {
+    this.running = this.runScan().finally(() => { this.running = undefined; });
     return this.running;
   }
 
   private async runScan(): Promise<Model> {
     const started = Date.now();
-    this.touched.clear(); // each is read again below, after its event
+    const touched = this.touchedDuringScan = new Set();
+    let raws: RawScan[];
     const pids = listPids();
-    const [raws, containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
+    try {
+      [raws, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
+    } finally {
+      this.touchedDuringScan = undefined;
+    }
     forget(pids);
     this.state = stateOf(...raws);
-    this.containers = containers;
+    if (touched.size > 0) this.patch(this.state, [...touched]);
     this.armIdle();
     return this.built(this.state, started);
   }
 
   /**
-   * Reads the touched processes again, here (they are few), and the children
-   * of those that exited (the kernel gave them a new parent), then builds the
-   * model from the patched state. Mount tables of nsxd's own mount namespace,
-   * where pins and ip netns names live, are read again every time: the
-   * process that changed them (ip netns add) may be gone already.
+   * Reads PIDS again, here (they are few), and the children of those that
+   * exited (the kernel gave them a new parent), into STATE. Mount tables of
+   * nsxd's own mount namespace, where pins and ip netns names live, are read
+   * again every time: the process that changed them (ip netns add) may be
+   * gone already.
    */
-  private async runUpdate(state: ProcState): Promise<Model> {
-    const started = Date.now();
-    const pids = [...this.touched];
-    this.touched.clear();
+  private patch(state: ProcState, pids: number[]): void {
     const known: Known = { mntns: new Set(state.mounts.keys()), sets: new Set(state.hints.keys()) };
-    /** Reads PIDS into the state; the ones that are gone, it drops and returns. */
+    /** Reads LIST into the state; the ones that are gone, it drops and returns. */
     const reread = (list: number[]): number[] => {
       const scan = scanProcesses(list, known);
       merge(state, scan);
@@ -143,7 +147,6 @@ export class Scanner {
     if (exited.size > 0) reread([...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid));
     const own = readProcFile('/proc/self/mountinfo');
     if (own !== undefined) state.mounts.set(selfMntns(), { pid: process.pid, mounts: parseNsfsMounts(own) });
-    return this.built(state, started);
   }
 
   private built(state: ProcState, started: number): Model {

@@ -11,15 +11,18 @@ type Listener = (change: NamespacesChanged, bytes: number) => void;
 
 const MIN_INTERVAL_MS = 500;
 /** After a process event, how long to wait for the ones that come with it (a fork, then an exec). */
-const EVENT_DELAY_MS = 10;
+const EVENT_DELAY_MS = 25;
 /**
- * The share of the time full rescans may take, as 1 in N: with events they are
- * only for what events do not show (setns or unshare without exec, a mount, an
- * fd opened), so they are rare where they are dear; without events they are
- * all there is.
+ * The share of the time full rescans may take, as 1 in N. Without events they
+ * are all there is, as often as the subscriber asked. With events they are only
+ * for what events do not show (setns or unshare without exec, an fd opened, a
+ * mount in another mount namespace), every RESCAN_WITH_EVENTS_MS at most, and
+ * rarer where they are dear: an open view costs next to nothing when nothing
+ * changes. The Refresh command (namespaces/list) scans at once.
  */
-const RESCAN_SHARE_WITH_EVENTS = 50;
 const RESCAN_SHARE = 5;
+const RESCAN_SHARE_WITH_EVENTS = 300;
+const RESCAN_WITH_EVENTS_MS = 30_000;
 /**
  * Updates, however many events come, are held to 1 in UPDATE_SHARE of the
  * time; a few in a row (a fork, then its exec, then another) may run at once,
@@ -57,9 +60,11 @@ export class Watcher {
    * removed add up to exactly what nsxd sees.
    */
   async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
-    // Listening before the first scan: a process that starts while it runs is read again after it.
+    // Listening before the scan: a process that starts while it runs is read again after it. Events
+    // nobody listened to are lost: updates must patch a scan that began after listening did.
+    const listening = this.events.live;
     this.events.start((pids, lost) => this.evented(pids, lost));
-    await this.scanner.model(MIN_INTERVAL_MS);
+    await (listening ? this.scanner.model(MIN_INTERVAL_MS) : this.scanner.scan());
     this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
     this.scheduleRescan();
     return this.last!;
@@ -133,8 +138,7 @@ export class Watcher {
   private scheduleRescan(): void {
     if (this.rescan || this.listeners.size === 0) return;
     const asked = Math.min(...this.listeners.values());
-    const share = this.events.live ? RESCAN_SHARE_WITH_EVENTS : RESCAN_SHARE;
-    this.armRescan(Math.max(asked, this.fullMs * share));
+    this.armRescan(this.events.live ? Math.max(RESCAN_WITH_EVENTS_MS, this.fullMs * RESCAN_SHARE_WITH_EVENTS) : Math.max(asked, this.fullMs * RESCAN_SHARE));
   }
 
   private armRescan(ms: number): void {
