@@ -359,6 +359,32 @@ export function defineSuite(): void {
       const shot = await ui({ action: 'screenshot', path: process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png') });
       assert.ok(shot.ok, shot.error);
     });
+
+    it('keeps redrawing a shown view while the host never stops changing', async function () {
+      if (!uiAvailable()) this.skip(); // the workbench must be showing the view to ask for it
+      // A fork, an exec and an exit every 50 ms: redraws that close together would each put
+      // VS Code's debounced tree refresh (200 ms, restarted by every one) off again, for ever.
+      const churn = spawn('sh', ['-c', 'while :; do sleep 0.05; done'], { stdio: 'ignore' });
+      const provider = api.namespaces;
+      const utsCount = (children: Node[]) => (children.find((n) => n instanceof N().TypeNode && n.type === 'uts') as InstanceType<Api['nodes']['TypeNode']> | undefined)?.count;
+      let drawn: number | undefined;
+      provider.getChildren = (node?: Node) => {
+        const children = Object.getPrototypeOf(provider).getChildren.call(provider, node) as Node[];
+        if (!node) drawn = utsCount(children);
+        return children;
+      };
+      let sleeper: ChildProcess | undefined;
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        const before = utsCount(Object.getPrototypeOf(provider).getChildren.call(provider))!;
+        sleeper = spawn('unshare', ['--uts', '--', 'sleep', '600'], { stdio: 'ignore' });
+        await until('the workbench to draw the new uts namespace', () => drawn === before + 1, 10_000);
+      } finally {
+        delete (provider as { getChildren?: unknown }).getChildren;
+        sleeper?.kill('SIGKILL');
+        churn.kill('SIGKILL');
+      }
+    });
   });
 
   describe('containers', () => {
