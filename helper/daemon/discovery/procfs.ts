@@ -273,7 +273,7 @@ function readProcess(pid: number): RawProcess | undefined {
   const text = readProcFile(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
   const { comm, state, ppid, flags, starttime, argStart } = parseStat(text);
-  // A zombie has left every namespace but its pid namespace, and its exit event has come already: nothing reaps it with another.
+  // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
   if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;
   const thread = kernel ? kernelThreads.get(pid) : undefined;

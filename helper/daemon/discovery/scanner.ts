@@ -95,7 +95,8 @@ export class Scanner {
     if (!this.state) return this.running ?? this.scan();
     if (list.length > INLINE_MAX) return this.scan();
     const started = Date.now();
-    this.patch(this.state, list);
+    // A process with thousands of children that exits is a whole scan's worth of reading: the workers'.
+    if (!this.patch(this.state, list)) return this.scan();
     return this.built(this.state, started);
   }
 
@@ -116,6 +117,7 @@ export class Scanner {
     }
     forget(pids);
     this.state = stateOf(...raws);
+    // Children too many to read here keep the parent the workers saw, until the next scan.
     if (touched.size > 0) this.patch(this.state, [...touched]);
     this.armIdle();
     return this.built(this.state, started);
@@ -126,9 +128,10 @@ export class Scanner {
    * exited (the kernel gave them a new parent), into STATE. Mount tables of
    * nsxd's own mount namespace, where pins and ip netns names live, are read
    * again every time: the process that changed them (ip netns add) may be
-   * gone already.
+   * gone already. False, with the children left unread, when there are more
+   * of them than a scan on this thread may read.
    */
-  private patch(state: ProcState, pids: number[]): void {
+  private patch(state: ProcState, pids: number[]): boolean {
     const known: Known = { mntns: new Set(state.mounts.keys()), sets: new Set(state.hints.keys()) };
     /** Reads LIST into the state; the ones that are gone, it drops and returns. */
     const reread = (list: number[]): number[] => {
@@ -144,9 +147,12 @@ export class Scanner {
       return gone;
     };
     const exited = new Set(reread(pids));
-    if (exited.size > 0) reread([...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid));
+    const orphans = exited.size > 0 ? [...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid) : [];
+    if (orphans.length > INLINE_MAX) return false;
+    reread(orphans);
     const own = readProcFile('/proc/self/mountinfo');
     if (own !== undefined) state.mounts.set(selfMntns(), { pid: process.pid, mounts: parseNsfsMounts(own) });
+    return true;
   }
 
   private built(state: ProcState, started: number): Model {

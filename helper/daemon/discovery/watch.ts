@@ -5,6 +5,7 @@
 import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot } from '../../common/protocol';
 import { ProcEvents } from './events';
 import type { Scanner } from './scanner';
+import type { Model } from './snapshot';
 
 /** Gets each change with its size as JSON, measured once for every listener. */
 type Listener = (change: NamespacesChanged, bytes: number) => void;
@@ -13,16 +14,18 @@ const MIN_INTERVAL_MS = 500;
 /** After a process event, how long to wait for the ones that come with it (a fork, then an exec). */
 const EVENT_DELAY_MS = 25;
 /**
- * The share of the time full rescans may take, as 1 in N. Without events they
- * are all there is, as often as the subscriber asked. With events they are only
- * for what events do not show (setns or unshare without exec, an fd opened, a
- * mount in another mount namespace), every RESCAN_WITH_EVENTS_MS at most, and
- * rarer where they are dear: an open view costs next to nothing when nothing
- * changes. The Refresh command (namespaces/list) scans at once.
+ * Without events, full rescans are all there is: as often as the subscriber
+ * asked, but never more than 1 in RESCAN_SHARE of the time. With events they
+ * are only for what events do not show (setns or unshare without exec, an fd
+ * opened, a mount in another mount namespace): every RESCAN_WITH_EVENTS_MS at
+ * most, and never more than RESCAN_CPU_WITH_EVENTS of one core (the scan
+ * workers' time counts), so that an open view costs next to nothing when
+ * nothing changes, however big the host. The Refresh command (namespaces/list)
+ * scans at once.
  */
 const RESCAN_SHARE = 5;
-const RESCAN_SHARE_WITH_EVENTS = 300;
 const RESCAN_WITH_EVENTS_MS = 30_000;
+const RESCAN_CPU_WITH_EVENTS = 0.002;
 /**
  * Updates, however many events come, are held to 1 in UPDATE_SHARE of the
  * time; a few in a row (a fork, then its exec, then another) may run at once,
@@ -37,8 +40,9 @@ export class Watcher {
   /** The next full rescan, and when it is due. */
   private rescan: NodeJS.Timeout | undefined;
   private rescanDue = 0;
-  /** What the last full scan cost, and when it ended. */
+  /** What the last full scan took, in time and in CPU time (all threads), and when it ended. */
   private fullMs = 0;
+  private fullCpuMs = 0;
   private fullEnd = 0;
   /** The next update, for the processes events named since the last. */
   private update: NodeJS.Timeout | undefined;
@@ -64,7 +68,8 @@ export class Watcher {
     // nobody listened to are lost: updates must patch a scan that began after listening did.
     const listening = this.events.live;
     this.events.start((pids, lost) => this.evented(pids, lost));
-    await (listening ? this.scanner.model(MIN_INTERVAL_MS) : this.scanner.scan());
+    if (listening) await this.scanner.model(MIN_INTERVAL_MS);
+    else await this.measured(this.scanner.scan());
     this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
     this.scheduleRescan();
     return this.last!;
@@ -138,7 +143,7 @@ export class Watcher {
   private scheduleRescan(): void {
     if (this.rescan || this.listeners.size === 0) return;
     const asked = Math.min(...this.listeners.values());
-    this.armRescan(this.events.live ? Math.max(RESCAN_WITH_EVENTS_MS, this.fullMs * RESCAN_SHARE_WITH_EVENTS) : Math.max(asked, this.fullMs * RESCAN_SHARE));
+    this.armRescan(this.events.live ? Math.max(RESCAN_WITH_EVENTS_MS, this.fullCpuMs / RESCAN_CPU_WITH_EVENTS) : Math.max(asked, this.fullMs * RESCAN_SHARE));
   }
 
   private armRescan(ms: number): void {
@@ -149,12 +154,20 @@ export class Watcher {
 
   private async fullScan(): Promise<void> {
     try {
-      this.fullMs = (await this.scanner.scan()).snapshot.scanMs;
+      await this.measured(this.scanner.scan());
     } catch {
-      this.fullMs = 1000; // tried again after the share of a second, or the asked interval
+      this.fullMs = this.fullCpuMs = 1000; // tried again after the share of a second, or the asked interval
     }
-    this.fullEnd = Date.now();
     this.scheduleRescan();
+  }
+
+  /** Awaits a full scan, keeping what it cost. */
+  private async measured(scan: Promise<Model>): Promise<void> {
+    const cpu = process.cpuUsage();
+    this.fullMs = (await scan).snapshot.scanMs;
+    const used = process.cpuUsage(cpu);
+    this.fullCpuMs = (used.user + used.system) / 1000;
+    this.fullEnd = Date.now();
   }
 
   /** Every scan and update, the watcher's or a request's, goes to the subscribers as what changed since the one before. */
