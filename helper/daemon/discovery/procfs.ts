@@ -66,12 +66,6 @@ export function merge(state: ProcState, scan: RawScan): void {
   for (const [set, hint] of scan.hints) state.hints.set(set, hint);
 }
 
-/** What this scan need not read again: mount tables and cgroups known from another part of it. */
-export interface Known {
-  mntns: Set<number>;
-  sets: Set<string>;
-}
-
 /**
  * Processes that share these namespaces are one container's (or the host's):
  * one cgroup file, read for the first of them, speaks for all.
@@ -148,26 +142,31 @@ export function intern(ns: RawProcess['ns']): RawProcess['ns'] {
  */
 const kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
 
-/** Reads PIDS, and what they show of the namespaces they are in that KNOWN does not have yet. */
-export function scanProcesses(pids: number[], known: Known = { mntns: new Set(), sets: new Set() }): RawScan {
+/**
+ * Reads PIDS, and the mount tables and cgroups of the namespaces they are in,
+ * each once, and only those KNOWN (the state an update patches) lacks.
+ */
+export function scanProcesses(pids: number[], known?: ProcState): RawScan {
   const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
+  const seenMntns = new Set<number>();
+  const seenSets = new Set<string>();
   for (const pid of pids) {
     const p = readProcess(pid);
     if (!p) continue;
     const set = setOf(p.ns);
-    if (!known.sets.has(set)) {
+    if (!seenSets.has(set) && !known?.hints.has(set)) {
       const cgroup = readProcFile(`/proc/${pid}/cgroup`);
       if (cgroup !== undefined) {
-        known.sets.add(set);
+        seenSets.add(set);
         scan.hints.push([set, containerFromCgroup(cgroup) ?? null]);
       }
     }
     const mntns = p.ns.mnt;
-    if (mntns !== undefined && !known.mntns.has(mntns)) {
+    if (mntns !== undefined && !seenMntns.has(mntns) && !known?.mounts.has(mntns)) {
       const info = readProcFile(`/proc/${pid}/mountinfo`);
       if (info !== undefined) {
-        known.mntns.add(mntns);
+        seenMntns.add(mntns);
         scan.mounts.push([mntns, pid, parseNsfsMounts(info)]);
       }
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, Found } from './engines';
-import { forget, Known, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcFile, scanProcesses, stateOf } from './procfs';
+import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcFile, scanProcesses, stateOf } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 const IDLE_MS = 15_000;
@@ -17,6 +17,7 @@ const INLINE_MAX = 600;
 /** A scan that takes longer is abandoned, and its workers with it: /proc can be made to stall. */
 const SCAN_TIMEOUT_MS = 60_000;
 
+/** nsxd's own mount namespace, where pins and ip netns names are mounted: read once a scan or update. */
 const selfMntns = (): number => readNsLink('/proc/self/ns/mnt')![1];
 
 export class Scanner {
@@ -95,9 +96,10 @@ export class Scanner {
     if (!this.state) return this.running ?? this.scan();
     if (list.length > INLINE_MAX) return this.scan();
     const started = Date.now();
+    const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: the workers'.
-    if (!this.patch(this.state, list)) return this.scan();
-    return this.built(this.state, started);
+    if (!this.patch(this.state, list, self)) return this.scan();
+    return this.built(this.state, self, started);
   }
 
   private start(): Promise<Model> {
@@ -117,10 +119,11 @@ export class Scanner {
     }
     forget(pids);
     this.state = stateOf(...raws);
+    const self = selfMntns();
     // Children too many to read here keep the parent the workers saw, until the next scan.
-    if (touched.size > 0) this.patch(this.state, [...touched]);
+    if (touched.size > 0) this.patch(this.state, [...touched], self);
     this.armIdle();
-    return this.built(this.state, started);
+    return this.built(this.state, self, started);
   }
 
   /**
@@ -131,11 +134,10 @@ export class Scanner {
    * gone already. False, with the children left unread, when there are more
    * of them than a scan on this thread may read.
    */
-  private patch(state: ProcState, pids: number[]): boolean {
-    const known: Known = { mntns: new Set(state.mounts.keys()), sets: new Set(state.hints.keys()) };
+  private patch(state: ProcState, pids: number[], self: number): boolean {
     /** Reads LIST into the state; the ones that are gone, it drops and returns. */
     const reread = (list: number[]): number[] => {
-      const scan = scanProcesses(list, known);
+      const scan = scanProcesses(list, state);
       merge(state, scan);
       const read = new Set<number>();
       for (const p of scan.processes) {
@@ -151,12 +153,12 @@ export class Scanner {
     if (orphans.length > INLINE_MAX) return false;
     reread(orphans);
     const own = readProcFile('/proc/self/mountinfo');
-    if (own !== undefined) state.mounts.set(selfMntns(), { pid: process.pid, mounts: parseNsfsMounts(own) });
+    if (own !== undefined) state.mounts.set(self, { pid: process.pid, mounts: parseNsfsMounts(own) });
     return true;
   }
 
-  private built(state: ProcState, started: number): Model {
-    const model = buildModel(state, { ...this.ctx, selfMntns: selfMntns(), containers: this.containers }, started);
+  private built(state: ProcState, self: number, started: number): Model {
+    const model = buildModel(state, { ...this.ctx, selfMntns: self, containers: this.containers }, started);
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model);

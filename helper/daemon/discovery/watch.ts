@@ -251,7 +251,7 @@ function pidsDiff(before: number[], after: number[]): { pidsAdded: number[]; pid
  * of 20,000 processes compares each of them. SKIP is a key of the top level
  * to leave out.
  */
-export function same(a: unknown, b: unknown, skip?: string): boolean {
+function same(a: unknown, b: unknown, skip?: string): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => same(x, (b as unknown[])[i]));
