@@ -88,7 +88,6 @@ const common = {
 const builds = [
   { entryPoints: { extension: 'extension/extension.ts' }, external: ['vscode'] },
   { entryPoints: { nsxd: 'helper/daemon/nsxd.ts', nsx: 'helper/cli/nsx.ts' }, banner: { js: '#!/usr/bin/env node' } },
-  { entryPoints: { 'scan-worker': 'helper/daemon/discovery/worker.ts' } },
   { entryPoints: { 'test/vscode/index': 'test/vscode/index.ts' }, external: ['vscode', 'mocha'] },
   // node:test files: unit tests and integration tests (as root, against a real nsxd).
   { entryPoints: testEntries(['test/unit', 'test/integration']) },

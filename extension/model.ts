@@ -80,7 +80,7 @@ export class Model implements vscode.Disposable {
   /** A full rescan now (the Refresh command), whether or not a view is visible. */
   async refresh(): Promise<void> {
     const client: LanguageClient = this.connection.require();
-    this.replace(await client.sendRequest(ListNamespaces, {}));
+    this.replace(await client.sendRequest(ListNamespaces, { rescan: true }));
   }
 
   private replace(snapshot: Snapshot): void {

@@ -3,7 +3,7 @@
  * most, and lsns answers it in about 15 ms where Node alone takes 60 to
  * start; so this program answers
  *
- *   nsx [--socket PATH] list [-t TYPE,...]
+ *   nsx [--socket PATH] list [-t TYPE,...] [--rescan]
  *
  * itself, with the one request namespaces/print: nsxd writes the table (with
  * the Node client's own functions), this copies it out. Every other
@@ -62,6 +62,7 @@ static void __attribute__((noreturn)) hand_off(void)
 struct request {
 	const char *socket;
 	const char *types;
+	int rescan;
 };
 
 /* Types as nsxd spells them, comma-separated; anything else is the Node client's to read. */
@@ -82,6 +83,7 @@ static int parse(int argc, char **argv, struct request *r)
 
 	r->socket = NULL;
 	r->types = NULL;
+	r->rescan = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -100,6 +102,8 @@ static int parse(int argc, char **argv, struct request *r)
 			r->types = a + 2;
 		} else if (!strcmp(a, "list")) {
 			verbs++;
+		} else if (!strcmp(a, "--rescan")) {
+			r->rescan = 1;
 		} else {
 			return 0;
 		}
@@ -398,9 +402,11 @@ static char *answer(int id, char **end)
 /* The namespaces/print request; -t's letters and commas (plain_types) need no escaping in JSON. */
 static const char *print_request(const struct request *r)
 {
-	static char body[96 + 3 * MAX_TYPES];
+	static char body[112 + 3 * MAX_TYPES];
 	char *w = stpcpy(body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/print\",\"params\":{");
 
+	if (r->rescan)
+		w = stpcpy(w, r->types ? "\"rescan\":true," : "\"rescan\":true");
 	if (r->types) {
 		w = stpcpy(w, "\"types\":[\"");
 		for (const char *t = r->types; *t; t++)

@@ -10,8 +10,10 @@ import {
 import { containerTable, listJson, pinRows, printable, tree, unpinned } from '../common/format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
-  list [--json] [-t TYPE]          every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND)
-  tree                             the user-namespace hierarchy and what each owns
+  list [--json] [-t TYPE] [--rescan]
+                                   every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND);
+                                   --rescan: read all of /proc now, not the model process events keep
+  tree [--rescan]                  the user-namespace hierarchy and what each owns
   containers [--json]              every container the engines (docker, podman, containerd) report
   details TYPE:INODE               what a namespace holds (hostname, interfaces, mounts, maps ...)
   enter PID|CONTAINER [-t TYPE,...] [--root] [--fresh-proc] [-- COMMAND ARGS...]
@@ -83,6 +85,7 @@ interface Invocation {
 const OPTIONS = {
   socket: { type: 'string' },
   json: { type: 'boolean' },
+  rescan: { type: 'boolean' },
   type: { type: 'string', short: 't' },
   root: { type: 'boolean' },
   'fresh-proc': { type: 'boolean' },
@@ -109,17 +112,17 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async list({ values, withClient }) {
     const only = types(values);
     if (!values.json) {
-      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, only ? { types: only } : {}))).text);
+      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only } }))).text);
       return 0;
     }
-    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
+    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
     process.stdout.write(JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n');
     return 0;
   },
 
-  async tree({ withClient }) {
-    process.stdout.write(printable(tree(await withClient((c) => c.conn.sendRequest(ListNamespaces, {})))));
+  async tree({ values, withClient }) {
+    process.stdout.write(printable(tree(await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan })))));
     return 0;
   },
 

@@ -177,10 +177,25 @@ export const Exit = new NotificationType<void>('exit');
 
 // ---- discovery ------------------------------------------------------------
 
+export interface ListParams {
+  /**
+   * Read all of /proc now. Without it, where nsxd has the kernel's process
+   * events, the answer is the model they keep (what an open view shows):
+   * true of every process started, exec'd or exited, and of the rest (an fd
+   * opened to a namespace, setns without exec, a mount in another mount
+   * namespace) as of nsxd's last full scan, which is never older than a
+   * subscriber's rescan would be.
+   */
+  rescan?: boolean;
+}
 /** client → nsxd: every namespace and process, as now. */
-export const ListNamespaces = new RequestType<Record<string, never> | undefined, Snapshot, void>('namespaces/list');
+export const ListNamespaces = new RequestType<ListParams | undefined, Snapshot, void>('namespaces/list');
+export function parseList(value: unknown): ListParams {
+  const p = parse.object(value ?? {});
+  return { rescan: parse.bool(p.rescan, 'rescan') };
+}
 
-export interface PrintParams {
+export interface PrintParams extends ListParams {
   /** Only namespaces of these types; all when absent. */
   types?: NsType[];
 }
@@ -194,7 +209,7 @@ export interface PrintParams {
 export const PrintNamespaces = new RequestType<PrintParams, { text: string }, void>('namespaces/print');
 export function parsePrint(value: unknown): PrintParams {
   const p = parse.object(value ?? {});
-  return p.types === undefined ? {} : { types: parseNsTypes(p.types) };
+  return { rescan: parse.bool(p.rescan, 'rescan'), ...p.types === undefined ? {} : { types: parseNsTypes(p.types) } };
 }
 
 export interface SubscribeParams {

@@ -26,8 +26,8 @@ const ctx: ScanContext = {
   },
 };
 
-function model(...scans: Partial<RawScan>[]) {
-  return buildModel(stateOf(...scans.map((s) => ({ processes: [], mounts: [], addresses: [], hints: [], ...s }))), ctx, Date.now()).snapshot;
+function model(scan: Partial<RawScan>) {
+  return buildModel(stateOf({ processes: [], mounts: [], addresses: [], hints: [], ...scan }), ctx, Date.now()).snapshot;
 }
 const find = (s: ReturnType<typeof model>, type: NsType, inode: number) => s.namespaces.find((n) => n.type === type && n.inode === inode);
 

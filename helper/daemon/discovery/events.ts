@@ -58,6 +58,7 @@ export class ProcEvents {
       }
     } catch {
       this.running = false; // the socket failed: the watcher polls as before
+      onEvents([], true);
     } finally {
       closeSync(fd);
       if (this.fd === fd) this.fd = undefined;

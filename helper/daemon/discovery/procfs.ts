@@ -1,7 +1,8 @@
 // Reads what /proc says about a set of processes: their namespace links,
 // the nsfs files they hold open, their cgroup (for container hints) and the
-// nsfs bind mounts of each mount namespace. Synchronous on purpose: it runs
-// in scan workers, where blocking costs nothing and readlinkSync is fastest.
+// nsfs bind mounts of each mount namespace. Synchronous on purpose: /proc
+// answers from memory, readlinkSync is the fastest way to ask it, and the
+// scanner shares nsxd's thread by taking a few milliseconds at a time.
 import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
 import { containerFromCgroup } from './containers';
@@ -47,15 +48,11 @@ export interface ProcState {
   hints: Map<string, ContainerHint | null>;
 }
 
-/** A full scan's parts (one per worker) as one state, its processes in pid order. */
-export function stateOf(...scans: RawScan[]): ProcState {
+/** A full scan as the state updates patch, its processes in pid order. */
+export function stateOf(scan: RawScan): ProcState {
   const state: ProcState = { processes: new Map(), mounts: new Map(), addresses: new Map(), hints: new Map() };
-  for (const p of scans.flatMap((s) => s.processes).sort((a, b) => a.pid - b.pid)) {
-    // One record for all the workers' copies, and the one the updates after this scan will find.
-    p.ns = intern(p.ns);
-    state.processes.set(p.pid, p);
-  }
-  for (const scan of scans) merge(state, scan);
+  for (const p of [...scan.processes].sort((a, b) => a.pid - b.pid)) state.processes.set(p.pid, p);
+  merge(state, scan);
   return state;
 }
 
@@ -122,11 +119,11 @@ const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
  * One record for each combination of namespaces: processes that share all
  * theirs (most of a host's; every process of a container) share it, and the
  * model builder works out the namespaces of each record once. Made anew
- * after each full scan (see forget and stateOf).
+ * by each full scan (see forget).
  */
 const interned = new Map<string, RawProcess['ns']>();
 
-export function intern(ns: RawProcess['ns']): RawProcess['ns'] {
+function intern(ns: RawProcess['ns']): RawProcess['ns'] {
   const key = NSTYPES.map((type) => ns[type]).join(' ');
   const known = interned.get(key);
   if (known) return known;
@@ -147,11 +144,21 @@ const kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] 
  * each once, and only those KNOWN (the state an update patches) lacks.
  */
 export function scanProcesses(pids: number[], known?: ProcState): RawScan {
+  const reading = readProcesses(pids, known);
+  for (;;) {
+    const step = reading.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** scanProcesses a process at a time: it yields after each, so that a caller can share its thread. */
+export function* readProcesses(pids: number[], known?: ProcState): Generator<void, RawScan> {
   const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
   const seenMntns = new Set<number>();
   const seenSets = new Set<string>();
   for (const pid of pids) {
+    yield;
     const p = readProcess(pid);
     if (!p) continue;
     const set = setOf(p.ns);
@@ -180,11 +187,11 @@ export function scanProcesses(pids: number[], known?: ProcState): RawScan {
   return scan;
 }
 
-/** Drops what the caches hold for processes not in ALIVE (all the pids this thread reads). */
+/** As a full scan of ALIVE (every pid /proc lists) starts: drops what the caches hold for any other process. */
 export function forget(alive: number[]): void {
   const live = new Set(alive);
   for (const cache of [cmdlines, kernelThreads]) for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
-  interned.clear(); // the kept processes keep theirs; the next scan makes new ones
+  interned.clear(); // the scan makes them anew, and the updates after it use its
 }
 
 /** At most this many addresses a namespace: they are a label, not an inventory. */

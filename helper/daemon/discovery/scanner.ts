@@ -1,29 +1,23 @@
-// Keeps the model of every namespace: a full scan reads /proc with worker
-// threads (split by pid) and merges their parts; an update reads again only
-// the processes the kernel's events named, on the main thread, and patches
-// what the last full scan read. Workers stop when idle, so an idle nsxd holds
-// only its main thread's memory.
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+// Keeps the model of every namespace: a full scan reads all of /proc, a few
+// milliseconds at a time between nsxd's other work; an update reads again
+// only the processes the kernel's events named and patches what the last
+// full scan read. One thread: scan workers would each cost an isolate and a
+// copy of their part of the scan, twice nsxd's memory at 7,000 processes, for
+// reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, Found } from './engines';
-import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcFile, scanProcesses, stateOf } from './procfs';
+import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcesses, readProcFile, scanProcesses, stateOf } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
-const IDLE_MS = 15_000;
-/** Up to this many processes, a scan runs on the main thread (about 10 ms per 300 processes here). */
+/** An update reads at most this many processes at once (about 10 ms per 300 here); more are a full scan's. */
 const INLINE_MAX = 600;
-/** A scan that takes longer is abandoned, and its workers with it: /proc can be made to stall. */
-const SCAN_TIMEOUT_MS = 60_000;
+/** How long a full scan reads before it lets a keystroke or a request through. */
+const SLICE_MS = 4;
 
 /** nsxd's own mount namespace, where pins and ip netns names are mounted: read once a scan or update. */
 const selfMntns = (): number => readNsLink('/proc/self/ns/mnt')![1];
 
 export class Scanner {
-  private workers: Worker[] = [];
-  private idleTimer: NodeJS.Timeout | undefined;
-  private nextId = 1;
   /** The full scan that runs, and the one queued behind it. */
   private running: Promise<Model> | undefined;
   private queued: Promise<Model> | undefined;
@@ -40,9 +34,6 @@ export class Scanner {
   private latestAt = 0;
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model) => void) | undefined;
-
-  /** /proc reads scale to a few threads, then contend in the kernel. */
-  private readonly threads = Math.max(1, Math.min(4, availableParallelism()));
 
   constructor(private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers'>, private readonly engines?: Engines) {}
 
@@ -88,7 +79,7 @@ export class Scanner {
    * The model with PIDS read again, and nothing else: what the kernel's
    * process events named (a fork, an exec, an exit). Costs those processes,
    * not the host's, and never waits for a full scan that runs: that one reads
-   * them again when its workers are done.
+   * them again when it has read the rest.
    */
   async update(pids: Iterable<number>): Promise<Model> {
     const list = [...pids];
@@ -97,7 +88,7 @@ export class Scanner {
     if (list.length > INLINE_MAX) return this.scan();
     const started = Date.now();
     const self = selfMntns();
-    // A process with thousands of children that exits is a whole scan's worth of reading: the workers'.
+    // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
     if (!this.patch(this.state, list, self)) return this.scan();
     return this.built(this.state, self, started);
   }
@@ -110,19 +101,18 @@ export class Scanner {
   private async runScan(): Promise<Model> {
     const started = Date.now();
     const touched = this.touchedDuringScan = new Set();
-    let raws: RawScan[];
+    let raw: RawScan;
     const pids = listPids();
+    forget(pids);
     try {
-      [raws, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
+      [raw, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
     } finally {
       this.touchedDuringScan = undefined;
     }
-    forget(pids);
-    this.state = stateOf(...raws);
+    this.state = stateOf(raw);
     const self = selfMntns();
-    // Children too many to read here keep the parent the workers saw, until the next scan.
+    // Children too many to read at once keep the parent the scan saw, until the next scan.
     if (touched.size > 0) this.patch(this.state, [...touched], self);
-    this.armIdle();
     return this.built(this.state, self, started);
   }
 
@@ -165,66 +155,16 @@ export class Scanner {
     return model;
   }
 
-  /**
-   * A few hundred processes are read here, in a few milliseconds: starting
-   * workers would cost more than the scan. More are split among the workers,
-   * so that no terminal waits for /proc.
-   */
-  private read(pids: number[]): Promise<RawScan[]> {
-    if (pids.length <= INLINE_MAX) return Promise.resolve([scanProcesses(pids)]);
-    this.ensureWorkers();
-    // By pid, not by place in the list: a process stays with the worker that has its cmdline cached.
-    const chunks = this.workers.map((_, i) => pids.filter((pid) => pid % this.workers.length === i));
-    return Promise.all(this.workers.map((w, i) => this.ask(w, chunks[i])));
-  }
-
-  private ensureWorkers(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    while (this.workers.length < this.threads) {
-      // Small heaps: a worker holds one slice of a scan at a time.
-      const w = new Worker(join(__dirname, 'scan-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 } });
-      w.unref();
-      this.workers.push(w);
+  /** All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes seconds, and no terminal waits for it. */
+  private async read(pids: number[]): Promise<RawScan> {
+    const reading = readProcesses(pids);
+    for (;;) {
+      const until = performance.now() + SLICE_MS;
+      for (let step = reading.next(); ; step = reading.next()) {
+        if (step.done) return step.value;
+        if (performance.now() >= until) break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  /** One worker's part of a scan; a worker that dies or stalls is dropped, and the next scan starts a new one. */
-  private ask(worker: Worker, pids: number[]): Promise<RawScan> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onFailure);
-        worker.off('exit', onFailure);
-      };
-      const onMessage = (msg: { id: number; scan: RawScan }) => {
-        if (msg.id !== id) return;
-        done();
-        resolve(msg.scan);
-      };
-      const onFailure = (err?: unknown) => {
-        done();
-        this.workers = this.workers.filter((w) => w !== worker);
-        void worker.terminate();
-        reject(new Error(`a scan worker failed: ${err instanceof Error ? err.message : `exited (${String(err)})`}`));
-      };
-      const timer = setTimeout(() => onFailure(new Error(`no answer within ${SCAN_TIMEOUT_MS / 1000} s`)), SCAN_TIMEOUT_MS);
-      worker.on('message', onMessage);
-      worker.once('error', onFailure);
-      worker.once('exit', onFailure);
-      worker.postMessage({ id, pids });
-    });
-  }
-
-  private armIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.stop(), IDLE_MS);
-    this.idleTimer.unref();
-  }
-
-  stop(): void {
-    for (const w of this.workers) void w.terminate();
-    this.workers = [];
   }
 }

@@ -1,5 +1,5 @@
-// Turns what the scan workers read into the namespace model: members,
-// holders, pins, container hints, and the hierarchy the nsfs ioctls report
+// Turns what a scan read, and the updates since, into the namespace model:
+// members, holders, pins, container hints, and the hierarchy the nsfs ioctls report
 // (owning user namespace, parent, owner uid). Namespaces that nothing but a
 // child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';

@@ -1,11 +1,12 @@
-// namespaces/subscribe: one model shared by every subscriber, kept only
-// while someone subscribes, pushing what changed since the last scan. The
-// processes that process events name are read again at once (an update);
-// a slow full rescan catches what events do not show.
+// The model the kernel's process events keep true: shared by every
+// subscriber (pushed to them as what changed) and by list requests, which
+// need no scan of /proc when nothing changed. While someone subscribes, the
+// processes events name are read again at once (an update); with nobody
+// subscribed they are read when the next list asks. A slow full rescan
+// catches what events do not show.
 import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot } from '../../common/protocol';
 import { ProcEvents } from './events';
 import type { Scanner } from './scanner';
-import type { Model } from './snapshot';
 
 /** Gets each change with its size as JSON, measured once for every listener. */
 type Listener = (change: NamespacesChanged, bytes: number) => void;
@@ -18,10 +19,10 @@ const EVENT_DELAY_MS = 25;
  * asked, but never more than 1 in RESCAN_SHARE of the time. With events they
  * are only for what events do not show (setns or unshare without exec, an fd
  * opened, a mount in another mount namespace): every RESCAN_WITH_EVENTS_MS at
- * most, and never more than RESCAN_CPU_WITH_EVENTS of one core (the scan
- * workers' time counts), so that an open view costs next to nothing when
- * nothing changes, however big the host. The Refresh command (namespaces/list)
- * scans at once.
+ * most, and never more than RESCAN_CPU_WITH_EVENTS of one core (by the CPU
+ * time the last one took), so that an open view costs next to nothing when
+ * nothing changes, however big the host. A list asked to rescan (the Refresh
+ * command, nsx list --rescan) scans at once.
  */
 const RESCAN_SHARE = 5;
 const RESCAN_WITH_EVENTS_MS = 30_000;
@@ -34,6 +35,14 @@ const RESCAN_CPU_WITH_EVENTS = 0.002;
  */
 const UPDATE_SHARE = 5;
 const UPDATE_BURST_MS = 250;
+/**
+ * After the last list, or the last subscriber's leaving, events are listened
+ * to this long (their pids only noted) so that the next list costs what
+ * changed, not a scan: `nsx list` run again and again, a view hidden and shown.
+ */
+const LINGER_MS = 10 * 60_000;
+/** Pids noted with nobody subscribed, beyond which the next list scans all of /proc instead. */
+const MAX_NOTED = 4096;
 
 export class Watcher {
   private listeners = new Map<Listener, number>();
@@ -44,8 +53,9 @@ export class Watcher {
   private fullMs = 0;
   private fullCpuMs = 0;
   private fullEnd = 0;
-  /** The next update, for the processes events named since the last. */
+  /** The next update, for the processes events named since the last; the one that runs. */
   private update: NodeJS.Timeout | undefined;
+  private updating: Promise<void> | undefined;
   private touched = new Set<number>();
   /** Update time nsxd may spend now: earned at 1 ms each UPDATE_SHARE ms, up to UPDATE_BURST_MS; below 0, updates wait. */
   private credit = UPDATE_BURST_MS;
@@ -53,6 +63,15 @@ export class Watcher {
   /** The newest scan, whoever asked for it: what every subscriber's copy is now. */
   private last: Snapshot | undefined;
   private readonly events = new ProcEvents();
+  /**
+   * Whether the last full scan, with the pids events named since (in touched
+   * or applied), is the truth: events were listened to from before it began,
+   * and none were lost. `epoch` counts the breaks (events started, lost or
+   * stopped), so that a scan can tell whether one came while it ran.
+   */
+  private kept = false;
+  private epoch = 0;
+  private linger: NodeJS.Timeout | undefined;
 
   constructor(private readonly scanner: Scanner) {
     scanner.onScan = (model) => this.scanned(model.snapshot);
@@ -64,15 +83,11 @@ export class Watcher {
    * removed add up to exactly what nsxd sees.
    */
   async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
-    // Listening before the scan: a process that starts while it runs is read again after it. Events
-    // nobody listened to are lost: updates must patch a scan that began after listening did.
-    const listening = this.events.live;
-    this.events.start((pids, lost) => this.evented(pids, lost));
-    if (listening) await this.scanner.model(MIN_INTERVAL_MS);
-    else await this.measured(this.scanner.scan());
+    const snapshot = await this.current(false);
     this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
+    clearTimeout(this.linger);
     this.scheduleRescan();
-    return this.last!;
+    return snapshot;
   }
 
   unsubscribe(listener: Listener): void {
@@ -81,27 +96,55 @@ export class Watcher {
       clearTimeout(this.rescan);
       clearTimeout(this.update);
       this.rescan = this.update = undefined;
-      this.touched.clear();
-      this.events.stop();
+      this.lingerOn();
     }
   }
 
-  /** A full scan now rather than at the next rescan, after nsxd itself changed something (a pin, a session). */
+  /**
+   * Every namespace and process as now (namespaces/list): what events kept
+   * true since the last full scan, with the processes they named read again;
+   * a full scan when events could not keep it (none to be had, some lost, or
+   * RESCAN asked), or when a subscriber's rescan would have come by now.
+   */
+  async current(rescan: boolean): Promise<Snapshot> {
+    if (!this.events.live) {
+      // Listening before the scan: a process that starts while it runs is read again after it.
+      this.broken();
+      this.events.start((pids, lost) => this.evented(pids, lost));
+    }
+    if (this.listeners.size === 0) this.lingerOn();
+    if (rescan || !this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) await this.measured();
+    // What events named while it ran, the scan may have read before they changed.
+    await this.flush();
+    return this.last!;
+  }
+
+  /** A full scan soon (or, with nobody subscribed, at the next list) after nsxd itself changed something: a pin, a session. */
   poke(): void {
+    this.broken();
     if (this.listeners.size === 0) return;
     clearTimeout(this.rescan);
     this.rescan = undefined;
     void this.fullScan();
   }
 
-  /** Processes started, exec'd, exited: read them again soon, within the updates' share of the time. */
+  /** Processes started, exec'd, exited: read them again soon (within the updates' share of the time), or at the next list. */
   private evented(pids: number[], lost: boolean): void {
-    if (this.listeners.size === 0) return;
-    if (lost) this.lostEvents();
+    if (lost) {
+      this.broken();
+      if (this.listeners.size > 0) this.lostEvents();
+    }
     for (const pid of pids) this.touched.add(pid);
-    if (this.update) return;
+    if (this.listeners.size === 0) {
+      if (this.touched.size > MAX_NOTED) {
+        this.broken();
+        this.touched.clear();
+      }
+      return;
+    }
+    if (this.update || this.updating) return;
     const wait = Math.max(EVENT_DELAY_MS, -this.earned() * UPDATE_SHARE);
-    this.update = setTimeout(() => void this.runUpdate(), wait);
+    this.update = setTimeout(() => void this.flush(), wait);
     this.update.unref();
   }
 
@@ -112,19 +155,38 @@ export class Watcher {
     return this.credit;
   }
 
+  /** Reads again the processes events named, now; one update at a time. */
+  private async flush(): Promise<void> {
+    clearTimeout(this.update);
+    this.update = undefined;
+    while (this.updating) await this.updating;
+    if (this.touched.size === 0) return;
+    this.updating = this.runUpdate();
+    try {
+      await this.updating;
+    } finally {
+      this.updating = undefined;
+    }
+    if (this.touched.size > 0 && this.listeners.size > 0) this.evented([], false);
+  }
+
   private async runUpdate(): Promise<void> {
     const pids = this.touched;
     this.touched = new Set();
-    let ms = 1000; // /proc failed us: the next try waits
+    let ms = 1000; // /proc failed us: the next try waits, and the next list scans
     try {
       ms = (await this.scanner.update(pids)).snapshot.scanMs;
     } catch {
-      // counted as above
+      this.broken();
     }
     this.earned();
     this.credit -= ms;
-    this.update = undefined;
-    if (this.touched.size > 0 && this.listeners.size > 0) this.evented([], false);
+  }
+
+  /** What events said since the last full scan is not the whole story any more: the next list scans. */
+  private broken(): void {
+    this.kept = false;
+    this.epoch++;
   }
 
   /**
@@ -140,10 +202,14 @@ export class Watcher {
     this.armRescan(wait);
   }
 
+  private rescanInterval(): number {
+    if (this.events.live) return Math.max(RESCAN_WITH_EVENTS_MS, this.fullCpuMs / RESCAN_CPU_WITH_EVENTS);
+    return Math.max(Math.min(...this.listeners.values()), this.fullMs * RESCAN_SHARE);
+  }
+
   private scheduleRescan(): void {
     if (this.rescan || this.listeners.size === 0) return;
-    const asked = Math.min(...this.listeners.values());
-    this.armRescan(this.events.live ? Math.max(RESCAN_WITH_EVENTS_MS, this.fullCpuMs / RESCAN_CPU_WITH_EVENTS) : Math.max(asked, this.fullMs * RESCAN_SHARE));
+    this.armRescan(this.rescanInterval());
   }
 
   private armRescan(ms: number): void {
@@ -154,23 +220,42 @@ export class Watcher {
 
   private async fullScan(): Promise<void> {
     try {
-      await this.measured(this.scanner.scan());
+      await this.measured();
     } catch {
-      this.fullMs = this.fullCpuMs = 1000; // tried again after the share of a second, or the asked interval
+      // tried again after the share of a second, or the asked interval
     }
     this.scheduleRescan();
   }
 
-  /** Awaits a full scan, keeping what it cost. */
-  private async measured(scan: Promise<Model>): Promise<void> {
+  /** A full scan, with what it cost; from it on, events keep the model if they were listened to throughout. */
+  private async measured(): Promise<void> {
+    const epoch = this.epoch;
     const cpu = process.cpuUsage();
-    this.fullMs = (await scan).snapshot.scanMs;
+    try {
+      this.fullMs = (await this.scanner.scan()).snapshot.scanMs;
+    } catch (err) {
+      this.fullMs = this.fullCpuMs = 1000;
+      throw err;
+    }
     const used = process.cpuUsage(cpu);
     this.fullCpuMs = (used.user + used.system) / 1000;
     this.fullEnd = Date.now();
+    if (this.events.live && this.epoch === epoch) this.kept = true;
   }
 
-  /** Every scan and update, the watcher's or a request's, goes to the subscribers as what changed since the one before. */
+  /** With nobody subscribed, events are listened to a while longer, for the next list; then nsxd stops listening. */
+  private lingerOn(): void {
+    clearTimeout(this.linger);
+    this.linger = setTimeout(() => {
+      if (this.listeners.size > 0) return;
+      this.events.stop();
+      this.broken();
+      this.touched.clear();
+    }, LINGER_MS);
+    this.linger.unref();
+  }
+
+/** Every scan and update, the watcher's or a request's, goes to the subscribers as what changed since the one before. */
   private scanned(snapshot: Snapshot): void {
     const before = this.last;
     this.last = snapshot;

@@ -4,7 +4,7 @@ import { listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
 import type { Scanner } from '../discovery/scanner';
 import {
-  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parsePrint, parseSubscribe, PrintNamespaces, Subscribe, Unsubscribe,
+  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parseList, parsePrint, parseSubscribe, PrintNamespaces, Subscribe, Unsubscribe,
 } from '../../common/protocol';
 import type { Area } from '../rpc/server';
 import type { Watcher } from '../discovery/watch';
@@ -13,10 +13,10 @@ const MAX_DETAILS_AT_ONCE = 4;
 
 export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
   return (conn, _caller, onClose, outbox) => {
-    conn.onRequest(ListNamespaces, async () => (await scanner.scan()).snapshot);
+    conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
     conn.onRequest(PrintNamespaces, async (params) => {
-      const { types } = parsePrint(params);
-      return { text: listTable((await scanner.scan()).snapshot, types) };
+      const { types, rescan } = parsePrint(params);
+      return { text: listTable(await watcher.current(rescan === true), types) };
     });
 
     let listener: Parameters<Watcher['subscribe']>[0] | undefined;
