@@ -78,6 +78,33 @@ describe('discovery', () => {
     assert.ok(ns.holders.some((h) => h.kind === 'fd' && h.pid === keeper.pid && h.fd === 9));
   });
 
+  it('lists from what process events kept true since the last full scan, and reads all of /proc again on --rescan', async () => {
+    const listed = (args: string[] = []): ListedNs[] => {
+      const r = nsx(daemon, ['list', '--json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).namespaces;
+    };
+    const uts = (all: ListedNs[], inode: number) => all.find((ns) => ns.type === 'uts' && ns.inode === inode);
+    listed(['--rescan']); // the full scan the rest is kept from; the next is 30 s away at the least
+    // Started and exited: events say so, and the lists after them agree.
+    const held = await holdNamespaces(['--uts']);
+    cleanups.push(held.kill);
+    const inode = nsInode(held.pid, 'uts');
+    await waitFor(() => uts(listed(), inode)?.processes.some((p) => p.pid === held.pid), 5000, 'the new process listed');
+    // What no event shows: a running shell opens an fd to that namespace, with no fork and no exec.
+    const opener = spawn('bash', ['-c', 'read path; exec 8<"$path"; read'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    cleanups.push(() => opener.kill('SIGKILL'));
+    await waitFor(() => listed().some((ns) => ns.processes.some((p) => p.pid === opener.pid && p.comm === 'bash')), 5000, 'the shell listed');
+    opener.stdin!.write(`/proc/${held.pid}/ns/uts\n`);
+    await waitFor(() => spawnSync('readlink', [`/proc/${opener.pid}/fd/8`], { encoding: 'utf8' }).stdout.startsWith('uts:'), 5000, 'the fd opened');
+    const holds = (ns: ListedNs | undefined) => ns?.holders.some((h) => h.kind === 'fd' && h.pid === opener.pid && h.fd === 8);
+    assert.ok(!holds(uts(listed(), inode)), 'a list without --rescan is the kept model: no scan of every process to find the fd');
+    assert.ok(holds(uts(listed(['--rescan']), inode)), 'a rescan finds it');
+    assert.ok(holds(uts(listed(), inode)), 'and the kept model has it from then on');
+    held.kill();
+    await waitFor(() => uts(listed(), inode)?.processes.length === 0, 5000, 'the exit listed');
+  });
+
   it('reports pid_for_children and the pid hierarchy', async () => {
     // unshare --pid without --fork: the shell stays outside and its children (a sleep that
     // becomes pid 1) go in; the shell then becomes a sleep whose pid_for_children differs.

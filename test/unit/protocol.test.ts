@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  HOSTNAME, isolateDefault, parseCreate, parseDetails, parsePin, parsePrint, parseSubscribe, parseTerminalAck, parseTerminalInput, parseTerminalOpen,
+  HOSTNAME, isolateDefault, parseCreate, parseDetails, parseList, parsePin, parsePrint, parseSubscribe, parseTerminalAck, parseTerminalInput, parseTerminalOpen,
   parseTerminalResize, parseUnpin, PIN_NAME,
 } from '../../helper/common/protocol';
 
@@ -94,8 +94,11 @@ describe('protocol: terminals', () => {
   });
 
   it('prints the table of the types asked, each once, or of all', () => {
-    assert.deepEqual(parsePrint(undefined), {});
-    assert.deepEqual(parsePrint({ types: ['net', 'pid', 'net'] }), { types: ['net', 'pid'] });
+    assert.deepEqual(parsePrint(undefined), { rescan: false });
+    assert.deepEqual(parsePrint({ types: ['net', 'pid', 'net'], rescan: true }), { rescan: true, types: ['net', 'pid'] });
+    assert.deepEqual(parseList({ rescan: true }), { rescan: true });
+    assert.throws(() => parseList({ rescan: 'yes' }), invalid(/rescan must be true or false/));
+    assert.throws(() => parsePrint({ rescan: 1 }), invalid(/rescan must be true or false/));
     assert.throws(() => parsePrint({ types: ['NET'] }), invalid(/not a namespace type: "NET"/));
     assert.throws(() => parsePrint({ types: [] }), invalid(/non-empty array/));
     assert.throws(() => parsePrint([]), invalid(/params must be an object/));

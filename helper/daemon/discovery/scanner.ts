@@ -90,7 +90,23 @@ export class Scanner {
     const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
     if (!this.patch(this.state, list, self)) return this.scan();
-    return this.built(this.state, self, started);
+    const model = this.built(this.state, self, started);
+    void this.refreshContainers().catch(() => undefined);
+    return model;
+  }
+
+  /**
+   * The model with the containers the engines report now (they are asked at
+   * most every few seconds), built again if those changed: an update does not
+   * wait for the engines, so it asks them after it lands, and a list from
+   * the model events keep waits for their answer.
+   */
+  async refreshContainers(): Promise<Model | undefined> {
+    if (!this.engines || !this.state) return this.latest;
+    const found = await this.engines.current();
+    if (found === this.containers || !this.state) return this.latest;
+    this.containers = found;
+    return this.built(this.state, selfMntns(), Date.now());
   }
 
   private start(): Promise<Model> {

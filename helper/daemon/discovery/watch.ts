@@ -116,6 +116,7 @@ export class Watcher {
     if (rescan || !this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) await this.measured();
     // What events named while it ran, the scan may have read before they changed.
     await this.flush();
+    await this.scanner.refreshContainers();
     return this.last!;
   }
 
