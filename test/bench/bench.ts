@@ -1,9 +1,11 @@
 // npm run bench: nsxd measured side by side with what people would run
 // otherwise, on the same machine in the same run, printed as ratios.
-//   small host: `nsx list` end to end (a whole CLI run) vs `lsns`, on the machine as it is
-//   discovery: `nsx list --json` end to end and a warm namespaces/list vs lsns -J and a
-//              plain C /proc scan, at 2,000, 7,000 and 20,000 processes (13 a set of
-//              namespaces); nsxd's peak memory at each, from a fresh nsxd
+//   small host: `nsx list` end to end (a whole CLI run), from the model events keep and
+//              with --rescan, vs `lsns`, on the machine as it is
+//   discovery: `nsx list --json` end to end and namespaces/list, each from the model
+//              events keep and as a full scan, vs lsns -J and a plain C /proc scan, at
+//              2,000, 7,000 and 20,000 processes (13 a set of namespaces); nsxd's peak
+//              memory at each, from a fresh nsxd
 //   process events: a process starting in a new namespace, and its exit, to the change
 //              at a subscriber, at each size; nsxd's CPU over a minute with a subscriber
 //              and nothing changing, on the small host and at the largest size
@@ -81,10 +83,12 @@ function smallHost(socket: string): void {
   const procs = processCount();
   nsxRun(socket, ['list'], 1); // the first one also fills nsxd's caches
   const ours = nsxRun(socket, ['list'], 21);
+  const rescanned = nsxRun(socket, ['list', '--rescan'], 21);
   const theirs = timeCommand('lsns', [], 21);
   const node = timeCommand(process.execPath, [join(DIST, 'nsx.js'), '--socket', socket, 'list'], 5);
   console.log(`\nsmall host: ${procs} processes`);
   row('nsx list, end to end (median)', `${ours.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(ours / theirs).toFixed(2)}x lsns (the Node client alone: ${node.toFixed(0)} ms)`);
+  row('nsx list --rescan, end to end (median)', `${rescanned.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(rescanned / theirs).toFixed(2)}x lsns`);
 }
 
 /** Resolves with what lsns -J took. */
@@ -92,21 +96,28 @@ async function discovery(c: Client, socket: string, nsxdPid: number): Promise<nu
   const floorRuns = Array.from({ length: 5 }, () => execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number));
   const floor = median(floorRuns.map((r) => r[2]));
   const lsns = timeCommand('lsns', ['-J'], 3);
-  const lists: number[] = [];
-  let count = 0;
-  for (let i = 0; i < 5; i++) {
-    const t0 = process.hrtime.bigint();
-    const s = await c.conn.sendRequest(ListNamespaces, {});
-    lists.push(ms(t0));
-    count = s.namespaces.length;
-  }
-  const list = median(lists.slice(1)); // the first run also starts the scan workers
+  const timed = async (params: { rescan?: boolean }, runs: number) => {
+    const times: number[] = [];
+    let count = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      count = (await c.conn.sendRequest(ListNamespaces, params)).namespaces.length;
+      times.push(ms(t0));
+    }
+    return { time: median(times), count };
+  };
+  const full = await timed({ rescan: true }, 5);
+  const kept = await timed({}, 5);
   const n = floorRuns[0][0];
-  console.log(`\ndiscovery over ${n} processes, ${count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
+  console.log(`\ndiscovery over ${n} processes, ${full.count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
+  const against = `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`;
+  const ratios = (t: number) => `${(t / lsns).toFixed(2)}x lsns, ${(t / floor).toFixed(2)}x the floor`;
   const cli = nsxRun(socket, ['list', '--json'], 3);
-  row(`${n} procs: nsx list --json, end to end`, `${cli.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`, `${(cli / lsns).toFixed(2)}x lsns, ${(cli / floor).toFixed(2)}x the floor`);
-  row(`${n} procs: namespaces/list (median, warm)`, `${list.toFixed(0)} ms`, `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`, `${(list / lsns).toFixed(2)}x lsns, ${(list / floor).toFixed(2)}x the floor`);
-  row(`${n} procs: first list (starts the workers)`, `${lists[0].toFixed(0)} ms`, '', '');
+  const cliFull = nsxRun(socket, ['list', '--json', '--rescan'], 3);
+  row(`${n} procs: nsx list --json, end to end`, `${cli.toFixed(0)} ms`, against, ratios(cli));
+  row(`${n} procs: nsx list --json --rescan, end to end`, `${cliFull.toFixed(0)} ms`, against, ratios(cliFull));
+  row(`${n} procs: namespaces/list, the model events keep (median)`, `${kept.time.toFixed(1)} ms`, against, ratios(kept.time));
+  row(`${n} procs: namespaces/list, a full scan (median)`, `${full.time.toFixed(0)} ms`, against, ratios(full.time));
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   row(`${n} procs: nsxd memory`, `peak ${hwm.toFixed(0)} MB, after ${rss.toFixed(0)} MB`, '', '');

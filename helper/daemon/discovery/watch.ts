@@ -113,7 +113,11 @@ export class Watcher {
       this.events.start((pids, lost) => this.evented(pids, lost));
     }
     if (this.listeners.size === 0) this.lingerOn();
-    if (rescan || !this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) await this.measured();
+    if (rescan || !this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) {
+      // What was noted before it, the scan reads anyway (a subscriber's pending update goes out before it lands).
+      if (this.listeners.size === 0) this.touched.clear();
+      await this.measured();
+    }
     // What events named while it ran, the scan may have read before they changed.
     await this.flush();
     await this.scanner.refreshContainers();
