@@ -87,8 +87,11 @@ describe('security: what a member can never get', () => {
       // A second member session, opened while the root one is open: the leak was of every open session's pty into later ones.
       const procs = await waitFor(() => {
         const ps = member.processes().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || comm(p) === 'nsx-exec');
-        return ps.length >= 3 && ps;
+        return ps.length >= 3 && ps.some((p) => comm(p) === 'sleep') && ps;
       }, 10_000, 'the supervisor, the init and the shell of the member session');
+      // Each step holds its status fd and its parent's pidfd (close-on-exec) until its exec: what counts is the tree once set up.
+      const settled = () => procs.every((p) => [...fdsOf(p).keys()].sort().join() === '0,1,2');
+      await waitFor(settled, 2000).catch(() => undefined);
       for (const p of procs) {
         const fds = fdsOf(p);
         assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `process ${p} (${comm(p)}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`);

@@ -192,9 +192,11 @@ describe('sessions outlive nsxd', () => {
     let third: Daemon | undefined;
     const terminals: ReturnType<typeof userTerminal>[] = [];
     try {
-      const rootShell = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--root', '--', 'sleep', '3020']);
+      const rootShell = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--root', '--', 'sh', '-c', 'echo attached-$((6*7)); exec sleep 3020']);
       terminals.push(rootShell);
       await waitFor(() => descendants(first.proc.pid!).some((p) => comm(p) === 'sleep' && uidOf(p) === 0), 10_000, "the member's root shell");
+      // Its output reaches nsx once nsx has the session: a stop before that would be a failed open, not a session to attach to.
+      await waitFor(() => rootShell.output().includes('attached-42'), 5000, 'nsx attached to the session');
       // A graceful stop (systemctl restart) leaves sessions to the next nsxd too.
       await first.stop();
       const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(rootShell.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);

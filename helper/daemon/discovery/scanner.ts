@@ -9,7 +9,7 @@ import type { Engines, Found } from './engines';
 import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcesses, readProcFile, scanProcesses, stateOf } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
-/** An update reads at most this many processes at once (about 10 ms per 300 here); more are a full scan's. */
+/** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
 const INLINE_MAX = 600;
 /** How long a full scan reads before it lets a keystroke or a request through. */
 const SLICE_MS = 4;

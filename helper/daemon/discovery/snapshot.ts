@@ -1,7 +1,7 @@
 // Turns what a scan read, and the updates since, into the namespace model:
-// members, holders, pins, container hints, and the hierarchy the nsfs ioctls report
-// (owning user namespace, parent, owner uid). Namespaces that nothing but a
-// child or an owned namespace keeps alive are found through those ioctls.
+// members, holders, pins, container hints, and the hierarchy the nsfs ioctls
+// report (owning user namespace, parent, owner uid). Namespaces that nothing
+// but a child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 import { ContainerHint, Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
