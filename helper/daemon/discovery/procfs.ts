@@ -151,7 +151,7 @@ export function scanProcesses(pids: number[], known?: ProcState): RawScan {
   }
 }
 
-/** scanProcesses a process at a time: it yields after each, so that a caller can share its thread. */
+/** scanProcesses a process a step, so that a caller can share its thread between steps. */
 export function* readProcesses(pids: number[], known?: ProcState): Generator<void, RawScan> {
   const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
