@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  CreateNamespace, PinNamespace, PrintNamespaces, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
+  CreateNamespace, ListNamespaces, PinNamespace, PrintNamespaces, Subscribe, TerminalClose, TerminalInput, TerminalOpen, TerminalOpenParams, UnpinNamespace,
 } from '../../helper/common/protocol';
 import { createUser, Daemon, holdNamespaces, startDaemon, waitFor } from '../support';
 
@@ -81,6 +81,9 @@ describe('refusals', () => {
       await assert.rejects(c.conn.sendRequest(Subscribe, { intervalMs: 1 }), /intervalMs must be an integer/);
       await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: ['net', '../pins'] } as never), /not a namespace type: "\.\.\/pins"/);
       await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: 'net' } as never), /types must be a non-empty array/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { rescan: 1 } as never), /rescan must be true or false/);
+      await assert.rejects(c.conn.sendRequest(ListNamespaces, { rescan: 'yes' } as never), /rescan must be true or false/);
+      await assert.rejects(c.conn.sendRequest(ListNamespaces, [] as never), /params must be an object/);
     } finally {
       c.close();
     }

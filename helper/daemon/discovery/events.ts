@@ -57,7 +57,7 @@ export class ProcEvents {
         if (this.running && (pids.length > 0 || lost)) onEvents(pids, lost);
       }
     } catch {
-      this.running = false; // the socket failed: the watcher polls as before
+      this.running = false; // the socket failed: told as lost events, so that lists scan again (and the next starts a new socket)
       onEvents([], true);
     } finally {
       closeSync(fd);
