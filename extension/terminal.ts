@@ -11,7 +11,11 @@ import {
   NsKey, TerminalAck, TerminalAttach, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
   TerminalResize,
 } from '../helper/common/protocol';
+import { printable } from '../helper/common/format';
 import type { Connection } from './connection';
+
+/** A sentence of ours for the terminal: what it quotes (names nsxd read) cannot act on the terminal. */
+const said = (text: string) => printable(text).replace(/\n/g, '\r\n');
 
 /** Output kept per terminal for "what did it print" (tests, Reveal): the tail only. */
 const KEEP_OUTPUT = 64 * 1024;
@@ -51,9 +55,9 @@ export class NsTerminal implements vscode.Pseudoterminal {
       this.session = await this.client.sendRequest(TerminalOpen, { ...this.params, env, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
       this.sessions.register(this);
       this.nameEmitter.fire(`nsx: ${this.session.title}`);
-      this.write(`\x1b[2m[${this.label} — as ${this.session.user}]\x1b[0m\r\n`);
+      this.write(`\x1b[2m[${said(this.label)} — as ${said(this.session.user)}]\x1b[0m\r\n`);
     } catch (err) {
-      this.write(`\x1b[31mCould not open the terminal: ${(err as Error).message}\x1b[0m\r\n`);
+      this.write(`\x1b[31mCould not open the terminal: ${said((err as Error).message)}\x1b[0m\r\n`);
       this.finish(1);
     }
   }
@@ -100,7 +104,7 @@ export class NsTerminal implements vscode.Pseudoterminal {
       this.detached = false;
       this.ended = true;
       this.exitCode = 255;
-      this.write(`\x1b[31m[this shell is gone: ${(err as Error).message}]\x1b[0m\r\n`);
+      this.write(`\x1b[31m[this shell is gone: ${said((err as Error).message)}]\x1b[0m\r\n`);
       this.sessions.unregister(this);
     }
   }

@@ -31,8 +31,11 @@ async function nodeTests(dirs) {
   failed += count('fail') + (r.code !== 0 && count('fail') === 0 ? 1 : 0);
 }
 
+// With --vscode, the VS Code suite alone (NSX_GREP=PATTERN: only the tests it matches).
+const vscodeOnly = process.argv.includes('--vscode');
+
 // 1. Unit tests: any user, no daemon, no namespaces of their own.
-await nodeTests(['dist/test/unit/']);
+if (!vscodeOnly) await nodeTests(['dist/test/unit/']);
 if (process.argv.includes('--unit')) {
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
@@ -43,7 +46,7 @@ if (process.getuid() !== 0) {
 }
 
 // 2. Integration tests, as root: real namespaces, real users, a real nsxd.
-await nodeTests(['dist/test/integration/']);
+if (!vscodeOnly) await nodeTests(['dist/test/integration/']);
 
 // 3. The VS Code suite, against an nsxd of its own.
 const dir = mkdtempSync(join(tmpdir(), 'nsx-vscode-'));
@@ -58,7 +61,8 @@ await new Promise((resolve, reject) => {
   daemon.once('exit', (code) => reject(new Error(`nsxd exited (${code}): ${daemonLog}`)));
 });
 try {
-  const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...(process.env.NSX_SCREENSHOT ? { NSX_SCREENSHOT: process.env.NSX_SCREENSHOT } : {}) });
+  const passOn = Object.fromEntries(['NSX_SCREENSHOT', 'NSX_GREP'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
+  const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...passOn });
   const m = /^(\d+) passed, (\d+) failed/m.exec(suite.out);
   passed += Number(m?.[1] ?? 0);
   failed += m ? Number(m[2]) : 1;

@@ -97,8 +97,8 @@ export function nsx(daemon: Daemon | string, args: string[], opts: { user?: stri
   const socket = typeof daemon === 'string' ? daemon : daemon.socket;
   const argv = [NSX, '--socket', socket, ...args];
   const cmd = opts.user ? ['runuser', '-u', opts.user, '--', ...argv] : argv;
-  const r = spawnSync(cmd[0], cmd.slice(1), { input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000 });
-  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+  const r = spawnSync(cmd[0], cmd.slice(1), { input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr + (r.signal ? `[nsx was killed by ${r.signal}]` : '') + (r.error ? `[${r.error.message}]` : '') };
 }
 
 /** A user made for this test, removed by remove(); in the nsx group only when asked. */

@@ -22,7 +22,8 @@ function guarded(fn: (...args: never[]) => unknown): (...args: never[]) => Promi
       return await fn(...args);
     } catch (err) {
       console.error(`Namespace Explorer: ${(err as Error).stack ?? err}`);
-      void vscode.window.showErrorMessage((err as Error).message);
+      // Notifications render [text](target) as a link, and a message may quote a name nsxd read: never one of theirs.
+      void vscode.window.showErrorMessage((err as Error).message.replace(/\]\(/g, '] ('));
       return undefined;
     }
   };

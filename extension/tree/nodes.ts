@@ -83,7 +83,8 @@ export class ContainerNode extends Node {
 
 function containerTooltip(c: Container): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${c.name}** — ${c.engine} container\n\n`);
+  // The name is the engine's word: text, never markdown (a link or an image in it would render).
+  md.appendMarkdown('**').appendText(c.name).appendMarkdown(`** — ${c.engine} container\n\n`);
   const rows: [string, string][] = [['id', c.id.slice(0, 12)], ['image', c.image], ['state', c.state]];
   if (c.pid !== undefined) rows.push(['first process', String(c.pid)]);
   if (c.hostname) rows.push(['hostname', c.hostname]);
@@ -151,7 +152,10 @@ export class ProcessNode extends Node {
 
 function processTooltip(p: Process, differs: NsType[]): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
-  md.appendCodeblock(p.cmdline.join(' ') || `[${p.comm}]`, 'sh');
+  // The process wrote its arguments: a fence longer than any run of backticks in them keeps them inside it.
+  const code = p.cmdline.join(' ') || `[${p.comm}]`;
+  const fence = '`'.repeat(Math.max(3, ...(code.match(/`+/g) ?? []).map((run) => run.length + 1)));
+  md.appendMarkdown(`${fence}sh\n${code.replace(/\n/g, ' ')}\n${fence}\n`);
   md.appendMarkdown(`pid ${p.pid} · ppid ${p.ppid} · ${p.user} (uid ${p.uid})\n\n`);
   md.appendMarkdown(differs.length ? `Not in the initial ${differs.join(', ')} namespace${differs.length > 1 ? 's' : ''}.` : 'In the initial namespaces.');
   return md;

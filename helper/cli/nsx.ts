@@ -221,7 +221,8 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => {
     const message = err instanceof UsageError ? `${err.message}\n\n${USAGE}` : err instanceof ResponseError ? err.message : (err as Error).message;
-    process.stderr.write(`nsx: ${message}\n`);
+    // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
+    process.stderr.write(`nsx: ${printable(message)}\n`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );

@@ -24,6 +24,11 @@ export function printable(text: string): string {
   return text.replace(CONTROL, escapeChar);
 }
 
+/** Whether a name holds a character that would act on a terminal or reorder its line (engines' names with one are refused). */
+export function hasControl(text: string): boolean {
+  return new RegExp(CONTROL_OR_LAYOUT.source).test(text);
+}
+
 /** One cell of a row: tabs and newlines in it are not ours either. */
 export function field(text: string): string {
   return text.replace(CONTROL_OR_LAYOUT, escapeChar);

@@ -140,7 +140,10 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
-  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) }, new Engines());
+  const engines = new Engines();
+  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) }, engines);
+  // A rootless engine's answer lands after the list that asked for it: the model takes it in then.
+  engines.onChange = () => void scanner.refreshContainers().catch(() => undefined);
   const watcher = new Watcher(scanner);
   const cgroups = SessionCgroups.open(values.socket);
   const supervisors = new Supervisors(runDir, orphanTimeout);

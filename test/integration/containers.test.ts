@@ -4,12 +4,12 @@
 // its own user's processes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Container } from '../../helper/common/protocol';
 import { docker, Engine, podman } from '../engines';
-import { createUser, Daemon, nsInode, nsx, rootDir, removeDir, startDaemon, waitFor } from '../support';
+import { fakeEngine } from '../fake-engine';
+import { createUser, Daemon, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 const tag = `nsxt${process.pid}`;
 
@@ -162,39 +162,17 @@ describe('containers', () => {
   it("believes a rootless engine only about its own user's processes", async () => {
     // A user's program on their own podman socket that claims root's processes as a container.
     const mallory = createUser();
-    const dir = `/run/user/${mallory.uid}`;
-    const socket = join(dir, 'podman/podman.sock');
-    mkdirSync(join(dir, 'podman'), { recursive: true });
-    chownSync(dir, mallory.uid, mallory.uid);
-    chownSync(join(dir, 'podman'), mallory.uid, mallory.uid);
-    const scriptDir = rootDir('nsx-fake-engine-');
-    const script = join(scriptDir, 'engine.js');
-    const id = 'f'.repeat(64);
-    writeFileSync(script, `
-      const http = require('http');
-      const routes = {
-        '/_ping': 'OK',
-        '/v4.0.0/libpod/containers/json?all=true': [{ Id: '${id}', Names: ['${tag}-spoof'], Image: 'x', State: 'running', Labels: {} }],
-        '/containers/${id}/json': { State: { Pid: ${daemon.proc.pid} }, Config: { Hostname: 'spoof', Env: ['LD_PRELOAD=/tmp/x.so'] } },
-      };
-      http.createServer((req, res) => { res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify(routes[req.url] ?? {})); }).listen(${JSON.stringify(socket)}, () => console.log('ready'));
-    `);
-    const fake = spawn('runuser', ['-u', mallory.name, '--', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const fake = await fakeEngine(mallory, [{ id: 'f'.repeat(64), name: `${tag}-spoof`, pid: daemon.proc.pid, hostname: 'spoof', env: ['LD_PRELOAD=/tmp/x.so'] }]);
     try {
-      let out = '';
-      fake.stdout!.on('data', (d) => { out += d; });
-      await waitFor(() => out.includes('ready'), 10_000, 'the fake engine');
       const spoof = await waitFor(() => containers(daemon).find((c) => c.name === `${tag}-spoof`), 10_000, 'the spoofed container listed');
       assert.equal(spoof.engineUid, mallory.uid, 'said to be the user\'s');
       assert.equal(spoof.pid, undefined, "nsxd's own process is not the user's to claim");
       assert.deepEqual(spoof.namespaces, []);
       const r = nsx(daemon, ['enter', `${tag}-spoof`, '--', 'true']);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /says it is running, but its process is not one its engine's user owns/);
+      assert.match(r.stderr, /says it is running, but its process is not in a user namespace its engine's user made/);
     } finally {
-      fake.kill();
-      rmSync(dir, { recursive: true, force: true });
-      removeDir(scriptDir);
+      fake.stop();
       mallory.remove();
     }
   });

@@ -13,6 +13,8 @@ import type { NamespaceNode, Node } from '../../extension/tree/nodes';
 import { isKernelThread } from '../../extension/tree/labels';
 import { nsId, NsKey } from '../../helper/common/protocol';
 import { docker, podman, Engine } from '../engines';
+import { fakeEngine, FakeEngine } from '../fake-engine';
+import { createUser } from '../support';
 import { ui, uiAvailable } from './ui';
 
 const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
@@ -518,6 +520,48 @@ export function defineSuite(): void {
         for (const n of shown) assert.equal((n as NamespaceNode).key.inode, inode(pid, (n as NamespaceNode).key.type), `only ${web}'s namespaces`);
       } finally {
         await vscode.commands.executeCommand('nsx.clearFilter');
+      }
+    });
+
+    it("a user's own rootless engine sets nothing of root's shell opened from VS Code", async function () {
+      this.timeout(60_000);
+      // mallory, who is not in the group, serves her own podman API; her "container" is a process in a user namespace she made.
+      const mallory = createUser();
+      const boxed = spawn('runuser', ['-u', mallory.name, '--', 'unshare', '--map-root-user', '--mount', 'sleep', '600'], { stdio: 'ignore' });
+      const marks = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+      execFileSync('chmod', ['1777', marks]);
+      const rc = join(marks, 'rc.sh');
+      execFileSync('sh', ['-c', `echo 'echo "rc as $(id -u)" >> ${marks}/pwned' > ${rc}; chmod 644 ${rc}`]);
+      let fake: FakeEngine | undefined;
+      let t: NsTerminal | undefined;
+      try {
+        const pid = await until('her boxed sleep', () => {
+          const sleeper = spawnSync('pgrep', ['-u', mallory.name, '-x', 'sleep'], { encoding: 'utf8' }).stdout.trim();
+          return sleeper ? Number(sleeper.split('\n')[0]) : undefined;
+        });
+        fake = await fakeEngine(mallory, [{
+          id: 'e'.repeat(64), name: 'nsxv-hers', pid, workingDir: marks,
+          env: [`BASH_ENV=${rc}`, `ENV=${rc}`, `PROMPT_COMMAND=. ${rc}`, 'LD_PRELOAD=/nonexistent/hers.so', 'GREETING=from-her', `PATH=${marks}:/usr/bin:/bin`],
+        }]);
+        const c = await until('her container in the model', async () => {
+          await api.model.refresh();
+          return api.model.allContainers().find((x) => x.name === 'nsxv-hers' && x.pid === pid);
+        }, 30_000);
+        await vscode.commands.executeCommand('nsx.showContainers');
+        const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
+        const node = engines.flatMap((e) => api.namespaces.getChildren(e)).find((n) => n instanceof N().ContainerNode && n.containerId === c.id);
+        assert.ok(node, 'her container in the tree');
+        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', node, { types: c.namespaces.map((k) => k.type) })) as NsTerminal;
+        const out = await runInTerminal(t, 'echo "[$GREETING][$BASH_ENV][$ENV][$LD_PRELOAD][$PROMPT_COMMAND]"; pwd; echo $PATH', 'DONE12');
+        assert.match(out, /\[\]\[\]\[\]\[\]\[\]/, out);
+        assert.ok(!out.includes(marks), `her folder reached root's shell:\n${out}`);
+        assert.ok(!existsSync(join(marks, 'pwned')), 'none of her code ran');
+      } finally {
+        t?.terminal?.dispose();
+        fake?.stop();
+        boxed.kill('SIGKILL');
+        mallory.remove();
+        execFileSync('rm', ['-rf', marks]);
       }
     });
 

@@ -4,19 +4,27 @@
 // on disk (runc's state.json and its bundle's config.json, with the
 // annotations Kubernetes and podman write there). Engines are only read.
 //
-// A rootless engine is its user's program: nsxd believes it only about
-// processes of that user, reads at most MAX_RESPONSE bytes within
-// DEADLINE_MS from any socket, and learns who answers from SO_PEERCRED.
-import { closeSync, openSync, readdirSync, statSync } from 'node:fs';
+// A rootless engine is its user's program, and everything it says is that
+// user's words: nsxd believes it only about processes inside a user namespace
+// that user made (never a plain host process of theirs), keeps none of its
+// answers but the few fields it shows, reads at most ENGINE_BUDGET bytes of
+// it per refresh within DEADLINE_MS, never makes a list wait for it, and
+// learns who answers from SO_PEERCRED. Its environment and working directory
+// are asked for only when a shell opens (see kernel/sessions.ts for whose).
+import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../../../native/libc';
+import { hasControl } from '../../common/format';
 import type { Container } from '../../common/protocol';
 import { parseStat, readProcFile } from './procfs';
 
 const DEADLINE_MS = 2000;
 const MAX_RESPONSE = 4 * 1024 * 1024;
+/** Bytes one engine may send in one refresh, all its answers together: 512 Docker inspects of 16 KiB fit. */
+const ENGINE_BUDGET = 8 * 1024 * 1024;
+const INSPECTS_AT_ONCE = 8;
 const MAX_CONTAINERS = 512;
 const MAX_CONFIG = 1024 * 1024;
 /** How long a list of containers is good for: a scan every 2 s asks the engines at most that often. */
@@ -30,8 +38,13 @@ export interface ContainerProcess {
 }
 
 export interface Found extends Container {
-  /** Read when a terminal opens in it, not with every scan. */
+  /** Asked of the engine when a terminal opens in it, not with every scan. */
   exec?: () => Promise<ContainerProcess | undefined>;
+}
+
+/** What is left of ENGINE_BUDGET in one refresh of one engine. */
+interface Budget {
+  left: number;
 }
 
 interface Socketed {
@@ -70,7 +83,7 @@ function apiSockets(): Socketed[] {
 }
 
 /** GET PATH on a Unix socket, with a deadline and a size cap; also who answered (SO_PEERCRED) and its headers. */
-function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid: number; headers: Record<string, unknown> }> {
+function get(socketPath: string, path: string, budget: Budget): Promise<{ body: unknown; peerUid: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let peerUid = -1;
     const timer = setTimeout(() => { req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`)); }, DEADLINE_MS);
@@ -93,7 +106,9 @@ function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
+        budget.left -= c.length;
         if (size > MAX_RESPONSE) req.destroy(new Error(`answer larger than ${MAX_RESPONSE} bytes`));
+        else if (budget.left < 0) req.destroy(new Error(`answers larger than ${ENGINE_BUDGET} bytes in all`));
         else chunks.push(c);
       });
       res.on('end', () => {
@@ -113,9 +128,23 @@ function get(socketPath: string, path: string): Promise<{ body: unknown; peerUid
 }
 
 const str = (v: unknown, max = 256): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
+/**
+ * A name an engine gives (a container's, an image's, a pod's, a label's): one
+ * with a control or bidirectional-formatting character is refused, as no
+ * engine makes one and every client would print it.
+ */
+const name = (v: unknown, max = 256): string | undefined => {
+  const s = str(v, max);
+  return s !== undefined && !hasControl(s) ? s : undefined;
+};
 const labelsOf = (v: unknown): Record<string, string> => {
   const out: Record<string, string> = {};
-  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v).slice(0, 256)) if (typeof x === 'string') out[k.slice(0, 256)] = x.slice(0, 256);
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v).slice(0, 256)) {
+      const value = name(x);
+      if (value !== undefined && !hasControl(k)) out[k.slice(0, 256)] = value;
+    }
+  }
   return out;
 };
 
@@ -127,16 +156,33 @@ function grouping(labels: Record<string, string>): Pick<Container, 'pod' | 'proj
   return { ...(pod ? { pod } : {}), ...(project ? { project } : {}), ...(service ? { service } : {}) };
 }
 
-/** The uid a process runs as, and whether its user namespace (or it) belongs to UID: what a rootless engine may speak for. */
-function belongsTo(pid: number, uid: number): boolean {
-  if (uid === 0) return true;
-  const status = readProcFile(`/proc/${pid}/status`, 'utf8', 64 * 1024);
-  const real = status && /^Uid:\s+(\d+)/m.exec(status)?.[1];
-  if (real === String(uid)) return true;
+/**
+ * Whether a rootless engine of UID may speak for PID: only if the process is
+ * inside a user namespace that UID made below nsxd's own (the topmost one
+ * under nsxd's, so a namespace nested in the container's counts too). A
+ * plain process of UID in the host's namespaces is never its engine's
+ * container: naming one would let an engine's words (its environment, its
+ * working directory) reach whoever enters it.
+ */
+export function insideUsersNamespace(pid: number, uid: number): boolean {
+  const own = statSync('/proc/self/ns/user');
   let fd: number | undefined;
   try {
     fd = openSync(`/proc/${pid}/ns/user`, 'r');
-    return libc.nsGetOwnerUid(fd) === uid;
+    // A user namespace is at most 32 deep; past nsxd's own the kernel refuses NS_GET_PARENT (EPERM).
+    for (let depth = 0; depth < 33; depth++) {
+      const here = fstatSync(fd);
+      if (here.ino === own.ino && here.dev === own.dev) return false;
+      const parent = libc.nsGetParent(fd);
+      const up = fstatSync(parent);
+      if (up.ino === own.ino && up.dev === own.dev) {
+        closeSync(parent);
+        return libc.nsGetOwnerUid(fd) === uid;
+      }
+      closeSync(fd);
+      fd = parent;
+    }
+    return false;
   } catch {
     return false;
   } finally {
@@ -144,42 +190,74 @@ function belongsTo(pid: number, uid: number): boolean {
   }
 }
 
-/** Every container one API socket reports, the running ones inspected for their first process. */
+/** Whether the engine of UID may speak for PID: root's for any process, a user's only inside their user namespaces. */
+function speaksFor(pid: number, uid: number): boolean {
+  return uid === 0 || insideUsersNamespace(pid, uid);
+}
+
+/** Every container one API socket reports, the running ones with their first process; at most ENGINE_BUDGET bytes of answers. */
 async function fromApi(s: Socketed): Promise<Found[]> {
+  const budget: Budget = { left: ENGINE_BUDGET };
   // _ping is the cheap one (podman's /version takes most of a second); podman says itself in a header.
-  const ping = await get(s.path, '/_ping');
+  const ping = await get(s.path, '/_ping', budget);
   // Whoever listens on a rootless socket must be that user; the system's sockets, root.
   if (ping.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${ping.peerUid}, not ${s.uid}`);
   const engine = ping.headers['libpod-api-version'] !== undefined ? 'podman' : s.engine;
   // podman's own list says which pod each container is in; the Docker-compatible one does not.
-  const list = (await get(s.path, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1')).body;
+  const list = (await get(s.path, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)).body;
   if (!Array.isArray(list)) return [];
-  const found = await Promise.all(list.slice(0, MAX_CONTAINERS).map((c) => fromListed(s, engine, c)));
+  // A few inspects at a time, so that the budget, once spent, stops the rest before they are asked.
+  const found: (Found | undefined)[] = [];
+  for (let i = 0; i < Math.min(list.length, MAX_CONTAINERS); i += INSPECTS_AT_ONCE) {
+    found.push(...await Promise.all(list.slice(i, Math.min(i + INSPECTS_AT_ONCE, MAX_CONTAINERS)).map((c) => fromListed(s, engine, c, budget))));
+  }
   return found.filter((c): c is Found => c !== undefined);
 }
 
-/** One container of an engine's list (the engine's JSON: every field is checked); a running one is inspected for its first process and environment. */
-async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null): Promise<Found | undefined> {
+/**
+ * One container of an engine's list (the engine's JSON: every field is
+ * checked); a running one is inspected for its first process and hostname,
+ * and only those are kept. An inspect that fails, or one the spent budget
+ * skips, leaves the container without a process, not the engine without
+ * containers.
+ */
+async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null, budget: Budget): Promise<Found | undefined> {
   const id = str(c?.Id, 128);
   if (!c || !id || !/^[0-9a-f]{12,128}$/.test(id)) return undefined;
   const item: Found = {
     engine, engineUid: s.uid, id,
-    name: (str(Array.isArray(c.Names) ? c.Names[0] : undefined) ?? id.slice(0, 12)).replace(/^\//, ''),
-    image: str(c.Image) ?? '', state: str(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labelsOf(c.Labels)),
+    name: name(Array.isArray(c.Names) ? c.Names[0] : undefined)?.replace(/^\//, '') || id.slice(0, 12),
+    image: name(c.Image) ?? '', state: name(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labelsOf(c.Labels)),
   };
-  const podName = str(c.PodName);
+  const podName = name(c.PodName);
   if (podName && !item.pod) item.pod = podName;
-  if (item.state !== 'running') return item;
-  const inspected = (await get(s.path, `/containers/${id}/json`)).body as {
-    State?: { Pid?: number }; Config?: { Hostname?: string; Env?: unknown; WorkingDir?: string };
+  if (item.state !== 'running' || budget.left <= 0) return item;
+  // An engine that fails one inspect (too big, too slow) is asked no more this refresh.
+  const inspected = await inspect(s, id, budget).catch(() => { budget.left = 0; });
+  if (!inspected) return item;
+  if (inspected.pid !== undefined && speaksFor(inspected.pid, s.uid)) item.pid = inspected.pid;
+  if (inspected.hostname) item.hostname = inspected.hostname;
+  item.exec = async () => {
+    // Asked again, now: what a shell starts from is never an answer kept since a scan.
+    const now = await inspect(s, id, { left: MAX_RESPONSE });
+    return now.pid === item.pid && now.process ? now.process : undefined;
   };
-  const pid = inspected.State?.Pid;
-  if (Number.isSafeInteger(pid) && pid! > 0 && belongsTo(pid!, s.uid)) item.pid = pid;
-  const hostname = str(inspected.Config?.Hostname, 253);
-  if (hostname) item.hostname = hostname;
-  const env = Array.isArray(inspected.Config?.Env) ? (inspected.Config!.Env as unknown[]).filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
-  item.exec = async () => ({ env, cwd: str(inspected.Config?.WorkingDir, 4096) || '/', ...(hostname ? { hostname } : {}) });
   return item;
+}
+
+/** A container's inspect, reduced to what nsxd uses: its first process, its hostname, and what a shell in it starts from. */
+async function inspect(s: Socketed, id: string, budget: Budget): Promise<{ pid?: number; hostname?: string; process?: ContainerProcess }> {
+  const got = await get(s.path, `/containers/${id}/json`, budget);
+  if (got.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${got.peerUid}, not ${s.uid}`);
+  const body = got.body as { State?: { Pid?: unknown }; Config?: { Hostname?: unknown; Env?: unknown; WorkingDir?: unknown } } | null;
+  const pid = body?.State?.Pid;
+  const hostname = name(body?.Config?.Hostname, 253);
+  const env = Array.isArray(body?.Config?.Env) ? body!.Config!.Env.filter((e): e is string => typeof e === 'string').slice(0, 256).map((e) => e.slice(0, 65536)) : [];
+  return {
+    ...(typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}),
+    ...(hostname ? { hostname } : {}),
+    process: { env, cwd: str(body?.Config?.WorkingDir, 4096) || '/', ...(hostname ? { hostname } : {}) },
+  };
 }
 
 /** A root-owned folder no one else may write: only such state is believed. */
@@ -190,7 +268,7 @@ function rootOwned(path: string): boolean {
 
 /** Docker's name of a container ("/db" in its config.v2.json). */
 function dockerName(id: string): string | undefined {
-  return str(readJson(`/var/lib/docker/containers/${id}/config.v2.json`, MAX_CONFIG)?.Name)?.replace(/^\//, '');
+  return name(readJson(`/var/lib/docker/containers/${id}/config.v2.json`, MAX_CONFIG)?.Name)?.replace(/^\//, '');
 }
 
 /** Another program's JSON, from a file only root may write: every field is checked where it is used. */
@@ -234,11 +312,12 @@ function storedNames(): Map<string, { name: string; image: string }> {
   for (const c of Array.isArray(podman) ? podman.slice(0, MAX_CONTAINERS) : []) {
     let image = '';
     try {
-      image = str(JSON.parse(String(c.metadata))['image-name']) ?? '';
+      image = name(JSON.parse(String(c.metadata))['image-name']) ?? '';
     } catch {
       // no metadata
     }
-    if (typeof c.id === 'string' && Array.isArray(c.names) && typeof c.names[0] === 'string') names.set(c.id, { name: c.names[0], image });
+    const stored = Array.isArray(c.names) ? name(c.names[0]) : undefined;
+    if (typeof c.id === 'string' && stored) names.set(c.id, { name: stored, image });
   }
   return names;
 }
@@ -263,12 +342,12 @@ function fromRuntime(): Found[] {
     const engine: Container['engine'] = annotations['io.container.manager'] === 'libpod' ? 'podman'
       : bundle?.includes('/moby/') ? 'docker'
         : annotations['io.kubernetes.cri-o.ContainerID'] ? 'cri-o' : 'containerd';
-    const name = annotations['io.kubernetes.cri.container-name'] ?? annotations['io.kubernetes.container.name'] ?? annotations['nerdctl/name']
+    const containerName = annotations['io.kubernetes.cri.container-name'] ?? annotations['io.kubernetes.container.name'] ?? annotations['nerdctl/name']
       ?? stored.get(id)?.name ?? dockerName(id) ?? id.slice(0, 12);
-    const hostname = str(config?.hostname, 253);
+    const hostname = name(config?.hostname, 253);
     const env = Array.isArray(proc.env) ? proc.env.filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
     found.push({
-      engine, engineUid: 0, id, name, image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
+      engine, engineUid: 0, id, name: containerName, image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
       state: 'running', pid: pid as number, namespaces: [], source: 'oci', ...grouping(annotations), ...(hostname ? { hostname } : {}),
       exec: async () => ({ env, cwd: str(proc.cwd, 4096) || '/', ...(hostname ? { hostname } : {}) }),
     });
@@ -276,11 +355,22 @@ function fromRuntime(): Found[] {
   return found;
 }
 
-/** The containers of every engine, asked at most every FRESH_MS; an engine that fails is left out, the others stay. */
+/**
+ * The containers of every engine, asked at most every FRESH_MS. The system's
+ * engines are waited for; a user's rootless engine never is: a list takes
+ * what it said last, and its new answer, when it comes, is told to onChange.
+ * An engine that fails is left out, the others stay.
+ */
 export class Engines {
   private latest: Found[] = [];
   private at = 0;
   private pending: Promise<Found[]> | undefined;
+  private system: Found[] = [];
+  /** What the rootless engines answered last, and whether they are being asked. */
+  private users: Found[] = [];
+  private asking = false;
+  /** Told when a rootless engine's answer, which no list waited for, has landed. */
+  onChange: (() => void) | undefined;
 
   current(): Promise<Found[]> {
     if (Date.now() - this.at < FRESH_MS) return Promise.resolve(this.latest);
@@ -289,12 +379,27 @@ export class Engines {
   }
 
   private async refresh(): Promise<Found[]> {
-    const results = await Promise.allSettled(apiSockets().map(fromApi));
+    const sockets = apiSockets();
+    this.askUsers(sockets.filter((s) => s.uid !== 0));
+    this.system = await ask(sockets.filter((s) => s.uid === 0));
+    return this.merge();
+  }
+
+  private askUsers(sockets: Socketed[]): void {
+    if (this.asking) return;
+    this.asking = true;
+    void ask(sockets).then((found) => {
+      this.users = found;
+      this.asking = false;
+      this.merge();
+      this.onChange?.();
+    });
+  }
+
+  private merge(): Found[] {
     const all: Found[] = [];
-    for (const r of results) {
-      // One engine may answer on two sockets (podman's own and its docker.sock): each container once.
-      if (r.status === 'fulfilled') for (const c of r.value) if (!all.some((x) => x.id === c.id)) all.push(c);
-    }
+    // One engine may answer on two sockets (podman's own and its docker.sock): each container once.
+    for (const c of [...this.system, ...this.users]) if (!all.some((x) => x.id === c.id)) all.push(c);
     // What the runtime knows and no API reported (no socket, or an engine that is down).
     const known = new Set(all.map((c) => c.id));
     for (const c of fromRuntime()) if (!known.has(c.id)) all.push(c);
@@ -302,4 +407,10 @@ export class Engines {
     this.at = Date.now();
     return all;
   }
+}
+
+/** The containers some API sockets report; a socket that fails adds none. */
+async function ask(sockets: Socketed[]): Promise<Found[]> {
+  const results = await Promise.allSettled(sockets.map(fromApi));
+  return results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
 }

@@ -29,6 +29,13 @@ import {
 
 const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/**
+ * What the loader, the shells and the common interpreters run code from as
+ * they start. A root shell takes none of them from a container's environment,
+ * whoever's engine reported it: an image's LD_LIBRARY_PATH is not worth a
+ * library root loads before it has printed a prompt.
+ */
+const START_UP = /^(LD_\w*|BASH_ENV|ENV|PROMPT_COMMAND|PS4|SHELLOPTS|BASHOPTS|BASH_FUNC_.*|IFS|CDPATH|GLOBIGNORE|ZDOTDIR|INPUTRC|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RESOLV_HOST_CONF|MALLOC_\w*|GLIBC_TUNABLES|PYTHON(STARTUP|PATH|HOME)|PERL5(OPT|LIB)|RUBYOPT|NODE_OPTIONS)$/;
 
 export interface Session {
   id: number;
@@ -86,14 +93,14 @@ export function resolveContainer(containers: Found[], ref: string): Found {
     throw new ResponseError(ErrorCodes.NotFound, !other
       ? `no running container is called ${ref}${running.length ? ` (running: ${running.map((c) => c.name).slice(0, 10).join(', ')})` : ''}`
       : other.state === 'running'
-        // A rootless engine speaks only for its own user's processes.
-        ? `container ${ref} (${engine}) says it is running, but its process is not one its engine's user owns`
+        // A rootless engine speaks only for processes in its user's own user namespaces.
+        ? `container ${ref} (${engine}) says it is running, but its process is not in a user namespace its engine's user made`
         : `container ${ref} (${engine}) is ${other.state}, not running`);
   }
   throw new ResponseError(ErrorCodes.Conflict, `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`);
 }
 
-async function place(req: TerminalOpenParams, deps: SessionDeps): Promise<Placement> {
+async function place(req: TerminalOpenParams, caller: Caller, who: RunAs, deps: SessionDeps): Promise<Placement> {
   const t = req.target;
   if (!t) {
     const unshare = req.types ?? isolateDefault(KERNEL_NSTYPES);
@@ -116,9 +123,12 @@ async function place(req: TerminalOpenParams, deps: SessionDeps): Promise<Placem
   const inodes = Object.fromEntries(c.namespaces.map((k) => [k.type, k.inode]));
   const types = (req.types ?? c.namespaces.map((k) => k.type)).filter((type) => inodes[type] !== undefined);
   const { opened } = openProcessNamespaces(c.pid!, types, inodes);
-  // Its environment and working directory describe its files: with the host's (no mnt joined) they would be
-  // another's words about host paths (LD_PRELOAD=/home/them/x.so, from a user's rootless engine) in a shell that may be root's.
-  const inside = types.includes('mnt') ? await c.exec?.().catch(() => undefined) : undefined;
+  // Its environment and working directory are its engine's words about its files. They reach a shell only in the
+  // container's own mount namespace (with the host's, LD_PRELOAD=/home/them/x.so would name a host file), and only
+  // from an engine the shell's user already trusts: root's, or the user's own rootless engine for a shell that runs
+  // as that user. A rootless engine never speaks into root's shell or another user's.
+  const trusted = c.engineUid === 0 || (!who.asRoot && c.engineUid === caller.uid);
+  const inside = types.includes('mnt') && trusted ? await c.exec?.().catch(() => undefined) : undefined;
   return { joins: opened, unshare: [], title: `${c.name} (${c.engine})`, ...(inside ? { inside } : {}) };
 }
 
@@ -143,18 +153,22 @@ async function check(req: TerminalOpenParams, caller: Caller, deps: SessionDeps,
 /**
  * A shell's environment: the client's TERM and locale, the user's HOME and
  * USER, a PATH; in a container, the container's own environment first, as
- * `docker exec` starts from it, and its HOSTNAME.
+ * `docker exec` starts from it, and its HOSTNAME. A root shell starts with no
+ * START_UP variable, and with the container's PATH only if every entry of it
+ * is an absolute folder (else root's own).
  */
 function environment(req: TerminalOpenParams, who: RunAs, inside: ContainerProcess | undefined): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of inside?.env ?? []) {
     const eq = entry.indexOf('=');
-    if (eq > 0 && !entry.includes('\0')) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    const name = entry.slice(0, eq);
+    if (eq > 0 && !entry.includes('\0') && !(who.asRoot && START_UP.test(name))) env[name] = entry.slice(eq + 1);
   }
   if (inside?.hostname) env.HOSTNAME = inside.hostname;
   Object.assign(env, req.env, { USER: who.user, LOGNAME: who.user });
   env.HOME = inside ? (env.HOME ?? (who.asRoot ? '/root' : '/')) : who.home;
-  env.PATH = inside?.env.some((e) => e.startsWith('PATH=')) ? env.PATH : who.asRoot ? ROOT_PATH : USER_PATH;
+  const absolute = env.PATH !== undefined && env.PATH.split(':').every((dir) => dir.startsWith('/'));
+  if (!inside || env.PATH === undefined || (who.asRoot && !absolute)) env.PATH = who.asRoot ? ROOT_PATH : USER_PATH;
   env.TERM ??= req.pty ? 'xterm-256color' : 'dumb';
   return env;
 }
@@ -169,7 +183,7 @@ export async function openSession(
   req: TerminalOpenParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>, alive: () => boolean,
 ): Promise<TerminalOpenResult> {
   const who = runAs(req, caller);
-  const where = await place(req, deps);
+  const where = await place(req, caller, who, deps);
   // The namespace the title names comes first: it is the one "Reveal" shows.
   const joined: NsKey[] = where.joins.map(({ type, inode }) => ({ type, inode }))
     .sort((a, b) => Number(where.title.startsWith(nsId(b))) - Number(where.title.startsWith(nsId(a))));
