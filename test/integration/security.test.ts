@@ -7,8 +7,10 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, readlinkSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createServer } from 'node:net';
+import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import type { Client } from '../../helper/common/client';
-import { TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
+import { ErrorCodes as NsxErrors, Initialize, PROTOCOL_VERSION, TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
 import {
   comm, createUser, Daemon, descendants, DIST, sessionCgroupDir, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
 } from '../support';
@@ -228,6 +230,33 @@ describe('security: what a member can never get', () => {
     } finally {
       proc.kill('SIGKILL');
       spawnSync('pkill', ['-KILL', '-u', user.name, '-x', 'sleep']);
+    }
+  });
+
+  it("nsx shows an error's control characters as escapes, whatever it quotes", async () => {
+    // An nsxd (here a stand-in) whose refusal quotes a name someone else chose.
+    const dir = rootDir('nsx-fake-nsxd-');
+    const socket = join(dir, 'nsxd.sock');
+    const server = createServer((s) => {
+      const conn = createMessageConnection(new StreamMessageReader(s), new StreamMessageWriter(s));
+      conn.onRequest(Initialize, () => ({ capabilities: {}, serverInfo: { name: 'nsxd' as const, version: 'fake' }, protocolVersion: PROTOCOL_VERSION, identity: { uid: 0, user: 'root', role: 'admin' as const, rootShells: true, nstypes: [] } }));
+      conn.onRequest(TerminalOpen, () => new ResponseError(NsxErrors.NotFound, 'no running container is called x (running: web\x1b]0;owned\x07, db\x1b[2J\u202eevil\r\x9b1m)'));
+      conn.listen();
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    try {
+      const r = await new Promise<{ stderr: string }>((resolve) => {
+        const p = spawn(NSX, ['--socket', socket, 'enter', 'x', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        p.stderr!.on('data', (d) => { stderr += d; });
+        p.on('close', () => resolve({ stderr }));
+      });
+      assert.match(r.stderr, /running: web\\x1b\]0;owned\\x07, db\\x1b\[2J\\u202eevil\\x0d\\x9b1m/);
+      assert.doesNotMatch(r.stderr, /[\x1b\x07\r\x9b\u202e]/);
+    } finally {
+      server.close();
+      removeDir(dir);
     }
   });
 
