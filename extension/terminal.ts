@@ -12,6 +12,7 @@ import {
   TerminalResize,
 } from '../helper/common/protocol';
 import { printable } from '../helper/common/format';
+import { attachAgain } from '../helper/common/session';
 import type { Connection } from './connection';
 
 /** A sentence of ours for the terminal: what it quotes (names nsxd read) cannot act on the terminal. */
@@ -95,7 +96,7 @@ export class NsTerminal implements vscode.Pseudoterminal {
     if (!this.detached || !this.session) return;
     this.client = client;
     try {
-      await client.sendRequest(TerminalAttach, { session: this.session.session, pid: this.session.pid });
+      await attachAgain((params) => client.sendRequest(TerminalAttach, params), { session: this.session.session, pid: this.session.pid });
       this.detached = false;
       this.write('\x1b[2m[attached again]\x1b[0m\r\n');
       if (this.dims) this.setDimensions(this.dims);

@@ -37,6 +37,7 @@ export interface DaemonOptions {
   wrap?: string[];
   /** Seconds a session waits for its client after nsxd went (30 here, so that no test's sessions linger). */
   orphanTimeout?: number;
+  sessionsPerUser?: number;
 }
 
 /** A directory root owns and others may traverse, as nsxd demands of its socket's. */
@@ -53,7 +54,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   ensureGroup(opts.group);
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
   const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config,
-    '--orphan-timeout', String(opts.orphanTimeout ?? 30)];
+    '--orphan-timeout', String(opts.orphanTimeout ?? 30), ...(opts.sessionsPerUser ? ['--sessions-per-user', String(opts.sessionsPerUser)] : [])];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
   let log = '';
   proc.stdout!.on('data', (d) => { log += d; });

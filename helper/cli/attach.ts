@@ -7,6 +7,7 @@ import {
   TerminalAck, TerminalAttach, TerminalAttachParams, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
   TerminalOpenResult, TerminalOutput, TerminalResize,
 } from '../common/protocol';
+import { attachAgain } from '../common/session';
 
 export interface Streams {
   stdin: NodeJS.ReadStream;
@@ -21,7 +22,7 @@ export async function attach(conn: MessageConnection, what: TerminalOpenParams |
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v; // nsxd keeps only its allowlist
   const size = { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 };
   const opened: TerminalOpenResult = 'session' in what
-    ? await conn.sendRequest(TerminalAttach, what)
+    ? await attachAgain((params) => conn.sendRequest(TerminalAttach, params), what)
     : await conn.sendRequest(TerminalOpen, { ...what, env, ...(interactive ? { pty: size } : {}) });
   const session = opened.session;
   if ('session' in what && interactive) void conn.sendNotification(TerminalResize, { session, ...size }).catch(() => undefined);

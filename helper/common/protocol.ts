@@ -540,5 +540,7 @@ export const ErrorCodes = {
   Failed: -32006,
   /** The request would undo another tool's work: ask the user, then send it again with `force`. */
   NeedsConfirmation: -32007,
+  /** Not now, but soon: send it again in a moment (a session another attach of it is connecting to). */
+  Busy: -32008,
   InvalidParams: -32602,
 } as const;

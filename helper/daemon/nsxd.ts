@@ -1,7 +1,7 @@
 // nsxd: the root helper of Namespace Explorer. Runs in the foreground,
 // serves the nsxd protocol on a Unix socket that only root and the members
 // of one group can reach, and does every privileged act on their behalf.
-//   nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS]
+//   nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
@@ -102,16 +102,18 @@ async function main(): Promise<void> {
       group: { type: 'string', default: DEFAULT_GROUP },
       config: { type: 'string', default: '/etc/nsx/nsxd.json' },
       'orphan-timeout': { type: 'string', default: '600' },
+      'sessions-per-user': { type: 'string', default: '128' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS]\n' +
+    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]\n' +
       `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
       `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
       '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n' +
-      '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n');
+      '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n' +
+      '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n');
     return;
   }
   if (values.version) {
@@ -120,6 +122,8 @@ async function main(): Promise<void> {
   }
   const orphanTimeout = Number(values['orphan-timeout']);
   if (!Number.isInteger(orphanTimeout) || orphanTimeout < 1 || orphanTimeout > 7 * 24 * 3600) fail('--orphan-timeout is a whole number of seconds, from 1 to 604800');
+  const sessionsPerUser = Number(values['sessions-per-user']);
+  if (!Number.isInteger(sessionsPerUser) || sessionsPerUser < 1 || sessionsPerUser > 4096) fail('--sessions-per-user is a whole number, from 1 to 4096');
   if (process.getuid?.() !== 0) fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
   const group = libc.getgrnam(values.group);
   if (!group) fail(`the group "${values.group}" does not exist: create it with sudo groupadd --system ${values.group}`);
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }),
+      terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
     ],
   });
   rpc.attach(server);

@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
-import { ErrorCodes, TerminalAttach, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
+import { ErrorCodes, PROTOCOL_VERSION, TerminalAttach, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
 import {
-  comm, createUser, Daemon, descendants, DIST, holdNamespaces, NSX, nsx, sessionCgroupDir, startDaemon, waitFor,
+  comm, createUser, Daemon, descendants, DIST, holdNamespaces, NSX, nsx, ROOT, sessionCgroupDir, startDaemon, waitFor,
 } from '../support';
 
 const PTY = { cols: 100, rows: 30 };
@@ -73,6 +73,29 @@ async function killHard(daemon: Daemon): Promise<void> {
   const exited = new Promise((r) => daemon.proc.once('exit', r));
   daemon.proc.kill('SIGKILL');
   await exited;
+}
+
+
+/**
+ * Another member's program that asks nsxd for session ID over and over,
+ * 64 requests in flight at a time, until killed: as one guessing ids would.
+ */
+function knocker(daemon: Daemon, user: string, id: number) {
+  const script = `
+    const net = require('net');
+    const rpc = require(${JSON.stringify(join(ROOT, 'node_modules/vscode-jsonrpc/node'))});
+    const s = net.createConnection(${JSON.stringify(daemon.socket)});
+    const c = rpc.createMessageConnection(new rpc.StreamMessageReader(s), new rpc.StreamMessageWriter(s));
+    c.listen();
+    let refused = 0;
+    const knock = () => c.sendRequest('terminal/attach', { session: ${id} }).then(
+      () => console.log('ATTACHED'), (e) => { if (++refused % 100 === 0) console.log('REFUSED ' + refused + ' ' + e.message); knock(); });
+    c.sendRequest('initialize', { initializationOptions: { protocolVersion: ${PROTOCOL_VERSION} } }).then(() => { for (let i = 0; i < 64; i++) knock(); });
+  `;
+  const proc = spawn('runuser', ['-u', user, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  return { output: () => out, kill: () => proc.kill('SIGKILL') };
 }
 
 describe('sessions outlive nsxd', () => {
@@ -227,6 +250,116 @@ describe('sessions outlive nsxd', () => {
     } finally {
       for (const term of terminals) term.kill();
       await third?.destroy();
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+  it('another member knocking with guessed ids all the while never keeps the owner from their session', async () => {
+    const first = await startDaemon();
+    let next: Daemon | undefined;
+    const terminals: ReturnType<typeof userTerminal>[] = [];
+    let knocking: ReturnType<typeof knocker> | undefined;
+    try {
+      const mine = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', 'echo opened-$((6*7)); exec sh']);
+      terminals.push(mine);
+      await waitFor(() => mine.output().includes('opened-42'), 10_000, 'the member\'s session');
+      await first.stop();
+      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(mine.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      const heard: string[] = [];
+      for (let round = 0; round < 3; round++) {
+        next = await startDaemon({ dir: first.dir });
+        knocking = knocker(next, other.name, id);
+        await waitFor(() => knocking!.output().includes('REFUSED 200'), 10_000, 'the knocking under way');
+        const back = userTerminal(next, member.name, ['attach', String(id)]);
+        terminals.push(back);
+        await waitFor(() => /action=terminal\/attach .*result=ok/.test(next!.log()), 10_000, `attach ${round}`);
+        back.type(`echo again-$((${round}))\n`);
+        await waitFor(() => back.output().includes(`again-${round}`), 5000, `attach ${round}: typing reaches the shell`);
+        // Gone without closing it, as a client killed is: the session waits for its owner again.
+        await next.stop();
+        await back.exited;
+        knocking.kill();
+        heard.push(knocking.output());
+      }
+      assert.doesNotMatch(heard.join(''), /ATTACHED/);
+      assert.match(heard.join(''), new RegExp(`no session ${id} of ${other.name}'s is waiting to be attached`));
+    } finally {
+      knocking?.kill();
+      for (const term of terminals) term.kill();
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+
+  it('a session whose account was deleted ends, and a new account given the same uid never sees it', async () => {
+    const leaving = createUser({ inGroup: true });
+    const first = await startDaemon();
+    let next: Daemon | undefined;
+    let heir: string | undefined;
+    const terminals: ReturnType<typeof userTerminal>[] = [];
+    try {
+      const theirs = userTerminal(first, leaving.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', 'echo secret-$((6*7)); exec sleep 3040']);
+      terminals.push(theirs);
+      await waitFor(() => theirs.output().includes('secret-42'), 10_000, 'the session');
+      await first.stop();
+      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(theirs.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      theirs.kill();
+      assert.equal(supervisorsOf(first).length, 1, 'the session waits for its owner');
+      leaving.remove();
+      heir = `${leaving.name}h`;
+      spawnSync('useradd', ['--create-home', '--uid', String(leaving.uid), '--groups', 'nsx', heir]);
+      next = await startDaemon({ dir: first.dir });
+      const n = next;
+      await waitFor(() => supervisorsOf(n).length === 0, 10_000, 'the session of the deleted account ended');
+      const r = nsx(next, ['attach', String(id)], { user: heir });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`no session ${id} of ${heir}'s is waiting to be attached`));
+      assert.doesNotMatch(r.stdout + r.stderr, /secret-42/);
+      assertNothingLeft(next);
+    } finally {
+      for (const term of terminals) term.kill();
+      if (heir) {
+        spawnSync('pkill', ['-KILL', '-u', heir]);
+        spawnSync('userdel', ['--remove', heir]);
+      }
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+
+  it('a user holds at most --sessions-per-user sessions, those waiting to be attached again counted', async () => {
+    const first = await startDaemon({ sessionsPerUser: 2 });
+    let next: Daemon | undefined;
+    const terminals: ReturnType<typeof userTerminal>[] = [];
+    try {
+      for (const n of [1, 2]) {
+        const t = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', `echo open-${n}-$((6*7)); exec sh`]);
+        terminals.push(t);
+        await waitFor(() => t.output().includes(`open-${n}-42`), 10_000, `session ${n}`);
+      }
+      const third = nsx(first, ['isolate', '-t', 'uts', '--', 'true'], { user: member.name });
+      assert.equal(third.code, 1);
+      assert.match(third.stderr, new RegExp(`${member.name} has 2 sessions, those waiting to be attached again included \\(at most 2\\)`));
+      // Orphaned by a restart, they still count; root's do not.
+      await first.stop();
+      for (const t of terminals) await t.exited;
+      next = await startDaemon({ dir: first.dir, sessionsPerUser: 2 });
+      assert.match(nsx(next, ['isolate', '-t', 'uts', '--', 'true'], { user: member.name }).stderr, /has 2 sessions/);
+      assert.equal(nsx(next, ['isolate', '-t', 'uts', '--', 'true']).code, 0, 'root is not counted');
+      assert.equal(nsx(next, ['isolate', '-t', 'uts', '--', 'true'], { user: other.name }).code, 0, 'nor another user');
+      // One ends: room for one more.
+      const id = Number(/nsx attach (\d+)/.exec(terminals[0].output())![1]);
+      const back = userTerminal(next, member.name, ['attach', String(id)]);
+      terminals.push(back);
+      back.type('echo back-$((6*7))\n');
+      await waitFor(() => back.output().includes('back-42'), 5000, 'attached again');
+      back.kill();
+      await waitFor(() => supervisorsOf(next!).length === 1, 10_000, 'that session ended with its client');
+      const again = nsx(next, ['isolate', '-t', 'uts', '--', 'echo', 'room'], { user: member.name });
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stdout, 'room\n');
+    } finally {
+      for (const term of terminals) term.kill();
       await next?.destroy();
       await first.destroy();
     }

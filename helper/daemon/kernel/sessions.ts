@@ -17,7 +17,7 @@ import { closeQuietly, SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
 import { LaunchIdentity, supervise } from './launcher';
 import { Hello, SessionInfo, SupervisorLink } from './supervisor';
-import type { Supervisors } from './supervisors';
+import { accountLives, ownerOf, Supervisors } from './supervisors';
 import type { ContainerProcess, Found } from '../discovery/engines';
 import type { Pins } from './pins';
 import { closeAll, openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
@@ -233,8 +233,9 @@ export async function openSession(
       user: who.user,
       uid: who.identity.uid,
     };
-    const info: SessionInfo = { owner: caller.uid, root: who.asRoot, pty: req.pty !== undefined, ...result, ...(cgroup ? { cgroup: cgroup.path } : {}) };
+    const info: SessionInfo = { owner: caller.uid, account: caller.user, root: who.asRoot, pty: req.pty !== undefined, ...result, ...(cgroup ? { cgroup: cgroup.path } : {}) };
     link.store(info);
+    deps.supervisors.owners.set(id, ownerOf(info)!);
     take({ id, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
     return result;
   } catch (err) {
@@ -247,18 +248,42 @@ export async function openSession(
 /**
  * Attaches a caller to a session that a previous nsxd (or this one, before
  * a client went without closing it) left with its supervisor. Whoever is not
- * its owner is told there is no such session, so ids say nothing to others.
+ * its owner is told there is no such session, so ids say nothing to others,
+ * and nsxd never connects to its supervisor for them: the owner cannot be
+ * kept out by anyone knocking. A session whose account is gone (or whose uid
+ * another account has now) ends.
  */
 export async function attachSession(req: TerminalAttachParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
+  const { supervisors } = deps;
   const none = () => new ResponseError(ErrorCodes.NotFound, `no session ${req.session} of ${caller.user}'s is waiting to be attached`);
-  const owner = deps.supervisors.attached.get(req.session);
-  if (owner !== undefined) {
-    if (owner !== caller.uid) throw none();
-    throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
+  const owner = supervisors.owners.get(req.session);
+  if (!owner || owner.uid !== caller.uid) throw none();
+  if (!accountLives(owner) || (owner.account !== undefined && owner.account !== caller.user)) {
+    supervisors.owners.delete(req.session);
+    const found = await SupervisorLink.connect(supervisors.socketOf(req.session)).catch(() => undefined);
+    await found?.link.end();
+    throw none();
   }
-  const { link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(req.session)).catch(() => { throw none(); });
+  if (supervisors.attached.has(req.session)) throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
+  // Two attaches of one session at once (two windows, a retry): one connects, the other is told to try again.
+  if (supervisors.connecting.has(req.session)) throw busy(req.session);
+  supervisors.connecting.add(req.session);
+  let found: Awaited<ReturnType<typeof SupervisorLink.connect>>;
+  try {
+    found = await SupervisorLink.connect(supervisors.socketOf(req.session)).catch((err: NodeJS.ErrnoException) => {
+      // Its socket is gone: the session ended. Else the supervisor answers someone else now.
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        supervisors.owners.delete(req.session);
+        throw none();
+      }
+      throw busy(req.session);
+    });
+  } finally {
+    supervisors.connecting.delete(req.session);
+  }
+  const { link, hello } = found;
   const info = hello.info;
-  if (!info || info.owner !== caller.uid || (req.pid !== undefined && req.pid !== hello.pid) || deps.supervisors.attached.has(req.session)) {
+  if (!info || info.owner !== caller.uid || (req.pid !== undefined && req.pid !== hello.pid) || supervisors.attached.has(req.session)) {
     link.detach();
     throw none();
   }
@@ -270,6 +295,10 @@ export async function attachSession(req: TerminalAttachParams, caller: Caller, d
   take({ id: req.session, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
   const { title, namespaces, user, uid } = info;
   return { session: req.session, pid: hello.pid, title, namespaces: namespaces as NsKey[], user, uid };
+}
+
+function busy(session: number): ResponseError<void> {
+  return new ResponseError(ErrorCodes.Busy, `session ${session} is busy being attached: try again`);
 }
 
 /** The session is this connection's: its output flows to it, paced by the client's acks. */
@@ -338,6 +367,7 @@ function relay(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<numb
     s.closed = true;
     sessions.delete(s.id);
     deps.supervisors.attached.delete(s.id);
+    deps.supervisors.owners.delete(s.id);
     stopWaiting();
     outbox.send(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }, 64);
     deps.watcher.poke();

@@ -8,6 +8,8 @@ import { createConnection, Socket } from 'node:net';
 export interface SessionInfo {
   /** The uid that opened it: only it may attach. */
   owner: number;
+  /** That uid's account name then: a new account given the same uid is not the owner. */
+  account?: string;
   /** Its shell is root's though its owner is not: attaching needs the right to root shells still. */
   root: boolean;
   pty: boolean;
@@ -89,6 +91,16 @@ export class SupervisorLink {
 
   kill(): void {
     this.send('K');
+  }
+
+  /** Ends the session nsxd found without a client: killed, its exit taken, so its supervisor goes too. */
+  end(timeoutMs = 3000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.detach(); resolve(); }, timeoutMs);
+      this.listen({ output: () => undefined, exit: () => undefined, closed: () => { clearTimeout(timer); resolve(); } });
+      this.adopt();
+      this.kill();
+    });
   }
 
   /** nsxd lets go and the session waits for the next nsxd (the orphan timeout runs). */

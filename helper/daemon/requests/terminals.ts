@@ -14,6 +14,7 @@ import {
 } from '../../common/protocol';
 
 const MAX_SESSIONS_PER_CONNECTION = 64;
+
 /** Input written to a session but not yet read by it, past which more is refused. */
 const MAX_INPUT_BACKLOG = 4 * 1024 * 1024;
 
@@ -26,7 +27,21 @@ function parsed<T>(parse: (value: unknown) => T, value: unknown): T | undefined 
   }
 }
 
-export function terminalArea(deps: SessionDeps): Area {
+/**
+ * sessionsPerUser: how many sessions one user may have at once, those
+ * waiting to be attached again included: each holds a supervisor and its
+ * scrollback in root's memory, and a member who orphans sessions through
+ * restarts must not hold them without bound. Root's own are not counted.
+ */
+export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
+  /** Opens under way, by uid, across connections: each counts against its user's sessions until it lands. */
+  const openingOf = new Map<number, number>();
+  const refuseOverCap = (uid: number, user: string) => {
+    const held = deps.supervisors.countOf(uid) + (openingOf.get(uid) ?? 0);
+    if (uid !== 0 && held >= sessionsPerUser) {
+      throw new ResponseError(ErrorCodes.LimitExceeded, `${user} has ${held} sessions, those waiting to be attached again included (at most ${sessionsPerUser}): close some, or take them up again with nsx attach`);
+    }
+  };
   return (conn, caller, onClose, outbox) => {
     const sessions = new Map<number, Session>();
     // Opens still waiting count against the limit, and a connection that closes
@@ -50,7 +65,11 @@ export function terminalArea(deps: SessionDeps): Area {
       let target = 'invalid';
       let root = false;
       opening++;
+      let counted = false;
       try {
+        refuseOverCap(caller.uid, caller.user);
+        openingOf.set(caller.uid, (openingOf.get(caller.uid) ?? 0) + 1);
+        counted = true;
         const req = parseTerminalOpen(params);
         target = describeTarget(req);
         root = req.root === true;
@@ -66,6 +85,7 @@ export function terminalArea(deps: SessionDeps): Area {
         throw err;
       } finally {
         opening--;
+        if (counted) openingOf.set(caller.uid, openingOf.get(caller.uid)! - 1);
       }
     });
 
