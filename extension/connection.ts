@@ -25,6 +25,8 @@ export class Connection implements vscode.Disposable {
   /** The socket of the current (or latest) attempt: the setting may have changed since. */
   private path = '';
   private disposed = false;
+  /** The connection attempt under way, which every connect() meanwhile shares. */
+  private attempt: Promise<void> | undefined;
   private readonly status = vscode.window.createStatusBarItem('nsx.connection', vscode.StatusBarAlignment.Left, 10);
   private readonly onDidConnectEmitter = new vscode.EventEmitter<LanguageClient>();
   private readonly onDidDisconnectEmitter = new vscode.EventEmitter<void>();
@@ -97,7 +99,20 @@ export class Connection implements vscode.Disposable {
     }
   }
 
-  async connect(): Promise<void> {
+  /**
+   * Connects, unless already connected to the socket the settings name (the
+   * Start button, Retry and the socket watcher may all ask at once after nsxd
+   * comes back): every caller meanwhile shares the one attempt, so no
+   * connection is dropped for another and no session attached twice. FORCE
+   * connects again all the same (the socket setting changed).
+   */
+  connect(force = false): Promise<void> {
+    if (!force && this.state === 'connected' && this.path === this.socketPath) return Promise.resolve();
+    this.attempt ??= this.tryConnect().finally(() => { this.attempt = undefined; });
+    return this.attempt;
+  }
+
+  private async tryConnect(): Promise<void> {
     if (this.disposed) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;

@@ -30,7 +30,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
   const processes = new ProcessesProvider(model, filter, pages);
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', { treeDataProvider: namespaces, showCollapseAll: true });
   const processesView = vscode.window.createTreeView('nsx.processes', { treeDataProvider: processes, showCollapseAll: true });
-  const terminals = new TerminalSessions(connection);
+  const terminals = new TerminalSessions(connection, extension.workspaceState);
   const refresh = new RefreshManager(model, filter, connection, [
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
     { id: 'nsx.processes', view: processesView, provider: processes },
@@ -41,11 +41,13 @@ export function activate(extension: vscode.ExtensionContext): Api {
     output, connection, model, filter, namespaces, processes, namespacesView, processesView, terminals, refresh, documents,
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
-    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(); }),
+    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true); }),
     vscode.window.onDidChangeActiveTerminal((t) => setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined)),
     ...registerCommands(ctx),
   );
   void connection.connect();
+  // The terminals this workspace had before its window reloaded: each attaches once nsxd answers.
+  terminals.restore();
   return { ...ctx, nodes };
 }
 

@@ -3,7 +3,11 @@
 // is handed to VS Code, so a flood is paced by the extension host instead of
 // queueing in it; input is sent one request at a time. When nsxd goes the
 // shell lives on in its supervisor, and the terminal attaches to it again as
-// soon as nsxd is back, with what it printed meanwhile.
+// soon as nsxd is back, with what it printed meanwhile. Sessions are opened
+// persistent and remembered in the workspace's state: a window reloaded (or
+// a browser tab closed) leaves them waiting, and the next activation gives
+// each back as a terminal of the same name. Only a terminal the user (or an
+// extension) closes ends its session.
 import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
@@ -20,14 +24,20 @@ const said = (text: string) => printable(text).replace(/\n/g, '\r\n');
 
 /** Output kept per terminal for "what did it print" (tests, Reveal): the tail only. */
 const KEEP_OUTPUT = 64 * 1024;
+/** Where the open sessions are remembered, in the workspace's state. */
+const REMEMBERED = 'nsx.sessions';
+
+/** A session to give back as a terminal after a reload: what it was opened as. */
+export interface Remembered {
+  label: string;
+  session: TerminalOpenResult;
+}
 
 export class NsTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number>();
-  private readonly nameEmitter = new vscode.EventEmitter<string>();
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
-  readonly onDidChangeName = this.nameEmitter.event;
   private readonly decoder = new StringDecoder('utf8');
   private client: LanguageClient | undefined;
   private queued: string[] = [];
@@ -35,13 +45,16 @@ export class NsTerminal implements vscode.Pseudoterminal {
   private ended = false;
   /** nsxd went; the shell waits in its supervisor for us to attach again. */
   detached = false;
+  /** VS Code has closed the terminal (pty.close()). */
+  closedByVsCode = false;
   private dims: vscode.TerminalDimensions | undefined;
   session: TerminalOpenResult | undefined;
   output = '';
   exitCode: number | undefined;
   terminal: vscode.Terminal | undefined;
 
-  constructor(private readonly sessions: TerminalSessions, private readonly params: TerminalOpenParams, readonly label: string) {}
+  /** PARAMS to open a session; or, after a reload, the session to take up again. */
+  constructor(private readonly sessions: TerminalSessions, private readonly params: TerminalOpenParams | Remembered, readonly label: string) {}
 
   open(dims: vscode.TerminalDimensions | undefined): void {
     this.dims = dims;
@@ -49,13 +62,13 @@ export class NsTerminal implements vscode.Pseudoterminal {
   }
 
   private async start(dims: vscode.TerminalDimensions | undefined): Promise<void> {
+    if ('session' in this.params) return this.resume(this.params.session);
     try {
       this.client = this.sessions.connection.require();
       const env: Record<string, string> = { TERM: 'xterm-256color', COLORTERM: 'truecolor' };
       for (const k of ['LANG', ...Object.keys(process.env).filter((n) => n.startsWith('LC_'))]) if (process.env[k]) env[k] = process.env[k]!;
-      this.session = await this.client.sendRequest(TerminalOpen, { ...this.params, env, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
+      this.session = await this.client.sendRequest(TerminalOpen, { ...this.params, env, persistent: true, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
       this.sessions.register(this);
-      this.nameEmitter.fire(`nsx: ${this.session.title}`);
       this.write(`\x1b[2m[${said(this.label)} — as ${said(this.session.user)}]\x1b[0m\r\n`);
     } catch (err) {
       this.write(`\x1b[31mCould not open the terminal: ${said((err as Error).message)}\x1b[0m\r\n`);
@@ -83,12 +96,22 @@ export class NsTerminal implements vscode.Pseudoterminal {
     this.write(`\r\n\x1b[2m[${code === 0 ? 'exited' : `exited with code ${code}`}; press any key to close]\x1b[0m\r\n`);
     this.ended = true;
     this.exitCode = code;
+    void this.sessions.remember();
   }
 
   connectionLost(): void {
     if (this.ended || !this.session) return;
     this.detached = true;
     this.write('\r\n\x1b[2m[nsxd went away; the shell goes on, and this terminal attaches to it again when nsxd is back]\x1b[0m\r\n');
+  }
+
+  /** A session from before a reload: taken up again now if nsxd is there, else as soon as it is. */
+  private resume(session: TerminalOpenResult): void {
+    this.session = session;
+    this.detached = true;
+    this.sessions.register(this);
+    this.write(`\x1b[2m[${said(this.label)} — as ${said(session.user)}, taken up again]\x1b[0m\r\n`);
+    if (this.sessions.connection.connected) void this.reattach(this.sessions.connection.require());
   }
 
   /** nsxd is back: take the session up again (its output meanwhile follows as terminal/output). */
@@ -141,8 +164,16 @@ export class NsTerminal implements vscode.Pseudoterminal {
     if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalResize, { session: this.session.session, cols: dims.columns, rows: dims.rows }).catch(() => undefined);
   }
 
-  /** VS Code closed the terminal: the session's whole process tree goes with it. */
+  /**
+   * VS Code closed the terminal. Whether the session goes too is decided when
+   * VS Code says why (TerminalSessions): a window that goes leaves it waiting.
+   */
   close(): void {
+    this.closedByVsCode = true;
+  }
+
+  /** The user (or an extension) closed the terminal: the session's whole process tree goes with it. */
+  end(): void {
     // A terminal closed while nsxd is away: its shell ends with the orphan timeout, as nobody comes back for it.
     if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalClose, { session: this.session.session }).catch(() => undefined);
     this.ended = true;
@@ -160,13 +191,13 @@ export class NsTerminal implements vscode.Pseudoterminal {
   }
 }
 
-/** Routes session notifications to their terminals, across reconnects. */
+/** Routes session notifications to their terminals, across reconnects, and remembers them across reloads. */
 export class TerminalSessions implements vscode.Disposable {
   private readonly bySession = new Map<number, NsTerminal>();
   readonly all = new Set<NsTerminal>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(readonly connection: Connection) {
+  constructor(readonly connection: Connection, private readonly state: vscode.Memento) {
     this.disposables.push(
       connection.onDidConnect((client) => {
         client.onNotification(TerminalOutput, (p) => this.bySession.get(p.session)?.receive(p.data));
@@ -177,29 +208,52 @@ export class TerminalSessions implements vscode.Disposable {
       connection.onDidDisconnect(() => {
         for (const t of this.all) t.connectionLost();
       }),
+      vscode.window.onDidCloseTerminal((terminal) => {
+        const t = this.forTerminal(terminal);
+        // A window that closes or reloads takes its terminals with it, not their sessions: the next one gives them back.
+        if (t && terminal.exitStatus?.reason !== vscode.TerminalExitReason.Shutdown) t.end();
+      }),
     );
+  }
+
+  /** Gives back, as terminals of the same names, the sessions this workspace had open before its window went. */
+  restore(): void {
+    const remembered = this.state.get<Remembered[]>(REMEMBERED, []);
+    for (const r of remembered) if (![...this.all].some((t) => t.session?.session === r.session.session)) this.create(r, r.label, false);
   }
 
   /** Opens an integrated terminal for a session; resolves once it has started (or failed). */
   open(params: TerminalOpenParams, label: string): NsTerminal {
+    return this.create(params, label, true);
+  }
+
+  private create(params: TerminalOpenParams | Remembered, label: string, show: boolean): NsTerminal {
     const pty = new NsTerminal(this, params, label);
     this.all.add(pty);
     pty.terminal = vscode.window.createTerminal({ name: `nsx: ${label}`, pty, iconPath: new vscode.ThemeIcon('terminal-linux') });
-    pty.terminal.show();
+    if (show) pty.terminal.show();
     return pty;
   }
 
   register(t: NsTerminal): void {
     if (t.session) this.bySession.set(t.session.session, t);
+    void this.remember();
   }
 
   unregister(t: NsTerminal): void {
     if (t.session) this.bySession.delete(t.session.session);
     this.all.delete(t);
+    void this.remember();
   }
 
   forTerminal(terminal: vscode.Terminal | undefined): NsTerminal | undefined {
     return [...this.all].find((t) => t.terminal === terminal);
+  }
+
+  /** Writes down the sessions open now (one exited or closed is no more). */
+  remember(): Thenable<void> {
+    const open = [...this.all].filter((t) => t.session && t.exitCode === undefined).map((t): Remembered => ({ label: t.label, session: t.session! }));
+    return this.state.update(REMEMBERED, open);
   }
 
   dispose(): void {

@@ -389,6 +389,13 @@ export interface TerminalOpenParams {
   pty?: PtySize;
   /** Only TERM, COLORTERM, LANG and LC_* are taken. */
   env?: Record<string, string>;
+  /**
+   * The session outlives this connection: a connection that goes without
+   * closing it (a window reloaded, a client killed) leaves it waiting to be
+   * attached again, as a stopping nsxd does, until the orphan timeout.
+   * Without it the session ends with its connection.
+   */
+  persistent?: boolean;
 }
 export interface PtySize {
   cols: number;
@@ -407,7 +414,7 @@ export interface TerminalOpenResult {
 export const TerminalOpen = new RequestType<TerminalOpenParams, TerminalOpenResult, void>('terminal/open');
 export function parseTerminalOpen(value: unknown): TerminalOpenParams {
   const p = parse.object(value);
-  const req: TerminalOpenParams = { root: parse.bool(p.root, 'root'), freshProc: parse.bool(p.freshProc, 'freshProc') };
+  const req: TerminalOpenParams = { root: parse.bool(p.root, 'root'), freshProc: parse.bool(p.freshProc, 'freshProc'), persistent: parse.bool(p.persistent, 'persistent') };
   if (p.target !== undefined) req.target = parseTarget(p.target);
   if (p.types !== undefined) req.types = parseNsTypes(p.types);
   if (p.hostname !== undefined) {

@@ -509,6 +509,73 @@ export function defineSuite(): void {
       t.terminal!.dispose();
     });
 
+    /** A shell in container web, on an nsxd of the test's own; the shell's pid. */
+    async function webShellOn(own: ReturnType<typeof ownDaemon>, marker: string): Promise<{ t: NsTerminal; shell: string }> {
+      await own.use();
+      await until('web in the model', async () => { await api.model.refresh(); return api.model.allContainers().some((c) => c.name === web && c.pid); }, 30_000);
+      await vscode.commands.executeCommand('nsx.showContainers');
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), { types: ['net', 'uts', 'pid', 'mnt', 'ipc'] })) as NsTerminal;
+      const shell = /shell=(\d+)/.exec(await runInTerminal(t, 'echo shell=$$', marker))![1];
+      return { t, shell };
+    }
+
+    it("a container's terminal survives a kill -9 of nsxd and the welcome view's Start button: the same shell, attached once", async function () {
+      if (typeof engine === 'string') this.skip();
+      this.timeout(90_000);
+      const own = ownDaemon(api, 'nsx-startbutton');
+      let daemon = (await own.start()).proc;
+      let t: NsTerminal | undefined;
+      try {
+        let shell: string;
+        ({ t, shell } = await webShellOn(own, 'UP1'));
+        daemon.kill('SIGKILL');
+        await until('the terminal detached', () => t!.detached);
+        // The button starts nsxd in a terminal and connects; the socket's watcher connects too, at the same moment.
+        await vscode.commands.executeCommand('nsx.startDaemon');
+        await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'), 30_000);
+        // Past the button's own reconnect (1.5 s after it): nothing drops the shell.
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.match(await runInTerminal(t, 'echo shell=$$; hostname', 'UP2'), new RegExp(`shell=${shell}\\b[\\s\\S]*${web}`), 'the same shell, in web');
+        assert.equal(t.output.split('[attached again]').length - 1, 1, 'attached exactly once');
+        assert.doesNotMatch(t.output, /this shell is gone/);
+      } finally {
+        t?.terminal?.dispose();
+        for (const term of vscode.window.terminals) if (term.name === 'nsxd') term.dispose();
+        spawnSync('pkill', ['-f', `nsxd.js --socket ${join(own.dir, 'nsxd.sock')}`]);
+        daemon.kill('SIGTERM');
+        await own.done();
+      }
+      await until('connected again', () => api.connection.currentState === 'connected');
+    });
+
+    it("a container's terminal attaches once when reconnects race: the watcher, Retry twice and a connect at once", async function () {
+      if (typeof engine === 'string') this.skip();
+      this.timeout(90_000);
+      const own = ownDaemon(api, 'nsx-race');
+      let daemon = (await own.start()).proc;
+      let t: NsTerminal | undefined;
+      try {
+        let shell: string;
+        ({ t, shell } = await webShellOn(own, 'RACE1'));
+        daemon.kill('SIGKILL');
+        await until('the terminal detached', () => t!.detached);
+        const next = own.start();
+        await Promise.all([next, vscode.commands.executeCommand('nsx.reconnect'), vscode.commands.executeCommand('nsx.reconnect'), api.connection.connect()]);
+        daemon = (await next).proc;
+        await Promise.all([vscode.commands.executeCommand('nsx.reconnect'), api.connection.connect()]);
+        await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'), 30_000);
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.match(await runInTerminal(t, 'echo shell=$$', 'RACE2'), new RegExp(`shell=${shell}\\b`), 'the same shell');
+        assert.equal(t.output.split('[attached again]').length - 1, 1, 'attached exactly once');
+        assert.doesNotMatch(t.output, /this shell is gone/);
+      } finally {
+        t?.terminal?.dispose();
+        daemon.kill('SIGTERM');
+        await own.done();
+      }
+      await until('connected again', () => api.connection.currentState === 'connected');
+    });
+
     it('filters by container name: the container, not every process whose arguments say it', async function () {
       if (typeof engine === 'string') this.skip();
       await vscode.commands.executeCommand('nsx.showByType');

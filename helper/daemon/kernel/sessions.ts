@@ -233,7 +233,10 @@ export async function openSession(
       user: who.user,
       uid: who.identity.uid,
     };
-    const info: SessionInfo = { owner: caller.uid, account: caller.user, root: who.asRoot, pty: req.pty !== undefined, ...result, ...(cgroup ? { cgroup: cgroup.path } : {}) };
+    const info: SessionInfo = {
+      owner: caller.uid, account: caller.user, root: who.asRoot, pty: req.pty !== undefined, ...(req.persistent ? { persistent: true } : {}),
+      ...result, ...(cgroup ? { cgroup: cgroup.path } : {}),
+    };
     link.store(info);
     deps.supervisors.owners.set(id, ownerOf(info)!);
     take({ id, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
@@ -404,9 +407,13 @@ export function kill(s: Session): void {
   s.link.kill();
 }
 
-/** The connection went: its sessions die with it, unless nsxd is stopping, when they wait for the next nsxd. */
+/**
+ * The connection went: its sessions die with it, unless nsxd is stopping or
+ * they were opened persistent, when they wait to be attached again (by the
+ * next nsxd, or the owner's next connection) until the orphan timeout.
+ */
 export function release(s: Session, deps: SessionDeps): void {
-  if (!deps.supervisors.stopping) return kill(s);
+  if (!deps.supervisors.stopping && !s.info.persistent) return kill(s);
   s.closed = true;
   deps.supervisors.attached.delete(s.id);
   s.link.detach();

@@ -12,6 +12,8 @@ export interface SessionInfo {
   account?: string;
   /** Its shell is root's though its owner is not: attaching needs the right to root shells still. */
   root: boolean;
+  /** It waits to be attached again when its connection goes without closing it. */
+  persistent?: boolean;
   pty: boolean;
   title: string;
   namespaces: { type: string; inode: number }[];
