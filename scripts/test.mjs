@@ -23,6 +23,14 @@ function run(cmd, args, env = {}) {
   });
 }
 
+/** A VS Code suite's run: its last line says `N passed, N failed`. */
+function count(suite) {
+  const m = /^(\d+) passed, (\d+) failed/m.exec(suite.out);
+  passed += Number(m?.[1] ?? 0);
+  failed += m ? Number(m[2]) : 1;
+  if (suite.code !== 0 && (!m || Number(m[2]) === 0)) failed += 1;
+}
+
 /** node:test over some directories; its summary lines count the tests. */
 async function nodeTests(dirs) {
   const r = await run(process.execPath, ['--test', '--test-concurrency=1', ...dirs]);
@@ -63,10 +71,10 @@ await new Promise((resolve, reject) => {
 try {
   const passOn = Object.fromEntries(['NSX_SCREENSHOT', 'NSX_GREP'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
   const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...passOn });
-  const m = /^(\d+) passed, (\d+) failed/m.exec(suite.out);
-  passed += Number(m?.[1] ?? 0);
-  failed += m ? Number(m[2]) : 1;
-  if (suite.code !== 0 && (!m || Number(m[2]) === 0)) failed += 1;
+  count(suite);
+  // The window reloaded under its terminals: a suite of its own, as the page reload restarts the extension host.
+  const state = join(dir, 'reload-state.json');
+  count(await run(process.execPath, ['test/vscode/run.mjs', '--suite', 'dist/test/vscode/reload.js'], { NSX_SOCKET: socket, NSX_RELOAD_STATE: state }));
 } finally {
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));

@@ -111,18 +111,20 @@ export async function runInCodeServer({
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 
     const automationExit = deferred();
+    // A suite may reload the page (a `reload` UI action): the extension host it ran in goes, and its exit is not the run's end.
+    const reloading = { now: false };
     // VS Code calls codeAutomationLog(level, args) for every log line once it
     // runs extension tests; the extension host's console output (mocha's
     // reporter) arrives here too. All of it goes to stdout to keep its order.
     await page.exposeFunction('codeAutomationLog', (_level, args) => printWorkbenchLog(args));
-    await page.exposeFunction('codeAutomationExit', (code) => automationExit.resolve(code));
+    await page.exposeFunction('codeAutomationExit', (code) => { if (!reloading.now) automationExit.resolve(code); });
     // Errors VS Code logs itself come through codeAutomationLog already; its
     // console copies are the ones styled with %c.
     page.on('console', (msg) => {
       if (msg.type() === 'error' && !msg.text().startsWith('%c')) log(`[browser] ${msg.text()}`);
     });
     page.on('pageerror', (err) => log(`[browser] ${err.stack ?? err.message}`));
-    stopUiWatcher = watchUiRequests(requestsDir, page);
+    stopUiWatcher = watchUiRequests(requestsDir, page, reloading);
 
     const remote = `vscode-remote://127.0.0.1:${port}`;
     const payload = [
@@ -236,7 +238,7 @@ async function waitForHttp(url, server) {
  * time in name order, answering each with NAME.result.json. Both sides write
  * to a .tmp name and rename, so neither reads a half-written file.
  */
-function watchUiRequests(dir, page) {
+function watchUiRequests(dir, page, reloading) {
   let stopped = false;
   (async () => {
     while (!stopped) {
@@ -251,7 +253,7 @@ function watchUiRequests(dir, page) {
         try {
           const request = JSON.parse(await fs.readFile(file, 'utf8'));
           await fs.rm(file);
-          result = await performUiAction(page, request);
+          result = await performUiAction(page, request, reloading);
         } catch (err) {
           result = { ok: false, error: err.message };
         }
@@ -265,7 +267,7 @@ function watchUiRequests(dir, page) {
   return () => { stopped = true; };
 }
 
-async function performUiAction(page, { action, selector, path: file, key, text, timeoutMs }) {
+async function performUiAction(page, { action, selector, path: file, key, text, timeoutMs }, reloading) {
   const timeout = timeoutMs ?? UI_DEFAULT_TIMEOUT_MS;
   const need = (value, what) => { if (!value) throw new Error(`"${action}" needs "${what}"`); return value; };
   switch (action) {
@@ -286,6 +288,15 @@ async function performUiAction(page, { action, selector, path: file, key, text, 
       return { ok: true };
     case 'type':
       await page.keyboard.type(need(text, 'text'));
+      return { ok: true };
+    case 'reload':
+      // As a user's F5 or a closed and reopened tab: the workbench, and the extension host with it, start again.
+      reloading.now = true;
+      try {
+        await page.reload({ waitUntil: 'load', timeout });
+      } finally {
+        reloading.now = false;
+      }
       return { ok: true };
     default:
       throw new Error(`unknown UI action "${action}"`);

@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 export interface UiAction {
-  action: 'click' | 'screenshot' | 'text' | 'press' | 'type' | 'waitFor';
+  action: 'click' | 'screenshot' | 'text' | 'press' | 'type' | 'waitFor' | 'reload';
   /** CSS selector (Playwright syntax) for click, text, waitFor, and screenshot of one element. */
   selector?: string;
   /** Absolute .png path for screenshot. */

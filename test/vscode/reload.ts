@@ -1,0 +1,84 @@
+// The window reloaded under its terminals, in a real workbench: a suite in
+// two runs of the extension host. The first opens two terminals (a shell in
+// fresh namespaces, and one it closes), sets the first printing while no
+// window is there, writes down its shell's pid and reloads the page, as F5
+// or a closed and reopened tab does. The next run (the workbench starts the
+// suite again) finds the terminal given back under its name, attached to the
+// same shell, with what it printed meanwhile; typing reaches that shell, and
+// the closed terminal's session stayed closed. Ends with `N passed, N failed`.
+import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as vscode from 'vscode';
+import type { Api } from '../../extension/extension';
+import type { NsTerminal } from '../../extension/terminal';
+import { ui, uiAvailable } from './ui';
+
+interface Before {
+  shell: number;
+  session: number;
+  closed: number;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function typed(t: NsTerminal, line: string, marker: string): Promise<string> {
+  const from = t.output.length;
+  t.terminal!.sendText(`${line}; echo ${marker.slice(0, 1)}''${marker.slice(1)}`);
+  return until(`"${marker}" in the terminal`, () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined));
+}
+
+async function beforeReload(api: Api, state: string): Promise<never> {
+  await until('connected to nsxd', () => api.connection.connected);
+  const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'reloaded' })) as NsTerminal;
+  await until('the session', () => t.session);
+  const shell = Number(/shell=(\d+)/.exec(await typed(t, 'echo shell=$$', 'UP'))![1]);
+  const other = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts'], hostname: 'closed' })) as NsTerminal;
+  const closed = (await until('the other session', () => other.session)).session;
+  other.terminal!.dispose();
+  await until('the closed terminal forgotten', () => !api.terminals.all.has(other));
+  // Printed while no window is there: the supervisor keeps it for the next.
+  t.terminal!.sendText('sleep 3; echo WHILE""AWAY');
+  await until('the line given to the shell', () => t.output.includes('WHILE""AWAY'));
+  writeFileSync(state, JSON.stringify({ shell, session: t.session!.session, closed } satisfies Before));
+  await ui({ action: 'reload', timeoutMs: 60_000 });
+  // The page reloads, and this extension host goes with it.
+  return new Promise<never>(() => undefined);
+}
+
+async function afterReload(api: Api, before: Before): Promise<void> {
+  const t = await until('the terminal given back', () => [...api.terminals.all].find((x) => x.session?.session === before.session));
+  assert.equal(t.terminal!.name, 'nsx: isolated reloaded', 'the same name');
+  await until('attached again', () => !t.detached && t.output.includes('[attached again]'));
+  await until('what it printed while no window was there', () => t.output.includes('WHILEAWAY'));
+  assert.match(await typed(t, 'echo shell=$$; hostname', 'BACK'), new RegExp(`shell=${before.shell}\\b[\\s\\S]*reloaded`), 'the same shell, in its namespaces');
+  assert.ok(![...api.terminals.all].some((x) => x.session?.session === before.closed), 'a terminal the user closed is not given back');
+  t.terminal!.dispose();
+  await until('its session closed with it', () => !api.terminals.all.has(t));
+}
+
+export async function run(): Promise<void> {
+  const state = process.env.NSX_RELOAD_STATE;
+  if (!state || !uiAvailable()) {
+    console.log('0 passed, 0 failed (the reload suite needs the code-server harness and NSX_RELOAD_STATE)');
+    return;
+  }
+  const api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
+  if (!existsSync(state)) return beforeReload(api, state);
+  try {
+    await afterReload(api, JSON.parse(readFileSync(state, 'utf8')) as Before);
+  } catch (err) {
+    console.log(`  1) terminals survive a window reload: ${(err as Error).stack}`);
+    console.log('0 passed, 1 failed');
+    throw err;
+  }
+  console.log('  ✔ terminals survive a window reload: the same name, the same shell, what it printed meanwhile; a closed one stays closed');
+  console.log('1 passed, 0 failed');
+}
