@@ -38,7 +38,8 @@ export class Connection implements vscode.Disposable {
   readonly onDidDisconnect = this.onDidDisconnectEmitter.event;
   identity: Identity | undefined;
 
-  constructor(readonly output: vscode.OutputChannel) {
+  /** OUTPUT is the connection log; INSTALLER, this extension's install.sh, named when nsxd is not running. */
+  constructor(readonly output: vscode.OutputChannel, private readonly installer?: string) {
     this.status.name = 'nsxd connection';
     this.status.command = 'nsx.showOutput';
     this.setState('connecting', '');
@@ -127,7 +128,7 @@ export class Connection implements vscode.Disposable {
       socket = await new Promise<Socket>((resolve, reject) => {
         const s = createConnection(path);
         s.once('connect', () => resolve(s));
-        s.once('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(explainConnectError(err, path)), { code: err.code })));
+        s.once('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(explainConnectError(err, path, this.installer)), { code: err.code })));
       });
     } catch (err) {
       this.failed(err as Error & { code?: string });

@@ -22,7 +22,7 @@ export type Api = Context & { nodes: typeof nodes };
 
 export function activate(extension: vscode.ExtensionContext): Api {
   const output = vscode.window.createOutputChannel('Namespace Explorer');
-  connection = new Connection(output);
+  connection = new Connection(output, vscode.Uri.joinPath(extension.extensionUri, 'helper/daemon/systemd/install.sh').fsPath);
   const model = new Model(connection);
   const filter = new Filter();
   const pages = new Pages();
@@ -43,6 +43,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true); }),
     vscode.window.onDidChangeActiveTerminal((t) => setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined)),
+    ...[namespacesView, processesView].map((view) => view.onDidChangeSelection(({ selection }) => {
+      const command = selection.length === 1 ? nodes.selectCommand(selection[0]) : undefined;
+      if (command) void vscode.commands.executeCommand(command, selection[0]);
+    })),
     ...registerCommands(ctx),
   );
   void connection.connect();

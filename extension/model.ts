@@ -138,6 +138,16 @@ export class Model implements vscode.Disposable {
     return ns.container && this.containers.find((c) => c.id.startsWith(ns.container!.id) && c.namespaces.some((k) => k.type === ns.type && k.inode === ns.inode));
   }
 
+  /** The name of the container (or pod) a process is in, as its engine said: by its pid namespace, else its mount namespace. */
+  containerNameOf(p: Process): string | undefined {
+    for (const type of ['pid', 'mnt'] as const) {
+      const inode = p.ns[type];
+      const ns = inode !== undefined ? this.namespace({ type, inode }) : undefined;
+      if (ns?.container && !ns.initial) return ns.container.name ?? ns.container.id;
+    }
+    return undefined;
+  }
+
   namespace(key: NsKey): Namespace | undefined {
     return this.namespaces.get(nsId(key));
   }

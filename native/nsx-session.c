@@ -524,7 +524,9 @@ static void start(char **argv, int child_fds[3], const sigset_t *mask, int pass_
 static int loop_timeout(void)
 {
 	long long now = now_ms(), next = -1;
-	long long deadlines[] = { !s.adopted ? s.orphan_at : -1, s.exited ? s.drain_at : -1, s.kill_at > 0 ? s.kill_at : -1 };
+	/* The drain deadline counts while output may still come; once its fds are closed, a past one would spin the loop. */
+	int draining = s.exited && (s.master >= 0 || s.out_fd >= 0 || s.err_fd >= 0);
+	long long deadlines[] = { !s.adopted ? s.orphan_at : -1, draining ? s.drain_at : -1, s.kill_at > 0 ? s.kill_at : -1 };
 
 	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
 		if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next))

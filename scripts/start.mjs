@@ -29,7 +29,8 @@ if (await live()) {
   children.push(nsxd);
   for (let i = 0; i < 100 && !(await live()); i++) await new Promise((r) => setTimeout(r, 100));
 }
-console.log(`Try the CLI: ${join(root, 'dist/nsx')} --socket ${socket} list`);
+console.log(`Try the CLI: ${join(root, 'dist/nsx')} --socket ${socket} list` +
+  `\n(to have nsx on your PATH: sudo ln -sf ${join(root, 'dist/nsx')} /usr/local/bin/nsx; install.sh does it too, see the README)`);
 
 const desktop = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' }).stdout.trim();
 const isDesktop = desktop && !/code-server/.test(execFileSync('readlink', ['-f', desktop], { encoding: 'utf8' }));

@@ -1,6 +1,7 @@
 // Inspection commands: a namespace's details, two processes compared.
 import * as vscode from 'vscode';
 import { detailsUri, processUri } from '../documents';
+import { processName } from '../tree/labels';
 import { keyOf, pidOf } from '../tree/nodes';
 import type { Commands, Context } from './context';
 import { pickProcess } from './pick';
@@ -24,7 +25,8 @@ export function inspectCommands(ctx: Context): Commands {
       const a = ctx.model.process(first);
       const b = ctx.model.process(second);
       if (!a || !b) throw new Error(`Process ${!a ? first : second} is gone.`);
-      await vscode.commands.executeCommand('vscode.diff', processUri(a.pid, a.comm), processUri(b.pid, b.comm), `Namespaces: ${a.comm} (${a.pid}) ↔ ${b.comm} (${b.pid})`);
+      const [na, nb] = [processName(a, ctx.model.containerNameOf(a)), processName(b, ctx.model.containerNameOf(b))];
+      await vscode.commands.executeCommand('vscode.diff', processUri(a.pid, a.comm), processUri(b.pid, b.comm), `Namespaces: ${na} ↔ ${nb}`);
       return [a, b];
     },
   };

@@ -1,7 +1,7 @@
 // Quick picks the commands share: a process, namespace types, root or not.
 import * as vscode from 'vscode';
 import { Container, NSTYPES, NsType, Process } from '../../helper/common/protocol';
-import { differingTypes } from '../tree/labels';
+import { differingTypes, processName } from '../tree/labels';
 import type { Context } from './context';
 
 export async function pickProcess(ctx: Context, title: string): Promise<Process | undefined> {
@@ -10,7 +10,8 @@ export async function pickProcess(ctx: Context, title: string): Promise<Process 
     .map((p) => ({ p, differs: differingTypes(p, (t) => ctx.model.initialInode(t)) }))
     .sort((a, b) => Number(b.differs.length > 0) - Number(a.differs.length > 0) || a.p.pid - b.p.pid)
     .map(({ p, differs }) => ({
-      label: `${p.comm} (${p.pid})`,
+      // In a container, its name first: "web" finds web's processes, as people call them.
+      label: processName(p, ctx.model.containerNameOf(p)),
       description: [p.user, differs.length ? `own ${differs.join(' ')}` : 'initial namespaces'].join(' · '),
       detail: p.cmdline.join(' ').slice(0, 200),
       p,

@@ -34,9 +34,11 @@ export class Filter implements vscode.Disposable {
     return !this.types || this.types.includes(type);
   }
 
-  processMatches(p: Process): boolean {
+  /** A process by its pid, name, arguments, or the container it is in. */
+  processMatches(p: Process, container?: string): boolean {
     if (!this.text) return true;
-    return String(p.pid) === this.text || p.comm.toLowerCase().includes(this.text) || p.cmdline.join(' ').toLowerCase().includes(this.text);
+    return String(p.pid) === this.text || p.comm.toLowerCase().includes(this.text) || p.cmdline.join(' ').toLowerCase().includes(this.text)
+      || (container !== undefined && container.toLowerCase().includes(this.text));
   }
 
   /** A container by what people call it: name, image, pod, compose project or service, hostname, id. */

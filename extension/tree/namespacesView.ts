@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { Container, Namespace, nsId, NsKey, NSTYPES, NsType } from '../../helper/common/protocol';
 import { describeHolder } from '../../helper/common/words';
+import { isLauncher } from './labels';
 import { setContextKey } from '../menus';
 import type { Model } from '../model';
 import type { Filter } from './filter';
@@ -69,7 +70,10 @@ export class NamespacesProvider extends NodeProvider {
     const ns = this.model.namespace(node.key);
     if (!ns) return [];
     const holders = ns.holders.map((h, i) => new HolderNode(node, describeHolder(h), i));
-    const pids = ns.pids.filter((pid) => { const p = this.model.process(pid); return !p || this.filter.processMatches(p); }).sort((a, b) => a - b);
+    const pids = ns.pids.filter((pid) => {
+      const p = this.model.process(pid);
+      return !p || (!isLauncher(p, this.model.process(p.ppid)) && this.filter.processMatches(p, this.model.containerNameOf(p)));
+    }).sort((a, b) => a - b);
     return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
   }
 

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { Container, Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
-import { containerDescription, differingTypes, namespaceDescription, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
+import { containerDescription, differingTypes, namespaceDescription, namespaceLabel, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
 import { containerContext, HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
 import type { Model } from '../model';
 
@@ -102,15 +102,18 @@ export class NamespaceNode extends Node {
   get id() { return `${this.parent?.id ?? ''}/ns/${nsId(this.key)}`; }
   toTreeItem(model: Model): vscode.TreeItem {
     const ns = model.namespace(this.key);
-    const item = new vscode.TreeItem(nsId(this.key), this.hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const first = ns?.pids.length ? model.process(Math.min(...ns.pids)) : undefined;
+    const item = new vscode.TreeItem(ns ? namespaceLabel(ns, first) : nsId(this.key), this.hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     if (!ns) return item;
     item.description = namespaceDescription(ns);
+    // Read out whole, id included: what a screen reader says, and what a search of the rows finds.
+    item.accessibilityInformation = { label: `${item.label}, ${item.description}` };
     item.tooltip = namespaceTooltip(ns);
     const pinned = ns.pins.length > 0;
     item.iconPath = new vscode.ThemeIcon(pinned ? 'pinned' : TYPE_ICONS[ns.type], ns.initial ? undefined : new vscode.ThemeColor('charts.blue'));
     item.contextValue = namespaceContext(ns.type, ns, ns.initial);
-    item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
+    // Selecting it shows its details (selectCommand).
     return item;
   }
 }
@@ -142,7 +145,7 @@ export class ProcessNode extends Node {
     item.id = this.id;
     if (!p) return item;
     const differs = differingTypes(p, (t) => model.initialInode(t));
-    item.description = processDescription(p, differs);
+    item.description = processDescription(p, differs, model.containerNameOf(p));
     item.tooltip = processTooltip(p, differs);
     item.iconPath = new vscode.ThemeIcon(differs.length ? 'vm-running' : 'vm', differs.length ? new vscode.ThemeColor('charts.orange') : undefined);
     item.contextValue = PROCESS_CONTEXT;
@@ -172,13 +175,12 @@ export class ProcessNamespaceNode extends Node {
   toTreeItem(model: Model): vscode.TreeItem {
     const ns = model.namespace(this.key);
     const initial = model.initialInode(this.type) === this.inode;
-    const item = new vscode.TreeItem(nsId(this.key), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(ns ? namespaceLabel(ns) : nsId(this.key), vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.description = ns ? namespaceDescription(ns) : '';
     item.tooltip = ns ? namespaceTooltip(ns) : undefined;
     item.iconPath = new vscode.ThemeIcon(TYPE_ICONS[this.type], initial ? undefined : new vscode.ThemeColor('charts.orange'));
     item.contextValue = namespaceContext(this.type, ns, initial, true);
-    item.command = { command: 'nsx.showDetails', title: 'Show Details', arguments: [this] };
     return item;
   }
 }
@@ -224,9 +226,20 @@ export class MoreNode extends Node {
     const item = new vscode.TreeItem(`Show more… (${this.remaining} left)`, vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
     item.iconPath = new vscode.ThemeIcon('ellipsis');
-    item.command = { command: 'nsx.showMore', title: 'Show more', arguments: [this] };
     return item;
   }
+}
+
+/**
+ * What selecting a row does (a click, or the keyboard). Rows carry no
+ * command of their own: VS Code keeps a command's arguments only as long as
+ * the row it was drawn with, so a click that lands just after a redraw would
+ * find no command ("Actual command not found").
+ */
+export function selectCommand(node: Node): string | undefined {
+  if (node instanceof NamespaceNode || node instanceof ProcessNamespaceNode) return 'nsx.showDetails';
+  if (node instanceof MoreNode) return 'nsx.showMore';
+  return undefined;
 }
 
 export function keyOf(node: unknown): NsKey | undefined {

@@ -1,7 +1,7 @@
 // The Processes view: every process, its namespaces beneath it; those in a
 // namespace other than PID 1's are highlighted.
-import { NSTYPES } from '../../helper/common/protocol';
-import { differingTypes, isKernelThread } from './labels';
+import { NSTYPES, Process } from '../../helper/common/protocol';
+import { differingTypes, isKernelThread, isLauncher } from './labels';
 import { KernelThreadsNode, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
 import { NodeProvider } from './provider';
 
@@ -10,8 +10,14 @@ export class ProcessesProvider extends NodeProvider {
     if (!this.model.loaded) return [];
     if (!node) {
       // Those that differ from PID 1's namespaces come first: they are what one looks for.
+      // A text that names containers shows their processes, not every process whose arguments happen to say it.
+      const named = this.filter.hasText ? new Set(this.model.allContainers().filter((c) => this.filter.containerMatches(c)).map((c) => c.name)) : new Set<string>();
+      const matches = (p: Process) => {
+        const container = this.model.containerNameOf(p);
+        return named.size ? container !== undefined && named.has(container) : this.filter.processMatches(p, container);
+      };
       const procs = this.model.allProcesses()
-        .filter((p) => this.filter.processMatches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
+        .filter((p) => !isLauncher(p, this.model.process(p.ppid)) && matches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
         .map((p) => ({ p, differs: differingTypes(p, (t) => this.model.initialInode(t)).length }))
         .sort((a, b) => Number(b.differs > 0) - Number(a.differs > 0) || a.p.pid - b.p.pid);
       // Kernel threads (kthreadd and its children) are many and all alike: one collapsed row holds them.

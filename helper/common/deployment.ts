@@ -7,12 +7,16 @@ export function defaultSocket(): string {
   return process.env.NSX_SOCKET || DEFAULT_SOCKET;
 }
 
-/** A sentence that says what to do, for each way reaching nsxd can fail. */
-export function explainConnectError(err: NodeJS.ErrnoException, path: string): string {
+/**
+ * A sentence that says what to do, for each way reaching nsxd can fail.
+ * INSTALLER is where this copy's install.sh is (the extension knows its
+ * folder); without it the README says.
+ */
+export function explainConnectError(err: NodeJS.ErrnoException, path: string, installer?: string): string {
   switch (err.code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return `nsxd is not running (nothing listens on ${path}): install its systemd units (sudo bash helper/daemon/systemd/install.sh, see README), or run \`npm start\` in a checkout`;
+      return `nsxd is not running (nothing listens on ${path}): start it with \`sudo nsxd\`, or install it for good${installer ? ` with \`sudo bash ${installer}\`` : ''} (see the README's "Installing nsxd for good")`;
     case 'EACCES':
       return `permission denied on ${path}: only root and members of the group "${DEFAULT_GROUP}" may use nsxd; ask an admin to run \`sudo usermod -aG ${DEFAULT_GROUP} $USER\`, then log in again`;
     default:

@@ -175,7 +175,8 @@ describe('nsxd socket and access', () => {
   it('says clearly when no daemon is running', () => {
     const r = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', '/tmp/nowhere/nsxd.sock', 'list'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /nsxd is not running .*install its systemd units .*or run `npm start`/);
+    assert.match(r.stderr, /nsxd is not running .*start it with `sudo nsxd`, or install it for good \(see the README's "Installing nsxd for good"\)/);
+    assert.doesNotMatch(r.stderr, /npm start/, 'no checkout is assumed');
   });
 });
 

@@ -364,4 +364,32 @@ describe('sessions outlive nsxd', () => {
       await first.destroy();
     }
   });
+  it('a shell that exits while nobody is attached leaves its supervisor idle, its exit kept for the owner', async () => {
+    const first = await startDaemon();
+    let next: Daemon | undefined;
+    try {
+      const c = await first.client();
+      const opened = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['sh', '-c', 'sleep 1; echo bye-$((6*7)); exit 3'] });
+      await first.stop();
+      c.close();
+      await waitFor(() => started(opened.pid) === undefined, 10_000, 'the shell exited');
+      const [supervisor] = supervisorsOf(first);
+      assert.ok(supervisor, 'its supervisor waits for the owner');
+      const ticks = () => readFileSync(`/proc/${supervisor}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+      await new Promise((r) => setTimeout(r, 2500)); // past its 2 s drain
+      const before = ticks();
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.ok(ticks() - before <= 5, `the supervisor used ${ticks() - before} ticks of CPU in 2 s while waiting`);
+      next = await startDaemon({ dir: first.dir });
+      const c2 = await next.client();
+      const t = sessionsOf(c2);
+      await c2.conn.sendRequest(TerminalAttach, { session: opened.session });
+      await waitFor(() => t.exit(opened.session) === 3, 5000, 'the exit, given to the owner');
+      assert.match(t.text(opened.session), /bye-42/);
+      c2.close();
+    } finally {
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
 });
