@@ -5,13 +5,15 @@ import { attach } from './attach';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
-  CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces, TerminalTarget, UnpinNamespace,
+  CreateNamespace, isNsType, LIST_COLUMNS, ListColumn, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces,
+  TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, listJson, pinRows, printable, tree, unpinned } from '../common/format';
+import { containerTable, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree, unpinned } from '../common/format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
-  list [--json] [-t TYPE] [--rescan]
-                                   every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND);
+  list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
+                                   every namespace, like lsns (NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND);
+                                   -o/--output as lsns (also +COL to add one), -n/--noheadings, -r/--raw;
                                    --rescan: read all of /proc now, not the model process events keep
   tree [--rescan]                  the user-namespace hierarchy and what each owns
   containers [--json]              every container the engines (docker, podman, containerd) report
@@ -44,12 +46,21 @@ const TYPE_FLAGS: [NsType, string, string][] = [
 
 class UsageError extends Error {}
 
-/** The types -t lists (any case, `mount` for mnt), and those nsenter's flags name; undefined for all. */
-function types(values: Options): NsType[] | undefined {
+/** The types -t lists (any case, `mount` for mnt), and those nsenter's flags name (unless FLAGS is false: list's -n is lsns's); undefined for all. */
+function types(values: Options, flags = true): NsType[] | undefined {
   const listed = values.type !== undefined && !/^\d+$/.test(values.type) ? values.type.split(',').map((t) => t.trim()).filter(Boolean).map(nsType) : [];
-  const flagged = TYPE_FLAGS.filter(([, long]) => values[long as keyof Options]).map(([type]) => type);
+  const flagged = flags ? TYPE_FLAGS.filter(([, long]) => values[long as keyof Options]).map(([type]) => type) : [];
   const all = [...new Set([...listed, ...flagged])];
   return values.all || all.length === 0 ? undefined : all;
+}
+
+/** lsns's -o: column names in any case, comma-separated; `+COL,...` adds them to the default columns. */
+function outputColumns(value: string): ListColumn[] {
+  const add = value.startsWith('+');
+  const names = (add ? value.slice(1) : value).split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+  if (names.length === 0) throw new UsageError('-o wants column names, as -o NS,TYPE,NSFS or -o +PPID');
+  for (const name of names) if (!(LIST_COLUMNS as readonly string[]).includes(name)) throw new UsageError(`unknown column "${name}" (one of ${LIST_COLUMNS.join(', ')})`);
+  return [...new Set([...(add ? DEFAULT_LIST_COLUMNS : []), ...names as ListColumn[]])];
 }
 
 function positiveInt(value: string | undefined, what: string): number {
@@ -103,6 +114,9 @@ const OPTIONS = {
   user: { type: 'boolean', short: 'U' },
   cgroup: { type: 'boolean', short: 'C' },
   time: { type: 'boolean', short: 'T' },
+  output: { type: 'string', short: 'o' },
+  noheadings: { type: 'boolean' },
+  raw: { type: 'boolean', short: 'r' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -110,9 +124,11 @@ type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPosit
 
 const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async list({ values, withClient }) {
-    const only = types(values);
+    const only = types(values, false);
     if (!values.json) {
-      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only } }))).text);
+      // As lsns: -n is --noheadings here, not nsenter's --net.
+      const layout = { ...values.output !== undefined && { columns: outputColumns(values.output) }, noHeadings: values.noheadings || values.net, raw: values.raw };
+      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only }, ...layout }))).text);
       return 0;
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
@@ -174,11 +190,25 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   },
 };
 
+/** The options and words of a command line; what node:util says of a bad one, in util-linux's words. */
+function parsed(args: string[]) {
+  try {
+    return parseArgs({ args, allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    const option = /'(-[^',]+)/.exec(message)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(message) ? `option ${option} needs a value` : `option ${option} takes no value`);
+    throw new UsageError(message);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   // Everything after `--` is the command to run, options and all.
   const dashdash = argv.indexOf('--');
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
-  const { values, positionals } = parseArgs({ args: dashdash >= 0 ? argv.slice(0, dashdash) : argv, allowPositionals: true, options: OPTIONS });
+  if (command?.length === 0) throw new UsageError('nothing to run after --: give a command, or leave -- out for a shell');
+  const { values, positionals } = parsed(dashdash >= 0 ? argv.slice(0, dashdash) : argv);
   const [verb, ...args] = positionals;
   if (values.version) {
     process.stdout.write(`nsx ${VERSION}\n`);
@@ -220,7 +250,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'E
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => {
-    const message = err instanceof UsageError ? `${err.message}\n\n${USAGE}` : err instanceof ResponseError ? err.message : (err as Error).message;
+    // As util-linux says it: one line, then where the help is (exit status 2).
+    const message = err instanceof UsageError ? `${err.message}\nTry 'nsx --help' for more information.` : err instanceof ResponseError ? err.message : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
     process.exitCode = err instanceof UsageError ? 2 : 1;

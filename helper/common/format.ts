@@ -2,7 +2,7 @@
 // --json, and the sentences after pin and unpin. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon. nsxd
 // uses them too, to answer namespaces/print with the table of `nsx list`.
-import { Container, Namespace, nsId, NsType, PinnedNamespace, Process, Snapshot, UnpinResult } from './protocol';
+import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, Snapshot, UnpinResult } from './protocol';
 import { describeHolder, netnsNames } from './words';
 
 /**
@@ -65,27 +65,63 @@ export function containerLabel(ns: Namespace): string {
 
 /** Rows of cells under a header, columns padded (numbers to the right), the last column as it is. */
 function columns(rows: string[][], numeric: number[]): string {
+  if (rows.length === 0) return '';
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const cell = (text: string, i: number, last: boolean) => (last ? text : numeric.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]));
   return rows.map((r) => r.map((text, i) => cell(text, i, i === r.length - 1)).join(' ').trimEnd()).join('\n') + '\n';
 }
 
-/** `nsx list`: lsns's columns, and the container each namespace belongs to; made printable. */
-export function listTable(snapshot: Snapshot, types?: NsType[]): string {
-  return printable(table(snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)), snapshot));
+/** What a namespace's row shows in each column: its lowest process stands for it, as in lsns. */
+interface Row {
+  ns: Namespace;
+  p?: Process;
 }
 
-export function table(namespaces: Namespace[], snapshot: Snapshot): string {
+/**
+ * The columns of `nsx list`, by lsns's names (`lsns -o`), and CONTAINER,
+ * ours. NSFS is where the namespace is bind-mounted (pins, ip netns names).
+ */
+const COLUMNS: Record<ListColumn, { numeric?: boolean; cell(r: Row): string }> = {
+  NS: { numeric: true, cell: ({ ns }) => String(ns.inode) },
+  TYPE: { cell: ({ ns }) => ns.type },
+  PATH: { cell: ({ ns, p }) => (p ? `/proc/${p.pid}/ns/${ns.type}` : '') },
+  NPROCS: { numeric: true, cell: ({ ns }) => String(ns.pids.length) },
+  PID: { numeric: true, cell: ({ p }) => (p ? String(p.pid) : '') },
+  PPID: { numeric: true, cell: ({ p }) => (p ? String(p.ppid) : '') },
+  UID: { numeric: true, cell: ({ p }) => (p ? String(p.uid) : '') },
+  USER: { cell: ({ p }) => p?.user ?? '' },
+  NSFS: { cell: ({ ns }) => [...new Set([...ns.pins.flatMap((pin) => pin.paths), ...ns.holders.flatMap((h) => (h.kind === 'mount' ? [h.path] : []))])].join(',') },
+  PNS: { numeric: true, cell: ({ ns }) => (ns.parent !== undefined ? String(ns.parent) : '') },
+  ONS: { numeric: true, cell: ({ ns }) => (ns.owner !== undefined ? String(ns.owner) : '') },
+  CONTAINER: { cell: ({ ns }) => containerLabel(ns) },
+  COMMAND: { cell: ({ ns, p }) => (p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ')) },
+};
+export const DEFAULT_LIST_COLUMNS: ListColumn[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NSFS', 'CONTAINER', 'COMMAND'];
+
+/** How `nsx list` lays out its table: lsns's -o, -n and -r. */
+export interface TableOptions {
+  columns?: ListColumn[];
+  noHeadings?: boolean;
+  /** lsns -r: cells separated by one space, each blank and backslash in them written as \xNN. */
+  raw?: boolean;
+}
+
+/** `nsx list`: lsns's columns, and the container each namespace belongs to; made printable. */
+export function listTable(snapshot: Snapshot, types?: NsType[], opts: TableOptions = {}): string {
+  return printable(table(snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)), snapshot, opts));
+}
+
+export function table(namespaces: Namespace[], snapshot: Snapshot, opts: TableOptions = {}): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
-  const rows = [['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'CONTAINER', 'COMMAND']];
+  const names = opts.columns ?? DEFAULT_LIST_COLUMNS;
   const sorted = [...namespaces].sort((a, b) => a.inode - b.inode || a.type.localeCompare(b.type));
-  for (const ns of sorted) {
-    const lowest = Math.min(...ns.pids);
-    const p = byPid.get(lowest);
-    const what = p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ');
-    rows.push([String(ns.inode), ns.type, String(ns.pids.length), p ? String(p.pid) : '', p?.user ?? '', containerLabel(ns), what].map(field));
-  }
-  return columns(rows, [0, 2, 3]);
+  const rows = sorted.map((ns) => {
+    const row = { ns, p: byPid.get(Math.min(...ns.pids)) };
+    return names.map((name) => field(COLUMNS[name].cell(row)));
+  });
+  if (!opts.noHeadings) rows.unshift([...names]);
+  if (opts.raw) return rows.map((r) => r.map((cell) => cell.replace(/[\s\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join(' ')).join('\n') + (rows.length ? '\n' : '');
+  return columns(rows, names.flatMap((name, i) => (COLUMNS[name].numeric ? [i] : [])));
 }
 
 /** `nsx containers`: every container the engines reported. */

@@ -195,9 +195,19 @@ export function parseList(value: unknown): ListParams {
   return { rescan: parse.bool(p.rescan, 'rescan') };
 }
 
+/** The columns of `nsx list`, by lsns's names, and CONTAINER. */
+export const LIST_COLUMNS = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'UID', 'USER', 'NSFS', 'PNS', 'ONS', 'CONTAINER', 'COMMAND'] as const;
+export type ListColumn = typeof LIST_COLUMNS[number];
+
 export interface PrintParams extends ListParams {
   /** Only namespaces of these types; all when absent. */
   types?: NsType[];
+  /** lsns's -o: these columns, by lsns's names (NS, TYPE, PATH, NPROCS, PID, PPID, UID, USER, NSFS, PNS, ONS, CONTAINER, COMMAND). */
+  columns?: ListColumn[];
+  /** lsns's -n. */
+  noHeadings?: boolean;
+  /** lsns's -r. */
+  raw?: boolean;
 }
 /**
  * client → nsxd: the table `nsx list` prints, written here so that a client
@@ -209,7 +219,19 @@ export interface PrintParams extends ListParams {
 export const PrintNamespaces = new RequestType<PrintParams, { text: string }, void>('namespaces/print');
 export function parsePrint(value: unknown): PrintParams {
   const p = parse.object(value ?? {});
-  return { rescan: parse.bool(p.rescan, 'rescan'), ...p.types === undefined ? {} : { types: parseNsTypes(p.types) } };
+  const req: PrintParams = { rescan: parse.bool(p.rescan, 'rescan') };
+  if (parse.bool(p.noHeadings, 'noHeadings')) req.noHeadings = true;
+  if (parse.bool(p.raw, 'raw')) req.raw = true;
+  if (p.types !== undefined) req.types = parseNsTypes(p.types);
+  if (p.columns !== undefined) {
+    if (!Array.isArray(p.columns) || p.columns.length === 0 || p.columns.length > 32) throw parse.invalid('columns must be a non-empty array of at most 32 column names');
+    req.columns = p.columns.map((c, i) => {
+      const name = parse.text(c, `columns[${i}]`, 16);
+      if (!(LIST_COLUMNS as readonly string[]).includes(name)) throw parse.invalid(`unknown column ${JSON.stringify(name)} (one of ${LIST_COLUMNS.join(', ')})`);
+      return name as ListColumn;
+    });
+  }
+  return req;
 }
 
 export interface SubscribeParams {

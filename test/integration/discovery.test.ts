@@ -149,7 +149,7 @@ describe('discovery', () => {
     assert.match(details('user'), /# uid_map \(of pid \d+\)\n\s+0\s+0\s+1\n/);
     assert.match(details('pid'), new RegExp(`^\\s*${held.pid}: ${held.pid} → 1  sleep$`, 'm'));
     assert.match(details('mnt'), /# mount table/);
-    assert.match(nsx(daemon, ['details', 'net:1']).stderr, /no longer exists/);
+    assert.match(nsx(daemon, ['details', 'net:1']).stderr, /there is no net:\[1\] now: no process, fd or mount holds it/);
   });
 
   it('shows what processes call themselves without letting escape sequences reach the terminal', async () => {

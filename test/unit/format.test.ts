@@ -18,7 +18,7 @@ it('lists namespaces like lsns, one row each whatever their processes wrote', ()
   const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [forged], containers: [], scanMs: 1 };
   const out = table(snapshot.namespaces, snapshot).split('\n').filter(Boolean);
   assert.equal(out.length, 2);
-  assert.match(out[0], /^\s*NS TYPE NPROCS PID USER CONTAINER COMMAND$/);
+  assert.match(out[0], /^\s*NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND$/);
   assert.match(out[1], /^100 net +1 +7 root +sleep 1\\x0a4026531840 net 1 1 root \/sbin\/init$/);
 });
 
@@ -29,7 +29,7 @@ it('names an empty namespace by its pins and ip netns names, with who made them'
   });
   assert.equal(names(held), 'pin lab (by alice), ip netns netns-1a2b (by another tool)');
   const snapshot: Snapshot = { namespaces: [held], processes: [], containers: [], scanMs: 1 };
-  assert.match(table([held], snapshot), /100 net +0 +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/);
+  assert.match(table([held], snapshot), /100 net +0 +\/run\/nsx\/pins\/net\/lab,\/run\/netns\/lab,\/run\/netns\/netns-1a2b +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/);
   assert.equal(pinRows([{ type: 'net', inode: 100, pins: held.pins }]), 'net/lab\tnet:[100]\talice\t/run/nsx/pins/net/lab /run/netns/lab\n');
 });
 
@@ -64,7 +64,7 @@ it('spells out processes in the JSON and says whether an unpinned namespace live
 it('says which container a namespace belongs to, and lists containers by engine', () => {
   const web = ns({ pids: [7], container: { runtime: 'podman', id: 'fb296f7ac601', name: 'web' } });
   const snapshot: Snapshot = { namespaces: [web], processes: [proc({})], containers: [], scanMs: 1 };
-  assert.match(table([web], snapshot).split('\n')[1], /^100 net +1 +7 root web \(podman\) sh$/);
+  assert.match(table([web], snapshot).split('\n')[1], /^100 net +1 +7 root +web \(podman\) sh$/);
   const c: Container = { engine: 'podman', engineUid: 0, id: 'fb296f7ac601'.padEnd(64, '0'), name: 'web', image: 'busybox', state: 'running', pid: 7, hostname: 'web', namespaces: [], source: 'api' };
   assert.equal(containerTable([{ ...c, engineUid: 1000, name: 'mine', pid: undefined, state: 'exited' }, c]), [
     'ENGINE            NAME ID           IMAGE   STATE   PID POD HOSTNAME',

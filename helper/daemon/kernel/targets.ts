@@ -79,5 +79,5 @@ export function openNsFile(path: string, type: NsType, opts: { follow?: boolean 
 export async function openDiscovered(scanner: Scanner, key: NsKey): Promise<OpenedNs> {
   const fd = await scanner.find(key, (_ns, model) => openNamespace(model, key), 5000);
   if (fd !== undefined) return { ...key, fd };
-  throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists, or nothing nsxd can open holds it`);
+  throw new ResponseError(ErrorCodes.NotFound, `there is no ${nsId(key)} now, or nothing nsxd can open holds it (nsx list shows those there are)`);
 }

@@ -15,8 +15,8 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
   return (conn, _caller, onClose, outbox) => {
     conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
     conn.onRequest(PrintNamespaces, async (params) => {
-      const { types, rescan } = parsePrint(params);
-      return { text: listTable(await watcher.current(rescan === true), types) };
+      const { types, rescan, ...layout } = parsePrint(params);
+      return { text: listTable(await watcher.current(rescan === true), types, layout) };
     });
 
     let listener: Parameters<Watcher['subscribe']>[0] | undefined;
@@ -49,7 +49,8 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       reading++;
       try {
         const found = await scanner.find(key, (ns, model) => ({ ns, model }));
-        if (!found) throw new ResponseError(ErrorCodes.NotFound, `${nsId(key)} no longer exists`);
+        // Whether it never existed or has gone, nothing holds it now: say what is known, not which.
+        if (!found) throw new ResponseError(ErrorCodes.NotFound, `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`);
         return await readDetails(found.ns, found.model);
       } finally {
         reading--;
