@@ -13,6 +13,7 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE] [--rescan]
                                    every namespace, like lsns (NS TYPE NPROCS PID USER CONTAINER COMMAND);
                                    --rescan: read all of /proc now, not the model process events keep
+                                   (shares a scan that runs; soon after one, gets it with the events since)
   tree [--rescan]                  the user-namespace hierarchy and what each owns
   containers [--json]              every container the engines (docker, podman, containerd) report
   details TYPE:INODE               what a namespace holds (hostname, interfaces, mounts, maps ...)
