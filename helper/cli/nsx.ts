@@ -7,7 +7,7 @@ import { defaultSocket } from '../common/deployment';
 import {
   CreateNamespace, isNsType, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces, TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, listJson, pinRows, printable, tree, unpinned } from '../common/format';
+import { containerTable, cutNotice, listJson, pinRows, printable, tree, unpinned } from '../common/format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE] [--rescan]
@@ -113,17 +113,22 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async list({ values, withClient }) {
     const only = types(values);
     if (!values.json) {
-      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only } }))).text);
+      const { text, notice } = await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only } }));
+      process.stdout.write(text);
+      if (notice) process.stderr.write(notice);
       return 0;
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
     process.stdout.write(JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n');
+    if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },
 
   async tree({ values, withClient }) {
-    process.stdout.write(printable(tree(await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan })))));
+    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
+    process.stdout.write(printable(tree(snapshot)));
+    if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },
 

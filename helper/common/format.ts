@@ -2,7 +2,7 @@
 // --json, and the sentences after pin and unpin. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon. nsxd
 // uses them too, to answer namespaces/print with the table of `nsx list`.
-import { Container, Namespace, nsId, NsType, PinnedNamespace, Process, Snapshot, UnpinResult } from './protocol';
+import { Container, Namespace, nsId, NsType, PinnedNamespace, Process, ScanCut, Snapshot, UnpinResult } from './protocol';
 import { describeHolder, netnsNames } from './words';
 
 /**
@@ -50,6 +50,7 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
       }),
     })),
     containers: snapshot.containers,
+    ...(snapshot.cut ? { cut: snapshot.cut } : {}),
   };
 }
 
@@ -68,6 +69,12 @@ function columns(rows: string[][], numeric: number[]): string {
 /** `nsx list`: lsns's columns, and the container each namespace belongs to; made printable. */
 export function listTable(snapshot: Snapshot, types?: NsType[]): string {
   return printable(table(snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)), snapshot));
+}
+
+/** The line `nsx list` and `nsx tree` write on stderr, under their output, when the scan left fds unread: the list may lack a namespace. */
+export function cutNotice(cut: ScanCut): string {
+  const pids = `${cut.pids.join(', ')}${cut.processes > cut.pids.length ? ', …' : ''}`;
+  return `nsx: at least ${cut.fds.toLocaleString('en-US')} fds of ${cut.processes} processes (pids ${pids}) were not read, past what a scan reads of each and of all: a namespace that only they hold is not listed\n`;
 }
 
 export function table(namespaces: Namespace[], snapshot: Snapshot): string {

@@ -312,6 +312,7 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     added: [], changed: [], removed: [],
     processesAdded: [], processesChanged: [], processesRemoved: [],
     scanMs: after.scanMs,
+    ...(after.cut ? { cut: after.cut } : {}),
   };
   // By inode: no two namespaces that exist at once share one, whatever their types.
   const oldNs = new Map<number, Namespace>(before.namespaces.map((ns) => [ns.inode, ns]));
@@ -335,7 +336,8 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
   change.processesRemoved = [...oldProc.keys()];
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers;
+    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers &&
+    same(before.cut, after.cut);
   return empty ? undefined : change;
 }
 
