@@ -205,8 +205,8 @@ export interface ListParams {
    * subscriber's rescan would be. With it, the answer is of a full scan
    * that runs as it is asked, or a new one; but scans asked for take 1 in 5
    * of nsxd's time at most, whoever asks: a rescan asked sooner after the
-   * last (within 4 of its durations) is answered from that scan and the
-   * events since.
+   * last (within 4 of its durations, in time or CPU time) is answered from
+   * that scan and the events since.
    */
   rescan?: boolean;
 }
