@@ -58,7 +58,7 @@ export interface Process {
 
 /** Something other than a member process that keeps a namespace alive. */
 export type Holder =
-  /** `count` fds of that process hold it; the lowest is named. */
+  /** `count` fds of that process hold it, of those the scan read (see ScanCut); the lowest is named. */
   | { kind: 'fd'; pid: number; fd: number; comm: string; count?: number }
   /** `pin`: nsxd's pin of that name. `netns`: an `ip netns` name that another tool (ip netns add, podman) made. */
   | { kind: 'mount'; path: string; mntns: number; pin?: string; netns?: string }
