@@ -6,7 +6,8 @@
  *   nsx [--socket PATH] list [-t TYPE,...] [--rescan]
  *
  * itself, with the one request namespaces/print: nsxd writes the table (with
- * the Node client's own functions), this copies it out. Every other
+ * the Node client's own functions), and any notice for under it (what its
+ * scan left unread), and this copies them out. Every other
  * command line goes, unchanged, to the Node client beside it (nsx.js), and so
  * does any failure before output starts (no nsxd, a refusal, another protocol
  * version, a type written other than nsxd spells it): the Node client does
@@ -420,8 +421,8 @@ static const char *print_request(const struct request *r)
 int main(int argc, char **argv)
 {
 	struct request r;
-	char text[256], *result, *end, *version, *start;
-	ssize_t n;
+	char text[256], *result, *end, *version, *start, *notice;
+	ssize_t n, notice_len = 0;
 
 	command_line = argv;
 	if (!parse(argc, argv, &r) || !connect_to(r.socket))
@@ -434,7 +435,11 @@ int main(int argc, char **argv)
 		hand_off();
 	if (!say("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}") || !say(print_request(&r)))
 		hand_off();
-	if (!(result = answer(2, &end)) || !(start = member(result, end, "text")) || (n = decode(start, end)) < 0)
+	/* Both members found before either is decoded: decoding rewrites the string in place, which the walker could not read again. */
+	if (!(result = answer(2, &end)) || !(start = member(result, end, "text")))
+		hand_off();
+	notice = member(result, end, "notice");
+	if ((n = decode(start, end)) < 0 || (notice && (notice_len = decode(notice, end)) < 0))
 		hand_off();
 	close(sock);
 	/* From here on output has started: no hand-off, and a reader that went (nsx list | head) is no error. */
@@ -449,5 +454,8 @@ int main(int argc, char **argv)
 		p += w;
 		n -= w;
 	}
+	/* What the scan left unread, under the table: a line nsxd wrote, as it wrote the table. */
+	if (notice_len > 0)
+		fwrite(notice, 1, notice_len, stderr);
 	return 0;
 }

@@ -163,6 +163,18 @@ export async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10
   }
 }
 
+/** Clock ticks a second, as /proc/PID/stat counts CPU time. */
+let ticks: number | undefined;
+
+/** The CPU time a process has spent so far, user and system, in milliseconds (/proc/PID/stat's utime and stime). */
+export function cpuTime(pid: number): number {
+  ticks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field N of proc(5) is fields[N - 3]: comm, which may hold spaces, ends at the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticks;
+}
+
 export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }

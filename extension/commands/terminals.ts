@@ -125,15 +125,22 @@ export function terminalCommands(ctx: Context): Commands {
       return ctx.terminals.open({ target, root: opts?.root, command: opts?.command }, label);
     },
 
+    /** Shows every namespace of the terminal that is not the host's, in whatever grouping the view is in, the first selected. */
     'nsx.revealTerminalNamespaces': async (terminal?: vscode.Terminal) => {
       const t = ctx.terminals.forTerminal(terminal ?? vscode.window.activeTerminal);
       if (!t) throw new Error('The active terminal is not a Namespace Explorer terminal.');
       // nsxd lists the namespace the terminal's name shows first.
       const keys = t.namespaces.filter((k) => ctx.model.initialInode(k.type) !== k.inode);
-      const shown = keys[0] ?? t.namespaces[0];
-      const node = shown && ctx.namespaces.nodeFor(shown);
-      if (!node) throw new Error('The terminal\'s namespaces are not in the tree (any more).');
-      await ctx.namespacesView.reveal(node, { select: true, focus: true, expand: true });
+      const wanted = keys.length ? keys : t.namespaces.slice(0, 1);
+      const nodes = wanted.flatMap((k) => ctx.namespaces.nodeFor(k) ?? []);
+      if (nodes.length === 0) {
+        throw new Error(ctx.filter.active ? 'The terminal\'s namespaces are hidden by the filter: clear it (Namespaces: Clear Filter) and reveal again.'
+          : 'The terminal\'s namespaces are not in the tree any more: its processes have gone.');
+      }
+      // The pages they are on may have just been opened: the view learns of them before it is asked to reveal.
+      ctx.namespaces.refresh();
+      for (const node of nodes.slice(1).reverse()) await ctx.namespacesView.reveal(node, { select: false, focus: false, expand: false });
+      await ctx.namespacesView.reveal(nodes[0], { select: true, focus: true, expand: true });
       return keys;
     },
   };

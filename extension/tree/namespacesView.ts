@@ -15,6 +15,11 @@ import { NodeProvider } from './provider';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
 
+/** Initial namespaces first, then the rest by inode: newest last, as lsns sorts. */
+function inOrder(list: Namespace[]): Namespace[] {
+  return [...list].sort((a, b) => Number(b.initial) - Number(a.initial) || a.inode - b.inode);
+}
+
 export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
 
@@ -56,9 +61,7 @@ export class NamespacesProvider extends NodeProvider {
   }
 
   private namespacesOf(parent: Node | undefined, list: Namespace[]): Node[] {
-    // Initial namespaces first, then the rest by inode: newest last, as lsns sorts.
-    const sorted = [...list].sort((a, b) => Number(b.initial) - Number(a.initial) || a.inode - b.inode);
-    return this.pages.slice(parent, sorted, (ns) => new NamespaceNode(parent, ns, this.hasChildren(ns)));
+    return this.pages.slice(parent, inOrder(list), (ns) => new NamespaceNode(parent, ns, this.hasChildren(ns)));
   }
 
   private hasChildren(ns: Namespace): boolean {
@@ -120,22 +123,33 @@ export class NamespacesProvider extends NodeProvider {
   }
 
   private owned(node: NamespaceNode): Node[] {
-    const all = this.visible();
     const children = this.model.allNamespaces().filter((ns) => ns.type === 'user' && ns.parent === node.key.inode);
-    const owned = all.filter((ns) => ns.type !== 'user' && ns.owner === node.key.inode).sort((a, b) => a.type.localeCompare(b.type) || a.inode - b.inode);
-    return [...this.namespacesOf(node, children), ...this.pages.slice(node, owned, (ns) => new NamespaceNode(node, ns, ns.pids.length > 0 || ns.holders.length > 0))];
+    return [...this.namespacesOf(node, children), ...this.pages.slice(node, this.ownedBy(node), (ns) => new NamespaceNode(node, ns, ns.pids.length > 0 || ns.holders.length > 0))];
   }
 
-  /** The node of a namespace, for reveal: under its type, or along its owners in the hierarchy. */
+  /** The namespaces other than user ones that a user namespace owns, as its rows list them. */
+  private ownedBy(node: NamespaceNode): Namespace[] {
+    return this.visible().filter((ns) => ns.type !== 'user' && ns.owner === node.key.inode).sort((a, b) => a.type.localeCompare(b.type) || a.inode - b.inode);
+  }
+
+  /**
+   * The node of a namespace, for reveal: under its type, its container, or
+   * along its owners in the hierarchy, with the pages it is on shown (a
+   * reveal of a row VS Code was not given fails). Undefined when the grouping
+   * or the filter does not show it.
+   */
   nodeFor(key: NsKey): NamespaceNode | undefined {
     const ns = this.model.namespace(key);
-    if (!ns) return undefined;
+    if (!ns || !this.visible().includes(ns)) return undefined;
     if (this.grouping === 'type') {
       const type = this.types().find((t) => (t as TypeNode).type === key.type);
+      if (!type) return undefined;
+      this.pages.reach(type, inOrder(this.visible().filter((x) => x.type === key.type)).indexOf(ns));
       return new NamespaceNode(type, ns, this.hasChildren(ns));
     }
     if (this.grouping === 'containers') {
-      const c = this.model.containerOf(ns);
+      // Any container that has it: one of a pod's containers for the namespaces they share.
+      const c = this.model.allContainers().find((x) => x.namespaces.some((k) => k.type === key.type && k.inode === key.inode));
       if (!c) return undefined;
       const engine = new EngineNode(c.engine, c.engineUid, 0);
       const group = c.pod ? new GroupNode(engine, 'pod', c.pod) : c.project ? new GroupNode(engine, 'project', c.project) : undefined;
@@ -149,6 +163,7 @@ export class NamespacesProvider extends NodeProvider {
     }
     let parent: Node | undefined;
     for (const u of chain) parent = new NamespaceNode(parent, u, true);
+    if (key.type !== 'user' && parent) this.pages.reach(parent, this.ownedBy(parent as NamespaceNode).indexOf(ns));
     return new NamespaceNode(parent, ns, this.hasChildren(ns));
   }
 

@@ -15,6 +15,14 @@ export class Pages {
     return nodes;
   }
 
+  /** Shows under parent as many pages as it takes to reach the item at index (for a reveal past the first page). */
+  reach(parent: Node | undefined, index: number): void {
+    const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
+    const key = parent?.id ?? '';
+    const needed = (Math.floor(index / size) + 1) * size;
+    if ((this.shown.get(key) ?? size) < needed) this.shown.set(key, needed);
+  }
+
   more(node: MoreNode): void {
     const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
     const key = node.parent?.id ?? '';

@@ -8,13 +8,14 @@ import {
   CreateNamespace, isNsType, LIST_COLUMNS, ListColumn, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces,
   TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree, unpinned } from '../common/format';
+import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree, unpinned } from '../common/format';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
                                    every namespace, like lsns (NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND);
                                    -o/--output as lsns (also +COL to add one), -n/--noheadings, -r/--raw;
                                    --rescan: read all of /proc now, not the model process events keep
+                                   (shares a scan that runs; soon after one, gets it with the events since)
   tree [--rescan]                  the user-namespace hierarchy and what each owns
   containers [--json]              every container the engines (docker, podman, containerd) report
   details TYPE:INODE               what a namespace holds (hostname, interfaces, mounts, maps ...)
@@ -128,17 +129,22 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     if (!values.json) {
       // As lsns: -n is --noheadings here, not nsenter's --net.
       const layout = { ...values.output !== undefined && { columns: outputColumns(values.output) }, noHeadings: values.noheadings || values.net, raw: values.raw };
-      process.stdout.write((await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only }, ...layout }))).text);
+      const { text, notice } = await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only }, ...layout }));
+      process.stdout.write(text);
+      if (notice) process.stderr.write(notice);
       return 0;
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
     process.stdout.write(JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n');
+    if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },
 
   async tree({ values, withClient }) {
-    process.stdout.write(printable(tree(await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan })))));
+    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
+    process.stdout.write(printable(tree(snapshot)));
+    if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },
 

@@ -2,7 +2,7 @@
 // --json, and the sentences after pin and unpin. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon. nsxd
 // uses them too, to answer namespaces/print with the table of `nsx list`.
-import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, Snapshot, UnpinResult } from './protocol';
+import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, ScanCut, Snapshot, UnpinResult } from './protocol';
 import { describeHolder, netnsNames } from './words';
 
 /**
@@ -55,6 +55,7 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
       }),
     })),
     containers: snapshot.containers,
+    ...(snapshot.cut ? { cut: snapshot.cut } : {}),
   };
 }
 
@@ -75,6 +76,12 @@ function columns(rows: string[][], numeric: number[]): string {
 interface Row {
   ns: Namespace;
   p?: Process;
+}
+
+/** The line `nsx list` and `nsx tree` write on stderr, under their output, when the scan left fds unread: the list may lack a namespace. */
+export function cutNotice(cut: ScanCut): string {
+  const pids = `${cut.pids.join(', ')}${cut.processes > cut.pids.length ? ', …' : ''}`;
+  return `nsx: at least ${cut.fds.toLocaleString('en-US')} fds of ${cut.processes} processes (pids ${pids}) were not read, past what a scan reads of each and of all: a namespace that only they hold is not listed\n`;
 }
 
 /**

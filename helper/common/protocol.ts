@@ -58,7 +58,7 @@ export interface Process {
 
 /** Something other than a member process that keeps a namespace alive. */
 export type Holder =
-  /** `count` fds of that process hold it; the lowest is named. */
+  /** `count` fds of that process hold it, of those the scan read (see ScanCut); the lowest is named. */
   | { kind: 'fd'; pid: number; fd: number; comm: string; count?: number }
   /** `pin`: nsxd's pin of that name. `netns`: an `ip netns` name that another tool (ip netns add, podman) made. */
   | { kind: 'mount'; path: string; mntns: number; pin?: string; netns?: string }
@@ -137,7 +137,25 @@ export interface Snapshot {
   containers: Container[];
   /** Milliseconds the scan took in nsxd. */
   scanMs: number;
+  /** What the scan left unread to stay within its bounds; absent when it read everything. */
+  cut?: ScanCut;
 }
+
+/**
+ * The fds a scan did not read: a process may hold a million, and each is a
+ * readlink, so nsxd reads a bounded number of each process's (the lowest)
+ * and of all. A namespace that only the fds left unread hold is missing, and
+ * a holder's count is of the fds read.
+ */
+export interface ScanCut {
+  /** Processes some of whose fds were not read. */
+  processes: number;
+  /** How many fds that left unread; where the kernel does not say (before Linux 6.2), one a process at least. */
+  fds: number;
+  /** A few of those processes, MAX_CUT_PIDS at most. */
+  pids: number[];
+}
+export const MAX_CUT_PIDS = 8;
 
 // ---- handshake ------------------------------------------------------------
 
@@ -184,7 +202,11 @@ export interface ListParams {
    * true of every process started, exec'd or exited, and of the rest (an fd
    * opened to a namespace, setns without exec, a mount in another mount
    * namespace) as of nsxd's last full scan, which is never older than a
-   * subscriber's rescan would be.
+   * subscriber's rescan would be. With it, the answer is of a full scan
+   * that runs as it is asked, or a new one; but scans asked for take 1 in 5
+   * of nsxd's time at most, whoever asks: a rescan asked sooner after the
+   * last (within 4 of its durations, in time or CPU time) is answered from
+   * that scan and the events since.
    */
   rescan?: boolean;
 }
@@ -216,7 +238,13 @@ export interface PrintParams extends ListParams {
  * the Node client's: it spells each namespace's processes, many times the
  * snapshot, and that is no memory for a root daemon to spend.)
  */
-export const PrintNamespaces = new RequestType<PrintParams, { text: string }, void>('namespaces/print');
+export const PrintNamespaces = new RequestType<PrintParams, PrintResult, void>('namespaces/print');
+export interface PrintResult {
+  /** The table, for stdout. */
+  text: string;
+  /** A line for stderr, under the table: what the scan left unread (Snapshot.cut); absent when nothing. */
+  notice?: string;
+}
 export function parsePrint(value: unknown): PrintParams {
   const p = parse.object(value ?? {});
   const req: PrintParams = { rescan: parse.bool(p.rescan, 'rescan') };
@@ -278,6 +306,8 @@ export interface NamespacesChanged {
   /** Every container, when any of them changed. */
   containers?: Container[];
   scanMs: number;
+  /** What the model as of this change left unread, as Snapshot.cut: sent with every change; absent when nothing. */
+  cut?: ScanCut;
 }
 /** nsxd → client, while subscribed. */
 export const NamespacesChangedNotification = new NotificationType<NamespacesChanged>('namespaces/changed');

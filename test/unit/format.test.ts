@@ -2,7 +2,7 @@
 // the terminal or forge a row, and every name says who made it.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { containerTable, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/common/format';
+import { containerTable, cutNotice, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/common/format';
 import type { Container, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
 const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
@@ -72,4 +72,11 @@ it('says which container a namespace belongs to, and lists containers by engine'
     'podman            web  fb296f7ac601 busybox running   7     web',
     '',
   ].join('\n'));
+});
+
+it('says under a list how many fds of how many processes the scan left unread, and which', () => {
+  assert.equal(cutNotice({ processes: 2, fds: 1_234_567, pids: [40, 41] }),
+    'nsx: at least 1,234,567 fds of 2 processes (pids 40, 41) were not read, past what a scan reads of each and of all: a namespace that only they hold is not listed\n');
+  assert.match(cutNotice({ processes: 50, fds: 900_000, pids: [1, 2, 3, 4, 5, 6, 7, 8] }), /\(pids 1, 2, 3, 4, 5, 6, 7, 8, …\)/);
+  assert.deepEqual(listJson([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } }).cut, { processes: 1, fds: 9, pids: [7] });
 });

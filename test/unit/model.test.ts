@@ -53,6 +53,13 @@ it('counts fds and lists a bounded number of holders, but every name', () => {
   assert.deepEqual(ns.pins.map((p) => p.name), ['lab']);
 });
 
+it('says how many fds of how many processes the reads left, with a few of their pids', () => {
+  assert.equal(model({ processes: [proc(1, {}), proc(2, {}, { nsfds: [[3, 'net', 300, 4000]] })] }).cut, undefined, 'nothing cut, nothing said');
+  const hogs = Array.from({ length: 10 }, (_, i) => proc(100 + i, {}, { nsfds: [[3, 'net', 300, 60]], fdsUnread: 1000 + i }));
+  const s = model({ processes: [proc(1, {}), ...hogs] });
+  assert.deepEqual(s.cut, { processes: 10, fds: 10_045, pids: [100, 101, 102, 103, 104, 105, 106, 107] });
+});
+
 it('sees a mount namespace once, and pins only in nsxd\'s own', () => {
   const mounts: RawScan['mounts'] = [
     [HOST.mnt, 1, [{ type: 'net', inode: 500, path: '/run/nsx/pins/net/lab-again' }]],

@@ -1,7 +1,9 @@
-// Parsing what /proc writes: stat lines, nsfs mounts in mountinfo and their escaped paths.
+// Parsing what /proc writes: stat lines, nsfs mounts in mountinfo and their
+// escaped paths; and how many of a process's fds a scan reads (this one's own).
 import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { it } from 'node:test';
-import { compressIpv6, parseNsfsMounts, parseStat, unescapeMountPath } from '../../helper/daemon/discovery/procfs';
+import { compressIpv6, FDS_PER_PROCESS, parseNsfsMounts, parseStat, scanProcesses, unescapeMountPath } from '../../helper/daemon/discovery/procfs';
 
 it('reads comm, state, ppid, flags, start time and where the arguments start from a stat line, whatever comm holds', () => {
   // kthreadd's line: flags 0x208040 has PF_KTHREAD (0x200000).
@@ -33,4 +35,26 @@ it('writes IPv6 addresses as RFC 5952 does', () => {
   assert.equal(compressIpv6('fd000000000000010000000000000000'), 'fd00:0:0:1::');
   assert.equal(compressIpv6('20010db8000100020003000400050006'), '2001:db8:1:2:3:4:5:6');
   assert.equal(compressIpv6('20010db8000000010000000000000001'), '2001:db8:0:1::1');
+});
+
+it("reads a process's lowest FDS_PER_PROCESS fds, one entry per namespace, and counts the rest as unread", (t) => {
+  const limit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 0);
+  if (limit < FDS_PER_PROCESS + 1000) return t.skip(`this process may open ${limit} fds`);
+  const held: number[] = [];
+  try {
+    for (let i = 0; i < FDS_PER_PROCESS + 500; i++) held.push(openSync('/proc/self/ns/uts', 'r'));
+    const total = statSync('/proc/self/fd').size; // opens no fd, as a listing would
+    const [me] = scanProcesses([process.pid]).processes;
+    const uts = me.nsfds.filter(([, type]) => type === 'uts');
+    assert.equal(uts.length, 1, 'many fds to one namespace are one entry');
+    const read = held.filter((fd) => fd < FDS_PER_PROCESS).length;
+    assert.equal(uts[0][3], read, 'its count is of the fds read, the lowest');
+    // Since Linux 6.2 the kernel says how many fds a process holds; before, nsxd knows only that there are more.
+    if (total > 0) assert.equal(me.fdsUnread, total - FDS_PER_PROCESS);
+    else assert.equal(me.fdsUnread, 1);
+  } finally {
+    for (const fd of held) closeSync(fd);
+  }
+  const [again] = scanProcesses([process.pid]).processes;
+  assert.equal(again.fdsUnread, undefined, 'all read: nothing said');
 });

@@ -46,3 +46,14 @@ it('reports a namespace whose pins or holders changed, with no pids moved', () =
   const d = diff(before, after)!;
   assert.deepEqual(d.changed.map((c) => [c.pins.map((p) => p.name), c.pidsAdded, c.pidsRemoved]), [[['blue'], [], []]]);
 });
+
+it('carries what the model left unread with every change, and a change of that alone is a change', () => {
+  const cut = { processes: 2, fds: 30_000, pids: [40, 41] };
+  const before = snap([ns(1, [10])], [proc(10)]);
+  const after = { ...structuredClone(before), cut };
+  assert.deepEqual(diff(before, after)?.cut, cut);
+  assert.equal(diff(after, structuredClone(before))?.cut, undefined, 'the cut gone: a change without one');
+  const more = snap([ns(1, [10, 11])], [proc(10), proc(11)]);
+  assert.deepEqual(diff(after, { ...more, cut })?.cut, cut);
+  assert.equal(diff(after, structuredClone(after)), undefined);
+});

@@ -586,6 +586,47 @@ export function defineSuite(): void {
       await until('connected again', () => api.connection.currentState === 'connected');
     });
 
+    it("reveals a terminal's namespaces in the container grouping, and past the first page in the type grouping", async function () {
+      if (typeof engine === 'string') this.skip();
+      this.timeout(60_000);
+      const config = vscode.workspace.getConfiguration('nsx');
+      const holders = Array.from({ length: 4 }, () => spawn('unshare', ['--uts', '--', 'sleep', '3602'], { stdio: 'ignore' }));
+      let t: NsTerminal | undefined;
+      try {
+        await vscode.commands.executeCommand('nsx.showContainers');
+        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), { types: ['net', 'uts', 'pid', 'mnt', 'ipc'] })) as NsTerminal;
+        await runInTerminal(t, 'true', 'REV1');
+        t.terminal!.show();
+        await until('the terminal active', () => vscode.window.activeTerminal === t!.terminal);
+        const revealed = async (key: NsKey) => until(`${nsId(key)} selected in the tree`, async () => {
+          await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
+          await new Promise((r) => setTimeout(r, 300));
+          const selected = api.namespacesView.selection[0];
+          return selected instanceof N().NamespaceNode && selected.key.inode === key.inode;
+        });
+        const pid = (engine as Engine).pid(web);
+        await revealed({ type: 'net', inode: inode(pid, 'net') });
+        assert.ok(api.namespacesView.selection[0].parent instanceof N().ContainerNode, 'under its container');
+        // Pages of two: web's uts namespace is newer than the host's and the four made here, past the first page.
+        await config.update('pageSize', 2, vscode.ConfigurationTarget.Global);
+        await vscode.commands.executeCommand('nsx.showByType');
+        const t2 = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web) ?? (await (async () => {
+          await vscode.commands.executeCommand('nsx.showContainers');
+          return containerNode(web);
+        })()), { types: ['uts'] })) as NsTerminal;
+        await runInTerminal(t2, 'true', 'REV2');
+        await vscode.commands.executeCommand('nsx.showByType');
+        t2.terminal!.show();
+        await until('the second terminal active', () => vscode.window.activeTerminal === t2.terminal);
+        await revealed({ type: 'uts', inode: inode(pid, 'uts') });
+        t2.terminal!.dispose();
+      } finally {
+        await config.update('pageSize', undefined, vscode.ConfigurationTarget.Global);
+        t?.terminal?.dispose();
+        for (const h of holders) h.kill('SIGKILL');
+      }
+    });
+
     it('filters by container name: the container, not every process whose arguments say it', async function () {
       if (typeof engine === 'string') this.skip();
       await vscode.commands.executeCommand('nsx.showByType');

@@ -16,8 +16,10 @@ export interface RawProcess {
   ns: Partial<Record<NsType, number>>;
   pidForChildren?: number;
   timeForChildren?: number;
-  /** nsfs files held open, one entry per namespace: [lowest fd, type, inode, how many fds]. */
+  /** nsfs files held open among the fds read, one entry per namespace: [lowest fd, type, inode, how many fds]. */
   nsfds: [number, NsType, number, number][];
+  /** Fds the scan did not read, past its bounds (see FDS_PER_PROCESS); absent when it read them all. */
+  fdsUnread?: number;
 }
 
 export interface RawMount {
@@ -157,9 +159,10 @@ export function* readProcesses(pids: number[], known?: ProcState): Generator<voi
   const seenNet = new Set<number>();
   const seenMntns = new Set<number>();
   const seenSets = new Set<string>();
+  const fds = { left: FDS_PER_SCAN };
   for (const pid of pids) {
     yield;
-    const p = readProcess(pid);
+    const p = readProcess(pid, fds);
     if (!p) continue;
     const set = setOf(p.ns);
     if (!seenSets.has(set) && !known?.hints.has(set)) {
@@ -274,7 +277,7 @@ export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', ma
   }
 }
 
-function readProcess(pid: number): RawProcess | undefined {
+function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
   const base = `/proc/${pid}`;
   const text = readProcFile(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
@@ -306,7 +309,7 @@ function readProcess(pid: number): RawProcess | undefined {
   if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
   const tfc = readNsLink(`${base}/ns/time_for_children`);
   if (tfc && tfc[1] !== ns.time) p.timeForChildren = tfc[1];
-  p.nsfds = readNsFds(base);
+  readNsFds(p, base, fds);
   return p;
 }
 
@@ -319,14 +322,32 @@ function readCmdline(base: string): string[] {
 }
 
 /**
- * Any process can open a million fds, and anyone's process is scanned: the fds
- * examined per process are bounded, and many fds to one namespace are one entry.
+ * Anyone can open a million fds, in as many processes as they like, and
+ * anyone's processes are scanned; each fd costs a listing entry and a
+ * readlink (5 µs together here), so a million of them is seconds of nsxd's
+ * one thread at every full scan. A call of readProcesses (a full scan, an
+ * update) reads at most FDS_PER_PROCESS fds of a process, its lowest, and
+ * FDS_PER_SCAN in all (a third of a second here); once those are spent,
+ * FDS_ONCE_SPENT of each process after, so that whoever spent them does not
+ * hide every holder later in pid order. What is left is counted
+ * (RawProcess.fdsUnread) and the answer says so (Snapshot.cut). Many fds to
+ * one namespace are one entry.
  */
-const MAX_FDS_EXAMINED = 65536;
+export const FDS_PER_PROCESS = 4096;
+const FDS_PER_SCAN = 65536;
+const FDS_ONCE_SPENT = 64;
 
-function readNsFds(base: string): RawProcess['nsfds'] {
+/** What is left of a call's FDS_PER_SCAN. */
+interface FdBudget {
+  left: number;
+}
+
+function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
+  const { names, unread } = fdNames(`${base}/fd`, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
+  fds.left -= names.length;
+  if (unread > 0) p.fdsUnread = unread;
   const byNs = new Map<string, RawProcess['nsfds'][number]>();
-  for (const name of fdNames(`${base}/fd`)) {
+  for (const name of names) {
     const link = readNsLink(`${base}/fd/${name}`);
     if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
     const fd = Number(name);
@@ -338,29 +359,36 @@ function readNsFds(base: string): RawProcess['nsfds'] {
       seen[3]++;
     }
   }
-  return [...byNs.values()];
+  p.nsfds = [...byNs.values()];
 }
 
 /**
- * The names in a process's fd folder, at most MAX_FDS_EXAMINED. Since Linux
- * 6.2 the folder's size is its number of fds: below the bound it is listed in
- * one call, four times cheaper than entry by entry, which is what a bigger
- * folder, or an older kernel's (size 0), gets.
+ * The names of a process's lowest MAX fds (the kernel lists them in order),
+ * and how many more it holds. Since Linux 6.2 the folder's size is its
+ * number of fds: within MAX it is listed in one call, four times cheaper
+ * than entry by entry, which is what a bigger folder gets, up to MAX, or an
+ * older kernel's (size 0), which says nothing of how many are left: past MAX,
+ * one more entry read says there is at least one.
  */
-function fdNames(dir: string): string[] {
+function fdNames(dir: string, max: number): { names: string[]; unread: number } {
   try {
     const size = statSync(dir).size;
-    if (size > 0 && size <= MAX_FDS_EXAMINED) return readdirSync(dir);
+    if (size > 0 && size <= max) {
+      const names = readdirSync(dir);
+      // fds opened between the stat and the listing
+      return names.length <= max ? { names, unread: 0 } : { names: names.slice(0, max), unread: names.length - max };
+    }
     const names: string[] = [];
-    const d = opendirSync(dir, { bufferSize: 256 });
+    const d = opendirSync(dir, { bufferSize: Math.min(1024, max + 1) });
     try {
-      for (let entry; names.length < MAX_FDS_EXAMINED && (entry = d.readSync()) !== null;) names.push(entry.name);
+      for (let entry; names.length < max && (entry = d.readSync()) !== null;) names.push(entry.name);
+      const more = names.length === max && d.readSync() !== null;
+      return { names, unread: !more ? 0 : size > 0 ? Math.max(1, size - max) : 1 };
     } finally {
       d.closeSync();
     }
-    return names;
   } catch {
-    return []; // the process exited while we looked
+    return { names: [], unread: 0 }; // the process exited while we looked
   }
 }
 

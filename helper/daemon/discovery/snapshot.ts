@@ -4,7 +4,7 @@
 // but a child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
-import { ContainerHint, Holder, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, Snapshot, nsId } from '../../common/protocol';
+import { ContainerHint, Holder, MAX_CUT_PIDS, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, ScanCut, Snapshot, nsId } from '../../common/protocol';
 import type { Found } from './engines';
 import { ProcState, RawMount, RawProcess, setOf } from './procfs';
 
@@ -48,7 +48,7 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number):
   b.markInitial();
   const containers = b.addContainers(ctx.containers);
   const model: Model = {
-    snapshot: { namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), scanMs: 0 },
+    snapshot: { namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), scanMs: 0, ...(b.cut ? { cut: b.cut } : {}) },
     byInode: b.namespaces,
     mountReaders: b.mountReaders,
     selfMntns: ctx.selfMntns,
@@ -86,6 +86,8 @@ class ModelBuilder {
   readonly namespaces = new Map<number, Namespace>();
   readonly processes: Process[] = [];
   readonly mountReaders = new Map<number, number>();
+  /** The fds that the reads this model is made of left unread. */
+  cut: ScanCut | undefined;
   /** Per namespace (by inode), how many of its processes each container hint got. */
   private readonly hintVotes = new Map<number, Map<string, number>>();
   private readonly hints = new Map<string, ContainerHint>();
@@ -135,6 +137,12 @@ class ModelBuilder {
     if (p.timeForChildren !== undefined) this.addHolder(this.namespace('time', p.timeForChildren), { kind: 'time_for_children', pid: p.pid, comm: p.comm });
     for (const [fd, type, inode, count] of p.nsfds) {
       this.addHolder(this.namespace(type, inode), { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
+    }
+    if (p.fdsUnread) {
+      this.cut ??= { processes: 0, fds: 0, pids: [] };
+      this.cut.processes++;
+      this.cut.fds += p.fdsUnread;
+      if (this.cut.pids.length < MAX_CUT_PIDS) this.cut.pids.push(p.pid);
     }
     this.processes.push(proc);
   }

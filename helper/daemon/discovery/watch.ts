@@ -22,7 +22,13 @@ const EVENT_DELAY_MS = 25;
  * most, and never more than RESCAN_CPU_WITH_EVENTS of one core (by the CPU
  * time the last one took), so that an open view costs next to nothing when
  * nothing changes, however big the host. A list asked to rescan (the Refresh
- * command, nsx list --rescan) scans at once.
+ * command, nsx list --rescan) shares the full scan that runs, if one does;
+ * else it gets one of its own if that keeps the full scans asked for to 1 in
+ * RESCAN_SHARE of the time (askedScanDue), and otherwise the model: the last
+ * full scan with every process events named since read again. Any member
+ * may ask in a loop, on many connections, and nsxd's one thread is
+ * everyone's: so the rule is one for every caller, root too, not one per
+ * uid, which would give each uid that share.
  */
 const RESCAN_SHARE = 5;
 const RESCAN_WITH_EVENTS_MS = 30_000;
@@ -53,6 +59,8 @@ export class Watcher {
   private fullMs = 0;
   private fullCpuMs = 0;
   private fullEnd = 0;
+  /** The full scan that runs, which a list asked to rescan meanwhile shares. */
+  private scanning: Promise<void> | undefined;
   /** The next update, for the processes events named since the last; the one that runs. */
   private update: NodeJS.Timeout | undefined;
   private updating: Promise<void> | undefined;
@@ -104,7 +112,9 @@ export class Watcher {
    * Every namespace and process as now (namespaces/list): what events kept
    * true since the last full scan, with the processes they named read again;
    * a full scan when events could not keep it (none to be had, some lost, or
-   * RESCAN asked), or when a subscriber's rescan would have come by now.
+   * nsxd changed something), or when a subscriber's rescan would have come by
+   * now. RESCAN asks for one too: it gets the one that runs, or one of its
+   * own as often as the rule above lets any caller have one.
    */
   async current(rescan: boolean): Promise<Snapshot> {
     if (!this.events.live) {
@@ -113,15 +123,19 @@ export class Watcher {
       this.events.start((pids, lost) => this.evented(pids, lost));
     }
     if (this.listeners.size === 0) this.lingerOn();
-    if (rescan || !this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) {
-      // What was noted before it, the scan reads anyway (a subscriber's pending update goes out before it lands).
-      if (this.listeners.size === 0) this.touched.clear();
-      await this.measured();
-    }
+    if (!this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) await this.scanForList();
+    else if (rescan && this.scanning) await this.scanning;
+    else if (rescan && Date.now() >= this.askedScanDue()) await this.scanForList();
     // What events named while it ran, the scan may have read before they changed.
     await this.flush();
     await this.scanner.refreshContainers();
     return this.last!;
+  }
+
+  /** A full scan for a list; what was noted before it, the scan reads anyway (a subscriber's pending update goes out before it lands). */
+  private async scanForList(): Promise<void> {
+    if (this.listeners.size === 0) this.touched.clear();
+    await this.measured();
   }
 
   /** A full scan soon (or, with nobody subscribed, at the next list) after nsxd itself changed something: a pin, a session. */
@@ -201,10 +215,20 @@ export class Watcher {
    * buffer again and again gets no more than that.
    */
   private lostEvents(): void {
-    const wait = Math.max(0, this.fullEnd + this.fullMs * (RESCAN_SHARE - 1) - Date.now());
+    const wait = Math.max(0, this.askedScanDue() - Date.now());
     if (this.rescan && this.rescanDue <= Date.now() + wait) return;
     clearTimeout(this.rescan);
     this.armRescan(wait);
+  }
+
+  /**
+   * When a full scan asked for (a rescan, events lost) may start, so that
+   * such scans take 1 in RESCAN_SHARE of nsxd's time at most: the last one's
+   * duration, or its CPU time where that is more (the collector's threads
+   * work beside the scan), RESCAN_SHARE - 1 times after it ended.
+   */
+  private askedScanDue(): number {
+    return this.fullEnd + Math.max(this.fullMs, this.fullCpuMs) * (RESCAN_SHARE - 1);
   }
 
   private rescanInterval(): number {
@@ -234,6 +258,16 @@ export class Watcher {
 
   /** A full scan, with what it cost; from it on, events keep the model if they were listened to throughout. */
   private async measured(): Promise<void> {
+    const scan = this.measure();
+    this.scanning = scan;
+    try {
+      await scan;
+    } finally {
+      if (this.scanning === scan) this.scanning = undefined;
+    }
+  }
+
+  private async measure(): Promise<void> {
     const epoch = this.epoch;
     const cpu = process.cpuUsage();
     try {
@@ -278,6 +312,7 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     added: [], changed: [], removed: [],
     processesAdded: [], processesChanged: [], processesRemoved: [],
     scanMs: after.scanMs,
+    ...(after.cut ? { cut: after.cut } : {}),
   };
   // By inode: no two namespaces that exist at once share one, whatever their types.
   const oldNs = new Map<number, Namespace>(before.namespaces.map((ns) => [ns.inode, ns]));
@@ -301,7 +336,8 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
   change.processesRemoved = [...oldProc.keys()];
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers;
+    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers &&
+    same(before.cut, after.cut);
   return empty ? undefined : change;
 }
 

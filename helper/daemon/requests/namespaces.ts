@@ -1,6 +1,6 @@
 // The discovery area: namespaces/list, namespaces/print, namespaces/subscribe, namespaces/details.
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { listTable } from '../../common/format';
+import { cutNotice, listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
 import type { Scanner } from '../discovery/scanner';
 import {
@@ -16,7 +16,8 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
     conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
     conn.onRequest(PrintNamespaces, async (params) => {
       const { types, rescan, ...layout } = parsePrint(params);
-      return { text: listTable(await watcher.current(rescan === true), types, layout) };
+      const snapshot = await watcher.current(rescan === true);
+      return { text: listTable(snapshot, types, layout), ...(snapshot.cut ? { notice: cutNotice(snapshot.cut) } : {}) };
     });
 
     let listener: Parameters<Watcher['subscribe']>[0] | undefined;
