@@ -3,7 +3,7 @@
 // come from what the engines say; a rootless engine is believed only about
 // its own user's processes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Container } from '../../helper/common/protocol';
@@ -24,12 +24,16 @@ describe('containers', () => {
   let pm: Engine | string;
   let dk: Engine | string;
   const web = `${tag}-web`;
+  const pod = `${tag}-pod`;
   const quiet = `${tag}-quiet`;
   const db = `${tag}-db`;
   before(async () => {
     [pm, dk] = [await podman(), await docker()];
     if (typeof pm !== 'string') {
-      pm.run(web, ['--hostname', web, '-e', 'GREETING=hello', '-w', '/srv']);
+      // In a pod, as people run them (without an infra container, whose image would come from a registry).
+      spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
+      execFileSync('podman', ['pod', 'create', '--infra=false', '--name', pod]);
+      pm.run(web, ['--pod', pod, '--hostname', web, '-e', 'GREETING=hello', '-w', '/srv']);
       pm.run(quiet, ['--network', 'none', '--hostname', quiet]);
     }
     if (typeof dk !== 'string') dk.run(db, ['--hostname', db]);
@@ -40,6 +44,7 @@ describe('containers', () => {
     for (const [e, names] of [[pm, [web, quiet]], [dk, [db]]] as const) {
       if (typeof e === 'string') continue;
       for (const n of names) e.remove(n);
+      if (e.name === 'podman') spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
       e.stop();
     }
   });
@@ -135,6 +140,7 @@ describe('containers', () => {
       assert.ok(w, 'found without the API');
       assert.equal(w.source, 'oci');
       assert.equal(w.image, 'localhost/nsx-test-busybox:2');
+      assert.equal(w.pod, pod, "its pod, by the name podman's state keeps");
       const r = nsx(other, ['enter', web, '--', 'sh', '-c', 'echo $GREETING; pwd']);
       assert.deepEqual(r.stdout.trim().split('\n'), ['hello', '/srv'], r.stderr);
     } finally {

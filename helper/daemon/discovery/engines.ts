@@ -305,6 +305,28 @@ function runcStates(): string[] {
   return states.slice(0, MAX_CONTAINERS);
 }
 
+/** podman's state database: BoltDB (podman 4) or SQLite (podman 5). */
+const PODMAN_STATE = ['/var/lib/containers/storage/libpod/bolt_state.db', '/var/lib/containers/storage/db.sql'];
+const MAX_STATE = 64 * 1024 * 1024;
+
+/**
+ * The names of podman's pods, by id, from its state database, for when its
+ * API is not there to say them (no podman.socket: no systemd). Each pod's
+ * config is a JSON object in it that begins {"id":"…","name":"…"; both
+ * formats keep such small values whole in a page, so a search of the file
+ * finds them. Written by hand because no library reads BoltDB from Node, and
+ * running podman itself as root for it would cost a second and more a scan.
+ */
+function podNames(): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const file of PODMAN_STATE) {
+    if (!rootOwned(file)) continue;
+    const text = readProcFile(file, 'latin1', MAX_STATE);
+    for (const m of text?.matchAll(/\{"id":"([0-9a-f]{64})","name":"([A-Za-z0-9][\w.-]{0,127})"/g) ?? []) names.set(m[1], m[2]);
+  }
+  return names;
+}
+
 /** Names and images the engines keep on disk: podman's containers/storage, Docker's config.v2.json of each container. */
 function storedNames(): Map<string, { name: string; image: string }> {
   const names = new Map<string, { name: string; image: string }>();
@@ -326,6 +348,7 @@ function storedNames(): Map<string, { name: string; image: string }> {
 function fromRuntime(): Found[] {
   const found: Found[] = [];
   const stored = storedNames();
+  let pods: Map<string, string> | undefined;
   for (const file of runcStates()) {
     const state = readJson(file, MAX_CONFIG);
     const pid = state?.init_process_pid;
@@ -346,9 +369,12 @@ function fromRuntime(): Found[] {
       ?? stored.get(id)?.name ?? dockerName(id) ?? id.slice(0, 12);
     const hostname = name(config?.hostname, 253);
     const env = Array.isArray(proc.env) ? proc.env.filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
+    // A podman pod's containers carry its id (CRI-O's annotation); its name is in podman's state.
+    const sandbox = engine === 'podman' ? annotations['io.kubernetes.cri-o.SandboxID'] : undefined;
+    const pod = sandbox ? (pods ??= podNames()).get(sandbox) : undefined;
     found.push({
       engine, engineUid: 0, id, name: containerName, image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
-      state: 'running', pid: pid as number, namespaces: [], source: 'oci', ...grouping(annotations), ...(hostname ? { hostname } : {}),
+      state: 'running', pid: pid as number, namespaces: [], source: 'oci', ...grouping(annotations), ...(pod ? { pod } : {}), ...(hostname ? { hostname } : {}),
       exec: async () => ({ env, cwd: str(proc.cwd, 4096) || '/', ...(hostname ? { hostname } : {}) }),
     });
   }
