@@ -102,6 +102,7 @@ describe('installing from the .vsix', () => {
       }
       assert.equal(readFileSync(`${LIB}/README.md`, 'utf8'), readFileSync(join(extension, 'readme.md'), 'utf8'), "the readme, under the name the unit's Documentation= gives");
       assert.ok(existsSync(`${LIB}/LICENSE`));
+      assert.equal(readFileSync(`${LIB}/install.sh`, 'utf8'), readFileSync(installSh, 'utf8'), 'install.sh is kept for --uninstall');
       assert.deepEqual(JSON.parse(readFileSync('/etc/nsx/nsxd.json', 'utf8')), { admins: [], rootShells: [] });
       assert.ok(groupExists('nsx'));
       assert.ok(!existsSync('/etc/systemd/system/nsxd.socket'), 'no units without systemd');
@@ -246,7 +247,7 @@ describe('installing from the .vsix', () => {
       }
     });
 
-    it('--uninstall ends the sessions, disables and removes the units, the files and links; keeps a changed policy and a group with members', async (t) => {
+    it('--uninstall (the copy install.sh keeps in /usr/local/lib/nsx) ends the sessions, disables and removes the units, the files and links; keeps a changed policy and a group with members', async (t) => {
       if (!box) return t.skip(why);
       const b = box;
       const supervisors = () => b.exec(['bash', '-c', 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = nsx-session ] && echo ${d#/proc/}; done; true']).stdout.split('\n').filter(Boolean);
@@ -257,7 +258,11 @@ describe('installing from the .vsix', () => {
         assert.equal(supervisors().length, 1);
         assert.equal(b.exec(['sh', '-c', 'echo \'{ "admins": ["nsxmember"], "rootShells": [] }\' > /etc/nsx/nsxd.json']).code, 0);
 
-        const removed = b.exec(['bash', installSh, '--uninstall']);
+        // The installed copy: the extension's folder may be gone by then (an upgrade or uninstall of the extension removes it).
+        const notHere = b.exec(['bash', `${LIB}/install.sh`]);
+        assert.equal(notHere.code, 1);
+        assert.match(notHere.stderr, /this is the installed copy of install\.sh, which only uninstalls/);
+        const removed = b.exec(['bash', `${LIB}/install.sh`, '--uninstall']);
         assert.equal(removed.code, 0, removed.stdout + removed.stderr);
         assert.match(removed.stdout, /ended the 1 terminal session\(s\) still open/);
         assert.match(removed.stdout, /removed \/etc\/systemd\/system\/nsxd\.socket\nremoved \/etc\/systemd\/system\/nsxd\.service\n/);

@@ -3,7 +3,8 @@
 # folder (~/.vscode/extensions/nsx.namespace-explorer-VERSION/):
 #   sudo bash helper/daemon/systemd/install.sh              install, or upgrade in place
 #   sudo bash helper/daemon/systemd/install.sh --uninstall  remove what it installed
-# Copies nsx, nsxd and their helpers to /usr/local/lib/nsx, links nsx and
+# Copies nsx, nsxd and their helpers to /usr/local/lib/nsx (with this script,
+# so that --uninstall is there after the extension is gone), links nsx and
 # nsxd into /usr/local/bin, creates the nsx group (empty) and an empty policy
 # /etc/nsx/nsxd.json. Under systemd it also enables nsxd.socket (socket
 # activation); without systemd it says how to start nsxd instead.
@@ -123,6 +124,7 @@ uninstall() {
 }
 
 install_it() {
+  [ "$here" != "$lib" ] || fail "this is the installed copy of install.sh, which only uninstalls: to install or upgrade, run install.sh from the extension's folder or a built checkout"
   # Everything is checked before anything changes, so a failure leaves the machine as it was.
   for f in "${programs[@]}"; do
     [ -f "$src/dist/$f" ] || fail "$src/dist/$f is missing: build first (npm run build), or run install.sh from the installed extension's folder"
@@ -154,6 +156,8 @@ install_it() {
   for name in LICENSE LICENSE.txt; do
     if [ -f "$src/$name" ]; then cp "$src/$name" "$lib/LICENSE"; break; fi
   done
+  cp "$here/$(basename "${BASH_SOURCE[0]}")" "$lib/install.sh.new"
+  mv "$lib/install.sh.new" "$lib/install.sh"
   chown -R root:root "$lib"
   chmod -R go-w "$lib"
   ln -sfn "$lib/dist/nsx" /usr/local/bin/nsx
@@ -176,11 +180,12 @@ install_it() {
     say "This system does not run systemd, so nothing starts nsxd for you: run \`sudo nsxd\` (it listens on /run/nsx/nsxd.sock), or start /usr/local/bin/nsxd as root from the init system of your choice."
   fi
   say "Grant access (equivalent to root!) with: sudo usermod -aG nsx USER"
+  say "To remove it all: sudo bash $lib/install.sh --uninstall"
 }
 
 case "${1:-}" in
   "") install_it ;;
   --uninstall) uninstall ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) fail "unknown option $1: install.sh installs nsxd, install.sh --uninstall removes it" ;;
 esac
