@@ -45,13 +45,6 @@ function lastLine(s: string): string {
   return s.trim().split('\n').pop() ?? '';
 }
 
-/** The host's cgroup layout: hybrid (v1 controllers, cgroup2 at /sys/fs/cgroup/unified), unified, or v1 alone. */
-function hostCgroups(): 'hybrid' | 'unified' | 'legacy' {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[f.indexOf('-') + 1] === 'cgroup2').map((f) => f[4]);
-  if (mounts.includes('/sys/fs/cgroup')) return 'unified';
-  return mounts.includes('/sys/fs/cgroup/unified') ? 'hybrid' : 'legacy';
-}
-
 /** Builds the image unless it is there already; returns why it cannot be, if it cannot. */
 export function buildImage(log: (line: string) => void = () => undefined): string | undefined {
   if (run(['podman', '--version']).code !== 0) return 'podman is not installed (scripts/setup.sh --test installs it)';
@@ -86,18 +79,17 @@ export function buildImage(log: (line: string) => void = () => undefined): strin
 export async function startSystemd(name: string): Promise<SystemdContainer | string> {
   const why = buildImage((line) => process.stderr.write(`${line}\n`));
   if (why) return why;
-  const layout = hostCgroups();
   run(['podman', ...PODMAN, 'rm', '-f', '-t', '0', name]);
   const started = run(['podman', ...PODMAN, 'run', '-d', '--name', name, ...LIMITS,
-    // nsxd needs what it has on a real host: every capability (mount for pins, setns into any namespace).
+    // nsxd needs what it has on a real host: every capability (mount for its pins, setns into any
+    // namespace). So does systemd, for the cgroups it keeps services in: on a hybrid host podman
+    // mounts only the cgroup v1 hierarchies into the container (it counts hybrid as v1), and only a
+    // privileged systemd can mount cgroup2 at /sys/fs/cgroup/unified itself, as it does on a hybrid
+    // host; unprivileged it boots in legacy mode ("System is tainted: cgroupsv1"), no service has a
+    // cgroup2 path, and nsxd, finding no cgroup2, keeps sessions in process groups.
     '--privileged', '--systemd=always',
     // The host's node: the image stays what debootstrap made (Debian's own nodejs is older than the 20 nsxd needs).
     '-v', `${realpathSync(process.execPath)}:/usr/bin/node:ro`,
-    // On a hybrid host podman mounts only the cgroup v1 hierarchies into a systemd container (it counts
-    // hybrid as v1), though runc puts the container in a cgroup2 path too: without the host's unified
-    // hierarchy systemd boots in legacy mode, and nsxd finds no cgroup2 to put sessions in. With it,
-    // the container looks as a hybrid systemd host does, where systemd keeps each service in both.
-    ...(layout === 'hybrid' ? ['-v', '/sys/fs/cgroup/unified:/sys/fs/cgroup/unified'] : []),
     IMAGE, '/sbin/init']);
   if (started.code !== 0) return `podman could not start a systemd container: ${lastLine(started.stderr)}`;
   const exec = (argv: string[], opts: { user?: string; input?: string; timeout?: number } = {}): Run => {
@@ -120,7 +112,7 @@ export async function startSystemd(name: string): Promise<SystemdContainer | str
     return `systemd did not boot in the container: ${(err as Error).message}; ${log}`;
   }
   const cgroup2 = exec(['grep', '-c', ' - cgroup2 ', '/proc/self/mountinfo']).stdout.trim() !== '0' ? true as const
-    : 'the container has no cgroup2 hierarchy (the host has cgroup v1 alone), so nsxd keeps each session in a process group, not a cgroup';
+    : 'systemd in the container mounted no cgroup2 hierarchy (a host of cgroup v1 alone, without cgroup2 at all), so nsxd keeps each session in a process group, not a cgroup';
   return {
     name,
     exec,

@@ -247,7 +247,7 @@ describe('installing from the .vsix', () => {
       }
     });
 
-    it('--uninstall (the copy install.sh keeps in /usr/local/lib/nsx) ends the sessions, disables and removes the units, the files and links; keeps a changed policy and a group with members', async (t) => {
+    it('an upgrade restarts nsxd and keeps the sessions; --uninstall (the copy install.sh keeps in /usr/local/lib/nsx) ends them, disables and removes the units, the files and links; keeps a changed policy and a group with members', async (t) => {
       if (!box) return t.skip(why);
       const b = box;
       const supervisors = () => b.exec(['bash', '-c', 'for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = nsx-session ] && echo ${d#/proc/}; done; true']).stdout.split('\n').filter(Boolean);
@@ -255,7 +255,17 @@ describe('installing from the .vsix', () => {
       const open = watch(b.spawn(['script', '-qfec', 'nsx isolate -t uts -- sh -c "echo open-$((6*7)); exec sleep 600"', '/dev/null'], { user: member }));
       try {
         await waitFor(() => open.output().includes('open-42'), 15_000, 'a session open');
-        assert.equal(supervisors().length, 1);
+        const supervisor = supervisors();
+        assert.equal(supervisor.length, 1);
+        // An upgrade first: install.sh again restarts the running nsxd, and the session stays.
+        const mainPid = () => b.exec(['systemctl', 'show', '--property', 'MainPID', '--value', 'nsxd.service']).stdout.trim();
+        const nsxdBefore = mainPid();
+        const upgraded = b.exec(['bash', installSh]);
+        assert.equal(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
+        assert.match(upgraded.stdout, /restarted nsxd\.service to run the new version \(open terminals are kept\)/);
+        assert.doesNotMatch(upgraded.stdout, /created the group/);
+        assert.notEqual(mainPid(), nsxdBefore);
+        assert.deepEqual(supervisors(), supervisor, 'the session outlived the upgrade');
         assert.equal(b.exec(['sh', '-c', 'echo \'{ "admins": ["nsxmember"], "rootShells": [] }\' > /etc/nsx/nsxd.json']).code, 0);
 
         // The installed copy: the extension's folder may be gone by then (an upgrade or uninstall of the extension removes it).
