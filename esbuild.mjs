@@ -1,5 +1,5 @@
-// Bundles the three programs (extension, nsxd, nsx), the scan worker and the
-// extension's test suite into dist/, copies koffi's native module next to
+// Bundles the three programs (extension, nsxd, nsx) and the extension's test
+// suite into dist/, copies koffi's native module next to
 // them, and compiles the single-threaded launcher native/nsx-exec.c, the
 // session supervisor native/nsx-session.c and nsx's C front native/nsx.c.
 //   node esbuild.mjs [--production] [--watch]
