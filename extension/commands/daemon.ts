@@ -24,7 +24,8 @@ export function daemonCommands(ctx: Context): Commands {
       setTimeout(() => void ctx.connection.connect(), 1500);
     },
     'nsx.installUnits': () => {
-      runInTerminal('nsxd install', `${sudo}bash ${shellQuote(`${root}/helper/daemon/systemd/install.sh`)} && echo 'nsxd is installed; this terminal may be closed.'`);
+      // install.sh says what it did and how nsxd starts (socket activation, or by hand where there is no systemd).
+      runInTerminal('nsxd install', `${sudo}bash ${shellQuote(`${root}/helper/daemon/systemd/install.sh`)} && echo 'Done; this terminal may be closed.'`);
     },
     'nsx.addToGroup': () => {
       const user = process.env.USER ?? '$USER';

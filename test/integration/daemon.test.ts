@@ -1,8 +1,9 @@
 // nsxd's socket, its refusal of outsiders, and its limits on what a client sends.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListNamespaces, NamespaceDetails } from '../../helper/common/protocol';
@@ -177,6 +178,16 @@ describe('nsxd socket and access', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /nsxd is not running .*start it with `sudo nsxd`, or install it for good \(see the README's "Installing nsxd for good"\)/);
     assert.doesNotMatch(r.stderr, /npm start/, 'no checkout is assumed');
+    // A socket that is there with nothing accepting on it: an nsxd that died, or one systemd gave up starting.
+    const dir = mkdtempSync(join(tmpdir(), 'nsx-dead-'));
+    try {
+      execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(join(dir, 'nsxd.sock'))})`]);
+      const dead = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', join(dir, 'nsxd.sock'), 'list'], { encoding: 'utf8' });
+      assert.equal(dead.status, 1);
+      assert.match(dead.stderr, /nsxd is not answering on .* \(the socket is there, nothing accepts\): see why with `systemctl status nsxd` where it is installed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
