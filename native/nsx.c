@@ -15,6 +15,9 @@
  * It speaks JSON-RPC with Content-Length framing, as every client does, and
  * reads only the answers nsxd writes: the walker below knows just enough JSON
  * to find a member and decode a string, and checks every bound as it goes.
+ * What nsx received is never NUL-terminated, so nothing reads it with the
+ * C library's string functions (strtol and the like): every parse here is
+ * given the end of the bytes it may read.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -182,10 +185,28 @@ static int more(void)
 	return 1;
 }
 
-/* The body of nsxd's next message, [*body, *end); 0 if none comes whole. */
+/* The value of a Content-Length header, [p, e) after its colon: digits alone, up to MAX_ANSWER; else ULLONG_MAX. */
+static unsigned long long content_length(const char *p, const char *e)
+{
+	unsigned long long length = 0;
+	const char *digits;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	for (digits = p; p < e && *p >= '0' && *p <= '9'; p++) {
+		length = length * 10 + (*p - '0');
+		if (length > MAX_ANSWER)
+			return ULLONG_MAX;
+	}
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p > digits && p == e ? length : ULLONG_MAX;
+}
+
+/* The body of nsxd's next message, [*body, *end); 0 if none comes whole, or its header is not one nsxd writes. */
 static int next_message(char **body, char **end)
 {
-	char *blank;
+	char *blank, *eol;
 	unsigned long long length = ULLONG_MAX;
 
 	if (used) {
@@ -197,11 +218,18 @@ static int next_message(char **body, char **end)
 		if (in_len > MAX_HEADER || !more())
 			return 0;
 	}
-	for (char *line = in; line < blank; line = memchr(line, '\n', blank - line) + 1) {
-		if (!strncasecmp(line, "Content-Length:", 15))
-			length = strtoull(line + 15, NULL, 10);
-		if (!memchr(line, '\n', blank - line))
-			break;
+	if (blank - in > MAX_HEADER)
+		return 0;
+	/* Header lines end in CRLF, the last one at the blank line. */
+	for (char *line = in; line < blank; line = eol + 2) {
+		eol = memmem(line, blank - line, "\r\n", 2);
+		if (!eol)
+			eol = blank;
+		if (eol - line < 15 || strncasecmp(line, "Content-Length:", 15))
+			continue;
+		/* A length given twice, or not as plain digits, is refused rather than guessed. */
+		if (length != ULLONG_MAX || (length = content_length(line + 15, eol)) == ULLONG_MAX)
+			return 0;
 	}
 	if (length > MAX_ANSWER)
 		return 0;
@@ -230,11 +258,12 @@ static char *skip(char *p, char *e, int depth)
 	if (p >= e || depth > 64)
 		return NULL;
 	if (*p == '"') {
+		/* An escape's backslash steps over the character after it, when there is one. */
 		for (p++; p < e; p++) {
-			if (*p == '\\')
-				p++;
-			else if (*p == '"')
+			if (*p == '"')
 				return p + 1;
+			if (*p == '\\' && ++p == e)
+				break;
 		}
 		return NULL;
 	}
@@ -269,7 +298,7 @@ static char *skip(char *p, char *e, int depth)
 	return p > start ? p : NULL;
 }
 
-/* The value of the member `key` of the object at p; NULL if it has none. */
+/* The value of the member `key` of the object at p, whole before e; NULL if it has none. */
 static char *member(char *p, char *e, const char *key)
 {
 	size_t n = strlen(key);
@@ -287,16 +316,28 @@ static char *member(char *p, char *e, const char *key)
 		if (p >= e || *p != ':')
 			return NULL;
 		value = space(p + 1, e);
-		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
-			return value;
 		if (!(p = skip(value, e, 0)))
 			return NULL;
+		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
+			return value;
 		p = space(p, e);
 		if (p >= e || *p != ',')
 			return NULL;
 		p = space(p + 1, e);
 	}
 	return NULL;
+}
+
+/* Whether the JSON value at p (whole before e, as member() returns it) is the number n, in digits alone. */
+static int is_number(const char *p, const char *e, unsigned long n)
+{
+	const char *digits = p;
+	unsigned long v = 0;
+
+	/* The loop stops once v passes n, long before it could overflow. */
+	for (; p < e && *p >= '0' && *p <= '9' && v <= n; p++)
+		v = v * 10 + (*p - '0');
+	return p > digits && v == n && (p == e || !((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'));
 }
 
 static int hex4(const char *p, char *e)
@@ -384,14 +425,14 @@ static ssize_t decode(char *p, char *e)
 }
 
 /* The result of the answer to request `id`, skipping any notification before it; NULL if an error came. */
-static char *answer(int id, char **end)
+static char *answer(unsigned long id, char **end)
 {
 	char *body, *e;
 
 	while (next_message(&body, &e)) {
 		char *got = member(body, e, "id");
 
-		if (!got || strtol(got, NULL, 10) != id || *got < '0' || *got > '9')
+		if (!got || !is_number(got, e, id))
 			continue;
 		*end = e;
 		return member(body, e, "result");
@@ -430,7 +471,7 @@ int main(int argc, char **argv)
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{\"name\":\"nsx\"},"
 		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}", (int)getpid(), NSX_PROTOCOL_VERSION);
 	if (!say(text) || !(result = answer(1, &end)) || !(version = member(result, end, "protocolVersion")) ||
-	    strtol(version, NULL, 10) != NSX_PROTOCOL_VERSION || *version < '0' || *version > '9')
+	    !is_number(version, end, NSX_PROTOCOL_VERSION))
 		hand_off();
 	if (!say("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}") || !say(print_request(&r)))
 		hand_off();
