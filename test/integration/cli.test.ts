@@ -8,6 +8,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { printable } from '../../helper/common/format';
 import { PROTOCOL_VERSION } from '../../helper/common/protocol';
 import { Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon } from '../support';
 
@@ -29,6 +30,7 @@ async function fakeDaemon(answer: (s: Socket, n: number) => void): Promise<{ soc
 
 const NAME = 'sleep \x1b]0;owned\x07 héllo ✓ 𝄞';
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const frameBytes = (body: Buffer) => Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
 const HELLO = frame(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {
   capabilities: {}, serverInfo: { name: 'nsxd', version: '0.0.1' }, protocolVersion: PROTOCOL_VERSION,
   identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
@@ -202,6 +204,38 @@ describe('nsx, the C front of the CLI', () => {
       }
     } finally {
       asan.remove();
+    }
+  });
+
+  it("makes visible what a terminal would act on in nsxd's table, however it was encoded, as the Node client does", async () => {
+    // ESC, CSI, OSC, CR, RLO, C1 CSI, NUL, DEL, NEL, ALM, LRM, RLM, LS, PS, LRI, PDI; tab and newline are layout.
+    const text = 'NS\tTYPE\n\x1b[2J\x1b]0;owned\x07\x1b[31m\r\u202eevil\u202c\u009b2J\x00\x7f\u0085\u061c\u200e\u200f\u2028\u2029\u2066\u2069 héllo ✓ 𝄞\n';
+    const ascii = (s: string) => s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const bodies = [
+      // As nsxd writes JSON (C0 escaped, the rest raw UTF-8), and all of it as \uXXXX escapes, surrogate pairs included.
+      Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text } })),
+      Buffer.from(`{"jsonrpc":"2.0","id":2,"result":{"text":"${ascii(JSON.stringify(text).slice(1, -1))}"}}`),
+      // Lone surrogates, and invalid UTF-8: a lone C1 byte, overlong ESC and CSI, a surrogate, cut sequences.
+      Buffer.from('{"jsonrpc":"2.0","id":2,"result":{"text":"\\ud800x\\udc00\\ud834 \x01\x02 \x9b\xc0\x9b\xe0\x82\x9b\xed\xa0\x80\xc2 \xe2\x80 \xf4\x90\x80\x80 \xff\xc2\x9b end"}}', 'latin1'),
+    ];
+    for (const body of bodies) {
+      const fake = await fakeDaemon((s, n) => {
+        if (n === 1) s.once('data', () => { s.write(HELLO); s.once('data', () => s.end(frameBytes(body))); }); else s.destroy();
+      });
+      try {
+        const r = await front(NSX, ['--socket', fake.socket, 'list']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fake.connections.length, 1, 'answered by the front');
+        assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stdout.toString('latin1')), `no raw C0 or DEL: ${JSON.stringify(r.stdout.toString('latin1'))}`);
+        const out = new TextDecoder('utf-8', { fatal: true }).decode(r.stdout);
+        assert.ok(!/[\x80-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/.test(out), `no C1 or bidi control: ${JSON.stringify(out)}`);
+        // What the Node client prints: its UTF-8 decoded as TextDecoder does, and lone surrogates written as U+FFFD
+        // (the raw C0 bytes, which JSON.parse would refuse, as escapes).
+        const decoded = body.includes('\x01') ? JSON.parse(body.toString('utf8').replace(/[\x01\x02]/g, (c) => `\\u000${c.charCodeAt(0)}`)).result.text : text;
+        assert.equal(out, Buffer.from(printable(decoded)).toString('utf8'), 'what the Node client prints');
+      } finally {
+        fake.close();
+      }
     }
   });
 });
