@@ -10,7 +10,8 @@
  * command line goes, unchanged, to the Node client beside it (nsx.js), and so
  * does any failure before output starts (no nsxd, a refusal, another protocol
  * version, a type written other than nsxd spells it): the Node client does
- * the whole thing again and says what went wrong in its usual words.
+ * the whole thing again and says what went wrong in its usual words. All but
+ * one: a socket served by someone other than root, see only_root().
  *
  * It speaks JSON-RPC with Content-Length framing, as every client does, and
  * reads only the answers nsxd writes: the walker below knows just enough JSON
@@ -19,9 +20,10 @@
  * C library's string functions (strtol and the like): every parse here is
  * given the end of the bytes it may read.
  *
- * It makes visible the control characters in what it prints, as the Node
- * client does (printable() in helper/common/format.ts): nsxd has done so
- * already, but whatever answers on a socket is judged here, not trusted.
+ * It believes only root (SO_PEERCRED), and makes visible the control
+ * characters in what it prints, as the Node client does (printable() in
+ * helper/common/format.ts): nsxd has done so already, but whatever answers
+ * on a socket is judged here, not trusted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -139,6 +141,28 @@ static int connect_to(const char *path)
 	strcpy(addr.sun_path, path);
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+/*
+ * nsxd runs as root: a server of anyone else (a user's own, on a path given
+ * by --socket or NSX_SOCKET) is not it, and nothing it says is printed. This
+ * is the one failure not handed to the Node client, which does not ask who
+ * answers and would print what that server says after all; so it is said
+ * here, before a word is sent, and nsx stops.
+ */
+static void only_root(const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		fprintf(stderr, "nsx: cannot tell who serves %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	if (cred.uid != 0) {
+		fprintf(stderr, "nsx: %s is served by uid %u, not root: it is not nsxd, and nsx does not believe it\n", path, cred.uid);
+		exit(1);
+	}
 }
 
 static int send_all(const char *p, size_t n)
@@ -580,6 +604,7 @@ int main(int argc, char **argv)
 	command_line = argv;
 	if (!parse(argc, argv, &r) || !connect_to(r.socket))
 		hand_off();
+	only_root(r.socket);
 	snprintf(text, sizeof(text),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{\"name\":\"nsx\"},"
 		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}", (int)getpid(), NSX_PROTOCOL_VERSION);

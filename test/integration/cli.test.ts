@@ -3,14 +3,14 @@
 // and every failure.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { printable } from '../../helper/common/format';
 import { PROTOCOL_VERSION } from '../../helper/common/protocol';
-import { Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon } from '../support';
+import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon } from '../support';
 
 /** The same command line through the Node client alone. */
 function nsxJs(socket: string, args: string[]) {
@@ -236,6 +236,41 @@ describe('nsx, the C front of the CLI', () => {
       } finally {
         fake.close();
       }
+    }
+  });
+
+  it('believes only a root nsxd: a server of another user on --socket or NSX_SOCKET is refused, and nothing it says printed', async () => {
+    const user = createUser();
+    const dir = mkdtempSync(join(tmpdir(), 'nsx-impostor-'));
+    chownSync(dir, user.uid, 0);
+    chmodSync(dir, 0o700);
+    const socket = join(dir, 'nsxd.sock');
+    // Answers every request, whatever its id, as nsxd would, with a table of its own.
+    const impostor = `
+      const hello = ${JSON.stringify(JSON.parse(HELLO.slice(HELLO.indexOf('{'))).result)};
+      require('net').createServer((s) => s.on('data', (d) => {
+        for (const [, id] of String(d).matchAll(/"id":(\\d+)/g)) {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: Number(id), result: { ...hello, text: 'FORGED 4026531840 net\\n' } });
+          s.write('Content-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body);
+        }
+      })).listen(process.argv[1], () => console.log('listening'));`;
+    const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, '-e', impostor, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d) => { if (String(d).includes('listening')) resolve(); });
+        proc.once('exit', (code) => reject(new Error(`the impostor exited with ${code}`)));
+      });
+      for (const [args, env] of [[['--socket', socket, 'list'], {}], [['list', '-t', 'net'], { NSX_SOCKET: socket }]] as const) {
+        const r = await front(NSX, [...args], env);
+        assert.doesNotMatch(r.stdout.toString(), /FORGED/, args.join(' '));
+        assert.equal(r.stdout.toString(), '', args.join(' '));
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, new RegExp(`^nsx: .*${socket}.* uid ${user.uid}, not root`), args.join(' '));
+      }
+    } finally {
+      proc.kill();
+      user.remove();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
