@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { printable } from '../../helper/common/format';
 import { PROTOCOL_VERSION } from '../../helper/common/protocol';
-import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon } from '../support';
+import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon, waitFor } from '../support';
 
 /** The same command line through the Node client alone. */
 function nsxJs(socket: string, args: string[]) {
@@ -268,7 +268,9 @@ describe('nsx, the C front of the CLI', () => {
         assert.match(r.stderr, new RegExp(`^nsx: .*${socket}.* uid ${user.uid}, not root`), args.join(' '));
       }
     } finally {
-      proc.kill();
+      // Its node (runuser's child) gone before the user is removed: userdel refuses a user who still has a process.
+      spawnSync('pkill', ['-KILL', '-u', user.name]);
+      await waitFor(() => spawnSync('pgrep', ['-u', user.name]).status === 1, 10_000, 'the impostor to exit');
       user.remove();
       rmSync(dir, { recursive: true, force: true });
     }
