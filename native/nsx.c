@@ -11,11 +11,20 @@
  * command line goes, unchanged, to the Node client beside it (nsx.js), and so
  * does any failure before output starts (no nsxd, a refusal, another protocol
  * version, a type written other than nsxd spells it): the Node client does
- * the whole thing again and says what went wrong in its usual words.
+ * the whole thing again and says what went wrong in its usual words. All but
+ * one: a socket served by someone other than root, see only_root().
  *
  * It speaks JSON-RPC with Content-Length framing, as every client does, and
  * reads only the answers nsxd writes: the walker below knows just enough JSON
  * to find a member and decode a string, and checks every bound as it goes.
+ * What nsx received is never NUL-terminated, so nothing reads it with the
+ * C library's string functions (strtol and the like): every parse here is
+ * given the end of the bytes it may read.
+ *
+ * It believes only root (SO_PEERCRED), and makes visible the control
+ * characters in what it prints, as the Node client does (printable() in
+ * helper/common/format.ts): nsxd has done so already, but whatever answers
+ * on a socket is judged here, not trusted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -135,6 +144,28 @@ static int connect_to(const char *path)
 	return sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }
 
+/*
+ * nsxd runs as root: a server of anyone else (a user's own, on a path given
+ * by --socket or NSX_SOCKET) is not it, and nothing it says is printed. This
+ * is the one failure not handed to the Node client, which does not ask who
+ * answers and would print what that server says after all; so it is said
+ * here, before a word is sent, and nsx stops.
+ */
+static void only_root(const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		fprintf(stderr, "nsx: cannot tell who serves %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	if (cred.uid != 0) {
+		fprintf(stderr, "nsx: %s is served by uid %u, not root: it is not nsxd, and nsx does not believe it\n", path, cred.uid);
+		exit(1);
+	}
+}
+
 static int send_all(const char *p, size_t n)
 {
 	while (n > 0) {
@@ -183,10 +214,28 @@ static int more(void)
 	return 1;
 }
 
-/* The body of nsxd's next message, [*body, *end); 0 if none comes whole. */
+/* The value of a Content-Length header, [p, e) after its colon: digits alone, up to MAX_ANSWER; else ULLONG_MAX. */
+static unsigned long long content_length(const char *p, const char *e)
+{
+	unsigned long long length = 0;
+	const char *digits;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	for (digits = p; p < e && *p >= '0' && *p <= '9'; p++) {
+		length = length * 10 + (*p - '0');
+		if (length > MAX_ANSWER)
+			return ULLONG_MAX;
+	}
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p > digits && p == e ? length : ULLONG_MAX;
+}
+
+/* The body of nsxd's next message, [*body, *end); 0 if none comes whole, or its header is not one nsxd writes. */
 static int next_message(char **body, char **end)
 {
-	char *blank;
+	char *blank, *eol;
 	unsigned long long length = ULLONG_MAX;
 
 	if (used) {
@@ -198,11 +247,18 @@ static int next_message(char **body, char **end)
 		if (in_len > MAX_HEADER || !more())
 			return 0;
 	}
-	for (char *line = in; line < blank; line = memchr(line, '\n', blank - line) + 1) {
-		if (!strncasecmp(line, "Content-Length:", 15))
-			length = strtoull(line + 15, NULL, 10);
-		if (!memchr(line, '\n', blank - line))
-			break;
+	if (blank - in > MAX_HEADER)
+		return 0;
+	/* Header lines end in CRLF, the last one at the blank line. */
+	for (char *line = in; line < blank; line = eol + 2) {
+		eol = memmem(line, blank - line, "\r\n", 2);
+		if (!eol)
+			eol = blank;
+		if (eol - line < 15 || strncasecmp(line, "Content-Length:", 15))
+			continue;
+		/* A length given twice, or not as plain digits, is refused rather than guessed. */
+		if (length != ULLONG_MAX || (length = content_length(line + 15, eol)) == ULLONG_MAX)
+			return 0;
 	}
 	if (length > MAX_ANSWER)
 		return 0;
@@ -231,11 +287,12 @@ static char *skip(char *p, char *e, int depth)
 	if (p >= e || depth > 64)
 		return NULL;
 	if (*p == '"') {
+		/* An escape's backslash steps over the character after it, when there is one. */
 		for (p++; p < e; p++) {
-			if (*p == '\\')
-				p++;
-			else if (*p == '"')
+			if (*p == '"')
 				return p + 1;
+			if (*p == '\\' && ++p == e)
+				break;
 		}
 		return NULL;
 	}
@@ -270,7 +327,7 @@ static char *skip(char *p, char *e, int depth)
 	return p > start ? p : NULL;
 }
 
-/* The value of the member `key` of the object at p; NULL if it has none. */
+/* The value of the member `key` of the object at p, whole before e; NULL if it has none. */
 static char *member(char *p, char *e, const char *key)
 {
 	size_t n = strlen(key);
@@ -288,16 +345,28 @@ static char *member(char *p, char *e, const char *key)
 		if (p >= e || *p != ':')
 			return NULL;
 		value = space(p + 1, e);
-		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
-			return value;
 		if (!(p = skip(value, e, 0)))
 			return NULL;
+		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
+			return value;
 		p = space(p, e);
 		if (p >= e || *p != ',')
 			return NULL;
 		p = space(p + 1, e);
 	}
 	return NULL;
+}
+
+/* Whether the JSON value at p (whole before e, as member() returns it) is the number n, in digits alone. */
+static int is_number(const char *p, const char *e, unsigned long n)
+{
+	const char *digits = p;
+	unsigned long v = 0;
+
+	/* The loop stops once v passes n, long before it could overflow. */
+	for (; p < e && *p >= '0' && *p <= '9' && v <= n; p++)
+		v = v * 10 + (*p - '0');
+	return p > digits && v == n && (p == e || !((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'));
 }
 
 static int hex4(const char *p, char *e)
@@ -385,14 +454,14 @@ static ssize_t decode(char *p, char *e)
 }
 
 /* The result of the answer to request `id`, skipping any notification before it; NULL if an error came. */
-static char *answer(int id, char **end)
+static char *answer(unsigned long id, char **end)
 {
 	char *body, *e;
 
 	while (next_message(&body, &e)) {
 		char *got = member(body, e, "id");
 
-		if (!got || strtol(got, NULL, 10) != id || *got < '0' || *got > '9')
+		if (!got || !is_number(got, e, id))
 			continue;
 		*end = e;
 		return member(body, e, "result");
@@ -418,6 +487,115 @@ static const char *print_request(const struct request *r)
 	return body;
 }
 
+/* ---- what is printed ---------------------------------------------------- */
+
+static char out[64 * 1024];
+static size_t out_len;
+
+/* Writes out what is buffered; 0 on an error, which errno names. */
+static int flush(void)
+{
+	for (char *p = out; out_len > 0;) {
+		ssize_t w = write(1, p, out_len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return 0;
+		p += w;
+		out_len -= w;
+	}
+	return 1;
+}
+
+static int put(const void *p, size_t n)
+{
+	if (out_len + n > sizeof(out) && !flush())
+		return 0;
+	memcpy(out + out_len, p, n);
+	out_len += n;
+	return 1;
+}
+
+/*
+ * The character whose UTF-8 starts at *p, which is moved past it; -1 for
+ * bytes that are not UTF-8 (overlong, a surrogate, above U+10FFFF, cut
+ * short), *p then past the longest start of a sequence that could still have
+ * been one (at least a byte): each such is one U+FFFD, as in Node's (the
+ * WHATWG) decoder.
+ */
+static long utf8(const unsigned char **p, const unsigned char *e)
+{
+	const unsigned char *s = *p;
+	long c = *s++;
+	int more;
+	/* The second byte's range; it is narrower after E0, ED, F0 and F4. */
+	unsigned char low = 0x80, high = 0xbf;
+
+	if (c < 0x80) {
+		*p = s;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		more = 1;
+		c &= 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		more = 2;
+		low = c == 0xe0 ? 0xa0 : 0x80;
+		high = c == 0xed ? 0x9f : 0xbf;
+		c &= 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		more = 3;
+		low = c == 0xf0 ? 0x90 : 0x80;
+		high = c == 0xf4 ? 0x8f : 0xbf;
+		c &= 0x07;
+	} else {
+		more = 0;
+		c = -1;
+	}
+	for (; more > 0; more--, low = 0x80, high = 0xbf) {
+		if (s == e || *s < low || *s > high) {
+			c = -1;
+			break;
+		}
+		c = c << 6 | (*s++ & 0x3f);
+	}
+	*p = s;
+	return c;
+}
+
+/*
+ * Writes the text [text, end) as the Node client's printable() would: C0 controls
+ * but tab and newline (the table's layout), DEL and C1 as \xNN; U+061C,
+ * U+200E, U+200F, U+2028 to U+202E and U+2066 to U+2069 as \uNNNN. Bytes that
+ * are not UTF-8 are U+FFFD, as Node would read them: a lone C1 byte, or one
+ * overlong, gets no further than a character that is. 0 on an error.
+ */
+static int print(const char *text, const char *end)
+{
+	const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
+
+	while (p < e) {
+		const unsigned char *from = p;
+		long c = utf8(&p, e);
+		char escape[8];
+
+		if (c < 0) {
+			if (!put("\xef\xbf\xbd", 3))
+				return 0;
+		} else if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f)) {
+			if (!put(escape, snprintf(escape, sizeof(escape), "\\x%02lx", c)))
+				return 0;
+		} else if (c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+			if (!put(escape, snprintf(escape, sizeof(escape), "\\u%04lx", c)))
+				return 0;
+		} else if (!put(from, p - from)) {
+			return 0;
+		}
+	}
+	return flush();
+}
+
 int main(int argc, char **argv)
 {
 	struct request r;
@@ -427,11 +605,12 @@ int main(int argc, char **argv)
 	command_line = argv;
 	if (!parse(argc, argv, &r) || !connect_to(r.socket))
 		hand_off();
+	only_root(r.socket);
 	snprintf(text, sizeof(text),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{\"name\":\"nsx\"},"
 		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}", (int)getpid(), NSX_PROTOCOL_VERSION);
 	if (!say(text) || !(result = answer(1, &end)) || !(version = member(result, end, "protocolVersion")) ||
-	    strtol(version, NULL, 10) != NSX_PROTOCOL_VERSION || *version < '0' || *version > '9')
+	    !is_number(version, end, NSX_PROTOCOL_VERSION))
 		hand_off();
 	if (!say("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}") || !say(print_request(&r)))
 		hand_off();
@@ -444,18 +623,10 @@ int main(int argc, char **argv)
 	close(sock);
 	/* From here on output has started: no hand-off, and a reader that went (nsx list | head) is no error. */
 	signal(SIGPIPE, SIG_IGN);
-	for (char *p = start; n > 0;) {
-		ssize_t w = write(1, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno == EPIPE ? 0 : (fprintf(stderr, "nsx: writing the output: %s\n", strerror(errno)), 1);
-		p += w;
-		n -= w;
-	}
-	/* What the scan left unread, under the table: a line nsxd wrote, as it wrote the table. */
-	if (notice_len > 0)
-		fwrite(notice, 1, notice_len, stderr);
+	if (!print(start, start + n))
+		return errno == EPIPE ? 0 : (fprintf(stderr, "nsx: writing the output: %s\n", strerror(errno)), 1);
+	/* What the scan left unread, under the table: nsxd's sentence of digits and words; anything else in it is not let through. */
+	for (ssize_t i = 0; i < notice_len; i++)
+		fputc(notice[i] == '\n' || (notice[i] >= 0x20 && notice[i] < 0x7f) ? notice[i] : '?', stderr);
 	return 0;
 }

@@ -2,13 +2,15 @@
 // in the very words of the Node client, which gets every other command line
 // and every failure.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, startDaemon } from '../support';
+import { printable } from '../../helper/common/format';
+import { PROTOCOL_VERSION } from '../../helper/common/protocol';
+import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon, waitFor } from '../support';
 
 /** The same command line through the Node client alone. */
 function nsxJs(socket: string, args: string[]) {
@@ -28,6 +30,74 @@ async function fakeDaemon(answer: (s: Socket, n: number) => void): Promise<{ soc
 
 const NAME = 'sleep \x1b]0;owned\x07 héllo ✓ 𝄞';
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const frameBytes = (body: Buffer) => Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
+const HELLO = frame(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {
+  capabilities: {}, serverInfo: { name: 'nsxd', version: '0.0.1' }, protocolVersion: PROTOCOL_VERSION,
+  identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
+} }));
+/**
+ * The front reads into 64 KiB first: a message (ASCII) that ends exactly where
+ * that buffer does, its last character repeated (a space after a colon), so
+ * that a read past its end is one past the allocation, as AddressSanitizer sees.
+ */
+function filling(start: string, framed = true): string {
+  const pad = (length: number) => start.padEnd(length, start.endsWith(':') ? ' ' : start.at(-1));
+  if (!framed) return pad(65536);
+  for (let length = 65536 - 25; ; length++) {
+    const header = `Content-Length: ${length}\r\n\r\n`;
+    if (header.length + length === 65536) return header + pad(length);
+  }
+}
+
+/** Answers no client should believe: each must leave the front without a crash, a read out of bounds or a word printed. */
+const MALFORMED = [
+  'Content-Length: 99999999999999\r\n\r\n{',
+  'Content-Length: 20\r\n\r\n{"jsonrpc":"2.0","id',
+  frame('{"jsonrpc":"2.0","deep":' + '['.repeat(1_000_000)),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"3"}}'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"unterminated \\u12'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":42}}'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"no"}}'),
+  'x'.repeat(5000),
+  // Headers: digits to the end of what was sent and no blank line; no value; huge, negative, twice.
+  filling('Content-Length: 9', false),
+  filling('Content-Length:\r\n\r\n1', false),
+  'Content-Length: 1073741824\r\n\r\n{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}',
+  'Content-Length: 99999999999999999999999999999\r\n\r\n{',
+  'Content-Length: -18446744073709551615\r\n\r\n{',
+  'Content-Length: 2\r\nContent-Length: 57\r\n\r\n{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}',
+  // Bodies that end, exactly where the buffer does, in a number or before a value.
+  filling('{"jsonrpc":"2.0","id":1'),
+  filling('{"jsonrpc":"2.0","id":'),
+  filling('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3'),
+  filling('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":'),
+  // The table's string cut short: mid-string, mid-escape, between the halves of a surrogate pair.
+  HELLO + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE'),
+  HELLO + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE\\'),
+  HELLO + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE\\ud834\\u'),
+  HELLO + filling('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE'),
+];
+
+/** The front at `bin` run on `socket` as root, what it wrote kept as bytes. */
+function front(bin: string, args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; signal: string | null; stdout: Buffer; stderr: string }>((resolve) => {
+    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout.push(d); });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }));
+  });
+}
+
+/** nsx.c built with AddressSanitizer into a folder of its own, beside a link to nsx.js for its hand-off. */
+function asanBuild(): { bin: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nsx-asan-'));
+  execFileSync('cc', ['-std=gnu11', '-g', '-O1', '-fsanitize=address', '-fno-omit-frame-pointer', `-DNSX_PROTOCOL_VERSION=${PROTOCOL_VERSION}`,
+    '-o', join(dir, 'nsx'), join(ROOT, 'native/nsx.c')], { stdio: 'inherit' });
+  symlinkSync(NSX_JS, join(dir, 'nsx.js'));
+  return { bin: join(dir, 'nsx'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 describe('nsx, the C front of the CLI', () => {
   let daemon: Daemon;
@@ -112,37 +182,97 @@ describe('nsx, the C front of the CLI', () => {
   });
 
   it('survives any malformed answer: no crash, nothing printed, the Node client reports it', async () => {
-    const answers = [
-      'Content-Length: 99999999999999\r\n\r\n{',
-      'Content-Length: 20\r\n\r\n{"jsonrpc":"2.0","id',
-      frame('{"jsonrpc":"2.0","deep":' + '['.repeat(1_000_000)),
-      frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"3"}}'),
-      frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"unterminated \\u12'),
-      frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":42}}'),
-      frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"no"}}'),
-      'x'.repeat(5000),
+    const asan = asanBuild();
+    try {
+      for (const [bin, answer] of [NSX, asan.bin].flatMap((bin) => MALFORMED.map((answer) => [bin, answer]))) {
+        const what = `${bin === NSX ? 'nsx' : 'nsx (ASAN)'}: ${JSON.stringify(answer.slice(0, 60))}`;
+        // The front gets the malformed answer; the Node client after it, a hang-up.
+        const fake = await fakeDaemon((s, n) => { if (n === 1) s.once('data', () => s.end(answer)); else s.destroy(); });
+        try {
+          // AddressSanitizer's own status, so that a report is never taken for the Node client's 1.
+          const r = await front(bin, ['--socket', fake.socket, 'list'], { ASAN_OPTIONS: 'exitcode=86:detect_leaks=1' });
+          assert.doesNotMatch(r.stderr, /AddressSanitizer|LeakSanitizer/, what);
+          assert.equal(r.signal, null, `${what}: killed by ${r.signal}`);
+          assert.equal(r.stdout.toString(), '', what);
+          // Not the status 0 of a request left unanswered for ever, as vscode-jsonrpc would leave it.
+          assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+          assert.match(r.stderr, /^nsx: nsxd at .* closed the connection before answering; it may be stopping: try again\n$/, what);
+          assert.equal(fake.connections.length, 2, `${what}: handed to the Node client`);
+        } finally {
+          fake.close();
+        }
+      }
+    } finally {
+      asan.remove();
+    }
+  });
+
+  it("makes visible what a terminal would act on in nsxd's table, however it was encoded, as the Node client does", async () => {
+    // ESC, CSI, OSC, CR, RLO, C1 CSI, NUL, DEL, NEL, ALM, LRM, RLM, LS, PS, LRI, PDI; tab and newline are layout.
+    const text = 'NS\tTYPE\n\x1b[2J\x1b]0;owned\x07\x1b[31m\r\u202eevil\u202c\u009b2J\x00\x7f\u0085\u061c\u200e\u200f\u2028\u2029\u2066\u2069 héllo ✓ 𝄞\n';
+    const ascii = (s: string) => s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const bodies = [
+      // As nsxd writes JSON (C0 escaped, the rest raw UTF-8), and all of it as \uXXXX escapes, surrogate pairs included.
+      Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text } })),
+      Buffer.from(`{"jsonrpc":"2.0","id":2,"result":{"text":"${ascii(JSON.stringify(text).slice(1, -1))}"}}`),
+      // Lone surrogates, and invalid UTF-8: a lone C1 byte, overlong ESC and CSI, a surrogate, cut sequences.
+      Buffer.from('{"jsonrpc":"2.0","id":2,"result":{"text":"\\ud800x\\udc00\\ud834 \x01\x02 \x9b\xc0\x9b\xe0\x82\x9b\xed\xa0\x80\xc2 \xe2\x80 \xf4\x90\x80\x80 \xff\xc2\x9b end"}}', 'latin1'),
     ];
-    for (const answer of answers) {
-      // The front gets the malformed answer; the Node client after it, a hang-up.
-      const fake = await fakeDaemon((s, n) => { if (n === 1) s.once('data', () => s.end(answer)); else s.destroy(); });
+    for (const body of bodies) {
+      const fake = await fakeDaemon((s, n) => {
+        if (n === 1) s.once('data', () => { s.write(HELLO); s.once('data', () => s.end(frameBytes(body))); }); else s.destroy();
+      });
       try {
-        const r = await new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-          const p = spawn(NSX, ['--socket', fake.socket, 'list'], { stdio: ['ignore', 'pipe', 'pipe'] });
-          let stdout = '';
-          let stderr = '';
-          p.stdout.on('data', (d) => { stdout += d; });
-          p.stderr.on('data', (d) => { stderr += d; });
-          p.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-        });
-        assert.equal(r.signal, null, `${answer.slice(0, 60)}: killed by ${r.signal}`);
-        assert.equal(r.stdout, '', answer.slice(0, 60));
-        // Not the status 0 of a request left unanswered for ever, as vscode-jsonrpc would leave it.
-        assert.equal(r.code, 1, answer.slice(0, 60));
-        assert.match(r.stderr, /^nsx: nsxd at .* closed the connection before answering; it may be stopping: try again\n$/, answer.slice(0, 60));
-        assert.equal(fake.connections.length, 2, `${answer.slice(0, 60)}: handed to the Node client`);
+        const r = await front(NSX, ['--socket', fake.socket, 'list']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(fake.connections.length, 1, 'answered by the front');
+        assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stdout.toString('latin1')), `no raw C0 or DEL: ${JSON.stringify(r.stdout.toString('latin1'))}`);
+        const out = new TextDecoder('utf-8', { fatal: true }).decode(r.stdout);
+        assert.ok(!/[\x80-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/.test(out), `no C1 or bidi control: ${JSON.stringify(out)}`);
+        // What the Node client prints: its UTF-8 decoded as TextDecoder does, and lone surrogates written as U+FFFD
+        // (the raw C0 bytes, which JSON.parse would refuse, as escapes).
+        const decoded = body.includes('\x01') ? JSON.parse(body.toString('utf8').replace(/[\x01\x02]/g, (c) => `\\u000${c.charCodeAt(0)}`)).result.text : text;
+        assert.equal(out, Buffer.from(printable(decoded)).toString('utf8'), 'what the Node client prints');
       } finally {
         fake.close();
       }
+    }
+  });
+
+  it('believes only a root nsxd: a server of another user on --socket or NSX_SOCKET is refused, and nothing it says printed', async () => {
+    const user = createUser();
+    const dir = mkdtempSync(join(tmpdir(), 'nsx-impostor-'));
+    chownSync(dir, user.uid, 0);
+    chmodSync(dir, 0o700);
+    const socket = join(dir, 'nsxd.sock');
+    // Answers every request, whatever its id, as nsxd would, with a table of its own.
+    const impostor = `
+      const hello = ${JSON.stringify(JSON.parse(HELLO.slice(HELLO.indexOf('{'))).result)};
+      require('net').createServer((s) => s.on('data', (d) => {
+        for (const [, id] of String(d).matchAll(/"id":(\\d+)/g)) {
+          const body = JSON.stringify({ jsonrpc: '2.0', id: Number(id), result: { ...hello, text: 'FORGED 4026531840 net\\n' } });
+          s.write('Content-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body);
+        }
+      })).listen(process.argv[1], () => console.log('listening'));`;
+    const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, '-e', impostor, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d) => { if (String(d).includes('listening')) resolve(); });
+        proc.once('exit', (code) => reject(new Error(`the impostor exited with ${code}`)));
+      });
+      for (const [args, env] of [[['--socket', socket, 'list'], {}], [['list', '-t', 'net'], { NSX_SOCKET: socket }]] as const) {
+        const r = await front(NSX, [...args], env);
+        assert.doesNotMatch(r.stdout.toString(), /FORGED/, args.join(' '));
+        assert.equal(r.stdout.toString(), '', args.join(' '));
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, new RegExp(`^nsx: .*${socket}.* uid ${user.uid}, not root`), args.join(' '));
+      }
+    } finally {
+      // Its node (runuser's child) gone before the user is removed: userdel refuses a user who still has a process.
+      spawnSync('pkill', ['-KILL', '-u', user.name]);
+      await waitFor(() => spawnSync('pgrep', ['-u', user.name]).status === 1, 10_000, 'the impostor to exit');
+      user.remove();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
