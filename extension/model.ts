@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  applyNamespaceChange, Container, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
+  applyNamespaceChange, Container, EngineApi, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
 } from '../helper/common/protocol';
 import type { Connection } from './connection';
 
@@ -21,6 +21,7 @@ export class Model implements vscode.Disposable {
   private namespaces = new Map<string, Namespace>();
   private processes = new Map<number, Process>();
   private containers: Container[] = [];
+  private engines: EngineApi[] = [];
   private initial = new Map<NsType, number>();
   private visibleViews = new Set<string>();
   private subscribed = false;
@@ -87,6 +88,7 @@ export class Model implements vscode.Disposable {
     this.namespaces = new Map(snapshot.namespaces.map((ns) => [nsId(ns), ns]));
     this.processes = new Map(snapshot.processes.map((p) => [p.pid, p]));
     this.containers = snapshot.containers ?? [];
+    this.engines = snapshot.engines ?? [];
     this.loaded = true;
     this.computeInitial();
     this.fire(true);
@@ -100,6 +102,7 @@ export class Model implements vscode.Disposable {
     for (const p of [...change.processesAdded, ...change.processesChanged]) this.processes.set(p.pid, p);
     for (const pid of change.processesRemoved) this.processes.delete(pid);
     if (change.containers) this.containers = change.containers;
+    if (change.engines) this.engines = change.engines;
     this.computeInitial();
     this.fire(false);
   }
@@ -127,6 +130,11 @@ export class Model implements vscode.Disposable {
 
   allContainers(): Container[] {
     return this.containers;
+  }
+
+  /** The engines' API sockets, and which answered when nsxd last asked. */
+  allEngineApis(): EngineApi[] {
+    return this.engines;
   }
 
   container(id: string): Container | undefined {

@@ -87,12 +87,21 @@ export class NamespacesProvider extends NodeProvider {
   }
 
   private engines(): Node[] {
-    const counts = new Map<string, EngineNode>();
+    const apis = this.model.allEngineApis();
+    const silent = new Map(apis.filter((a) => !a.answering).map((a) => [`${a.engine}/${a.uid}`, a]));
+    const counts = new Map<string, number>([...silent.keys()].map((key) => [key, 0]));
     for (const c of this.containers()) {
       const key = `${c.engine}/${c.engineUid}`;
-      counts.set(key, new EngineNode(c.engine, c.engineUid, (counts.get(key)?.count ?? 0) + 1));
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      // Docker or podman known only from the runtime's state: no API socket there to ask (podman.socket needs systemd).
+      if (c.source === 'oci' && (c.engine === 'docker' || c.engine === 'podman') && !silent.has(key) && !apis.some((a) => `${a.engine}/${a.uid}` === key)) {
+        silent.set(key, { engine: c.engine, uid: c.engineUid, socket: `${c.engine}'s API socket`, answering: false, reason: 'there is none (podman serves one only when podman.socket, or podman system service, runs)' });
+      }
     }
-    return [...counts.values()].sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
+    return [...counts].map(([key, count]) => {
+      const [engine, uid] = key.split('/');
+      return new EngineNode(engine, Number(uid), count, silent.get(key));
+    }).sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
   }
 
   /** Under an engine: its pods and compose projects, then the containers in neither; under a group, its containers. */

@@ -1,7 +1,7 @@
 // The nodes both trees are made of, one class per kind, each turning itself
 // into a TreeItem (its contextValue words are in ../menus.ts).
 import * as vscode from 'vscode';
-import { Container, Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
+import { Container, EngineApi, Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
 import { describeHolder, netnsNames } from '../../helper/common/words';
 import { containerDescription, differingTypes, namespaceDescription, namespaceLabel, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
 import { containerContext, HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
@@ -30,18 +30,28 @@ export class TypeNode extends Node {
   }
 }
 
-/** An engine in the Containers grouping: `podman`, `docker`, `podman (uid 1000)` for a user's rootless one. */
+/**
+ * An engine in the Containers grouping: `podman`, `docker`, `podman (uid
+ * 1000)` for a user's rootless one; when its API does not answer, it says so
+ * and what that costs.
+ */
 export class EngineNode extends Node {
-  constructor(readonly engine: string, readonly uid: number, readonly count: number) {
+  constructor(readonly engine: string, readonly uid: number, readonly count: number, readonly silent?: EngineApi) {
     super(undefined);
   }
   get label(): string { return this.uid === 0 ? this.engine : `${this.engine} (uid ${this.uid})`; }
   get id() { return `engine/${this.engine}/${this.uid}`; }
   toTreeItem(): vscode.TreeItem {
-    const item = new vscode.TreeItem(this.label, vscode.TreeItemCollapsibleState.Expanded);
+    const item = new vscode.TreeItem(this.label, this.count ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
     item.id = this.id;
-    item.description = `${this.count} container${this.count === 1 ? '' : 's'}`;
-    item.iconPath = new vscode.ThemeIcon('server-environment');
+    const count = `${this.count} container${this.count === 1 ? '' : 's'}`;
+    item.description = this.silent ? `${count} · API not answering` : count;
+    if (this.silent) {
+      item.tooltip = new vscode.MarkdownString()
+        .appendText(`${this.silent.socket} does not answer: ${this.silent.reason ?? 'no reason given'}.`)
+        .appendMarkdown('\n\nWithout it, containers are known from the OCI runtime\'s state on disk: only the running ones, named from what the engine keeps there, and no stopped containers or images.');
+    }
+    item.iconPath = new vscode.ThemeIcon(this.silent ? 'warning' : 'server-environment');
     return item;
   }
 }

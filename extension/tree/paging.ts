@@ -9,7 +9,8 @@ export class Pages {
   /** The first pages of items under parent, with a MoreNode when some are left. */
   slice<T>(parent: Node | undefined, items: T[], make: (item: T) => Node): Node[] {
     const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
-    const limit = this.shown.get(parent?.id ?? '') ?? size;
+    // Never fewer than a page, whatever the page size was when more were asked for.
+    const limit = Math.max(this.shown.get(parent?.id ?? '') ?? 0, size);
     const nodes = items.slice(0, limit).map(make);
     if (items.length > limit) nodes.push(new MoreNode(parent, items.length - limit));
     return nodes;
@@ -26,6 +27,6 @@ export class Pages {
   more(node: MoreNode): void {
     const size = vscode.workspace.getConfiguration('nsx').get<number>('pageSize', 200);
     const key = node.parent?.id ?? '';
-    this.shown.set(key, (this.shown.get(key) ?? size) + size);
+    this.shown.set(key, Math.max(this.shown.get(key) ?? 0, size) + size);
   }
 }

@@ -55,6 +55,7 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
       }),
     })),
     containers: snapshot.containers,
+    ...(snapshot.engines ? { engines: snapshot.engines } : {}),
     ...(snapshot.cut ? { cut: snapshot.cut } : {}),
   };
 }

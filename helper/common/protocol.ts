@@ -99,6 +99,21 @@ export interface Container {
   source: 'api' | 'oci';
 }
 
+/**
+ * An engine's API socket, and whether it answered the last time it was
+ * asked. Without it nsxd knows that engine's containers only from the OCI
+ * runtime's state: the running ones, named from what the engine keeps on disk.
+ */
+export interface EngineApi {
+  engine: 'docker' | 'podman';
+  /** 0 for the system's; a rootless engine's user otherwise. */
+  uid: number;
+  socket: string;
+  answering: boolean;
+  /** Why not, in the engine's or the kernel's words. */
+  reason?: string;
+}
+
 /** A bind mount that nsxd made of a namespace, under a name. Mounts other tools made are holders. */
 export interface Pin {
   name: string;
@@ -135,6 +150,8 @@ export interface Snapshot {
   namespaces: Namespace[];
   processes: Process[];
   containers: Container[];
+  /** The engines' API sockets there are, and which answered. */
+  engines?: EngineApi[];
   /** Milliseconds the scan took in nsxd. */
   scanMs: number;
   /** What the scan left unread to stay within its bounds; absent when it read everything. */
@@ -305,6 +322,8 @@ export interface NamespacesChanged {
   processesRemoved: number[];
   /** Every container, when any of them changed. */
   containers?: Container[];
+  /** Every engine's API, when any of them changed. */
+  engines?: EngineApi[];
   scanMs: number;
   /** What the model as of this change left unread, as Snapshot.cut: sent with every change; absent when nothing. */
   cut?: ScanCut;

@@ -153,14 +153,22 @@ describe("a user's container engine speaks only for that user", () => {
       const asked = () => hung.requests().filter((p) => p.startsWith('/v4.0.0/libpod/containers/json')).length;
       let proven = false;
       for (let attempt = 0; attempt < 3 && !proven; attempt++) {
-        const [n, before] = [asked(), hung.aborted().length];
+        const n = asked();
         await waitFor(() => { nsx(daemon, ['containers', '--json']); return asked() > n; }, 20_000, 'the hung engine asked again');
         const listed = nsx(daemon, ['list', '--json']);
         const answered = Date.now();
         assert.equal(listed.code, 0, listed.stderr);
-        const gaveUp = await waitFor(() => hung.aborted()[before], 10_000, 'nsxd to give up on the hung engine');
+        // Each request of the list is given up once, in order: the n+1th's end is that of the one just made.
+        const gaveUp = await waitFor(() => hung.aborted()[n], 10_000, 'nsxd to give up on the hung engine');
         proven = gaveUp.at > answered;
       }
+      // And the list says which API did not answer, and why.
+      const apis = await waitFor(() => {
+        const engines = JSON.parse(nsx(daemon, ['list', '--json']).stdout).engines as { socket: string; uid: number; answering: boolean; reason?: string }[] | undefined;
+        return engines?.find((e) => e.socket === hung.socket && !e.answering);
+      }, 10_000, 'the hung API said not to answer');
+      assert.equal(apis.uid, slow.uid);
+      assert.match(apis.reason ?? '', /no answer within 2000 ms/);
       assert.ok(proven, 'every list answered only after nsxd gave up on the hung engine: it waited for it');
       for (let i = 0; i < 3; i++) {
         const r = nsx(daemon, ['list', '--json', '--rescan']);

@@ -17,6 +17,7 @@ function proc(pid: number, ns: Partial<Record<NsType, number>>, extra: Partial<R
 const ctx: ScanContext = {
   selfMntns: HOST.mnt,
   containers: [],
+  engines: [],
   userName: (uid) => (uid === 0 ? 'root' : `u${uid}`),
   mountAt: (path, _type, inode) => {
     if (path === '/run/nsx/pins/net/lab') return { pin: { name: 'lab', by: { uid: 0, user: 'root' }, paths: [path] } };

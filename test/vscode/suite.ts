@@ -683,6 +683,28 @@ export function defineSuite(): void {
       }
     });
 
+    it("says in the tree when an engine's API does not answer, and what that costs", async function () {
+      this.timeout(60_000);
+      const user = createUser();
+      let fake: FakeEngine | undefined;
+      try {
+        fake = await fakeEngine(user, [{ id: 'd'.repeat(64), name: 'nsxv-silent' }], { hang: true });
+        await until('the silent API in the model', async () => {
+          await api.model.refresh();
+          return api.model.allEngineApis().some((a) => a.uid === user.uid && !a.answering);
+        }, 30_000);
+        await vscode.commands.executeCommand('nsx.showContainers');
+        const row = api.namespaces.getChildren().find((n) => n instanceof N().EngineNode && n.uid === user.uid);
+        assert.ok(row, "the user's engine has a row");
+        const ti = item(api, row);
+        assert.match(String(ti.description), /API not answering/);
+        assert.match((ti.tooltip as vscode.MarkdownString).value, /does not answer: no answer within 2000 ms[\s\S]*only the running ones/);
+      } finally {
+        fake?.stop();
+        user.remove();
+      }
+    });
+
     it('holds the kernel threads under one collapsed row of the Processes view', async () => {
       await api.model.refresh();
       const top = api.processes.getChildren();

@@ -17,7 +17,7 @@ import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../../../native/libc';
 import { hasControl } from '../../common/format';
-import type { Container } from '../../common/protocol';
+import type { Container, EngineApi } from '../../common/protocol';
 import { parseStat, readProcFile } from './procfs';
 
 const DEADLINE_MS = 2000;
@@ -82,8 +82,14 @@ function apiSockets(): Socketed[] {
   return found;
 }
 
-/** GET PATH on a Unix socket, with a deadline and a size cap; also who answered (SO_PEERCRED) and its headers. */
-function get(socketPath: string, path: string, budget: Budget): Promise<{ body: unknown; peerUid: number; headers: Record<string, unknown> }> {
+/**
+ * GET PATH on an engine's socket, with a deadline and a size cap, answered
+ * only if whoever listens there is the socket's user (SO_PEERCRED): a
+ * rootless socket's user, root for the system's. A connection of its own
+ * each time: given createConnection, Node uses no agent, so no connection
+ * made to one engine is kept to carry a request for another.
+ */
+function get(s: Socketed, path: string, budget: Budget): Promise<{ body: unknown; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let peerUid = -1;
     const timer = setTimeout(() => { req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`)); }, DEADLINE_MS);
@@ -91,7 +97,7 @@ function get(socketPath: string, path: string, budget: Budget): Promise<{ body: 
       path,
       headers: { Host: 'engine' },
       createConnection: () => {
-        const socket: Socket = createConnection(socketPath);
+        const socket: Socket = createConnection(s.path);
         socket.once('connect', () => {
           try {
             peerUid = libc.peerCred((socket as unknown as { _handle: { fd: number } })._handle.fd).uid;
@@ -113,10 +119,12 @@ function get(socketPath: string, path: string, budget: Budget): Promise<{ body: 
       });
       res.on('end', () => {
         clearTimeout(timer);
+        // Whoever listens on a rootless socket must be that user; on the system's, root.
+        if (peerUid !== s.uid) return reject(new Error(`${s.path} is answered by uid ${peerUid}, not ${s.uid}`));
         if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
         const text = Buffer.concat(chunks).toString('utf8');
         try {
-          resolve({ body: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text, peerUid, headers: res.headers });
+          resolve({ body: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text, headers: res.headers });
         } catch (err) {
           reject(err as Error);
         }
@@ -199,12 +207,10 @@ function speaksFor(pid: number, uid: number): boolean {
 async function fromApi(s: Socketed): Promise<Found[]> {
   const budget: Budget = { left: ENGINE_BUDGET };
   // _ping is the cheap one (podman's /version takes most of a second); podman says itself in a header.
-  const ping = await get(s.path, '/_ping', budget);
-  // Whoever listens on a rootless socket must be that user; the system's sockets, root.
-  if (ping.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${ping.peerUid}, not ${s.uid}`);
+  const ping = await get(s, '/_ping', budget);
   const engine = ping.headers['libpod-api-version'] !== undefined ? 'podman' : s.engine;
   // podman's own list says which pod each container is in; the Docker-compatible one does not.
-  const list = (await get(s.path, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)).body;
+  const list = (await get(s, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)).body;
   if (!Array.isArray(list)) return [];
   // A few inspects at a time, so that the budget, once spent, stops the rest before they are asked.
   const found: (Found | undefined)[] = [];
@@ -247,8 +253,7 @@ async function fromListed(s: Socketed, engine: Container['engine'], c: Record<st
 
 /** A container's inspect, reduced to what nsxd uses: its first process, its hostname, and what a shell in it starts from. */
 async function inspect(s: Socketed, id: string, budget: Budget): Promise<{ pid?: number; hostname?: string; process?: ContainerProcess }> {
-  const got = await get(s.path, `/containers/${id}/json`, budget);
-  if (got.peerUid !== s.uid) throw new Error(`${s.path} is answered by uid ${got.peerUid}, not ${s.uid}`);
+  const got = await get(s, `/containers/${id}/json`, budget);
   const body = got.body as { State?: { Pid?: unknown }; Config?: { Hostname?: unknown; Env?: unknown; WorkingDir?: unknown } } | null;
   const pid = body?.State?.Pid;
   const hostname = name(body?.Config?.Hostname, 253);
@@ -395,6 +400,8 @@ export class Engines {
   /** What the rootless engines answered last, and whether they are being asked. */
   private users: Found[] = [];
   private asking = false;
+  /** Each API socket's last answer, by socket path. */
+  private answers = new Map<string, EngineApi>();
   /** Told when a rootless engine's answer, which no list waited for, has landed. */
   onChange: (() => void) | undefined;
 
@@ -407,14 +414,32 @@ export class Engines {
   private async refresh(): Promise<Found[]> {
     const sockets = apiSockets();
     this.askUsers(sockets.filter((s) => s.uid !== 0));
-    this.system = await ask(sockets.filter((s) => s.uid === 0));
+    // Sockets that went are forgotten; the others keep their last answer until they give a new one.
+    for (const path of this.answers.keys()) if (!sockets.some((s) => s.path === path)) this.answers.delete(path);
+    this.system = await this.ask(sockets.filter((s) => s.uid === 0));
     return this.merge();
+  }
+
+  /** The API sockets there are, and whether each answered the last time it was asked. */
+  apis(): EngineApi[] {
+    return [...this.answers.values()];
+  }
+
+  /** The containers some API sockets report; a socket that fails adds none, and says why. */
+  private async ask(sockets: Socketed[]): Promise<Found[]> {
+    const results = await Promise.allSettled(sockets.map(fromApi));
+    return results.flatMap((r, i) => {
+      const { path: socket, uid, engine } = sockets[i];
+      const reason = r.status === 'rejected' ? String((r.reason as Error)?.message ?? r.reason).slice(0, 256) : undefined;
+      this.answers.set(socket, { engine, uid, socket, answering: !reason, ...(reason ? { reason } : {}) });
+      return r.status === 'fulfilled' ? r.value : [];
+    });
   }
 
   private askUsers(sockets: Socketed[]): void {
     if (this.asking) return;
     this.asking = true;
-    void ask(sockets).then((found) => {
+    void this.ask(sockets).then((found) => {
       this.users = found;
       this.asking = false;
       this.merge();
@@ -435,8 +460,3 @@ export class Engines {
   }
 }
 
-/** The containers some API sockets report; a socket that fails adds none. */
-async function ask(sockets: Socketed[]): Promise<Found[]> {
-  const results = await Promise.allSettled(sockets.map(fromApi));
-  return results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-}

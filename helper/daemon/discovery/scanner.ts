@@ -35,7 +35,7 @@ export class Scanner {
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model) => void) | undefined;
 
-  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers'>, private readonly engines?: Engines) {}
+  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>, private readonly engines?: Engines) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
   async model(maxAgeMs = 0): Promise<Model> {
@@ -164,7 +164,7 @@ export class Scanner {
   }
 
   private built(state: ProcState, self: number, started: number): Model {
-    const model = buildModel(state, { ...this.ctx, selfMntns: self, containers: this.containers }, started);
+    const model = buildModel(state, { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] }, started);
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model);

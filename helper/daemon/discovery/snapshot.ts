@@ -4,15 +4,16 @@
 // but a child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
-import { ContainerHint, Holder, MAX_CUT_PIDS, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, ScanCut, Snapshot, nsId } from '../../common/protocol';
+import { ContainerHint, EngineApi, Holder, MAX_CUT_PIDS, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, ScanCut, Snapshot, nsId } from '../../common/protocol';
 import type { Found } from './engines';
 import { ProcState, RawMount, RawProcess, setOf } from './procfs';
 
 export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
   selfMntns: number;
-  /** What the container engines reported, as the scan started. */
+  /** What the container engines reported, as the scan started, and which of their APIs answered. */
   containers: Found[];
+  engines: EngineApi[];
   userName(uid: number): string;
   /** Recognizes a pin, or another tool's `ip netns` name, among nsfs mount paths of nsxd's mount namespace. */
   mountAt(path: string, type: NsType, inode: number): { pin: Pin } | { netns: string } | undefined;
@@ -48,7 +49,9 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number):
   b.markInitial();
   const containers = b.addContainers(ctx.containers);
   const model: Model = {
-    snapshot: { namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), scanMs: 0, ...(b.cut ? { cut: b.cut } : {}) },
+    snapshot: {
+      namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), engines: ctx.engines, scanMs: 0, ...(b.cut ? { cut: b.cut } : {}),
+    },
     byInode: b.namespaces,
     mountReaders: b.mountReaders,
     selfMntns: ctx.selfMntns,

@@ -335,8 +335,9 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
   }
   change.processesRemoved = [...oldProc.keys()];
   if (!same(before.containers, after.containers)) change.containers = after.containers;
+  if (!same(before.engines, after.engines)) change.engines = after.engines;
   const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers &&
+    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers && !change.engines &&
     same(before.cut, after.cut);
   return empty ? undefined : change;
 }
