@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -56,8 +58,12 @@
 #define QUEUE_HIGH (64 * 1024)
 /* Output kept while no nsxd is connected; the oldest goes first. */
 #define SCROLLBACK (256 * 1024)
+/* Frames to nsxd: the scrollback and a read more (trimmed after each), or QUEUE_HIGH and a read of each stream. */
+#define OUT_RING (SCROLLBACK + READ_CHUNK + 64)
 #define MAX_FRAME (1024 * 1024 + 64)
 #define MAX_INFO (64 * 1024)
+/* What frames from nsxd are read into at first; it grows to fit a longer frame and goes once empty. */
+#define IN_CHUNK 16384
 /* After the shell exits, how long its output may still arrive (a process outside any cgroup may hold the pty). */
 #define DRAIN_MS 2000
 #define KILL_GRACE_MS 300
@@ -90,17 +96,6 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* A frame on its way to nsxd, header included. */
-struct chunk {
-	struct chunk *next;
-	size_t len, off;
-	char type;
-	unsigned char data[];
-};
-
-/* Frames from nsxd. Outside s, whose initialiser would make it a megabyte of the binary. */
-static unsigned char in_buf[MAX_FRAME];
-
 static struct {
 	const char *socket_path, *cgroup_path;
 	int listen_fd, conn_fd, cgroup_fd, pidfd, signal_fd;
@@ -112,14 +107,28 @@ static struct {
 	int killed, exit_queued;
 	/* The connected nsxd relays to a client (it said A). */
 	int adopted;
-	struct chunk *head, *tail;
-	size_t queued;
+	/* The hello to the connected nsxd, before any other frame; hello_off of it is sent. */
+	unsigned char *hello;
+	size_t hello_len, hello_off;
+	/*
+	 * Output and the exit, as frames in one ring, mapped at the first output:
+	 * no allocation per read, so a shell printing a byte at a time costs what
+	 * it printed, not a malloc'd chunk a byte. queued bytes wait from
+	 * ring[head] on, sent bytes of the first frame already with nsxd; the
+	 * last frame, at ring[last], takes in what follows it of its stream.
+	 * dirty: how far pages have been written since they were last given back.
+	 */
+	unsigned char *ring;
+	size_t head, queued, sent, last, dirty;
 	unsigned char *info;
 	size_t info_len;
-	/* in_start and in_len frame what in_buf holds; pending is input not yet taken by the pty or pipe. */
-	size_t in_start, in_len;
-	unsigned char *pending;
-	size_t pending_len;
+	/*
+	 * Frames from nsxd: in_len bytes in a buffer of in_cap, that exists only
+	 * while it holds some; in_start is where the next frame begins. Input not
+	 * yet taken by the pty or pipe is pending_len bytes at pending_off.
+	 */
+	unsigned char *in;
+	size_t in_cap, in_start, in_len, pending_off, pending_len;
 } s = { .listen_fd = -1, .conn_fd = -1, .cgroup_fd = -1, .master = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -135,51 +144,120 @@ static uint32_t get_u32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static struct chunk *frame(char type, const void *a, size_t alen, const void *b, size_t blen)
+/* Copies n bytes to or from the ring, off bytes past its head, across its end. */
+static void ring_put(size_t off, const void *from, size_t n)
 {
-	struct chunk *c = malloc(sizeof(*c) + 5 + alen + blen);
+	size_t at = (s.head + off) % OUT_RING, first = n < OUT_RING - at ? n : OUT_RING - at;
 
-	if (!c)
-		abort();
-	c->next = NULL;
-	c->len = 5 + alen + blen;
-	c->off = 0;
-	c->type = type;
-	c->data[0] = (unsigned char)type;
-	put_u32(c->data + 1, (uint32_t)(alen + blen));
-	if (alen)
-		memcpy(c->data + 5, a, alen);
-	if (blen)
-		memcpy(c->data + 5 + alen, b, blen);
-	return c;
+	memcpy(s.ring + at, from, first);
+	memcpy(s.ring, (const unsigned char *)from + first, n - first);
+	if (n > first)
+		s.dirty = OUT_RING;
+	else if (at + n > s.dirty)
+		s.dirty = at + n;
 }
 
-static void enqueue(struct chunk *c)
+static void ring_get(size_t off, void *to, size_t n)
 {
-	if (s.tail)
-		s.tail->next = c;
-	else
-		s.head = c;
-	s.tail = c;
-	s.queued += c->len;
+	size_t at = (s.head + off) % OUT_RING, first = n < OUT_RING - at ? n : OUT_RING - at;
+
+	memcpy(to, s.ring + at, first);
+	memcpy((unsigned char *)to + first, s.ring, n - first);
+}
+
+static char head_type(void)
+{
+	return (char)s.ring[s.head];
+}
+
+/* The payload length of the frame off bytes past the head. */
+static uint32_t frame_len(size_t off)
+{
+	unsigned char h[4];
+
+	ring_get(off + 1, h, 4);
+	return get_u32(h);
+}
+
+static void put_header(size_t off, char type, uint32_t len)
+{
+	unsigned char h[5];
+
+	h[0] = (unsigned char)type;
+	put_u32(h + 1, len);
+	ring_put(off, h, 5);
+}
+
+/* An output frame (O or E) or the exit; output follows output of its stream in one frame, up to a read's worth. */
+static void enqueue(char type, const void *data, size_t n)
+{
+	size_t last = (s.last + OUT_RING - s.head) % OUT_RING;
+
+	if (!s.ring) {
+		s.ring = mmap(NULL, OUT_RING, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (s.ring == MAP_FAILED)
+			abort();
+	}
+	/* The reads after QUEUE_HIGH, or after the trim to SCROLLBACK, always fit: anything else is a bug here. */
+	if (s.queued + 5 + n > OUT_RING)
+		abort();
+	/* A frame nsxd has begun to take keeps the length it was sent with. */
+	if (s.queued && type != 'X' && (char)s.ring[s.last] == type && (last || !s.sent) &&
+	    frame_len(last) + n <= READ_CHUNK) {
+		put_header(last, type, frame_len(last) + (uint32_t)n);
+	} else {
+		s.last = (s.head + s.queued) % OUT_RING;
+		put_header(s.queued, type, (uint32_t)n);
+		s.queued += 5;
+	}
+	ring_put(s.queued, data, n);
+	s.queued += n;
 }
 
 static void drop_head(void)
 {
-	struct chunk *c = s.head;
+	size_t n = 5 + frame_len(0);
 
-	s.head = c->next;
-	if (!s.head)
-		s.tail = NULL;
-	s.queued -= c->len;
-	free(c);
+	s.head = (s.head + n) % OUT_RING;
+	s.queued -= n;
+	s.sent = 0;
+	if (s.queued)
+		return;
+	/*
+	 * Empty, the ring starts over at its start: a session whose output nsxd
+	 * takes at once touches its first pages only. One that held more (a
+	 * scrollback sent, a slow nsxd) gives its pages back.
+	 */
+	s.head = 0;
+	if (s.dirty > QUEUE_HIGH) {
+		madvise(s.ring, OUT_RING, MADV_DONTNEED);
+		s.dirty = 0;
+	}
 }
 
-/* With no client: only the newest output is kept, and only output is ever dropped. */
+/*
+ * With no client: only the newest output is kept, and only output is ever
+ * dropped. The oldest frame loses its oldest bytes, its header moved up
+ * over them, so exactly the newest SCROLLBACK bytes of frames stay.
+ */
 static void trim_scrollback(void)
 {
-	while (!s.adopted && s.queued > SCROLLBACK && s.head && (s.head->type == 'O' || s.head->type == 'E'))
-		drop_head();
+	while (!s.adopted && s.queued > SCROLLBACK && (head_type() == 'O' || head_type() == 'E')) {
+		size_t over = s.queued - SCROLLBACK;
+		uint32_t len = frame_len(0);
+		char type = head_type();
+		int only = s.last == s.head;
+
+		if (over >= len) {
+			drop_head();
+			continue;
+		}
+		s.head = (s.head + over) % OUT_RING;
+		s.queued -= over;
+		put_header(0, type, len - (uint32_t)over);
+		if (only)
+			s.last = s.head;
+	}
 }
 
 static void close_fd(int *fd)
@@ -189,21 +267,28 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+static void free_in(void)
+{
+	free(s.in);
+	s.in = NULL;
+	s.in_cap = s.in_start = s.in_len = 0;
+}
+
 static void detach(void)
 {
 	close_fd(&s.conn_fd);
-	s.in_start = s.in_len = 0;
-	s.pending = NULL;
+	free_in();
 	s.pending_len = 0;
+	free(s.hello);
+	s.hello = NULL;
 	/* A frame half written to the nsxd that went is whole for the next one. */
-	if (s.head)
-		s.head->off = 0;
-	while (s.head && s.head->type == 'H')
-		drop_head();
+	s.sent = 0;
 	if (s.adopted)
 		s.orphan_at = now_ms() + s.orphan_ms;
 	s.adopted = 0;
 	trim_scrollback();
+	/* It may wait alone for minutes: the heap gives back what the connection freed. */
+	malloc_trim(0);
 }
 
 static void kill_tree(void)
@@ -268,8 +353,6 @@ static void on_attach(void)
 	int fd = accept4(s.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	unsigned char pid[4];
-	struct chunk *hello;
 
 	if (fd < 0)
 		return;
@@ -278,30 +361,54 @@ static void on_attach(void)
 		return;
 	}
 	s.conn_fd = fd;
-	put_u32(pid, (uint32_t)s.child);
-	hello = frame('H', pid, 4, s.info, s.info_len);
-	hello->next = s.head;
-	s.head = hello;
-	if (!s.tail)
-		s.tail = hello;
-	s.queued += hello->len;
+	s.hello_len = 5 + 4 + s.info_len;
+	s.hello_off = 0;
+	s.hello = malloc(s.hello_len);
+	if (!s.hello)
+		abort();
+	s.hello[0] = 'H';
+	put_u32(s.hello + 1, (uint32_t)(4 + s.info_len));
+	put_u32(s.hello + 5, (uint32_t)s.child);
+	if (s.info_len)
+		memcpy(s.hello + 9, s.info, s.info_len);
 }
 
 static void flush_queue(void)
 {
 	/* Until a client has the session, nsxd gets the hello only: a refused attach takes no output away. */
-	while (s.conn_fd >= 0 && s.head && (s.adopted || s.head->type == 'H')) {
-		ssize_t n = send(s.conn_fd, s.head->data + s.head->off, s.head->len - s.head->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (s.conn_fd >= 0 && (s.hello || (s.adopted && s.queued))) {
+		const unsigned char *p;
+		size_t len;
+		ssize_t n;
 
+		if (s.hello) {
+			p = s.hello + s.hello_off;
+			len = s.hello_len - s.hello_off;
+		} else {
+			/* The rest of the first frame, up to the ring's end. */
+			size_t at = (s.head + s.sent) % OUT_RING;
+
+			p = s.ring + at;
+			len = 5 + frame_len(0) - s.sent;
+			if (len > OUT_RING - at)
+				len = OUT_RING - at;
+		}
+		n = send(s.conn_fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			detach();
 			return;
 		}
-		s.head->off += (size_t)n;
-		if (s.head->off == s.head->len)
+		if (s.hello) {
+			s.hello_off += (size_t)n;
+			if (s.hello_off == s.hello_len) {
+				free(s.hello);
+				s.hello = NULL;
+			}
+		} else if ((s.sent += (size_t)n) == 5 + frame_len(0)) {
 			drop_head();
+		}
 	}
 }
 
@@ -312,7 +419,7 @@ static void read_output(int *fd, char type)
 	ssize_t n = read(*fd, buf, sizeof(buf));
 
 	if (n > 0) {
-		enqueue(frame(type, buf, (size_t)n, NULL, 0));
+		enqueue(type, buf, (size_t)n);
 		trim_scrollback();
 		return;
 	}
@@ -331,7 +438,7 @@ static void write_pending(void)
 		return;
 	}
 	while (s.pending_len > 0) {
-		ssize_t n = write(fd, s.pending, s.pending_len);
+		ssize_t n = write(fd, s.in + s.pending_off, s.pending_len);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -339,7 +446,7 @@ static void write_pending(void)
 			s.pending_len = 0; /* the shell is gone; its exit follows */
 			return;
 		}
-		s.pending += n;
+		s.pending_off += (size_t)n;
 		s.pending_len -= (size_t)n;
 	}
 }
@@ -348,9 +455,9 @@ static void write_pending(void)
 static void run_frames(void)
 {
 	while (s.pending_len == 0 && s.conn_fd >= 0 && s.in_len - s.in_start >= 5) {
-		unsigned char type = in_buf[s.in_start];
-		uint32_t len = get_u32(in_buf + s.in_start + 1);
-		unsigned char *p = in_buf + s.in_start + 5;
+		unsigned char type = s.in[s.in_start];
+		uint32_t len = get_u32(s.in + s.in_start + 1);
+		unsigned char *p = s.in + s.in_start + 5;
 
 		if (len > MAX_FRAME - 5) {
 			detach();
@@ -374,7 +481,7 @@ static void run_frames(void)
 			s.adopted = 1;
 			break;
 		case 'D':
-			s.pending = p;
+			s.pending_off = (size_t)(p - s.in);
 			s.pending_len = len;
 			write_pending();
 			break;
@@ -396,21 +503,46 @@ static void run_frames(void)
 			return;
 		}
 	}
-	/* Input still pending points into in[]: it stays where it is until written. */
+	/* Input still pending is in s.in: it stays where it is until written. */
 	if (s.pending_len > 0 || s.in_start == 0)
 		return;
-	memmove(in_buf, in_buf + s.in_start, s.in_len - s.in_start);
 	s.in_len -= s.in_start;
+	memmove(s.in, s.in + s.in_start, s.in_len);
 	s.in_start = 0;
+	/* Nothing left, nothing held: a pasted megabyte would otherwise stay as long as the session. */
+	if (!s.in_len)
+		free_in();
 }
 
+/*
+ * Up to MAX_FRAME of frames wait here unread, as ever; but the buffer grows
+ * only as they arrive (to the whole of a frame once its header is in, else a
+ * chunk more when full), and goes once they are run.
+ */
 static void read_frames(void)
 {
+	size_t want = s.in_len == s.in_cap ? s.in_cap + IN_CHUNK : s.in_cap;
 	ssize_t n;
 
-	if (s.in_len == sizeof(in_buf))
+	if (s.in_len - s.in_start >= 5) {
+		uint32_t len = get_u32(s.in + s.in_start + 1);
+
+		if (len <= MAX_FRAME - 5 && s.in_start + 5 + len > want)
+			want = s.in_start + 5 + len;
+	}
+	if (want > MAX_FRAME)
+		want = MAX_FRAME;
+	if (want > s.in_cap) {
+		unsigned char *in = realloc(s.in, want);
+
+		if (!in)
+			abort();
+		s.in = in;
+		s.in_cap = want;
+	}
+	if (s.in_len == s.in_cap)
 		return;
-	n = recv(s.conn_fd, in_buf + s.in_len, sizeof(in_buf) - s.in_len, MSG_DONTWAIT);
+	n = recv(s.conn_fd, s.in + s.in_len, s.in_cap - s.in_len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		detach();
 		return;
@@ -569,7 +701,7 @@ static void queue_exit(void)
 		return;
 	put_u32(x, (uint32_t)s.code);
 	put_u32(x + 4, (uint32_t)s.signal);
-	enqueue(frame('X', x, sizeof(x), NULL, 0));
+	enqueue('X', x, sizeof(x));
 	s.exit_queued = 1;
 }
 
@@ -601,6 +733,12 @@ int main(int argc, char **argv)
 	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
 	syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/*
+	 * A fixed threshold: a long frame's buffer is mapped and unmapped on its
+	 * own. The default one rises to the size of the first such buffer freed,
+	 * and the next would stay in the heap once freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	sigemptyset(&mask);
@@ -628,7 +766,7 @@ int main(int argc, char **argv)
 		p[n++] = (struct pollfd){ .fd = s.listen_fd, .events = POLLIN };
 		if (s.conn_fd >= 0) {
 			i_conn = n;
-			p[n++] = (struct pollfd){ .fd = s.conn_fd, .events = (s.pending_len ? 0 : POLLIN) | (s.head && (s.adopted || s.head->type == 'H') ? POLLOUT : 0) };
+			p[n++] = (struct pollfd){ .fd = s.conn_fd, .events = (s.pending_len ? 0 : POLLIN) | (s.hello || (s.adopted && s.queued) ? POLLOUT : 0) };
 		}
 		/* A master whose shell is gone polls as hung up at once: left out while there is no room to read it. */
 		if (s.master >= 0 && (room || s.pending_len)) {
@@ -680,7 +818,7 @@ int main(int argc, char **argv)
 		queue_exit();
 		flush_queue();
 		/* The exit is nsxd's (a closed socket still delivers what was sent): nothing is left to do. */
-		if (s.exit_queued && !s.head && s.adopted)
+		if (s.exit_queued && !s.queued && s.adopted)
 			finish();
 	}
 }

@@ -98,6 +98,13 @@ function knocker(daemon: Daemon, user: string, id: number) {
   return { output: () => out, kill: () => proc.kill('SIGKILL') };
 }
 
+/** A process's memory in KiB, from the kernel's own account of its mappings. */
+function memoryOf(pid: number): { rss: number; pss: number; privateDirty: number } {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)![1]);
+  return { rss: kib('Rss'), pss: kib('Pss'), privateDirty: kib('Private_Dirty') };
+}
+
 describe('sessions outlive nsxd', () => {
   let member: ReturnType<typeof createUser>;
   let other: ReturnType<typeof createUser>;
@@ -386,6 +393,57 @@ describe('sessions outlive nsxd', () => {
       await c2.conn.sendRequest(TerminalAttach, { session: opened.session });
       await waitFor(() => t.exit(opened.session) === 3, 5000, 'the exit, given to the owner');
       assert.match(t.text(opened.session), /bye-42/);
+      c2.close();
+    } finally {
+      await next?.destroy();
+      await first.destroy();
+    }
+  });
+
+  // A supervisor's own memory (its private dirty pages: libc's and its own
+  // text are shared by every supervisor) is what glibc, ld.so and the stack
+  // always hold (100-120 KiB with Debian 12's glibc 2.36; 192 allows for
+  // another) and, while orphaned, the 272 KiB ring (SCROLLBACK + READ_CHUNK)
+  // it keeps output in: 388 KiB here. It used to be a malloc'd frame per
+  // read (this shell's byte-at-a-time printing made 256 KiB of scrollback
+  // cost 1.6 MiB) and a static megabyte for frames from nsxd, whose pages
+  // stayed once a paste had filled them: 2,456 KiB here.
+  it('an orphaned supervisor holds its last 256 KiB of output and little more, however the output came and whatever was pasted', async (t) => {
+    const SCROLLBACK = 256 * 1024;
+    const first = await startDaemon({ orphanTimeout: 120 });
+    let next: Daemon | undefined;
+    try {
+      const c = await first.client();
+      // Pipes: the paste is all read, a byte-at-a-time printf a read each, 300,000 of them.
+      const opened = await c.conn.sendRequest(TerminalOpen, {
+        command: ['sh', '-c', 'head -c 716800 >/dev/null; sleep 1; i=0; while [ $i -lt 300000 ]; do printf x; i=$((i+1)); done; echo; echo printed-$((6*7)); exec sleep 601'],
+      });
+      const [supervisor] = supervisorsOf(first);
+      const running = (command: string) => descendants(supervisor).some((p) => {
+        try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `${command.replaceAll(' ', '\0')}\0`; } catch { return false; }
+      });
+      await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.alloc(716800, 'p').toString('base64') });
+      // All of it taken (input nobody has taken yet goes with nsxd), and nsxd gone before the printing starts.
+      await waitFor(() => running('sleep 1'), 5000, 'the paste read');
+      await killHard(first);
+      c.close();
+      await waitFor(() => running('sleep 601'), 30_000, 'the output printed');
+      const orphaned = memoryOf(supervisor);
+      assert.ok(orphaned.privateDirty < SCROLLBACK / 1024 + 16 + 192, `the orphaned supervisor holds ${JSON.stringify(orphaned)} KiB`);
+
+      next = await startDaemon({ dir: first.dir, orphanTimeout: 120 });
+      const c2 = await next.client();
+      const t2 = sessionsOf(c2);
+      await c2.conn.sendRequest(TerminalAttach, { session: opened.session });
+      await waitFor(() => t2.text(opened.session).includes('printed-42'), 5000, 'the scrollback');
+      // The newest 256 KiB of frames (a frame header is 5 bytes, and the bytes come in frames of up to 16 KiB).
+      const text = t2.text(opened.session);
+      assert.match(text, /^x+\nprinted-42\n$/);
+      assert.ok(text.length > SCROLLBACK - 200 && text.length <= SCROLLBACK, `${text.length} bytes of scrollback`);
+      // Taken, the scrollback's pages go back.
+      const taken = await waitFor(() => { const m = memoryOf(supervisor); return m.privateDirty < 192 && m; }, 5000, 'the scrollback given back')
+        .catch(() => assert.fail(`the supervisor holds ${JSON.stringify(memoryOf(supervisor))} KiB once its scrollback is taken`));
+      t.diagnostic(`supervisor memory (KiB): orphaned ${JSON.stringify(orphaned)}, scrollback taken ${JSON.stringify(taken)}`);
       c2.close();
     } finally {
       await next?.destroy();
