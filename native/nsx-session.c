@@ -20,7 +20,9 @@
  *   from nsxd: S (info to keep: who owns the session), A (a client has the
  *              session now), D (input), C (end of input, pipes), W (window
  *              size: rows u16, cols u16), K (kill)
- * While no client has it it keeps the last SCROLLBACK bytes of output, and
+ * Before its first client it holds up to SCROLLBACK bytes of output and then
+ * reads no more (the shell waits: nothing is lost before anyone saw it).
+ * While no client has it after that, it keeps the last SCROLLBACK bytes, and
  * ends the session once the orphan timeout has passed since the last client
  * went (a connection that never said A, such as a refused attach, does not
  * count as one: nobody keeps a session alive by knocking). It ends when the shell has
@@ -107,6 +109,8 @@ static struct {
 	int killed, exit_queued;
 	/* The connected nsxd relays to a client (it said A). */
 	int adopted;
+	/* A client has had the session once: until then nothing it printed may be dropped (the shell waits instead). */
+	int ever_adopted;
 	/* The hello to the connected nsxd, before any other frame; hello_off of it is sent. */
 	unsigned char *hello;
 	size_t hello_len, hello_off;
@@ -242,7 +246,7 @@ static void drop_head(void)
  */
 static void trim_scrollback(void)
 {
-	while (!s.adopted && s.queued > SCROLLBACK && (head_type() == 'O' || head_type() == 'E')) {
+	while (!s.adopted && s.ever_adopted && s.queued > SCROLLBACK && (head_type() == 'O' || head_type() == 'E')) {
 		size_t over = s.queued - SCROLLBACK;
 		uint32_t len = frame_len(0);
 		char type = head_type();
@@ -478,7 +482,7 @@ static void run_frames(void)
 			}
 			break;
 		case 'A':
-			s.adopted = 1;
+			s.adopted = s.ever_adopted = 1;
 			break;
 		case 'D':
 			s.pending_off = (size_t)(p - s.in);
@@ -758,7 +762,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct pollfd p[7];
 		int n = 0, i_listen, i_conn = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_child = -1;
-		int room = !s.adopted || s.queued < QUEUE_HIGH;
+		/* Before its first client the scrollback is all the room there is; after, an orphan's keeps the newest. */
+		int room = s.adopted ? s.queued < QUEUE_HIGH : s.ever_adopted || s.queued < SCROLLBACK;
 
 		p[n] = (struct pollfd){ .fd = s.signal_fd, .events = POLLIN };
 		n++;

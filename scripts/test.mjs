@@ -39,6 +39,21 @@ async function nodeTests(dirs) {
   failed += count('fail') + (r.code !== 0 && count('fail') === 0 ? 1 : 0);
 }
 
+// This kind of machine's root .bashrc runs `pyenv init`, whose rehash holds a lock file for the moment it
+// runs: a test that kills a root shell as it starts can leave the lock behind, and every root shell after it
+// then waits a minute for the lock before its first prompt. One older than a few seconds is nobody's: while
+// the suites run, such a lock is cleared.
+function clearStaleShellLock() {
+  const lock = join(homedir(), '.pyenv/shims/.pyenv-shim');
+  try {
+    if (Date.now() - statSync(lock).mtimeMs > 5000) rmSync(lock);
+  } catch {
+    // no pyenv here, or no lock
+  }
+}
+
+setInterval(clearStaleShellLock, 1000).unref();
+
 // With --vscode, the VS Code suite alone (NSX_GREP=PATTERN: only the tests it matches).
 const vscodeOnly = process.argv.includes('--vscode');
 
@@ -56,19 +71,6 @@ if (process.getuid() !== 0) {
 // 2. Integration tests, as root: real namespaces, real users, a real nsxd.
 if (!vscodeOnly) await nodeTests(['dist/test/integration/']);
 
-// This kind of machine's root .bashrc runs `pyenv init`, whose rehash holds a lock file while it runs: a
-// test that kills a root shell as it starts can leave the lock behind, and every root shell after it then
-// waits a minute for the lock before its first prompt. One older than a minute is nobody's.
-function clearStaleShellLock() {
-  const lock = join(homedir(), '.pyenv/shims/.pyenv-shim');
-  try {
-    if (Date.now() - statSync(lock).mtimeMs > 60_000) rmSync(lock);
-  } catch {
-    // no pyenv here, or no lock
-  }
-}
-clearStaleShellLock();
-
 // 3. The VS Code suite, against an nsxd of its own.
 const dir = mkdtempSync(join(tmpdir(), 'nsx-vscode-'));
 chmodSync(dir, 0o755);
@@ -85,7 +87,6 @@ try {
   const passOn = Object.fromEntries(['NSX_SCREENSHOT', 'NSX_GREP'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
   const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...passOn });
   count(suite);
-  clearStaleShellLock();
   // The window reloaded under its terminals: a suite of its own, as the page reload restarts the extension host.
   const state = join(dir, 'reload-state.json');
   count(await run(process.execPath, ['test/vscode/run.mjs', '--suite', 'dist/test/vscode/reload.js'], { NSX_SOCKET: socket, NSX_RELOAD_STATE: state }));

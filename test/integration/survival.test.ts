@@ -450,4 +450,17 @@ describe('sessions outlive nsxd', () => {
       await first.destroy();
     }
   });
+  it('keeps all a session prints before its client has it: a fast command loses none of its start', async () => {
+    const daemon = await startDaemon();
+    try {
+      // 1.9 MB at once: far past the scrollback, most of it before nsxd hands the session to nsx.
+      const r = nsx(daemon, ['isolate', '-t', 'uts', '--', 'seq', '1', '300000']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.split('\n');
+      assert.deepEqual(lines.slice(0, 3), ['1', '2', '3'], 'its start');
+      assert.equal(lines.length, 300001, 'every line');
+    } finally {
+      await daemon.destroy();
+    }
+  });
 });
