@@ -16,7 +16,7 @@ import { request } from 'node:http';
 import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../../../native/libc';
-import { hasControl } from '../../common/format';
+import { field, hasControl } from '../../common/format';
 import type { Container, EngineApi } from '../../common/protocol';
 import { parseStat, readProcFile } from './procfs';
 
@@ -430,7 +430,8 @@ export class Engines {
     const results = await Promise.allSettled(sockets.map(fromApi));
     return results.flatMap((r, i) => {
       const { path: socket, uid, engine } = sockets[i];
-      const reason = r.status === 'rejected' ? String((r.reason as Error)?.message ?? r.reason).slice(0, 256) : undefined;
+      // An error may quote the engine's own answer (a JSON parse error does): its words, escaped.
+      const reason = r.status === 'rejected' ? field(String((r.reason as Error)?.message ?? r.reason).slice(0, 256)) : undefined;
       this.answers.set(socket, { engine, uid, socket, answering: !reason, ...(reason ? { reason } : {}) });
       return r.status === 'fulfilled' ? r.value : [];
     });
