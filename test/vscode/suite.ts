@@ -12,6 +12,7 @@ import type { NsTerminal } from '../../extension/terminal';
 import type { NamespaceNode, Node } from '../../extension/tree/nodes';
 import { isKernelThread } from '../../extension/tree/labels';
 import { nsId, NsKey } from '../../helper/common/protocol';
+import { detailsUri } from '../../extension/documents';
 import { docker, podman, Engine } from '../engines';
 import { fakeEngine, FakeEngine } from '../fake-engine';
 import { createUser } from '../support';
@@ -514,6 +515,7 @@ export function defineSuite(): void {
       const node = containerNode(web);
       const pid = (engine as Engine).pid(web);
       const t = (await vscode.commands.executeCommand('nsx.openTerminalWithHostTools', node)) as NsTerminal;
+      assert.equal(t.terminal!.name, `nsx: ${web} (host tools)`, 'not the name of a full shell in it');
       const out = await runInTerminal(t, 'readlink /proc/self/ns/net /proc/self/ns/mnt; test -x /usr/bin/nsenter && echo host-files', 'DONE9');
       assert.match(out, new RegExp(`net:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode('self', 'mnt')}\\]\\r?\\nhost-files`));
       t.terminal!.dispose();
@@ -607,6 +609,9 @@ export function defineSuite(): void {
         const pid = (engine as Engine).pid(web);
         await revealed({ type: 'net', inode: inode(pid, 'net') });
         assert.ok(api.namespacesView.selection[0].parent instanceof N().ContainerNode, 'under its container');
+        // A row carries no command (its arguments would die with the next redraw): selecting it shows its details.
+        assert.equal(item(api, api.namespacesView.selection[0]).command, undefined);
+        await until('its details shown', () => vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === detailsUri({ type: 'net', inode: inode(pid, 'net') }).toString()));
         // Pages of two: web's uts namespace is newer than the host's and the four made here, past the first page.
         await config.update('pageSize', 2, vscode.ConfigurationTarget.Global);
         await vscode.commands.executeCommand('nsx.showByType');
@@ -636,6 +641,10 @@ export function defineSuite(): void {
         const pid = (engine as Engine).pid(web);
         assert.ok(shown.length > 0);
         for (const n of shown) assert.equal((n as NamespaceNode).key.inode, inode(pid, (n as NamespaceNode).key.type), `only ${web}'s namespaces`);
+        // The Processes view shows web's processes, named by it, and not chromium's or curl's whose arguments say it.
+        const procs = api.processes.getChildren().filter((n) => n instanceof N().ProcessNode);
+        assert.ok(procs.some((n) => (n as InstanceType<Api['nodes']['ProcessNode']>).pid === pid), `${web}'s first process`);
+        for (const n of procs) assert.match(String(item(api, n).description), new RegExp(`^in ${web} · `), `only ${web}'s processes`);
       } finally {
         await vscode.commands.executeCommand('nsx.clearFilter');
       }
@@ -698,7 +707,8 @@ export function defineSuite(): void {
         assert.ok(row, "the user's engine has a row");
         const ti = item(api, row);
         assert.match(String(ti.description), /API not answering/);
-        assert.match((ti.tooltip as vscode.MarkdownString).value, /does not answer: no answer within 2000 ms[\s\S]*only the running ones/);
+        // appendText keeps the engine's words as text, its blanks as &nbsp;.
+        assert.match((ti.tooltip as vscode.MarkdownString).value.replace(/&nbsp;/g, ' '), /does not answer: no answer within 2000 ms[\s\S]*only the running ones/);
       } finally {
         fake?.stop();
         user.remove();
