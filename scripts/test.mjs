@@ -57,6 +57,13 @@ setInterval(clearStaleShellLock, 1000).unref();
 // With --vscode, the VS Code suite alone (NSX_GREP=PATTERN: only the tests it matches).
 const vscodeOnly = process.argv.includes('--vscode');
 
+// 0. nsxd's layers, from its imports: discovery reads, kernel acts, requests decide, rpc carries.
+if (!vscodeOnly) {
+  const layers = await run(process.execPath, ['scripts/check-layers.mjs']);
+  if (layers.code === 0) passed += 1;
+  else failed += 1;
+}
+
 // 1. Unit tests: any user, no daemon, no namespaces of their own.
 if (!vscodeOnly) await nodeTests(['dist/test/unit/']);
 if (process.argv.includes('--unit')) {

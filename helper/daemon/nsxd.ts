@@ -1,6 +1,13 @@
 // nsxd: the root helper of Namespace Explorer. Runs in the foreground,
 // serves the nsxd protocol on a Unix socket that only root and the members
 // of one group can reach, and does every privileged act on their behalf.
+//
+// One rule for its folders: discovery reads, kernel acts, requests decide,
+// rpc carries. discovery/ imports none of the others; kernel/ imports
+// discovery/ (and who a caller is, as a type); requests/ import kernel/,
+// discovery/, access/ and rpc/'s types; rpc/ imports access/ alone. The
+// modules at the top (this file, fds.ts) wire and serve them all.
+// scripts/check-layers.mjs checks the imports in npm test.
 //   nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, Server as NetServer } from 'node:net';
@@ -12,6 +19,7 @@ import { DEFAULT_GROUP, DEFAULT_SOCKET } from '../common/deployment';
 import { loadPolicy } from './access/access';
 import { audit } from './access/audit';
 import { Engines } from './discovery/engines';
+import { KERNEL_NSTYPES } from './discovery/procfs';
 import { Scanner } from './discovery/scanner';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
@@ -149,6 +157,8 @@ async function main(): Promise<void> {
   // A rootless engine's answer lands after the list that asked for it: the model takes it in then.
   engines.onChange = () => void scanner.refreshContainers().catch(() => undefined);
   const watcher = new Watcher(scanner);
+  // Every scan and update reaches the subscribers as what changed, whoever asked for it.
+  scanner.onScan = (model) => watcher.scanned(model.snapshot);
   const cgroups = SessionCgroups.open(values.socket);
   const supervisors = new Supervisors(runDir, orphanTimeout);
   try {
@@ -162,6 +172,7 @@ async function main(): Promise<void> {
     policy,
     limits: DEFAULT_LIMITS,
     version: VERSION,
+    nstypes: KERNEL_NSTYPES,
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),

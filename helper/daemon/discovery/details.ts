@@ -1,20 +1,19 @@
 // namespaces/details: what a namespace holds, read from a member process's
-// /proc files where the kernel shows them there, or else by a short-lived
-// nsx-exec that joins that one namespace (as root) and runs a host tool.
+// /proc files where the kernel shows them there, or else from a host tool run
+// inside that one namespace (the kernel layer's act, handed in as `inside`:
+// discovery reads, it does not launch).
 import { open, FileHandle } from 'node:fs/promises';
 import { readProcFile } from './procfs';
-import type { Model } from './snapshot';
-import { openNamespace } from './snapshot';
-import { launch } from '../kernel/launcher';
 import { Details, Namespace, nsId } from '../../common/protocol';
 import { describeHolder, netnsNames } from '../../common/words';
-import { NETNS_DIR } from '../kernel/pins';
-import { closeQuietly } from '../kernel/cgroup';
 
-const MAX_OUTPUT = 256 * 1024;
+export const MAX_OUTPUT = 256 * 1024;
+
+/** Runs a host command (or, with cat, reads files) joined to NS alone, and says what it printed. */
+export type RunInside = (ns: Namespace, command: string[], cat?: boolean) => Promise<string>;
 const READ_DEADLINE_MS = 2000;
 
-export async function readDetails(ns: Namespace, model: Model): Promise<Details> {
+export async function readDetails(ns: Namespace, runInside: RunInside): Promise<Details> {
   const sections: Details['sections'] = [summary(ns)];
   const member = ns.pids[0];
   const fromMember = async (title: string, file: string) => {
@@ -23,10 +22,10 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
     if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
   };
   const inside = async (title: string, command: string[]) => {
-    sections.push({ title, text: await runInside(ns, model, command) });
+    sections.push({ title, text: await runInside(ns, command) });
   };
   const catInside = async (title: string, files: string[]) => {
-    sections.push({ title, text: await runInside(ns, model, files, true) });
+    sections.push({ title, text: await runInside(ns, files, true) });
   };
   switch (ns.type) {
     case 'uts':
@@ -68,7 +67,7 @@ export async function readDetails(ns: Namespace, model: Model): Promise<Details>
 }
 
 /** Said where a section stops short, so that no one takes a part for the whole. */
-const TRUNCATED = `\n… truncated: only the first ${MAX_OUTPUT / 1024} KiB are shown`;
+export const TRUNCATED = `\n… truncated: only the first ${MAX_OUTPUT / 1024} KiB are shown`;
 
 /**
  * A file of a process someone else controls (a mount table can be made 74 MB
@@ -110,7 +109,10 @@ function summary(ns: Namespace): { title: string; text: string } {
   if (ns.ownerUid !== undefined) lines.push(`owner uid     ${ns.ownerUid}`);
   if (ns.container) lines.push(`container     ${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
   for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
-  for (const name of netnsNames(ns)) lines.push(`ip netns      ${name}, made by another tool: ${NETNS_DIR}/${name}`);
+  for (const name of netnsNames(ns)) {
+    const path = ns.holders.find((h) => h.kind === 'mount' && h.netns === name);
+    lines.push(`ip netns      ${name}, made by another tool${path?.kind === 'mount' ? `: ${path.path}` : ''}`);
+  }
   for (const h of ns.holders) lines.push(`held by       ${describeHolder(h)}`);
   if (ns.holdersOmitted) lines.push(`held by       … and ${ns.holdersOmitted} more`);
   return { title: 'summary', text: lines.join('\n') };
@@ -126,35 +128,4 @@ function pidTranslations(ns: Namespace): string {
   }
   if (ns.pids.length > 200) rows.push(`… and ${ns.pids.length - 200} more`);
   return rows.length ? rows.join('\n') : 'No process is in this pid namespace.';
-}
-
-/** Runs a host command joined to this one namespace only, as root, and returns what it printed. */
-async function runInside(ns: Namespace, model: Model, command: string[], cat = false): Promise<string> {
-  const fd = openNamespace(model, ns);
-  if (fd === undefined) return 'nsxd can no longer open this namespace.';
-  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
-  closeQuietly(fd);
-  child.stdin?.end();
-  let out = '';
-  let cut = false;
-  const collect = (chunk: Buffer) => {
-    if (out.length < MAX_OUTPUT) out += chunk.toString();
-    if (out.length > MAX_OUTPUT) {
-      out = out.slice(0, MAX_OUTPUT);
-      cut = true;
-    }
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  try {
-    await ready;
-  } catch (err) {
-    return `(${(err as Error).message})`;
-  } finally {
-    await exited;
-    clearTimeout(timer);
-  }
-  return (out.trimEnd() || '(nothing)') + (cut ? TRUNCATED : '');
 }

@@ -4,7 +4,8 @@
 // processes events name are read again at once (an update); with nobody
 // subscribed they are read when the next list asks. A slow full rescan
 // catches what events do not show.
-import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot } from '../../common/protocol';
+import type { NamespacesChanged, Snapshot } from '../../common/protocol';
+import { diff } from './diff';
 import { ProcEvents } from './events';
 import type { Scanner } from './scanner';
 
@@ -82,7 +83,6 @@ export class Watcher {
   private linger: NodeJS.Timeout | undefined;
 
   constructor(private readonly scanner: Scanner) {
-    scanner.onScan = (model) => this.scanned(model.snapshot);
   }
 
   /**
@@ -294,8 +294,12 @@ export class Watcher {
     this.linger.unref();
   }
 
-/** Every scan and update, the watcher's or a request's, goes to the subscribers as what changed since the one before. */
-  private scanned(snapshot: Snapshot): void {
+  /**
+   * Every scan and update, the watcher's or a request's, goes to the
+   * subscribers as what changed since the one before (nsxd.ts makes this the
+   * scanner's onScan).
+   */
+  scanned(snapshot: Snapshot): void {
     const before = this.last;
     this.last = snapshot;
     if (!before || this.listeners.size === 0) return;
@@ -304,87 +308,4 @@ export class Watcher {
     const bytes = JSON.stringify(change).length;
     for (const listener of this.listeners.keys()) listener(change, bytes);
   }
-}
-
-/** What changed between two snapshots; undefined when nothing did. */
-export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | undefined {
-  const change: NamespacesChanged = {
-    added: [], changed: [], removed: [],
-    processesAdded: [], processesChanged: [], processesRemoved: [],
-    scanMs: after.scanMs,
-    ...(after.cut ? { cut: after.cut } : {}),
-  };
-  // By inode: no two namespaces that exist at once share one, whatever their types.
-  const oldNs = new Map<number, Namespace>(before.namespaces.map((ns) => [ns.inode, ns]));
-  for (const ns of after.namespaces) {
-    const old = oldNs.get(ns.inode);
-    if (old?.type !== ns.type) change.added.push(ns);
-    else {
-      oldNs.delete(ns.inode);
-      const nsChange = namespaceChange(old, ns);
-      if (nsChange) change.changed.push(nsChange);
-    }
-  }
-  change.removed = [...oldNs.values()].map(({ type, inode }) => ({ type, inode }));
-  const oldProc = new Map<number, Process>(before.processes.map((p) => [p.pid, p]));
-  for (const p of after.processes) {
-    const old = oldProc.get(p.pid);
-    oldProc.delete(p.pid);
-    if (!old) change.processesAdded.push(p);
-    else if (!same(old, p)) change.processesChanged.push(p);
-  }
-  change.processesRemoved = [...oldProc.keys()];
-  if (!same(before.containers, after.containers)) change.containers = after.containers;
-  if (!same(before.engines, after.engines)) change.engines = after.engines;
-  const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers && !change.engines &&
-    same(before.cut, after.cut);
-  return empty ? undefined : change;
-}
-
-/** The pids that joined and left a namespace, with its other fields as now; undefined when none changed. */
-function namespaceChange(before: Namespace, after: Namespace): NamespaceChange | undefined {
-  const { pidsAdded, pidsRemoved } = pidsDiff(before.pids, after.pids);
-  if (!pidsAdded.length && !pidsRemoved.length && same(before, after, 'pids')) return undefined;
-  const { pids: _pids, ...rest } = after;
-  return { ...rest, pidsAdded, pidsRemoved };
-}
-
-/**
- * The pids in AFTER and not BEFORE, and the other way. Scans list a
- * namespace's pids in the same order, so what they share at the start and the
- * end is passed over first: a fork in the host's namespaces of 20,000
- * processes pays for sets of what changed, not of 20,000.
- */
-function pidsDiff(before: number[], after: number[]): { pidsAdded: number[]; pidsRemoved: number[] } {
-  let start = 0;
-  while (start < before.length && start < after.length && before[start] === after[start]) start++;
-  let endBefore = before.length;
-  let endAfter = after.length;
-  while (endBefore > start && endAfter > start && before[endBefore - 1] === after[endAfter - 1]) {
-    endBefore--;
-    endAfter--;
-  }
-  if (start === endBefore && start === endAfter) return { pidsAdded: [], pidsRemoved: [] };
-  // Pids are unique in each list: one in the shared start or end cannot be in the middle of the other.
-  const had = new Set(before.slice(start, endBefore));
-  const has = new Set(after.slice(start, endAfter));
-  return { pidsAdded: [...has].filter((pid) => !had.has(pid)), pidsRemoved: [...had].filter((pid) => !has.has(pid)) };
-}
-
-/**
- * Whether two values made of JSON's kinds are equal, as their JSON would be
- * (a key set to undefined is one left out), without writing the JSON: a scan
- * of 20,000 processes compares each of them. SKIP is a key of the top level
- * to leave out.
- */
-function same(a: unknown, b: unknown, skip?: string): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => same(x, (b as unknown[])[i]));
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  for (const k in x) if (k !== skip && !same(x[k], y[k])) return false;
-  for (const k in y) if (k !== skip && !(k in x) && y[k] !== undefined) return false;
-  return true;
 }

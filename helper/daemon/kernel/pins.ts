@@ -10,7 +10,8 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
 import { unescapeMountPath } from '../discovery/procfs';
-import { ErrorCodes, NSTYPES, NsKey, nsId, NsType, Pin } from '../../common/protocol';
+import { ErrorCodes, NSTYPES, NsKey, nsId, NsType, Pin, PinResult } from '../../common/protocol';
+import { launch } from './launcher';
 import { openNsFile, OpenedNs } from './targets';
 
 export const NETNS_DIR = '/run/netns';
@@ -71,6 +72,37 @@ export class Pins {
   /** The namespace a pin holds, opened and type-checked. */
   open(type: NsType, name: string): OpenedNs | undefined {
     return openNsFile(join(this.dir, type, name), type) ?? (type === 'net' ? openNsFile(join(NETNS_DIR, name), type) : undefined);
+  }
+
+  /** A fresh namespace held by its pin alone: nsx-exec unshares and waits while nsxd pins it. */
+  async create(type: NsType, name: string, caller: Caller): Promise<PinResult> {
+    const { child, ready } = launch({
+      joins: [],
+      unshare: [type],
+      hold: true,
+      identity: { uid: 0, gid: 0, groups: [0] },
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await ready;
+      // pid and time apply to children: the new namespace is the holder's *_for_children.
+      const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
+      const opened = openNsFile(`/proc/${child.pid}/ns/${link}`, type, { follow: true });
+      if (!opened) throw new ResponseError(ErrorCodes.Failed, `the new ${type} namespace could not be opened`);
+      try {
+        return { type, inode: opened.inode, pin: this.pin(opened, name, caller) };
+      } finally {
+        closeSync(opened.fd);
+      }
+    } catch (err) {
+      if (err instanceof ResponseError) throw err;
+      throw new ResponseError(ErrorCodes.Failed, `cannot create a ${type} namespace: ${(err as Error).message}`);
+    } finally {
+      child.stdin?.end();
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 
   /** Bind-mounts an already opened, checked namespace fd as TYPE/NAME (and /run/netns/NAME for net). */

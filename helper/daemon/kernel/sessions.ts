@@ -6,21 +6,21 @@
 // with it: the next nsxd attaches its owner to it again.
 import { fstatSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { ResponseError } from 'vscode-jsonrpc/node';
+import { NotificationType, ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
 import { KERNEL_NSTYPES, readNsLink } from '../discovery/procfs';
 import type { Scanner } from '../discovery/scanner';
 import type { Watcher } from '../discovery/watch';
-import type { Outbox } from '../rpc/outbox';
-import { closeQuietly, SessionCgroups } from './cgroup';
+import { closeAll, closeQuietly } from '../fds';
+import { SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
 import { LaunchIdentity, supervise } from './launcher';
 import { Hello, SessionInfo, SupervisorLink } from './supervisor';
 import { accountLives, ownerOf, Supervisors } from './supervisors';
 import type { ContainerProcess, Found } from '../discovery/engines';
 import type { Pins } from './pins';
-import { closeAll, openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
+import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import * as parse from '../../common/parse';
 import {
   ErrorCodes, isolateDefault, NsKey, nsId, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
@@ -43,6 +43,19 @@ export interface Session {
   info: SessionInfo;
   unacked: number;
   closed: boolean;
+}
+
+/**
+ * Where a session's output and exit go: its connection's outbox, as a
+ * session sees it (rpc/outbox.ts satisfies it; the kernel knows no socket).
+ */
+export interface Outbox {
+  /** Sends a notification of about BYTES; false once the connection is gone. */
+  send<P>(type: NotificationType<P>, params: P, bytes: number): boolean;
+  /** More output should wait until onDrain calls back. */
+  readonly congested: boolean;
+  /** Calls back when the connection can take more; returns how to stop. */
+  onDrain(fn: () => void): () => void;
 }
 
 export interface SessionDeps {

@@ -9,13 +9,10 @@ import type { Scanner } from '../discovery/scanner';
 import { parseStat, readProcFile } from '../discovery/procfs';
 import { openNamespace } from '../discovery/snapshot';
 import { ErrorCodes, NsKey, nsId, NsType } from '../../common/protocol';
+import { closeAll } from '../fds';
 
 export interface OpenedNs extends NsKey {
   fd: number;
-}
-
-export function closeAll(opened: OpenedNs[]): void {
-  for (const ns of opened) closeSync(ns.fd);
 }
 
 function startTime(pid: number): { start: string; comm: string } {

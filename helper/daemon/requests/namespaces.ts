@@ -2,6 +2,7 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cutNotice, listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
+import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import {
   ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parseList, parsePrint, parseSubscribe, PrintNamespaces, Subscribe, Unsubscribe,
@@ -52,7 +53,7 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
         const found = await scanner.find(key, (ns, model) => ({ ns, model }));
         // Whether it never existed or has gone, nothing holds it now: say what is known, not which.
         if (!found) throw new ResponseError(ErrorCodes.NotFound, `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`);
-        return await readDetails(found.ns, found.model);
+        return await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
       } finally {
         reading--;
       }

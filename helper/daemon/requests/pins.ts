@@ -1,17 +1,14 @@
 // The pins area: namespaces/pin, namespaces/create, namespaces/unpin,
 // pins/list. Each request is parsed, done by kernel/pins.ts and audited.
-import { closeSync } from 'node:fs';
-import { ResponseError } from 'vscode-jsonrpc/node';
-import type { Caller } from '../access/access';
 import { audit } from '../access/audit';
 import type { Scanner } from '../discovery/scanner';
 import type { Watcher } from '../discovery/watch';
-import { launch } from '../kernel/launcher';
 import type { Pins } from '../kernel/pins';
-import { openDiscovered, openNsFile, openProcessNamespaces } from '../kernel/targets';
+import { closeQuietly } from '../fds';
+import { openDiscovered, openProcessNamespaces } from '../kernel/targets';
 import type { Area } from '../rpc/server';
 import {
-  CreateNamespace, ErrorCodes, ListPins, nsId, NsType, parseCreate, parsePin, parseUnpin, PinNamespace, PinResult, UnpinNamespace, UnpinResult,
+  CreateNamespace, ListPins, nsId, parseCreate, parsePin, parseUnpin, PinNamespace, PinResult, UnpinNamespace, UnpinResult,
 } from '../../common/protocol';
 
 export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
@@ -31,14 +28,14 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
         try {
           return { type: p.type, inode: opened.inode, pin: pins.pin(opened, p.name, caller) };
         } finally {
-          closeSync(opened.fd);
+          closeQuietly(opened.fd);
         }
       });
     });
 
     conn.onRequest(CreateNamespace, (params) => {
       const p = parseCreate(params);
-      return done(CreateNamespace.method, `${p.type}/${p.name}`, () => createPersistent(pins, p.type, p.name, caller));
+      return done(CreateNamespace.method, `${p.type}/${p.name}`, () => pins.create(p.type, p.name, caller));
     });
 
     conn.onRequest(UnpinNamespace, (params) => {
@@ -56,35 +53,3 @@ export function pinsArea(pins: Pins, scanner: Scanner, watcher: Watcher): Area {
     });
   };
 }
-
-/** A fresh namespace held by its pin alone: nsx-exec unshares and waits while nsxd pins it. */
-async function createPersistent(pins: Pins, type: NsType, name: string, caller: Caller): Promise<PinResult> {
-  const { child, ready } = launch({
-    joins: [],
-    unshare: [type],
-    hold: true,
-    identity: { uid: 0, gid: 0, groups: [0] },
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    await ready;
-    // pid and time apply to children: the new namespace is the holder's *_for_children.
-    const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
-    const opened = openNsFile(`/proc/${child.pid}/ns/${link}`, type, { follow: true });
-    if (!opened) throw new ResponseError(ErrorCodes.Failed, `the new ${type} namespace could not be opened`);
-    try {
-      return { type, inode: opened.inode, pin: pins.pin(opened, name, caller) };
-    } finally {
-      closeSync(opened.fd);
-    }
-  } catch (err) {
-    if (err instanceof ResponseError) throw err;
-    throw new ResponseError(ErrorCodes.Failed, `cannot create a ${type} namespace: ${(err as Error).message}`);
-  } finally {
-    child.stdin?.end();
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-

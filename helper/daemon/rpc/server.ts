@@ -6,10 +6,9 @@ import { createMessageConnection, MessageConnection, ResponseError, StreamMessag
 import * as libc from '../../../native/libc';
 import { audit } from '../access/audit';
 import { Caller, identify, Policy } from '../access/access';
-import { KERNEL_NSTYPES } from '../discovery/procfs';
 import { LimitedMessageReader } from './framing';
 import { Outbox } from './outbox';
-import { ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Shutdown } from '../../common/protocol';
+import { ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, NsType, PROTOCOL_VERSION, Shutdown } from '../../common/protocol';
 
 export interface Limits {
   connectionsPerUid: number;
@@ -34,8 +33,9 @@ export interface ServerOptions {
   limits: Limits;
   areas: Area[];
   version: string;
+  /** The namespace types this kernel has, which the handshake tells each client. */
+  nstypes: NsType[];
 }
-
 
 export class Server {
   private perUid = new Map<number, number>();
@@ -137,7 +137,7 @@ export class Server {
       capabilities: {},
       serverInfo: { name: 'nsxd', version: this.opts.version },
       protocolVersion: PROTOCOL_VERSION,
-      identity: { uid: caller.uid, user: caller.user, role: caller.role, rootShells: caller.rootShells, nstypes: KERNEL_NSTYPES },
+      identity: { uid: caller.uid, user: caller.user, role: caller.role, rootShells: caller.rootShells, nstypes: this.opts.nstypes },
     }));
     conn.onNotification(Initialized, () => undefined);
     conn.onRequest(Shutdown, () => null);

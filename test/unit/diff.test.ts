@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { applyNamespaceChange, Namespace, Process, Snapshot } from '../../helper/common/protocol';
-import { diff } from '../../helper/daemon/discovery/watch';
+import { diff } from '../../helper/daemon/discovery/diff';
 
 const ns = (inode: number, pids: number[]): Namespace => ({ type: 'uts', inode, pids, holders: [], initial: false, pins: [] });
 const proc = (pid: number, comm = 'sh'): Process => ({ pid, ppid: 1, comm, cmdline: [comm], uid: 0, user: 'root', ns: { uts: 1 } });
