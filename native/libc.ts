@@ -112,6 +112,17 @@ export function peerCred(fd: number): PeerCred {
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
 }
 
+/**
+ * The credentials of the peer of a connected net.Socket. Node keeps a socket's
+ * fd on its private handle and offers no way to it: this is the one place
+ * that reaches in.
+ */
+export function socketPeerCred(socket: unknown): PeerCred {
+  const fd = (socket as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no fd');
+  return peerCred(fd);
+}
+
 /** Marks every fd from `first` up close-on-exec: what a process inherited must not reach what it starts. */
 export function cloexecFrom(first: number): void {
   check('close_range(CLOSE_RANGE_CLOEXEC)', closeRangeRaw(first, 0xffffffff, CLOSE_RANGE_CLOEXEC));

@@ -33,6 +33,11 @@ export interface NsKey {
   type: NsType;
   inode: number;
 }
+/** The /proc/PID/ns link a new namespace of TYPE is found at: pid and time apply to the children of who made them. */
+export function nsLinkOfNew(type: NsType): string {
+  return type === 'pid' || type === 'time' ? `${type}_for_children` : type;
+}
+
 export function nsId(ns: NsKey): string {
   return `${ns.type}:[${ns.inode}]`;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { NsType } from '../../helper/common/protocol';
 import { MAX_HOLDERS } from '../../helper/common/protocol';
-import { containerFromCgroup } from '../../helper/daemon/discovery/containers';
+import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
 import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/procfs';
 

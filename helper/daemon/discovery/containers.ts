@@ -1,35 +1,28 @@
-// Container hints from a process's cgroup path: each runtime names the
-// cgroup it makes after the container, so the path says who started it.
-import type { ContainerHint } from '../../common/protocol';
+// Containers by the words people type for them: a name, or an id's first
+// digits. A name two engines use is refused rather than guessed, and one that
+// matches nothing says which containers there are.
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes } from '../../common/protocol';
+import type { Found } from './engines';
 
-const HEX64 = '([0-9a-f]{64})';
-/** Longer cgroup lines are not container paths; a user with a delegated subtree may write any. */
-const MAX_LINE = 1024;
-const PATTERNS: [RegExp, ContainerHint['runtime'], boolean][] = [
-  // [pattern, runtime, whether the capture is an id (shortened) or a name]
-  [new RegExp(`^/kubepods\\b.*/(?:cri-containerd-|crio-|docker-)?${HEX64}(?:\\.scope)?$`), 'kubernetes', true],
-  [new RegExp(`(?:/docker/|docker-)${HEX64}(?:\\.scope)?$`), 'docker', true],
-  [new RegExp(`(?:/libpod-|libpod-conmon-)${HEX64}(?:\\.scope)?`), 'podman', true],
-  [new RegExp(`cri-containerd-${HEX64}\\.scope$`), 'containerd', true],
-  [/systemd-nspawn@([^/]+)\.service/, 'nspawn', false],
-  [/\/machine\.slice\/machine-([^/]+)\.scope/, 'nspawn', false],
-  [/\/lxc(?:\.payload)?[./]([^/]+)/, 'lxc', false],
-];
-
-/** The container a /proc/PID/cgroup file points at, if its path names one. */
-export function containerFromCgroup(cgroupFile: string): ContainerHint | undefined {
-  for (const line of cgroupFile.split('\n')) {
-    if (line.length > MAX_LINE) continue;
-    // "hierarchy-ID:controllers:path"; the path may itself hold colons.
-    const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
-    if (!path || path === '/') continue;
-    for (const [re, runtime, isId] of PATTERNS) {
-      const m = re.exec(path);
-      if (m) {
-        const value = m[1].replace(/\\x2d/g, '-');
-        return isId ? { runtime, id: value.slice(0, 12) } : { runtime, id: value, name: value };
-      }
-    }
+/**
+ * The running container a name or id prefix means. A name two engines use
+ * (root's and a user's rootless one, say) is refused rather than guessed.
+ */
+export function resolveContainer(containers: Found[], ref: string): Found {
+  const running = containers.filter((c) => c.pid !== undefined);
+  const byName = running.filter((c) => c.name === ref);
+  const matches = byName.length ? byName : ref.length >= 4 ? running.filter((c) => c.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    const other = containers.find((c) => c.name === ref || (ref.length >= 4 && c.id.startsWith(ref)));
+    const engine = other && `${other.engine}${other.engineUid ? `, uid ${other.engineUid}` : ''}`;
+    throw new ResponseError(ErrorCodes.NotFound, !other
+      ? `no running container is called ${ref}${running.length ? ` (running: ${running.map((c) => c.name).slice(0, 10).join(', ')})` : ''}`
+      : other.state === 'running'
+        // A rootless engine speaks only for processes in its user's own user namespaces.
+        ? `container ${ref} (${engine}) says it is running, but its process is not in a user namespace its engine's user made`
+        : `container ${ref} (${engine}) is ${other.state}, not running`);
   }
-  return undefined;
+  throw new ResponseError(ErrorCodes.Conflict, `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`);
 }

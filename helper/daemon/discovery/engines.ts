@@ -100,7 +100,7 @@ function get(s: Socketed, path: string, budget: Budget): Promise<{ body: unknown
         const socket: Socket = createConnection(s.path);
         socket.once('connect', () => {
           try {
-            peerUid = libc.peerCred((socket as unknown as { _handle: { fd: number } })._handle.fd).uid;
+            peerUid = libc.socketPeerCred(socket).uid;
           } catch {
             socket.destroy(new Error('no peer credentials'));
           }

@@ -5,7 +5,7 @@
 // scanner shares nsxd's thread by taking a few milliseconds at a time.
 import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
-import { containerFromCgroup } from './containers';
+import { containerFromCgroup } from './hints';
 
 export interface RawProcess {
   pid: number;

@@ -10,7 +10,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
 import { unescapeMountPath } from '../discovery/procfs';
-import { ErrorCodes, NSTYPES, NsKey, nsId, NsType, Pin, PinResult } from '../../common/protocol';
+import { ErrorCodes, NSTYPES, NsKey, nsId, nsLinkOfNew, NsType, Pin, PinResult } from '../../common/protocol';
 import { launch } from './launcher';
 import { openNsFile, OpenedNs } from './targets';
 
@@ -87,8 +87,7 @@ export class Pins {
     try {
       await ready;
       // pid and time apply to children: the new namespace is the holder's *_for_children.
-      const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
-      const opened = openNsFile(`/proc/${child.pid}/ns/${link}`, type, { follow: true });
+      const opened = openNsFile(`/proc/${child.pid}/ns/${nsLinkOfNew(type)}`, type, { follow: true });
       if (!opened) throw new ResponseError(ErrorCodes.Failed, `the new ${type} namespace could not be opened`);
       try {
         return { type, inode: opened.inode, pin: this.pin(opened, name, caller) };

@@ -18,12 +18,13 @@ import { mapIntoUserns, MappedIds } from './idmap';
 import { LaunchIdentity, supervise } from './launcher';
 import { Hello, SessionInfo, SupervisorLink } from './supervisor';
 import { accountLives, ownerOf, Supervisors } from './supervisors';
-import type { ContainerProcess, Found } from '../discovery/engines';
+import { resolveContainer } from '../discovery/containers';
+import type { ContainerProcess } from '../discovery/engines';
 import type { Pins } from './pins';
 import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import * as parse from '../../common/parse';
 import {
-  ErrorCodes, isolateDefault, NsKey, nsId, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
+  ErrorCodes, isolateDefault, NsKey, nsId, nsLinkOfNew, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
   TerminalOutput,
 } from '../../common/protocol';
 
@@ -89,28 +90,6 @@ interface Placement {
   title: string;
   /** In a container: its environment and working directory, as `docker exec` gives them. */
   inside?: ContainerProcess;
-}
-
-/**
- * The running container a name or id prefix means. A name two engines use
- * (root's and a user's rootless one, say) is refused rather than guessed.
- */
-export function resolveContainer(containers: Found[], ref: string): Found {
-  const running = containers.filter((c) => c.pid !== undefined);
-  const byName = running.filter((c) => c.name === ref);
-  const matches = byName.length ? byName : ref.length >= 4 ? running.filter((c) => c.id.startsWith(ref)) : [];
-  if (matches.length === 1) return matches[0];
-  if (matches.length === 0) {
-    const other = containers.find((c) => c.name === ref || (ref.length >= 4 && c.id.startsWith(ref)));
-    const engine = other && `${other.engine}${other.engineUid ? `, uid ${other.engineUid}` : ''}`;
-    throw new ResponseError(ErrorCodes.NotFound, !other
-      ? `no running container is called ${ref}${running.length ? ` (running: ${running.map((c) => c.name).slice(0, 10).join(', ')})` : ''}`
-      : other.state === 'running'
-        // A rootless engine speaks only for processes in its user's own user namespaces.
-        ? `container ${ref} (${engine}) says it is running, but its process is not in a user namespace its engine's user made`
-        : `container ${ref} (${engine}) is ${other.state}, not running`);
-  }
-  throw new ResponseError(ErrorCodes.Conflict, `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`);
 }
 
 async function place(req: TerminalOpenParams, caller: Caller, who: RunAs, deps: SessionDeps): Promise<Placement> {
@@ -369,8 +348,7 @@ async function idsInside(userns: NsKey, pid: number | undefined, caller: Caller,
 function created(pid: number, types: NsType[]): NsKey[] {
   const keys: NsKey[] = [];
   for (const type of types) {
-    const link = type === 'pid' || type === 'time' ? `${type}_for_children` : type;
-    const inode = readNsLink(`/proc/${pid}/ns/${link}`)?.[1];
+    const inode = readNsLink(`/proc/${pid}/ns/${nsLinkOfNew(type)}`)?.[1];
     if (inode !== undefined) keys.push({ type, inode });
   }
   return keys;

@@ -58,7 +58,7 @@ export class Server {
     let cred: libc.PeerCred;
     try {
       // The fd of an accepted Unix socket; identity is taken here, once.
-      cred = libc.peerCred((socket as unknown as { _handle: { fd: number } })._handle.fd);
+      cred = libc.socketPeerCred(socket);
     } catch (err) {
       audit('connect', { result: 'refused', reason: `no peer credentials: ${(err as Error).message}` });
       socket.destroy();

@@ -1,7 +1,7 @@
 // Container hints from cgroup paths as each runtime writes them.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { containerFromCgroup } from '../../helper/daemon/discovery/containers';
+import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
 
 const id = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);
 
