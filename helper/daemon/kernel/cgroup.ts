@@ -6,21 +6,19 @@
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { unescapeMountPath } from '../discovery/procfs';
+import { parseMountinfo } from '../discovery/procfs';
 
 export class SessionCgroups {
   private constructor(private readonly base: string | undefined) {}
 
   /** Finds cgroup2 and the folder of the sessions of the nsxd on this socket (each socket has its own). */
   static open(socketPath: string): SessionCgroups {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-      .map((l) => l.split(' '))
-      .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+    const [mount] = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'), 'cgroup2');
     if (!mount) return new SessionCgroups(undefined);
     const instance = createHash('sha256').update(socketPath).digest('hex').slice(0, 16);
     // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes).
     const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
-    const base = join(unescapeMountPath(mount[4]), own, 'nsx.sessions', instance);
+    const base = join(mount.mountPoint, own, 'nsx.sessions', instance);
     try {
       mkdirSync(base, { recursive: true, mode: 0o755 });
       if (!existsSync(join(base, 'cgroup.kill'))) return new SessionCgroups(undefined);

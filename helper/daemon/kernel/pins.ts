@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
-import { unescapeMountPath } from '../discovery/procfs';
+import { parseMountinfo } from '../discovery/procfs';
 import { ErrorCodes, NSTYPES, NsKey, nsId, nsLinkOfNew, NsType, Pin, PinResult } from '../../common/protocol';
 import { launch } from './launcher';
 import { openNsFile, OpenedNs } from './targets';
@@ -203,7 +203,7 @@ function existsOrLink(path: string): boolean {
 }
 
 function isMountPoint(path: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] !== undefined && unescapeMountPath(l.split(' ')[4]) === path);
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountPoint === path);
 }
 
 /**
