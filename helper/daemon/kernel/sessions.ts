@@ -15,7 +15,8 @@ import type { Watcher } from '../discovery/watch';
 import { closeAll, closeQuietly } from '../fds';
 import { SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
-import { LaunchIdentity, supervise } from './launcher';
+import { environment, runAs, RunAs } from './environment';
+import { supervise } from './launcher';
 import { Hello, SessionInfo, SupervisorLink } from './supervisor';
 import { accountLives, ownerOf, Supervisors } from './supervisors';
 import { resolveContainer } from '../discovery/containers';
@@ -27,16 +28,6 @@ import {
   ErrorCodes, isolateDefault, NsKey, nsId, nsLinkOfNew, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
   TerminalOutput,
 } from '../../common/protocol';
-
-const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
-const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/**
- * What the loader, the shells and the common interpreters run code from as
- * they start. A root shell takes none of them from a container's environment,
- * whoever's engine reported it: an image's LD_LIBRARY_PATH is not worth a
- * library root loads before it has printed a prompt.
- */
-const START_UP = /^(LD_\w*|BASH_ENV|ENV|PROMPT_COMMAND|PS4|SHELLOPTS|BASHOPTS|BASH_FUNC_.*|IFS|CDPATH|GLOBIGNORE|ZDOTDIR|INPUTRC|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RESOLV_HOST_CONF|MALLOC_\w*|GLIBC_TUNABLES|PYTHON(STARTUP|PATH|HOME)|PERL5(OPT|LIB)|RUBYOPT|NODE_OPTIONS)$/;
 
 export interface Session {
   id: number;
@@ -66,21 +57,6 @@ export interface SessionDeps {
   supervisors: Supervisors;
   watcher: Watcher;
   userName(uid: number): string;
-}
-
-/** Who the shell runs as: root (asked for and granted, or the caller is root), else the caller. */
-interface RunAs {
-  asRoot: boolean;
-  identity: LaunchIdentity;
-  home: string;
-  user: string;
-}
-
-function runAs(req: TerminalOpenParams, caller: Caller): RunAs {
-  const asRoot = req.root === true || caller.uid === 0;
-  if (asRoot) return { asRoot, identity: { uid: 0, gid: 0, groups: [0] }, home: '/root', user: 'root' };
-  // Group 0 is root's even as a supplementary group (it may write files that root's programs trust).
-  return { asRoot, identity: { uid: caller.uid, gid: caller.gid, groups: caller.groups.filter((g) => g !== 0) }, home: caller.home, user: caller.user };
 }
 
 /** Where the shell goes: the namespaces to join (opened, checked fds) or to create, and a title that says so. */
@@ -140,29 +116,6 @@ async function check(req: TerminalOpenParams, caller: Caller, deps: SessionDeps,
   if (who.asRoot) refuseForeignMounts(where.joins, deps.userName);
   if (req.freshProc && !where.joins.some((ns) => ns.type === 'pid')) throw parse.invalid('freshProc needs the pid namespace to be joined');
   if (req.hostname && !where.unshare.includes('uts')) throw parse.invalid('a hostname needs a new uts namespace');
-}
-
-/**
- * A shell's environment: the client's TERM and locale, the user's HOME and
- * USER, a PATH; in a container, the container's own environment first, as
- * `docker exec` starts from it, and its HOSTNAME. A root shell starts with no
- * START_UP variable, and with the container's PATH only if every entry of it
- * is an absolute folder (else root's own).
- */
-function environment(req: TerminalOpenParams, who: RunAs, inside: ContainerProcess | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of inside?.env ?? []) {
-    const eq = entry.indexOf('=');
-    const name = entry.slice(0, eq);
-    if (eq > 0 && !entry.includes('\0') && !(who.asRoot && START_UP.test(name))) env[name] = entry.slice(eq + 1);
-  }
-  if (inside?.hostname) env.HOSTNAME = inside.hostname;
-  Object.assign(env, req.env, { USER: who.user, LOGNAME: who.user });
-  env.HOME = inside ? (env.HOME ?? (who.asRoot ? '/root' : '/')) : who.home;
-  const absolute = env.PATH !== undefined && env.PATH.split(':').every((dir) => dir.startsWith('/'));
-  if (!inside || env.PATH === undefined || (who.asRoot && !absolute)) env.PATH = who.asRoot ? ROOT_PATH : USER_PATH;
-  env.TERM ??= req.pty ? 'xterm-256color' : 'dumb';
-  return env;
 }
 
 /**
