@@ -62,11 +62,14 @@ function copyKoffi() {
 
 function buildNative() {
   mkdirSync('dist', { recursive: true });
-  // nsx, the C front of the CLI, says the protocol version as the TypeScript clients do.
+  // nsx, the C front of the CLI, says the protocol version and finds nsxd's socket as the TypeScript clients do.
   const protocol = /^export const PROTOCOL_VERSION = (\d+);$/m.exec(readFileSync('helper/common/protocol.ts', 'utf8'))[1];
+  // A plain path in single quotes, so that JSON.stringify makes it a C string literal as it is.
+  const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(readFileSync('helper/common/deployment.ts', 'utf8'))[1];
   for (const name of ['nsx-exec', 'nsx-session', 'nsx']) {
     // Renamed into place too: a session's supervisor may be running this very file.
     execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', `-DNSX_PROTOCOL_VERSION=${protocol}`,
+      `-DNSX_DEFAULT_SOCKET=${JSON.stringify(socket)}`,
       '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}.new`, `native/${name}.c`], { stdio: 'inherit' });
     chmodSync(`dist/${name}.new`, 0o755);
     renameSync(`dist/${name}.new`, `dist/${name}`);

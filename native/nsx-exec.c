@@ -1,5 +1,7 @@
 /*
- * nsx-exec: the single-threaded launcher nsxd runs for every session.
+ * nsx-exec: the single-threaded launcher of every session (started by the
+ * session's supervisor, nsx-session) and of what nsxd does inside namespaces
+ * for one request alone (namespaces/create, --cat: started by nsxd itself).
  *
  * nsxd is a Node process, so it is multi-threaded and may never setns() or
  * unshare() itself (setns into a mnt or user namespace fails with EINVAL in a
@@ -8,7 +10,8 @@
  * does the privileged steps in the careful order util-linux nsenter/unshare
  * use, drops to the requesting user, and execs the shell.
  *
- * Only nsxd runs it; it trusts its arguments but still checks them.
+ * Only nsxd runs it, itself or through nsx-session, which hands nsxd's
+ * arguments and fds on unchanged; it trusts its arguments but still checks them.
  * Errors before exec are written to --status-fd as "E<message>" and exit 125;
  * a successful exec closes that fd with nothing written (it is O_CLOEXEC).
  *
@@ -42,6 +45,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nsx-common.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -69,19 +74,14 @@ static int parent_pidfd = -1;
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[STATUS_MAX];
 	va_list ap;
 	int n;
 
-	msg[0] = 'E';
 	va_start(ap, fmt);
-	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	n = format_status(msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(msg) - 2)
-		n = sizeof(msg) - 2;
-	if (status_fd < 0 || write(status_fd, msg, n + 1) < 0)
+	if (status_fd < 0 || write(status_fd, msg, n) < 0)
 		dprintf(2, "nsx-exec: %s\n", msg + 1);
 	_exit(125);
 }
@@ -96,27 +96,26 @@ static int type_index(const char *name)
 
 static long number(const char *s, long max)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < 0 || v > max)
+	if (!parse_number(s, max, &v))
 		die("bad number %s", s);
 	return v;
 }
 
 static int pidfd_of(pid_t pid)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0); /* always close-on-exec */
+	int fd = pidfd_of_pid(pid);
 
 	if (fd < 0)
 		die("pidfd_open: %s", strerror(errno));
 	return fd;
 }
 
-/* Every process of a session dies with its parent, so that nothing outlives
- * nsxd. The parent-death signal is not inherited by fork and is cleared by
+/* Every process nsx-exec makes dies with its parent, so that nothing outlives
+ * whoever started it: nsxd, for what lasts one request, or the session's
+ * supervisor nsx-session, which outlives nsxd and ends the session when it
+ * goes. The parent-death signal is not inherited by fork and is cleared by
  * every credential change (setns into a user namespace, unshare of one,
  * setresuid), so it is set again after each; the parent may have gone just
  * before, which its pidfd tells (getppid cannot: across a pid namespace it is 0). */
@@ -334,14 +333,10 @@ static void forward(int sig)
 	_exit(128 + SIGKILL);
 }
 
-static int exit_code(int status)
-{
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* The parent of a session that changed pid (or time) namespace waits for its
  * child, which is the first process in the new view. Closing a session
- * (SIGTERM/SIGHUP from nsxd) kills that child and its process group. */
+ * (SIGTERM from the session's supervisor nsx-session, or SIGHUP) kills that
+ * child and its process group. */
 static void supervise(void)
 {
 	int status;
@@ -479,7 +474,8 @@ static void parse_args(int argc, char **argv, struct request *req)
 }
 
 /* First of all, before any privilege is dropped or any process forked:
- * nothing but what nsxd handed on by name stays open, and we die with nsxd. */
+ * nothing but what nsxd handed on by name stays open, and we die with our
+ * parent (nsxd, or the session's supervisor nsx-session). */
 static void close_inherited(const struct request *req)
 {
 	int keep[NTYPES + 2];
@@ -653,7 +649,8 @@ static void __attribute__((noreturn)) exec_shell(const struct request *req)
  *  - groups are set before joining, not after as nsenter -G does: a joined
  *    user namespace may deny setgroups, which would leave root's groups.
  *  - the parent-death signal is set again after every credential change and
- *    fork (the kernel clears it), so nothing of a session outlives nsxd.
+ *    fork (the kernel clears it), so nothing of a session outlives its
+ *    supervisor nsx-session (which itself outlives nsxd, by design).
  *  - the uid/gid drop comes after the fork, as nsenter -S does, so the
  *    supervisor of a joined session stays root and the user cannot reach it;
  *    only --map-root drops before unsharing, as unshare -r must.

@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nsx-common.h"
+
 #define STATUS_FD 3
 #define READ_CHUNK 16384
 /* Output queued for nsxd while it is connected: past this the pty is not read (the shell waits). */
@@ -73,19 +75,15 @@
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[STATUS_MAX];
 	va_list ap;
 	int n;
 
-	msg[0] = 'E';
 	va_start(ap, fmt);
-	n = vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+	n = format_status(msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (n > (int)sizeof(msg) - 2)
-		n = sizeof(msg) - 2;
-	if (write(STATUS_FD, msg, n + 1) < 0)
+	/* Its stderr is nobody's (nsxd gives it none): the status fd is the only word there is. */
+	if (write(STATUS_FD, msg, n) < 0)
 		_exit(125);
 	_exit(125);
 }
@@ -564,7 +562,7 @@ static void on_child_exit(void)
 	if (waitpid(s.child, &status, WNOHANG) != s.child)
 		return;
 	s.exited = 1;
-	s.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	s.code = exit_code(status);
 	s.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	close_fd(&s.pidfd);
 	/* The session ends with its shell: what it left running goes too. */
@@ -585,12 +583,11 @@ static void parse_size(const char *arg, struct winsize *ws)
 
 static void listen_on(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	mode_t old;
 
-	if (strlen(path) >= sizeof(addr.sun_path))
+	if (!unix_address(&addr, path))
 		die("socket path too long: %s", path);
-	strcpy(addr.sun_path, path);
 	s.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s.listen_fd < 0)
 		die("socket: %s", strerror(errno));
@@ -647,11 +644,12 @@ static void start(char **argv, int child_fds[3], const sigset_t *mask, int pass_
 		execv(argv[0], argv);
 		die("%s: %s", argv[0], strerror(errno));
 	}
-	s.pidfd = (int)syscall(SYS_pidfd_open, s.child, 0);
+	s.pidfd = pidfd_of_pid(s.child);
 	if (s.pidfd < 0)
 		die("pidfd_open: %s", strerror(errno));
 	/* The status fd goes with the rest: nsxd reads nsx-exec's word on it now. */
-	syscall(SYS_close_range, STATUS_FD, STATUS_FD + pass_fds - 1, 0);
+	if (syscall(SYS_close_range, STATUS_FD, STATUS_FD + pass_fds - 1, 0) < 0)
+		die("close_range: %s", strerror(errno));
 	for (int i = 0; i < 3; i++)
 		if (i == 0 || child_fds[i] != child_fds[i - 1])
 			close(child_fds[i]);
@@ -709,34 +707,56 @@ static void queue_exit(void)
 	s.exit_queued = 1;
 }
 
-int main(int argc, char **argv)
+/* What nsxd asked for, from the command line. */
+struct options {
+	struct winsize ws, *pty;
+	int pass_fds;
+	char **launcher;
+};
+
+static void parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, 0, 's' }, { "orphan-timeout", required_argument, 0, 'o' },
 		{ "pass-fds", required_argument, 0, 'p' }, { "pty", required_argument, 0, 't' },
 		{ "cgroup", required_argument, 0, 'c' }, { 0, 0, 0, 0 },
 	};
-	struct winsize ws, *pty = NULL;
-	int opt, pass_fds = 0, child_fds[3];
-	long orphan = -1;
-	sigset_t mask;
+	int opt;
+	/* Up to a week, as nsxd allows; 0 until given, which the usage refuses. */
+	long orphan = 0, pass_fds = 0;
 
+	o->pty = NULL;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': s.socket_path = optarg; break;
-		case 'o': orphan = strtol(optarg, NULL, 10); break;
-		case 'p': pass_fds = atoi(optarg); break;
-		case 't': parse_size(optarg, &ws); pty = &ws; break;
+		case 'o':
+			if (!parse_number(optarg, 7 * 24 * 3600, &orphan))
+				die("bad --orphan-timeout %s", optarg);
+			break;
+		case 'p':
+			if (!parse_number(optarg, 64, &pass_fds))
+				die("bad --pass-fds %s", optarg);
+			break;
+		case 't': parse_size(optarg, &o->ws); o->pty = &o->ws; break;
 		case 'c': s.cgroup_path = optarg; break;
 		default: die("bad arguments");
 		}
 	}
-	if (!s.socket_path || orphan < 1 || pass_fds < 1 || pass_fds > 64 || optind >= argc)
+	if (!s.socket_path || orphan < 1 || pass_fds < 1 || optind >= argc)
 		die("usage: nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...");
 	s.orphan_ms = orphan * 1000LL;
+	o->pass_fds = (int)pass_fds;
+	o->launcher = argv + optind;
+}
+
+/* Before anything else is opened: what this root process holds and how it takes signals. */
+static void lock_down(int pass_fds, sigset_t *mask)
+{
 	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
-	syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0) < 0)
+		die("close_range: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("dumpable: %s", strerror(errno));
 	/*
 	 * A fixed threshold: a long frame's buffer is mapped and unmapped on its
 	 * own. The default one rises to the size of the first such buffer freed,
@@ -745,79 +765,105 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	s.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigprocmask(SIG_BLOCK, mask, NULL);
+	s.signal_fd = signalfd(-1, mask, SFD_CLOEXEC);
 	if (s.signal_fd < 0)
 		die("signalfd: %s", strerror(errno));
+}
+
+/* What one poll waits for; each index is -1 when its fd is not in the set. */
+struct poll_set {
+	struct pollfd p[7];
+	int n, listen, conn, master, in, out, err, child;
+	/* Before its first client the scrollback is all the room there is; after, an orphan's keeps the newest. */
+	int room;
+};
+
+static int poll_add(struct poll_set *ps, int fd, short events)
+{
+	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = events };
+	return ps->n++;
+}
+
+/* The signalfd is always p[0]. */
+static void build_poll_set(struct poll_set *ps)
+{
+	ps->n = 0;
+	ps->conn = ps->master = ps->in = ps->out = ps->err = ps->child = -1;
+	ps->room = s.adopted ? s.queued < QUEUE_HIGH : s.ever_adopted || s.queued < SCROLLBACK;
+	poll_add(ps, s.signal_fd, POLLIN);
+	ps->listen = poll_add(ps, s.listen_fd, POLLIN);
+	if (s.conn_fd >= 0)
+		ps->conn = poll_add(ps, s.conn_fd, (s.pending_len ? 0 : POLLIN) | (s.hello || (s.adopted && s.queued) ? POLLOUT : 0));
+	/* A master whose shell is gone polls as hung up at once: left out while there is no room to read it. */
+	if (s.master >= 0 && (ps->room || s.pending_len))
+		ps->master = poll_add(ps, s.master, (ps->room ? POLLIN : 0) | (s.pending_len ? POLLOUT : 0));
+	if (s.in_fd >= 0 && s.pending_len)
+		ps->in = poll_add(ps, s.in_fd, POLLOUT);
+	if (s.out_fd >= 0 && ps->room)
+		ps->out = poll_add(ps, s.out_fd, POLLIN);
+	if (s.err_fd >= 0 && ps->room)
+		ps->err = poll_add(ps, s.err_fd, POLLIN);
+	if (s.pidfd >= 0)
+		ps->child = poll_add(ps, s.pidfd, POLLIN);
+}
+
+/* The events poll returned for index i, none if that fd was not polled. */
+static short revents(const struct poll_set *ps, int i)
+{
+	return i >= 0 ? ps->p[i].revents : 0;
+}
+
+static void dispatch(const struct poll_set *ps)
+{
+	if (revents(ps, 0)) {
+		struct signalfd_siginfo si;
+
+		if (read(s.signal_fd, &si, sizeof(si)) > 0)
+			finish();
+	}
+	if (revents(ps, ps->listen))
+		on_attach();
+	if (revents(ps, ps->child))
+		on_child_exit();
+	if (revents(ps, ps->master) & POLLOUT)
+		write_pending();
+	if (revents(ps, ps->in))
+		write_pending();
+	if ((revents(ps, ps->master) & (POLLIN | POLLHUP | POLLERR)) && ps->room)
+		read_output(&s.master, 'O');
+	if (revents(ps, ps->out))
+		read_output(&s.out_fd, 'O');
+	if (revents(ps, ps->err))
+		read_output(&s.err_fd, 'E');
+	if (s.conn_fd >= 0 && (revents(ps, ps->conn) & (POLLIN | POLLHUP | POLLERR)))
+		read_frames();
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct poll_set ps;
+	int child_fds[3];
+	sigset_t mask;
+
+	parse_args(argc, argv, &o);
+	lock_down(o.pass_fds, &mask);
 	if (s.cgroup_path && (s.cgroup_fd = open(s.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		die("open %s: %s", s.cgroup_path, strerror(errno));
 	listen_on(s.socket_path);
-	open_stdio(pty, child_fds);
-	start(argv + optind, child_fds, &mask, pass_fds);
+	open_stdio(o.pty, child_fds);
+	start(o.launcher, child_fds, &mask, o.pass_fds);
 	s.orphan_at = now_ms() + s.orphan_ms;
 
 	for (;;) {
-		struct pollfd p[7];
-		int n = 0, i_listen, i_conn = -1, i_master = -1, i_in = -1, i_out = -1, i_err = -1, i_child = -1;
-		/* Before its first client the scrollback is all the room there is; after, an orphan's keeps the newest. */
-		int room = s.adopted ? s.queued < QUEUE_HIGH : s.ever_adopted || s.queued < SCROLLBACK;
-
-		p[n] = (struct pollfd){ .fd = s.signal_fd, .events = POLLIN };
-		n++;
-		i_listen = n;
-		p[n++] = (struct pollfd){ .fd = s.listen_fd, .events = POLLIN };
-		if (s.conn_fd >= 0) {
-			i_conn = n;
-			p[n++] = (struct pollfd){ .fd = s.conn_fd, .events = (s.pending_len ? 0 : POLLIN) | (s.hello || (s.adopted && s.queued) ? POLLOUT : 0) };
-		}
-		/* A master whose shell is gone polls as hung up at once: left out while there is no room to read it. */
-		if (s.master >= 0 && (room || s.pending_len)) {
-			i_master = n;
-			p[n++] = (struct pollfd){ .fd = s.master, .events = (room ? POLLIN : 0) | (s.pending_len ? POLLOUT : 0) };
-		}
-		if (s.in_fd >= 0 && s.pending_len) {
-			i_in = n;
-			p[n++] = (struct pollfd){ .fd = s.in_fd, .events = POLLOUT };
-		}
-		if (s.out_fd >= 0 && room) {
-			i_out = n;
-			p[n++] = (struct pollfd){ .fd = s.out_fd, .events = POLLIN };
-		}
-		if (s.err_fd >= 0 && room) {
-			i_err = n;
-			p[n++] = (struct pollfd){ .fd = s.err_fd, .events = POLLIN };
-		}
-		if (s.pidfd >= 0) {
-			i_child = n;
-			p[n++] = (struct pollfd){ .fd = s.pidfd, .events = POLLIN };
-		}
-		if (poll(p, (nfds_t)n, loop_timeout()) < 0 && errno != EINTR)
+		build_poll_set(&ps);
+		if (poll(ps.p, (nfds_t)ps.n, loop_timeout()) < 0 && errno != EINTR)
 			_exit(125);
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(s.signal_fd, &si, sizeof(si)) > 0)
-				finish();
-		}
-		if (p[i_listen].revents)
-			on_attach();
-		if (i_child >= 0 && p[i_child].revents)
-			on_child_exit();
-		if (i_master >= 0 && (p[i_master].revents & POLLOUT))
-			write_pending();
-		if (i_in >= 0 && p[i_in].revents)
-			write_pending();
-		if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR)) && room)
-			read_output(&s.master, 'O');
-		if (i_out >= 0 && p[i_out].revents)
-			read_output(&s.out_fd, 'O');
-		if (i_err >= 0 && p[i_err].revents)
-			read_output(&s.err_fd, 'E');
-		if (i_conn >= 0 && s.conn_fd >= 0 && (p[i_conn].revents & (POLLIN | POLLHUP | POLLERR)))
-			read_frames();
+		dispatch(&ps);
 		run_frames();
 		deadlines();
 		queue_exit();

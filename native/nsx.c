@@ -38,11 +38,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "nsx-common.h"
+
 #ifndef NSX_PROTOCOL_VERSION
 #error "esbuild.mjs builds this with -DNSX_PROTOCOL_VERSION=N, N from helper/common/protocol.ts"
 #endif
 
-#define DEFAULT_SOCKET "/run/nsx/nsxd.sock"
+#ifndef NSX_DEFAULT_SOCKET
+#error "esbuild.mjs builds this with -DNSX_DEFAULT_SOCKET=\"PATH\", PATH from helper/common/deployment.ts"
+#endif
 #define MAX_HEADER 1024
 /* The longest -t this front sends itself: all eight types are 47 characters. */
 #define MAX_TYPES 64
@@ -121,7 +125,7 @@ static int parse(int argc, char **argv, struct request *r)
 	if (!r->socket) {
 		const char *env = getenv("NSX_SOCKET");
 
-		r->socket = env && *env ? env : DEFAULT_SOCKET;
+		r->socket = env && *env ? env : NSX_DEFAULT_SOCKET;
 	}
 	return verbs == 1 && *r->socket && (!r->types || plain_types(r->types));
 }
@@ -135,11 +139,10 @@ static size_t in_len, in_cap, used;
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 
-	if (strlen(path) >= sizeof(addr.sun_path))
+	if (!unix_address(&addr, path))
 		return 0;
-	strcpy(addr.sun_path, path);
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }

@@ -182,7 +182,7 @@ async function idle(c: Client, nsxdPid: number, n: number): Promise<void> {
     return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in clock ticks of 10 ms
   };
   await c.conn.sendRequest(Subscribe, { intervalMs: 2000 });
-  // Not idling yet: the scan a new subscription starts from, the scan workers' stop 15 s after it, the GC that follows.
+  // Not idling yet: the scan a new subscription starts from (in slices on nsxd's one thread), the GC that follows.
   await new Promise((r) => setTimeout(r, 20_000));
   const before = cpu();
   const t0 = process.hrtime.bigint();

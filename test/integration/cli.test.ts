@@ -8,6 +8,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_SOCKET } from '../../helper/common/deployment';
 import { printable } from '../../helper/common/format';
 import { PROTOCOL_VERSION } from '../../helper/common/protocol';
 import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon, waitFor } from '../support';
@@ -94,7 +95,7 @@ function front(bin: string, args: string[], env: Record<string, string> = {}) {
 function asanBuild(): { bin: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'nsx-asan-'));
   execFileSync('cc', ['-std=gnu11', '-g', '-O1', '-fsanitize=address', '-fno-omit-frame-pointer', `-DNSX_PROTOCOL_VERSION=${PROTOCOL_VERSION}`,
-    '-o', join(dir, 'nsx'), join(ROOT, 'native/nsx.c')], { stdio: 'inherit' });
+    `-DNSX_DEFAULT_SOCKET=${JSON.stringify(DEFAULT_SOCKET)}`, '-o', join(dir, 'nsx'), join(ROOT, 'native/nsx.c')], { stdio: 'inherit' });
   symlinkSync(NSX_JS, join(dir, 'nsx.js'));
   return { bin: join(dir, 'nsx'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
