@@ -6,6 +6,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import {
   applyNamespaceChange, Container, EngineApi, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
 } from '../helper/common/protocol';
+import { containerName } from '../helper/common/words';
 import type { Connection } from './connection';
 
 /**
@@ -151,7 +152,7 @@ export class Model implements vscode.Disposable {
     for (const type of ['pid', 'mnt'] as const) {
       const inode = p.ns[type];
       const ns = inode !== undefined ? this.namespace({ type, inode }) : undefined;
-      if (ns?.container && !ns.initial) return ns.container.name ?? ns.container.id;
+      if (ns?.container && !ns.initial) return containerName(ns.container);
     }
     return undefined;
   }

@@ -1,7 +1,8 @@
 // Integrated terminals whose shell runs in nsxd: a Pseudoterminal relaying
-// a session's pty. Output is acknowledged a turn of the event loop after it
-// is handed to VS Code, so a flood is paced by the extension host instead of
-// queueing in it; input is sent one request at a time. When nsxd goes the
+// a session's pty, through the client every side shares (SessionClient).
+// Output is acknowledged a turn of the event loop after it is handed to VS
+// Code, so a flood is paced by the extension host instead of queueing in it;
+// input is sent one request at a time. When nsxd goes the
 // shell lives on in its supervisor, and the terminal attaches to it again as
 // soon as nsxd is back, with what it printed meanwhile. Sessions are opened
 // persistent and remembered in the workspace's state: a window reloaded (or
@@ -11,12 +12,9 @@
 import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import {
-  NsKey, TerminalAck, TerminalAttach, TerminalClose, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams, TerminalOpenResult, TerminalOutput,
-  TerminalResize,
-} from '../helper/common/protocol';
+import { NsKey, TerminalExit, TerminalOpenParams, TerminalOpenResult, TerminalOutput } from '../helper/common/protocol';
 import { printable } from '../helper/common/format';
-import { attachAgain } from '../helper/common/session';
+import { SessionClient } from '../helper/common/session';
 import type { Connection } from './connection';
 
 /** A sentence of ours for the terminal: what it quotes (names nsxd read) cannot act on the terminal. */
@@ -39,16 +37,10 @@ export class NsTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
   private readonly decoder = new StringDecoder('utf8');
-  private client: LanguageClient | undefined;
-  private queued: string[] = [];
-  private sending = false;
-  private ended = false;
-  /** nsxd went; the shell waits in its supervisor for us to attach again. */
-  detached = false;
+  private readonly client = new SessionClient();
   /** VS Code has closed the terminal (pty.close()). */
   closedByVsCode = false;
   private dims: vscode.TerminalDimensions | undefined;
-  session: TerminalOpenResult | undefined;
   output = '';
   exitCode: number | undefined;
   terminal: vscode.Terminal | undefined;
@@ -61,15 +53,30 @@ export class NsTerminal implements vscode.Pseudoterminal {
     void this.start(dims);
   }
 
+  /** The session, once opened (or remembered). */
+  get session(): TerminalOpenResult | undefined {
+    return this.client.opened;
+  }
+
+  /** nsxd went; the shell waits in its supervisor for us to attach again. */
+  get detached(): boolean {
+    return this.client.held;
+  }
+
+  /** Exited, closed, or gone: nothing more is sent for it. */
+  private get ended(): boolean {
+    return this.client.over;
+  }
+
   private async start(dims: vscode.TerminalDimensions | undefined): Promise<void> {
     if ('session' in this.params) return this.resume(this.params.session);
     try {
-      this.client = this.sessions.connection.require();
+      const conn = this.sessions.connection.require();
       const env: Record<string, string> = { TERM: 'xterm-256color', COLORTERM: 'truecolor' };
       for (const k of ['LANG', ...Object.keys(process.env).filter((n) => n.startsWith('LC_'))]) if (process.env[k]) env[k] = process.env[k]!;
-      this.session = await this.client.sendRequest(TerminalOpen, { ...this.params, env, persistent: true, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
+      const session = await this.client.open(conn, { ...this.params, env, persistent: true, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
       this.sessions.register(this);
-      this.write(`\x1b[2m[${said(this.label)} — as ${said(this.session.user)}]\x1b[0m\r\n`);
+      this.write(`\x1b[2m[${said(this.label)} — as ${said(session.user)}]\x1b[0m\r\n`);
     } catch (err) {
       this.write(`\x1b[31mCould not open the terminal: ${said((err as Error).message)}\x1b[0m\r\n`);
       this.finish(1);
@@ -78,10 +85,9 @@ export class NsTerminal implements vscode.Pseudoterminal {
 
   /** Bytes from nsxd: shown, remembered, then acknowledged once the event loop has turned. */
   receive(data: string): void {
-    const bytes = Buffer.from(data, 'base64');
-    this.write(this.decoder.write(bytes));
-    setImmediate(() => {
-      if (this.session && !this.ended) void this.client?.sendNotification(TerminalAck, { session: this.session.session, bytes: bytes.length }).catch(() => undefined);
+    this.client.output(data, (bytes) => {
+      this.write(this.decoder.write(bytes));
+      return new Promise((resolve) => setImmediate(resolve));
     });
   }
 
@@ -94,21 +100,21 @@ export class NsTerminal implements vscode.Pseudoterminal {
   exited(code: number): void {
     this.write(this.decoder.end());
     this.write(`\r\n\x1b[2m[${code === 0 ? 'exited' : `exited with code ${code}`}; press any key to close]\x1b[0m\r\n`);
-    this.ended = true;
+    this.client.over = true;
     this.exitCode = code;
     void this.sessions.remember();
   }
 
   connectionLost(): void {
     if (this.ended || !this.session) return;
-    this.detached = true;
+    this.client.held = true;
     this.write('\r\n\x1b[2m[nsxd went away; the shell goes on, and this terminal attaches to it again when nsxd is back]\x1b[0m\r\n');
   }
 
   /** A session from before a reload: taken up again now if nsxd is there, else as soon as it is. */
   private resume(session: TerminalOpenResult): void {
-    this.session = session;
-    this.detached = true;
+    this.client.opened = session;
+    this.client.held = true;
     this.sessions.register(this);
     this.write(`\x1b[2m[${said(this.label)} — as ${said(session.user)}, taken up again]\x1b[0m\r\n`);
     if (this.sessions.connection.connected) void this.reattach(this.sessions.connection.require());
@@ -117,16 +123,15 @@ export class NsTerminal implements vscode.Pseudoterminal {
   /** nsxd is back: take the session up again (its output meanwhile follows as terminal/output). */
   async reattach(client: LanguageClient): Promise<void> {
     if (!this.detached || !this.session) return;
-    this.client = client;
     try {
-      await attachAgain((params) => client.sendRequest(TerminalAttach, params), { session: this.session.session, pid: this.session.pid });
-      this.detached = false;
+      await this.client.attach(client, { session: this.session.session, pid: this.session.pid });
+      this.client.held = false;
       this.write('\x1b[2m[attached again]\x1b[0m\r\n');
       if (this.dims) this.setDimensions(this.dims);
-      void this.pump();
+      void this.client.flush();
     } catch (err) {
-      this.detached = false;
-      this.ended = true;
+      this.client.held = false;
+      this.client.over = true;
       this.exitCode = 255;
       this.write(`\x1b[31m[this shell is gone: ${said((err as Error).message)}]\x1b[0m\r\n`);
       this.sessions.unregister(this);
@@ -140,28 +145,12 @@ export class NsTerminal implements vscode.Pseudoterminal {
     }
     // Typed while nsxd is away: dropped, not typed blind into the shell later.
     if (this.detached) return;
-    this.queued.push(data);
-    void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    if (this.sending || !this.session || !this.client) return;
-    this.sending = true;
-    while (this.queued.length && !this.ended && !this.detached) {
-      const data = Buffer.from(this.queued.join('')).toString('base64');
-      this.queued = [];
-      try {
-        await this.client.sendRequest(TerminalInput, { session: this.session.session, data });
-      } catch {
-        break;
-      }
-    }
-    this.sending = false;
+    this.client.input(data);
   }
 
   setDimensions(dims: vscode.TerminalDimensions): void {
     this.dims = dims;
-    if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalResize, { session: this.session.session, cols: dims.columns, rows: dims.rows }).catch(() => undefined);
+    this.client.resize(dims.columns, dims.rows);
   }
 
   /**
@@ -175,13 +164,13 @@ export class NsTerminal implements vscode.Pseudoterminal {
   /** The user (or an extension) closed the terminal: the session's whole process tree goes with it. */
   end(): void {
     // A terminal closed while nsxd is away: its shell ends with the orphan timeout, as nobody comes back for it.
-    if (this.session && !this.ended && !this.detached) void this.client?.sendNotification(TerminalClose, { session: this.session.session }).catch(() => undefined);
-    this.ended = true;
+    this.client.close();
+    this.client.over = true;
     this.sessions.unregister(this);
   }
 
   private finish(code: number): void {
-    this.ended = true;
+    this.client.over = true;
     this.sessions.unregister(this);
     this.closeEmitter.fire(code);
   }

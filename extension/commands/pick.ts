@@ -1,6 +1,7 @@
 // Quick picks the commands share: a process, namespace types, root or not.
 import * as vscode from 'vscode';
 import { Container, NSTYPES, NsType, Process } from '../../helper/common/protocol';
+import { engineLabel } from '../../helper/common/words';
 import { differingTypes, processName } from '../tree/labels';
 import type { Context } from './context';
 
@@ -26,7 +27,7 @@ export async function pickContainer(ctx: Context, title: string): Promise<Contai
   if (running.length === 0) throw new Error('No running container was found (nsxd asks Docker, podman and the OCI runtimes\' state).');
   const items = [...running].sort((a, b) => a.name.localeCompare(b.name)).map((c) => ({
     label: c.name,
-    description: `${c.engine}${c.engineUid ? ` (uid ${c.engineUid})` : ''} · ${c.image}`,
+    description: `${engineLabel(c.engine, c.engineUid)} · ${c.image}`,
     detail: [c.pod ? `pod ${c.pod}` : '', c.project ? `compose ${c.project}${c.service ? `/${c.service}` : ''}` : '', c.hostname ? `hostname ${c.hostname}` : '', c.id.slice(0, 12)].filter(Boolean).join(' · '),
     c,
   }));

@@ -4,7 +4,7 @@ import { LanguageClient, ResponseError } from 'vscode-languageclient/node';
 import {
   CreateNamespace, ErrorCodes, Namespace, nsId, NsType, NSTYPES, PIN_NAME, PIN_NAME_RULE, PinNamespace, UnpinNamespace, UnpinResult,
 } from '../../helper/common/protocol';
-import { describeHolder, netnsNames } from '../../helper/common/words';
+import { netnsNames, unpinned } from '../../helper/common/words';
 import { keyOf, pidOf } from '../tree/nodes';
 import type { Commands, Context } from './context';
 
@@ -68,10 +68,9 @@ export function pinCommands(ctx: Context): Commands {
       if (!pin) return undefined;
       const r = await unpin(client, ns.type, pin);
       if (!r) return undefined;
-      const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
-      void vscode.window.showInformationMessage(rest.length
-        ? `Unpinned ${ns.type}/${pin}. ${nsId(r)} lives on, held by ${rest.join('; ')}.`
-        : `Unpinned ${ns.type}/${pin}. Nothing else held ${nsId(r)}, so it is gone.`);
+      // nsx's sentence, as a sentence.
+      const said = unpinned(`${ns.type}/${pin}`, r);
+      void vscode.window.showInformationMessage(`${said[0].toUpperCase()}${said.slice(1)}.`);
       await ctx.refresh.rescan();
       return r;
     },

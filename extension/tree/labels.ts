@@ -1,7 +1,7 @@
 // The words and icons of tree items, as pure functions of protocol values
 // (no vscode here, so they are tested without a workbench).
 import { Container, Namespace, nsId, NsType, Process } from '../../helper/common/protocol';
-import { describeHolder, netnsNames } from '../../helper/common/words';
+import { containerName, describeHolder, netnsNames } from '../../helper/common/words';
 
 export const TYPE_ICONS: Record<NsType, string> = {
   cgroup: 'dashboard',
@@ -32,7 +32,7 @@ export const TYPE_TITLES: Record<NsType, string> = {
  */
 export function namespaceName(ns: Namespace, firstProcess?: Process): string | undefined {
   if (ns.initial) return 'host';
-  if (ns.container) return ns.container.name ?? ns.container.id;
+  if (ns.container) return containerName(ns.container);
   if (ns.pins.length) return `pin ${ns.pins[0].name}`;
   const netns = netnsNames(ns);
   if (netns.length) return `ip netns ${netns[0]}`;

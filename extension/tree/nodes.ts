@@ -2,7 +2,7 @@
 // into a TreeItem (its contextValue words are in ../menus.ts).
 import * as vscode from 'vscode';
 import { Container, EngineApi, Namespace, nsId, NsKey, NsType, Process } from '../../helper/common/protocol';
-import { describeHolder, netnsNames } from '../../helper/common/words';
+import { describeHolder, engineLabel, netnsNames, runtimeAndContainer } from '../../helper/common/words';
 import { containerDescription, differingTypes, namespaceDescription, namespaceLabel, processDescription, TYPE_ICONS, TYPE_TITLES } from './labels';
 import { containerContext, HOLDER_CONTEXT, namespaceContext, PROCESS_CONTEXT, typeGroupContext } from '../menus';
 import type { Model } from '../model';
@@ -39,7 +39,7 @@ export class EngineNode extends Node {
   constructor(readonly engine: string, readonly uid: number, readonly count: number, readonly silent?: EngineApi) {
     super(undefined);
   }
-  get label(): string { return this.uid === 0 ? this.engine : `${this.engine} (uid ${this.uid})`; }
+  get label(): string { return engineLabel(this.engine, this.uid); }
   get id() { return `engine/${this.engine}/${this.uid}`; }
   toTreeItem(): vscode.TreeItem {
     const item = new vscode.TreeItem(this.label, this.count ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
@@ -136,7 +136,7 @@ export function namespaceTooltip(ns: Namespace): vscode.MarkdownString {
   if (ns.owner !== undefined) rows.push(['owner', `user:[${ns.owner}]`]);
   if (ns.parent !== undefined) rows.push(['parent', `${ns.type}:[${ns.parent}]`]);
   if (ns.ownerUid !== undefined) rows.push(['owner uid', String(ns.ownerUid)]);
-  if (ns.container) rows.push(['container', `${ns.container.runtime} ${ns.container.name ?? ns.container.id}`]);
+  if (ns.container) rows.push(['container', runtimeAndContainer(ns.container)]);
   for (const pin of ns.pins) rows.push(['pin', `${pin.name}${pin.by ? ` (by ${pin.by.user})` : ''}`]);
   for (const name of netnsNames(ns)) rows.push(['ip netns', `${name} (made by another tool)`]);
   for (const h of ns.holders.slice(0, 8)) rows.push(['held by', describeHolder(h)]);

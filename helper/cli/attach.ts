@@ -2,12 +2,9 @@
 // the nsxd it was opened with: a raw-mode pty when stdin is a terminal,
 // plain pipes otherwise. Input is paced by nsxd's answers, output is
 // acknowledged only once written, so neither side buffers without bound.
-import type { MessageConnection, NotificationType } from 'vscode-jsonrpc/node';
-import {
-  TerminalAck, TerminalAttach, TerminalAttachParams, TerminalClose, TerminalEndInput, TerminalExit, TerminalInput, TerminalOpen, TerminalOpenParams,
-  TerminalOpenResult, TerminalOutput, TerminalResize,
-} from '../common/protocol';
-import { attachAgain } from '../common/session';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOutput } from '../common/protocol';
+import { SessionClient } from '../common/session';
 
 export interface Streams {
   stdin: NodeJS.ReadStream;
@@ -21,15 +18,13 @@ export async function attach(conn: MessageConnection, what: TerminalOpenParams |
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v; // nsxd keeps only its allowlist
   const size = { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 };
-  const opened: TerminalOpenResult = 'session' in what
-    ? await attachAgain((params) => conn.sendRequest(TerminalAttach, params), what)
-    : await conn.sendRequest(TerminalOpen, { ...what, env, ...(interactive ? { pty: size } : {}) });
+  // stdin is not read while an input request is in flight: what is typed meanwhile waits in the kernel.
+  const client = new SessionClient({ sending: () => io.stdin.pause(), sent: () => io.stdin.resume() });
+  const opened = 'session' in what
+    ? await client.attach(conn, what)
+    : await client.open(conn, { ...what, env, ...(interactive ? { pty: size } : {}) });
   const session = opened.session;
-  if ('session' in what && interactive) void conn.sendNotification(TerminalResize, { session, ...size }).catch(() => undefined);
-  let over = false;
-  // Notifications after the session is over (late acks) would write to a closing socket.
-  const notify = <P>(type: NotificationType<P>, params: P): Promise<void> =>
-    over ? Promise.resolve() : conn.sendNotification(type, params).catch(() => undefined);
+  if ('session' in what && interactive) client.resize(size.cols, size.rows);
 
   const exit = new Promise<number>((resolve) => {
     conn.onNotification(TerminalExit, (p) => { if (p.session === session) resolve(p.code); });
@@ -40,36 +35,14 @@ export async function attach(conn: MessageConnection, what: TerminalOpenParams |
   });
   conn.onNotification(TerminalOutput, (p) => {
     if (p.session !== session) return;
-    const bytes = Buffer.from(p.data, 'base64');
-    (p.stream === 'stderr' ? io.stderr : io.stdout).write(bytes, () => {
-      void notify(TerminalAck, { session, bytes: bytes.length });
-    });
+    const stream = p.stream === 'stderr' ? io.stderr : io.stdout;
+    client.output(p.data, (bytes) => new Promise((resolve) => stream.write(bytes, () => resolve())));
   });
 
-  // One input request in flight at a time; what arrives meanwhile is sent together.
-  let queued: Buffer[] = [];
-  let sending = false;
-  let ended = false;
-  const pump = async () => {
-    if (sending) return;
-    sending = true;
-    while (queued.length > 0) {
-      const data = Buffer.concat(queued);
-      queued = [];
-      io.stdin.pause();
-      try {
-        await conn.sendRequest(TerminalInput, { session, data: data.toString('base64') });
-      } catch {
-        break; // the session ended
-      }
-      io.stdin.resume();
-    }
-    sending = false;
-    if (ended && !interactive) void notify(TerminalEndInput, { session });
-  };
-  const onData = (chunk: Buffer) => { queued.push(chunk); void pump(); };
-  const onEnd = () => { ended = true; void pump(); };
-  const onResize = () => void notify(TerminalResize, { session, cols: io.stdout.columns, rows: io.stdout.rows });
+  const onData = (chunk: Buffer) => client.input(chunk);
+  // A pipe's end is passed on (once what came before it is sent); a terminal's is not, as a pty has no end of input but ^D.
+  const onEnd = () => void (interactive ? client.flush() : client.endInput());
+  const onResize = () => client.resize(io.stdout.columns, io.stdout.rows);
   if (interactive) {
     io.stdin.setRawMode(true);
     io.stdout.on('resize', onResize);
@@ -77,13 +50,13 @@ export async function attach(conn: MessageConnection, what: TerminalOpenParams |
   io.stdin.on('data', onData);
   io.stdin.on('end', onEnd);
   io.stdin.resume();
-  const stop = () => void notify(TerminalClose, { session });
+  const stop = () => client.close();
   process.once('SIGTERM', stop);
   process.once('SIGHUP', stop);
   try {
     return await exit;
   } finally {
-    over = true;
+    client.over = true; // late acks would write to a closing socket
     io.stdin.off('data', onData);
     io.stdin.off('end', onEnd);
     io.stdout.off('resize', onResize);

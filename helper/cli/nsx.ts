@@ -8,7 +8,8 @@ import {
   CreateNamespace, isNsType, LIST_COLUMNS, ListColumn, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces,
   TerminalTarget, UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree, unpinned } from '../common/format';
+import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree } from '../common/format';
+import { unpinned } from '../common/words';
 
 const USAGE = `usage: nsx [--socket PATH] COMMAND
   list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
@@ -185,7 +186,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
 
   async unpin({ args, values, withClient }) {
     const r = await withClient((c) => c.conn.sendRequest(UnpinNamespace, { type: nsType(args[0]), name: args[1] ?? '', ...(values.force ? { force: true } : {}) }));
-    process.stdout.write(unpinned(`${args[0]}/${args[1]}`, r));
+    process.stdout.write(`${unpinned(`${args[0]}/${args[1]}`, r)}\n`);
     return 0;
   },
 

@@ -1,9 +1,9 @@
 // What nsx prints: lsns-like tables, the user-namespace tree, the JSON of
-// --json, and the sentences after pin and unpin. Pure functions of protocol
+// --json. Its words about a namespace are in words.ts, which the extension shares. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon. nsxd
 // uses them too, to answer namespaces/print with the table of `nsx list`.
-import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, ScanCut, Snapshot, UnpinResult } from './protocol';
-import { describeHolder, netnsNames } from './words';
+import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, ScanCut, Snapshot } from './protocol';
+import { containerLabel, describeHolder, engineLabel, netnsNames, runtimeAndContainer } from './words';
 
 /**
  * What processes and containers named themselves (comm, cmdline, interface
@@ -60,11 +60,6 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
   };
 }
 
-/** The container a namespace belongs to, as `web (podman)`. */
-export function containerLabel(ns: Namespace): string {
-  return ns.container ? `${ns.container.name ?? ns.container.id} (${ns.container.runtime})` : '';
-}
-
 /** Rows of cells under a header, columns padded (numbers to the right), the last column as it is. */
 function columns(rows: string[][], numeric: number[]): string {
   if (rows.length === 0) return '';
@@ -101,7 +96,7 @@ const COLUMNS: Record<ListColumn, { numeric?: boolean; cell(r: Row): string }> =
   NSFS: { cell: ({ ns }) => [...new Set([...ns.pins.flatMap((pin) => pin.paths), ...ns.holders.flatMap((h) => (h.kind === 'mount' ? [h.path] : []))])].join(',') },
   PNS: { numeric: true, cell: ({ ns }) => (ns.parent !== undefined ? String(ns.parent) : '') },
   ONS: { numeric: true, cell: ({ ns }) => (ns.owner !== undefined ? String(ns.owner) : '') },
-  CONTAINER: { cell: ({ ns }) => containerLabel(ns) },
+  CONTAINER: { cell: ({ ns }) => (ns.container ? containerLabel(ns.container) : '') },
   COMMAND: { cell: ({ ns, p }) => (p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ')) },
 };
 export const DEFAULT_LIST_COLUMNS: ListColumn[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NSFS', 'CONTAINER', 'COMMAND'];
@@ -137,8 +132,7 @@ export function containerTable(containers: Container[]): string {
   const rows = [['ENGINE', 'NAME', 'ID', 'IMAGE', 'STATE', 'PID', 'POD', 'HOSTNAME']];
   const sorted = [...containers].sort((a, b) => a.engine.localeCompare(b.engine) || a.name.localeCompare(b.name));
   for (const c of sorted) {
-    const engine = c.engineUid === 0 ? c.engine : `${c.engine} (uid ${c.engineUid})`;
-    rows.push([engine, c.name, c.id.slice(0, 12), c.image, c.state, c.pid ? String(c.pid) : '', c.pod ?? c.project ?? '', c.hostname ?? ''].map(field));
+    rows.push([engineLabel(c.engine, c.engineUid), c.name, c.id.slice(0, 12), c.image, c.state, c.pid ? String(c.pid) : '', c.pod ?? c.project ?? '', c.hostname ?? ''].map(field));
   }
   return columns(rows, [5]);
 }
@@ -149,7 +143,7 @@ export function tree(snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const label = (ns: Namespace) => {
     const p = byPid.get(Math.min(...ns.pids));
-    const extra = [ns.initial ? 'initial' : '', ns.container ? `${ns.container.runtime} ${ns.container.name ?? ns.container.id}` : '', names(ns), p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
+    const extra = [ns.initial ? 'initial' : '', ns.container ? runtimeAndContainer(ns.container) : '', names(ns), p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
     return `${nsId(ns)}${ns.ownerUid !== undefined ? ` uid ${ns.ownerUid}` : ''}  ${ns.pids.length} procs${extra.length ? `  ${extra.join(', ')}` : ''}`;
   };
   const lines: string[] = [];
@@ -166,12 +160,4 @@ export function tree(snapshot: Snapshot): string {
 /** `nsx pins`: one tab-separated row per pin. */
 export function pinRows(pins: PinnedNamespace[]): string {
   return pins.flatMap((p) => p.pins.map((pin) => `${[`${p.type}/${pin.name}`, nsId(p), pin.by?.user ?? '-', pin.paths.join(' ')].map(field).join('\t')}\n`)).join('');
-}
-
-/** What `nsx unpin` says: whether the namespace lives on, and what holds it. */
-export function unpinned(what: string, r: UnpinResult): string {
-  const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
-  return rest.length
-    ? `unpinned ${what}; ${nsId(r)} lives on, held by ${rest.join('; ')}\n`
-    : `unpinned ${what}; nothing else holds ${nsId(r)}, so it is gone\n`;
 }

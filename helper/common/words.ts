@@ -1,6 +1,6 @@
 // How nsx and the extension put protocol values into words, so that both
 // sides say the same thing about the same namespace.
-import { Holder, Namespace, nsId } from './protocol';
+import { ContainerHint, Holder, Namespace, nsId, UnpinResult } from './protocol';
 
 /** A holder in words. */
 export function describeHolder(h: Holder): string {
@@ -17,4 +17,32 @@ export function describeHolder(h: Holder): string {
 /** The `ip netns` names other tools gave a namespace (nsxd's own net pins are in `pins`). */
 export function netnsNames(ns: Namespace): string[] {
   return ns.holders.flatMap((h) => (h.kind === 'mount' && h.netns ? [h.netns] : []));
+}
+
+/** A container a namespace belongs to, by what people call it: its name, else its id. */
+export function containerName(c: ContainerHint): string {
+  return c.name ?? c.id;
+}
+
+/** The container in a column of its own (`nsx list`'s CONTAINER): `web (podman)`. */
+export function containerLabel(c: ContainerHint): string {
+  return `${containerName(c)} (${c.runtime})`;
+}
+
+/** The container among other words about a namespace (`nsx tree`, details, tooltips): `podman web`. */
+export function runtimeAndContainer(c: ContainerHint): string {
+  return `${c.runtime} ${containerName(c)}`;
+}
+
+/** An engine: `podman` for root's, `podman (uid 1000)` for a user's rootless one. */
+export function engineLabel(engine: string, uid: number): string {
+  return uid === 0 ? engine : `${engine} (uid ${uid})`;
+}
+
+/** After an unpin: whether the namespace lives on, and what holds it (nsx prints it as it is, the extension as a sentence). */
+export function unpinned(what: string, r: UnpinResult): string {
+  const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
+  return rest.length
+    ? `unpinned ${what}; ${nsId(r)} lives on, held by ${rest.join('; ')}`
+    : `unpinned ${what}; nothing else holds ${nsId(r)}, so it is gone`;
 }

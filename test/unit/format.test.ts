@@ -2,7 +2,8 @@
 // the terminal or forge a row, and every name says who made it.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { containerTable, cutNotice, field, listJson, names, pinRows, printable, table, tree, unpinned } from '../../helper/common/format';
+import { containerTable, cutNotice, field, listJson, names, pinRows, printable, table, tree } from '../../helper/common/format';
+import { unpinned } from '../../helper/common/words';
 import type { Container, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
 const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
@@ -56,9 +57,9 @@ it('spells out processes in the JSON and says whether an unpinned namespace live
   const json = listJson(snapshot.namespaces, snapshot);
   assert.deepEqual(json.namespaces[0].processes, [{ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' }]);
   assert.equal(json.namespaces[0].nprocs, 1);
-  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }), 'unpinned net/lab; nothing else holds net:[100], so it is gone\n');
+  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }), 'unpinned net/lab; nothing else holds net:[100], so it is gone');
   assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 2, holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] } }),
-    'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)\n');
+    'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)');
 });
 
 it('says which container a namespace belongs to, and lists containers by engine', () => {
