@@ -5,7 +5,7 @@
 import { open, FileHandle } from 'node:fs/promises';
 import { readProcFile } from './procfs';
 import { Details, Namespace, nsId } from '../../common/protocol';
-import { describeHolder, netnsNames } from '../../common/words';
+import { describeHolder, netnsNames, runtimeAndContainer } from '../../common/words';
 
 export const MAX_OUTPUT = 256 * 1024;
 
@@ -107,7 +107,7 @@ function summary(ns: Namespace): { title: string; text: string } {
   if (ns.owner !== undefined) lines.push(`owner         user:[${ns.owner}]`);
   if (ns.parent !== undefined) lines.push(`parent        ${ns.type}:[${ns.parent}]`);
   if (ns.ownerUid !== undefined) lines.push(`owner uid     ${ns.ownerUid}`);
-  if (ns.container) lines.push(`container     ${ns.container.runtime} ${ns.container.name ?? ns.container.id}`);
+  if (ns.container) lines.push(`container     ${runtimeAndContainer(ns.container)}`);
   for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
   for (const name of netnsNames(ns)) {
     const path = ns.holders.find((h) => h.kind === 'mount' && h.netns === name);
