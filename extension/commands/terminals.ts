@@ -126,7 +126,7 @@ async function revealTerminalNamespaces(ctx: Context, terminal?: vscode.Terminal
       : 'The terminal\'s namespaces are not in the tree any more: its processes have gone.');
   }
   // The pages they are on may have just been opened: the view learns of them before it is asked to reveal.
-  ctx.namespaces.refresh();
+  ctx.namespaces.redraw();
   for (const node of nodes.slice(1).reverse()) await ctx.namespacesView.reveal(node, { select: false, focus: false, expand: false });
   await ctx.namespacesView.reveal(nodes[0], { select: true, focus: true, expand: true });
   return keys;

@@ -13,7 +13,7 @@ export abstract class NodeProvider implements vscode.TreeDataProvider<Node>, vsc
 
   abstract getChildren(node?: Node): Node[];
 
-  refresh(node?: Node): void {
+  redraw(node?: Node): void {
     this.onDidChangeEmitter.fire(node);
   }
 

@@ -28,7 +28,7 @@ export class RefreshManager implements vscode.Disposable {
   }
 
   redraw(): void {
-    for (const { provider } of this.views) provider.refresh();
+    for (const { provider } of this.views) provider.redraw();
   }
 
   /** A full scan now, for what a command just changed (a pin, an unpin): the views show it without waiting for the next diff. */

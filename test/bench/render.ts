@@ -37,7 +37,7 @@ export async function run(): Promise<void> {
     if (uts) drawn = { uts: (uts as InstanceType<typeof api.nodes.TypeNode>).count, at: performance.now() };
     return children;
   };
-  provider.refresh();
+  provider.redraw();
   await until('a first redraw', () => drawn);
 
   const started: number[] = [];

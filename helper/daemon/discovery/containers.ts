@@ -3,13 +3,13 @@
 // matches nothing says which containers there are.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { ErrorCodes } from '../../common/protocol';
-import type { Found } from './engines';
+import type { EngineContainer } from './engines';
 
 /**
  * The running container a name or id prefix means. A name two engines use
  * (root's and a user's rootless one, say) is refused rather than guessed.
  */
-export function resolveContainer(containers: Found[], ref: string): Found {
+export function resolveContainer(containers: EngineContainer[], ref: string): EngineContainer {
   const running = containers.filter((c) => c.pid !== undefined);
   const byName = running.filter((c) => c.name === ref);
   const matches = byName.length ? byName : ref.length >= 4 ? running.filter((c) => c.id.startsWith(ref)) : [];

@@ -3,7 +3,7 @@
 // inside that one namespace (the kernel layer's act, handed in as `inside`:
 // discovery reads, it does not launch).
 import { open, FileHandle } from 'node:fs/promises';
-import { readProcFile } from './procfs';
+import { readFileCapped } from './procfs';
 import { Details, Namespace, nsId } from '../../common/protocol';
 import { describeHolder, netnsNames, runtimeAndContainer } from '../../common/words';
 
@@ -121,7 +121,7 @@ function summary(ns: Namespace): { title: string; text: string } {
 function pidTranslations(ns: Namespace): string {
   const rows: string[] = [];
   for (const pid of ns.pids.slice(0, 200)) {
-    const status = readProcFile(`/proc/${pid}/status`);
+    const status = readFileCapped(`/proc/${pid}/status`);
     const nspid = status && /^NSpid:\s*(.*)$/m.exec(status)?.[1];
     const comm = status && /^Name:\s*(.*)$/m.exec(status)?.[1];
     if (nspid) rows.push(`${String(pid).padStart(8)}: ${nspid.trim().split(/\s+/).join(' → ')}  ${comm ?? ''}`);

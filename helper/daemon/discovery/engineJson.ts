@@ -14,7 +14,8 @@ export interface ContainerProcess {
   hostname?: string;
 }
 
-export interface Found extends Container {
+/** A container as an engine (or the runtime's state) said it, with how to ask for what a shell in it starts from. */
+export interface EngineContainer extends Container {
   /** Asked of the engine when a terminal opens in it, not with every scan. */
   exec?: () => Promise<ContainerProcess | undefined>;
 }

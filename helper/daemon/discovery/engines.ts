@@ -16,10 +16,10 @@ import { createConnection, Socket } from 'node:net';
 import * as libc from '../../../native/libc';
 import { field } from '../../common/format';
 import type { Container, EngineApi } from '../../common/protocol';
-import { ContainerProcess, Found, grouping, labelsOf, MAX_CONTAINERS, name, str } from './engineJson';
+import { ContainerProcess, EngineContainer, grouping, labelsOf, MAX_CONTAINERS, name, str } from './engineJson';
 import { fromRuntime } from './runtime';
 
-export type { ContainerProcess, Found } from './engineJson';
+export type { ContainerProcess, EngineContainer } from './engineJson';
 
 const DEADLINE_MS = 2000;
 const MAX_RESPONSE = 4 * 1024 * 1024;
@@ -162,7 +162,7 @@ function speaksFor(pid: number, uid: number): boolean {
 }
 
 /** Every container one API socket reports, the running ones with their first process; at most ENGINE_BUDGET bytes of answers. */
-async function fromApi(s: Socketed): Promise<Found[]> {
+async function fromApi(s: Socketed): Promise<EngineContainer[]> {
   const budget: Budget = { left: ENGINE_BUDGET };
   // _ping is the cheap one (podman's /version takes most of a second); podman says itself in a header.
   const ping = await get(s, '/_ping', budget);
@@ -171,11 +171,11 @@ async function fromApi(s: Socketed): Promise<Found[]> {
   const list = (await get(s, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)).body;
   if (!Array.isArray(list)) return [];
   // A few inspects at a time, so that the budget, once spent, stops the rest before they are asked.
-  const found: (Found | undefined)[] = [];
+  const found: (EngineContainer | undefined)[] = [];
   for (let i = 0; i < Math.min(list.length, MAX_CONTAINERS); i += INSPECTS_AT_ONCE) {
     found.push(...await Promise.all(list.slice(i, Math.min(i + INSPECTS_AT_ONCE, MAX_CONTAINERS)).map((c) => fromListed(s, engine, c, budget))));
   }
-  return found.filter((c): c is Found => c !== undefined);
+  return found.filter((c): c is EngineContainer => c !== undefined);
 }
 
 /**
@@ -185,10 +185,10 @@ async function fromApi(s: Socketed): Promise<Found[]> {
  * skips, leaves the container without a process, not the engine without
  * containers.
  */
-async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null, budget: Budget): Promise<Found | undefined> {
+async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null, budget: Budget): Promise<EngineContainer | undefined> {
   const id = str(c?.Id, 128);
   if (!c || !id || !/^[0-9a-f]{12,128}$/.test(id)) return undefined;
-  const item: Found = {
+  const item: EngineContainer = {
     engine, engineUid: s.uid, id,
     name: name(Array.isArray(c.Names) ? c.Names[0] : undefined)?.replace(/^\//, '') || id.slice(0, 12),
     image: name(c.Image) ?? '', state: name(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labelsOf(c.Labels)),
@@ -230,25 +230,25 @@ async function inspect(s: Socketed, id: string, budget: Budget): Promise<{ pid?:
  * An engine that fails is left out, the others stay.
  */
 export class Engines {
-  private latest: Found[] = [];
+  private latest: EngineContainer[] = [];
   private at = 0;
-  private pending: Promise<Found[]> | undefined;
-  private system: Found[] = [];
+  private pending: Promise<EngineContainer[]> | undefined;
+  private system: EngineContainer[] = [];
   /** What the rootless engines answered last, and whether they are being asked. */
-  private users: Found[] = [];
+  private users: EngineContainer[] = [];
   private asking = false;
   /** Each API socket's last answer, by socket path. */
   private answers = new Map<string, EngineApi>();
   /** Told when a rootless engine's answer, which no list waited for, has landed. */
   onChange: (() => void) | undefined;
 
-  current(): Promise<Found[]> {
+  current(): Promise<EngineContainer[]> {
     if (Date.now() - this.at < FRESH_MS) return Promise.resolve(this.latest);
     this.pending ??= this.refresh().finally(() => { this.pending = undefined; });
     return this.pending;
   }
 
-  private async refresh(): Promise<Found[]> {
+  private async refresh(): Promise<EngineContainer[]> {
     const sockets = apiSockets();
     this.askUsers(sockets.filter((s) => s.uid !== 0));
     // Sockets that went are forgotten; the others keep their last answer until they give a new one.
@@ -263,7 +263,7 @@ export class Engines {
   }
 
   /** The containers some API sockets report; a socket that fails adds none, and says why. */
-  private async ask(sockets: Socketed[]): Promise<Found[]> {
+  private async ask(sockets: Socketed[]): Promise<EngineContainer[]> {
     const results = await Promise.allSettled(sockets.map(fromApi));
     return results.flatMap((r, i) => {
       const { path: socket, uid, engine } = sockets[i];
@@ -285,8 +285,8 @@ export class Engines {
     });
   }
 
-  private merge(): Found[] {
-    const all: Found[] = [];
+  private merge(): EngineContainer[] {
+    const all: EngineContainer[] = [];
     // One engine may answer on two sockets (podman's own and its docker.sock): each container once.
     for (const c of [...this.system, ...this.users]) if (!all.some((x) => x.id === c.id)) all.push(c);
     // What the runtime knows and no API reported (no socket, or an engine that is down).

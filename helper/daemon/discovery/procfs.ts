@@ -166,7 +166,7 @@ export function* readProcesses(pids: number[], known?: ProcState): Generator<voi
     if (!p) continue;
     const set = setOf(p.ns);
     if (!seenSets.has(set) && !known?.hints.has(set)) {
-      const cgroup = readProcFile(`/proc/${pid}/cgroup`);
+      const cgroup = readFileCapped(`/proc/${pid}/cgroup`);
       if (cgroup !== undefined) {
         seenSets.add(set);
         scan.hints.push([set, containerFromCgroup(cgroup) ?? null]);
@@ -174,7 +174,7 @@ export function* readProcesses(pids: number[], known?: ProcState): Generator<voi
     }
     const mntns = p.ns.mnt;
     if (mntns !== undefined && !seenMntns.has(mntns) && !known?.mounts.has(mntns)) {
-      const info = readProcFile(`/proc/${pid}/mountinfo`);
+      const info = readFileCapped(`/proc/${pid}/mountinfo`);
       if (info !== undefined) {
         seenMntns.add(mntns);
         scan.mounts.push([mntns, pid, parseNsfsMounts(info)]);
@@ -207,14 +207,14 @@ const MAX_ADDRESSES = 8;
  */
 export function netAddresses(pid: number): string[] {
   const found = new Set<string>();
-  const trie = readProcFile(`/proc/${pid}/net/fib_trie`, 'utf8', 256 * 1024) ?? '';
+  const trie = readFileCapped(`/proc/${pid}/net/fib_trie`, 'utf8', 256 * 1024) ?? '';
   const lines = trie.split('\n');
   for (let i = 1; i < lines.length && found.size < MAX_ADDRESSES; i++) {
     if (!lines[i].includes('/32 host LOCAL')) continue;
     const addr = /([0-9.]+)\s*$/.exec(lines[i - 1])?.[1];
     if (addr && !addr.startsWith('127.')) found.add(addr);
   }
-  for (const line of (readProcFile(`/proc/${pid}/net/if_inet6`, 'utf8', 64 * 1024) ?? '').split('\n')) {
+  for (const line of (readFileCapped(`/proc/${pid}/net/if_inet6`, 'utf8', 64 * 1024) ?? '').split('\n')) {
     const [hex, , , scope] = line.trim().split(/\s+/);
     // scope 00 is global; 10 host (::1), 20 link
     if (found.size >= MAX_ADDRESSES || !hex || hex.length !== 32 || scope !== '00') continue;
@@ -245,8 +245,11 @@ let buffer = Buffer.allocUnsafe(64 * 1024);
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
-/** A small /proc file, or undefined if it cannot be read (the process exited, say). */
-export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', max = Infinity): string | undefined {
+/**
+ * A file read whole up to MAX bytes (a /proc file, or another program's JSON),
+ * or undefined if it cannot be read (the process exited, say).
+ */
+export function readFileCapped(path: string, encoding: BufferEncoding = 'utf8', max = Infinity): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -279,7 +282,7 @@ export function readProcFile(path: string, encoding: BufferEncoding = 'utf8', ma
 
 function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
   const base = `/proc/${pid}`;
-  const text = readProcFile(`${base}/stat`, 'latin1');
+  const text = readFileCapped(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
   const { comm, state, ppid, flags, starttime, argStart } = parseStat(text);
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
@@ -314,7 +317,7 @@ function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
 }
 
 function readCmdline(base: string): string[] {
-  const raw = readProcFile(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
+  const raw = readFileCapped(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
   if (!raw) return [];
   const args = raw.split('\0');
   if (args[args.length - 1] === '') args.pop();

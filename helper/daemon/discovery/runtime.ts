@@ -6,8 +6,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container } from '../../common/protocol';
-import { Found, grouping, labelsOf, MAX_CONTAINERS, name, str } from './engineJson';
-import { parseStat, readProcFile } from './procfs';
+import { EngineContainer, grouping, labelsOf, MAX_CONTAINERS, name, str } from './engineJson';
+import { parseStat, readFileCapped } from './procfs';
 
 const MAX_CONFIG = 1024 * 1024;
 
@@ -25,7 +25,7 @@ function dockerName(id: string): string | undefined {
 /** Another program's JSON, from a file only root may write: every field is checked where it is used. */
 function readJson(path: string, max: number): any {
   if (!rootOwned(path)) return undefined;
-  const text = readProcFile(path, 'utf8', max);
+  const text = readFileCapped(path, 'utf8', max);
   try {
     const v = text ? JSON.parse(text) : undefined;
     return v && typeof v === 'object' ? v : undefined;
@@ -72,7 +72,7 @@ function podNames(): Map<string, string> {
   const names = new Map<string, string>();
   for (const file of PODMAN_STATE) {
     if (!rootOwned(file)) continue;
-    const text = readProcFile(file, 'latin1', MAX_STATE);
+    const text = readFileCapped(file, 'latin1', MAX_STATE);
     for (const m of text?.matchAll(/\{"id":"([0-9a-f]{64})","name":"([A-Za-z0-9][\w.-]{0,127})"/g) ?? []) names.set(m[1], m[2]);
   }
   return names;
@@ -96,8 +96,8 @@ function storedNames(): Map<string, { name: string; image: string }> {
 }
 
 /** Containers the OCI runtime knows of, named as well as their bundles' annotations and the engines' stores allow. */
-export function fromRuntime(): Found[] {
-  const found: Found[] = [];
+export function fromRuntime(): EngineContainer[] {
+  const found: EngineContainer[] = [];
   const stored = storedNames();
   let pods: Map<string, string> | undefined;
   for (const file of runcStates()) {
@@ -106,7 +106,7 @@ export function fromRuntime(): Found[] {
     const id = str(state?.id, 128);
     if (!state || !id || !Number.isSafeInteger(pid) || (pid as number) < 1) continue;
     // State left behind by a container that died names a pid that may be someone else's by now.
-    const stat = readProcFile(`/proc/${pid}/stat`);
+    const stat = readFileCapped(`/proc/${pid}/stat`);
     if (!stat || parseStat(stat).starttime !== String(state.init_process_start)) continue;
     const cfgLabels = Array.isArray((state.config as { labels?: unknown })?.labels) ? (state.config as { labels: unknown[] }).labels : [];
     const bundle = cfgLabels.map((l) => (typeof l === 'string' && l.startsWith('bundle=') ? l.slice(7) : undefined)).find(Boolean);

@@ -5,8 +5,8 @@
 // copy of their part of the scan, twice nsxd's memory at 7,000 processes, for
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
-import type { Engines, Found } from './engines';
-import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcesses, readProcFile, scanProcesses, stateOf } from './procfs';
+import type { Engines, EngineContainer } from './engines';
+import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcesses, readFileCapped, scanProcesses, stateOf } from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 /** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
@@ -24,7 +24,7 @@ export class Scanner {
   /** What the last full scan read, with every update since. */
   private state: ProcState | undefined;
   /** The containers as the last full scan saw them: an update does not wait for the engines. */
-  private containers: Found[] = [];
+  private containers: EngineContainer[] = [];
   /**
    * Processes events named while a full scan reads /proc: it may have read
    * them before they changed, so it reads them again before it builds.
@@ -158,7 +158,7 @@ export class Scanner {
     const orphans = exited.size > 0 ? [...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid) : [];
     if (orphans.length > INLINE_MAX) return false;
     reread(orphans);
-    const own = readProcFile('/proc/self/mountinfo');
+    const own = readFileCapped('/proc/self/mountinfo');
     if (own !== undefined) state.mounts.set(self, { pid: process.pid, mounts: parseNsfsMounts(own) });
     return true;
   }

@@ -5,14 +5,14 @@
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 import { ContainerHint, EngineApi, Holder, MAX_CUT_PIDS, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, ScanCut, Snapshot, nsId } from '../../common/protocol';
-import type { Found } from './engines';
+import type { EngineContainer } from './engines';
 import { ProcState, RawMount, RawProcess, setOf } from './procfs';
 
 export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
   selfMntns: number;
   /** What the container engines reported, as the scan started, and which of their APIs answered. */
-  containers: Found[];
+  containers: EngineContainer[];
   engines: EngineApi[];
   userName(uid: number): string;
   /** Recognizes a pin, or another tool's `ip netns` name, among nsfs mount paths of nsxd's mount namespace. */
@@ -27,7 +27,7 @@ export interface Model {
   mountReaders: Map<number, number>;
   selfMntns: number;
   /** The containers with what a shell in one needs (its environment), which the snapshot leaves out. */
-  containers: Found[];
+  containers: EngineContainer[];
 }
 
 /**
@@ -206,11 +206,11 @@ class ModelBuilder {
    * namespaces (a container run with --net=host, say) keep no container name;
    * a namespace that a pod's containers share is the pod's.
    */
-  addContainers(found: Found[]): Found[] {
+  addContainers(found: EngineContainer[]): EngineContainer[] {
     if (found.length === 0) return [];
     const byPid = new Map(this.processes.map((p) => [p.pid, p]));
     const named = new Set<string>();
-    const out: Found[] = [];
+    const out: EngineContainer[] = [];
     for (const c of found) {
       const p = c.pid !== undefined ? byPid.get(c.pid) : undefined;
       const namespaces = p ? NSTYPES.flatMap((type) => (p.ns[type] !== undefined ? [{ type, inode: p.ns[type]! }] : [])) : [];

@@ -17,7 +17,7 @@ import { SessionCgroups } from './cgroup';
 import { mapIntoUserns, MappedIds } from './idmap';
 import { environment, runAs, RunAs } from './environment';
 import { supervise } from './launcher';
-import { Hello, SessionInfo, SupervisorLink } from './supervisor';
+import { Hello, SessionInfo, SupervisorLink } from './supervisorLink';
 import { accountLives, ownerOf, Supervisors } from './supervisors';
 import { resolveContainer } from '../discovery/containers';
 import type { ContainerProcess } from '../discovery/engines';

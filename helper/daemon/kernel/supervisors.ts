@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } 
 import { join } from 'node:path';
 import * as libc from '../../../native/libc';
 import type { SessionCgroups } from './cgroup';
-import { SessionInfo, SupervisorLink } from './supervisor';
+import { SessionInfo, SupervisorLink } from './supervisorLink';
 
 /** Whose a session is: the uid and account that opened it, and whether its shell is root's. */
 export interface Owner {

@@ -6,7 +6,7 @@ import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Scanner } from '../discovery/scanner';
-import { parseStat, readProcFile } from '../discovery/procfs';
+import { parseStat, readFileCapped } from '../discovery/procfs';
 import { openNamespace } from '../discovery/snapshot';
 import { ErrorCodes, NsKey, nsId, NsType } from '../../common/protocol';
 import { closeAll } from '../fds';
@@ -16,7 +16,7 @@ export interface OpenedNs extends NsKey {
 }
 
 function startTime(pid: number): { start: string; comm: string } {
-  const text = readProcFile(`/proc/${pid}/stat`, 'latin1');
+  const text = readFileCapped(`/proc/${pid}/stat`, 'latin1');
   if (text === undefined) throw new ResponseError(ErrorCodes.NotFound, `process ${pid} does not exist (it may have exited)`);
   const { starttime, comm } = parseStat(text);
   return { start: starttime, comm };
