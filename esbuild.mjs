@@ -93,6 +93,7 @@ const builds = [
   { entryPoints: { nsxd: 'helper/daemon/nsxd.ts', nsx: 'helper/cli/nsx.ts' }, banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: { 'test/vscode/index': 'test/vscode/index.ts' }, external: ['vscode', 'mocha'] },
   { entryPoints: { 'test/vscode/reload': 'test/vscode/reload.ts' }, external: ['vscode'] },
+  { entryPoints: { 'test/vscode/packaged': 'test/vscode/packaged.ts' }, external: ['vscode'] },
   // node:test files: unit tests and integration tests (as root, against a real nsxd).
   { entryPoints: testEntries(['test/unit', 'test/integration']) },
   { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },

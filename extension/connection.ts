@@ -105,12 +105,16 @@ export class Connection implements vscode.Disposable {
    * Start button, Retry and the socket watcher may all ask at once after nsxd
    * comes back): every caller meanwhile shares the one attempt, so no
    * connection is dropped for another and no session attached twice. FORCE
-   * connects again all the same (the socket setting changed).
+   * connects again all the same (the socket setting changed), after the
+   * attempt under way, which was for the socket before.
    */
   connect(force = false): Promise<void> {
     if (!force && this.state === 'connected' && this.path === this.socketPath) return Promise.resolve();
-    this.attempt ??= this.tryConnect().finally(() => { this.attempt = undefined; });
-    return this.attempt;
+    if (this.attempt && !force) return this.attempt;
+    const attempt: Promise<void> = (this.attempt ?? Promise.resolve()).catch(() => undefined).then(() => this.tryConnect())
+      .finally(() => { if (this.attempt === attempt) this.attempt = undefined; });
+    this.attempt = attempt;
+    return attempt;
   }
 
   private async tryConnect(): Promise<void> {

@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { NsKey, TerminalExit, TerminalOpenParams, TerminalOpenResult, TerminalOutput } from '../helper/common/protocol';
-import { printable } from '../helper/common/format';
+import { field, printable } from '../helper/common/format';
 import { SessionClient } from '../helper/common/session';
 import type { Connection } from './connection';
 
@@ -219,7 +219,8 @@ export class TerminalSessions implements vscode.Disposable {
   private create(params: TerminalOpenParams | Remembered, label: string, show: boolean): NsTerminal {
     const pty = new NsTerminal(this, params, label);
     this.all.add(pty);
-    pty.terminal = vscode.window.createTerminal({ name: `nsx: ${label}`, pty, iconPath: new vscode.ThemeIcon('terminal-linux') });
+    // A label may hold a process's own name (comm): shown as text, its control characters as escapes.
+    pty.terminal = vscode.window.createTerminal({ name: `nsx: ${field(label)}`, pty, iconPath: new vscode.ThemeIcon('terminal-linux') });
     if (show) pty.terminal.show();
     return pty;
   }

@@ -97,6 +97,16 @@ try {
   // The window reloaded under its terminals: a suite of its own, as the page reload restarts the extension host.
   const state = join(dir, 'reload-state.json');
   count(await run(process.execPath, ['test/vscode/run.mjs', '--suite', 'dist/test/vscode/reload.js'], { NSX_SOCKET: socket, NSX_RELOAD_STATE: state }));
+  // The extension as installed from the packaged .vsix (vsce on the dist/ just built), not from the checkout.
+  const vsix = join(dir, 'namespace-explorer.vsix');
+  const packaged = join(dir, 'packaged');
+  const packing = await run(join(root, 'node_modules/.bin/vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix]);
+  if (packing.code === 0 && (await run('unzip', ['-q', vsix, '-d', packaged])).code === 0) {
+    const extension = join(packaged, 'extension');
+    count(await run(process.execPath, ['test/vscode/run.mjs', '--extension', extension, '--suite', 'dist/test/vscode/packaged.js'], { NSX_SOCKET: socket, NSX_PACKAGED: extension }));
+  } else {
+    failed += 1;
+  }
 } finally {
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('exit', r));

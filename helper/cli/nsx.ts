@@ -132,7 +132,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       const layout = { ...values.output !== undefined && { columns: outputColumns(values.output) }, noHeadings: values.noheadings || values.net, raw: values.raw };
       const { text, notice } = await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only }, ...layout }));
       process.stdout.write(text);
-      if (notice) process.stderr.write(notice);
+      if (notice) process.stderr.write(printable(notice));
       return 0;
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));

@@ -116,7 +116,8 @@ describe('installing from the .vsix', () => {
       assert.equal(list.code, 0, list.stderr);
       assert.match(list.stdout, /^ +NS TYPE +NPROCS/);
       const c = await connect(socket, 'test');
-      const session = await c.conn.sendRequest(TerminalOpen, { pty: { cols: 80, rows: 24 }, command: ['sleep', '600'] });
+      // Persistent, as the extension opens them: the connection closing here leaves it waiting, as nsxd stopping does.
+      const session = await c.conn.sendRequest(TerminalOpen, { pty: { cols: 80, rows: 24 }, command: ['sleep', '600'], persistent: true });
       c.close();
 
       // Refused while that nsxd runs: it was started by hand, so install.sh cannot know what would start it again.

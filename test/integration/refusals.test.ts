@@ -43,6 +43,7 @@ describe('refusals', () => {
         [{ types: ['uts'], command: [] }, /non-empty array/],
         [{ types: ['uts'], pty: { cols: 0, rows: 24 } }, /cols must be an integer/],
         [{ types: ['uts'], root: 'yes' }, /root must be true or false/],
+        [{ types: ['uts'], persistent: 'yes' }, /persistent must be true or false/],
       ];
       for (const [params, error] of bad) {
         await assert.rejects(c.conn.sendRequest(TerminalOpen, params as TerminalOpenParams), error, JSON.stringify(params));
@@ -82,6 +83,11 @@ describe('refusals', () => {
       await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: ['net', '../pins'] } as never), /not a namespace type: "\.\.\/pins"/);
       await assert.rejects(c.conn.sendRequest(PrintNamespaces, { types: 'net' } as never), /types must be a non-empty array/);
       await assert.rejects(c.conn.sendRequest(PrintNamespaces, { rescan: 1 } as never), /rescan must be true or false/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { columns: ['NS', '../x'] } as never), /unknown column "\.\.\/x"/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { columns: [] } as never), /columns must be a non-empty array/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { columns: Array(33).fill('NS') } as never), /at most 32/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { raw: 'yes' } as never), /raw must be true or false/);
+      await assert.rejects(c.conn.sendRequest(PrintNamespaces, { noHeadings: 1 } as never), /noHeadings must be true or false/);
       await assert.rejects(c.conn.sendRequest(ListNamespaces, { rescan: 'yes' } as never), /rescan must be true or false/);
       await assert.rejects(c.conn.sendRequest(ListNamespaces, [] as never), /params must be an object/);
     } finally {

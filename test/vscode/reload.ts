@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import type { NsTerminal } from '../../extension/terminal';
+import { waitFor } from '../support';
 import { ui, uiAvailable } from './ui';
 
 interface Before {
@@ -19,34 +20,24 @@ interface Before {
   closed: number;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function typed(t: NsTerminal, line: string, marker: string): Promise<string> {
   const from = t.output.length;
   t.terminal!.sendText(`${line}; echo ${marker.slice(0, 1)}''${marker.slice(1)}`);
-  return until(`"${marker}" in the terminal`, () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined));
+  return waitFor(() => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined), 30_000, `"${marker}" in the terminal`);
 }
 
 async function beforeReload(api: Api, state: string): Promise<never> {
-  await until('connected to nsxd', () => api.connection.connected);
+  await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
   const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'reloaded' })) as NsTerminal;
-  await until('the session', () => t.session);
+  await waitFor(() => t.session, 30_000, 'the session');
   const shell = Number(/shell=(\d+)/.exec(await typed(t, 'echo shell=$$', 'UP'))![1]);
   const other = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts'], hostname: 'closed' })) as NsTerminal;
-  const closed = (await until('the other session', () => other.session)).session;
+  const closed = (await waitFor(() => other.session, 30_000, 'the other session')).session;
   other.terminal!.dispose();
-  await until('the closed terminal forgotten', () => !api.terminals.all.has(other));
+  await waitFor(() => !api.terminals.all.has(other), 30_000, 'the closed terminal forgotten');
   // Printed while no window is there: the supervisor keeps it for the next.
   t.terminal!.sendText('sleep 3; echo WHILE""AWAY');
-  await until('the line given to the shell', () => t.output.includes('WHILE""AWAY'));
+  await waitFor(() => t.output.includes('WHILE""AWAY'), 30_000, 'the line given to the shell');
   writeFileSync(state, JSON.stringify({ shell, session: t.session!.session, closed } satisfies Before));
   await ui({ action: 'reload', timeoutMs: 60_000 });
   // The page reloads, and this extension host goes with it.
@@ -54,14 +45,14 @@ async function beforeReload(api: Api, state: string): Promise<never> {
 }
 
 async function afterReload(api: Api, before: Before): Promise<void> {
-  const t = await until('the terminal given back', () => [...api.terminals.all].find((x) => x.session?.session === before.session));
+  const t = await waitFor(() => [...api.terminals.all].find((x) => x.session?.session === before.session), 30_000, 'the terminal given back');
   assert.equal(t.terminal!.name, 'nsx: isolated reloaded', 'the same name');
-  await until('attached again', () => !t.detached && t.output.includes('[attached again]'));
-  await until('what it printed while no window was there', () => t.output.includes('WHILEAWAY'));
+  await waitFor(() => !t.detached && t.output.includes('[attached again]'), 30_000, 'attached again');
+  await waitFor(() => t.output.includes('WHILEAWAY'), 30_000, 'what it printed while no window was there');
   assert.match(await typed(t, 'echo shell=$$; hostname', 'BACK'), new RegExp(`shell=${before.shell}\\b[\\s\\S]*reloaded`), 'the same shell, in its namespaces');
   assert.ok(![...api.terminals.all].some((x) => x.session?.session === before.closed), 'a terminal the user closed is not given back');
   t.terminal!.dispose();
-  await until('its session closed with it', () => !api.terminals.all.has(t));
+  await waitFor(() => !api.terminals.all.has(t), 30_000, 'its session closed with it');
 }
 
 export async function run(): Promise<void> {

@@ -237,6 +237,8 @@ export class Engines {
   /** What the rootless engines answered last, and whether they are being asked. */
   private users: EngineContainer[] = [];
   private asking = false;
+  /** What the runtime's state said at the last refresh: read once a refresh, not again when a user's engine answers. */
+  private runtime: EngineContainer[] = [];
   /** Each API socket's last answer, by socket path. */
   private answers = new Map<string, EngineApi>();
   /** Told when a rootless engine's answer, which no list waited for, has landed. */
@@ -254,6 +256,7 @@ export class Engines {
     // Sockets that went are forgotten; the others keep their last answer until they give a new one.
     for (const path of this.answers.keys()) if (!sockets.some((s) => s.path === path)) this.answers.delete(path);
     this.system = await this.ask(sockets.filter((s) => s.uid === 0));
+    this.runtime = fromRuntime();
     return this.merge();
   }
 
@@ -291,7 +294,7 @@ export class Engines {
     for (const c of [...this.system, ...this.users]) if (!all.some((x) => x.id === c.id)) all.push(c);
     // What the runtime knows and no API reported (no socket, or an engine that is down).
     const known = new Set(all.map((c) => c.id));
-    for (const c of fromRuntime()) if (!known.has(c.id)) all.push(c);
+    for (const c of this.runtime) if (!known.has(c.id)) all.push(c);
     this.latest = all;
     this.at = Date.now();
     return all;

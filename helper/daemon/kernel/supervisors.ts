@@ -11,12 +11,11 @@ import * as libc from '../../../native/libc';
 import type { SessionCgroups } from './cgroup';
 import { SessionInfo, SupervisorLink } from './supervisorLink';
 
-/** Whose a session is: the uid and account that opened it, and whether its shell is root's. */
+/** Whose a session is: the uid and account that opened it. */
 export interface Owner {
   uid: number;
   /** The account's name when it opened the session (absent from sessions of older nsxds). */
   account?: string;
-  root: boolean;
 }
 
 export class Supervisors {
@@ -87,7 +86,7 @@ export class Supervisors {
 
 export function ownerOf(info: SessionInfo): Owner | undefined {
   if (!Number.isSafeInteger(info.owner) || info.owner < 0) return undefined;
-  return { uid: info.owner, root: info.root === true, ...(typeof info.account === 'string' ? { account: info.account } : {}) };
+  return { uid: info.owner, ...(typeof info.account === 'string' ? { account: info.account } : {}) };
 }
 
 /**
