@@ -5,7 +5,16 @@
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -27,9 +36,7 @@ const koffiPlugin = {
     build.onResolve({ filter: /^koffi$/ }, () => ({ path: require.resolve('koffi') }));
     build.onResolve({ filter: /^@koromix\/koffi-/ }, (args) => ({ path: args.path, namespace: 'koffi-native' }));
     build.onLoad({ filter: /.*/, namespace: 'koffi-native' }, (args) => ({
-      contents: args.path === `@koromix/koffi-${koffiPlatform}`
-        ? koffiLoader(koffiTriplet)
-        : 'module.exports = null;',
+      contents: args.path === `@koromix/koffi-${koffiPlatform}` ? koffiLoader(koffiTriplet) : 'module.exports = null;',
       loader: 'js',
     }));
   },
@@ -63,14 +70,35 @@ function copyKoffi() {
 function buildNative() {
   mkdirSync('dist', { recursive: true });
   // nsx, the C front of the CLI, says the protocol version and finds nsxd's socket as the TypeScript clients do.
-  const protocol = /^export const PROTOCOL_VERSION = (\d+);$/m.exec(readFileSync('helper/common/protocol.ts', 'utf8'))[1];
+  const protocol = /^export const PROTOCOL_VERSION = (\d+);$/m.exec(
+    readFileSync('helper/common/protocol.ts', 'utf8'),
+  )[1];
   // A plain path in single quotes, so that JSON.stringify makes it a C string literal as it is.
-  const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(readFileSync('helper/common/deployment.ts', 'utf8'))[1];
+  const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(
+    readFileSync('helper/common/deployment.ts', 'utf8'),
+  )[1];
   for (const name of ['nsx-exec', 'nsx-session', 'nsx']) {
     // Renamed into place too: a session's supervisor may be running this very file.
-    execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', `-DNSX_PROTOCOL_VERSION=${protocol}`,
-      `-DNSX_DEFAULT_SOCKET=${JSON.stringify(socket)}`,
-      '-fstack-protector-strong', '-fPIE', '-pie', '-o', `dist/${name}.new`, `native/${name}.c`], { stdio: 'inherit' });
+    execFileSync(
+      'cc',
+      [
+        '-std=gnu11',
+        '-O2',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-D_FORTIFY_SOURCE=2',
+        `-DNSX_PROTOCOL_VERSION=${protocol}`,
+        `-DNSX_DEFAULT_SOCKET=${JSON.stringify(socket)}`,
+        '-fstack-protector-strong',
+        '-fPIE',
+        '-pie',
+        '-o',
+        `dist/${name}.new`,
+        `native/${name}.c`,
+      ],
+      { stdio: 'inherit' },
+    );
     chmodSync(`dist/${name}.new`, 0o755);
     renameSync(`dist/${name}.new`, `dist/${name}`);
   }
@@ -104,7 +132,8 @@ function testEntries(dirs) {
   const entries = {};
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) if (f.endsWith('.test.ts')) entries[`${dir}/${f.replace(/\.ts$/, '')}`] = `${dir}/${f}`;
+    for (const f of readdirSync(dir))
+      if (f.endsWith('.test.ts')) entries[`${dir}/${f.replace(/\.ts$/, '')}`] = `${dir}/${f}`;
   }
   return entries;
 }

@@ -7,7 +7,15 @@ import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
-import { ErrorCodes, Identity, InitializeResult, NsType, NSTYPES, PROTOCOL_VERSION, protocolMismatch } from '../helper/common/protocol';
+import {
+  ErrorCodes,
+  Identity,
+  InitializeResult,
+  NsType,
+  NSTYPES,
+  PROTOCOL_VERSION,
+  protocolMismatch,
+} from '../helper/common/protocol';
 import { setContextKey } from './menus';
 
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
@@ -39,7 +47,10 @@ export class Connection implements vscode.Disposable {
   identity: Identity | undefined;
 
   /** OUTPUT is the connection log; INSTALLER, this extension's install.sh, named when nsxd is not running. */
-  constructor(readonly output: vscode.OutputChannel, private readonly installer?: string) {
+  constructor(
+    readonly output: vscode.OutputChannel,
+    private readonly installer?: string,
+  ) {
     this.status.name = 'nsxd connection';
     this.status.command = 'nsx.showOutput';
     this.setState('connecting', '');
@@ -47,7 +58,9 @@ export class Connection implements vscode.Disposable {
   }
 
   get socketPath(): string {
-    return vscode.workspace.getConfiguration('nsx').get<string>('socketPath') || process.env.NSX_SOCKET || DEFAULT_SOCKET;
+    return (
+      vscode.workspace.getConfiguration('nsx').get<string>('socketPath') || process.env.NSX_SOCKET || DEFAULT_SOCKET
+    );
   }
 
   /** The started client, or a clear error that says why there is none. */
@@ -111,8 +124,12 @@ export class Connection implements vscode.Disposable {
   connect(force = false): Promise<void> {
     if (!force && this.state === 'connected' && this.path === this.socketPath) return Promise.resolve();
     if (this.attempt && !force) return this.attempt;
-    const attempt: Promise<void> = (this.attempt ?? Promise.resolve()).catch(() => undefined).then(() => this.tryConnect())
-      .finally(() => { if (this.attempt === attempt) this.attempt = undefined; });
+    const attempt: Promise<void> = (this.attempt ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.tryConnect())
+      .finally(() => {
+        if (this.attempt === attempt) this.attempt = undefined;
+      });
     this.attempt = attempt;
     return attempt;
   }
@@ -124,7 +141,7 @@ export class Connection implements vscode.Disposable {
     // Not "connected" while the old client stops: nothing may be sent through it any more.
     this.setState('connecting', '');
     await this.stopClient();
-    const path = this.path = this.socketPath;
+    const path = (this.path = this.socketPath);
     // The socket is connected before the client exists, so that "not running" and
     // "permission denied" become the welcome view's words, not a client error popup.
     let socket: Socket;
@@ -132,7 +149,9 @@ export class Connection implements vscode.Disposable {
       socket = await new Promise<Socket>((resolve, reject) => {
         const s = createConnection(path);
         s.once('connect', () => resolve(s));
-        s.once('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(explainConnectError(err, path, this.installer)), { code: err.code })));
+        s.once('error', (err: NodeJS.ErrnoException) =>
+          reject(Object.assign(new Error(explainConnectError(err, path, this.installer)), { code: err.code })),
+        );
       });
     } catch (err) {
       this.failed(err as Error & { code?: string });
@@ -173,7 +192,9 @@ export class Connection implements vscode.Disposable {
     this.backoff = 1000;
     this.socketWatcher?.close();
     this.socketWatcher = undefined;
-    this.output.appendLine(`connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`);
+    this.output.appendLine(
+      `connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`,
+    );
     this.setState('connected', '');
     client.onDidChangeState((e) => {
       if (e.newState === State.Stopped && this.client === client) {
@@ -187,7 +208,10 @@ export class Connection implements vscode.Disposable {
   }
 
   private failed(err: Error & { code?: string | number }): void {
-    const denied = err.code === 'EACCES' || err.code === ErrorCodes.AccessDenied || /access denied|permission denied/i.test(err.message);
+    const denied =
+      err.code === 'EACCES' ||
+      err.code === ErrorCodes.AccessDenied ||
+      /access denied|permission denied/i.test(err.message);
     this.output.appendLine(`nsxd: ${err.message}`);
     this.setState(denied ? 'denied' : 'notRunning', err.message);
     // A refusal will not change by itself soon; a daemon that is not running may start any moment,
@@ -210,10 +234,14 @@ export class Connection implements vscode.Disposable {
       denied: '$(lock) nsxd refused',
     };
     this.status.text = text[state];
-    this.status.tooltip = state === 'connected'
-      ? `Connected to nsxd at ${this.path} as ${this.identity?.user ?? '?'}`
-      : reason || 'Connecting to nsxd…';
-    this.status.backgroundColor = state === 'notRunning' || state === 'denied' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.status.tooltip =
+      state === 'connected'
+        ? `Connected to nsxd at ${this.path} as ${this.identity?.user ?? '?'}`
+        : reason || 'Connecting to nsxd…';
+    this.status.backgroundColor =
+      state === 'notRunning' || state === 'denied'
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
   }
 
   private async stopClient(): Promise<void> {

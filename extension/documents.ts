@@ -13,7 +13,11 @@ export function detailsUri(key: NsKey): vscode.Uri {
 }
 
 export function processUri(pid: number, comm: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: PROCESS_SCHEME, path: `/${comm.replace(/[^\w.-]/g, '_')} (${pid}).txt`, query: String(pid) });
+  return vscode.Uri.from({
+    scheme: PROCESS_SCHEME,
+    path: `/${comm.replace(/[^\w.-]/g, '_')} (${pid}).txt`,
+    query: String(pid),
+  });
 }
 
 /** Open documents follow the model, at most this often: each details document is read inside its namespace. */
@@ -25,11 +29,15 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
   private timer: NodeJS.Timeout | undefined;
   private readonly following: vscode.Disposable;
 
-  constructor(private readonly connection: Connection, private readonly model: Model) {
+  constructor(
+    private readonly connection: Connection,
+    private readonly model: Model,
+  ) {
     this.following = model.onDidChange(() => {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
-        for (const doc of vscode.workspace.textDocuments) if (doc.uri.scheme === DETAILS_SCHEME || doc.uri.scheme === PROCESS_SCHEME) this.changed.fire(doc.uri);
+        for (const doc of vscode.workspace.textDocuments)
+          if (doc.uri.scheme === DETAILS_SCHEME || doc.uri.scheme === PROCESS_SCHEME) this.changed.fire(doc.uri);
       }, FOLLOW_MS);
     });
   }
@@ -55,7 +63,15 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
     const key = { type: m[1], inode: Number(m[2]) };
     try {
       const d = await this.connection.require().sendRequest(NamespaceDetails, key);
-      return [`${nsId(key)}`, '', ...d.sections.flatMap((s) => [`── ${s.title} ${'─'.repeat(Math.max(2, 72 - s.title.length))}`, s.text.trimEnd(), ''])].join('\n');
+      return [
+        `${nsId(key)}`,
+        '',
+        ...d.sections.flatMap((s) => [
+          `── ${s.title} ${'─'.repeat(Math.max(2, 72 - s.title.length))}`,
+          s.text.trimEnd(),
+          '',
+        ]),
+      ].join('\n');
     } catch (err) {
       return `${nsId(key)}: ${(err as Error).message}`;
     }
@@ -65,7 +81,11 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
     const pid = Number(uri.query);
     const p = this.model.process(pid);
     if (!p) return `Process ${pid} is gone.`;
-    const lines = [`${p.comm} (${p.pid}) — ${p.cmdline.join(' ')}`, `user ${p.user} (uid ${p.uid}), parent ${p.ppid}`, ''];
+    const lines = [
+      `${p.comm} (${p.pid}) — ${p.cmdline.join(' ')}`,
+      `user ${p.user} (uid ${p.uid}), parent ${p.ppid}`,
+      '',
+    ];
     for (const type of NSTYPES) {
       const inode = p.ns[type];
       if (inode === undefined) continue;

@@ -22,31 +22,69 @@ export type Api = Context & { nodes: typeof nodes };
 
 export function activate(extension: vscode.ExtensionContext): Api {
   const output = vscode.window.createOutputChannel('Namespace Explorer');
-  connection = new Connection(output, vscode.Uri.joinPath(extension.extensionUri, 'helper/daemon/systemd/install.sh').fsPath);
+  connection = new Connection(
+    output,
+    vscode.Uri.joinPath(extension.extensionUri, 'helper/daemon/systemd/install.sh').fsPath,
+  );
   const model = new Model(connection);
   const filter = new Filter();
   const pages = new Pages();
   const namespaces = new NamespacesProvider(model, filter, pages);
   const processes = new ProcessesProvider(model, filter, pages);
-  const namespacesView = vscode.window.createTreeView('nsx.namespaces', { treeDataProvider: namespaces, showCollapseAll: true });
-  const processesView = vscode.window.createTreeView('nsx.processes', { treeDataProvider: processes, showCollapseAll: true });
+  const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
+    treeDataProvider: namespaces,
+    showCollapseAll: true,
+  });
+  const processesView = vscode.window.createTreeView('nsx.processes', {
+    treeDataProvider: processes,
+    showCollapseAll: true,
+  });
   const terminals = new TerminalSessions(connection, extension.workspaceState);
   const refresh = new RefreshManager(model, filter, connection, [
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
-  const ctx: Context = { extension, connection, model, filter, pages, namespaces, processes, namespacesView, processesView, terminals, refresh, documents };
+  const ctx: Context = {
+    extension,
+    connection,
+    model,
+    filter,
+    pages,
+    namespaces,
+    processes,
+    namespacesView,
+    processesView,
+    terminals,
+    refresh,
+    documents,
+  };
   extension.subscriptions.push(
-    output, connection, model, filter, namespaces, processes, namespacesView, processesView, terminals, refresh, documents,
+    output,
+    connection,
+    model,
+    filter,
+    namespaces,
+    processes,
+    namespacesView,
+    processesView,
+    terminals,
+    refresh,
+    documents,
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
-    vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true); }),
-    vscode.window.onDidChangeActiveTerminal((t) => setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined)),
-    ...[namespacesView, processesView].map((view) => view.onDidChangeSelection(({ selection }) => {
-      const command = selection.length === 1 ? nodes.selectCommand(selection[0]) : undefined;
-      if (command) void vscode.commands.executeCommand(command, selection[0]);
-    })),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);
+    }),
+    vscode.window.onDidChangeActiveTerminal((t) =>
+      setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined),
+    ),
+    ...[namespacesView, processesView].map((view) =>
+      view.onDidChangeSelection(({ selection }) => {
+        const command = selection.length === 1 ? nodes.selectCommand(selection[0]) : undefined;
+        if (command) void vscode.commands.executeCommand(command, selection[0]);
+      }),
+    ),
     ...registerCommands(ctx),
   );
   void connection.connect();

@@ -20,9 +20,22 @@ export function typeGroupContext(type: NsType): string {
 }
 
 /** A namespace row; `joinable` is given for a process's own namespaces, whose process is known. */
-export function namespaceContext(type: NsType, ns: Namespace | undefined, initial: boolean, joinable = (ns?.pids.length ?? 0) > 0): string {
-  return ['namespace', type, ns?.pins.length ? 'pinned' : '', ns && netnsNames(ns).length ? 'netns' : '', initial ? 'initial' : '', joinable ? 'joinable' : '']
-    .filter(Boolean).join(' ');
+export function namespaceContext(
+  type: NsType,
+  ns: Namespace | undefined,
+  initial: boolean,
+  joinable = (ns?.pids.length ?? 0) > 0,
+): string {
+  return [
+    'namespace',
+    type,
+    ns?.pins.length ? 'pinned' : '',
+    ns && netnsNames(ns).length ? 'netns' : '',
+    initial ? 'initial' : '',
+    joinable ? 'joinable' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** A container row: `container running` can be joined. */

@@ -4,7 +4,20 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import {
-  applyNamespaceChange, Container, EngineApi, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NsKey, NsType, Process, Snapshot, Subscribe, Unsubscribe,
+  applyNamespaceChange,
+  Container,
+  EngineApi,
+  ListNamespaces,
+  Namespace,
+  NamespacesChanged,
+  NamespacesChangedNotification,
+  nsId,
+  NsKey,
+  NsType,
+  Process,
+  Snapshot,
+  Subscribe,
+  Unsubscribe,
 } from '../helper/common/protocol';
 import { containerName } from '../helper/common/words';
 import type { Connection } from './connection';
@@ -98,7 +111,8 @@ export class Model implements vscode.Disposable {
   private apply(change: NamespacesChanged): void {
     // Each change is to the one before it, the first to the snapshot subscribe answered with.
     for (const ns of change.added) this.namespaces.set(nsId(ns), ns);
-    for (const ns of change.changed) this.namespaces.set(nsId(ns), applyNamespaceChange(this.namespaces.get(nsId(ns)), ns));
+    for (const ns of change.changed)
+      this.namespaces.set(nsId(ns), applyNamespaceChange(this.namespaces.get(nsId(ns)), ns));
     for (const key of change.removed) this.namespaces.delete(nsId(key));
     for (const p of [...change.processesAdded, ...change.processesChanged]) this.processes.set(p.pid, p);
     for (const pid of change.processesRemoved) this.processes.delete(pid);
@@ -118,7 +132,11 @@ export class Model implements vscode.Disposable {
     if (this.pending && !now) return;
     if (this.pending) clearTimeout(this.pending);
     const wait = now ? 0 : Math.max(0, this.lastFired + MIN_REDRAW_MS - Date.now());
-    this.pending = setTimeout(() => { this.pending = undefined; this.lastFired = Date.now(); this.onDidChangeEmitter.fire(); }, wait);
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.lastFired = Date.now();
+      this.onDidChangeEmitter.fire();
+    }, wait);
   }
 
   allNamespaces(): Namespace[] {
@@ -144,7 +162,13 @@ export class Model implements vscode.Disposable {
 
   /** The container a namespace belongs to, when its engine said so. */
   containerOf(ns: Namespace): Container | undefined {
-    return ns.container && this.containers.find((c) => c.id.startsWith(ns.container!.id) && c.namespaces.some((k) => k.type === ns.type && k.inode === ns.inode));
+    return (
+      ns.container &&
+      this.containers.find(
+        (c) =>
+          c.id.startsWith(ns.container!.id) && c.namespaces.some((k) => k.type === ns.type && k.inode === ns.inode),
+      )
+    );
   }
 
   /** The name of the container (or pod) a process is in, as its engine said: by its pid namespace, else its mount namespace. */

@@ -46,7 +46,11 @@ export class NsTerminal implements vscode.Pseudoterminal {
   terminal: vscode.Terminal | undefined;
 
   /** PARAMS to open a session; or, after a reload, the session to take up again. */
-  constructor(private readonly sessions: TerminalSessions, private readonly params: TerminalOpenParams | Remembered, readonly label: string) {}
+  constructor(
+    private readonly sessions: TerminalSessions,
+    private readonly params: TerminalOpenParams | Remembered,
+    readonly label: string,
+  ) {}
 
   open(dims: vscode.TerminalDimensions | undefined): void {
     this.dims = dims;
@@ -73,8 +77,14 @@ export class NsTerminal implements vscode.Pseudoterminal {
     try {
       const conn = this.sessions.connection.require();
       const env: Record<string, string> = { TERM: 'xterm-256color', COLORTERM: 'truecolor' };
-      for (const k of ['LANG', ...Object.keys(process.env).filter((n) => n.startsWith('LC_'))]) if (process.env[k]) env[k] = process.env[k]!;
-      const session = await this.client.open(conn, { ...this.params, env, persistent: true, pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 } });
+      for (const k of ['LANG', ...Object.keys(process.env).filter((n) => n.startsWith('LC_'))])
+        if (process.env[k]) env[k] = process.env[k]!;
+      const session = await this.client.open(conn, {
+        ...this.params,
+        env,
+        persistent: true,
+        pty: { cols: dims?.columns ?? 80, rows: dims?.rows ?? 24 },
+      });
       this.sessions.register(this);
       this.write(`\x1b[2m[${said(this.label)} — as ${said(session.user)}]\x1b[0m\r\n`);
     } catch (err) {
@@ -108,7 +118,9 @@ export class NsTerminal implements vscode.Pseudoterminal {
   connectionLost(): void {
     if (this.ended || !this.session) return;
     this.client.held = true;
-    this.write('\r\n\x1b[2m[nsxd went away; the shell goes on, and this terminal attaches to it again when nsxd is back]\x1b[0m\r\n');
+    this.write(
+      '\r\n\x1b[2m[nsxd went away; the shell goes on, and this terminal attaches to it again when nsxd is back]\x1b[0m\r\n',
+    );
   }
 
   /** A session from before a reload: taken up again now if nsxd is there, else as soon as it is. */
@@ -186,7 +198,10 @@ export class TerminalSessions implements vscode.Disposable {
   readonly all = new Set<NsTerminal>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(readonly connection: Connection, private readonly state: vscode.Memento) {
+  constructor(
+    readonly connection: Connection,
+    private readonly state: vscode.Memento,
+  ) {
     this.disposables.push(
       connection.onDidConnect((client) => {
         client.onNotification(TerminalOutput, (p) => this.bySession.get(p.session)?.receive(p.data));
@@ -208,7 +223,8 @@ export class TerminalSessions implements vscode.Disposable {
   /** Gives back, as terminals of the same names, the sessions this workspace had open before its window went. */
   restore(): void {
     const remembered = this.state.get<Remembered[]>(REMEMBERED, []);
-    for (const r of remembered) if (![...this.all].some((t) => t.session?.session === r.session.session)) this.create(r, r.label, false);
+    for (const r of remembered)
+      if (![...this.all].some((t) => t.session?.session === r.session.session)) this.create(r, r.label, false);
   }
 
   /** Opens an integrated terminal for a session; resolves once it has started (or failed). */
@@ -220,7 +236,11 @@ export class TerminalSessions implements vscode.Disposable {
     const pty = new NsTerminal(this, params, label);
     this.all.add(pty);
     // A label may hold a process's own name (comm): shown as text, its control characters as escapes.
-    pty.terminal = vscode.window.createTerminal({ name: `nsx: ${field(label)}`, pty, iconPath: new vscode.ThemeIcon('terminal-linux') });
+    pty.terminal = vscode.window.createTerminal({
+      name: `nsx: ${field(label)}`,
+      pty,
+      iconPath: new vscode.ThemeIcon('terminal-linux'),
+    });
     if (show) pty.terminal.show();
     return pty;
   }
@@ -242,7 +262,9 @@ export class TerminalSessions implements vscode.Disposable {
 
   /** Writes down the sessions open now (one exited or closed is no more). */
   remember(): Thenable<void> {
-    const open = [...this.all].filter((t) => t.session && t.exitCode === undefined).map((t): Remembered => ({ label: t.label, session: t.session! }));
+    const open = [...this.all]
+      .filter((t) => t.session && t.exitCode === undefined)
+      .map((t): Remembered => ({ label: t.label, session: t.session! }));
     return this.state.update(REMEMBERED, open);
   }
 

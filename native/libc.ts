@@ -8,7 +8,11 @@ import koffi from 'koffi';
 const libc = koffi.load('libc.so.6');
 
 export class ErrnoError extends Error {
-  constructor(readonly call: string, readonly errno: number, readonly code: string) {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly code: string,
+  ) {
     super(`${call}: ${code} (${describeErrno(errno)})`);
   }
 }
@@ -32,15 +36,21 @@ function check(call: string, result: number): number {
 
 const closeRangeRaw = libc.func('int close_range(unsigned int first, unsigned int last, unsigned int flags)');
 const ioctlRaw = libc.func('int ioctl(int fd, unsigned long request, ...)');
-const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)');
-const mountRaw = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const getsockoptRaw = libc.func(
+  'int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)',
+);
+const mountRaw = libc.func(
+  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+);
 const umount2Raw = libc.func('int umount2(const char *target, int flags)');
 const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const bindRaw = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
 const sendRaw = libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)');
 const recvRaw = libc.func('intptr_t recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)');
 const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)');
-const getgrouplistRaw = libc.func('int getgrouplist(const char *user, uint32_t group, _Out_ uint32_t *groups, _Inout_ int *ngroups)');
+const getgrouplistRaw = libc.func(
+  'int getgrouplist(const char *user, uint32_t group, _Out_ uint32_t *groups, _Inout_ int *ngroups)',
+);
 
 koffi.struct('nsx_passwd', {
   pw_name: 'const char *',
@@ -57,8 +67,12 @@ koffi.struct('nsx_group', {
   gr_gid: 'uint32_t',
   gr_mem: 'void *',
 });
-const getpwuidR = libc.func('int getpwuid_r(uint32_t uid, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)');
-const getgrnamR = libc.func('int getgrnam_r(const char *name, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)');
+const getpwuidR = libc.func(
+  'int getpwuid_r(uint32_t uid, _Out_ nsx_passwd *pwd, uint8_t *buf, size_t buflen, _Out_ void **result)',
+);
+const getgrnamR = libc.func(
+  'int getgrnam_r(const char *name, _Out_ nsx_group *grp, uint8_t *buf, size_t buflen, _Out_ void **result)',
+);
 
 // <linux/nsfs.h>: _IO(0xb7, n)
 const NS_GET_USERNS = 0xb701;
@@ -161,7 +175,13 @@ export function openPtyPeer(masterFd: number): number {
   return check('ioctl(TIOCGPTPEER)', ioctlRaw(masterFd, TIOCGPTPEER, 'int', O_RDWR | O_NOCTTY | O_CLOEXEC));
 }
 
-export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
   check(`mount(${target})`, mountRaw(source, target, fstype, flags, data));
 }
 
@@ -179,7 +199,12 @@ export interface PasswdEntry {
 
 const NSS_BUF = 16384;
 
-function passwdResult(call: string, rc: number, pwd: Record<string, unknown>, result: unknown[]): PasswdEntry | undefined {
+function passwdResult(
+  call: string,
+  rc: number,
+  pwd: Record<string, unknown>,
+  result: unknown[],
+): PasswdEntry | undefined {
   if (rc !== 0) throw new ErrnoError(call, rc, errnoNames.get(rc) ?? `E${rc}`);
   if (!result[0]) return undefined;
   return {
@@ -198,7 +223,6 @@ export function getpwuid(uid: number): PasswdEntry | undefined {
   return passwdResult('getpwuid_r', getpwuidR(uid, pwd, Buffer.alloc(NSS_BUF), NSS_BUF, result), pwd, result);
 }
 
-
 export function getgrnam(name: string): { name: string; gid: number } | undefined {
   const grp: Record<string, unknown> = {};
   const result = [null];
@@ -206,7 +230,6 @@ export function getgrnam(name: string): { name: string; gid: number } | undefine
   if (rc !== 0) throw new ErrnoError('getgrnam_r', rc, errnoNames.get(rc) ?? `E${rc}`);
   return result[0] ? { name: String(grp.gr_name), gid: Number(grp.gr_gid) } : undefined;
 }
-
 
 /** Every gid the host's user database gives a user: primary and supplementary. */
 export function getgrouplist(user: string, primaryGid: number): number[] {

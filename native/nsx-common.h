@@ -37,10 +37,8 @@ static inline int format_status(char msg[STATUS_MAX], const char *fmt, va_list a
 
 	msg[0] = 'E';
 	n = vsnprintf(msg + 1, STATUS_MAX - 1, fmt, ap);
-	if (n < 0)
-		n = 0;
-	if (n > STATUS_MAX - 2)
-		n = STATUS_MAX - 2;
+	if (n < 0) n = 0;
+	if (n > STATUS_MAX - 2) n = STATUS_MAX - 2;
 	return n + 1;
 }
 
@@ -71,8 +69,7 @@ static inline int unix_address(struct sockaddr_un *addr, const char *path)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(addr->sun_path))
-		return 0;
+	if (strlen(path) >= sizeof(addr->sun_path)) return 0;
 	strcpy(addr->sun_path, path);
 	return 1;
 }

@@ -61,9 +61,8 @@ struct nstype {
 
 /* The order util-linux nsenter joins in: user first (when it grants what the rest need), mnt late. */
 static const struct nstype nstypes[] = {
-	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
-	{ "uts", CLONE_NEWUTS },   { "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID },
-	{ "mnt", CLONE_NEWNS },    { "time", CLONE_NEWTIME },
+	{"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+	{"net", CLONE_NEWNET},	 {"pid", CLONE_NEWPID},	      {"mnt", CLONE_NEWNS},  {"time", CLONE_NEWTIME},
 };
 #define NTYPES (sizeof(nstypes) / sizeof(nstypes[0]))
 
@@ -81,16 +80,14 @@ static void die(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = format_status(msg, fmt, ap);
 	va_end(ap);
-	if (status_fd < 0 || write(status_fd, msg, n) < 0)
-		dprintf(2, "nsx-exec: %s\n", msg + 1);
+	if (status_fd < 0 || write(status_fd, msg, n) < 0) dprintf(2, "nsx-exec: %s\n", msg + 1);
 	_exit(125);
 }
 
 static int type_index(const char *name)
 {
 	for (size_t i = 0; i < NTYPES; i++)
-		if (strcmp(nstypes[i].name, name) == 0)
-			return (int)i;
+		if (strcmp(nstypes[i].name, name) == 0) return (int)i;
 	die("unknown namespace type %s", name);
 }
 
@@ -98,8 +95,7 @@ static long number(const char *s, long max)
 {
 	long v;
 
-	if (!parse_number(s, max, &v))
-		die("bad number %s", s);
+	if (!parse_number(s, max, &v)) die("bad number %s", s);
 	return v;
 }
 
@@ -107,8 +103,7 @@ static int pidfd_of(pid_t pid)
 {
 	int fd = pidfd_of_pid(pid);
 
-	if (fd < 0)
-		die("pidfd_open: %s", strerror(errno));
+	if (fd < 0) die("pidfd_open: %s", strerror(errno));
 	return fd;
 }
 
@@ -121,12 +116,10 @@ static int pidfd_of(pid_t pid)
  * before, which its pidfd tells (getppid cannot: across a pid namespace it is 0). */
 static void exit_with_parent(void)
 {
-	struct pollfd p = { .fd = parent_pidfd, .events = POLLIN };
+	struct pollfd p = {.fd = parent_pidfd, .events = POLLIN};
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		die("parent-death signal: %s", strerror(errno));
-	if (poll(&p, 1, 0) != 0)
-		die("parent gone");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) die("parent-death signal: %s", strerror(errno));
+	if (poll(&p, 1, 0) != 0) die("parent gone");
 }
 
 /* fork, with the child's parent-death signal armed against this process. */
@@ -135,8 +128,7 @@ static pid_t fork_or_die(void)
 	int self = pidfd_of(getpid());
 	pid_t pid = fork();
 
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
+	if (pid < 0) die("fork: %s", strerror(errno));
 	if (pid > 0) {
 		close(self);
 		return pid;
@@ -159,17 +151,14 @@ static void close_all_but(int *keep, size_t n)
 {
 	unsigned int from = 3;
 
-	if (n > 0)
-		qsort(keep, n, sizeof(*keep), compare_fds);
+	if (n > 0) qsort(keep, n, sizeof(*keep), compare_fds);
 	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < (int)from)
-			continue;
+		if (keep[i] < (int)from) continue;
 		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
 			die("close_range: %s", strerror(errno));
 		from = keep[i] + 1;
 	}
-	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
-		die("close_range: %s", strerror(errno));
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0) die("close_range: %s", strerror(errno));
 }
 
 static void write_file(const char *path, const char *text)
@@ -177,8 +166,7 @@ static void write_file(const char *path, const char *text)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(text);
 
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
-		die("write %s: %s", path, strerror(errno));
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) die("write %s: %s", path, strerror(errno));
 	close(fd);
 }
 
@@ -186,8 +174,7 @@ static ino_t fd_inode(int fd)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) < 0)
-		die("fstat: %s", strerror(errno));
+	if (fstat(fd, &st) < 0) die("fstat: %s", strerror(errno));
 	return st.st_ino;
 }
 
@@ -195,8 +182,7 @@ static int same_namespace(int fd, const char *own)
 {
 	struct stat a, b;
 
-	if (fstat(fd, &a) < 0 || stat(own, &b) < 0)
-		die("stat %s: %s", own, strerror(errno));
+	if (fstat(fd, &a) < 0 || stat(own, &b) < 0) die("stat %s: %s", own, strerror(errno));
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -212,15 +198,12 @@ static void join_all(int fds[NTYPES])
 		close(fds[0]);
 		fds[0] = -1;
 	}
-	if (self_user >= 0)
-		close(self_user);
+	if (self_user >= 0) close(self_user);
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = pass ? 0 : 1; i < NTYPES; i++) {
-			if (fds[i] < 0)
-				continue;
+			if (fds[i] < 0) continue;
 			if (setns(fds[i], nstypes[i].flag) < 0) {
-				if (pass == 1)
-					die("setns(%s): %s", nstypes[i].name, strerror(errno));
+				if (pass == 1) die("setns(%s): %s", nstypes[i].name, strerror(errno));
 				continue;
 			}
 			close(fds[i]);
@@ -234,15 +217,12 @@ static void loopback_up(void)
 	struct ifreq ifr;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
-	if (s < 0)
-		die("socket: %s", strerror(errno));
+	if (s < 0) die("socket: %s", strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		die("SIOCGIFFLAGS lo: %s", strerror(errno));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) die("SIOCGIFFLAGS lo: %s", strerror(errno));
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		die("bring lo up: %s", strerror(errno));
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) die("bring lo up: %s", strerror(errno));
 	close(s);
 }
 
@@ -258,11 +238,9 @@ static void parse_groups(struct identity *id, const char *list)
 {
 	char *copy = strdup(list), *save = NULL, *tok;
 
-	if (!copy)
-		die("out of memory");
+	if (!copy) die("out of memory");
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (id->ngroups >= NGROUPS_MAX)
-			die("too many groups");
+		if (id->ngroups >= NGROUPS_MAX) die("too many groups");
 		id->groups[id->ngroups++] = (gid_t)number(tok, 0xfffffffe);
 	}
 	free(copy);
@@ -287,16 +265,14 @@ static void become(const struct identity *id)
 		die("setuid(%u): %s%s", id->uid, strerror(errno),
 		    errno == EINVAL ? " (the uid has no mapping in the target's user namespace)" : "");
 	if (id->uid != 0) {
-		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 		struct __user_cap_data_struct data[2];
 
 		memset(data, 0, sizeof(data));
-		if (syscall(SYS_capset, &hdr, data) < 0)
-			die("capset: %s", strerror(errno));
+		if (syscall(SYS_capset, &hdr, data) < 0) die("capset: %s", strerror(errno));
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 			die("clear ambient capabilities: %s", strerror(errno));
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			die("no_new_privs: %s", strerror(errno));
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs: %s", strerror(errno));
 	}
 }
 
@@ -351,8 +327,7 @@ static void supervise(void)
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	while (waitpid(child, &status, 0) < 0)
-		if (errno != EINTR)
-			_exit(125);
+		if (errno != EINTR) _exit(125);
 	_exit(exit_code(status));
 }
 
@@ -371,8 +346,7 @@ static void be_init(pid_t shell)
 			shell_status = status;
 			break;
 		}
-		if (pid < 0 && errno != EINTR)
-			break;
+		if (pid < 0 && errno != EINTR) break;
 	}
 	_exit(exit_code(shell_status));
 }
@@ -390,8 +364,7 @@ static int cat(char **files)
 			return 1;
 		}
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			if (write(1, buf, n) != n)
-				return 1;
+			if (write(1, buf, n) != n) return 1;
 		close(fd);
 	}
 	return 0;
@@ -413,31 +386,36 @@ struct request {
 static void parse_args(int argc, char **argv, struct request *req)
 {
 	static const struct option opts[] = {
-		{ "cgroup-procs", required_argument, 0, 'c' }, { "join", required_argument, 0, 'j' },
-		{ "unshare", required_argument, 0, 'n' },      { "map-root", no_argument, 0, 'r' },
-		{ "hostname", required_argument, 0, 'h' },     { "mount-proc", no_argument, 0, 'p' },
-		{ "hold", no_argument, 0, 'H' },               { "uid", required_argument, 0, 'u' },
-		{ "gid", required_argument, 0, 'g' },          { "groups", required_argument, 0, 'G' },
-		{ "pty", no_argument, 0, 't' },                { "home", required_argument, 0, 'd' },
-		{ "shell", required_argument, 0, 's' },        { "status-fd", required_argument, 0, 'S' },
-		{ "cat", no_argument, 0, 'C' },
-		{ 0, 0, 0, 0 },
+		{"cgroup-procs", required_argument, 0, 'c'},
+		{"join", required_argument, 0, 'j'},
+		{"unshare", required_argument, 0, 'n'},
+		{"map-root", no_argument, 0, 'r'},
+		{"hostname", required_argument, 0, 'h'},
+		{"mount-proc", no_argument, 0, 'p'},
+		{"hold", no_argument, 0, 'H'},
+		{"uid", required_argument, 0, 'u'},
+		{"gid", required_argument, 0, 'g'},
+		{"groups", required_argument, 0, 'G'},
+		{"pty", no_argument, 0, 't'},
+		{"home", required_argument, 0, 'd'},
+		{"shell", required_argument, 0, 's'},
+		{"status-fd", required_argument, 0, 'S'},
+		{"cat", no_argument, 0, 'C'},
+		{0, 0, 0, 0},
 	};
 	int opt, have_uid = 0, have_gid = 0;
 
 	memset(req, 0, sizeof(*req));
 	req->cgroup_fd = -1;
 	req->home = "/";
-	for (size_t i = 0; i < NTYPES; i++)
-		req->join_fds[i] = -1;
+	for (size_t i = 0; i < NTYPES; i++) req->join_fds[i] = -1;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': req->cgroup_fd = (int)number(optarg, 1 << 20); break;
 		case 'j': {
 			char *colon = strchr(optarg, ':');
 
-			if (!colon)
-				die("--join wants TYPE:FD");
+			if (!colon) die("--join wants TYPE:FD");
 			*colon = '\0';
 			req->join_fds[type_index(optarg)] = (int)number(colon + 1, 1 << 20);
 			break;
@@ -447,8 +425,14 @@ static void parse_args(int argc, char **argv, struct request *req)
 		case 'h': req->hostname = optarg; break;
 		case 'p': req->mount_proc = 1; break;
 		case 'H': req->hold = 1; break;
-		case 'u': req->id.uid = (uid_t)number(optarg, 0xfffffffe); have_uid = 1; break;
-		case 'g': req->id.gid = (gid_t)number(optarg, 0xfffffffe); have_gid = 1; break;
+		case 'u':
+			req->id.uid = (uid_t)number(optarg, 0xfffffffe);
+			have_uid = 1;
+			break;
+		case 'g':
+			req->id.gid = (gid_t)number(optarg, 0xfffffffe);
+			have_gid = 1;
+			break;
 		case 'G': parse_groups(&req->id, optarg); break;
 		case 't': req->pty = 1; break;
 		case 'd': req->home = optarg; break;
@@ -461,13 +445,11 @@ static void parse_args(int argc, char **argv, struct request *req)
 		default: die("bad arguments");
 		}
 	}
-	if (have_uid != have_gid)
-		die("--uid and --gid go together");
+	if (have_uid != have_gid) die("--uid and --gid go together");
 	req->id.set = have_uid;
 	if (req->id.set && req->id.uid != 0)
 		for (size_t i = 0; i < req->id.ngroups; i++)
-			if (req->id.groups[i] == 0)
-				die("group 0 is root's: it never reaches a non-root shell");
+			if (req->id.groups[i] == 0) die("group 0 is root's: it never reaches a non-root shell");
 	if (req->map_root && (!req->id.set || !(req->unshare_flags & CLONE_NEWUSER)))
 		die("--map-root needs --uid and --unshare user");
 	req->command = optind < argc ? argv + optind : NULL;
@@ -482,17 +464,12 @@ static void close_inherited(const struct request *req)
 	size_t nkeep = 0;
 
 	for (size_t i = 0; i < NTYPES; i++)
-		if (req->join_fds[i] >= 0)
-			keep[nkeep++] = req->join_fds[i];
-	if (status_fd >= 0)
-		keep[nkeep++] = status_fd;
-	if (req->cgroup_fd >= 0)
-		keep[nkeep++] = req->cgroup_fd;
+		if (req->join_fds[i] >= 0) keep[nkeep++] = req->join_fds[i];
+	if (status_fd >= 0) keep[nkeep++] = status_fd;
+	if (req->cgroup_fd >= 0) keep[nkeep++] = req->cgroup_fd;
 	close_all_but(keep, nkeep);
-	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0)
-		die("status fd: %s", strerror(errno));
-	if (getppid() == 1)
-		die("parent gone");
+	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) die("status fd: %s", strerror(errno));
+	if (getppid() == 1) die("parent gone");
 	parent_pidfd = pidfd_of(getppid());
 	exit_with_parent();
 }
@@ -501,10 +478,8 @@ static void close_inherited(const struct request *req)
  * session makes from here on is killed with it. */
 static void enter_cgroup(struct request *req)
 {
-	if (req->cgroup_fd < 0)
-		return;
-	if (write(req->cgroup_fd, "0\n", 2) != 2)
-		die("join session cgroup: %s", strerror(errno));
+	if (req->cgroup_fd < 0) return;
+	if (write(req->cgroup_fd, "0\n", 2) != 2) die("join session cgroup: %s", strerror(errno));
 	close(req->cgroup_fd);
 	req->cgroup_fd = -1;
 }
@@ -522,8 +497,7 @@ static int join_namespaces(struct request *req)
 
 	/* Supplementary groups are set while still root in our own user namespace:
 	 * a joined one may deny setgroups, and then nothing would drop root's. */
-	if (req->id.set && setgroups(req->id.ngroups, req->id.groups) < 0)
-		die("setgroups: %s", strerror(errno));
+	if (req->id.set && setgroups(req->id.ngroups, req->id.groups) < 0) die("setgroups: %s", strerror(errno));
 	join_all(req->join_fds);
 	exit_with_parent();
 	return other_pid || other_time;
@@ -536,24 +510,20 @@ static void unshare_namespaces(struct request *req)
 {
 	int flags = req->unshare_flags;
 
-	if (!flags)
-		return;
+	if (!flags) return;
 	if (req->map_root) {
 		become(&req->id);
 		exit_with_parent();
 		/* The maps under /proc/self are writable by a dumpable process only. */
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			die("dumpable: %s", strerror(errno));
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) die("dumpable: %s", strerror(errno));
 	}
-	if (unshare(flags) < 0)
-		die("unshare: %s", strerror(errno));
+	if (unshare(flags) < 0) die("unshare: %s", strerror(errno));
 	if (req->map_root) {
 		map_root(req->id.uid, req->id.gid);
 		req->id.set = 0; /* already the user; root inside */
 	}
 	exit_with_parent();
-	if (flags & CLONE_NEWNET)
-		loopback_up();
+	if (flags & CLONE_NEWNET) loopback_up();
 	if (req->hostname && sethostname(req->hostname, strlen(req->hostname)) < 0)
 		die("sethostname: %s", strerror(errno));
 	if ((flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -566,8 +536,7 @@ static void hold(void)
 {
 	char c;
 
-	if (write(status_fd, "R", 1) != 1)
-		_exit(125);
+	if (write(status_fd, "R", 1) != 1) _exit(125);
 	while (read(0, &c, 1) > 0)
 		;
 	_exit(0);
@@ -581,20 +550,17 @@ static void fork_into_namespaces(const struct request *req, int joined_other)
 	int new_pid = req->unshare_flags & CLONE_NEWPID;
 
 	if (!new_pid && !(req->unshare_flags & CLONE_NEWTIME) && !joined_other) {
-		if (req->mount_proc)
-			die("--mount-proc needs a new or joined pid namespace");
+		if (req->mount_proc) die("--mount-proc needs a new or joined pid namespace");
 		return;
 	}
 	child = fork_or_die();
-	if (child > 0)
-		supervise();
+	if (child > 0) supervise();
 	if (req->mount_proc && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die("mount /proc: %s", strerror(errno));
 	if (new_pid) {
 		pid_t shell = fork_or_die();
 
-		if (shell > 0)
-			be_init(shell);
+		if (shell > 0) be_init(shell);
 	}
 }
 
@@ -602,19 +568,14 @@ static void fork_into_namespaces(const struct request *req, int joined_other)
  * (the status fd closes on exec). */
 static void become_session_user(const struct request *req)
 {
-	if (req->id.set)
-		become(&req->id);
+	if (req->id.set) become(&req->id);
 	exit_with_parent();
-	if (chdir(req->home) < 0 && chdir("/") < 0)
-		die("chdir /: %s", strerror(errno));
-	if (setsid() < 0)
-		die("setsid: %s", strerror(errno));
-	if (req->pty && ioctl(0, TIOCSCTTY, 0) < 0)
-		die("controlling terminal: %s", strerror(errno));
+	if (chdir(req->home) < 0 && chdir("/") < 0) die("chdir /: %s", strerror(errno));
+	if (setsid() < 0) die("setsid: %s", strerror(errno));
+	if (req->pty && ioctl(0, TIOCSCTTY, 0) < 0) die("controlling terminal: %s", strerror(errno));
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 65536; fd++)
-			if (fd != status_fd)
-				close(fd);
+			if (fd != status_fd) close(fd);
 }
 
 /* The command, or the first login shell that exists in this mount namespace. */
@@ -665,8 +626,7 @@ int main(int argc, char **argv)
 	enter_cgroup(&req);
 	joined_other = join_namespaces(&req);
 	unshare_namespaces(&req);
-	if (req.hold)
-		hold();
+	if (req.hold) hold();
 	fork_into_namespaces(&req, joined_other);
 	become_session_user(&req);
 	exec_shell(&req);

@@ -56,20 +56,20 @@
 
 #include "nsx-common.h"
 
-#define STATUS_FD 3
+#define STATUS_FD  3
 #define READ_CHUNK 16384
 /* Output queued for nsxd while it is connected: past this the pty is not read (the shell waits). */
 #define QUEUE_HIGH (64 * 1024)
 /* Output kept while no nsxd is connected; the oldest goes first. */
 #define SCROLLBACK (256 * 1024)
 /* Frames to nsxd: the scrollback and a read more (trimmed after each), or QUEUE_HIGH and a read of each stream. */
-#define OUT_RING (SCROLLBACK + READ_CHUNK + 64)
+#define OUT_RING  (SCROLLBACK + READ_CHUNK + 64)
 #define MAX_FRAME (1024 * 1024 + 64)
-#define MAX_INFO (64 * 1024)
+#define MAX_INFO  (64 * 1024)
 /* What frames from nsxd are read into at first; it grows to fit a longer frame and goes once empty. */
 #define IN_CHUNK 16384
 /* After the shell exits, how long its output may still arrive (a process outside any cgroup may hold the pty). */
-#define DRAIN_MS 2000
+#define DRAIN_MS      2000
 #define KILL_GRACE_MS 300
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -83,8 +83,7 @@ static void die(const char *fmt, ...)
 	n = format_status(msg, fmt, ap);
 	va_end(ap);
 	/* Its stderr is nobody's (nsxd gives it none): the status fd is the only word there is. */
-	if (write(STATUS_FD, msg, n) < 0)
-		_exit(125);
+	if (write(STATUS_FD, msg, n) < 0) _exit(125);
 	_exit(125);
 }
 
@@ -131,7 +130,7 @@ static struct {
 	 */
 	unsigned char *in;
 	size_t in_cap, in_start, in_len, pending_off, pending_len;
-} s = { .listen_fd = -1, .conn_fd = -1, .cgroup_fd = -1, .master = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1 };
+} s = {.listen_fd = -1, .conn_fd = -1, .cgroup_fd = -1, .master = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -197,12 +196,10 @@ static void enqueue(char type, const void *data, size_t n)
 
 	if (!s.ring) {
 		s.ring = mmap(NULL, OUT_RING, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (s.ring == MAP_FAILED)
-			abort();
+		if (s.ring == MAP_FAILED) abort();
 	}
 	/* The reads after QUEUE_HIGH, or after the trim to SCROLLBACK, always fit: anything else is a bug here. */
-	if (s.queued + 5 + n > OUT_RING)
-		abort();
+	if (s.queued + 5 + n > OUT_RING) abort();
 	/* A frame nsxd has begun to take keeps the length it was sent with. */
 	if (s.queued && type != 'X' && (char)s.ring[s.last] == type && (last || !s.sent) &&
 	    frame_len(last) + n <= READ_CHUNK) {
@@ -223,8 +220,7 @@ static void drop_head(void)
 	s.head = (s.head + n) % OUT_RING;
 	s.queued -= n;
 	s.sent = 0;
-	if (s.queued)
-		return;
+	if (s.queued) return;
 	/*
 	 * Empty, the ring starts over at its start: a session whose output nsxd
 	 * takes at once touches its first pages only. One that held more (a
@@ -257,15 +253,13 @@ static void trim_scrollback(void)
 		s.head = (s.head + over) % OUT_RING;
 		s.queued -= over;
 		put_header(0, type, len - (uint32_t)over);
-		if (only)
-			s.last = s.head;
+		if (only) s.last = s.head;
 	}
 }
 
 static void close_fd(int *fd)
 {
-	if (*fd >= 0)
-		close(*fd);
+	if (*fd >= 0) close(*fd);
 	*fd = -1;
 }
 
@@ -285,8 +279,7 @@ static void detach(void)
 	s.hello = NULL;
 	/* A frame half written to the nsxd that went is whole for the next one. */
 	s.sent = 0;
-	if (s.adopted)
-		s.orphan_at = now_ms() + s.orphan_ms;
+	if (s.adopted) s.orphan_at = now_ms() + s.orphan_ms;
 	s.adopted = 0;
 	trim_scrollback();
 	/* It may wait alone for minutes: the heap gives back what the connection freed. */
@@ -299,12 +292,14 @@ static void kill_tree(void)
 		int k = openat(s.cgroup_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
 
 		if (k >= 0) {
-			if (write(k, "1", 1) < 0) { /* the cgroup may be empty already */ }
+			if (write(k, "1", 1) < 0) { /* the cgroup may be empty already */
+			}
 			close(k);
 		}
 	}
 	if (!s.exited && !s.killed) {
-		/* An interactive shell ignores SIGTERM: SIGKILL follows (nsx-exec's own supervisor forwards SIGTERM). */
+		/* An interactive shell ignores SIGTERM: SIGKILL follows (nsx-exec's own supervisor forwards SIGTERM).
+		 */
 		kill(s.child, SIGTERM);
 		s.kill_at = now_ms() + KILL_GRACE_MS;
 	}
@@ -319,20 +314,17 @@ static void close_gracefully(void)
 	long long until = now_ms() + 1000;
 	char buf[4096];
 
-	if (s.conn_fd < 0)
-		return;
+	if (s.conn_fd < 0) return;
 	shutdown(s.conn_fd, SHUT_WR);
 	for (;;) {
-		struct pollfd p = { .fd = s.conn_fd, .events = POLLIN };
+		struct pollfd p = {.fd = s.conn_fd, .events = POLLIN};
 		long long left = until - now_ms();
 
 		ssize_t n;
 
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) break;
 		n = recv(s.conn_fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			break;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
 	}
 	close_fd(&s.conn_fd);
 }
@@ -344,8 +336,7 @@ static void __attribute__((noreturn)) finish(void)
 	kill_tree();
 	unlink(s.socket_path);
 	if (s.cgroup_path) {
-		for (int i = 0; i < 100 && rmdir(s.cgroup_path) < 0 && errno == EBUSY; i++)
-			usleep(10000);
+		for (int i = 0; i < 100 && rmdir(s.cgroup_path) < 0 && errno == EBUSY; i++) usleep(10000);
 	}
 	_exit(0);
 }
@@ -356,8 +347,7 @@ static void on_attach(void)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (fd < 0)
-		return;
+	if (fd < 0) return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 || s.conn_fd >= 0) {
 		close(fd);
 		return;
@@ -366,13 +356,11 @@ static void on_attach(void)
 	s.hello_len = 5 + 4 + s.info_len;
 	s.hello_off = 0;
 	s.hello = malloc(s.hello_len);
-	if (!s.hello)
-		abort();
+	if (!s.hello) abort();
 	s.hello[0] = 'H';
 	put_u32(s.hello + 1, (uint32_t)(4 + s.info_len));
 	put_u32(s.hello + 5, (uint32_t)s.child);
-	if (s.info_len)
-		memcpy(s.hello + 9, s.info, s.info_len);
+	if (s.info_len) memcpy(s.hello + 9, s.info, s.info_len);
 }
 
 static void flush_queue(void)
@@ -392,13 +380,11 @@ static void flush_queue(void)
 
 			p = s.ring + at;
 			len = 5 + frame_len(0) - s.sent;
-			if (len > OUT_RING - at)
-				len = OUT_RING - at;
+			if (len > OUT_RING - at) len = OUT_RING - at;
 		}
 		n = send(s.conn_fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
+			if (errno == EAGAIN || errno == EINTR) return;
 			detach();
 			return;
 		}
@@ -425,8 +411,7 @@ static void read_output(int *fd, char type)
 		trim_scrollback();
 		return;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
 	/* End of file, or EIO from a pty master once the last peer is closed. */
 	close_fd(fd);
 }
@@ -443,8 +428,7 @@ static void write_pending(void)
 		ssize_t n = write(fd, s.in + s.pending_off, s.pending_len);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
+			if (errno == EAGAIN || errno == EINTR) return;
 			s.pending_len = 0; /* the shell is gone; its exit follows */
 			return;
 		}
@@ -465,55 +449,44 @@ static void run_frames(void)
 			detach();
 			return;
 		}
-		if (s.in_len - s.in_start < 5 + len)
-			break;
+		if (s.in_len - s.in_start < 5 + len) break;
 		s.in_start += 5 + len;
 		switch (type) {
 		case 'S':
 			if (len <= MAX_INFO) {
 				free(s.info);
 				s.info = malloc(len ? len : 1);
-				if (!s.info)
-					abort();
+				if (!s.info) abort();
 				memcpy(s.info, p, len);
 				s.info_len = len;
 			}
 			break;
-		case 'A':
-			s.adopted = s.ever_adopted = 1;
-			break;
+		case 'A': s.adopted = s.ever_adopted = 1; break;
 		case 'D':
 			s.pending_off = (size_t)(p - s.in);
 			s.pending_len = len;
 			write_pending();
 			break;
-		case 'C':
-			close_fd(&s.in_fd);
-			break;
+		case 'C': close_fd(&s.in_fd); break;
 		case 'W':
 			if (len == 4 && s.master >= 0) {
-				struct winsize ws = { .ws_row = (unsigned short)(p[0] << 8 | p[1]), .ws_col = (unsigned short)(p[2] << 8 | p[3]) };
+				struct winsize ws = {.ws_row = (unsigned short)(p[0] << 8 | p[1]),
+						     .ws_col = (unsigned short)(p[2] << 8 | p[3])};
 
 				ioctl(s.master, TIOCSWINSZ, &ws);
 			}
 			break;
-		case 'K':
-			kill_tree();
-			break;
-		default:
-			detach();
-			return;
+		case 'K': kill_tree(); break;
+		default: detach(); return;
 		}
 	}
 	/* Input still pending is in s.in: it stays where it is until written. */
-	if (s.pending_len > 0 || s.in_start == 0)
-		return;
+	if (s.pending_len > 0 || s.in_start == 0) return;
 	s.in_len -= s.in_start;
 	memmove(s.in, s.in + s.in_start, s.in_len);
 	s.in_start = 0;
 	/* Nothing left, nothing held: a pasted megabyte would otherwise stay as long as the session. */
-	if (!s.in_len)
-		free_in();
+	if (!s.in_len) free_in();
 }
 
 /*
@@ -529,21 +502,17 @@ static void read_frames(void)
 	if (s.in_len - s.in_start >= 5) {
 		uint32_t len = get_u32(s.in + s.in_start + 1);
 
-		if (len <= MAX_FRAME - 5 && s.in_start + 5 + len > want)
-			want = s.in_start + 5 + len;
+		if (len <= MAX_FRAME - 5 && s.in_start + 5 + len > want) want = s.in_start + 5 + len;
 	}
-	if (want > MAX_FRAME)
-		want = MAX_FRAME;
+	if (want > MAX_FRAME) want = MAX_FRAME;
 	if (want > s.in_cap) {
 		unsigned char *in = realloc(s.in, want);
 
-		if (!in)
-			abort();
+		if (!in) abort();
 		s.in = in;
 		s.in_cap = want;
 	}
-	if (s.in_len == s.in_cap)
-		return;
+	if (s.in_len == s.in_cap) return;
 	n = recv(s.conn_fd, s.in + s.in_len, s.in_cap - s.in_len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		detach();
@@ -559,8 +528,7 @@ static void on_child_exit(void)
 {
 	int status;
 
-	if (waitpid(s.child, &status, WNOHANG) != s.child)
-		return;
+	if (waitpid(s.child, &status, WNOHANG) != s.child) return;
 	s.exited = 1;
 	s.code = exit_code(status);
 	s.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -586,17 +554,13 @@ static void listen_on(const char *path)
 	struct sockaddr_un addr;
 	mode_t old;
 
-	if (!unix_address(&addr, path))
-		die("socket path too long: %s", path);
+	if (!unix_address(&addr, path)) die("socket path too long: %s", path);
 	s.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s.listen_fd < 0)
-		die("socket: %s", strerror(errno));
+	if (s.listen_fd < 0) die("socket: %s", strerror(errno));
 	old = umask(077);
-	if (bind(s.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		die("bind %s: %s", path, strerror(errno));
+	if (bind(s.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) die("bind %s: %s", path, strerror(errno));
 	umask(old);
-	if (listen(s.listen_fd, 4) < 0)
-		die("listen: %s", strerror(errno));
+	if (listen(s.listen_fd, 4) < 0) die("listen: %s", strerror(errno));
 }
 
 /* The pty, or three pipes; the child's ends for its 0-2 in child_fds. */
@@ -606,19 +570,17 @@ static void open_stdio(const struct winsize *ws, int child_fds[3])
 		int unlock = 0;
 
 		s.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (s.master < 0 || ioctl(s.master, TIOCSPTLCK, &unlock) < 0)
-			die("open a pty: %s", strerror(errno));
-		child_fds[0] = child_fds[1] = child_fds[2] = ioctl(s.master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (child_fds[0] < 0 || ioctl(s.master, TIOCSWINSZ, ws) < 0)
-			die("pty peer: %s", strerror(errno));
+		if (s.master < 0 || ioctl(s.master, TIOCSPTLCK, &unlock) < 0) die("open a pty: %s", strerror(errno));
+		child_fds[0] = child_fds[1] = child_fds[2] =
+			ioctl(s.master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (child_fds[0] < 0 || ioctl(s.master, TIOCSWINSZ, ws) < 0) die("pty peer: %s", strerror(errno));
 		fcntl(s.master, F_SETFL, O_NONBLOCK);
 		return;
 	}
 	int p[3][2];
 
 	for (int i = 0; i < 3; i++)
-		if (pipe2(p[i], O_CLOEXEC) < 0)
-			die("pipe: %s", strerror(errno));
+		if (pipe2(p[i], O_CLOEXEC) < 0) die("pipe: %s", strerror(errno));
 	child_fds[0] = p[0][0];
 	s.in_fd = p[0][1];
 	child_fds[1] = p[1][1];
@@ -632,41 +594,37 @@ static void open_stdio(const struct winsize *ws, int child_fds[3])
 static void start(char **argv, int child_fds[3], const sigset_t *mask, int pass_fds)
 {
 	s.child = fork();
-	if (s.child < 0)
-		die("fork: %s", strerror(errno));
+	if (s.child < 0) die("fork: %s", strerror(errno));
 	if (s.child == 0) {
 		sigprocmask(SIG_UNBLOCK, mask, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		for (int i = 0; i < 3; i++)
-			if (dup2(child_fds[i], i) < 0)
-				die("dup2: %s", strerror(errno));
+			if (dup2(child_fds[i], i) < 0) die("dup2: %s", strerror(errno));
 		execv(argv[0], argv);
 		die("%s: %s", argv[0], strerror(errno));
 	}
 	s.pidfd = pidfd_of_pid(s.child);
-	if (s.pidfd < 0)
-		die("pidfd_open: %s", strerror(errno));
+	if (s.pidfd < 0) die("pidfd_open: %s", strerror(errno));
 	/* The status fd goes with the rest: nsxd reads nsx-exec's word on it now. */
 	if (syscall(SYS_close_range, STATUS_FD, STATUS_FD + pass_fds - 1, 0) < 0)
 		die("close_range: %s", strerror(errno));
 	for (int i = 0; i < 3; i++)
-		if (i == 0 || child_fds[i] != child_fds[i - 1])
-			close(child_fds[i]);
+		if (i == 0 || child_fds[i] != child_fds[i - 1]) close(child_fds[i]);
 }
 
 static int loop_timeout(void)
 {
 	long long now = now_ms(), next = -1;
-	/* The drain deadline counts while output may still come; once its fds are closed, a past one would spin the loop. */
+	/* The drain deadline counts while output may still come; once its fds are closed, a past one would spin the
+	 * loop. */
 	int draining = s.exited && (s.master >= 0 || s.out_fd >= 0 || s.err_fd >= 0);
-	long long deadlines[] = { !s.adopted ? s.orphan_at : -1, draining ? s.drain_at : -1, s.kill_at > 0 ? s.kill_at : -1 };
+	long long deadlines[] = {!s.adopted ? s.orphan_at : -1, draining ? s.drain_at : -1,
+				 s.kill_at > 0 ? s.kill_at : -1};
 
 	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
-		if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next))
-			next = deadlines[i];
-	if (next < 0)
-		return -1;
+		if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next)) next = deadlines[i];
+	if (next < 0) return -1;
 	return next <= now ? 0 : (int)(next - now);
 }
 
@@ -684,8 +642,7 @@ static void deadlines(void)
 	if (!s.adopted && now >= s.orphan_at) {
 		/* Nobody came back for it: it ends, and with nobody to tell, at once once reaped. */
 		kill_tree();
-		if (s.exited)
-			finish();
+		if (s.exited) finish();
 	}
 	if (s.exited && now >= s.drain_at) {
 		close_fd(&s.master);
@@ -699,8 +656,7 @@ static void queue_exit(void)
 {
 	unsigned char x[8];
 
-	if (!s.exited || s.exit_queued || s.master >= 0 || s.out_fd >= 0 || s.err_fd >= 0)
-		return;
+	if (!s.exited || s.exit_queued || s.master >= 0 || s.out_fd >= 0 || s.err_fd >= 0) return;
 	put_u32(x, (uint32_t)s.code);
 	put_u32(x + 4, (uint32_t)s.signal);
 	enqueue('X', x, sizeof(x));
@@ -717,9 +673,9 @@ struct options {
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, 0, 's' }, { "orphan-timeout", required_argument, 0, 'o' },
-		{ "pass-fds", required_argument, 0, 'p' }, { "pty", required_argument, 0, 't' },
-		{ "cgroup", required_argument, 0, 'c' }, { 0, 0, 0, 0 },
+		{"socket", required_argument, 0, 's'},	 {"orphan-timeout", required_argument, 0, 'o'},
+		{"pass-fds", required_argument, 0, 'p'}, {"pty", required_argument, 0, 't'},
+		{"cgroup", required_argument, 0, 'c'},	 {0, 0, 0, 0},
 	};
 	int opt;
 	/* Up to a week, as nsxd allows; 0 until given, which the usage refuses. */
@@ -730,20 +686,22 @@ static void parse_args(int argc, char **argv, struct options *o)
 		switch (opt) {
 		case 's': s.socket_path = optarg; break;
 		case 'o':
-			if (!parse_number(optarg, 7 * 24 * 3600, &orphan))
-				die("bad --orphan-timeout %s", optarg);
+			if (!parse_number(optarg, 7 * 24 * 3600, &orphan)) die("bad --orphan-timeout %s", optarg);
 			break;
 		case 'p':
-			if (!parse_number(optarg, 64, &pass_fds))
-				die("bad --pass-fds %s", optarg);
+			if (!parse_number(optarg, 64, &pass_fds)) die("bad --pass-fds %s", optarg);
 			break;
-		case 't': parse_size(optarg, &o->ws); o->pty = &o->ws; break;
+		case 't':
+			parse_size(optarg, &o->ws);
+			o->pty = &o->ws;
+			break;
 		case 'c': s.cgroup_path = optarg; break;
 		default: die("bad arguments");
 		}
 	}
 	if (!s.socket_path || orphan < 1 || pass_fds < 1 || optind >= argc)
-		die("usage: nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...");
+		die("usage: nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N [--pty ROWS:COLS] "
+		    "[--cgroup DIR] -- LAUNCHER ARGS...");
 	s.orphan_ms = orphan * 1000LL;
 	o->pass_fds = (int)pass_fds;
 	o->launcher = argv + optind;
@@ -753,10 +711,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 static void lock_down(int pass_fds, sigset_t *mask)
 {
 	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
-	if (syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0) < 0)
-		die("close_range: %s", strerror(errno));
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		die("dumpable: %s", strerror(errno));
+	if (syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0) < 0) die("close_range: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("dumpable: %s", strerror(errno));
 	/*
 	 * A fixed threshold: a long frame's buffer is mapped and unmapped on its
 	 * own. The default one rises to the size of the first such buffer freed,
@@ -770,8 +726,7 @@ static void lock_down(int pass_fds, sigset_t *mask)
 	sigaddset(mask, SIGINT);
 	sigprocmask(SIG_BLOCK, mask, NULL);
 	s.signal_fd = signalfd(-1, mask, SFD_CLOEXEC);
-	if (s.signal_fd < 0)
-		die("signalfd: %s", strerror(errno));
+	if (s.signal_fd < 0) die("signalfd: %s", strerror(errno));
 }
 
 /* What one poll waits for; each index is -1 when its fd is not in the set. */
@@ -784,7 +739,7 @@ struct poll_set {
 
 static int poll_add(struct poll_set *ps, int fd, short events)
 {
-	ps->p[ps->n] = (struct pollfd){ .fd = fd, .events = events };
+	ps->p[ps->n] = (struct pollfd){.fd = fd, .events = events};
 	return ps->n++;
 }
 
@@ -797,18 +752,15 @@ static void build_poll_set(struct poll_set *ps)
 	poll_add(ps, s.signal_fd, POLLIN);
 	ps->listen = poll_add(ps, s.listen_fd, POLLIN);
 	if (s.conn_fd >= 0)
-		ps->conn = poll_add(ps, s.conn_fd, (s.pending_len ? 0 : POLLIN) | (s.hello || (s.adopted && s.queued) ? POLLOUT : 0));
+		ps->conn = poll_add(ps, s.conn_fd,
+				    (s.pending_len ? 0 : POLLIN) | (s.hello || (s.adopted && s.queued) ? POLLOUT : 0));
 	/* A master whose shell is gone polls as hung up at once: left out while there is no room to read it. */
 	if (s.master >= 0 && (ps->room || s.pending_len))
 		ps->master = poll_add(ps, s.master, (ps->room ? POLLIN : 0) | (s.pending_len ? POLLOUT : 0));
-	if (s.in_fd >= 0 && s.pending_len)
-		ps->in = poll_add(ps, s.in_fd, POLLOUT);
-	if (s.out_fd >= 0 && ps->room)
-		ps->out = poll_add(ps, s.out_fd, POLLIN);
-	if (s.err_fd >= 0 && ps->room)
-		ps->err = poll_add(ps, s.err_fd, POLLIN);
-	if (s.pidfd >= 0)
-		ps->child = poll_add(ps, s.pidfd, POLLIN);
+	if (s.in_fd >= 0 && s.pending_len) ps->in = poll_add(ps, s.in_fd, POLLOUT);
+	if (s.out_fd >= 0 && ps->room) ps->out = poll_add(ps, s.out_fd, POLLIN);
+	if (s.err_fd >= 0 && ps->room) ps->err = poll_add(ps, s.err_fd, POLLIN);
+	if (s.pidfd >= 0) ps->child = poll_add(ps, s.pidfd, POLLIN);
 }
 
 /* The events poll returned for index i, none if that fd was not polled. */
@@ -822,25 +774,16 @@ static void dispatch(const struct poll_set *ps)
 	if (revents(ps, 0)) {
 		struct signalfd_siginfo si;
 
-		if (read(s.signal_fd, &si, sizeof(si)) > 0)
-			finish();
+		if (read(s.signal_fd, &si, sizeof(si)) > 0) finish();
 	}
-	if (revents(ps, ps->listen))
-		on_attach();
-	if (revents(ps, ps->child))
-		on_child_exit();
-	if (revents(ps, ps->master) & POLLOUT)
-		write_pending();
-	if (revents(ps, ps->in))
-		write_pending();
-	if ((revents(ps, ps->master) & (POLLIN | POLLHUP | POLLERR)) && ps->room)
-		read_output(&s.master, 'O');
-	if (revents(ps, ps->out))
-		read_output(&s.out_fd, 'O');
-	if (revents(ps, ps->err))
-		read_output(&s.err_fd, 'E');
-	if (s.conn_fd >= 0 && (revents(ps, ps->conn) & (POLLIN | POLLHUP | POLLERR)))
-		read_frames();
+	if (revents(ps, ps->listen)) on_attach();
+	if (revents(ps, ps->child)) on_child_exit();
+	if (revents(ps, ps->master) & POLLOUT) write_pending();
+	if (revents(ps, ps->in)) write_pending();
+	if ((revents(ps, ps->master) & (POLLIN | POLLHUP | POLLERR)) && ps->room) read_output(&s.master, 'O');
+	if (revents(ps, ps->out)) read_output(&s.out_fd, 'O');
+	if (revents(ps, ps->err)) read_output(&s.err_fd, 'E');
+	if (s.conn_fd >= 0 && (revents(ps, ps->conn) & (POLLIN | POLLHUP | POLLERR))) read_frames();
 }
 
 int main(int argc, char **argv)
@@ -861,15 +804,13 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		build_poll_set(&ps);
-		if (poll(ps.p, (nfds_t)ps.n, loop_timeout()) < 0 && errno != EINTR)
-			_exit(125);
+		if (poll(ps.p, (nfds_t)ps.n, loop_timeout()) < 0 && errno != EINTR) _exit(125);
 		dispatch(&ps);
 		run_frames();
 		deadlines();
 		queue_exit();
 		flush_queue();
 		/* The exit is nsxd's (a closed socket still delivers what was sent): nothing is left to do. */
-		if (s.exit_queued && !s.queued && s.adopted)
-			finish();
+		if (s.exit_queued && !s.queued && s.adopted) finish();
 	}
 }

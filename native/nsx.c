@@ -67,7 +67,8 @@ static void __attribute__((noreturn)) hand_off(void)
 		strcpy(slash + 1, "nsx.js");
 		execv(path, command_line);
 	}
-	fprintf(stderr, "nsx: cannot start the Node client (nsx.js beside %s): %s\n", n > 0 ? path : "this program", strerror(errno));
+	fprintf(stderr, "nsx: cannot start the Node client (nsx.js beside %s): %s\n", n > 0 ? path : "this program",
+		strerror(errno));
 	exit(1);
 }
 
@@ -82,11 +83,9 @@ struct request {
 /* Types as nsxd spells them, comma-separated; anything else is the Node client's to read. */
 static int plain_types(const char *s)
 {
-	if (!*s || strlen(s) > MAX_TYPES)
-		return 0;
+	if (!*s || strlen(s) > MAX_TYPES) return 0;
 	for (; *s; s++)
-		if ((*s < 'a' || *s > 'z') && !(*s == ',' && s[1] && s[1] != ','))
-			return 0;
+		if ((*s < 'a' || *s > 'z') && !(*s == ',' && s[1] && s[1] != ',')) return 0;
 	return 1;
 }
 
@@ -102,8 +101,7 @@ static int parse(int argc, char **argv, struct request *r)
 		const char *a = argv[i];
 
 		if (!strcmp(a, "--socket") || !strcmp(a, "--type") || !strcmp(a, "-t")) {
-			if (++i == argc)
-				return 0;
+			if (++i == argc) return 0;
 			if (!strcmp(a, "--socket"))
 				r->socket = argv[i];
 			else
@@ -141,8 +139,7 @@ static int connect_to(const char *path)
 {
 	struct sockaddr_un addr;
 
-	if (!unix_address(&addr, path))
-		return 0;
+	if (!unix_address(&addr, path)) return 0;
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }
@@ -164,7 +161,8 @@ static void only_root(const char *path)
 		exit(1);
 	}
 	if (cred.uid != 0) {
-		fprintf(stderr, "nsx: %s is served by uid %u, not root: it is not nsxd, and nsx does not believe it\n", path, cred.uid);
+		fprintf(stderr, "nsx: %s is served by uid %u, not root: it is not nsxd, and nsx does not believe it\n",
+			path, cred.uid);
 		exit(1);
 	}
 }
@@ -175,10 +173,8 @@ static int send_all(const char *p, size_t n)
 		/* MSG_NOSIGNAL: an nsxd that hung up is an error here, not a SIGPIPE. */
 		ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return 0;
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) return 0;
 		p += w;
 		n -= w;
 	}
@@ -201,18 +197,15 @@ static int more(void)
 		size_t cap = in_cap ? in_cap * 2 : 64 * 1024;
 		char *bigger = cap <= MAX_ANSWER + MAX_HEADER ? realloc(in, cap) : NULL;
 
-		if (!bigger)
-			return 0;
+		if (!bigger) return 0;
 		in = bigger;
 		in_cap = cap;
 	}
 	ssize_t n;
 
-	do
-		n = read(sock, in + in_len, in_cap - in_len);
+	do n = read(sock, in + in_len, in_cap - in_len);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return 0;
+	if (n <= 0) return 0;
 	in_len += n;
 	return 1;
 }
@@ -223,15 +216,12 @@ static unsigned long long content_length(const char *p, const char *e)
 	unsigned long long length = 0;
 	const char *digits;
 
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
+	while (p < e && (*p == ' ' || *p == '\t')) p++;
 	for (digits = p; p < e && *p >= '0' && *p <= '9'; p++) {
 		length = length * 10 + (*p - '0');
-		if (length > MAX_ANSWER)
-			return ULLONG_MAX;
+		if (length > MAX_ANSWER) return ULLONG_MAX;
 	}
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
+	while (p < e && (*p == ' ' || *p == '\t')) p++;
 	return p > digits && p == e ? length : ULLONG_MAX;
 }
 
@@ -247,28 +237,21 @@ static int next_message(char **body, char **end)
 		used = 0;
 	}
 	while (!(blank = in_len ? memmem(in, in_len, "\r\n\r\n", 4) : NULL)) {
-		if (in_len > MAX_HEADER || !more())
-			return 0;
+		if (in_len > MAX_HEADER || !more()) return 0;
 	}
-	if (blank - in > MAX_HEADER)
-		return 0;
+	if (blank - in > MAX_HEADER) return 0;
 	/* Header lines end in CRLF, the last one at the blank line. */
 	for (char *line = in; line < blank; line = eol + 2) {
 		eol = memmem(line, blank - line, "\r\n", 2);
-		if (!eol)
-			eol = blank;
-		if (eol - line < 15 || strncasecmp(line, "Content-Length:", 15))
-			continue;
+		if (!eol) eol = blank;
+		if (eol - line < 15 || strncasecmp(line, "Content-Length:", 15)) continue;
 		/* A length given twice, or not as plain digits, is refused rather than guessed. */
-		if (length != ULLONG_MAX || (length = content_length(line + 15, eol)) == ULLONG_MAX)
-			return 0;
+		if (length != ULLONG_MAX || (length = content_length(line + 15, eol)) == ULLONG_MAX) return 0;
 	}
-	if (length > MAX_ANSWER)
-		return 0;
+	if (length > MAX_ANSWER) return 0;
 	used = blank + 4 - in + length;
 	while (in_len < used)
-		if (!more())
-			return 0;
+		if (!more()) return 0;
 	*body = in + (used - length);
 	*end = in + used;
 	return 1;
@@ -278,8 +261,7 @@ static int next_message(char **body, char **end)
 
 static char *space(char *p, char *e)
 {
-	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
 	return p;
 }
 
@@ -287,15 +269,12 @@ static char *space(char *p, char *e)
 static char *skip(char *p, char *e, int depth)
 {
 	p = space(p, e);
-	if (p >= e || depth > 64)
-		return NULL;
+	if (p >= e || depth > 64) return NULL;
 	if (*p == '"') {
 		/* An escape's backslash steps over the character after it, when there is one. */
 		for (p++; p < e; p++) {
-			if (*p == '"')
-				return p + 1;
-			if (*p == '\\' && ++p == e)
-				break;
+			if (*p == '"') return p + 1;
+			if (*p == '\\' && ++p == e) break;
 		}
 		return NULL;
 	}
@@ -303,29 +282,24 @@ static char *skip(char *p, char *e, int depth)
 		char close = *p == '{' ? '}' : ']';
 
 		p = space(p + 1, e);
-		if (p < e && *p == close)
-			return p + 1;
+		if (p < e && *p == close) return p + 1;
 		for (;;) {
 			if (close == '}') {
-				if (p >= e || *p != '"' || !(p = skip(p, e, depth + 1)))
-					return NULL;
+				if (p >= e || *p != '"' || !(p = skip(p, e, depth + 1))) return NULL;
 				p = space(p, e);
-				if (p >= e || *p++ != ':')
-					return NULL;
+				if (p >= e || *p++ != ':') return NULL;
 			}
-			if (!(p = skip(p, e, depth + 1)))
-				return NULL;
+			if (!(p = skip(p, e, depth + 1))) return NULL;
 			p = space(p, e);
-			if (p < e && *p == close)
-				return p + 1;
-			if (p >= e || *p != ',')
-				return NULL;
+			if (p < e && *p == close) return p + 1;
+			if (p >= e || *p != ',') return NULL;
 			p = space(p + 1, e);
 		}
 	}
 	char *start = p;
 
-	while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == 'E'))
+	while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+			 *p == 'E'))
 		p++;
 	return p > start ? p : NULL;
 }
@@ -336,25 +310,19 @@ static char *member(char *p, char *e, const char *key)
 	size_t n = strlen(key);
 
 	p = space(p, e);
-	if (p >= e || *p != '{')
-		return NULL;
+	if (p >= e || *p != '{') return NULL;
 	p = space(p + 1, e);
 	while (p < e && *p == '"') {
 		char *name = p + 1, *after = skip(p, e, 0), *value;
 
-		if (!after)
-			return NULL;
+		if (!after) return NULL;
 		p = space(after, e);
-		if (p >= e || *p != ':')
-			return NULL;
+		if (p >= e || *p != ':') return NULL;
 		value = space(p + 1, e);
-		if (!(p = skip(value, e, 0)))
-			return NULL;
-		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n))
-			return value;
+		if (!(p = skip(value, e, 0))) return NULL;
+		if ((size_t)(after - 1 - name) == n && !memcmp(name, key, n)) return value;
 		p = space(p, e);
-		if (p >= e || *p != ',')
-			return NULL;
+		if (p >= e || *p != ',') return NULL;
 		p = space(p + 1, e);
 	}
 	return NULL;
@@ -367,8 +335,7 @@ static int is_number(const char *p, const char *e, unsigned long n)
 	unsigned long v = 0;
 
 	/* The loop stops once v passes n, long before it could overflow. */
-	for (; p < e && *p >= '0' && *p <= '9' && v <= n; p++)
-		v = v * 10 + (*p - '0');
+	for (; p < e && *p >= '0' && *p <= '9' && v <= n; p++) v = v * 10 + (*p - '0');
 	return p > digits && v == n && (p == e || !((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'));
 }
 
@@ -376,13 +343,13 @@ static int hex4(const char *p, char *e)
 {
 	int v = 0;
 
-	if (e - p < 4)
-		return -1;
+	if (e - p < 4) return -1;
 	for (int i = 0; i < 4; i++) {
-		int c = p[i], d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+		int c = p[i], d = c >= '0' && c <= '9'		       ? c - '0'
+				  : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10
+								       : -1;
 
-		if (d < 0)
-			return -1;
+		if (d < 0) return -1;
 		v = v * 16 + d;
 	}
 	return v;
@@ -397,8 +364,7 @@ static ssize_t decode(char *p, char *e)
 {
 	char *begin = p, *w = p;
 
-	if (p >= e || *p++ != '"')
-		return -1;
+	if (p >= e || *p++ != '"') return -1;
 	while (p < e && *p != '"') {
 		int c = (unsigned char)*p++;
 
@@ -406,8 +372,7 @@ static ssize_t decode(char *p, char *e)
 			*w++ = c;
 			continue;
 		}
-		if (p >= e)
-			return -1;
+		if (p >= e) return -1;
 		c = *p++;
 		switch (c) {
 		case 'b': *w++ = '\b'; break;
@@ -415,12 +380,13 @@ static ssize_t decode(char *p, char *e)
 		case 'n': *w++ = '\n'; break;
 		case 'r': *w++ = '\r'; break;
 		case 't': *w++ = '\t'; break;
-		case '"': case '\\': case '/': *w++ = c; break;
+		case '"':
+		case '\\':
+		case '/': *w++ = c; break;
 		case 'u': {
 			int u = hex4(p, e);
 
-			if (u < 0)
-				return -1;
+			if (u < 0) return -1;
 			p += 4;
 			if (u >= 0xd800 && u < 0xdc00 && e - p >= 6 && p[0] == '\\' && p[1] == 'u') {
 				int low = hex4(p + 2, e);
@@ -430,8 +396,7 @@ static ssize_t decode(char *p, char *e)
 					p += 6;
 				}
 			}
-			if (u >= 0xd800 && u < 0xe000)
-				u = 0xfffd;
+			if (u >= 0xd800 && u < 0xe000) u = 0xfffd;
 			if (u < 0x80) {
 				*w++ = u;
 			} else if (u < 0x800) {
@@ -449,8 +414,7 @@ static ssize_t decode(char *p, char *e)
 			}
 			break;
 		}
-		default:
-			return -1;
+		default: return -1;
 		}
 	}
 	return p < e ? w - begin : -1;
@@ -464,8 +428,7 @@ static char *answer(unsigned long id, char **end)
 	while (next_message(&body, &e)) {
 		char *got = member(body, e, "id");
 
-		if (!got || !is_number(got, e, id))
-			continue;
+		if (!got || !is_number(got, e, id)) continue;
 		*end = e;
 		return member(body, e, "result");
 	}
@@ -478,12 +441,10 @@ static const char *print_request(const struct request *r)
 	static char body[112 + 3 * MAX_TYPES];
 	char *w = stpcpy(body, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/print\",\"params\":{");
 
-	if (r->rescan)
-		w = stpcpy(w, r->types ? "\"rescan\":true," : "\"rescan\":true");
+	if (r->rescan) w = stpcpy(w, r->types ? "\"rescan\":true," : "\"rescan\":true");
 	if (r->types) {
 		w = stpcpy(w, "\"types\":[\"");
-		for (const char *t = r->types; *t; t++)
-			w = *t == ',' ? stpcpy(w, "\",\"") : (*w = *t, w + 1);
+		for (const char *t = r->types; *t; t++) w = *t == ',' ? stpcpy(w, "\",\"") : (*w = *t, w + 1);
 		w = stpcpy(w, "\"]");
 	}
 	strcpy(w, "}}");
@@ -501,10 +462,8 @@ static int flush(void)
 	for (char *p = out; out_len > 0;) {
 		ssize_t w = write(1, p, out_len);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return 0;
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0) return 0;
 		p += w;
 		out_len -= w;
 	}
@@ -513,8 +472,7 @@ static int flush(void)
 
 static int put(const void *p, size_t n)
 {
-	if (out_len + n > sizeof(out) && !flush())
-		return 0;
+	if (out_len + n > sizeof(out) && !flush()) return 0;
 	memcpy(out + out_len, p, n);
 	out_len += n;
 	return 1;
@@ -584,14 +542,12 @@ static int print(const char *text, const char *end)
 		char escape[8];
 
 		if (c < 0) {
-			if (!put("\xef\xbf\xbd", 3))
-				return 0;
+			if (!put("\xef\xbf\xbd", 3)) return 0;
 		} else if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f)) {
-			if (!put(escape, snprintf(escape, sizeof(escape), "\\x%02lx", c)))
-				return 0;
-		} else if (c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
-			if (!put(escape, snprintf(escape, sizeof(escape), "\\u%04lx", c)))
-				return 0;
+			if (!put(escape, snprintf(escape, sizeof(escape), "\\x%02lx", c))) return 0;
+		} else if (c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+			   (c >= 0x2066 && c <= 0x2069)) {
+			if (!put(escape, snprintf(escape, sizeof(escape), "\\u%04lx", c))) return 0;
 		} else if (!put(from, p - from)) {
 			return 0;
 		}
@@ -606,29 +562,30 @@ int main(int argc, char **argv)
 	ssize_t n, notice_len = 0;
 
 	command_line = argv;
-	if (!parse(argc, argv, &r) || !connect_to(r.socket))
-		hand_off();
+	if (!parse(argc, argv, &r) || !connect_to(r.socket)) hand_off();
 	only_root(r.socket);
 	snprintf(text, sizeof(text),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{\"name\":\"nsx\"},"
-		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}", (int)getpid(), NSX_PROTOCOL_VERSION);
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"processId\":%d,\"clientInfo\":{"
+		 "\"name\":\"nsx\"},"
+		 "\"capabilities\":{},\"initializationOptions\":{\"protocolVersion\":%d}}}",
+		 (int)getpid(), NSX_PROTOCOL_VERSION);
 	if (!say(text) || !(result = answer(1, &end)) || !(version = member(result, end, "protocolVersion")) ||
 	    !is_number(version, end, NSX_PROTOCOL_VERSION))
 		hand_off();
 	if (!say("{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}") || !say(print_request(&r)))
 		hand_off();
-	/* Both members found before either is decoded: decoding rewrites the string in place, which the walker could not read again. */
-	if (!(result = answer(2, &end)) || !(start = member(result, end, "text")))
-		hand_off();
+	/* Both members found before either is decoded: decoding rewrites the string in place, which the walker could
+	 * not read again. */
+	if (!(result = answer(2, &end)) || !(start = member(result, end, "text"))) hand_off();
 	notice = member(result, end, "notice");
-	if ((n = decode(start, end)) < 0 || (notice && (notice_len = decode(notice, end)) < 0))
-		hand_off();
+	if ((n = decode(start, end)) < 0 || (notice && (notice_len = decode(notice, end)) < 0)) hand_off();
 	close(sock);
 	/* From here on output has started: no hand-off, and a reader that went (nsx list | head) is no error. */
 	signal(SIGPIPE, SIG_IGN);
 	if (!print(start, start + n))
 		return errno == EPIPE ? 0 : (fprintf(stderr, "nsx: writing the output: %s\n", strerror(errno)), 1);
-	/* What the scan left unread, under the table: nsxd's sentence of digits and words; anything else in it is not let through. */
+	/* What the scan left unread, under the table: nsxd's sentence of digits and words; anything else in it is not
+	 * let through. */
 	for (ssize_t i = 0; i < notice_len; i++)
 		fputc(notice[i] == '\n' || (notice[i] >= 0x20 && notice[i] < 0x7f) ? notice[i] : '?', stderr);
 	return 0;

@@ -45,5 +45,9 @@ for (const file of files(daemon)) {
   }
 }
 for (const line of wrong) console.log(line);
-console.log(wrong.length ? `${wrong.length} imports run against the rule (discovery reads, kernel acts, requests decide, rpc carries)` : 'helper/daemon: every import obeys the rule');
+console.log(
+  wrong.length
+    ? `${wrong.length} imports run against the rule (discovery reads, kernel acts, requests decide, rpc carries)`
+    : 'helper/daemon: every import obeys the rule',
+);
 process.exit(wrong.length ? 1 : 0);

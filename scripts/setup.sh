@@ -36,9 +36,9 @@ if [ "${1:-}" = "--test" ]; then
   # Real container engines for the containers tests: podman with runc (its
   # default crun cannot run here), Docker, and busybox for an image made
   # without any registry; debootstrap makes the Debian root that the install
-  # test boots systemd in, and unzip reads the .vsix.
+  # test boots systemd in, unzip reads the .vsix, and clang-format checks the C helpers' style.
   engines=()
-  for pair in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap unzip:unzip; do
+  for pair in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap unzip:unzip clang-format:clang-format; do
     command -v "${pair%%:*}" >/dev/null || engines+=("${pair#*:}")
   done
   dpkg -s busybox-static >/dev/null 2>&1 || engines+=(busybox-static)

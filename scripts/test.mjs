@@ -4,7 +4,7 @@
 // inside a real VS Code against its own nsxd. With --unit, the unit suite
 // alone. Ends with one line: N passed, N failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,8 +17,14 @@ function run(cmd, args, env = {}) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
-    child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+      process.stderr.write(d);
+    });
     child.on('close', (code) => resolve({ code, out }));
   });
 }
@@ -64,6 +70,19 @@ if (!vscodeOnly) {
   else failed += 1;
 }
 
+// 0. One style, as `npm run format` writes it: Prettier for TypeScript and scripts, clang-format for C.
+if (!vscodeOnly && !process.argv.includes('--unit')) {
+  const c = ['native', 'test/bench', 'test/fixtures'].flatMap((d) =>
+    readdirSync(join(root, d))
+      .filter((f) => /\.[ch]$/.test(f))
+      .map((f) => join(d, f)),
+  );
+  const prettier = await run(join(root, 'node_modules/.bin/prettier'), ['--check', '--log-level', 'warn', '.']);
+  const clang = await run('clang-format', ['--dry-run', '--Werror', ...c]);
+  if (prettier.code === 0 && clang.code === 0) passed += 1;
+  else failed += 1;
+}
+
 // 1. Unit tests: any user, no daemon, no namespaces of their own.
 if (!vscodeOnly) await nodeTests(['dist/test/unit/']);
 if (process.argv.includes('--unit')) {
@@ -71,7 +90,9 @@ if (process.argv.includes('--unit')) {
   process.exit(failed ? 1 : 0);
 }
 if (process.getuid() !== 0) {
-  console.error('The integration and VS Code suites make namespaces, users and mounts: run them as root (sudo npm test).');
+  console.error(
+    'The integration and VS Code suites make namespaces, users and mounts: run them as root (sudo npm test).',
+  );
   process.exit(1);
 }
 
@@ -83,27 +104,54 @@ const dir = mkdtempSync(join(tmpdir(), 'nsx-vscode-'));
 chmodSync(dir, 0o755);
 const socket = join(dir, 'nsxd.sock');
 writeFileSync(join(dir, 'nsxd.json'), '{"admins": [], "rootShells": []}\n');
-const daemon = spawn(process.execPath, ['dist/nsxd.js', '--socket', socket, '--config', join(dir, 'nsxd.json')], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+const daemon = spawn(process.execPath, ['dist/nsxd.js', '--socket', socket, '--config', join(dir, 'nsxd.json')], {
+  cwd: root,
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 let daemonLog = '';
-daemon.stderr.on('data', (d) => { daemonLog += d; });
+daemon.stderr.on('data', (d) => {
+  daemonLog += d;
+});
 await new Promise((resolve, reject) => {
-  daemon.stderr.on('data', () => { if (daemonLog.includes('listening on')) resolve(); });
+  daemon.stderr.on('data', () => {
+    if (daemonLog.includes('listening on')) resolve();
+  });
   daemon.once('exit', (code) => reject(new Error(`nsxd exited (${code}): ${daemonLog}`)));
 });
 try {
-  const passOn = Object.fromEntries(['NSX_SCREENSHOT', 'NSX_GREP'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
+  const passOn = Object.fromEntries(
+    ['NSX_SCREENSHOT', 'NSX_GREP'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]),
+  );
   const suite = await run(process.execPath, ['test/vscode/run.mjs'], { NSX_SOCKET: socket, ...passOn });
   count(suite);
   // The window reloaded under its terminals: a suite of its own, as the page reload restarts the extension host.
   const state = join(dir, 'reload-state.json');
-  count(await run(process.execPath, ['test/vscode/run.mjs', '--suite', 'dist/test/vscode/reload.js'], { NSX_SOCKET: socket, NSX_RELOAD_STATE: state }));
+  count(
+    await run(process.execPath, ['test/vscode/run.mjs', '--suite', 'dist/test/vscode/reload.js'], {
+      NSX_SOCKET: socket,
+      NSX_RELOAD_STATE: state,
+    }),
+  );
   // The extension as installed from the packaged .vsix (vsce on the dist/ just built), not from the checkout.
   const vsix = join(dir, 'namespace-explorer.vsix');
   const packaged = join(dir, 'packaged');
-  const packing = await run(join(root, 'node_modules/.bin/vsce'), ['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix]);
+  const packing = await run(join(root, 'node_modules/.bin/vsce'), [
+    'package',
+    '--no-dependencies',
+    '--allow-missing-repository',
+    '--no-rewrite-relative-links',
+    '--out',
+    vsix,
+  ]);
   if (packing.code === 0 && (await run('unzip', ['-q', vsix, '-d', packaged])).code === 0) {
     const extension = join(packaged, 'extension');
-    count(await run(process.execPath, ['test/vscode/run.mjs', '--extension', extension, '--suite', 'dist/test/vscode/packaged.js'], { NSX_SOCKET: socket, NSX_PACKAGED: extension }));
+    count(
+      await run(
+        process.execPath,
+        ['test/vscode/run.mjs', '--extension', extension, '--suite', 'dist/test/vscode/packaged.js'],
+        { NSX_SOCKET: socket, NSX_PACKAGED: extension },
+      ),
+    );
   } else {
     failed += 1;
   }

@@ -32,7 +32,8 @@ function importImage(cli: string): void {
     mkdirSync(join(root, 'bin'));
     mkdirSync(join(root, 'srv'));
     copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
-    for (const applet of ['sh', 'true', 'hostname', 'sleep', 'cat', 'ls', 'ip', 'ps', 'env', 'pwd', 'id', 'readlink']) symlinkSync('busybox', join(root, 'bin', applet));
+    for (const applet of ['sh', 'true', 'hostname', 'sleep', 'cat', 'ls', 'ip', 'ps', 'env', 'pwd', 'id', 'readlink'])
+      symlinkSync('busybox', join(root, 'bin', applet));
     const tar = spawnSync('tar', ['-C', root, '-c', '.'], { maxBuffer: 64 * 1024 * 1024 });
     execFileSync(cli, ['import', '-', IMAGE], { input: tar.stdout, stdio: ['pipe', 'ignore', 'inherit'] });
   } finally {
@@ -50,8 +51,12 @@ function engine(name: Engine['name'], cli: string[], stops: (() => void)[]): Eng
       return run('run', '-d', '--name', container, ...LIMITS, ...args, IMAGE, ...command);
     },
     pid: (container) => Number(run('inspect', '--format', '{{.State.Pid}}', container)),
-    remove: (container) => { spawnSync(bin, [...base, 'rm', '-f', ...(name === 'podman' ? ['-t', '0'] : []), container], { stdio: 'ignore' }); },
-    stop: () => { for (const stop of stops.splice(0)) stop(); },
+    remove: (container) => {
+      spawnSync(bin, [...base, 'rm', '-f', ...(name === 'podman' ? ['-t', '0'] : []), container], { stdio: 'ignore' });
+    },
+    stop: () => {
+      for (const stop of stops.splice(0)) stop();
+    },
   };
 }
 
@@ -60,7 +65,11 @@ function engine(name: Engine['name'], cli: string[], stops: (() => void)[]): Eng
  * service: stopped again by stop()) and one throwaway container has run;
  * else why it cannot run here.
  */
-async function ready(name: Engine['name'], cli: string[], prepare: (stops: (() => void)[]) => Promise<void>): Promise<Engine | string> {
+async function ready(
+  name: Engine['name'],
+  cli: string[],
+  prepare: (stops: (() => void)[]) => Promise<void>,
+): Promise<Engine | string> {
   const stops: (() => void)[] = [];
   try {
     await prepare(stops);
@@ -86,7 +95,9 @@ export async function podman(): Promise<Engine | string> {
     if (existsSync(PODMAN_API)) return;
     mkdirSync('/run/podman', { recursive: true });
     const api = spawn('podman', ['system', 'service', '--time=0', `unix://${PODMAN_API}`], { stdio: 'ignore' });
-    stops.push(() => { api.kill(); });
+    stops.push(() => {
+      api.kill();
+    });
     await waitFor(() => existsSync(PODMAN_API), 15_000, 'the podman API socket');
   });
 }
@@ -98,7 +109,9 @@ export async function docker(): Promise<Engine | string> {
     if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0) return;
     // No iptables rules of its own: the tests need no published ports, and the host's firewall stays as it was.
     const d = spawn('dockerd', ['--iptables=false', '--ip-masq=false'], { stdio: 'ignore' });
-    stops.push(() => { d.kill(); });
+    stops.push(() => {
+      d.kill();
+    });
     await waitFor(() => spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0, 30_000, 'dockerd');
   });
 }

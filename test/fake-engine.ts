@@ -34,7 +34,11 @@ export interface FakeEngine {
  * Serves CONTAINERS as USER's rootless podman until stop(), which removes its
  * /run/user folder too. With hang, it never answers its list of containers.
  */
-export async function fakeEngine(user: { name: string; uid: number }, containers: FakeContainer[], opts: { hang?: boolean } = {}): Promise<FakeEngine> {
+export async function fakeEngine(
+  user: { name: string; uid: number },
+  containers: FakeContainer[],
+  opts: { hang?: boolean } = {},
+): Promise<FakeEngine> {
   const dir = `/run/user/${user.uid}`;
   const socket = join(dir, 'podman/podman.sock');
   // A uid given again after a userdel finds the folder of the account before it.
@@ -44,14 +48,27 @@ export async function fakeEngine(user: { name: string; uid: number }, containers
   chownSync(join(dir, 'podman'), user.uid, user.uid);
   const scriptDir = rootDir('nsx-fake-engine-');
   const script = join(scriptDir, 'engine.js');
-  const list = containers.map((c) => ({ Id: c.id, Names: [c.name], Image: 'localhost/fake', State: c.state ?? 'running', Labels: {} }));
-  const inspects = Object.fromEntries(containers.map((c) => [`/containers/${c.id}/json`, {
+  const list = containers.map((c) => ({
     Id: c.id,
-    State: { Pid: c.pid ?? 0 },
-    Config: { Hostname: c.hostname ?? 'fake', Env: c.env ?? [], WorkingDir: c.workingDir ?? '/' },
-    ...(c.padding ? { Padding: c.padding } : {}),
-  }]));
-  writeFileSync(script, `
+    Names: [c.name],
+    Image: 'localhost/fake',
+    State: c.state ?? 'running',
+    Labels: {},
+  }));
+  const inspects = Object.fromEntries(
+    containers.map((c) => [
+      `/containers/${c.id}/json`,
+      {
+        Id: c.id,
+        State: { Pid: c.pid ?? 0 },
+        Config: { Hostname: c.hostname ?? 'fake', Env: c.env ?? [], WorkingDir: c.workingDir ?? '/' },
+        ...(c.padding ? { Padding: c.padding } : {}),
+      },
+    ]),
+  );
+  writeFileSync(
+    script,
+    `
     const http = require('http');
     const routes = ${JSON.stringify({ '/_ping': 'OK', '/v4.0.0/libpod/containers/json?all=true': list, ...inspects })};
     const list = '/v4.0.0/libpod/containers/json?all=true';
@@ -64,10 +81,15 @@ export async function fakeEngine(user: { name: string; uid: number }, containers
       res.setHeader('Libpod-Api-Version', '4.0.0');
       res.end(JSON.stringify(route.Padding ? { ...route, Padding: 'x'.repeat(route.Padding) } : route));
     }).listen(${JSON.stringify(socket)}, () => console.log('ready'));
-  `);
-  const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+  );
+  const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stdout!.on('data', (d) => {
+    out += d;
+  });
   const stop = () => {
     proc.kill();
     spawnSync('pkill', ['-u', user.name, '-f', script]);

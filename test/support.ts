@@ -53,14 +53,35 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const config = join(dir, 'nsxd.json');
   ensureGroup(opts.group);
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [], ...opts.policy }), { mode: 0o644 });
-  const argv = [...(opts.wrap ?? []), process.execPath, NSXD, '--socket', socket, '--group', opts.group ?? 'nsx', '--config', config,
-    '--orphan-timeout', String(opts.orphanTimeout ?? 30), ...(opts.sessionsPerUser ? ['--sessions-per-user', String(opts.sessionsPerUser)] : [])];
+  const argv = [
+    ...(opts.wrap ?? []),
+    process.execPath,
+    NSXD,
+    '--socket',
+    socket,
+    '--group',
+    opts.group ?? 'nsx',
+    '--config',
+    config,
+    '--orphan-timeout',
+    String(opts.orphanTimeout ?? 30),
+    ...(opts.sessionsPerUser ? ['--sessions-per-user', String(opts.sessionsPerUser)] : []),
+  ];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', ...(opts.stdio ?? [])] });
   let log = '';
-  proc.stdout!.on('data', (d) => { log += d; });
-  proc.stderr!.on('data', (d) => { log += d; });
+  proc.stdout!.on('data', (d) => {
+    log += d;
+  });
+  proc.stderr!.on('data', (d) => {
+    log += d;
+  });
   await new Promise<void>((ok, fail) => {
-    const check = () => { if (log.includes('listening on')) { proc.stderr!.off('data', check); ok(); } };
+    const check = () => {
+      if (log.includes('listening on')) {
+        proc.stderr!.off('data', check);
+        ok();
+      }
+    };
     proc.stderr!.on('data', check);
     proc.once('exit', (code) => fail(new Error(`nsxd exited with ${code}:\n${log}`)));
   });
@@ -94,22 +115,53 @@ export interface Run {
 }
 
 /** Runs nsx against a daemon, as root or as another user (through runuser, with that user's own groups). */
-export function nsx(daemon: Daemon | string, args: string[], opts: { user?: string; input?: string; env?: Record<string, string> } = {}): Run {
+export function nsx(
+  daemon: Daemon | string,
+  args: string[],
+  opts: { user?: string; input?: string; env?: Record<string, string> } = {},
+): Run {
   const socket = typeof daemon === 'string' ? daemon : daemon.socket;
   const argv = [NSX, '--socket', socket, ...args];
   const cmd = opts.user ? ['runuser', '-u', opts.user, '--', ...argv] : argv;
-  const r = spawnSync(cmd[0], cmd.slice(1), { input: opts.input ?? '', encoding: 'utf8', env: { ...process.env, ...opts.env }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr + (r.signal ? `[nsx was killed by ${r.signal}]` : '') + (r.error ? `[${r.error.message}]` : '') };
+  const r = spawnSync(cmd[0], cmd.slice(1), {
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return {
+    code: r.status ?? 128,
+    stdout: r.stdout,
+    stderr: r.stderr + (r.signal ? `[nsx was killed by ${r.signal}]` : '') + (r.error ? `[${r.error.message}]` : ''),
+  };
 }
 
 /** A user made for this test, removed by remove(); in the nsx group only when asked. */
-export function createUser(opts: { inGroup?: boolean; groups?: string[] } = {}): { name: string; uid: number; remove(): void } {
+export function createUser(opts: { inGroup?: boolean; groups?: string[] } = {}): {
+  name: string;
+  uid: number;
+  remove(): void;
+} {
   const name = `nsxt${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`;
   if (opts.inGroup) ensureGroup();
   const groups = [...(opts.inGroup ? ['nsx'] : []), ...(opts.groups ?? [])];
-  execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', ...(groups.length ? ['--groups', groups.join(',')] : []), name]);
+  execFileSync('useradd', [
+    '--create-home',
+    '--shell',
+    '/bin/bash',
+    ...(groups.length ? ['--groups', groups.join(',')] : []),
+    name,
+  ]);
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
-  return { name, uid, remove: () => { spawnSync('pkill', ['-KILL', '-u', name]); spawnSync('userdel', ['--remove', name]); } };
+  return {
+    name,
+    uid,
+    remove: () => {
+      spawnSync('pkill', ['-KILL', '-u', name]);
+      spawnSync('userdel', ['--remove', name]);
+    },
+  };
 }
 
 /** nsxd's socket group: a fresh machine has none until the first daemon or member needs it. */
@@ -123,7 +175,10 @@ export function nsInode(pid: number | 'self', type: string): number {
 }
 
 /** A process living in fresh namespaces until killed: `unshare FLAGS -- sh -c SCRIPT` where SCRIPT ends by sleeping. */
-export async function holdNamespaces(unshareArgs: string[], script = 'exec sleep 600'): Promise<{ pid: number; kill(): void }> {
+export async function holdNamespaces(
+  unshareArgs: string[],
+  script = 'exec sleep 600',
+): Promise<{ pid: number; kill(): void }> {
   const proc = spawn('unshare', [...unshareArgs, '--', 'sh', '-c', script], { stdio: 'ignore' });
   // The sleeping process is the last of the chain unshare starts (it may fork for --pid).
   const pid = await waitFor(() => {
@@ -131,7 +186,17 @@ export async function holdNamespaces(unshareArgs: string[], script = 'exec sleep
     const sleeper = [proc.pid!, ...kids].find((p) => comm(p) === 'sleep');
     return sleeper;
   });
-  return { pid, kill: () => { for (const p of [...descendants(proc.pid!), proc.pid!]) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } };
+  return {
+    pid,
+    kill: () => {
+      for (const p of [...descendants(proc.pid!), proc.pid!])
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+    },
+  };
 }
 
 export function comm(pid: number): string | undefined {
@@ -146,7 +211,9 @@ export function comm(pid: number): string | undefined {
 export function descendants(pid: number): number[] {
   let children: number[];
   try {
-    children = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    children = readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
   } catch {
     return []; // gone
   }
@@ -185,7 +252,10 @@ export function removeDir(dir: string): void {
 
 /** The folder of a running nsxd's session cgroups (named after its socket, below its own cgroup), or undefined without cgroup2. */
 export function sessionCgroupDir(daemon: Daemon): string | undefined {
-  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[f.indexOf('-') + 1] === 'cgroup2');
   if (!mount) return undefined;
   const own = /^0::(\/.*)$/m.exec(readFileSync(`/proc/${daemon.proc.pid}/cgroup`, 'utf8'))?.[1] ?? '/';
   return join(mount[4], own, 'nsx.sessions', createHash('sha256').update(daemon.socket).digest('hex').slice(0, 16));

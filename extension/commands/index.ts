@@ -11,7 +11,13 @@ import { terminalCommands } from './terminals';
 import { viewCommands } from './view';
 
 export function registerCommands(ctx: Context): vscode.Disposable[] {
-  const table = { ...viewCommands(ctx), ...inspectCommands(ctx), ...terminalCommands(ctx), ...pinCommands(ctx), ...daemonCommands(ctx) };
+  const table = {
+    ...viewCommands(ctx),
+    ...inspectCommands(ctx),
+    ...terminalCommands(ctx),
+    ...pinCommands(ctx),
+    ...daemonCommands(ctx),
+  };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }
 

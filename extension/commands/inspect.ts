@@ -26,7 +26,12 @@ export function inspectCommands(ctx: Context): Commands {
       const b = ctx.model.process(second);
       if (!a || !b) throw new Error(`Process ${!a ? first : second} is gone.`);
       const [na, nb] = [processName(a, ctx.model.containerNameOf(a)), processName(b, ctx.model.containerNameOf(b))];
-      await vscode.commands.executeCommand('vscode.diff', processUri(a.pid, a.comm), processUri(b.pid, b.comm), `Namespaces: ${na} ↔ ${nb}`);
+      await vscode.commands.executeCommand(
+        'vscode.diff',
+        processUri(a.pid, a.comm),
+        processUri(b.pid, b.comm),
+        `Namespaces: ${na} ↔ ${nb}`,
+      );
       return [a, b];
     },
   };

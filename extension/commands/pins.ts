@@ -2,7 +2,17 @@
 import * as vscode from 'vscode';
 import { LanguageClient, ResponseError } from 'vscode-languageclient/node';
 import {
-  CreateNamespace, ErrorCodes, Namespace, nsId, NsType, NSTYPES, PIN_NAME, PIN_NAME_RULE, PinNamespace, UnpinNamespace, UnpinResult,
+  CreateNamespace,
+  ErrorCodes,
+  Namespace,
+  nsId,
+  NsType,
+  NSTYPES,
+  PIN_NAME,
+  PIN_NAME_RULE,
+  PinNamespace,
+  UnpinNamespace,
+  UnpinResult,
 } from '../../helper/common/protocol';
 import { netnsNames, unpinned } from '../../helper/common/words';
 import { keyOf, pidOf } from '../tree/nodes';
@@ -10,15 +20,22 @@ import type { Commands, Context } from './context';
 
 /** A pin name from a container or a command: lower case, safe characters, short. */
 export function suggestName(ctx: Context, ns: Namespace | undefined, pid: number | undefined): string {
-  const p = pid !== undefined ? ctx.model.process(pid) : ns?.pids.length ? ctx.model.process(Math.min(...ns.pids)) : undefined;
+  const p =
+    pid !== undefined ? ctx.model.process(pid) : ns?.pids.length ? ctx.model.process(Math.min(...ns.pids)) : undefined;
   const base = ns?.container?.name ?? ns?.container?.id ?? p?.comm ?? ns?.type ?? 'pin';
-  const clean = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 48) || 'pin';
+  const clean =
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 48) || 'pin';
   return `${clean}-${ns?.type ?? 'ns'}`;
 }
 
 async function askName(title: string, value: string): Promise<string | undefined> {
   return vscode.window.showInputBox({
-    title, value,
+    title,
+    value,
     validateInput: (v) => (PIN_NAME.test(v) ? undefined : PIN_NAME_RULE),
   });
 }
@@ -30,7 +47,11 @@ async function unpin(client: LanguageClient, type: NsType, name: string): Promis
   } catch (err) {
     if (!(err instanceof ResponseError) || err.code !== ErrorCodes.NeedsConfirmation) throw err;
     const release = 'Release';
-    if (await vscode.window.showWarningMessage(err.message.replace(/ with --force.*/, ''), { modal: true }, release) !== release) return undefined;
+    if (
+      (await vscode.window.showWarningMessage(err.message.replace(/ with --force.*/, ''), { modal: true }, release)) !==
+      release
+    )
+      return undefined;
     return client.sendRequest(UnpinNamespace, { type, name, force: true });
   }
 }
@@ -44,7 +65,12 @@ export function pinCommands(ctx: Context): Commands {
       if (!key && pid !== undefined) {
         // A process item: which of its namespaces?
         const p = ctx.model.process(pid);
-        const t = type ?? (await vscode.window.showQuickPick(NSTYPES.filter((x) => p?.ns[x] !== undefined), { title: `Pin which namespace of ${p?.comm ?? pid} (${pid})?` })) as NsType | undefined;
+        const t =
+          type ??
+          ((await vscode.window.showQuickPick(
+            NSTYPES.filter((x) => p?.ns[x] !== undefined),
+            { title: `Pin which namespace of ${p?.comm ?? pid} (${pid})?` },
+          )) as NsType | undefined);
         if (!t || p?.ns[t] === undefined) return undefined;
         key = { type: t, inode: p.ns[t]! };
       }
@@ -52,8 +78,15 @@ export function pinCommands(ctx: Context): Commands {
       const ns = ctx.model.namespace(key);
       const pinName = name ?? (await askName(`Pin ${nsId(key)} as`, suggestName(ctx, ns, pid)));
       if (!pinName) return undefined;
-      const result = await client.sendRequest(PinNamespace, pid !== undefined ? { pid, type: key.type, name: pinName, inode: key.inode } : { type: key.type, name: pinName, inode: key.inode });
-      void vscode.window.showInformationMessage(`Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`);
+      const result = await client.sendRequest(
+        PinNamespace,
+        pid !== undefined
+          ? { pid, type: key.type, name: pinName, inode: key.inode }
+          : { type: key.type, name: pinName, inode: key.inode },
+      );
+      void vscode.window.showInformationMessage(
+        `Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`,
+      );
       await ctx.refresh.rescan();
       return result;
     },
@@ -64,7 +97,11 @@ export function pinCommands(ctx: Context): Commands {
       const ns = key && ctx.model.namespace(key);
       const names = ns ? [...ns.pins.map((p) => p.name), ...netnsNames(ns)] : [];
       if (!ns || names.length === 0) throw new Error('That namespace is not pinned.');
-      const pin = name ?? (names.length === 1 ? names[0] : await vscode.window.showQuickPick(names, { title: `Unpin which name of ${nsId(ns)}?` }));
+      const pin =
+        name ??
+        (names.length === 1
+          ? names[0]
+          : await vscode.window.showQuickPick(names, { title: `Unpin which name of ${nsId(ns)}?` }));
       if (!pin) return undefined;
       const r = await unpin(client, ns.type, pin);
       if (!r) return undefined;
@@ -78,12 +115,24 @@ export function pinCommands(ctx: Context): Commands {
     'nsx.newPersistentNamespace': async (type?: NsType, name?: string) => {
       const client = ctx.connection.require();
       const available = ctx.connection.nstypes.filter((x) => x !== 'pid'); // a pid namespace dies with its init
-      const t = type ?? (await vscode.window.showQuickPick(available.map((x) => ({ label: x, description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '' })), { title: 'New persistent namespace of type' }))?.label as NsType | undefined;
+      const t =
+        type ??
+        ((
+          await vscode.window.showQuickPick(
+            available.map((x) => ({
+              label: x,
+              description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '',
+            })),
+            { title: 'New persistent namespace of type' },
+          )
+        )?.label as NsType | undefined);
       if (!t) return undefined;
       const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));
       if (!n) return undefined;
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
-        () => client.sendRequest(CreateNamespace, { type: t, name: n }));
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
+        () => client.sendRequest(CreateNamespace, { type: t, name: n }),
+      );
       void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
       await ctx.refresh.rescan();
       return result;

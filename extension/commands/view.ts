@@ -6,27 +6,44 @@ import type { Commands, Context } from './context';
 
 export function viewCommands(ctx: Context): Commands {
   return {
-    'nsx.refresh': () => vscode.window.withProgress(
-      { location: { viewId: 'nsx.namespaces' }, title: 'Scanning namespaces…' },
-      () => ctx.refresh.rescan(),
-    ),
+    'nsx.refresh': () =>
+      vscode.window.withProgress({ location: { viewId: 'nsx.namespaces' }, title: 'Scanning namespaces…' }, () =>
+        ctx.refresh.rescan(),
+      ),
     'nsx.filter': async (opts?: { types?: NsType[]; text?: string }) => {
       if (opts) {
         ctx.filter.set(opts.types?.filter(isNsType), opts.text ?? '');
         return;
       }
-      const picked = await vscode.window.showQuickPick(NSTYPES.map((t) => ({ label: t, picked: true })), {
-        canPickMany: true, title: 'Filter namespaces: which types?',
-      });
+      const picked = await vscode.window.showQuickPick(
+        NSTYPES.map((t) => ({ label: t, picked: true })),
+        {
+          canPickMany: true,
+          title: 'Filter namespaces: which types?',
+        },
+      );
       if (!picked) return;
-      const text = await vscode.window.showInputBox({ title: 'Filter: text to match (command, pid, container, pin)', prompt: 'Leave empty to match all', value: '' });
+      const text = await vscode.window.showInputBox({
+        title: 'Filter: text to match (command, pid, container, pin)',
+        prompt: 'Leave empty to match all',
+        value: '',
+      });
       if (text === undefined) return;
       ctx.filter.set(picked.length === NSTYPES.length ? undefined : picked.map((p) => p.label as NsType), text);
     },
     'nsx.clearFilter': () => ctx.filter.clear(),
-    'nsx.showHierarchy': () => { ctx.namespaces.setGrouping('hierarchy'); ctx.refresh.redraw(); },
-    'nsx.showByType': () => { ctx.namespaces.setGrouping('type'); ctx.refresh.redraw(); },
-    'nsx.showContainers': () => { ctx.namespaces.setGrouping('containers'); ctx.refresh.redraw(); },
+    'nsx.showHierarchy': () => {
+      ctx.namespaces.setGrouping('hierarchy');
+      ctx.refresh.redraw();
+    },
+    'nsx.showByType': () => {
+      ctx.namespaces.setGrouping('type');
+      ctx.refresh.redraw();
+    },
+    'nsx.showContainers': () => {
+      ctx.namespaces.setGrouping('containers');
+      ctx.refresh.redraw();
+    },
     'nsx.showMore': (node: MoreNode) => {
       ctx.pages.more(node);
       ctx.refresh.redraw();
@@ -42,7 +59,11 @@ export function viewCommands(ctx: Context): Commands {
     'nsx.revealProcess': async (node: unknown) => {
       const pid = pidOf(node);
       if (pid === undefined) return;
-      await ctx.processesView.reveal(new ProcessNode(undefined, pid, true), { select: true, focus: true, expand: true });
+      await ctx.processesView.reveal(new ProcessNode(undefined, pid, true), {
+        select: true,
+        focus: true,
+        expand: true,
+      });
     },
   };
 }

@@ -37,14 +37,20 @@ export class Filter implements vscode.Disposable {
   /** A process by its pid, name, arguments, or the container it is in. */
   processMatches(p: Process, container?: string): boolean {
     if (!this.text) return true;
-    return String(p.pid) === this.text || p.comm.toLowerCase().includes(this.text) || p.cmdline.join(' ').toLowerCase().includes(this.text)
-      || (container !== undefined && container.toLowerCase().includes(this.text));
+    return (
+      String(p.pid) === this.text ||
+      p.comm.toLowerCase().includes(this.text) ||
+      p.cmdline.join(' ').toLowerCase().includes(this.text) ||
+      (container !== undefined && container.toLowerCase().includes(this.text))
+    );
   }
 
   /** A container by what people call it: name, image, pod, compose project or service, hostname, id. */
   containerMatches(c: Container): boolean {
     if (!this.text) return true;
-    return [c.name, c.image, c.pod, c.project, c.service, c.hostname, c.id].some((v) => v?.toLowerCase().includes(this.text));
+    return [c.name, c.image, c.pod, c.project, c.service, c.hostname, c.id].some((v) =>
+      v?.toLowerCase().includes(this.text),
+    );
   }
 
   get hasText(): boolean {
@@ -56,8 +62,16 @@ export class Filter implements vscode.Disposable {
     if (!this.text) return true;
     const c = ns.container;
     if (c && `${c.runtime} ${c.id} ${c.name ?? ''}`.toLowerCase().includes(this.text)) return true;
-    if (ns.pins.some((p) => p.name.includes(this.text)) || netnsNames(ns).some((n) => n.includes(this.text)) || String(ns.inode).includes(this.text)) return true;
-    return ns.pids.some((pid) => { const p = processOf(pid); return p !== undefined && this.processMatches(p); });
+    if (
+      ns.pins.some((p) => p.name.includes(this.text)) ||
+      netnsNames(ns).some((n) => n.includes(this.text)) ||
+      String(ns.inode).includes(this.text)
+    )
+      return true;
+    return ns.pids.some((pid) => {
+      const p = processOf(pid);
+      return p !== undefined && this.processMatches(p);
+    });
   }
 
   dispose(): void {

@@ -54,10 +54,12 @@ export function namespaceDescription(ns: Namespace): string {
   if (ns.hostname) parts.push(`hostname ${ns.hostname}`);
   if (ns.addresses?.length) parts.push(ns.addresses.join(' '));
   // Who made a pin matters: a net pin is what `ip netns exec NAME` enters.
-  if (ns.pins.length) parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
+  if (ns.pins.length)
+    parts.push(`pinned as ${ns.pins.map((p) => `${p.name} by ${p.by?.user ?? 'an unrecorded user'}`).join(', ')}`);
   const netns = netnsNames(ns);
   if (netns.length) parts.push(`ip netns ${netns.join(', ')}`);
-  if (!ns.pins.length && !netns.length && ns.pids.length === 0 && ns.holders.length) parts.push(`held by ${describeHolder(ns.holders[0])}`);
+  if (!ns.pins.length && !netns.length && ns.pids.length === 0 && ns.holders.length)
+    parts.push(`held by ${describeHolder(ns.holders[0])}`);
   return parts.join(' · ');
 }
 
@@ -71,7 +73,9 @@ export function differingTypes(p: Process, initialInode: (type: NsType) => numbe
 
 /** A process row: its container, its user, and where it is not in the initial namespaces. */
 export function processDescription(p: Process, differs: NsType[], container?: string): string {
-  return [container ? `in ${container}` : '', p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : ''].filter(Boolean).join(' · ');
+  return [container ? `in ${container}` : '', p.user, differs.length ? `≠ initial: ${differs.join(' ')}` : '']
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /** A process as people name it: with its container's name when it is in one. */

@@ -41,16 +41,24 @@ export class NamespacesProvider extends NodeProvider {
       const ids = new Set(hits.flatMap((c) => c.namespaces.map(nsId)));
       return this.model.allNamespaces().filter((ns) => this.filter.typeShown(ns.type) && ids.has(nsId(ns)));
     }
-    return this.model.allNamespaces().filter((ns) => this.filter.namespaceMatches(ns, (pid) => this.model.process(pid)));
+    return this.model
+      .allNamespaces()
+      .filter((ns) => this.filter.namespaceMatches(ns, (pid) => this.model.process(pid)));
   }
 
   getChildren(node?: Node): Node[] {
     if (!this.model.loaded) return [];
-    if (!node) return this.grouping === 'type' ? this.types() : this.grouping === 'containers' ? this.engines() : this.roots();
-    if (node instanceof TypeNode) return this.namespacesOf(node, this.visible().filter((ns) => ns.type === node.type));
+    if (!node)
+      return this.grouping === 'type' ? this.types() : this.grouping === 'containers' ? this.engines() : this.roots();
+    if (node instanceof TypeNode)
+      return this.namespacesOf(
+        node,
+        this.visible().filter((ns) => ns.type === node.type),
+      );
     if (node instanceof EngineNode || node instanceof GroupNode) return this.containersIn(node);
     if (node instanceof ContainerNode) return this.namespacesOfContainer(node);
-    if (node instanceof NamespaceNode) return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
+    if (node instanceof NamespaceNode)
+      return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
     return [];
   }
 
@@ -73,17 +81,26 @@ export class NamespacesProvider extends NodeProvider {
     const ns = this.model.namespace(node.key);
     if (!ns) return [];
     const holders = ns.holders.map((h, i) => new HolderNode(node, describeHolder(h), i));
-    const pids = ns.pids.filter((pid) => {
-      const p = this.model.process(pid);
-      return !p || (!isLauncher(p, this.model.process(p.ppid)) && this.filter.processMatches(p, this.model.containerNameOf(p)));
-    }).sort((a, b) => a - b);
+    const pids = ns.pids
+      .filter((pid) => {
+        const p = this.model.process(pid);
+        return (
+          !p ||
+          (!isLauncher(p, this.model.process(p.ppid)) && this.filter.processMatches(p, this.model.containerNameOf(p)))
+        );
+      })
+      .sort((a, b) => a - b);
     return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
   }
 
   /** The containers the filter lets through: by name, image, pod, project, hostname (or a namespace of theirs it shows). */
   private containers(): Container[] {
     const shown = new Set(this.visible().map((ns) => nsId(ns)));
-    return this.model.allContainers().filter((c) => c.namespaces.some((k) => shown.has(nsId(k))) || (c.pid === undefined && this.filter.containerMatches(c)));
+    return this.model
+      .allContainers()
+      .filter(
+        (c) => c.namespaces.some((k) => shown.has(nsId(k))) || (c.pid === undefined && this.filter.containerMatches(c)),
+      );
   }
 
   private engines(): Node[] {
@@ -94,22 +111,41 @@ export class NamespacesProvider extends NodeProvider {
       const key = `${c.engine}/${c.engineUid}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
       // Docker or podman known only from the runtime's state: no API socket there to ask (podman.socket needs systemd).
-      if (c.source === 'oci' && (c.engine === 'docker' || c.engine === 'podman') && !silent.has(key) && !apis.some((a) => `${a.engine}/${a.uid}` === key)) {
-        silent.set(key, { engine: c.engine, uid: c.engineUid, socket: `${c.engine}'s API socket`, answering: false, reason: 'there is none (podman serves one only when podman.socket, or podman system service, runs)' });
+      if (
+        c.source === 'oci' &&
+        (c.engine === 'docker' || c.engine === 'podman') &&
+        !silent.has(key) &&
+        !apis.some((a) => `${a.engine}/${a.uid}` === key)
+      ) {
+        silent.set(key, {
+          engine: c.engine,
+          uid: c.engineUid,
+          socket: `${c.engine}'s API socket`,
+          answering: false,
+          reason: 'there is none (podman serves one only when podman.socket, or podman system service, runs)',
+        });
       }
     }
-    return [...counts].map(([key, count]) => {
-      const [engine, uid] = key.split('/');
-      return new EngineNode(engine, Number(uid), count, silent.get(key));
-    }).sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
+    return [...counts]
+      .map(([key, count]) => {
+        const [engine, uid] = key.split('/');
+        return new EngineNode(engine, Number(uid), count, silent.get(key));
+      })
+      .sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
   }
 
   /** Under an engine: its pods and compose projects, then the containers in neither; under a group, its containers. */
   private containersIn(node: EngineNode | GroupNode): Node[] {
     const engine = node instanceof EngineNode ? node : (node.parent as EngineNode);
-    const mine = this.containers().filter((c) => c.engine === engine.engine && c.engineUid === engine.uid).sort((a, b) => a.name.localeCompare(b.name));
-    const groupOf = (c: Container): ['pod' | 'project', string] | undefined => (c.pod ? ['pod', c.pod] : c.project ? ['project', c.project] : undefined);
-    if (node instanceof GroupNode) return mine.filter((c) => groupOf(c)?.[1] === node.name && groupOf(c)?.[0] === node.kind).map((c) => new ContainerNode(node, c.id));
+    const mine = this.containers()
+      .filter((c) => c.engine === engine.engine && c.engineUid === engine.uid)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const groupOf = (c: Container): ['pod' | 'project', string] | undefined =>
+      c.pod ? ['pod', c.pod] : c.project ? ['project', c.project] : undefined;
+    if (node instanceof GroupNode)
+      return mine
+        .filter((c) => groupOf(c)?.[1] === node.name && groupOf(c)?.[0] === node.kind)
+        .map((c) => new ContainerNode(node, c.id));
     const groups = new Map<string, GroupNode>();
     for (const c of mine) {
       const g = groupOf(c);
@@ -120,7 +156,9 @@ export class NamespacesProvider extends NodeProvider {
 
   private namespacesOfContainer(node: ContainerNode): Node[] {
     const c = this.model.container(node.containerId);
-    const list = (c?.namespaces ?? []).map((k) => this.model.namespace(k)).filter((ns): ns is Namespace => ns !== undefined);
+    const list = (c?.namespaces ?? [])
+      .map((k) => this.model.namespace(k))
+      .filter((ns): ns is Namespace => ns !== undefined);
     return list.map((ns) => new NamespaceNode(node, ns, this.hasChildren(ns)));
   }
 
@@ -128,17 +166,29 @@ export class NamespacesProvider extends NodeProvider {
   private roots(): Node[] {
     const users = this.model.allNamespaces().filter((ns) => ns.type === 'user');
     const known = new Set(users.map((u) => u.inode));
-    return this.namespacesOf(undefined, users.filter((u) => u.parent === undefined || !known.has(u.parent)));
+    return this.namespacesOf(
+      undefined,
+      users.filter((u) => u.parent === undefined || !known.has(u.parent)),
+    );
   }
 
   private owned(node: NamespaceNode): Node[] {
     const children = this.model.allNamespaces().filter((ns) => ns.type === 'user' && ns.parent === node.key.inode);
-    return [...this.namespacesOf(node, children), ...this.pages.slice(node, this.ownedBy(node), (ns) => new NamespaceNode(node, ns, ns.pids.length > 0 || ns.holders.length > 0))];
+    return [
+      ...this.namespacesOf(node, children),
+      ...this.pages.slice(
+        node,
+        this.ownedBy(node),
+        (ns) => new NamespaceNode(node, ns, ns.pids.length > 0 || ns.holders.length > 0),
+      ),
+    ];
   }
 
   /** The namespaces other than user ones that a user namespace owns, as its rows list them. */
   private ownedBy(node: NamespaceNode): Namespace[] {
-    return this.visible().filter((ns) => ns.type !== 'user' && ns.owner === node.key.inode).sort((a, b) => a.type.localeCompare(b.type) || a.inode - b.inode);
+    return this.visible()
+      .filter((ns) => ns.type !== 'user' && ns.owner === node.key.inode)
+      .sort((a, b) => a.type.localeCompare(b.type) || a.inode - b.inode);
   }
 
   /**
@@ -158,14 +208,23 @@ export class NamespacesProvider extends NodeProvider {
     }
     if (this.grouping === 'containers') {
       // Any container that has it: one of a pod's containers for the namespaces they share.
-      const c = this.model.allContainers().find((x) => x.namespaces.some((k) => k.type === key.type && k.inode === key.inode));
+      const c = this.model
+        .allContainers()
+        .find((x) => x.namespaces.some((k) => k.type === key.type && k.inode === key.inode));
       if (!c) return undefined;
       const engine = new EngineNode(c.engine, c.engineUid, 0);
-      const group = c.pod ? new GroupNode(engine, 'pod', c.pod) : c.project ? new GroupNode(engine, 'project', c.project) : undefined;
+      const group = c.pod
+        ? new GroupNode(engine, 'pod', c.pod)
+        : c.project
+          ? new GroupNode(engine, 'project', c.project)
+          : undefined;
       return new NamespaceNode(new ContainerNode(group ?? engine, c.id), ns, this.hasChildren(ns));
     }
     const chain: Namespace[] = [];
-    let owner = key.type === 'user' ? this.model.namespace({ type: 'user', inode: ns.parent ?? -1 }) : this.model.namespace({ type: 'user', inode: ns.owner ?? -1 });
+    let owner =
+      key.type === 'user'
+        ? this.model.namespace({ type: 'user', inode: ns.parent ?? -1 })
+        : this.model.namespace({ type: 'user', inode: ns.owner ?? -1 });
     while (owner) {
       chain.unshift(owner);
       owner = owner.parent !== undefined ? this.model.namespace({ type: 'user', inode: owner.parent }) : undefined;
@@ -181,5 +240,3 @@ export class NamespacesProvider extends NodeProvider {
     return parent ? new ProcessNode(parent, pid, false) : undefined;
   }
 }
-
-

@@ -11,13 +11,26 @@ export class ProcessesProvider extends NodeProvider {
     if (!node) {
       // Those that differ from PID 1's namespaces come first: they are what one looks for.
       // A text that names containers shows their processes, not every process whose arguments happen to say it.
-      const named = this.filter.hasText ? new Set(this.model.allContainers().filter((c) => this.filter.containerMatches(c)).map((c) => c.name)) : new Set<string>();
+      const named = this.filter.hasText
+        ? new Set(
+            this.model
+              .allContainers()
+              .filter((c) => this.filter.containerMatches(c))
+              .map((c) => c.name),
+          )
+        : new Set<string>();
       const matches = (p: Process) => {
         const container = this.model.containerNameOf(p);
         return named.size ? container !== undefined && named.has(container) : this.filter.processMatches(p, container);
       };
-      const procs = this.model.allProcesses()
-        .filter((p) => !isLauncher(p, this.model.process(p.ppid)) && matches(p) && (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)))
+      const procs = this.model
+        .allProcesses()
+        .filter(
+          (p) =>
+            !isLauncher(p, this.model.process(p.ppid)) &&
+            matches(p) &&
+            (Object.keys(p.ns) as (keyof typeof p.ns)[]).some((t) => this.filter.typeShown(t)),
+        )
         .map((p) => ({ p, differs: differingTypes(p, (t) => this.model.initialInode(t)).length }))
         .sort((a, b) => Number(b.differs > 0) - Number(a.differs > 0) || a.p.pid - b.p.pid);
       // Kernel threads (kthreadd and its children) are many and all alike: one collapsed row holds them.
@@ -29,13 +42,18 @@ export class ProcessesProvider extends NodeProvider {
       ];
     }
     if (node instanceof KernelThreadsNode) {
-      const threads = this.model.allProcesses().filter((p) => isKernelThread(p) && this.filter.processMatches(p)).sort((a, b) => a.pid - b.pid);
+      const threads = this.model
+        .allProcesses()
+        .filter((p) => isKernelThread(p) && this.filter.processMatches(p))
+        .sort((a, b) => a.pid - b.pid);
       return this.pages.slice(node, threads, (p) => new ProcessNode(node, p.pid, true));
     }
     if (node instanceof ProcessNode) {
       const p = this.model.process(node.pid);
       if (!p) return [];
-      return NSTYPES.filter((t) => p.ns[t] !== undefined && this.filter.typeShown(t)).map((t) => new ProcessNamespaceNode(node, t, p.ns[t]!));
+      return NSTYPES.filter((t) => p.ns[t] !== undefined && this.filter.typeShown(t)).map(
+        (t) => new ProcessNamespaceNode(node, t, p.ns[t]!),
+      );
     }
     return [];
   }

@@ -9,7 +9,11 @@ export abstract class NodeProvider implements vscode.TreeDataProvider<Node>, vsc
   private readonly onDidChangeEmitter = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.onDidChangeEmitter.event;
 
-  constructor(protected readonly model: Model, protected readonly filter: Filter, protected readonly pages: Pages) {}
+  constructor(
+    protected readonly model: Model,
+    protected readonly filter: Filter,
+    protected readonly pages: Pages,
+  ) {}
 
   abstract getChildren(node?: Node): Node[];
 

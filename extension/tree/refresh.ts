@@ -20,7 +20,10 @@ export class RefreshManager implements vscode.Disposable {
   ) {
     this.disposables = [
       model.onDidChange(() => this.redraw()),
-      filter.onDidChange(() => { this.describe(); this.redraw(); }),
+      filter.onDidChange(() => {
+        this.describe();
+        this.redraw();
+      }),
       connection.onDidChangeState(() => this.describe()),
       ...views.map(({ id, view }) => view.onDidChangeVisibility((e) => model.setVisible(id, e.visible))),
     ];

@@ -13,23 +13,32 @@ export interface Streams {
 }
 
 /** Runs a session (opened, or attached to again by its id) to its end and resolves with its exit code. */
-export async function attach(conn: MessageConnection, what: TerminalOpenParams | TerminalAttachParams, io: Streams = process): Promise<number> {
+export async function attach(
+  conn: MessageConnection,
+  what: TerminalOpenParams | TerminalAttachParams,
+  io: Streams = process,
+): Promise<number> {
   const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v; // nsxd keeps only its allowlist
   const size = { cols: io.stdout.columns || 80, rows: io.stdout.rows || 24 };
   // stdin is not read while an input request is in flight: what is typed meanwhile waits in the kernel.
   const client = new SessionClient({ sending: () => io.stdin.pause(), sent: () => io.stdin.resume() });
-  const opened = 'session' in what
-    ? await client.attach(conn, what)
-    : await client.open(conn, { ...what, env, ...(interactive ? { pty: size } : {}) });
+  const opened =
+    'session' in what
+      ? await client.attach(conn, what)
+      : await client.open(conn, { ...what, env, ...(interactive ? { pty: size } : {}) });
   const session = opened.session;
   if ('session' in what && interactive) client.resize(size.cols, size.rows);
 
   const exit = new Promise<number>((resolve) => {
-    conn.onNotification(TerminalExit, (p) => { if (p.session === session) resolve(p.code); });
+    conn.onNotification(TerminalExit, (p) => {
+      if (p.session === session) resolve(p.code);
+    });
     conn.onClose(() => {
-      io.stderr.write(`\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`);
+      io.stderr.write(
+        `\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`,
+      );
       resolve(255);
     });
   });

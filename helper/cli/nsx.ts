@@ -5,8 +5,20 @@ import { attach } from './attach';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
-  CreateNamespace, isNsType, LIST_COLUMNS, ListColumn, ListNamespaces, ListPins, NamespaceDetails, nsId, NsType, NSTYPES, PinNamespace, PrintNamespaces,
-  TerminalTarget, UnpinNamespace,
+  CreateNamespace,
+  isNsType,
+  LIST_COLUMNS,
+  ListColumn,
+  ListNamespaces,
+  ListPins,
+  NamespaceDetails,
+  nsId,
+  NsType,
+  NSTYPES,
+  PinNamespace,
+  PrintNamespaces,
+  TerminalTarget,
+  UnpinNamespace,
 } from '../common/protocol';
 import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree } from '../common/format';
 import { unpinned } from '../common/words';
@@ -42,15 +54,28 @@ const VERSION = typeof NSX_VERSION === 'string' ? NSX_VERSION : '0.0.0-dev';
 
 /** nsenter's flag for each type, long and short, as users type them. */
 const TYPE_FLAGS: [NsType, string, string][] = [
-  ['net', 'net', 'n'], ['pid', 'pid', 'p'], ['mnt', 'mount', 'm'], ['uts', 'uts', 'u'],
-  ['ipc', 'ipc', 'i'], ['user', 'user', 'U'], ['cgroup', 'cgroup', 'C'], ['time', 'time', 'T'],
+  ['net', 'net', 'n'],
+  ['pid', 'pid', 'p'],
+  ['mnt', 'mount', 'm'],
+  ['uts', 'uts', 'u'],
+  ['ipc', 'ipc', 'i'],
+  ['user', 'user', 'U'],
+  ['cgroup', 'cgroup', 'C'],
+  ['time', 'time', 'T'],
 ];
 
 class UsageError extends Error {}
 
 /** The types -t lists (any case, `mount` for mnt), and those nsenter's flags name (unless FLAGS is false: list's -n is lsns's); undefined for all. */
 function types(values: Options, flags = true): NsType[] | undefined {
-  const listed = values.type !== undefined && !/^\d+$/.test(values.type) ? values.type.split(',').map((t) => t.trim()).filter(Boolean).map(nsType) : [];
+  const listed =
+    values.type !== undefined && !/^\d+$/.test(values.type)
+      ? values.type
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean)
+          .map(nsType)
+      : [];
   const flagged = flags ? TYPE_FLAGS.filter(([, long]) => values[long as keyof Options]).map(([type]) => type) : [];
   const all = [...new Set([...listed, ...flagged])];
   return values.all || all.length === 0 ? undefined : all;
@@ -59,14 +84,20 @@ function types(values: Options, flags = true): NsType[] | undefined {
 /** lsns's -o: column names in any case, comma-separated; `+COL,...` adds them to the default columns. */
 function outputColumns(value: string): ListColumn[] {
   const add = value.startsWith('+');
-  const names = (add ? value.slice(1) : value).split(',').map((c) => c.trim().toUpperCase()).filter(Boolean);
+  const names = (add ? value.slice(1) : value)
+    .split(',')
+    .map((c) => c.trim().toUpperCase())
+    .filter(Boolean);
   if (names.length === 0) throw new UsageError('-o wants column names, as -o NS,TYPE,NSFS or -o +PPID');
-  for (const name of names) if (!(LIST_COLUMNS as readonly string[]).includes(name)) throw new UsageError(`unknown column "${name}" (one of ${LIST_COLUMNS.join(', ')})`);
-  return [...new Set([...(add ? DEFAULT_LIST_COLUMNS : []), ...names as ListColumn[]])];
+  for (const name of names)
+    if (!(LIST_COLUMNS as readonly string[]).includes(name))
+      throw new UsageError(`unknown column "${name}" (one of ${LIST_COLUMNS.join(', ')})`);
+  return [...new Set([...(add ? DEFAULT_LIST_COLUMNS : []), ...(names as ListColumn[])])];
 }
 
 function positiveInt(value: string | undefined, what: string): number {
-  if (!value || !/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${what} must be a positive number, not ${JSON.stringify(value ?? '')}`);
+  if (!value || !/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${what} must be a positive number, not ${JSON.stringify(value ?? '')}`);
   return Number(value);
 }
 
@@ -82,7 +113,8 @@ function enterTarget(args: string[], values: Options): TerminalTarget {
     const [type, name] = values.pin.split('/');
     return { pin: { type: nsType(type), name: name ?? '' } };
   }
-  const target = values.target ?? (values.type !== undefined && /^\d+$/.test(values.type) ? values.type : undefined) ?? args[0];
+  const target =
+    values.target ?? (values.type !== undefined && /^\d+$/.test(values.type) ? values.type : undefined) ?? args[0];
   if (target === undefined) throw new UsageError('enter wants a pid or a container: nsx enter 1234, nsx enter web');
   return /^\d+$/.test(target) ? { pid: positiveInt(target, 'PID') } : { container: target };
 }
@@ -129,8 +161,14 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     const only = types(values, false);
     if (!values.json) {
       // As lsns: -n is --noheadings here, not nsenter's --net.
-      const layout = { ...values.output !== undefined && { columns: outputColumns(values.output) }, noHeadings: values.noheadings || values.net, raw: values.raw };
-      const { text, notice } = await withClient((c) => c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...only && { types: only }, ...layout }));
+      const layout = {
+        ...(values.output !== undefined && { columns: outputColumns(values.output) }),
+        noHeadings: values.noheadings || values.net,
+        raw: values.raw,
+      };
+      const { text, notice } = await withClient((c) =>
+        c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...(only && { types: only }), ...layout }),
+      );
       process.stdout.write(text);
       if (notice) process.stderr.write(printable(notice));
       return 0;
@@ -152,24 +190,32 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   async details({ args, withClient }) {
     const m = /^(\w+):\[?(\d+)\]?$/.exec(args[0] ?? '');
     if (!m) throw new UsageError('details wants TYPE:INODE, as net:4026531840 or net:[4026531840]');
-    const d = await withClient((c) => c.conn.sendRequest(NamespaceDetails, { type: nsType(m[1]), inode: Number(m[2]) }));
+    const d = await withClient((c) =>
+      c.conn.sendRequest(NamespaceDetails, { type: nsType(m[1]), inode: Number(m[2]) }),
+    );
     for (const s of d.sections) process.stdout.write(printable(`# ${s.title}\n${s.text.trimEnd()}\n\n`));
     return 0;
   },
 
   async containers({ values, withClient }) {
     const { containers } = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
-    process.stdout.write(values.json ? JSON.stringify({ containers }, null, 2) + '\n' : printable(containerTable(containers)));
+    process.stdout.write(
+      values.json ? JSON.stringify({ containers }, null, 2) + '\n' : printable(containerTable(containers)),
+    );
     return 0;
   },
 
   async enter({ args, values, command, withClient }) {
     const target = enterTarget(args, values);
-    return withClient((c) => attach(c.conn, { target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command }));
+    return withClient((c) =>
+      attach(c.conn, { target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command }),
+    );
   },
 
   async isolate({ values, command, withClient }) {
-    return withClient((c) => attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }));
+    return withClient((c) =>
+      attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }),
+    );
   },
 
   async attach({ args, withClient }) {
@@ -177,15 +223,27 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   },
 
   async pin({ args, values, withClient }) {
-    const result = await withClient((c) => values.new
-      ? c.conn.sendRequest(CreateNamespace, { type: nsType(args[0]), name: args[1] ?? '' })
-      : c.conn.sendRequest(PinNamespace, { pid: positiveInt(args[0], 'PID'), type: nsType(args[1]), name: args[2] ?? '' }));
+    const result = await withClient((c) =>
+      values.new
+        ? c.conn.sendRequest(CreateNamespace, { type: nsType(args[0]), name: args[1] ?? '' })
+        : c.conn.sendRequest(PinNamespace, {
+            pid: positiveInt(args[0], 'PID'),
+            type: nsType(args[1]),
+            name: args[2] ?? '',
+          }),
+    );
     process.stdout.write(`pinned ${nsId(result)} as ${result.pin.name}: ${result.pin.paths.join(', ')}\n`);
     return 0;
   },
 
   async unpin({ args, values, withClient }) {
-    const r = await withClient((c) => c.conn.sendRequest(UnpinNamespace, { type: nsType(args[0]), name: args[1] ?? '', ...(values.force ? { force: true } : {}) }));
+    const r = await withClient((c) =>
+      c.conn.sendRequest(UnpinNamespace, {
+        type: nsType(args[0]),
+        name: args[1] ?? '',
+        ...(values.force ? { force: true } : {}),
+      }),
+    );
     process.stdout.write(`${unpinned(`${args[0]}/${args[1]}`, r)}\n`);
     return 0;
   },
@@ -205,7 +263,10 @@ function parsed(args: string[]) {
     const { code, message } = err as NodeJS.ErrnoException;
     const option = /'(-[^',]+)/.exec(message)?.[1] ?? '';
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(/argument missing/.test(message) ? `option ${option} needs a value` : `option ${option} takes no value`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw new UsageError(
+        /argument missing/.test(message) ? `option ${option} needs a value` : `option ${option} takes no value`,
+      );
     throw new UsageError(message);
   }
 }
@@ -214,7 +275,8 @@ async function main(argv: string[]): Promise<number> {
   // Everything after `--` is the command to run, options and all.
   const dashdash = argv.indexOf('--');
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
-  if (command?.length === 0) throw new UsageError('nothing to run after --: give a command, or leave -- out for a shell');
+  if (command?.length === 0)
+    throw new UsageError('nothing to run after --: give a command, or leave -- out for a shell');
   const { values, positionals } = parsed(dashdash >= 0 ? argv.slice(0, dashdash) : argv);
   const [verb, ...args] = positionals;
   if (values.version) {
@@ -228,7 +290,9 @@ async function main(argv: string[]): Promise<number> {
   const run = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
   if (!run) throw new UsageError(`unknown command "${verb}"`);
   return run({
-    args, values, command,
+    args,
+    values,
+    command,
     async withClient(fn) {
       const path = values.socket ?? defaultSocket();
       const client = await connect(path);
@@ -252,13 +316,23 @@ process.on('unhandledRejection', (err: NodeJS.ErrnoException) => {
 });
 
 // `nsx list | head` closes the pipe early: that is not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err; });
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err) => {
     // As util-linux says it: one line, then where the help is (exit status 2).
-    const message = err instanceof UsageError ? `${err.message}\nTry 'nsx --help' for more information.` : err instanceof ResponseError ? err.message : (err as Error).message;
+    const message =
+      err instanceof UsageError
+        ? `${err.message}\nTry 'nsx --help' for more information.`
+        : err instanceof ResponseError
+          ? err.message
+          : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
     process.exitCode = err instanceof UsageError ? 2 : 1;

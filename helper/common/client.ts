@@ -1,7 +1,13 @@
 // Connects to nsxd and does the handshake; used by nsx, the tests and the
 // benchmark (the extension connects through vscode-languageclient instead).
 import { createConnection, Socket } from 'node:net';
-import { createMessageConnection, ErrorCodes, MessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  ErrorCodes,
+  MessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node';
 import { defaultSocket, explainConnectError } from './deployment';
 import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMismatch } from './protocol';
 
@@ -26,7 +32,11 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
   socket.on('error', () => undefined);
   let lastWrite: Promise<void> = Promise.resolve();
   // The Initialized notification is written asynchronously: end the socket only after it.
-  const close = () => void lastWrite.finally(() => { conn.dispose(); if (socket.writable) socket.end(); });
+  const close = () =>
+    void lastWrite.finally(() => {
+      conn.dispose();
+      if (socket.writable) socket.end();
+    });
   try {
     const server = await conn.sendRequest(Initialize, {
       processId: process.pid,

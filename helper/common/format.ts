@@ -2,7 +2,17 @@
 // --json. Its words about a namespace are in words.ts, which the extension shares. Pure functions of protocol
 // values, so that what reaches a terminal is tested without a daemon. nsxd
 // uses them too, to answer namespaces/print with the table of `nsx list`.
-import { Container, ListColumn, Namespace, nsId, NsType, PinnedNamespace, Process, ScanCut, Snapshot } from './protocol';
+import {
+  Container,
+  ListColumn,
+  Namespace,
+  nsId,
+  NsType,
+  PinnedNamespace,
+  Process,
+  ScanCut,
+  Snapshot,
+} from './protocol';
 import { containerLabel, describeHolder, engineLabel, netnsNames, runtimeAndContainer } from './words';
 
 /**
@@ -64,8 +74,18 @@ export function listJson(namespaces: Namespace[], snapshot: Snapshot) {
 function columns(rows: string[][], numeric: number[]): string {
   if (rows.length === 0) return '';
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const cell = (text: string, i: number, last: boolean) => (last ? text : numeric.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]));
-  return rows.map((r) => r.map((text, i) => cell(text, i, i === r.length - 1)).join(' ').trimEnd()).join('\n') + '\n';
+  const cell = (text: string, i: number, last: boolean) =>
+    last ? text : numeric.includes(i) ? text.padStart(widths[i]) : text.padEnd(widths[i]);
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((text, i) => cell(text, i, i === r.length - 1))
+          .join(' ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** What a namespace's row shows in each column: its lowest process stands for it, as in lsns. */
@@ -93,13 +113,33 @@ const COLUMNS: Record<ListColumn, { numeric?: boolean; cell(r: Row): string }> =
   PPID: { numeric: true, cell: ({ p }) => (p ? String(p.ppid) : '') },
   UID: { numeric: true, cell: ({ p }) => (p ? String(p.uid) : '') },
   USER: { cell: ({ p }) => p?.user ?? '' },
-  NSFS: { cell: ({ ns }) => [...new Set([...ns.pins.flatMap((pin) => pin.paths), ...ns.holders.flatMap((h) => (h.kind === 'mount' ? [h.path] : []))])].join(',') },
+  NSFS: {
+    cell: ({ ns }) =>
+      [
+        ...new Set([
+          ...ns.pins.flatMap((pin) => pin.paths),
+          ...ns.holders.flatMap((h) => (h.kind === 'mount' ? [h.path] : [])),
+        ]),
+      ].join(','),
+  },
   PNS: { numeric: true, cell: ({ ns }) => (ns.parent !== undefined ? String(ns.parent) : '') },
   ONS: { numeric: true, cell: ({ ns }) => (ns.owner !== undefined ? String(ns.owner) : '') },
   CONTAINER: { cell: ({ ns }) => (ns.container ? containerLabel(ns.container) : '') },
-  COMMAND: { cell: ({ ns, p }) => (p ? (p.cmdline.join(' ') || `[${p.comm}]`) : names(ns) || ns.holders.map(describeHolder).join('; ')) },
+  COMMAND: {
+    cell: ({ ns, p }) =>
+      p ? p.cmdline.join(' ') || `[${p.comm}]` : names(ns) || ns.holders.map(describeHolder).join('; '),
+  },
 };
-export const DEFAULT_LIST_COLUMNS: ListColumn[] = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NSFS', 'CONTAINER', 'COMMAND'];
+export const DEFAULT_LIST_COLUMNS: ListColumn[] = [
+  'NS',
+  'TYPE',
+  'NPROCS',
+  'PID',
+  'USER',
+  'NSFS',
+  'CONTAINER',
+  'COMMAND',
+];
 
 /** How `nsx list` lays out its table: lsns's -o, -n and -r. */
 export interface TableOptions {
@@ -111,7 +151,13 @@ export interface TableOptions {
 
 /** `nsx list`: lsns's columns, and the container each namespace belongs to; made printable. */
 export function listTable(snapshot: Snapshot, types?: NsType[], opts: TableOptions = {}): string {
-  return printable(table(snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)), snapshot, opts));
+  return printable(
+    table(
+      snapshot.namespaces.filter((ns) => !types || types.includes(ns.type)),
+      snapshot,
+      opts,
+    ),
+  );
 }
 
 export function table(namespaces: Namespace[], snapshot: Snapshot, opts: TableOptions = {}): string {
@@ -123,8 +169,20 @@ export function table(namespaces: Namespace[], snapshot: Snapshot, opts: TableOp
     return names.map((name) => field(COLUMNS[name].cell(row)));
   });
   if (!opts.noHeadings) rows.unshift([...names]);
-  if (opts.raw) return rows.map((r) => r.map((cell) => cell.replace(/[\s\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join(' ')).join('\n') + (rows.length ? '\n' : '');
-  return columns(rows, names.flatMap((name, i) => (COLUMNS[name].numeric ? [i] : [])));
+  if (opts.raw)
+    return (
+      rows
+        .map((r) =>
+          r
+            .map((cell) => cell.replace(/[\s\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
+            .join(' '),
+        )
+        .join('\n') + (rows.length ? '\n' : '')
+    );
+  return columns(
+    rows,
+    names.flatMap((name, i) => (COLUMNS[name].numeric ? [i] : [])),
+  );
 }
 
 /** `nsx containers`: every container the engines reported. */
@@ -132,7 +190,18 @@ export function containerTable(containers: Container[]): string {
   const rows = [['ENGINE', 'NAME', 'ID', 'IMAGE', 'STATE', 'PID', 'POD', 'HOSTNAME']];
   const sorted = [...containers].sort((a, b) => a.engine.localeCompare(b.engine) || a.name.localeCompare(b.name));
   for (const c of sorted) {
-    rows.push([engineLabel(c.engine, c.engineUid), c.name, c.id.slice(0, 12), c.image, c.state, c.pid ? String(c.pid) : '', c.pod ?? c.project ?? '', c.hostname ?? ''].map(field));
+    rows.push(
+      [
+        engineLabel(c.engine, c.engineUid),
+        c.name,
+        c.id.slice(0, 12),
+        c.image,
+        c.state,
+        c.pid ? String(c.pid) : '',
+        c.pod ?? c.project ?? '',
+        c.hostname ?? '',
+      ].map(field),
+    );
   }
   return columns(rows, [5]);
 }
@@ -143,7 +212,14 @@ export function tree(snapshot: Snapshot): string {
   const byPid = new Map<number, Process>(snapshot.processes.map((p) => [p.pid, p]));
   const label = (ns: Namespace) => {
     const p = byPid.get(Math.min(...ns.pids));
-    const extra = [ns.initial ? 'initial' : '', ns.container ? runtimeAndContainer(ns.container) : '', names(ns), p ? `${p.comm} (${p.pid})` : ''].filter(Boolean).map(field);
+    const extra = [
+      ns.initial ? 'initial' : '',
+      ns.container ? runtimeAndContainer(ns.container) : '',
+      names(ns),
+      p ? `${p.comm} (${p.pid})` : '',
+    ]
+      .filter(Boolean)
+      .map(field);
     return `${nsId(ns)}${ns.ownerUid !== undefined ? ` uid ${ns.ownerUid}` : ''}  ${ns.pids.length} procs${extra.length ? `  ${extra.join(', ')}` : ''}`;
   };
   const lines: string[] = [];
@@ -159,5 +235,12 @@ export function tree(snapshot: Snapshot): string {
 
 /** `nsx pins`: one tab-separated row per pin. */
 export function pinRows(pins: PinnedNamespace[]): string {
-  return pins.flatMap((p) => p.pins.map((pin) => `${[`${p.type}/${pin.name}`, nsId(p), pin.by?.user ?? '-', pin.paths.join(' ')].map(field).join('\t')}\n`)).join('');
+  return pins
+    .flatMap((p) =>
+      p.pins.map(
+        (pin) =>
+          `${[`${p.type}/${pin.name}`, nsId(p), pin.by?.user ?? '-', pin.paths.join(' ')].map(field).join('\t')}\n`,
+      ),
+    )
+    .join('');
 }

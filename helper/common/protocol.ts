@@ -20,11 +20,13 @@ export function isNsType(value: unknown): value is NsType {
   return typeof value === 'string' && (NSTYPES as readonly string[]).includes(value);
 }
 export function parseNsType(value: unknown): NsType {
-  if (!isNsType(value)) throw parse.invalid(`not a namespace type: ${JSON.stringify(value)} (one of ${NSTYPES.join(', ')})`);
+  if (!isNsType(value))
+    throw parse.invalid(`not a namespace type: ${JSON.stringify(value)} (one of ${NSTYPES.join(', ')})`);
   return value;
 }
 function parseNsTypes(value: unknown): NsType[] {
-  if (!Array.isArray(value) || value.length === 0) throw parse.invalid('types must be a non-empty array of namespace types');
+  if (!Array.isArray(value) || value.length === 0)
+    throw parse.invalid('types must be a non-empty array of namespace types');
   return [...new Set(value.map(parseNsType))];
 }
 
@@ -205,7 +207,8 @@ export interface Identity {
 }
 /** Why a client of this release cannot talk to that nsxd; undefined when it can. Misread messages would show a tree that looks right and is not. */
 export function protocolMismatch(server: InitializeResult): string | undefined {
-  return server.protocolVersion === PROTOCOL_VERSION ? undefined
+  return server.protocolVersion === PROTOCOL_VERSION
+    ? undefined
     : `nsxd ${server.serverInfo.version} speaks protocol ${server.protocolVersion}, this client ${PROTOCOL_VERSION}: install the nsxd of this release (see the README)`;
 }
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('initialize');
@@ -240,8 +243,22 @@ export function parseList(value: unknown): ListParams {
 }
 
 /** The columns of `nsx list`, by lsns's names, and CONTAINER. */
-export const LIST_COLUMNS = ['NS', 'TYPE', 'PATH', 'NPROCS', 'PID', 'PPID', 'UID', 'USER', 'NSFS', 'PNS', 'ONS', 'CONTAINER', 'COMMAND'] as const;
-export type ListColumn = typeof LIST_COLUMNS[number];
+export const LIST_COLUMNS = [
+  'NS',
+  'TYPE',
+  'PATH',
+  'NPROCS',
+  'PID',
+  'PPID',
+  'UID',
+  'USER',
+  'NSFS',
+  'PNS',
+  'ONS',
+  'CONTAINER',
+  'COMMAND',
+] as const;
+export type ListColumn = (typeof LIST_COLUMNS)[number];
 
 export interface PrintParams extends ListParams {
   /** Only namespaces of these types; all when absent. */
@@ -274,10 +291,12 @@ export function parsePrint(value: unknown): PrintParams {
   if (parse.bool(p.raw, 'raw')) req.raw = true;
   if (p.types !== undefined) req.types = parseNsTypes(p.types);
   if (p.columns !== undefined) {
-    if (!Array.isArray(p.columns) || p.columns.length === 0 || p.columns.length > 32) throw parse.invalid('columns must be a non-empty array of at most 32 column names');
+    if (!Array.isArray(p.columns) || p.columns.length === 0 || p.columns.length > 32)
+      throw parse.invalid('columns must be a non-empty array of at most 32 column names');
     req.columns = p.columns.map((c, i) => {
       const name = parse.text(c, `columns[${i}]`, 16);
-      if (!(LIST_COLUMNS as readonly string[]).includes(name)) throw parse.invalid(`unknown column ${JSON.stringify(name)} (one of ${LIST_COLUMNS.join(', ')})`);
+      if (!(LIST_COLUMNS as readonly string[]).includes(name))
+        throw parse.invalid(`unknown column ${JSON.stringify(name)} (one of ${LIST_COLUMNS.join(', ')})`);
       return name as ListColumn;
     });
   }
@@ -353,7 +372,8 @@ export function parseDetails(value: unknown): DetailsParams {
 export const PIN_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const PIN_NAME_RULE = '1 to 64 of a-z 0-9 . _ - , starting with a letter or digit';
 function parsePinName(value: unknown): string {
-  if (typeof value !== 'string' || !PIN_NAME.test(value)) throw parse.invalid(`bad pin name ${JSON.stringify(value)}: use ${PIN_NAME_RULE}`);
+  if (typeof value !== 'string' || !PIN_NAME.test(value))
+    throw parse.invalid(`bad pin name ${JSON.stringify(value)}: use ${PIN_NAME_RULE}`);
   return value;
 }
 
@@ -379,7 +399,8 @@ export function parsePin(value: unknown): PinParams {
   const out: PinParams = { type: parseNsType(p.type), name: parsePinName(p.name) };
   if (p.pid !== undefined) out.pid = parse.pid(p.pid);
   if (p.inode !== undefined) out.inode = parse.inode(p.inode);
-  if (out.pid === undefined && out.inode === undefined) throw parse.invalid('name the namespace to pin by pid, or by inode');
+  if (out.pid === undefined && out.inode === undefined)
+    throw parse.invalid('name the namespace to pin by pid, or by inode');
   return out;
 }
 /** client → nsxd: a fresh namespace held by its pin alone. */
@@ -388,7 +409,10 @@ export function parseCreate(value: unknown): CreateParams {
   const p = parse.object(value);
   const out = { type: parseNsType(p.type), name: parsePinName(p.name) };
   // The first process in a pid namespace is its init, and the namespace is unusable once init exits.
-  if (out.type === 'pid') throw parse.invalid('a pid namespace cannot outlive its first process: pin the pid namespace of a running process instead');
+  if (out.type === 'pid')
+    throw parse.invalid(
+      'a pid namespace cannot outlive its first process: pin the pid namespace of a running process instead',
+    );
   return out;
 }
 
@@ -443,7 +467,8 @@ export function isolateDefault(available: readonly NsType[]): NsType[] {
 }
 
 /** A hostname as sethostname(2) and resolvers take it: dot-separated labels of letters, digits and inner hyphens. */
-export const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 export const HOSTNAME_RULE = 'letters, digits and inner hyphens, in dot-separated labels of at most 63 (253 in all)';
 
 /** The environment a client may pass to a session; the rest nsxd sets itself. */
@@ -490,7 +515,11 @@ export interface TerminalOpenResult {
 export const TerminalOpen = new RequestType<TerminalOpenParams, TerminalOpenResult, void>('terminal/open');
 export function parseTerminalOpen(value: unknown): TerminalOpenParams {
   const p = parse.object(value);
-  const req: TerminalOpenParams = { root: parse.bool(p.root, 'root'), freshProc: parse.bool(p.freshProc, 'freshProc'), persistent: parse.bool(p.persistent, 'persistent') };
+  const req: TerminalOpenParams = {
+    root: parse.bool(p.root, 'root'),
+    freshProc: parse.bool(p.freshProc, 'freshProc'),
+    persistent: parse.bool(p.persistent, 'persistent'),
+  };
   if (p.target !== undefined) req.target = parseTarget(p.target);
   if (p.types !== undefined) req.types = parseNsTypes(p.types);
   if (p.hostname !== undefined) {
@@ -499,7 +528,8 @@ export function parseTerminalOpen(value: unknown): TerminalOpenParams {
     req.hostname = h;
   }
   if (p.command !== undefined) {
-    if (!Array.isArray(p.command) || p.command.length === 0 || p.command.length > 256) throw parse.invalid('command must be a non-empty array of at most 256 strings');
+    if (!Array.isArray(p.command) || p.command.length === 0 || p.command.length > 256)
+      throw parse.invalid('command must be a non-empty array of at most 256 strings');
     req.command = p.command.map((a, i) => parse.text(a, `command[${i}]`, 65536));
   }
   if (p.pty !== undefined) req.pty = parsePtySize(parse.object(p.pty, 'pty'));
@@ -516,7 +546,8 @@ function parseTarget(value: unknown): TerminalTarget {
   const t = parse.object(value, 'target');
   if (t.pid !== undefined) {
     const inodes: Partial<Record<NsType, number>> = {};
-    if (t.inodes !== undefined) for (const [k, i] of Object.entries(parse.object(t.inodes, 'inodes'))) inodes[parseNsType(k)] = parse.inode(i);
+    if (t.inodes !== undefined)
+      for (const [k, i] of Object.entries(parse.object(t.inodes, 'inodes'))) inodes[parseNsType(k)] = parse.inode(i);
     return { pid: parse.pid(t.pid), inodes };
   }
   if (t.pin !== undefined) {
@@ -525,7 +556,8 @@ function parseTarget(value: unknown): TerminalTarget {
   }
   if (t.namespace !== undefined) return { namespace: parseNsKey(t.namespace, 'namespace') };
   if (t.container !== undefined) {
-    if (typeof t.container !== 'string' || !CONTAINER_REF.test(t.container)) throw parse.invalid(`not a container name or id: ${JSON.stringify(t.container)}`);
+    if (typeof t.container !== 'string' || !CONTAINER_REF.test(t.container))
+      throw parse.invalid(`not a container name or id: ${JSON.stringify(t.container)}`);
     return { container: t.container };
   }
   throw parse.invalid('target must name a pid, a pin, a namespace or a container');

@@ -5,8 +5,17 @@
 // comes from and output goes, and what to do when nsxd goes.
 import type { NotificationType, RequestType } from 'vscode-jsonrpc';
 import {
-  ErrorCodes, TerminalAck, TerminalAttach, TerminalAttachParams, TerminalClose, TerminalEndInput, TerminalInput, TerminalOpen, TerminalOpenParams,
-  TerminalOpenResult, TerminalResize,
+  ErrorCodes,
+  TerminalAck,
+  TerminalAttach,
+  TerminalAttachParams,
+  TerminalClose,
+  TerminalEndInput,
+  TerminalInput,
+  TerminalOpen,
+  TerminalOpenParams,
+  TerminalOpenResult,
+  TerminalResize,
 } from './protocol';
 
 const TRIES = 20;
@@ -16,7 +25,10 @@ const TRIES = 20;
  * (another attach of it, from a second window or a reconnect that raced this
  * one, is connecting to its supervisor): busy is never gone.
  */
-export async function attachAgain(send: (params: TerminalAttachParams) => Promise<TerminalOpenResult>, params: TerminalAttachParams): Promise<TerminalOpenResult> {
+export async function attachAgain(
+  send: (params: TerminalAttachParams) => Promise<TerminalOpenResult>,
+  params: TerminalAttachParams,
+): Promise<TerminalOpenResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send(params);
@@ -101,7 +113,8 @@ export class SessionClient {
     const session = this.opened.session;
     this.sending = true;
     while (this.queued.length && !this.over && !this.held) {
-      const data = typeof this.queued[0] === 'string' ? Buffer.from(this.queued.join('')) : Buffer.concat(this.queued as Buffer[]);
+      const data =
+        typeof this.queued[0] === 'string' ? Buffer.from(this.queued.join('')) : Buffer.concat(this.queued as Buffer[]);
       this.queued = [];
       this.pacing.sending?.();
       try {
@@ -126,6 +139,8 @@ export class SessionClient {
 
   /** A notification nobody waits for: an error means the session or the connection is gone, which its other messages say. */
   private notify<P>(type: NotificationType<P>, params: P): Promise<void> {
-    return this.over || !this.conn ? Promise.resolve() : this.conn.sendNotification(type, params).catch(() => undefined);
+    return this.over || !this.conn
+      ? Promise.resolve()
+      : this.conn.sendNotification(type, params).catch(() => undefined);
   }
 }

@@ -5,12 +5,17 @@ import { ContainerHint, Holder, Namespace, nsId, UnpinResult } from './protocol'
 /** A holder in words. */
 export function describeHolder(h: Holder): string {
   switch (h.kind) {
-    case 'fd': return `fd ${h.fd}${h.count && h.count > 1 ? ` (and ${h.count - 1} more)` : ''} of ${h.comm} (${h.pid})`;
-    case 'mount': return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : h.netns ? ` (ip netns ${h.netns}, made by another tool)` : ''}`;
+    case 'fd':
+      return `fd ${h.fd}${h.count && h.count > 1 ? ` (and ${h.count - 1} more)` : ''} of ${h.comm} (${h.pid})`;
+    case 'mount':
+      return `bind mount ${h.path} in mnt:[${h.mntns}]${h.pin ? ` (pin ${h.pin})` : h.netns ? ` (ip netns ${h.netns}, made by another tool)` : ''}`;
     case 'pid_for_children':
-    case 'time_for_children': return `${h.kind} of ${h.comm} (${h.pid})`;
-    case 'child': return `child namespace ${nsId(h.of)}`;
-    case 'owner': return `namespace it owns, ${nsId(h.of)}`;
+    case 'time_for_children':
+      return `${h.kind} of ${h.comm} (${h.pid})`;
+    case 'child':
+      return `child namespace ${nsId(h.of)}`;
+    case 'owner':
+      return `namespace it owns, ${nsId(h.of)}`;
   }
 }
 
@@ -41,7 +46,10 @@ export function engineLabel(engine: string, uid: number): string {
 
 /** After an unpin: whether the namespace lives on, and what holds it (nsx prints it as it is, the extension as a sentence). */
 export function unpinned(what: string, r: UnpinResult): string {
-  const rest = [r.remaining.processes ? `${r.remaining.processes} process(es)` : '', ...r.remaining.holders.map(describeHolder)].filter(Boolean);
+  const rest = [
+    r.remaining.processes ? `${r.remaining.processes} process(es)` : '',
+    ...r.remaining.holders.map(describeHolder),
+  ].filter(Boolean);
   return rest.length
     ? `unpinned ${what}; ${nsId(r)} lives on, held by ${rest.join('; ')}`
     : `unpinned ${what}; nothing else holds ${nsId(r)}, so it is gone`;

@@ -69,10 +69,16 @@ async function clearStaleSocket(path: string): Promise<void> {
   if (!st.isSocket()) fail(`${path} exists and is not a socket; remove it or choose another --socket`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = createConnection(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
-  if (live) fail(`another nsxd is already serving ${path}; stop it first (sudo systemctl stop nsxd) or choose another --socket`);
+  if (live)
+    fail(
+      `another nsxd is already serving ${path}; stop it first (sudo systemctl stop nsxd) or choose another --socket`,
+    );
   unlinkSync(path);
 }
 
@@ -116,12 +122,14 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]\n' +
-      `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
-      `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
-      '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n' +
-      '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n' +
-      '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n');
+    process.stdout.write(
+      'usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]\n' +
+        `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
+        `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
+        '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n' +
+        '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n' +
+        '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n',
+    );
     return;
   }
   if (values.version) {
@@ -129,10 +137,13 @@ async function main(): Promise<void> {
     return;
   }
   const orphanTimeout = Number(values['orphan-timeout']);
-  if (!Number.isInteger(orphanTimeout) || orphanTimeout < 1 || orphanTimeout > 7 * 24 * 3600) fail('--orphan-timeout is a whole number of seconds, from 1 to 604800');
+  if (!Number.isInteger(orphanTimeout) || orphanTimeout < 1 || orphanTimeout > 7 * 24 * 3600)
+    fail('--orphan-timeout is a whole number of seconds, from 1 to 604800');
   const sessionsPerUser = Number(values['sessions-per-user']);
-  if (!Number.isInteger(sessionsPerUser) || sessionsPerUser < 1 || sessionsPerUser > 4096) fail('--sessions-per-user is a whole number, from 1 to 4096');
-  if (process.getuid?.() !== 0) fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
+  if (!Number.isInteger(sessionsPerUser) || sessionsPerUser < 1 || sessionsPerUser > 4096)
+    fail('--sessions-per-user is a whole number, from 1 to 4096');
+  if (process.getuid?.() !== 0)
+    fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
   const group = libc.getgrnam(values.group);
   if (!group) fail(`the group "${values.group}" does not exist: create it with sudo groupadd --system ${values.group}`);
   let policy;
@@ -180,14 +191,24 @@ async function main(): Promise<void> {
     ],
   });
   rpc.attach(server);
-  audit('start', { socket: values.socket, group: values.group, version: VERSION, pid: process.pid, cgroups: cgroups.available });
+  audit('start', {
+    socket: values.socket,
+    group: values.group,
+    version: VERSION,
+    pid: process.pid,
+    cgroups: cgroups.available,
+  });
   process.stderr.write(`nsxd: listening on ${values.socket} (group ${values.group})\n`);
 
   const stop = (signal: string) => {
     audit('stop', { signal });
     server.close();
     if (owned) {
-      try { unlinkSync(values.socket); } catch { /* gone */ }
+      try {
+        unlinkSync(values.socket);
+      } catch {
+        /* gone */
+      }
     }
     // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
     supervisors.stopping = true;

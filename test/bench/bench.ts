@@ -15,13 +15,33 @@
 //   terminals: request → first output byte vs nsenter -a; relay throughput vs a raw
 //              pty (script); keystroke round trip vs a raw pty's echo
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, writeSync, constants } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
 import {
-  ListNamespaces, NamespacesChanged, NamespacesChangedNotification, Subscribe, TerminalAck, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput, Unsubscribe,
+  ListNamespaces,
+  NamespacesChanged,
+  NamespacesChangedNotification,
+  Subscribe,
+  TerminalAck,
+  TerminalExit,
+  TerminalInput,
+  TerminalOpen,
+  TerminalOutput,
+  Unsubscribe,
 } from '../../helper/common/protocol';
 import { DIST, startDaemon, waitFor } from '../support';
 
@@ -31,10 +51,14 @@ const PER_SET = 11; // sleeps per set; with unshare and sh, 13 processes a set
 const ROOT = join(DIST, '..');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const rows: [string, string, string, string][] = [];
-const row = (what: string, ours: string, theirs: string, ratio: string) => { rows.push([what, ours, theirs, ratio]); console.log(`  ${what}: nsxd ${ours} | ${theirs} | ${ratio}`); };
+const row = (what: string, ours: string, theirs: string, ratio: string) => {
+  rows.push([what, ours, theirs, ratio]);
+  console.log(`  ${what}: nsxd ${ours} | ${theirs} | ${ratio}`);
+};
 
 function timeCommand(cmd: string, args: string[], runs = 3): number {
   const times: number[] = [];
@@ -81,7 +105,14 @@ function makeLoad(): { grow(total: number): Promise<number>; samplePid(): number
       return processCount();
     },
     samplePid: () => Number(execFileSync('pgrep', ['-n', '-f', '^sleep 3600$'], { encoding: 'utf8' }).trim()),
-    stop: () => { for (const d of drivers) try { process.kill(-d.pid!, 'SIGKILL'); } catch { /* gone */ } },
+    stop: () => {
+      for (const d of drivers)
+        try {
+          process.kill(-d.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+    },
   };
 }
 
@@ -98,13 +129,25 @@ function smallHost(socket: string): void {
   const theirs = timeCommand('lsns', [], 21);
   const node = timeCommand(process.execPath, [join(DIST, 'nsx.js'), '--socket', socket, 'list'], 5);
   console.log(`\nsmall host: ${procs} processes`);
-  row('nsx list, end to end (median)', `${ours.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(ours / theirs).toFixed(2)}x lsns (the Node client alone: ${node.toFixed(0)} ms)`);
-  row('nsx list --rescan, end to end (median)', `${rescanned.toFixed(1)} ms`, `lsns ${theirs.toFixed(1)} ms`, `${(rescanned / theirs).toFixed(2)}x lsns`);
+  row(
+    'nsx list, end to end (median)',
+    `${ours.toFixed(1)} ms`,
+    `lsns ${theirs.toFixed(1)} ms`,
+    `${(ours / theirs).toFixed(2)}x lsns (the Node client alone: ${node.toFixed(0)} ms)`,
+  );
+  row(
+    'nsx list --rescan, end to end (median)',
+    `${rescanned.toFixed(1)} ms`,
+    `lsns ${theirs.toFixed(1)} ms`,
+    `${(rescanned / theirs).toFixed(2)}x lsns`,
+  );
 }
 
 /** Resolves with what lsns -J took. */
 async function discovery(c: Client, socket: string, nsxdPid: number): Promise<number> {
-  const floorRuns = Array.from({ length: 5 }, () => execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number));
+  const floorRuns = Array.from({ length: 5 }, () =>
+    execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number),
+  );
   const floor = median(floorRuns.map((r) => r[2]));
   const lsns = timeCommand('lsns', ['-J'], 3);
   const timed = async (params: { rescan?: boolean }, runs: number) => {
@@ -122,14 +165,21 @@ async function discovery(c: Client, socket: string, nsxdPid: number): Promise<nu
   const full = await timed({ rescan: true }, 5);
   const kept = await timed({}, 5);
   const n = floorRuns[0][0];
-  console.log(`\ndiscovery over ${n} processes, ${full.count} namespaces (C scan counts ${floorRuns[0][1]} with members)`);
+  console.log(
+    `\ndiscovery over ${n} processes, ${full.count} namespaces (C scan counts ${floorRuns[0][1]} with members)`,
+  );
   const against = `lsns -J ${lsns.toFixed(0)} ms; C floor ${floor.toFixed(0)} ms`;
   const ratios = (t: number) => `${(t / lsns).toFixed(2)}x lsns, ${(t / floor).toFixed(2)}x the floor`;
   const cli = nsxRun(socket, ['list', '--json'], 3);
   const cliFull = nsxRun(socket, ['list', '--json', '--rescan'], 3);
   row(`${n} procs: nsx list --json, end to end`, `${cli.toFixed(0)} ms`, against, ratios(cli));
   row(`${n} procs: nsx list --json --rescan, end to end`, `${cliFull.toFixed(0)} ms`, against, ratios(cliFull));
-  row(`${n} procs: namespaces/list, the model events keep (median)`, `${kept.time.toFixed(1)} ms`, against, ratios(kept.time));
+  row(
+    `${n} procs: namespaces/list, the model events keep (median)`,
+    `${kept.time.toFixed(1)} ms`,
+    against,
+    ratios(kept.time),
+  );
   row(`${n} procs: namespaces/list, a full scan (median)`, `${full.time.toFixed(0)} ms`, against, ratios(full.time));
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${nsxdPid}/status`, 'utf8'))![1]) / 1024;
@@ -144,7 +194,12 @@ async function discovery(c: Client, socket: string, nsxdPid: number): Promise<nu
 async function live(c: Client, n: number, lsns: number): Promise<void> {
   let seen: ((change: NamespacesChanged) => void) | undefined;
   const sub = c.conn.onNotification(NamespacesChangedNotification, (change) => seen?.(change));
-  const until = (ok: (change: NamespacesChanged) => boolean) => new Promise<void>((resolve) => { seen = (change) => { if (ok(change)) resolve(); }; });
+  const until = (ok: (change: NamespacesChanged) => boolean) =>
+    new Promise<void>((resolve) => {
+      seen = (change) => {
+        if (ok(change)) resolve();
+      };
+    });
   try {
     await c.conn.sendRequest(Subscribe, { intervalMs: 2000 });
     const started: number[] = [];
@@ -154,7 +209,9 @@ async function live(c: Client, n: number, lsns: number): Promise<void> {
       const t0 = process.hrtime.bigint();
       const sleeper = spawn('unshare', ['--uts', '--', 'sleep', '600'], { stdio: 'ignore' });
       // Seen first as a fork of this process, perhaps; counted once nsxd has it in its own uts namespace.
-      await until((ch) => [...ch.processesAdded, ...ch.processesChanged].some((p) => p.pid === sleeper.pid && p.ns.uts !== hostUts));
+      await until((ch) =>
+        [...ch.processesAdded, ...ch.processesChanged].some((p) => p.pid === sleeper.pid && p.ns.uts !== hostUts),
+      );
       started.push(ms(t0));
       const t1 = process.hrtime.bigint();
       const removed = until((ch) => ch.processesRemoved.includes(sleeper.pid!));
@@ -163,9 +220,17 @@ async function live(c: Client, n: number, lsns: number): Promise<void> {
       exited.push(ms(t1));
       await new Promise((r) => setTimeout(r, 200));
     }
-    for (const [what, times] of [['a process starts in a new namespace → the change at a subscriber', started], ['it exits → the change at a subscriber', exited]] as const) {
+    for (const [what, times] of [
+      ['a process starts in a new namespace → the change at a subscriber', started],
+      ['it exits → the change at a subscriber', exited],
+    ] as const) {
       const m = median(times);
-      row(`${n} procs: ${what} (median of ${times.length}; p90)`, `${m.toFixed(0)} ms; ${pct(times, 0.9).toFixed(0)} ms`, `one lsns -J ${lsns.toFixed(0)} ms`, `${(m / lsns).toFixed(3)}x lsns`);
+      row(
+        `${n} procs: ${what} (median of ${times.length}; p90)`,
+        `${m.toFixed(0)} ms; ${pct(times, 0.9).toFixed(0)} ms`,
+        `one lsns -J ${lsns.toFixed(0)} ms`,
+        `${(m / lsns).toFixed(3)}x lsns`,
+      );
     }
   } finally {
     seen = undefined;
@@ -189,27 +254,53 @@ async function idle(c: Client, nsxdPid: number, n: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 60_000));
   const share = (cpu() - before) / ms(t0);
   await c.conn.sendRequest(Unsubscribe);
-  row(`${n} procs: nsxd idle with a subscriber, over 60 s`, `${(share * 100).toFixed(2)}% of one core`, 'aim 0.5%', `${(share / 0.005).toFixed(2)}x the aim`);
+  row(
+    `${n} procs: nsxd idle with a subscriber, over 60 s`,
+    `${(share * 100).toFixed(2)}% of one core`,
+    'aim 0.5%',
+    `${(share / 0.005).toFixed(2)}x the aim`,
+  );
 }
 
 /** The extension's figures, from its half of the bench in a real workbench (test/bench/render.ts). */
 function render(socket: string, lsns: number): void {
   const out = join(mkdtempSync(join(tmpdir(), 'nsx-render-')), 'render.json');
-  const r = spawnSync(process.execPath, [join(ROOT, 'test/vscode/run.mjs'), '--suite', join(DIST, 'test/bench/render.js')], {
-    stdio: 'inherit', env: { ...process.env, NSX_SOCKET: socket, NSX_BENCH_OUT: out }, timeout: 15 * 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'test/vscode/run.mjs'), '--suite', join(DIST, 'test/bench/render.js')],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, NSX_SOCKET: socket, NSX_BENCH_OUT: out },
+      timeout: 15 * 60_000,
+    },
+  );
   if (r.status !== 0) throw new Error(`the workbench half of the bench failed (${r.status ?? r.signal})`);
-  const { started, exited, namespaces } = JSON.parse(readFileSync(out, 'utf8')) as { started: number[]; exited: number[]; namespaces: number };
+  const { started, exited, namespaces } = JSON.parse(readFileSync(out, 'utf8')) as {
+    started: number[];
+    exited: number[];
+    namespaces: number;
+  };
   rmSync(dirname(out), { recursive: true, force: true });
   console.log(`\nthe extension, with ${namespaces} namespaces in its model`);
-  for (const [what, times] of [['a process starts in a new namespace → the view redrawn with it', started], ['it exits → the view redrawn without it', exited]] as const) {
+  for (const [what, times] of [
+    ['a process starts in a new namespace → the view redrawn with it', started],
+    ['it exits → the view redrawn without it', exited],
+  ] as const) {
     const m = median(times);
-    row(`extension: ${what} (median of ${times.length})`, `${m.toFixed(0)} ms`, `one lsns -J ${lsns.toFixed(0)} ms`, `${(m / lsns).toFixed(2)}x lsns`);
+    row(
+      `extension: ${what} (median of ${times.length})`,
+      `${m.toFixed(0)} ms`,
+      `one lsns -J ${lsns.toFixed(0)} ms`,
+      `${(m / lsns).toFixed(2)}x lsns`,
+    );
   }
 }
 
 /** Opens a session and resolves with (ms to first output byte, total bytes, ms to exit). */
-async function session(c: Client, params: Parameters<Client['conn']['sendRequest']>[1]): Promise<{ first: number; bytes: number; total: number }> {
+async function session(
+  c: Client,
+  params: Parameters<Client['conn']['sendRequest']>[1],
+): Promise<{ first: number; bytes: number; total: number }> {
   const t0 = process.hrtime.bigint();
   let first = -1;
   let bytes = 0;
@@ -217,7 +308,10 @@ async function session(c: Client, params: Parameters<Client['conn']['sendRequest
   const early: { session: number; data: string }[] = [];
   return new Promise((resolve, reject) => {
     const out = c.conn.onNotification(TerminalOutput, (p) => {
-      if (id < 0) { early.push(p); return; }
+      if (id < 0) {
+        early.push(p);
+        return;
+      }
       if (p.session !== id) return;
       if (first < 0) first = ms(t0);
       const n = Buffer.byteLength(p.data, 'base64');
@@ -232,11 +326,12 @@ async function session(c: Client, params: Parameters<Client['conn']['sendRequest
     });
     c.conn.sendRequest(TerminalOpen, params as never).then((r) => {
       id = r.session;
-      for (const p of early.splice(0)) if (p.session === id) {
-        if (first < 0) first = ms(t0);
-        bytes += Buffer.byteLength(p.data, 'base64');
-        void c.conn.sendNotification(TerminalAck, { session: id, bytes: Buffer.byteLength(p.data, 'base64') });
-      }
+      for (const p of early.splice(0))
+        if (p.session === id) {
+          if (first < 0) first = ms(t0);
+          bytes += Buffer.byteLength(p.data, 'base64');
+          void c.conn.sendNotification(TerminalAck, { session: id, bytes: Buffer.byteLength(p.data, 'base64') });
+        }
     }, reject);
   });
 }
@@ -249,29 +344,63 @@ async function terminals(c: Client, pid: number): Promise<void> {
     ours.push((await session(c, { target: { pid }, command: ['sh', '-c', 'echo x'] })).first);
     const t0 = process.hrtime.bigint();
     await new Promise<void>((resolve) => {
-      const p = spawn('nsenter', ['-t', String(pid), '-a', 'sh', '-c', 'echo x'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      p.stdout.once('data', () => { theirs.push(ms(t0)); });
+      const p = spawn('nsenter', ['-t', String(pid), '-a', 'sh', '-c', 'echo x'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      p.stdout.once('data', () => {
+        theirs.push(ms(t0));
+      });
       p.once('close', () => resolve());
     });
   }
-  row('request → first output byte (median)', `${median(ours).toFixed(1)} ms`, `nsenter -a ${median(theirs).toFixed(1)} ms`, `${(median(ours) / median(theirs)).toFixed(2)}x nsenter`);
+  row(
+    'request → first output byte (median)',
+    `${median(ours).toFixed(1)} ms`,
+    `nsenter -a ${median(theirs).toFixed(1)} ms`,
+    `${(median(ours) / median(theirs)).toFixed(2)}x nsenter`,
+  );
 
   const cmd = 'head -c 256M /dev/zero | base64';
-  const relay = await session(c, { target: { pid }, types: ['uts'], command: ['sh', '-c', cmd], pty: { cols: 200, rows: 50 } });
+  const relay = await session(c, {
+    target: { pid },
+    types: ['uts'],
+    command: ['sh', '-c', cmd],
+    pty: { cols: 200, rows: 50 },
+  });
   const relayMBs = relay.bytes / 1e6 / (relay.total / 1000);
   const raw = timeCommand('script', ['-qc', cmd, '/dev/null'], 1);
   const rawMBs = relay.bytes / 1e6 / (raw / 1000);
-  row('pty throughput of base64 of 256 MiB of zeros', `${relayMBs.toFixed(0)} MB/s (${(relay.total / 1000).toFixed(1)} s)`, `raw pty (script) ${rawMBs.toFixed(0)} MB/s`, `${(relayMBs / rawMBs).toFixed(2)}x the raw pty`);
+  row(
+    'pty throughput of base64 of 256 MiB of zeros',
+    `${relayMBs.toFixed(0)} MB/s (${(relay.total / 1000).toFixed(1)} s)`,
+    `raw pty (script) ${rawMBs.toFixed(0)} MB/s`,
+    `${(relayMBs / rawMBs).toFixed(2)}x the raw pty`,
+  );
 
   // Keystroke round trip: a byte in, its echo (by the pty's line discipline, under cat) out.
   const rtts = await keystrokes(c, pid);
   const rawRtts = rawPtyKeystrokes();
-  row('keystroke round trip, median', `${median(rtts).toFixed(2)} ms`, `raw pty ${median(rawRtts).toFixed(3)} ms`, `+${(median(rtts) - median(rawRtts)).toFixed(2)} ms`);
-  row('keystroke round trip, p99', `${pct(rtts, 0.99).toFixed(2)} ms`, `raw pty ${pct(rawRtts, 0.99).toFixed(3)} ms`, `+${(pct(rtts, 0.99) - pct(rawRtts, 0.99)).toFixed(2)} ms`);
+  row(
+    'keystroke round trip, median',
+    `${median(rtts).toFixed(2)} ms`,
+    `raw pty ${median(rawRtts).toFixed(3)} ms`,
+    `+${(median(rtts) - median(rawRtts)).toFixed(2)} ms`,
+  );
+  row(
+    'keystroke round trip, p99',
+    `${pct(rtts, 0.99).toFixed(2)} ms`,
+    `raw pty ${pct(rawRtts, 0.99).toFixed(3)} ms`,
+    `+${(pct(rtts, 0.99) - pct(rawRtts, 0.99)).toFixed(2)} ms`,
+  );
 }
 
 async function keystrokes(c: Client, pid: number): Promise<number[]> {
-  const opened = await c.conn.sendRequest(TerminalOpen, { target: { pid }, types: ['uts'], command: ['cat'], pty: { cols: 80, rows: 24 } });
+  const opened = await c.conn.sendRequest(TerminalOpen, {
+    target: { pid },
+    types: ['uts'],
+    command: ['cat'],
+    pty: { cols: 80, rows: 24 },
+  });
   let waiting: (() => void) | undefined;
   const sub = c.conn.onNotification(TerminalOutput, (p) => {
     if (p.session !== opened.session) return;
@@ -280,14 +409,19 @@ async function keystrokes(c: Client, pid: number): Promise<number[]> {
   });
   const rtts: number[] = [];
   for (let i = 0; i < 300; i++) {
-    const echoed = new Promise<void>((r) => { waiting = r; });
+    const echoed = new Promise<void>((r) => {
+      waiting = r;
+    });
     const t0 = process.hrtime.bigint();
     await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.from('a').toString('base64') });
     await echoed;
     rtts.push(ms(t0));
   }
   sub.dispose();
-  await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.from('\x04\x04').toString('base64') });
+  await c.conn.sendRequest(TerminalInput, {
+    session: opened.session,
+    data: Buffer.from('\x04\x04').toString('base64'),
+  });
   return rtts.slice(20);
 }
 
@@ -345,4 +479,7 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 
-void main().catch((err) => { console.error(err); process.exit(1); });
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

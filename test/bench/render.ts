@@ -25,7 +25,10 @@ async function until<T>(what: string, fn: () => T | undefined, ms = 60_000): Pro
 export async function run(): Promise<void> {
   const api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
   await vscode.commands.executeCommand('nsx.namespaces.focus');
-  await until('the Namespaces view shown and loaded', () => (api.namespacesView.visible && api.model.loaded) || undefined);
+  await until(
+    'the Namespaces view shown and loaded',
+    () => (api.namespacesView.visible && api.model.loaded) || undefined,
+  );
 
   // What the workbench last got for the view's top level: the uts count, and when.
   let drawn: { uts: number; at: number } | undefined;
@@ -54,5 +57,8 @@ export async function run(): Promise<void> {
     exited.push(drawn!.at - t1);
     await new Promise((r) => setTimeout(r, 300));
   }
-  writeFileSync(process.env.NSX_BENCH_OUT!, JSON.stringify({ started, exited, namespaces: api.model.allNamespaces().length }));
+  writeFileSync(
+    process.env.NSX_BENCH_OUT!,
+    JSON.stringify({ started, exited, namespaces: api.model.allNamespaces().length }),
+  );
 }

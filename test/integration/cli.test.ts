@@ -20,22 +20,44 @@ function nsxJs(socket: string, args: string[]) {
 }
 
 /** A server on a socket of its own that answers each connection as `answer` says; its connections, in order. */
-async function fakeDaemon(answer: (s: Socket, n: number) => void): Promise<{ socket: string; connections: Socket[]; close(): void }> {
+async function fakeDaemon(
+  answer: (s: Socket, n: number) => void,
+): Promise<{ socket: string; connections: Socket[]; close(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'nsx-fake-'));
   const socket = join(dir, 'nsxd.sock');
   const connections: Socket[] = [];
-  const server: Server = createServer((s) => { connections.push(s); s.on('error', () => undefined); answer(s, connections.length); });
+  const server: Server = createServer((s) => {
+    connections.push(s);
+    s.on('error', () => undefined);
+    answer(s, connections.length);
+  });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
-  return { socket, connections, close: () => { for (const s of connections) s.destroy(); server.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    socket,
+    connections,
+    close: () => {
+      for (const s of connections) s.destroy();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const NAME = 'sleep \x1b]0;owned\x07 héllo ✓ 𝄞';
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 const frameBytes = (body: Buffer) => Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
-const HELLO = frame(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {
-  capabilities: {}, serverInfo: { name: 'nsxd', version: '0.0.1' }, protocolVersion: PROTOCOL_VERSION,
-  identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
-} }));
+const HELLO = frame(
+  JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    result: {
+      capabilities: {},
+      serverInfo: { name: 'nsxd', version: '0.0.1' },
+      protocolVersion: PROTOCOL_VERSION,
+      identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
+    },
+  }),
+);
 /**
  * The front reads into 64 KiB first: a message (ASCII) that ends exactly where
  * that buffer does, its last character repeated (a space after a colon), so
@@ -56,9 +78,12 @@ const MALFORMED = [
   'Content-Length: 20\r\n\r\n{"jsonrpc":"2.0","id',
   frame('{"jsonrpc":"2.0","deep":' + '['.repeat(1_000_000)),
   frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"3"}}'),
-  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"unterminated \\u12'),
-  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"result":{"text":42}}'),
-  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') + frame('{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"no"}}'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') +
+    frame('{"jsonrpc":"2.0","id":2,"result":{"text":"unterminated \\u12'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') +
+    frame('{"jsonrpc":"2.0","id":2,"result":{"text":42}}'),
+  frame('{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":3}}') +
+    frame('{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"no"}}'),
   'x'.repeat(5000),
   // Headers: digits to the end of what was sent and no blank line; no value; huge, negative, twice.
   filling('Content-Length: 9', false),
@@ -85,8 +110,12 @@ function front(bin: string, args: string[], env: Record<string, string> = {}) {
     const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const stdout: Buffer[] = [];
     let stderr = '';
-    p.stdout.on('data', (d) => { stdout.push(d); });
-    p.stderr.on('data', (d) => { stderr += d; });
+    p.stdout.on('data', (d) => {
+      stdout.push(d);
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
     p.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }));
   });
 }
@@ -94,8 +123,22 @@ function front(bin: string, args: string[], env: Record<string, string> = {}) {
 /** nsx.c built with AddressSanitizer into a folder of its own, beside a link to nsx.js for its hand-off. */
 function asanBuild(): { bin: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'nsx-asan-'));
-  execFileSync('cc', ['-std=gnu11', '-g', '-O1', '-fsanitize=address', '-fno-omit-frame-pointer', `-DNSX_PROTOCOL_VERSION=${PROTOCOL_VERSION}`,
-    `-DNSX_DEFAULT_SOCKET=${JSON.stringify(DEFAULT_SOCKET)}`, '-o', join(dir, 'nsx'), join(ROOT, 'native/nsx.c')], { stdio: 'inherit' });
+  execFileSync(
+    'cc',
+    [
+      '-std=gnu11',
+      '-g',
+      '-O1',
+      '-fsanitize=address',
+      '-fno-omit-frame-pointer',
+      `-DNSX_PROTOCOL_VERSION=${PROTOCOL_VERSION}`,
+      `-DNSX_DEFAULT_SOCKET=${JSON.stringify(DEFAULT_SOCKET)}`,
+      '-o',
+      join(dir, 'nsx'),
+      join(ROOT, 'native/nsx.c'),
+    ],
+    { stdio: 'inherit' },
+  );
   symlinkSync(NSX_JS, join(dir, 'nsx.js'));
   return { bin: join(dir, 'nsx'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
@@ -124,11 +167,25 @@ describe('nsx, the C front of the CLI', () => {
     assert.equal(row(front.stdout), row(node.stdout));
     assert.match(row(front.stdout)!, /sleep \\x1b\]0;owned\\x07 héllo ✓ 𝄞 3600$/, 'escapes made visible, UTF-8 whole');
     assert.ok(!/\x1b/.test(front.stdout), 'no escape character reaches the terminal');
-    assert.ok(front.stdout.split('\n').slice(1, -1).every((l) => / (net|uts) /.test(l)), 'only the types asked');
+    assert.ok(
+      front.stdout
+        .split('\n')
+        .slice(1, -1)
+        .every((l) => / (net|uts) /.test(l)),
+      'only the types asked',
+    );
   });
 
   it('hands every other command line to the Node client, and it answers as always', () => {
-    for (const args of [['list', '-t', 'NET,Mount'], ['list', '-n'], ['pins'], ['--version'], ['list', '-t', 'bogus'], ['frobnicate'], ['list', 'extra']]) {
+    for (const args of [
+      ['list', '-t', 'NET,Mount'],
+      ['list', '-n'],
+      ['pins'],
+      ['--version'],
+      ['list', '-t', 'bogus'],
+      ['frobnicate'],
+      ['list', 'extra'],
+    ]) {
       const front = nsx(daemon, args);
       const node = nsxJs(daemon.socket, args);
       assert.equal(front.code, node.code, `${args.join(' ')}: ${front.stderr}`);
@@ -137,7 +194,12 @@ describe('nsx, the C front of the CLI', () => {
     }
     assert.match(nsx(daemon, ['list', '-t', 'NET,Mount']).stdout, /^\d+ net /m);
     const net = nsInode(held.pid, 'net');
-    const json = (JSON.parse(nsx(daemon, ['list', '--json', '--type=net']).stdout).namespaces as { inode: number; processes: { cmdline: string[] }[] }[]).find((n) => n.inode === net);
+    const json = (
+      JSON.parse(nsx(daemon, ['list', '--json', '--type=net']).stdout).namespaces as {
+        inode: number;
+        processes: { cmdline: string[] }[];
+      }[]
+    ).find((n) => n.inode === net);
     assert.equal(json?.processes[0].cmdline[0], NAME, '--json, from the Node client');
     assert.match(nsx(daemon, ['list', '-t', 'bogus']).stderr, /unknown namespace type "bogus"/);
   });
@@ -150,7 +212,11 @@ describe('nsx, the C front of the CLI', () => {
   });
 
   it('leaves a reader that stops early (nsx list --json | head) without an error', () => {
-    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `'${NSX}' --socket '${daemon.socket}' list --json | head -c 1`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      ['-o', 'pipefail', '-c', `'${NSX}' --socket '${daemon.socket}' list --json | head -c 1`],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '{');
     assert.equal(r.stderr, '');
@@ -160,23 +226,41 @@ describe('nsx, the C front of the CLI', () => {
     const hungUpFirst: boolean[] = [];
     const fake = await fakeDaemon((s, n) => {
       if (n > 1) hungUpFirst.push(fake.connections[0].readableEnded || fake.connections[0].destroyed);
-      s.once('data', () => s.write(frame(JSON.stringify({ jsonrpc: '2.0', id: n === 1 ? 1 : 0, result: {
-        capabilities: {}, serverInfo: { name: 'nsxd', version: '0.0.1' }, protocolVersion: 1,
-        identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
-      } }))));
+      s.once('data', () =>
+        s.write(
+          frame(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: n === 1 ? 1 : 0,
+              result: {
+                capabilities: {},
+                serverInfo: { name: 'nsxd', version: '0.0.1' },
+                protocolVersion: 1,
+                identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
+              },
+            }),
+          ),
+        ),
+      );
       s.on('end', () => s.end());
     });
     try {
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const p = spawn(NSX, ['--socket', fake.socket, 'list'], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
-        p.stderr.on('data', (d) => { stderr += d; });
+        p.stderr.on('data', (d) => {
+          stderr += d;
+        });
         p.on('close', (code) => resolve({ code, stderr }));
       });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /nsxd 0\.0\.1 speaks protocol 1, this client 3/);
       assert.equal(fake.connections.length, 2, 'the front asked, then the Node client');
-      assert.deepEqual(hungUpFirst, [true], "the front's socket was closed on exec (close-on-exec), not inherited by Node");
+      assert.deepEqual(
+        hungUpFirst,
+        [true],
+        "the front's socket was closed on exec (close-on-exec), not inherited by Node",
+      );
     } finally {
       fake.close();
     }
@@ -188,7 +272,10 @@ describe('nsx, the C front of the CLI', () => {
       for (const [bin, answer] of [NSX, asan.bin].flatMap((bin) => MALFORMED.map((answer) => [bin, answer]))) {
         const what = `${bin === NSX ? 'nsx' : 'nsx (ASAN)'}: ${JSON.stringify(answer.slice(0, 60))}`;
         // The front gets the malformed answer; the Node client after it, a hang-up.
-        const fake = await fakeDaemon((s, n) => { if (n === 1) s.once('data', () => s.end(answer)); else s.destroy(); });
+        const fake = await fakeDaemon((s, n) => {
+          if (n === 1) s.once('data', () => s.end(answer));
+          else s.destroy();
+        });
         try {
           // AddressSanitizer's own status, so that a report is never taken for the Node client's 1.
           const r = await front(bin, ['--socket', fake.socket, 'list'], { ASAN_OPTIONS: 'exitcode=86:detect_leaks=1' });
@@ -197,7 +284,11 @@ describe('nsx, the C front of the CLI', () => {
           assert.equal(r.stdout.toString(), '', what);
           // Not the status 0 of a request left unanswered for ever, as vscode-jsonrpc would leave it.
           assert.equal(r.code, 1, `${what}: ${r.stderr}`);
-          assert.match(r.stderr, /^nsx: nsxd at .* closed the connection before answering; it may be stopping: try again\n$/, what);
+          assert.match(
+            r.stderr,
+            /^nsx: nsxd at .* closed the connection before answering; it may be stopping: try again\n$/,
+            what,
+          );
           assert.equal(fake.connections.length, 2, `${what}: handed to the Node client`);
         } finally {
           fake.close();
@@ -210,29 +301,47 @@ describe('nsx, the C front of the CLI', () => {
 
   it("makes visible what a terminal would act on in nsxd's table, however it was encoded, as the Node client does", async () => {
     // ESC, CSI, OSC, CR, RLO, C1 CSI, NUL, DEL, NEL, ALM, LRM, RLM, LS, PS, LRI, PDI; tab and newline are layout.
-    const text = 'NS\tTYPE\n\x1b[2J\x1b]0;owned\x07\x1b[31m\r\u202eevil\u202c\u009b2J\x00\x7f\u0085\u061c\u200e\u200f\u2028\u2029\u2066\u2069 héllo ✓ 𝄞\n';
-    const ascii = (s: string) => s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const text =
+      'NS\tTYPE\n\x1b[2J\x1b]0;owned\x07\x1b[31m\r\u202eevil\u202c\u009b2J\x00\x7f\u0085\u061c\u200e\u200f\u2028\u2029\u2066\u2069 héllo ✓ 𝄞\n';
+    const ascii = (s: string) =>
+      s.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     const bodies = [
       // As nsxd writes JSON (C0 escaped, the rest raw UTF-8), and all of it as \uXXXX escapes, surrogate pairs included.
       Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 2, result: { text } })),
       Buffer.from(`{"jsonrpc":"2.0","id":2,"result":{"text":"${ascii(JSON.stringify(text).slice(1, -1))}"}}`),
       // Lone surrogates, and invalid UTF-8: a lone C1 byte, overlong ESC and CSI, a surrogate, cut sequences.
-      Buffer.from('{"jsonrpc":"2.0","id":2,"result":{"text":"\\ud800x\\udc00\\ud834 \x01\x02 \x9b\xc0\x9b\xe0\x82\x9b\xed\xa0\x80\xc2 \xe2\x80 \xf4\x90\x80\x80 \xff\xc2\x9b end"}}', 'latin1'),
+      Buffer.from(
+        '{"jsonrpc":"2.0","id":2,"result":{"text":"\\ud800x\\udc00\\ud834 \x01\x02 \x9b\xc0\x9b\xe0\x82\x9b\xed\xa0\x80\xc2 \xe2\x80 \xf4\x90\x80\x80 \xff\xc2\x9b end"}}',
+        'latin1',
+      ),
     ];
     for (const body of bodies) {
       const fake = await fakeDaemon((s, n) => {
-        if (n === 1) s.once('data', () => { s.write(HELLO); s.once('data', () => s.end(frameBytes(body))); }); else s.destroy();
+        if (n === 1)
+          s.once('data', () => {
+            s.write(HELLO);
+            s.once('data', () => s.end(frameBytes(body)));
+          });
+        else s.destroy();
       });
       try {
         const r = await front(NSX, ['--socket', fake.socket, 'list']);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(fake.connections.length, 1, 'answered by the front');
-        assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stdout.toString('latin1')), `no raw C0 or DEL: ${JSON.stringify(r.stdout.toString('latin1'))}`);
+        assert.ok(
+          !/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stdout.toString('latin1')),
+          `no raw C0 or DEL: ${JSON.stringify(r.stdout.toString('latin1'))}`,
+        );
         const out = new TextDecoder('utf-8', { fatal: true }).decode(r.stdout);
-        assert.ok(!/[\x80-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/.test(out), `no C1 or bidi control: ${JSON.stringify(out)}`);
+        assert.ok(
+          !/[\x80-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/.test(out),
+          `no C1 or bidi control: ${JSON.stringify(out)}`,
+        );
         // What the Node client prints: its UTF-8 decoded as TextDecoder does, and lone surrogates written as U+FFFD
         // (the raw C0 bytes, which JSON.parse would refuse, as escapes).
-        const decoded = body.includes('\x01') ? JSON.parse(body.toString('utf8').replace(/[\x01\x02]/g, (c) => `\\u000${c.charCodeAt(0)}`)).result.text : text;
+        const decoded = body.includes('\x01')
+          ? JSON.parse(body.toString('utf8').replace(/[\x01\x02]/g, (c) => `\\u000${c.charCodeAt(0)}`)).result.text
+          : text;
         assert.equal(out, Buffer.from(printable(decoded)).toString('utf8'), 'what the Node client prints');
       } finally {
         fake.close();
@@ -255,13 +364,20 @@ describe('nsx, the C front of the CLI', () => {
           s.write('Content-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body);
         }
       })).listen(process.argv[1], () => console.log('listening'));`;
-    const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, '-e', impostor, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn('runuser', ['-u', user.name, '--', process.execPath, '-e', impostor, socket], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
-        proc.stdout.on('data', (d) => { if (String(d).includes('listening')) resolve(); });
+        proc.stdout.on('data', (d) => {
+          if (String(d).includes('listening')) resolve();
+        });
         proc.once('exit', (code) => reject(new Error(`the impostor exited with ${code}`)));
       });
-      for (const [args, env] of [[['--socket', socket, 'list'], {}], [['list', '-t', 'net'], { NSX_SOCKET: socket }]] as const) {
+      for (const [args, env] of [
+        [['--socket', socket, 'list'], {}],
+        [['list', '-t', 'net'], { NSX_SOCKET: socket }],
+      ] as const) {
         const r = await front(NSX, [...args], env);
         assert.doesNotMatch(r.stdout.toString(), /FORGED/, args.join(' '));
         assert.equal(r.stdout.toString(), '', args.join(' '));

@@ -41,7 +41,10 @@ describe('containers', () => {
   });
   after(async () => {
     await daemon?.destroy();
-    for (const [e, names] of [[pm, [web, quiet]], [dk, [db]]] as const) {
+    for (const [e, names] of [
+      [pm, [web, quiet]],
+      [dk, [db]],
+    ] as const) {
       if (typeof e === 'string') continue;
       for (const n of names) e.remove(n);
       if (e.name === 'podman') spawnSync('podman', ['pod', 'rm', '-f', pod], { stdio: 'ignore' });
@@ -64,7 +67,10 @@ describe('containers', () => {
     assert.equal(w.pid, pm.pid(web));
     assert.equal(w.hostname, web);
     assert.equal(w.source, 'api');
-    assert.deepEqual(w.namespaces.find((k) => k.type === 'net'), { type: 'net', inode: nsInode(w.pid!, 'net') });
+    assert.deepEqual(
+      w.namespaces.find((k) => k.type === 'net'),
+      { type: 'net', inode: nsInode(w.pid!, 'net') },
+    );
     assert.ok(found.some((c) => c.name === quiet));
   });
 
@@ -72,11 +78,23 @@ describe('containers', () => {
     if (typeof pm === 'string') return t.skip(pm);
     const pid = pm.pid(web);
     const net = nsInode(pid, 'net');
-    const row = () => nsx(daemon, ['list', '-t', 'net']).stdout.split('\n').find((l) => l.startsWith(`${net} `));
+    const row = () =>
+      nsx(daemon, ['list', '-t', 'net'])
+        .stdout.split('\n')
+        .find((l) => l.startsWith(`${net} `));
     assert.match(row() ?? '', new RegExp(`^${net} net +1 .* ${web} \\(podman\\) +sleep 3600$`));
-    const uts = (JSON.parse(nsx(daemon, ['list', '--json', '-t', 'uts']).stdout).namespaces as { inode: number; hostname?: string }[]).find((n) => n.inode === nsInode(pid, 'uts'));
+    const uts = (
+      JSON.parse(nsx(daemon, ['list', '--json', '-t', 'uts']).stdout).namespaces as {
+        inode: number;
+        hostname?: string;
+      }[]
+    ).find((n) => n.inode === nsInode(pid, 'uts'));
     assert.equal(uts?.hostname, web, 'the uts namespace says its hostname');
-    const shell = spawn(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', daemon.socket, 'enter', web, '--', 'sleep', '30'], { stdio: 'ignore' });
+    const shell = spawn(
+      process.execPath,
+      [join(__dirname, '../../nsx.js'), '--socket', daemon.socket, 'enter', web, '--', 'sleep', '30'],
+      { stdio: 'ignore' },
+    );
     try {
       // The shell and the launcher that supervises it join the container's net namespace too.
       await waitFor(() => /^\d+ net +[2-9] /.test(row() ?? ''), 10_000, 'the shell in the container');
@@ -89,10 +107,19 @@ describe('containers', () => {
   it('enters a container by name as docker exec does: all its namespaces, its environment, its working directory', (t) => {
     if (typeof pm === 'string') return t.skip(pm);
     const pid = pm.pid(web);
-    const r = nsx(daemon, ['enter', web, '--', 'sh', '-c', 'hostname; echo $GREETING $HOSTNAME; pwd; for t in net mnt pid uts ipc; do readlink /proc/self/ns/$t; done']);
+    const r = nsx(daemon, [
+      'enter',
+      web,
+      '--',
+      'sh',
+      '-c',
+      'hostname; echo $GREETING $HOSTNAME; pwd; for t in net mnt pid uts ipc; do readlink /proc/self/ns/$t; done',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
-      web, `hello ${web}`, '/srv',
+      web,
+      `hello ${web}`,
+      '/srv',
       ...['net', 'mnt', 'pid', 'uts', 'ipc'].map((type) => `${type}:[${nsInode(pid, type)}]`),
     ]);
   });
@@ -114,13 +141,19 @@ describe('containers', () => {
 
   it("says a net namespace's addresses, as ip inside it shows them", (t) => {
     if (typeof pm === 'string') return t.skip(pm);
-    const nets = JSON.parse(nsx(daemon, ['list', '--json', '-t', 'net']).stdout).namespaces as { inode: number; addresses?: string[] }[];
+    const nets = JSON.parse(nsx(daemon, ['list', '--json', '-t', 'net']).stdout).namespaces as {
+      inode: number;
+      addresses?: string[];
+    }[];
     const inside = nsx(daemon, ['enter', web, '-n', '--', 'ip', '-o', '-4', 'addr', 'show', 'scope', 'global']).stdout;
     const expected = [...inside.matchAll(/inet ([0-9.]+)\//g)].map((m) => m[1]);
     assert.ok(expected.length > 0, `podman's default network gives ${web} an address: ${inside}`);
     const [webNet, quietNet] = [nsInode(pm.pid(web), 'net'), nsInode(pm.pid(quiet), 'net')];
     const ours = nets.find((n) => n.inode === webNet)?.addresses ?? [];
-    assert.deepEqual(ours.filter((a) => a.includes('.')), expected);
+    assert.deepEqual(
+      ours.filter((a) => a.includes('.')),
+      expected,
+    );
     assert.equal(nets.find((n) => n.inode === quietNet)?.addresses, undefined, '--network none: loopback only');
   });
 
@@ -134,7 +167,19 @@ describe('containers', () => {
   it('still names podman containers from runc state when no API answers', async (t) => {
     if (typeof pm === 'string') return t.skip(pm);
     // A daemon that cannot see the API socket: in a mount namespace where /run/podman is empty.
-    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs nsx-empty /run/podman && exec "$@"', 'sh'] });
+    const other = await startDaemon({
+      wrap: [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount -t tmpfs nsx-empty /run/podman && exec "$@"',
+        'sh',
+      ],
+    });
     try {
       const w = containers(other).find((c) => c.name === web);
       assert.ok(w, 'found without the API');
@@ -168,10 +213,22 @@ describe('containers', () => {
   it("believes a rootless engine only about its own user's processes", async () => {
     // A user's program on their own podman socket that claims root's processes as a container.
     const mallory = createUser();
-    const fake = await fakeEngine(mallory, [{ id: 'f'.repeat(64), name: `${tag}-spoof`, pid: daemon.proc.pid, hostname: 'spoof', env: ['LD_PRELOAD=/tmp/x.so'] }]);
+    const fake = await fakeEngine(mallory, [
+      {
+        id: 'f'.repeat(64),
+        name: `${tag}-spoof`,
+        pid: daemon.proc.pid,
+        hostname: 'spoof',
+        env: ['LD_PRELOAD=/tmp/x.so'],
+      },
+    ]);
     try {
-      const spoof = await waitFor(() => containers(daemon).find((c) => c.name === `${tag}-spoof`), 10_000, 'the spoofed container listed');
-      assert.equal(spoof.engineUid, mallory.uid, 'said to be the user\'s');
+      const spoof = await waitFor(
+        () => containers(daemon).find((c) => c.name === `${tag}-spoof`),
+        10_000,
+        'the spoofed container listed',
+      );
+      assert.equal(spoof.engineUid, mallory.uid, "said to be the user's");
       assert.equal(spoof.pid, undefined, "nsxd's own process is not the user's to claim");
       assert.deepEqual(spoof.namespaces, []);
       const r = nsx(daemon, ['enter', `${tag}-spoof`, '--', 'true']);

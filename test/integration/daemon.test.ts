@@ -19,7 +19,9 @@ function raw(socket: string): Promise<Socket> {
 
 function closed(s: Socket): Promise<string> {
   let got = '';
-  s.on('data', (d) => { got += d; });
+  s.on('data', (d) => {
+    got += d;
+  });
   return new Promise((resolve) => s.once('close', () => resolve(got)));
 }
 
@@ -59,7 +61,10 @@ describe('nsxd socket and access', () => {
     const dir = rootDir('nsxd-stale-');
     const path = join(dir, 'nsxd.sock');
     // A listener killed outright leaves its socket file with nothing behind it.
-    const listener = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`]);
+    const listener = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`,
+    ]);
     await new Promise((r) => listener.stdout.once('data', r));
     listener.kill('SIGKILL');
     await new Promise((r) => listener.once('exit', r));
@@ -70,7 +75,11 @@ describe('nsxd socket and access', () => {
   });
 
   it('refuses to start when not root', () => {
-    const r = spawnSync('runuser', ['-u', outsider.name, '--', process.execPath, NSXD, '--socket', '/tmp/nsxd-not-root.sock'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'runuser',
+      ['-u', outsider.name, '--', process.execPath, NSXD, '--socket', '/tmp/nsxd-not-root.sock'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /must run as root/);
   });
@@ -81,10 +90,29 @@ describe('nsxd socket and access', () => {
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /permission denied .*usermod -aG nsx/);
     // ... and one that carries the group's gid without being a member is refused by nsxd itself.
-    const carried = spawnSync('setpriv', ['--reuid', outsider.name, '--regid', 'nsx', '--clear-groups', process.execPath, join(__dirname, '../../nsx.js'), '--socket', daemon.socket, 'list'], { encoding: 'utf8' });
+    const carried = spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        outsider.name,
+        '--regid',
+        'nsx',
+        '--clear-groups',
+        process.execPath,
+        join(__dirname, '../../nsx.js'),
+        '--socket',
+        daemon.socket,
+        'list',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(carried.status, 1, carried.stderr);
     assert.match(carried.stderr, /access denied: .* is not a member of the group "nsx".*usermod -aG nsx/);
-    await waitFor(() => new RegExp(`action=connect uid=${outsider.uid} .*result=refused`).test(daemon.log()), 5000, 'the refusal in the audit log');
+    await waitFor(
+      () => new RegExp(`action=connect uid=${outsider.uid} .*result=refused`).test(daemon.log()),
+      5000,
+      'the refusal in the audit log',
+    );
   });
 
   it('serves the same user once an admin adds them to the group', () => {
@@ -152,43 +180,68 @@ describe('nsxd socket and access', () => {
     (await daemon.client()).close();
   });
 
-  it('takes its socket from systemd socket activation', { skip: spawnSync('sh', ['-c', 'command -v systemd-socket-activate']).status !== 0 }, async () => {
-    const dir = rootDir('nsxd-activate-');
-    const path = join(dir, 'nsxd.sock');
-    // systemd-socket-activate listens, then execs nsxd with the socket as fd 3 (LISTEN_FDS=1).
-    const activator = spawn('systemd-socket-activate', ['--listen', path, process.execPath, NSXD, '--socket', path], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    activator.stderr.on('data', (d) => { log += d; });
-    try {
-      await waitFor(() => existsSync(path), 5000, 'the activation socket');
-      const r = await new Promise<ReturnType<typeof nsx>>((resolve) => setTimeout(() => resolve(nsx(path, ['list', '--json'])), 200));
-      assert.equal(r.code, 0, r.stderr + log);
-      assert.ok(JSON.parse(r.stdout).namespaces.length > 0);
-      await waitFor(() => log.includes('listening on'), 5000, 'nsxd to say it listens');
-    } finally {
-      activator.kill('SIGTERM');
-      await new Promise((r) => activator.once('exit', r));
-      spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
-      spawnSync('rm', ['-rf', dir]);
-    }
-  });
+  it(
+    'takes its socket from systemd socket activation',
+    { skip: spawnSync('sh', ['-c', 'command -v systemd-socket-activate']).status !== 0 },
+    async () => {
+      const dir = rootDir('nsxd-activate-');
+      const path = join(dir, 'nsxd.sock');
+      // systemd-socket-activate listens, then execs nsxd with the socket as fd 3 (LISTEN_FDS=1).
+      const activator = spawn('systemd-socket-activate', ['--listen', path, process.execPath, NSXD, '--socket', path], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let log = '';
+      activator.stderr.on('data', (d) => {
+        log += d;
+      });
+      try {
+        await waitFor(() => existsSync(path), 5000, 'the activation socket');
+        const r = await new Promise<ReturnType<typeof nsx>>((resolve) =>
+          setTimeout(() => resolve(nsx(path, ['list', '--json'])), 200),
+        );
+        assert.equal(r.code, 0, r.stderr + log);
+        assert.ok(JSON.parse(r.stdout).namespaces.length > 0);
+        await waitFor(() => log.includes('listening on'), 5000, 'nsxd to say it listens');
+      } finally {
+        activator.kill('SIGTERM');
+        await new Promise((r) => activator.once('exit', r));
+        spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
+        spawnSync('rm', ['-rf', dir]);
+      }
+    },
+  );
 
   it('says clearly when no daemon is running', () => {
-    const r = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', '/tmp/nowhere/nsxd.sock', 'list'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(__dirname, '../../nsx.js'), '--socket', '/tmp/nowhere/nsxd.sock', 'list'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /nsxd is not running .*start it with `sudo nsxd`, or install it for good \(see the README's "Installing nsxd for good"\)/);
+    assert.match(
+      r.stderr,
+      /nsxd is not running .*start it with `sudo nsxd`, or install it for good \(see the README's "Installing nsxd for good"\)/,
+    );
     assert.doesNotMatch(r.stderr, /npm start/, 'no checkout is assumed');
     // A socket that is there with nothing accepting on it: an nsxd that died, or one systemd gave up starting.
     const dir = mkdtempSync(join(tmpdir(), 'nsx-dead-'));
     try {
-      execFileSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(join(dir, 'nsxd.sock'))})`]);
-      const dead = spawnSync(process.execPath, [join(__dirname, '../../nsx.js'), '--socket', join(dir, 'nsxd.sock'), 'list'], { encoding: 'utf8' });
+      execFileSync('python3', [
+        '-c',
+        `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(join(dir, 'nsxd.sock'))})`,
+      ]);
+      const dead = spawnSync(
+        process.execPath,
+        [join(__dirname, '../../nsx.js'), '--socket', join(dir, 'nsxd.sock'), 'list'],
+        { encoding: 'utf8' },
+      );
       assert.equal(dead.status, 1);
-      assert.match(dead.stderr, /nsxd is not answering on .* \(the socket is there, nothing accepts\): see why with `systemctl status nsxd` where it is installed/);
+      assert.match(
+        dead.stderr,
+        /nsxd is not answering on .* \(the socket is there, nothing accepts\): see why with `systemctl status nsxd` where it is installed/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
-
-

@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { applyNamespaceChange, ListNamespaces, Namespace, NamespacesChanged, NamespacesChangedNotification, nsId, NSTYPES, Process, Snapshot, Subscribe } from '../../helper/common/protocol';
+import {
+  applyNamespaceChange,
+  ListNamespaces,
+  Namespace,
+  NamespacesChanged,
+  NamespacesChangedNotification,
+  nsId,
+  NSTYPES,
+  Process,
+  Snapshot,
+  Subscribe,
+} from '../../helper/common/protocol';
 import { Daemon, holdNamespaces, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 interface ListedNs {
@@ -90,15 +101,31 @@ describe('discovery', () => {
     const held = await holdNamespaces(['--uts']);
     cleanups.push(held.kill);
     const inode = nsInode(held.pid, 'uts');
-    await waitFor(() => uts(listed(), inode)?.processes.some((p) => p.pid === held.pid), 5000, 'the new process listed');
+    await waitFor(
+      () => uts(listed(), inode)?.processes.some((p) => p.pid === held.pid),
+      5000,
+      'the new process listed',
+    );
     // What no event shows: a running shell opens an fd to that namespace, with no fork and no exec.
     const opener = spawn('bash', ['-c', 'read path; exec 8<"$path"; read'], { stdio: ['pipe', 'ignore', 'ignore'] });
     cleanups.push(() => opener.kill('SIGKILL'));
-    await waitFor(() => listed().some((ns) => ns.processes.some((p) => p.pid === opener.pid && p.comm === 'bash')), 5000, 'the shell listed');
+    await waitFor(
+      () => listed().some((ns) => ns.processes.some((p) => p.pid === opener.pid && p.comm === 'bash')),
+      5000,
+      'the shell listed',
+    );
     opener.stdin!.write(`/proc/${held.pid}/ns/uts\n`);
-    await waitFor(() => spawnSync('readlink', [`/proc/${opener.pid}/fd/8`], { encoding: 'utf8' }).stdout.startsWith('uts:'), 5000, 'the fd opened');
-    const holds = (ns: ListedNs | undefined) => ns?.holders.some((h) => h.kind === 'fd' && h.pid === opener.pid && h.fd === 8);
-    assert.ok(!holds(uts(listed(), inode)), 'a list without --rescan is the kept model: no scan of every process to find the fd');
+    await waitFor(
+      () => spawnSync('readlink', [`/proc/${opener.pid}/fd/8`], { encoding: 'utf8' }).stdout.startsWith('uts:'),
+      5000,
+      'the fd opened',
+    );
+    const holds = (ns: ListedNs | undefined) =>
+      ns?.holders.some((h) => h.kind === 'fd' && h.pid === opener.pid && h.fd === 8);
+    assert.ok(
+      !holds(uts(listed(), inode)),
+      'a list without --rescan is the kept model: no scan of every process to find the fd',
+    );
     assert.ok(holds(uts(listed(['--rescan']), inode)), 'a rescan finds it');
     assert.ok(holds(uts(listed(), inode)), 'and the kept model has it from then on');
     held.kill();
@@ -109,10 +136,19 @@ describe('discovery', () => {
     // unshare --pid without --fork: the shell stays outside and its children (a sleep that
     // becomes pid 1) go in; the shell then becomes a sleep whose pid_for_children differs.
     const proc = spawn('unshare', ['--pid', '--', 'sh', '-c', 'sleep 600 & exec sleep 601'], { stdio: 'ignore' });
-    cleanups.push(() => { spawnSync('pkill', ['-KILL', '-P', String(proc.pid)]); proc.kill('SIGKILL'); });
+    cleanups.push(() => {
+      spawnSync('pkill', ['-KILL', '-P', String(proc.pid)]);
+      proc.kill('SIGKILL');
+    });
     await waitFor(() => spawnSync('cat', [`/proc/${proc.pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('601'));
     const own = nsInode('self', 'pid');
-    const forChildren = await waitFor(() => { try { return nsInode(proc.pid!, 'pid_for_children'); } catch { return undefined; } });
+    const forChildren = await waitFor(() => {
+      try {
+        return nsInode(proc.pid!, 'pid_for_children');
+      } catch {
+        return undefined;
+      }
+    });
     assert.equal(nsInode(proc.pid!, 'pid'), own);
     assert.notEqual(forChildren, own);
     const r = JSON.parse(nsx(daemon, ['list', '--json', '-t', 'pid']).stdout).namespaces as ListedNs[];
@@ -124,7 +160,15 @@ describe('discovery', () => {
   });
 
   it('reports nested user namespaces with their parents and owner uids', async () => {
-    const held = await holdNamespaces(['--user', '--map-root-user', '--fork', 'unshare', '--user', '--map-root-user', '--fork']);
+    const held = await holdNamespaces([
+      '--user',
+      '--map-root-user',
+      '--fork',
+      'unshare',
+      '--user',
+      '--map-root-user',
+      '--fork',
+    ]);
     cleanups.push(held.kill);
     const inner = find('user', nsInode(held.pid, 'user'));
     assert.ok(inner);
@@ -137,7 +181,10 @@ describe('discovery', () => {
   });
 
   it('shows what a namespace holds: hostname, interfaces, maps, pid translations, mounts', async () => {
-    const held = await holdNamespaces(['--uts', '--net', '--user', '--map-root-user', '--pid', '--mount', '--fork'], 'hostname details-host; ip link set lo up; exec sleep 600');
+    const held = await holdNamespaces(
+      ['--uts', '--net', '--user', '--map-root-user', '--pid', '--mount', '--fork'],
+      'hostname details-host; ip link set lo up; exec sleep 600',
+    );
     cleanups.push(held.kill);
     const details = (type: string) => {
       const r = nsx(daemon, ['details', `${type}:${nsInode(held.pid, type)}`]);
@@ -149,12 +196,17 @@ describe('discovery', () => {
     assert.match(details('user'), /# uid_map \(of pid \d+\)\n\s+0\s+0\s+1\n/);
     assert.match(details('pid'), new RegExp(`^\\s*${held.pid}: ${held.pid} → 1  sleep$`, 'm'));
     assert.match(details('mnt'), /# mount table/);
-    assert.match(nsx(daemon, ['details', 'net:1']).stderr, /there is no net:\[1\] now: no process, fd or mount holds it/);
+    assert.match(
+      nsx(daemon, ['details', 'net:1']).stderr,
+      /there is no net:\[1\] now: no process, fd or mount holds it/,
+    );
   });
 
   it('shows what processes call themselves without letting escape sequences reach the terminal', async () => {
     // In a namespace of its own, so that it is the process the table shows for it.
-    const evil = spawn('unshare', ['--uts', 'bash', '-c', "exec -a $'\\e]0;owned\\a\\e[2Jevil' sleep 600"], { stdio: 'ignore' });
+    const evil = spawn('unshare', ['--uts', 'bash', '-c', "exec -a $'\\e]0;owned\\a\\e[2Jevil' sleep 600"], {
+      stdio: 'ignore',
+    });
     cleanups.push(() => evil.kill('SIGKILL'));
     await waitFor(() => spawnSync('cat', [`/proc/${evil.pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('evil'));
     const out = nsx(daemon, ['list']).stdout + nsx(daemon, ['tree']).stdout;
@@ -166,9 +218,12 @@ describe('discovery', () => {
     // Both scans count themselves (lsns, nsx); anything else that comes and goes between them is retried.
     let mismatches: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      const lsns = JSON.parse(execFileSync('lsns', ['-J', '-o', 'NS,TYPE,NPROCS'], { encoding: 'utf8' })).namespaces as { ns: number; type: string; nprocs: number }[];
+      const lsns = JSON.parse(execFileSync('lsns', ['-J', '-o', 'NS,TYPE,NPROCS'], { encoding: 'utf8' }))
+        .namespaces as { ns: number; type: string; nprocs: number }[];
       const ours = new Map(list().map((ns) => [`${ns.type}:${ns.inode}`, ns.nprocs]));
-      mismatches = lsns.filter((l) => ours.get(`${l.type}:${l.ns}`) !== Number(l.nprocs)).map((l) => `${l.type}:${l.ns} lsns ${l.nprocs} nsx ${ours.get(`${l.type}:${l.ns}`)}`);
+      mismatches = lsns
+        .filter((l) => ours.get(`${l.type}:${l.ns}`) !== Number(l.nprocs))
+        .map((l) => `${l.type}:${l.ns} lsns ${l.nprocs} nsx ${ours.get(`${l.type}:${l.ns}`)}`);
       if (mismatches.length === 0) break;
       await new Promise((r) => setTimeout(r, 300));
     }
@@ -202,17 +257,23 @@ describe('discovery', () => {
     const c = await daemon.client();
     try {
       const changes: { added: string[]; changed: string[]; removed: string[] }[] = [];
-      c.conn.onNotification(NamespacesChangedNotification, (ch) => changes.push({
-        added: ch.added.map((n) => `${n.type}:${n.inode}`),
-        changed: ch.changed.filter((n) => n.pidsAdded.length > 0).map((n) => `${n.type}:${n.inode}`),
-        removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
-      }));
+      c.conn.onNotification(NamespacesChangedNotification, (ch) =>
+        changes.push({
+          added: ch.added.map((n) => `${n.type}:${n.inode}`),
+          changed: ch.changed.filter((n) => n.pidsAdded.length > 0).map((n) => `${n.type}:${n.inode}`),
+          removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
+        }),
+      );
       const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
       assert.ok(first.namespaces.length > 0);
       const held = await holdNamespaces(['--uts', '--fork']);
       const key = `uts:${nsInode(held.pid, 'uts')}`;
       // The kernel may give a new namespace the inode of one that just died: then it comes as changed, with its new processes.
-      await waitFor(() => changes.some((ch) => ch.added.includes(key) || ch.changed.includes(key)), 10_000, 'an added notification');
+      await waitFor(
+        () => changes.some((ch) => ch.added.includes(key) || ch.changed.includes(key)),
+        10_000,
+        'an added notification',
+      );
       held.kill();
       await waitFor(() => changes.some((ch) => ch.removed.includes(key)), 10_000, 'a removed notification');
     } finally {
@@ -227,7 +288,13 @@ describe('discovery', () => {
       const pids = new Set<number>();
       const moved: { whole: boolean; pids: number; of: number }[] = [];
       const apply = (ch: NamespacesChanged) => {
-        for (const ns of ch.changed) if (ns.initial) moved.push({ whole: 'pids' in ns, pids: ns.pidsAdded.length + ns.pidsRemoved.length, of: copy.get(nsId(ns))!.pids.length });
+        for (const ns of ch.changed)
+          if (ns.initial)
+            moved.push({
+              whole: 'pids' in ns,
+              pids: ns.pidsAdded.length + ns.pidsRemoved.length,
+              of: copy.get(nsId(ns))!.pids.length,
+            });
         for (const ns of ch.added) copy.set(nsId(ns), ns);
         for (const ns of ch.changed) copy.set(nsId(ns), applyNamespaceChange(copy.get(nsId(ns)), ns));
         for (const key of ch.removed) copy.delete(nsId(key));
@@ -236,13 +303,19 @@ describe('discovery', () => {
       };
       const early: NamespacesChanged[] = [];
       let first: Snapshot | undefined;
-      c.conn.onNotification(NamespacesChangedNotification, (ch) => { if (first) apply(ch); else early.push(ch); });
+      c.conn.onNotification(NamespacesChangedNotification, (ch) => {
+        if (first) apply(ch);
+        else early.push(ch);
+      });
       first = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
       assert.deepEqual(early, [], 'no change reaches a client before the snapshot it is a change to');
       for (const ns of first.namespaces) copy.set(nsId(ns), ns);
       for (const p of first.processes) pids.add(p.pid);
       // Churn: processes come and go in the host's namespaces and in new ones.
-      const held = await holdNamespaces(['--uts', '--fork'], 'for i in 1 2 3 4 5 6 7 8; do sleep 0.1 & done; wait; exec sleep 600');
+      const held = await holdNamespaces(
+        ['--uts', '--fork'],
+        'for i in 1 2 3 4 5 6 7 8; do sleep 0.1 & done; wait; exec sleep 600',
+      );
       for (let i = 0; i < 10; i++) spawnSync('sh', ['-c', 'sleep 0.05 & sleep 0.05 & wait']);
       await new Promise((r) => setTimeout(r, 1500));
       held.kill();
@@ -250,12 +323,20 @@ describe('discovery', () => {
       // The scan this asks for is pushed to the subscriber before its answer is sent.
       const now = await c.conn.sendRequest(ListNamespaces, {});
       const sorted = (ns: Namespace) => ({ ...ns, pids: [...ns.pids].sort((a, b) => a - b) });
-      assert.deepEqual([...copy.values()].map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))),
-        now.namespaces.map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))));
-      assert.deepEqual([...pids].sort((a, b) => a - b), now.processes.map((p) => p.pid).sort((a, b) => a - b));
+      assert.deepEqual(
+        [...copy.values()].map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))),
+        now.namespaces.map(sorted).sort((a, b) => nsId(a).localeCompare(nsId(b))),
+      );
+      assert.deepEqual(
+        [...pids].sort((a, b) => a - b),
+        now.processes.map((p) => p.pid).sort((a, b) => a - b),
+      );
       // A changed namespace comes as the pids that joined and left: the host's, which hold every process, never whole.
       assert.ok(moved.length > 0, 'the host namespaces changed');
-      assert.ok(moved.every((m) => !m.whole && m.pids < m.of), JSON.stringify(moved.slice(0, 3)));
+      assert.ok(
+        moved.every((m) => !m.whole && m.pids < m.of),
+        JSON.stringify(moved.slice(0, 3)),
+      );
     } finally {
       c.close();
     }
@@ -281,7 +362,12 @@ describe('discovery', () => {
 
       // exec that keeps the name: the command line must be read again.
       const execer = spawn('sh', ['-c', 'sleep 0.2; exec sh -c "sleep 602; :" second-life'], { stdio: 'ignore' });
-      started.push({ kill: () => { spawnSync('pkill', ['-KILL', '-f', 'second-life|^sleep 602$']); execer.kill('SIGKILL'); } });
+      started.push({
+        kill: () => {
+          spawnSync('pkill', ['-KILL', '-f', 'second-life|^sleep 602$']);
+          execer.kill('SIGKILL');
+        },
+      });
       // A child whose parent exits: the kernel gives it a new parent, with no event of its own.
       spawnSync('sh', ['-c', 'setsid sh -c "sleep 601 & sleep 0.3" </dev/null >/dev/null 2>&1']);
       started.push({ kill: () => spawnSync('pkill', ['-KILL', '-f', '^sleep 601$']) });
@@ -296,7 +382,9 @@ describe('discovery', () => {
           const pid = Number(name);
           try {
             const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-            const ids = NSTYPES.map((type) => nsId({ type, inode: Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]) }));
+            const ids = NSTYPES.map((type) =>
+              nsId({ type, inode: Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]) }),
+            );
             ppids.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
             for (const id of ids) members.set(id, [...(members.get(id) ?? []), pid]);
           } catch {
@@ -310,28 +398,43 @@ describe('discovery', () => {
         const sorted = (pids: number[]) => [...pids].sort((a, b) => a - b).join(',');
         for (const [id, pids] of members) {
           const had = copy.get(id)?.pids ?? [];
-          const extra = had.filter((pid) => !pids.includes(pid)).map((pid) => `${pid} (${procs.get(pid)?.cmdline.join(' ')})`);
+          const extra = had
+            .filter((pid) => !pids.includes(pid))
+            .map((pid) => `${pid} (${procs.get(pid)?.cmdline.join(' ')})`);
           const missing = pids.filter((pid) => !had.includes(pid));
-          if (extra.length || missing.length) return `${id}: the copy has ${extra.join(', ') || 'none'} more, and lacks ${missing.join(', ') || 'none'}`;
+          if (extra.length || missing.length)
+            return `${id}: the copy has ${extra.join(', ') || 'none'} more, and lacks ${missing.join(', ') || 'none'}`;
         }
-        for (const [id, ns] of copy) if (ns.pids.length > 0 && !members.has(id)) return `${id} is in the copy with ${ns.pids.join(',')}, not in /proc`;
+        for (const [id, ns] of copy)
+          if (ns.pids.length > 0 && !members.has(id))
+            return `${id} is in the copy with ${ns.pids.join(',')}, not in /proc`;
         if (sorted([...procs.keys()]) !== sorted([...ppids.keys()])) return 'processes differ';
-        for (const [pid, ppid] of ppids) if (procs.get(pid)!.ppid !== ppid) return `process ${pid}: parent ${procs.get(pid)!.ppid} in the copy, ${ppid} in /proc`;
+        for (const [pid, ppid] of ppids)
+          if (procs.get(pid)!.ppid !== ppid)
+            return `process ${pid}: parent ${procs.get(pid)!.ppid} in the copy, ${ppid} in /proc`;
         const second = procs.get(execer.pid!);
-        if (second?.cmdline.at(-1) !== 'second-life') return `the exec'd shell's command line is ${JSON.stringify(second?.cmdline)}`;
-        const named = [...copy.values()].some((ns) => ns.holders.some((h) => h.kind === 'mount' && h.netns === 'nsx-by-events'));
+        if (second?.cmdline.at(-1) !== 'second-life')
+          return `the exec'd shell's command line is ${JSON.stringify(second?.cmdline)}`;
+        const named = [...copy.values()].some((ns) =>
+          ns.holders.some((h) => h.kind === 'mount' && h.netns === 'nsx-by-events'),
+        );
         if (!named) return 'no namespace named nsx-by-events';
         return undefined;
       };
       const agrees = async (when: string) => {
         let last: string | undefined;
-        await waitFor(() => (last = mismatch()) === undefined, 10_000, `the copy to agree with /proc ${when}`).catch((err: Error) => {
-          throw new Error(`${err.message}: ${last}`);
-        });
+        await waitFor(() => (last = mismatch()) === undefined, 10_000, `the copy to agree with /proc ${when}`).catch(
+          (err: Error) => {
+            throw new Error(`${err.message}: ${last}`);
+          },
+        );
       };
       await agrees('after an exec, an orphan and ip netns add');
       // More events than the socket's buffer may hold: lost ones must not leave the copy wrong.
-      spawnSync('sh', ['-c', 'for i in $(seq 1500); do true & done; for i in $(seq 100); do unshare --uts true & done; wait']);
+      spawnSync('sh', [
+        '-c',
+        'for i in $(seq 1500); do true & done; for i in $(seq 100); do unshare --uts true & done; wait',
+      ]);
       await agrees('after a fork storm');
     } finally {
       for (const s of started.reverse()) s.kill();

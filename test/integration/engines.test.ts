@@ -26,8 +26,23 @@ function containers(daemon: Daemon): Container[] {
 /** A process of USER's that lives until killed: `runuser -u USER -- ARGV`, the last of the chain it starts. */
 async function processOf(user: string, argv: string[]): Promise<{ pid: number; kill(): void }> {
   const proc = spawn('runuser', ['-u', user, '--', ...argv], { stdio: 'ignore' });
-  const pid = await waitFor(() => [proc.pid!, ...descendants(proc.pid!)].find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'), 10_000, `${user}'s sleep`);
-  return { pid, kill: () => { for (const p of [...descendants(proc.pid!), proc.pid!]) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } };
+  const pid = await waitFor(
+    () =>
+      [proc.pid!, ...descendants(proc.pid!)].find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'sleep'),
+    10_000,
+    `${user}'s sleep`,
+  );
+  return {
+    pid,
+    kill: () => {
+      for (const p of [...descendants(proc.pid!), proc.pid!])
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+    },
+  };
 }
 
 describe("a user's container engine speaks only for that user", () => {
@@ -51,11 +66,17 @@ describe("a user's container engine speaks only for that user", () => {
     chmodSync(marks, 0o1777);
     // Everything an environment can make a shell run: a preloaded library, rc files, a PATH of her own.
     const mark = join(marks, 'pwned');
-    writeFileSync(join(home, 'evil.c'), `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void pwn(void) { FILE *f = fopen("${mark}", "a"); if (f) { fprintf(f, "LD_PRELOAD as uid %d\\n", (int)getuid()); fclose(f); } }\n`);
+    writeFileSync(
+      join(home, 'evil.c'),
+      `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void pwn(void) { FILE *f = fopen("${mark}", "a"); if (f) { fprintf(f, "LD_PRELOAD as uid %d\\n", (int)getuid()); fclose(f); } }\n`,
+    );
     execFileSync('cc', ['-shared', '-fPIC', '-o', join(home, 'evil.so'), join(home, 'evil.c')]);
     writeFileSync(join(home, 'rc.sh'), `echo "rc file as uid $(id -u)" >> ${mark}\n`);
     mkdirSync(join(home, 'bin'), { recursive: true });
-    for (const tool of ['env', 'id', 'ls', 'cat']) writeFileSync(join(home, 'bin', tool), `#!/bin/sh\necho "${tool} from PATH as uid $(id -u)" >> ${mark}\n`, { mode: 0o755 });
+    for (const tool of ['env', 'id', 'ls', 'cat'])
+      writeFileSync(join(home, 'bin', tool), `#!/bin/sh\necho "${tool} from PATH as uid $(id -u)" >> ${mark}\n`, {
+        mode: 0o755,
+      });
     execFileSync('chown', ['-R', `${mallory.name}:`, home]);
     chmodSync(home, 0o755);
   });
@@ -70,8 +91,12 @@ describe("a user's container engine speaks only for that user", () => {
   });
 
   const evil = () => [
-    `LD_PRELOAD=${home}/evil.so`, `BASH_ENV=${home}/rc.sh`, `ENV=${home}/rc.sh`, `PROMPT_COMMAND=. ${home}/rc.sh`,
-    `PATH=${home}/bin:/usr/bin:/bin`, 'GREETING=from-mallory',
+    `LD_PRELOAD=${home}/evil.so`,
+    `BASH_ENV=${home}/rc.sh`,
+    `ENV=${home}/rc.sh`,
+    `PROMPT_COMMAND=. ${home}/rc.sh`,
+    `PATH=${home}/bin:/usr/bin:/bin`,
+    'GREETING=from-mallory',
   ];
 
   it("an outsider's engine never names a plain host process of theirs, and sets nothing of root's shell", async () => {
@@ -84,38 +109,65 @@ describe("a user's container engine speaks only for that user", () => {
       { id: hex('b'), name: `${tag}-boxed`, pid: boxed.pid, env: evil(), workingDir: home },
     ]);
     engines.push(engine);
-    const found = await waitFor(() => {
-      const all = containers(daemon);
-      const host = all.find((c) => c.name === `${tag}-host`);
-      const box = all.find((c) => c.name === `${tag}-boxed`);
-      return host && box?.pid !== undefined && { host, box };
-    }, 20_000, "mallory's containers");
+    const found = await waitFor(
+      () => {
+        const all = containers(daemon);
+        const host = all.find((c) => c.name === `${tag}-host`);
+        const box = all.find((c) => c.name === `${tag}-boxed`);
+        return host && box?.pid !== undefined && { host, box };
+      },
+      20_000,
+      "mallory's containers",
+    );
     assert.equal(found.host.engineUid, mallory.uid);
     assert.equal(found.host.pid, undefined, 'a plain process of hers is no container of her engine');
     assert.equal(found.box.pid, boxed.pid, 'a process in her own user namespace is');
 
     const refused = nsx(daemon, ['enter', `${tag}-host`, '--', '/bin/bash', '-c', 'env; pwd']);
     assert.notEqual(refused.code, 0, refused.stdout);
-    assert.match(refused.stderr, /says it is running, but its process is not in a user namespace its engine's user made/);
+    assert.match(
+      refused.stderr,
+      /says it is running, but its process is not in a user namespace its engine's user made/,
+    );
 
     // Root's shell in her real "container": joined, but with none of her words.
     const r = nsx(daemon, ['enter', `${tag}-boxed`, '--', '/bin/bash', '-c', '/usr/bin/env; pwd']);
     assert.equal(r.code, 0, r.stderr);
-    for (const word of ['LD_PRELOAD', 'BASH_ENV', 'ENV=', 'PROMPT_COMMAND', 'GREETING', home]) assert.ok(!r.stdout.includes(word), `${word} reached root's shell:\n${r.stdout}`);
+    for (const word of ['LD_PRELOAD', 'BASH_ENV', 'ENV=', 'PROMPT_COMMAND', 'GREETING', home])
+      assert.ok(!r.stdout.includes(word), `${word} reached root's shell:\n${r.stdout}`);
     assert.match(r.stdout, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
     // Nor a member's shell: alice is not mallory.
-    const a = nsx(daemon, ['enter', `${tag}-boxed`, '-t', 'net,uts,ipc', '--', '/bin/bash', '-c', 'env; pwd'], { user: alice.name });
+    const a = nsx(daemon, ['enter', `${tag}-boxed`, '-t', 'net,uts,ipc', '--', '/bin/bash', '-c', 'env; pwd'], {
+      user: alice.name,
+    });
     assert.equal(a.code, 0, a.stderr);
-    for (const word of ['LD_PRELOAD', 'BASH_ENV', 'GREETING', home]) assert.ok(!a.stdout.includes(word), `${word} reached alice's shell:\n${a.stdout}`);
-    assert.equal(pwned(), '', 'none of mallory\'s code ran');
+    for (const word of ['LD_PRELOAD', 'BASH_ENV', 'GREETING', home])
+      assert.ok(!a.stdout.includes(word), `${word} reached alice's shell:\n${a.stdout}`);
+    assert.equal(pwned(), '', "none of mallory's code ran");
   });
 
   it("a member's own engine gives their own shell its environment and working directory, as docker exec does", async () => {
     const boxed = await processOf(alice.name, ['unshare', '--map-root-user', '--mount', 'sleep', '600']);
     held.push(boxed);
-    engines.push(await fakeEngine(alice, [{ id: hex('c'), name: `${tag}-alices`, pid: boxed.pid, env: ['GREETING=from-alice', 'PATH=/usr/bin:/bin'], workingDir: '/tmp' }]));
-    await waitFor(() => containers(daemon).find((c) => c.name === `${tag}-alices`)?.pid !== undefined, 20_000, "alice's container");
-    const own = nsx(daemon, ['enter', `${tag}-alices`, '--', '/bin/sh', '-c', 'echo $GREETING; pwd'], { user: alice.name });
+    engines.push(
+      await fakeEngine(alice, [
+        {
+          id: hex('c'),
+          name: `${tag}-alices`,
+          pid: boxed.pid,
+          env: ['GREETING=from-alice', 'PATH=/usr/bin:/bin'],
+          workingDir: '/tmp',
+        },
+      ]),
+    );
+    await waitFor(
+      () => containers(daemon).find((c) => c.name === `${tag}-alices`)?.pid !== undefined,
+      20_000,
+      "alice's container",
+    );
+    const own = nsx(daemon, ['enter', `${tag}-alices`, '--', '/bin/sh', '-c', 'echo $GREETING; pwd'], {
+      user: alice.name,
+    });
     assert.equal(own.code, 0, own.stderr);
     assert.equal(own.stdout, 'from-alice\n/tmp\n');
     const root = nsx(daemon, ['enter', `${tag}-alices`, '--', '/bin/sh', '-c', 'echo "[$GREETING]"']);
@@ -127,7 +179,9 @@ describe("a user's container engine speaks only for that user", () => {
     const user = createUser();
     let engine: FakeEngine | undefined;
     try {
-      engine = await fakeEngine(user, [{ id: hex('d'), name: `${tag}-\x1b]0;owned\x07\u202eevil\nrow`, state: 'exited' }]);
+      engine = await fakeEngine(user, [
+        { id: hex('d'), name: `${tag}-\x1b]0;owned\x07\u202eevil\nrow`, state: 'exited' },
+      ]);
       const c = await waitFor(() => containers(daemon).find((x) => x.id === hex('d')), 20_000, 'the container');
       assert.equal(c.name, hex('d').slice(0, 12));
       const listed = nsx(daemon, ['containers']);
@@ -146,7 +200,15 @@ describe("a user's container engine speaks only for that user", () => {
       const hung = await fakeEngine(slow, [{ id: hex('e'), name: `${tag}-slow` }], { hang: true });
       mine.push(hung);
       // 64 containers with 4 MiB inspects each: 256 MiB if nsxd read and kept them all.
-      const huge = await fakeEngine(big, Array.from({ length: 64 }, (_, i) => ({ id: i.toString(16).padStart(64, '0'), name: `${tag}-big${i}`, pid: 1, padding: 4 * 1024 * 1024 - 512 })));
+      const huge = await fakeEngine(
+        big,
+        Array.from({ length: 64 }, (_, i) => ({
+          id: i.toString(16).padStart(64, '0'),
+          name: `${tag}-big${i}`,
+          pid: 1,
+          padding: 4 * 1024 * 1024 - 512,
+        })),
+      );
       mine.push(huge);
       await waitFor(() => containers(daemon).some((c) => c.name === `${tag}-big0`), 20_000, 'the big engine listed');
       // The hung engine holds the request a list started; the next list answers all the same, from what is known.
@@ -154,7 +216,14 @@ describe("a user's container engine speaks only for that user", () => {
       let proven = false;
       for (let attempt = 0; attempt < 3 && !proven; attempt++) {
         const n = asked();
-        await waitFor(() => { nsx(daemon, ['containers', '--json']); return asked() > n; }, 20_000, 'the hung engine asked again');
+        await waitFor(
+          () => {
+            nsx(daemon, ['containers', '--json']);
+            return asked() > n;
+          },
+          20_000,
+          'the hung engine asked again',
+        );
         const listed = nsx(daemon, ['list', '--json']);
         const answered = Date.now();
         assert.equal(listed.code, 0, listed.stderr);
@@ -163,10 +232,15 @@ describe("a user's container engine speaks only for that user", () => {
         proven = gaveUp.at > answered;
       }
       // And the list says which API did not answer, and why.
-      const apis = await waitFor(() => {
-        const engines = JSON.parse(nsx(daemon, ['list', '--json']).stdout).engines as { socket: string; uid: number; answering: boolean; reason?: string }[] | undefined;
-        return engines?.find((e) => e.socket === hung.socket && !e.answering);
-      }, 10_000, 'the hung API said not to answer');
+      const apis = await waitFor(
+        () => {
+          const engines = JSON.parse(nsx(daemon, ['list', '--json']).stdout).engines as
+            { socket: string; uid: number; answering: boolean; reason?: string }[] | undefined;
+          return engines?.find((e) => e.socket === hung.socket && !e.answering);
+        },
+        10_000,
+        'the hung API said not to answer',
+      );
       assert.equal(apis.uid, slow.uid);
       assert.match(apis.reason ?? '', /no answer within 2000 ms/);
       assert.ok(proven, 'every list answered only after nsxd gave up on the hung engine: it waited for it');
@@ -175,7 +249,8 @@ describe("a user's container engine speaks only for that user", () => {
         assert.equal(r.code, 0, `list --rescan: ${r.stderr}`);
         await new Promise((r) => setTimeout(r, 2100));
       }
-      const peak = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, 'utf8'))![1]) / 1024;
+      const peak =
+        Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, 'utf8'))![1]) / 1024;
       assert.ok(peak < 160, `nsxd peaked at ${peak.toFixed(0)} MiB`);
       // Counted at the engine: the test's nsxd is the only one that asks it.
       const inspects = huge.requests().filter((p) => p.startsWith('/containers/')).length;

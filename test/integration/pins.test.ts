@@ -12,11 +12,22 @@ const tag = `t${process.pid}`;
 
 function listed(daemon: Daemon, type: string, inode: number) {
   const r = nsx(daemon, ['list', '--json', '-t', type]);
-  return (JSON.parse(r.stdout).namespaces as { inode: number; nprocs: number; pins: { name: string; by?: { user: string } }[]; holders: { kind: string; netns?: string }[] }[]).find((n) => n.inode === inode);
+  return (
+    JSON.parse(r.stdout).namespaces as {
+      inode: number;
+      nprocs: number;
+      pins: { name: string; by?: { user: string } }[];
+      holders: { kind: string; netns?: string }[];
+    }[]
+  ).find((n) => n.inode === inode);
 }
 
 function nsfsMountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(' - nsfs ')).map((l) => l.split(' ')[4]).filter((p) => p.startsWith(dir));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(' - nsfs '))
+    .map((l) => l.split(' ')[4])
+    .filter((p) => p.startsWith(dir));
 }
 
 describe('pins', () => {
@@ -42,10 +53,21 @@ describe('pins', () => {
     const r = nsx(daemon, ['pin', String(held.pid), 'uts', `${tag}-uts`]);
     assert.equal(r.code, 0, r.stderr);
     held.kill();
-    const ns = await waitFor(() => { const n = listed(daemon, 'uts', inode); return n && n.nprocs === 0 ? n : undefined; });
+    const ns = await waitFor(() => {
+      const n = listed(daemon, 'uts', inode);
+      return n && n.nprocs === 0 ? n : undefined;
+    });
     assert.equal(ns.pins[0].name, `${tag}-uts`);
     assert.equal(ns.pins[0].by?.user, 'root');
-    const inside = nsx(daemon, ['enter', '--pin', `uts/${tag}-uts`, '--', 'sh', '-c', 'hostname; readlink /proc/self/ns/uts']);
+    const inside = nsx(daemon, [
+      'enter',
+      '--pin',
+      `uts/${tag}-uts`,
+      '--',
+      'sh',
+      '-c',
+      'hostname; readlink /proc/self/ns/uts',
+    ]);
     assert.equal(inside.code, 0, inside.stderr);
     assert.equal(inside.stdout, `pinned-host\nuts:[${inode}]\n`);
   });
@@ -56,7 +78,10 @@ describe('pins', () => {
     assert.equal(r.code, 0, r.stderr);
     held.kill();
     assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(`^${tag}-net\\b`, 'm'));
-    assert.match(execFileSync('ip', ['netns', 'exec', `${tag}-net`, 'ip', '-o', 'link'], { encoding: 'utf8' }), /nsxpin0/);
+    assert.match(
+      execFileSync('ip', ['netns', 'exec', `${tag}-net`, 'ip', '-o', 'link'], { encoding: 'utf8' }),
+      /nsxpin0/,
+    );
   });
 
   it('unpins: the namespace is gone when nothing else holds it, and the user is told', async () => {
@@ -77,7 +102,10 @@ describe('pins', () => {
   it('creates an empty persistent net namespace with loopback up', () => {
     const r = nsx(daemon, ['pin', '--new', 'net', `${tag}-new`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(execFileSync('ip', ['netns', 'exec', `${tag}-new`, 'ip', '-o', 'link'], { encoding: 'utf8' }), /lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(
+      execFileSync('ip', ['netns', 'exec', `${tag}-new`, 'ip', '-o', 'link'], { encoding: 'utf8' }),
+      /lo: <LOOPBACK,UP,LOWER_UP>/,
+    );
     for (const type of ['uts', 'ipc', 'user', 'mnt', 'cgroup', 'time']) {
       const made = nsx(daemon, ['pin', '--new', type, `${tag}-new-${type}`]);
       assert.equal(made.code, 0, `${type}: ${made.stderr}`);
@@ -92,14 +120,36 @@ describe('pins', () => {
       const c = await daemon.client();
       try {
         for (const name of ['..', '.', 'a/b', '../../etc/x', 'a\0b', 'x'.repeat(65), '', '-x', 'Upper', 'sp ace']) {
-          await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name }), /bad pin name/, JSON.stringify(name));
+          await assert.rejects(
+            c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name }),
+            /bad pin name/,
+            JSON.stringify(name),
+          );
         }
-        await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'nope' as never, name: 'ok' }), /not a namespace type/);
-        await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: 999_999, type: 'uts', name: `${tag}-gone` }), /does not exist/);
-        await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-uts` }), /in use/);
-        await assert.rejects(c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-moved`, inode: 12345 }), /no longer in uts/);
-        await assert.rejects(c.conn.sendRequest(UnpinNamespace, { type: 'uts', name: `${tag}-never` }), /there is no pin/);
-        await assert.rejects(c.conn.sendRequest(CreateNamespace, { type: 'pid', name: `${tag}-pid` }), /cannot outlive its first process/);
+        await assert.rejects(
+          c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'nope' as never, name: 'ok' }),
+          /not a namespace type/,
+        );
+        await assert.rejects(
+          c.conn.sendRequest(PinNamespace, { pid: 999_999, type: 'uts', name: `${tag}-gone` }),
+          /does not exist/,
+        );
+        await assert.rejects(
+          c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-uts` }),
+          /in use/,
+        );
+        await assert.rejects(
+          c.conn.sendRequest(PinNamespace, { pid: held.pid, type: 'uts', name: `${tag}-moved`, inode: 12345 }),
+          /no longer in uts/,
+        );
+        await assert.rejects(
+          c.conn.sendRequest(UnpinNamespace, { type: 'uts', name: `${tag}-never` }),
+          /there is no pin/,
+        );
+        await assert.rejects(
+          c.conn.sendRequest(CreateNamespace, { type: 'pid', name: `${tag}-pid` }),
+          /cannot outlive its first process/,
+        );
       } finally {
         c.close();
       }
@@ -121,8 +171,15 @@ describe('pins', () => {
       assert.match(nsx(daemon, ['pin', String(held.pid), 'uts', `${tag}-race`]).stderr, /in use/);
       rmSync(pinPath);
       // A swapper racing the daemon: whatever wins, nothing may be mounted outside.
-      const swapper = spawnSync('sh', ['-c', `for i in $(seq 1 3000); do ln -sfn ${outside}/victim ${pinPath}.l 2>/dev/null; mv -f ${pinPath}.l ${pinPath} 2>/dev/null; rm -f ${pinPath}; done &
-        for i in $(seq 1 40); do ${process.execPath} ${join(__dirname, '../../nsx.js')} --socket ${daemon.socket} pin ${held.pid} uts ${tag}-race >/dev/null 2>&1 && ${process.execPath} ${join(__dirname, '../../nsx.js')} --socket ${daemon.socket} unpin uts ${tag}-race >/dev/null 2>&1; done; wait`], { encoding: 'utf8', timeout: 120_000 });
+      const swapper = spawnSync(
+        'sh',
+        [
+          '-c',
+          `for i in $(seq 1 3000); do ln -sfn ${outside}/victim ${pinPath}.l 2>/dev/null; mv -f ${pinPath}.l ${pinPath} 2>/dev/null; rm -f ${pinPath}; done &
+        for i in $(seq 1 40); do ${process.execPath} ${join(__dirname, '../../nsx.js')} --socket ${daemon.socket} pin ${held.pid} uts ${tag}-race >/dev/null 2>&1 && ${process.execPath} ${join(__dirname, '../../nsx.js')} --socket ${daemon.socket} unpin uts ${tag}-race >/dev/null 2>&1; done; wait`,
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
       assert.equal(swapper.status, 0);
       assert.deepEqual(nsfsMountsUnder(outside), []);
       assert.equal(readFileSync(join(outside, 'victim'), 'utf8'), 'x');
@@ -138,7 +195,10 @@ describe('pins', () => {
     try {
       const mine = nsx(daemon, ['pin', String(held.pid), 'uts', `${tag}-own`], { user: operator.name });
       assert.equal(mine.code, 0, mine.stderr);
-      assert.match(nsx(daemon, ['unpin', 'uts', `${tag}-own`], { user: other.name }).stderr, /only unpin your own pins .*pinned it/);
+      assert.match(
+        nsx(daemon, ['unpin', 'uts', `${tag}-own`], { user: other.name }).stderr,
+        /only unpin your own pins .*pinned it/,
+      );
       assert.equal(nsx(daemon, ['unpin', 'uts', `${tag}-own`], { user: operator.name }).code, 0);
       assert.equal(nsx(daemon, ['pin', String(held.pid), 'uts', `${tag}-own`], { user: operator.name }).code, 0);
     } finally {
@@ -149,7 +209,7 @@ describe('pins', () => {
     assert.equal(nsx(daemon, ['unpin', 'uts', `${tag}-own`], { user: other.name }).code, 0);
   });
 
-  it('a name reused for another namespace is not its old pinner\'s to release', async () => {
+  it("a name reused for another namespace is not its old pinner's to release", async () => {
     const held = await holdNamespaces(['--net']);
     try {
       assert.equal(nsx(daemon, ['pin', String(held.pid), 'net', `${tag}-reuse`], { user: operator.name }).code, 0);
@@ -159,8 +219,15 @@ describe('pins', () => {
       const roots = Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' }));
       const r = nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name });
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' })), roots, "root's namespace is still there");
-      assert.match(nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name }).stderr, /an ip netns name that another tool made .*only root or an admin/);
+      assert.equal(
+        Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-reuse`], { encoding: 'utf8' })),
+        roots,
+        "root's namespace is still there",
+      );
+      assert.match(
+        nsx(daemon, ['unpin', 'net', `${tag}-reuse`], { user: operator.name }).stderr,
+        /an ip netns name that another tool made .*only root or an admin/,
+      );
     } finally {
       held.kill();
       spawnSync('ip', ['netns', 'delete', `${tag}-reuse`]);
@@ -176,17 +243,30 @@ describe('pins', () => {
     try {
       await daemon.stop();
       daemon = await startDaemon({ dir: daemon.dir });
-      const pins = JSON.parse(nsx(daemon, ['pins', '--json']).stdout).pins as { type: string; pins: { name: string; by?: { user: string } }[] }[];
+      const pins = JSON.parse(nsx(daemon, ['pins', '--json']).stdout).pins as {
+        type: string;
+        pins: { name: string; by?: { user: string } }[];
+      }[];
       const names = pins.flatMap((p) => p.pins.map((x) => `${p.type}/${x.name}`));
       assert.ok(names.includes(`uts/${tag}-again-uts`), names.join(' '));
       assert.ok(names.includes(`net/${tag}-again-net`));
       assert.ok(!names.includes(`net/${tag}-ipnetns`), 'nsxd did not make it');
       const uts = pins.find((p) => p.type === 'uts' && p.pins.some((x) => x.name === `${tag}-again-uts`))!;
       assert.equal(uts.pins[0].by?.user, 'root', 'who pinned it survives the restart');
-      const ns = listed(daemon, 'net', Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-ipnetns`], { encoding: 'utf8' })))!;
+      const ns = listed(
+        daemon,
+        'net',
+        Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${tag}-ipnetns`], { encoding: 'utf8' })),
+      )!;
       assert.deepEqual(ns.pins, []);
-      assert.deepEqual(ns.holders.filter((h) => h.kind === 'mount').map((h) => h.netns), [`${tag}-ipnetns`]);
-      assert.match(nsx(daemon, ['list', '-t', 'net']).stdout, new RegExp(`ip netns ${tag}-ipnetns \\(by another tool\\)`));
+      assert.deepEqual(
+        ns.holders.filter((h) => h.kind === 'mount').map((h) => h.netns),
+        [`${tag}-ipnetns`],
+      );
+      assert.match(
+        nsx(daemon, ['list', '-t', 'net']).stdout,
+        new RegExp(`ip netns ${tag}-ipnetns \\(by another tool\\)`),
+      );
     } finally {
       spawnSync('ip', ['netns', 'delete', `${tag}-ipnetns`]);
       nsx(daemon, ['unpin', 'uts', `${tag}-again-uts`]);
@@ -215,5 +295,3 @@ describe('pins', () => {
     }
   });
 });
-
-

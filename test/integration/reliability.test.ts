@@ -9,7 +9,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
 import { TerminalExit, TerminalOpen, TerminalOpenParams } from '../../helper/common/protocol';
-import { Daemon, fdCount, holdNamespaces, nsx, ROOT, rootDir, sessionCgroupDir, startDaemon, waitFor } from '../support';
+import {
+  Daemon,
+  fdCount,
+  holdNamespaces,
+  nsx,
+  ROOT,
+  rootDir,
+  sessionCgroupDir,
+  startDaemon,
+  waitFor,
+} from '../support';
 
 const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -17,10 +27,16 @@ const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/pro
 async function run(c: Client, params: TerminalOpenParams): Promise<number> {
   const exits = new Map<number, number>();
   let wake = () => {};
-  const sub = c.conn.onNotification(TerminalExit, (p) => { exits.set(p.session, p.code); wake(); });
+  const sub = c.conn.onNotification(TerminalExit, (p) => {
+    exits.set(p.session, p.code);
+    wake();
+  });
   try {
     const { session } = await c.conn.sendRequest(TerminalOpen, params);
-    while (!exits.has(session)) await new Promise<void>((r) => { wake = r; });
+    while (!exits.has(session))
+      await new Promise<void>((r) => {
+        wake = r;
+      });
     return exits.get(session)!;
   } finally {
     sub.dispose();
@@ -37,8 +53,12 @@ function sessionCgroups(daemon: Daemon): number | undefined {
 
 describe('reliability', () => {
   let daemon: Daemon;
-  before(async () => { daemon = await startDaemon(); });
-  after(async () => { await daemon.destroy(); });
+  before(async () => {
+    daemon = await startDaemon();
+  });
+  after(async () => {
+    await daemon.destroy();
+  });
 
   it('opens and closes 1,000 sessions with its fds, memory and cgroups flat', async () => {
     const c = await daemon.client();
@@ -49,11 +69,18 @@ describe('reliability', () => {
       const rss = rssMb(pid);
       for (let i = 0; i < 1000; i++) {
         // Every other one on a pty, every third one in fresh namespaces: each path that holds fds.
-        const params: TerminalOpenParams = { command: ['sh', '-c', `exit ${i % 7}`], ...(i % 2 ? { pty: { cols: 80, rows: 24 } } : {}), ...(i % 3 === 0 ? { types: ['uts', 'ipc'] } : { target: { pid: process.pid } }) };
+        const params: TerminalOpenParams = {
+          command: ['sh', '-c', `exit ${i % 7}`],
+          ...(i % 2 ? { pty: { cols: 80, rows: 24 } } : {}),
+          ...(i % 3 === 0 ? { types: ['uts', 'ipc'] } : { target: { pid: process.pid } }),
+        };
         assert.equal(await run(c, params), i % 7, `session ${i}'s exit code`);
       }
       await waitFor(() => fdCount(pid) <= fds, 10_000, `nsxd's fds back to ${fds} (now ${fdCount(pid)})`);
-      assert.ok(rssMb(pid) - rss < 64, `nsxd grew from ${rss.toFixed(0)} MB to ${rssMb(pid).toFixed(0)} MB over 1,000 sessions`);
+      assert.ok(
+        rssMb(pid) - rss < 64,
+        `nsxd grew from ${rss.toFixed(0)} MB to ${rssMb(pid).toFixed(0)} MB over 1,000 sessions`,
+      );
       const left = sessionCgroups(daemon);
       if (left !== undefined) await waitFor(() => sessionCgroups(daemon) === 0, 10_000, 'no session cgroup left');
       await waitFor(() => readdirSync(join(daemon.dir, 'sessions')).length === 0, 10_000, 'no session supervisor left');
@@ -66,14 +93,25 @@ describe('reliability', () => {
     for (let i = 0; i < 5; i++) {
       const s = createConnection(daemon.socket);
       await new Promise((r) => s.once('connect', r));
-      const send = (msg: object) => { const body = JSON.stringify({ jsonrpc: '2.0', ...msg }); s.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`); };
+      const send = (msg: object) => {
+        const body = JSON.stringify({ jsonrpc: '2.0', ...msg });
+        s.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      };
       send({ id: 1, method: 'initialize', params: { processId: null, capabilities: {} } });
       send({ method: 'initialized', params: {} });
-      send({ id: 2, method: 'terminal/open', params: { command: ['sleep', `${4400 + i}`], pty: { cols: 80, rows: 24 } } });
+      send({
+        id: 2,
+        method: 'terminal/open',
+        params: { command: ['sleep', `${4400 + i}`], pty: { cols: 80, rows: 24 } },
+      });
       s.destroy();
     }
     await new Promise((r) => setTimeout(r, 1500));
-    await waitFor(() => spawnSync('pgrep', ['-f', '^sleep 440[0-4]$']).status !== 0, 10_000, 'no session of a dead client');
+    await waitFor(
+      () => spawnSync('pgrep', ['-f', '^sleep 440[0-4]$']).status !== 0,
+      10_000,
+      'no session of a dead client',
+    );
   });
 
   it('a target that exits under a request gets a clear error and no session', async () => {
@@ -102,7 +140,11 @@ describe('reliability', () => {
       assert.equal(existsSync(join(dir, 'pins/uts/nsx-full-pin')), false, 'no pin file');
       assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes('nsx-full-pin'), 'no mount');
       writeFileSync(join(dir, 'filler'), '');
-      assert.equal(nsx(full, ['pin', String(held.pid), 'uts', 'nsx-full-pin']).code, 0, 'with room again, the same name works');
+      assert.equal(
+        nsx(full, ['pin', String(held.pid), 'uts', 'nsx-full-pin']).code,
+        0,
+        'with room again, the same name works',
+      );
     } finally {
       held.kill();
       await full?.stop();

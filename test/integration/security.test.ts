@@ -10,9 +10,33 @@ import { after, before, describe, it } from 'node:test';
 import { createServer } from 'node:net';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import type { Client } from '../../helper/common/client';
-import { ErrorCodes as NsxErrors, Initialize, PrintNamespaces, PROTOCOL_VERSION, ScanCut, TerminalClose, TerminalExit, TerminalOpen } from '../../helper/common/protocol';
 import {
-  comm, cpuTime, createUser, Daemon, descendants, DIST, sessionCgroupDir, holdNamespaces, NSX, nsInode, nsx, removeDir, ROOT, rootDir, startDaemon, waitFor,
+  ErrorCodes as NsxErrors,
+  Initialize,
+  PrintNamespaces,
+  PROTOCOL_VERSION,
+  ScanCut,
+  TerminalClose,
+  TerminalExit,
+  TerminalOpen,
+} from '../../helper/common/protocol';
+import {
+  comm,
+  cpuTime,
+  createUser,
+  Daemon,
+  descendants,
+  DIST,
+  sessionCgroupDir,
+  holdNamespaces,
+  NSX,
+  nsInode,
+  nsx,
+  removeDir,
+  ROOT,
+  rootDir,
+  startDaemon,
+  waitFor,
 } from '../support';
 
 const O_CLOEXEC = 0o2000000;
@@ -61,10 +85,23 @@ function inheritable(pid: number): string[] {
 }
 
 /** A member's command started through nsx, kept running; its session's processes are nsxd's descendants with its uid. */
-function memberSession(daemon: Daemon, user: { name: string; uid: number }, args: string[]): { kill(): void; processes(): number[] } {
-  const proc = spawn('runuser', ['-u', user.name, '--', NSX, '--socket', daemon.socket, ...args], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+function memberSession(
+  daemon: Daemon,
+  user: { name: string; uid: number },
+  args: string[],
+): { kill(): void; processes(): number[] } {
+  const proc = spawn('runuser', ['-u', user.name, '--', NSX, '--socket', daemon.socket, ...args], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
   return {
-    kill: () => { try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ } },
+    kill: () => {
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
     processes: () => descendants(daemon.proc.pid!).filter((p) => uidOf(p) === user.uid),
   };
 }
@@ -101,24 +138,41 @@ describe('security: what a member can never get', () => {
       const root = await rootPty(c);
       assert.equal(root.user, 'root');
       // A second member session, opened while the root one is open: the leak was of every open session's pty into later ones.
-      const procs = await waitFor(() => {
-        const ps = member.processes().filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || comm(p) === 'nsx-exec');
-        return ps.length >= 3 && ps.some((p) => comm(p) === 'sleep') && ps;
-      }, 10_000, 'the supervisor, the init and the shell of the member session');
+      const procs = await waitFor(
+        () => {
+          const ps = member
+            .processes()
+            .filter(
+              (p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003002\x00' || comm(p) === 'nsx-exec',
+            );
+          return ps.length >= 3 && ps.some((p) => comm(p) === 'sleep') && ps;
+        },
+        10_000,
+        'the supervisor, the init and the shell of the member session',
+      );
       // Each step holds its status fd and its parent's pidfd (close-on-exec) until its exec: what counts is the tree once set up.
       const settled = () => procs.every((p) => [...fdsOf(p).keys()].sort().join() === '0,1,2');
       await waitFor(settled, 2000).catch(() => undefined);
       for (const p of procs) {
         const fds = fdsOf(p);
-        assert.deepEqual([...fds.keys()].sort(), [0, 1, 2], `process ${p} (${comm(p)}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`);
-        for (const target of fds.values()) assert.doesNotMatch(target, /ptmx|\/dev\/pts\//, `process ${p} holds a pty: ${target}`);
+        assert.deepEqual(
+          [...fds.keys()].sort(),
+          [0, 1, 2],
+          `process ${p} (${comm(p)}) holds ${[...fds].map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`,
+        );
+        for (const target of fds.values())
+          assert.doesNotMatch(target, /ptmx|\/dev\/pts\//, `process ${p} holds a pty: ${target}`);
       }
       const grabbed = spawnSync('runuser', ['-u', user.name, '--', fdgrab, ...procs.map(String)], { encoding: 'utf8' });
       assert.equal(grabbed.status, 0, grabbed.stderr);
       for (const p of procs) {
         const taken = grabbed.stdout.split('\n').filter((l) => l.startsWith(`${p} `));
         // It works (the member gets each process's stdio), and gets nothing more.
-        assert.deepEqual(taken.map((l) => Number(l.split(' ')[1])), [0, 1, 2], `pidfd_getfd on ${p} took:\n${taken.join('\n')}`);
+        assert.deepEqual(
+          taken.map((l) => Number(l.split(' ')[1])),
+          [0, 1, 2],
+          `pidfd_getfd on ${p} took:\n${taken.join('\n')}`,
+        );
         for (const l of taken) assert.doesNotMatch(l, /ptmx|\/dev\/pts\//);
       }
     } finally {
@@ -140,13 +194,17 @@ describe('security: what a member can never get', () => {
       const sessions = descendants(other.proc.pid!);
       assert.ok(sessions.length >= 2, 'two sessions are running');
       for (const p of sessions) {
-        for (const [fd, target] of fdsOf(p)) assert.ok(fd < 3 || target !== '/dev/null', `session process ${p} inherited nsxd's fd ${fd} (${target})`);
+        for (const [fd, target] of fdsOf(p))
+          assert.ok(fd < 3 || target !== '/dev/null', `session process ${p} inherited nsxd's fd ${fd} (${target})`);
       }
       // The supervisors hold each session's pty master: not one of their fds reaches what they start.
       const supervisors = sessions.filter((p) => comm(p) === 'nsx-session');
       assert.equal(supervisors.length, 2);
       for (const p of supervisors) assert.deepEqual(inheritable(p), [], `fds supervisor ${p} would hand on`);
-      assert.ok(supervisors.some((p) => [...fdsOf(p).values()].includes('/dev/ptmx')), 'a supervisor holds the pty master');
+      assert.ok(
+        supervisors.some((p) => [...fdsOf(p).values()].includes('/dev/ptmx')),
+        'a supervisor holds the pty master',
+      );
     } finally {
       c.close();
       await other.destroy();
@@ -156,29 +214,65 @@ describe('security: what a member can never get', () => {
   it("kill -9 of the sessions' supervisors takes every process of theirs with them: joined user namespaces, isolated, root and member; the next nsxd sweeps what is left", async () => {
     const other = await startDaemon();
     // Joining a user namespace that another uid owns clears the parent-death signal.
-    const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', '--pid', '--fork', 'sleep', '600'], { stdio: 'ignore', detached: true });
-    const held = { pid: await waitFor(() => descendants(made.pid!).find((p) => comm(p) === 'sleep'), 10_000, "the member's namespaces"), kill: () => process.kill(-made.pid!, 'SIGKILL') };
+    const made = spawn(
+      'runuser',
+      ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', '--pid', '--fork', 'sleep', '600'],
+      { stdio: 'ignore', detached: true },
+    );
+    const held = {
+      pid: await waitFor(
+        () => descendants(made.pid!).find((p) => comm(p) === 'sleep'),
+        10_000,
+        "the member's namespaces",
+      ),
+      kill: () => process.kill(-made.pid!, 'SIGKILL'),
+    };
     const c = await other.client();
     const member = memberSession(other, user, ['isolate', '--', 'sleep', '3004']);
     try {
       await c.conn.sendRequest(TerminalOpen, { target: { pid: held.pid }, command: ['sleep', '3005'] });
       await rootPty(c);
-      const cmdline = (p: number) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim(); } catch { return ''; } };
-      const sessions = await waitFor(() => {
-        const ps = descendants(other.proc.pid!);
-        return ['sleep 3001', 'sleep 3004', 'sleep 3005'].every((cmd) => ps.some((p) => cmdline(p) === cmd)) && ps;
-      }, 10_000, 'three sessions running');
-      const supervisors = spawnSync('pgrep', ['-f', `^${DIST}/nsx-session --socket ${other.dir}/sessions/`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+      const cmdline = (p: number) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').trim();
+        } catch {
+          return '';
+        }
+      };
+      const sessions = await waitFor(
+        () => {
+          const ps = descendants(other.proc.pid!);
+          return ['sleep 3001', 'sleep 3004', 'sleep 3005'].every((cmd) => ps.some((p) => cmdline(p) === cmd)) && ps;
+        },
+        10_000,
+        'three sessions running',
+      );
+      const supervisors = spawnSync('pgrep', ['-f', `^${DIST}/nsx-session --socket ${other.dir}/sessions/`], {
+        encoding: 'utf8',
+      })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .map(Number);
       assert.equal(supervisors.length, 3, 'one supervisor per session');
       for (const p of supervisors) process.kill(p, 'SIGKILL');
-      await waitFor(() => sessions.every((p) => supervisors.includes(p) || !existsSync(`/proc/${p}`)), 5000,
-        `every session process gone (left: ${sessions.filter((p) => existsSync(`/proc/${p}`)).map((p) => `${p} ${comm(p)}`).join(', ')})`);
+      await waitFor(
+        () => sessions.every((p) => supervisors.includes(p) || !existsSync(`/proc/${p}`)),
+        5000,
+        `every session process gone (left: ${sessions
+          .filter((p) => existsSync(`/proc/${p}`))
+          .map((p) => `${p} ${comm(p)}`)
+          .join(', ')})`,
+      );
       // Killed, they could not remove their sockets and cgroups: the next nsxd does.
       await other.stop();
       const next = await startDaemon({ dir: other.dir });
       assert.deepEqual(readdirSync(join(other.dir, 'sessions')), []);
       const cg = sessionCgroupDir(next);
-      if (cg) assert.deepEqual(readdirSync(cg).filter((n) => n.startsWith('session-')), []);
+      if (cg)
+        assert.deepEqual(
+          readdirSync(cg).filter((n) => n.startsWith('session-')),
+          [],
+        );
       await next.stop();
     } finally {
       member.kill();
@@ -189,17 +283,46 @@ describe('security: what a member can never get', () => {
   });
 
   it("refuses a root shell in a mount namespace a member made, unless the member's user namespace is joined too", async () => {
-    const made = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--mount', 'sleep', '600'], { stdio: 'ignore' });
+    const made = spawn(
+      'runuser',
+      ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--mount', 'sleep', '600'],
+      { stdio: 'ignore' },
+    );
     try {
-      const pid = await waitFor(() => descendants(made.pid!).find((p) => comm(p) === 'sleep'
-        && nsInode(p, 'mnt') !== nsInode('self', 'mnt')), 10_000, "the member's namespaces");
+      const pid = await waitFor(
+        () => descendants(made.pid!).find((p) => comm(p) === 'sleep' && nsInode(p, 'mnt') !== nsInode('self', 'mnt')),
+        10_000,
+        "the member's namespaces",
+      );
       const refused = nsx(daemon, ['enter', String(pid), '-t', 'mnt', '--', 'id', '-u']);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, new RegExp(`no root shell in mnt:\\[${nsInode(pid, 'mnt')}\\]: it belongs to user:\\[${nsInode(pid, 'user')}\\], which ${user.name} \\(uid ${user.uid}\\) made`));
-      await waitFor(() => /action=terminal\/open .*result=refused reason="no root shell in mnt/.test(daemon.log()), 5000, 'the refusal audited');
-      const confined = nsx(daemon, ['enter', String(pid), '-t', 'user,mnt', '--', 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          `no root shell in mnt:\\[${nsInode(pid, 'mnt')}\\]: it belongs to user:\\[${nsInode(pid, 'user')}\\], which ${user.name} \\(uid ${user.uid}\\) made`,
+        ),
+      );
+      await waitFor(
+        () => /action=terminal\/open .*result=refused reason="no root shell in mnt/.test(daemon.log()),
+        5000,
+        'the refusal audited',
+      );
+      const confined = nsx(daemon, [
+        'enter',
+        String(pid),
+        '-t',
+        'user,mnt',
+        '--',
+        'sh',
+        '-c',
+        'id -u; cat /proc/self/uid_map',
+      ]);
       assert.equal(confined.code, 0, confined.stderr);
-      assert.match(confined.stdout, new RegExp(`^0\\n\\s*0\\s+${user.uid}\\s+1\\n$`), 'root inside is the member outside');
+      assert.match(
+        confined.stdout,
+        new RegExp(`^0\\n\\s*0\\s+${user.uid}\\s+1\\n$`),
+        'root inside is the member outside',
+      );
       const own = nsx(daemon, ['enter', String(pid), '-t', 'mnt', '--', 'id', '-u'], { user: user.name });
       assert.equal(own.stdout.trim(), String(user.uid), 'the member may enter as itself');
     } finally {
@@ -212,13 +335,26 @@ describe('security: what a member can never get', () => {
     const wheel = createUser({ inGroup: true, groups: ['root'] });
     const target = await holdNamespaces(['--uts'], 'exec sleep 600');
     try {
-      for (const args of [['enter', String(target.pid), '-t', 'uts'], ['isolate', '-t', 'uts,user']]) {
+      for (const args of [
+        ['enter', String(target.pid), '-t', 'uts'],
+        ['isolate', '-t', 'uts,user'],
+      ]) {
         const session = memberSession(daemon, wheel, [...args, '--', 'sleep', '3006']);
         try {
           // Read from the host's side: inside a user namespace host groups show as 65534.
-          const shell = await waitFor(() => session.processes().find((p) => comm(p) === 'sleep'), 10_000, `the ${args[0]} session`);
-          const groups = /^Groups:(.*)$/m.exec(readFileSync(`/proc/${shell}/status`, 'utf8'))![1].trim().split(/\s+/);
-          assert.ok(groups.includes(spawnSync('getent', ['group', 'nsx'], { encoding: 'utf8' }).stdout.split(':')[2]), `${args[0]}: the user's other groups are there: ${groups}`);
+          const shell = await waitFor(
+            () => session.processes().find((p) => comm(p) === 'sleep'),
+            10_000,
+            `the ${args[0]} session`,
+          );
+          const groups = /^Groups:(.*)$/m
+            .exec(readFileSync(`/proc/${shell}/status`, 'utf8'))![1]
+            .trim()
+            .split(/\s+/);
+          assert.ok(
+            groups.includes(spawnSync('getent', ['group', 'nsx'], { encoding: 'utf8' }).stdout.split(':')[2]),
+            `${args[0]}: the user's other groups are there: ${groups}`,
+          );
           assert.ok(!groups.includes('0'), `${args[0]}: ${groups}`);
         } finally {
           session.kill();
@@ -233,7 +369,23 @@ describe('security: what a member can never get', () => {
   it('nsx list shows newlines and bidi overrides in argv as escapes: no forged rows', async () => {
     const forged = `x\n4026531835 cgroup 999 1 root /sbin/init-forged\u202egnp.exe`;
     // Alone in a uts namespace of its own, so that its command line is that namespace's row.
-    const proc = spawn('runuser', ['-u', user.name, '--', 'unshare', '--user', '--map-root-user', '--uts', 'bash', '-c', 'exec -a "$0" sleep 600', forged], { stdio: 'ignore' });
+    const proc = spawn(
+      'runuser',
+      [
+        '-u',
+        user.name,
+        '--',
+        'unshare',
+        '--user',
+        '--map-root-user',
+        '--uts',
+        'bash',
+        '-c',
+        'exec -a "$0" sleep 600',
+        forged,
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       await waitFor(() => descendants(proc.pid!).some((p) => comm(p) === 'sleep'), 5000, 'the forger');
       const r = nsx(daemon, ['list']);
@@ -253,8 +405,20 @@ describe('security: what a member can never get', () => {
     const socket = join(dir, 'nsxd.sock');
     const server = createServer((s) => {
       const conn = createMessageConnection(new StreamMessageReader(s), new StreamMessageWriter(s));
-      conn.onRequest(Initialize, () => ({ capabilities: {}, serverInfo: { name: 'nsxd' as const, version: 'fake' }, protocolVersion: PROTOCOL_VERSION, identity: { uid: 0, user: 'root', role: 'admin' as const, rootShells: true, nstypes: [] } }));
-      conn.onRequest(TerminalOpen, () => new ResponseError(NsxErrors.NotFound, 'no running container is called x (running: web\x1b]0;owned\x07, db\x1b[2J\u202eevil\r\x9b1m)'));
+      conn.onRequest(Initialize, () => ({
+        capabilities: {},
+        serverInfo: { name: 'nsxd' as const, version: 'fake' },
+        protocolVersion: PROTOCOL_VERSION,
+        identity: { uid: 0, user: 'root', role: 'admin' as const, rootShells: true, nstypes: [] },
+      }));
+      conn.onRequest(
+        TerminalOpen,
+        () =>
+          new ResponseError(
+            NsxErrors.NotFound,
+            'no running container is called x (running: web\x1b]0;owned\x07, db\x1b[2J\u202eevil\r\x9b1m)',
+          ),
+      );
       conn.listen();
       s.on('error', () => undefined);
     });
@@ -263,7 +427,9 @@ describe('security: what a member can never get', () => {
       const r = await new Promise<{ stderr: string }>((resolve) => {
         const p = spawn(NSX, ['--socket', socket, 'enter', 'x', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
-        p.stderr!.on('data', (d) => { stderr += d; });
+        p.stderr!.on('data', (d) => {
+          stderr += d;
+        });
         p.on('close', () => resolve({ stderr }));
       });
       assert.match(r.stderr, /running: web\\x1b\]0;owned\\x07, db\\x1b\[2J\\u202eevil\\x0d\\x9b1m/);
@@ -285,7 +451,11 @@ describe('security: what a member can never get', () => {
       assert.ok(registry().includes('uts/first'));
       execFileSync('umount', [join(daemon.dir, 'pins', 'uts', 'first')]);
       assert.equal(nsx(daemon, ['pin', String(held.pid), 'uts', 'second'], { user: user.name }).code, 0);
-      assert.deepEqual(registry().filter((k) => k.startsWith('uts/')), ['uts/second'], 'the vanished pin is forgotten');
+      assert.deepEqual(
+        registry().filter((k) => k.startsWith('uts/')),
+        ['uts/second'],
+        'the vanished pin is forgotten',
+      );
       assert.equal(nsx(daemon, ['unpin', 'uts', 'second'], { user: user.name }).code, 0);
     } finally {
       held.kill();
@@ -295,10 +465,26 @@ describe('security: what a member can never get', () => {
   it('a net pin made before the first `ip netns add` is released whole by unpin', async () => {
     // nsxd in a mount namespace of its own with an empty /run of its own, as on a machine that never ran ip netns:
     // nothing it makes there reaches the host's /run/netns, and nothing left there by others reaches it.
-    const other = await startDaemon({ wrap: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs nsx-run /run && exec "$@"', 'sh'] });
+    const other = await startDaemon({
+      wrap: [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount -t tmpfs nsx-run /run && exec "$@"',
+        'sh',
+      ],
+    });
     const held = await holdNamespaces(['--net'], 'exec sleep 600');
-    const inNsxd = (...cmd: string[]) => execFileSync('nsenter', ['-t', String(other.proc.pid), '-m', '--', ...cmd], { encoding: 'utf8' });
-    const nsfsMounts = () => inNsxd('cat', '/proc/self/mountinfo').split('\n').filter((l) => l.includes(`net:[${nsInode(held.pid, 'net')}]`));
+    const inNsxd = (...cmd: string[]) =>
+      execFileSync('nsenter', ['-t', String(other.proc.pid), '-m', '--', ...cmd], { encoding: 'utf8' });
+    const nsfsMounts = () =>
+      inNsxd('cat', '/proc/self/mountinfo')
+        .split('\n')
+        .filter((l) => l.includes(`net:[${nsInode(held.pid, 'net')}]`));
     try {
       assert.equal(nsx(other, ['pin', String(held.pid), 'net', 'nsx-sec-early']).code, 0);
       inNsxd('ip', 'netns', 'add', 'nsx-sec-later');
@@ -316,15 +502,25 @@ describe('security: what a member can never get', () => {
   it("an outsider's fds to a namespace cost discovery one holder entry, of those it reads, and a huge mount table one capped section", async () => {
     const outsider = createUser();
     const fds = fdsAProcessMayHold() - 64;
-    const proc = spawn('runuser', ['-u', outsider.name, '--', fdhog, '/proc/self/ns/uts', String(fds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn('runuser', ['-u', outsider.name, '--', fdhog, '/proc/self/ns/uts', String(fds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let ready = '';
-    proc.stdout!.on('data', (d) => { ready += d; });
-    const big = await holdNamespaces(['--mount', '--propagation', 'private'], `mkdir -p /tmp/nsx-big-mnt && for i in $(seq 1200); do mount -t tmpfs -o size=4k nsx-stacked-${'x'.repeat(200)} /tmp/nsx-big-mnt; done; exec sleep 600`);
+    proc.stdout!.on('data', (d) => {
+      ready += d;
+    });
+    const big = await holdNamespaces(
+      ['--mount', '--propagation', 'private'],
+      `mkdir -p /tmp/nsx-big-mnt && for i in $(seq 1200); do mount -t tmpfs -o size=4k nsx-stacked-${'x'.repeat(200)} /tmp/nsx-big-mnt; done; exec sleep 600`,
+    );
     try {
       await waitFor(() => ready.includes('ready'), 20_000, `the outsider's ${fds} fds`);
       const r = nsx(daemon, ['list', '--json', '-t', 'uts']);
       assert.equal(r.code, 0, r.stderr);
-      const answer = JSON.parse(r.stdout) as { namespaces: { inode: number; holders: { kind: string; pid?: number; count?: number }[] }[]; cut?: ScanCut };
+      const answer = JSON.parse(r.stdout) as {
+        namespaces: { inode: number; holders: { kind: string; pid?: number; count?: number }[] }[];
+        cut?: ScanCut;
+      };
       const host = answer.namespaces.find((ns) => ns.inode === nsInode('self', 'uts'))!;
       assert.ok(host.holders.length <= 32, `${host.holders.length} holders listed`);
       const hog = descendants(proc.pid!).find((p) => comm(p) === 'fdhog');
@@ -351,23 +547,42 @@ describe('security: what a member can never get', () => {
     const outsider = createUser();
     const each = fdsAProcessMayHold() - 64;
     const hogs = Math.ceil(1_000_000 / each);
-    const proc = spawn('runuser', ['-u', outsider.name, '--', 'sh', '-c', `for i in $(seq ${hogs}); do "$0" /proc/self/ns/uts ${each} & done; wait`, fdhog],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(
+      'runuser',
+      [
+        '-u',
+        outsider.name,
+        '--',
+        'sh',
+        '-c',
+        `for i in $(seq ${hogs}); do "$0" /proc/self/ns/uts ${each} & done; wait`,
+        fdhog,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let ready = 0;
-    proc.stdout!.on('data', (d: Buffer) => { ready += d.toString().split('ready').length - 1; });
+    proc.stdout!.on('data', (d: Buffer) => {
+      ready += d.toString().split('ready').length - 1;
+    });
     try {
       await waitFor(() => ready === hogs, 60_000, `${hogs} processes of ${each} fds each`);
       // Opening an fd is no process event: only a full scan sees them, and one is granted once the last is 4 of its durations old.
       let took = 0;
-      const listed = await waitFor(() => {
-        const started = performance.now();
-        const r = nsx(daemon, ['list', '--json', '--rescan', '-t', 'uts']);
-        took = performance.now() - started;
-        assert.equal(r.code, 0, r.stderr);
-        const answer = JSON.parse(r.stdout) as { cut?: ScanCut };
-        return answer.cut && answer.cut.processes >= hogs ? answer : undefined;
-      }, 60_000, 'a list that says it left fds unread');
-      t.diagnostic(`nsx list --json --rescan with ${hogs * each} fds held: ${took.toFixed(0)} ms; cut ${JSON.stringify(listed.cut)}`);
+      const listed = await waitFor(
+        () => {
+          const started = performance.now();
+          const r = nsx(daemon, ['list', '--json', '--rescan', '-t', 'uts']);
+          took = performance.now() - started;
+          assert.equal(r.code, 0, r.stderr);
+          const answer = JSON.parse(r.stdout) as { cut?: ScanCut };
+          return answer.cut && answer.cut.processes >= hogs ? answer : undefined;
+        },
+        60_000,
+        'a list that says it left fds unread',
+      );
+      t.diagnostic(
+        `nsx list --json --rescan with ${hogs * each} fds held: ${took.toFixed(0)} ms; cut ${JSON.stringify(listed.cut)}`,
+      );
       if (kernelCountsFds()) assert.ok(listed.cut!.fds >= hogs * (each - 4096), `${listed.cut!.fds} fds left unread`);
       assert.ok(listed.cut!.pids.length > 0 && listed.cut!.pids.length <= 8, `pids ${listed.cut!.pids}`);
       // The table on stdout as ever, and under it, on stderr, what the scan left out.
@@ -383,7 +598,10 @@ describe('security: what a member can never get', () => {
 
   it('rescans asked in a loop on 8 connections share scans, and get few enough of their own to keep nsxd well under half a core, not all of it', async (t) => {
     // A host of a thousand processes more, so that a scan costs what it costs on a busy host: more than answering does.
-    const load = spawn('sh', ['-c', 'for i in $(seq 1000); do sleep 601 & done; wait'], { stdio: 'ignore', detached: true });
+    const load = spawn('sh', ['-c', 'for i in $(seq 1000); do sleep 601 & done; wait'], {
+      stdio: 'ignore',
+      detached: true,
+    });
     const clients = await Promise.all(Array.from({ length: 8 }, () => daemon.client()));
     // `nsx list --rescan -t time`: an answer of two lines, so that what nsxd spends is the scans, not the writing.
     const rescan = (c: Client) => c.conn.sendRequest(PrintNamespaces, { rescan: true, types: ['time'] });
@@ -396,13 +614,15 @@ describe('security: what a member can never get', () => {
       const cpu = cpuTime(pid);
       const start = performance.now();
       let answers = 0;
-      await Promise.all(clients.map(async (c) => {
-        while (performance.now() - start < 4000) {
-          await rescan(c);
-          answers++;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }));
+      await Promise.all(
+        clients.map(async (c) => {
+          while (performance.now() - start < 4000) {
+            await rescan(c);
+            answers++;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }),
+      );
       const spent = cpuTime(pid) - cpu;
       const elapsed = performance.now() - start;
       const share = spent / elapsed;
@@ -412,7 +632,11 @@ describe('security: what a member can never get', () => {
       assert.ok(share < 0.5, figures);
     } finally {
       for (const c of clients) c.close();
-      try { process.kill(-load.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-load.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
 
@@ -425,11 +649,18 @@ describe('security: what a member can never get', () => {
     }
     const c = await other.client();
     const { session } = await rootPty(c);
-    assert.ok(readdirSync(instance).some((n) => n.startsWith('session-')), 'the session has its cgroup');
+    assert.ok(
+      readdirSync(instance).some((n) => n.startsWith('session-')),
+      'the session has its cgroup',
+    );
     const exited = new Promise((resolve) => c.conn.onNotification(TerminalExit, resolve));
     await c.conn.sendNotification(TerminalClose, { session });
     await exited;
-    await waitFor(() => !readdirSync(instance).some((n) => n.startsWith('session-')), 5000, 'the session cgroup removed');
+    await waitFor(
+      () => !readdirSync(instance).some((n) => n.startsWith('session-')),
+      5000,
+      'the session cgroup removed',
+    );
     c.close();
     await other.destroy();
     assert.ok(!existsSync(instance), `${instance} is gone`);

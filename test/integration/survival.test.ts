@@ -8,9 +8,28 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../../helper/common/client';
-import { ErrorCodes, PROTOCOL_VERSION, TerminalAttach, TerminalExit, TerminalInput, TerminalOpen, TerminalOutput } from '../../helper/common/protocol';
 import {
-  comm, createUser, Daemon, descendants, DIST, holdNamespaces, NSX, nsx, ROOT, sessionCgroupDir, startDaemon, waitFor,
+  ErrorCodes,
+  PROTOCOL_VERSION,
+  TerminalAttach,
+  TerminalExit,
+  TerminalInput,
+  TerminalOpen,
+  TerminalOutput,
+} from '../../helper/common/protocol';
+import {
+  comm,
+  createUser,
+  Daemon,
+  descendants,
+  DIST,
+  holdNamespaces,
+  NSX,
+  nsx,
+  ROOT,
+  sessionCgroupDir,
+  startDaemon,
+  waitFor,
 } from '../support';
 
 const PTY = { cols: 100, rows: 30 };
@@ -19,22 +38,31 @@ const PTY = { cols: 100, rows: 30 };
 function sessionsOf(c: Client) {
   const out = new Map<number, string>();
   const exits = new Map<number, number>();
-  c.conn.onNotification(TerminalOutput, (p) => out.set(p.session, (out.get(p.session) ?? '') + Buffer.from(p.data, 'base64').toString()));
+  c.conn.onNotification(TerminalOutput, (p) =>
+    out.set(p.session, (out.get(p.session) ?? '') + Buffer.from(p.data, 'base64').toString()),
+  );
   c.conn.onNotification(TerminalExit, (p) => exits.set(p.session, p.code));
   return {
     text: (id: number) => out.get(id) ?? '',
     exit: (id: number) => exits.get(id),
-    type: (id: number, s: string) => c.conn.sendRequest(TerminalInput, { session: id, data: Buffer.from(s).toString('base64') }),
+    type: (id: number, s: string) =>
+      c.conn.sendRequest(TerminalInput, { session: id, data: Buffer.from(s).toString('base64') }),
   };
 }
 
 /** nsx as a user on a pty of its own (script(1)), as a person at a terminal runs it. */
 function userTerminal(daemon: Daemon, user: string, args: string[]) {
   const line = [NSX, '--socket', daemon.socket, ...args].map((a) => `'${a}'`).join(' ');
-  const proc = spawn('runuser', ['-u', user, '--', 'script', '-qfec', line, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('runuser', ['-u', user, '--', 'script', '-qfec', line, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
+  proc.stdout.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise<number>((resolve) => proc.once('exit', (code) => resolve(code ?? 128)));
   return { output: () => out, type: (s: string) => proc.stdin.write(s), exited, kill: () => proc.kill('SIGKILL') };
 }
@@ -66,7 +94,12 @@ function assertNothingLeft(daemon: Daemon): void {
   assert.deepEqual(supervisorsOf(daemon), [], 'no supervisor is left');
   assert.deepEqual(readdirSync(join(daemon.dir, 'sessions')), [], 'no supervisor socket is left');
   const cg = sessionCgroupDir(daemon);
-  if (cg && existsSync(cg)) assert.deepEqual(readdirSync(cg).filter((n) => n.startsWith('session-')), [], 'no session cgroup is left');
+  if (cg && existsSync(cg))
+    assert.deepEqual(
+      readdirSync(cg).filter((n) => n.startsWith('session-')),
+      [],
+      'no session cgroup is left',
+    );
 }
 
 async function killHard(daemon: Daemon): Promise<void> {
@@ -74,7 +107,6 @@ async function killHard(daemon: Daemon): Promise<void> {
   daemon.proc.kill('SIGKILL');
   await exited;
 }
-
 
 /**
  * Another member's program that asks nsxd for session ID over and over,
@@ -92,9 +124,13 @@ function knocker(daemon: Daemon, user: string, id: number) {
       () => console.log('ATTACHED'), (e) => { if (++refused % 100 === 0) console.log('REFUSED ' + refused + ' ' + e.message); knock(); });
     c.sendRequest('initialize', { initializationOptions: { protocolVersion: ${PROTOCOL_VERSION} } }).then(() => { for (let i = 0; i < 64; i++) knock(); });
   `;
-  const proc = spawn('runuser', ['-u', user, '--', process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn('runuser', ['-u', user, '--', process.execPath, '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
+  proc.stdout.on('data', (d) => {
+    out += d;
+  });
   return { output: () => out, kill: () => proc.kill('SIGKILL') };
 }
 
@@ -125,11 +161,19 @@ describe('sessions outlive nsxd', () => {
     try {
       const c = await first.client();
       const t = sessionsOf(c);
-      const root = await c.conn.sendRequest(TerminalOpen, { target: { pid: held.pid }, pty: PTY, command: ['/bin/sh'] });
+      const root = await c.conn.sendRequest(TerminalOpen, {
+        target: { pid: held.pid },
+        pty: PTY,
+        command: ['/bin/sh'],
+      });
       const isolated = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['/bin/sh'], hostname: 'far-away' });
       const mine = userTerminal(first, member.name, ['enter', String(held.pid), '-t', 'uts']);
       terminals.push(mine);
-      const memberShell = await waitFor(() => descendants(first.proc.pid!).find((p) => uidOf(p) === member.uid && comm(p) === 'bash'), 10_000, "the member's shell");
+      const memberShell = await waitFor(
+        () => descendants(first.proc.pid!).find((p) => uidOf(p) === member.uid && comm(p) === 'bash'),
+        10_000,
+        "the member's shell",
+      );
       const shells = [root.pid, isolated.pid, memberShell];
       const starts = shells.map(started);
 
@@ -140,9 +184,23 @@ describe('sessions outlive nsxd', () => {
       await waitFor(() => mine.output().includes('while-away) &'), 5000, "the member's command echoed");
       await killHard(first);
       c.close();
-      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(mine.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      const id = Number(
+        (
+          await waitFor(
+            () => /nsx attach (\d+)/.exec(mine.output()) ?? undefined,
+            5000,
+            'nsx saying how to attach again',
+          )
+        )[1],
+      );
       await mine.exited;
-      await waitFor(() => descendants(isolated.pid).some((p) => comm(p) === 'sleep') === false && descendants(root.pid).every((p) => comm(p) !== 'sleep'), 10_000, 'the background lines printed');
+      await waitFor(
+        () =>
+          descendants(isolated.pid).some((p) => comm(p) === 'sleep') === false &&
+          descendants(root.pid).every((p) => comm(p) !== 'sleep'),
+        10_000,
+        'the background lines printed',
+      );
       assert.deepEqual(shells.map(started), starts, 'every shell is still the same process');
 
       next = await startDaemon({ dir: first.dir, orphanTimeout: 120 });
@@ -157,7 +215,11 @@ describe('sessions outlive nsxd', () => {
       await waitFor(() => t2.text(root.session).includes('typed-2'), 5000, 'typing into the root shell');
 
       await c2.conn.sendRequest(TerminalAttach, { session: isolated.session });
-      await waitFor(() => t2.text(isolated.session).includes('isolated-42-on-far-away'), 5000, "the isolated shell's scrollback");
+      await waitFor(
+        () => t2.text(isolated.session).includes('isolated-42-on-far-away'),
+        5000,
+        "the isolated shell's scrollback",
+      );
       await t2.type(isolated.session, 'echo typed-$((2+2))\n');
       await waitFor(() => t2.text(isolated.session).includes('typed-4'), 5000, 'typing into the isolated shell');
 
@@ -172,7 +234,11 @@ describe('sessions outlive nsxd', () => {
       await t2.type(isolated.session, 'exit\n');
       back.type('exit\n');
       assert.equal(await back.exited, 0);
-      await waitFor(() => t2.exit(root.session) === 0 && t2.exit(isolated.session) === 0, 5000, 'both root sessions exited');
+      await waitFor(
+        () => t2.exit(root.session) === 0 && t2.exit(isolated.session) === 0,
+        5000,
+        'both root sessions exited',
+      );
       await waitFor(() => shells.every((p) => started(p) === undefined), 5000, 'every shell gone');
       await waitFor(() => supervisorsOf(next!).length === 0, 5000, 'every supervisor gone');
       assertNothingLeft(next);
@@ -190,21 +256,38 @@ describe('sessions outlive nsxd', () => {
     let next: Daemon | undefined;
     try {
       const c = await first.client();
-      const opened = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['sh', '-c', 'sleep 600 & sleep 600'] });
-      const tree = await waitFor(() => { const d = descendants(opened.pid); return d.filter((p) => comm(p) === 'sleep').length === 2 && d; }, 5000, 'the session tree');
+      const opened = await c.conn.sendRequest(TerminalOpen, {
+        pty: PTY,
+        command: ['sh', '-c', 'sleep 600 & sleep 600'],
+      });
+      const tree = await waitFor(
+        () => {
+          const d = descendants(opened.pid);
+          return d.filter((p) => comm(p) === 'sleep').length === 2 && d;
+        },
+        5000,
+        'the session tree',
+      );
       await killHard(first);
       c.close();
       next = await startDaemon({ dir: first.dir, orphanTimeout: 2 });
       const n = next;
       // Another member asks for it over and over: refused each time, and that keeps nothing alive.
       let knocks = 0;
-      await waitFor(() => {
-        const r = nsx(n, ['attach', String(opened.session)], { user: other.name });
-        assert.equal(r.code, 1);
-        assert.match(r.stderr, new RegExp(`no session ${opened.session} of ${other.name}'s is waiting to be attached`));
-        knocks++;
-        return [opened.pid, ...tree].every((p) => started(p) === undefined) && supervisorsOf(n).length === 0;
-      }, 20_000, 'the orphaned session ending');
+      await waitFor(
+        () => {
+          const r = nsx(n, ['attach', String(opened.session)], { user: other.name });
+          assert.equal(r.code, 1);
+          assert.match(
+            r.stderr,
+            new RegExp(`no session ${opened.session} of ${other.name}'s is waiting to be attached`),
+          );
+          knocks++;
+          return [opened.pid, ...tree].every((p) => started(p) === undefined) && supervisorsOf(n).length === 0;
+        },
+        20_000,
+        'the orphaned session ending',
+      );
       assert.ok(knocks > 2, `knocked ${knocks} times`);
       assertNothingLeft(next);
       const late = nsx(next, ['attach', String(opened.session)]);
@@ -222,26 +305,54 @@ describe('sessions outlive nsxd', () => {
     let third: Daemon | undefined;
     const terminals: ReturnType<typeof userTerminal>[] = [];
     try {
-      const rootShell = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--root', '--', 'sh', '-c', 'echo attached-$((6*7)); exec sleep 3020']);
+      const rootShell = userTerminal(first, member.name, [
+        'isolate',
+        '-t',
+        'uts',
+        '--root',
+        '--',
+        'sh',
+        '-c',
+        'echo attached-$((6*7)); exec sleep 3020',
+      ]);
       terminals.push(rootShell);
-      await waitFor(() => descendants(first.proc.pid!).some((p) => comm(p) === 'sleep' && uidOf(p) === 0), 10_000, "the member's root shell");
+      await waitFor(
+        () => descendants(first.proc.pid!).some((p) => comm(p) === 'sleep' && uidOf(p) === 0),
+        10_000,
+        "the member's root shell",
+      );
       // Its output reaches nsx once nsx has the session: a stop before that would be a failed open, not a session to attach to.
       await waitFor(() => rootShell.output().includes('attached-42'), 5000, 'nsx attached to the session');
       // A graceful stop (systemctl restart) leaves sessions to the next nsxd too.
       await first.stop();
-      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(rootShell.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      const id = Number(
+        (
+          await waitFor(
+            () => /nsx attach (\d+)/.exec(rootShell.output()) ?? undefined,
+            5000,
+            'nsx saying how to attach again',
+          )
+        )[1],
+      );
 
       next = await startDaemon({ dir: first.dir, policy: { rootShells: [] } });
       const c = await next.client();
       for (const req of [{ session: id }, { session: id + 1000 }]) {
-        await assert.rejects(c.conn.sendRequest(TerminalAttach, req), (err: { code: number; message: string }) =>
-          err.code === ErrorCodes.NotFound && /no session \d+ of root's is waiting to be attached/.test(err.message), 'root is not the owner, and a missing id says the same');
+        await assert.rejects(
+          c.conn.sendRequest(TerminalAttach, req),
+          (err: { code: number; message: string }) =>
+            err.code === ErrorCodes.NotFound && /no session \d+ of root's is waiting to be attached/.test(err.message),
+          'root is not the owner, and a missing id says the same',
+        );
       }
       const stranger = nsx(next, ['attach', String(id)], { user: other.name });
       assert.match(stranger.stderr, new RegExp(`no session ${id} of ${other.name}'s is waiting`));
       const revoked = nsx(next, ['attach', String(id)], { user: member.name });
       assert.equal(revoked.code, 1);
-      assert.match(revoked.stderr, new RegExp(`session ${id} is a root shell and ${member.name} may no longer open root shells`));
+      assert.match(
+        revoked.stderr,
+        new RegExp(`session ${id} is a root shell and ${member.name} may no longer open root shells`),
+      );
       c.close();
       await next.stop();
 
@@ -267,11 +378,27 @@ describe('sessions outlive nsxd', () => {
     const terminals: ReturnType<typeof userTerminal>[] = [];
     let knocking: ReturnType<typeof knocker> | undefined;
     try {
-      const mine = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', 'echo opened-$((6*7)); exec sh']);
+      const mine = userTerminal(first, member.name, [
+        'isolate',
+        '-t',
+        'uts',
+        '--',
+        'sh',
+        '-c',
+        'echo opened-$((6*7)); exec sh',
+      ]);
       terminals.push(mine);
-      await waitFor(() => mine.output().includes('opened-42'), 10_000, 'the member\'s session');
+      await waitFor(() => mine.output().includes('opened-42'), 10_000, "the member's session");
       await first.stop();
-      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(mine.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      const id = Number(
+        (
+          await waitFor(
+            () => /nsx attach (\d+)/.exec(mine.output()) ?? undefined,
+            5000,
+            'nsx saying how to attach again',
+          )
+        )[1],
+      );
       const heard: string[] = [];
       for (let round = 0; round < 3; round++) {
         next = await startDaemon({ dir: first.dir });
@@ -281,7 +408,11 @@ describe('sessions outlive nsxd', () => {
         terminals.push(back);
         await waitFor(() => /action=terminal\/attach .*result=ok/.test(next!.log()), 10_000, `attach ${round}`);
         back.type(`echo again-$((${round}))\n`);
-        await waitFor(() => back.output().includes(`again-${round}`), 5000, `attach ${round}: typing reaches the shell`);
+        await waitFor(
+          () => back.output().includes(`again-${round}`),
+          5000,
+          `attach ${round}: typing reaches the shell`,
+        );
         // Gone without closing it, as a client killed is: the session waits for its owner again.
         await next.stop();
         await back.exited;
@@ -305,11 +436,27 @@ describe('sessions outlive nsxd', () => {
     let heir: string | undefined;
     const terminals: ReturnType<typeof userTerminal>[] = [];
     try {
-      const theirs = userTerminal(first, leaving.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', 'echo secret-$((6*7)); exec sleep 3040']);
+      const theirs = userTerminal(first, leaving.name, [
+        'isolate',
+        '-t',
+        'uts',
+        '--',
+        'sh',
+        '-c',
+        'echo secret-$((6*7)); exec sleep 3040',
+      ]);
       terminals.push(theirs);
       await waitFor(() => theirs.output().includes('secret-42'), 10_000, 'the session');
       await first.stop();
-      const id = Number((await waitFor(() => /nsx attach (\d+)/.exec(theirs.output()) ?? undefined, 5000, 'nsx saying how to attach again'))[1]);
+      const id = Number(
+        (
+          await waitFor(
+            () => /nsx attach (\d+)/.exec(theirs.output()) ?? undefined,
+            5000,
+            'nsx saying how to attach again',
+          )
+        )[1],
+      );
       theirs.kill();
       assert.equal(supervisorsOf(first).length, 1, 'the session waits for its owner');
       leaving.remove();
@@ -340,13 +487,24 @@ describe('sessions outlive nsxd', () => {
     const terminals: ReturnType<typeof userTerminal>[] = [];
     try {
       for (const n of [1, 2]) {
-        const t = userTerminal(first, member.name, ['isolate', '-t', 'uts', '--', 'sh', '-c', `echo open-${n}-$((6*7)); exec sh`]);
+        const t = userTerminal(first, member.name, [
+          'isolate',
+          '-t',
+          'uts',
+          '--',
+          'sh',
+          '-c',
+          `echo open-${n}-$((6*7)); exec sh`,
+        ]);
         terminals.push(t);
         await waitFor(() => t.output().includes(`open-${n}-42`), 10_000, `session ${n}`);
       }
       const third = nsx(first, ['isolate', '-t', 'uts', '--', 'true'], { user: member.name });
       assert.equal(third.code, 1);
-      assert.match(third.stderr, new RegExp(`${member.name} has 2 sessions, those waiting to be attached again included \\(at most 2\\)`));
+      assert.match(
+        third.stderr,
+        new RegExp(`${member.name} has 2 sessions, those waiting to be attached again included \\(at most 2\\)`),
+      );
       // Orphaned by a restart, they still count; root's do not.
       await first.stop();
       for (const t of terminals) await t.exited;
@@ -376,13 +534,21 @@ describe('sessions outlive nsxd', () => {
     let next: Daemon | undefined;
     try {
       const c = await first.client();
-      const opened = await c.conn.sendRequest(TerminalOpen, { pty: PTY, command: ['sh', '-c', 'sleep 1; echo bye-$((6*7)); exit 3'] });
+      const opened = await c.conn.sendRequest(TerminalOpen, {
+        pty: PTY,
+        command: ['sh', '-c', 'sleep 1; echo bye-$((6*7)); exit 3'],
+      });
       await first.stop();
       c.close();
       await waitFor(() => started(opened.pid) === undefined, 10_000, 'the shell exited');
       const [supervisor] = supervisorsOf(first);
       assert.ok(supervisor, 'its supervisor waits for the owner');
-      const ticks = () => readFileSync(`/proc/${supervisor}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+      const ticks = () =>
+        readFileSync(`/proc/${supervisor}/stat`, 'utf8')
+          .split(') ')[1]
+          .split(' ')
+          .slice(11, 13)
+          .reduce((a, b) => a + Number(b), 0);
       await new Promise((r) => setTimeout(r, 2500)); // past its 2 s drain
       const before = ticks();
       await new Promise((r) => setTimeout(r, 2000));
@@ -416,20 +582,35 @@ describe('sessions outlive nsxd', () => {
       const c = await first.client();
       // Pipes: the paste is all read, a byte-at-a-time printf a read each, 300,000 of them.
       const opened = await c.conn.sendRequest(TerminalOpen, {
-        command: ['sh', '-c', 'head -c 716800 >/dev/null; sleep 1; i=0; while [ $i -lt 300000 ]; do printf x; i=$((i+1)); done; echo; echo printed-$((6*7)); exec sleep 601'],
+        command: [
+          'sh',
+          '-c',
+          'head -c 716800 >/dev/null; sleep 1; i=0; while [ $i -lt 300000 ]; do printf x; i=$((i+1)); done; echo; echo printed-$((6*7)); exec sleep 601',
+        ],
       });
       const [supervisor] = supervisorsOf(first);
-      const running = (command: string) => descendants(supervisor).some((p) => {
-        try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `${command.replaceAll(' ', '\0')}\0`; } catch { return false; }
+      const running = (command: string) =>
+        descendants(supervisor).some((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `${command.replaceAll(' ', '\0')}\0`;
+          } catch {
+            return false;
+          }
+        });
+      await c.conn.sendRequest(TerminalInput, {
+        session: opened.session,
+        data: Buffer.alloc(716800, 'p').toString('base64'),
       });
-      await c.conn.sendRequest(TerminalInput, { session: opened.session, data: Buffer.alloc(716800, 'p').toString('base64') });
       // All of it taken (input nobody has taken yet goes with nsxd), and nsxd gone before the printing starts.
       await waitFor(() => running('sleep 1'), 5000, 'the paste read');
       await killHard(first);
       c.close();
       await waitFor(() => running('sleep 601'), 30_000, 'the output printed');
       const orphaned = memoryOf(supervisor);
-      assert.ok(orphaned.privateDirty < SCROLLBACK / 1024 + 16 + 192, `the orphaned supervisor holds ${JSON.stringify(orphaned)} KiB`);
+      assert.ok(
+        orphaned.privateDirty < SCROLLBACK / 1024 + 16 + 192,
+        `the orphaned supervisor holds ${JSON.stringify(orphaned)} KiB`,
+      );
 
       next = await startDaemon({ dir: first.dir, orphanTimeout: 120 });
       const c2 = await next.client();
@@ -441,9 +622,19 @@ describe('sessions outlive nsxd', () => {
       assert.match(text, /^x+\nprinted-42\n$/);
       assert.ok(text.length > SCROLLBACK - 200 && text.length <= SCROLLBACK, `${text.length} bytes of scrollback`);
       // Taken, the scrollback's pages go back.
-      const taken = await waitFor(() => { const m = memoryOf(supervisor); return m.privateDirty < 192 && m; }, 5000, 'the scrollback given back')
-        .catch(() => assert.fail(`the supervisor holds ${JSON.stringify(memoryOf(supervisor))} KiB once its scrollback is taken`));
-      t.diagnostic(`supervisor memory (KiB): orphaned ${JSON.stringify(orphaned)}, scrollback taken ${JSON.stringify(taken)}`);
+      const taken = await waitFor(
+        () => {
+          const m = memoryOf(supervisor);
+          return m.privateDirty < 192 && m;
+        },
+        5000,
+        'the scrollback given back',
+      ).catch(() =>
+        assert.fail(`the supervisor holds ${JSON.stringify(memoryOf(supervisor))} KiB once its scrollback is taken`),
+      );
+      t.diagnostic(
+        `supervisor memory (KiB): orphaned ${JSON.stringify(orphaned)}, scrollback taken ${JSON.stringify(taken)}`,
+      );
       c2.close();
     } finally {
       await next?.destroy();

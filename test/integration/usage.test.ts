@@ -42,7 +42,7 @@ describe('nsx speaks like util-linux', () => {
     }
   });
 
-  it("says of a namespace that is not there that it is not there, not that it went", () => {
+  it('says of a namespace that is not there that it is not there, not that it went', () => {
     const r = nsx(daemon, ['details', 'net:123']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^nsx: there is no net:\[123\] now: no process, fd or mount holds it/);
@@ -52,7 +52,9 @@ describe('nsx speaks like util-linux', () => {
     const net = nsInode(held.pid, 'net');
     const header = nsx(daemon, ['list']).stdout.split('\n')[0];
     assert.match(header, /^ +NS TYPE +NPROCS +PID USER +NSFS +CONTAINER +COMMAND$/);
-    const row = nsx(daemon, ['list', '-t', 'net']).stdout.split('\n').find((l) => l.trimStart().startsWith(`${net} `));
+    const row = nsx(daemon, ['list', '-t', 'net'])
+      .stdout.split('\n')
+      .find((l) => l.trimStart().startsWith(`${net} `));
     assert.match(row ?? '', new RegExp(`/run/netns/${pin}`), 'its pin, where ip netns sees it');
 
     const picked = nsx(daemon, ['list', '-t', 'net', '-o', 'ns,nsfs,pid', '-n']);
@@ -72,7 +74,11 @@ describe('nsx speaks like util-linux', () => {
     assert.match(rawRow!, /\\x20/, "the command's blanks written as \\x20");
 
     // The Node client lays it out the same as the C front.
-    const node = spawnSync(process.execPath, [NSX_JS, '--socket', daemon.socket, 'list', '-t', 'net', '-o', 'ns,nsfs,pid', '-n'], { encoding: 'utf8' });
+    const node = spawnSync(
+      process.execPath,
+      [NSX_JS, '--socket', daemon.socket, 'list', '-t', 'net', '-o', 'ns,nsfs,pid', '-n'],
+      { encoding: 'utf8' },
+    );
     assert.equal(node.stdout, picked.stdout);
   });
 });

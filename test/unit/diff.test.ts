@@ -4,22 +4,54 @@ import { it } from 'node:test';
 import { applyNamespaceChange, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 import { diff } from '../../helper/daemon/discovery/diff';
 
-const ns = (inode: number, pids: number[]): Namespace => ({ type: 'uts', inode, pids, holders: [], initial: false, pins: [] });
-const proc = (pid: number, comm = 'sh'): Process => ({ pid, ppid: 1, comm, cmdline: [comm], uid: 0, user: 'root', ns: { uts: 1 } });
-const snap = (namespaces: Namespace[], processes: Process[]): Snapshot => ({ namespaces, processes, containers: [], scanMs: 1 });
+const ns = (inode: number, pids: number[]): Namespace => ({
+  type: 'uts',
+  inode,
+  pids,
+  holders: [],
+  initial: false,
+  pins: [],
+});
+const proc = (pid: number, comm = 'sh'): Process => ({
+  pid,
+  ppid: 1,
+  comm,
+  cmdline: [comm],
+  uid: 0,
+  user: 'root',
+  ns: { uts: 1 },
+});
+const snap = (namespaces: Namespace[], processes: Process[]): Snapshot => ({
+  namespaces,
+  processes,
+  containers: [],
+  scanMs: 1,
+});
 
 it('reports added, changed and removed namespaces and processes', () => {
   const before = snap([ns(1, [10]), ns(2, [11])], [proc(10), proc(11)]);
   const after = snap([ns(1, [10, 12]), ns(3, [])], [proc(10, 'bash'), proc(12)]);
   const d = diff(before, after)!;
-  assert.deepEqual(d.added.map((n) => n.inode), [3]);
-  assert.deepEqual(d.changed.map((n) => n.inode), [1]);
+  assert.deepEqual(
+    d.added.map((n) => n.inode),
+    [3],
+  );
+  assert.deepEqual(
+    d.changed.map((n) => n.inode),
+    [1],
+  );
   assert.deepEqual(d.changed[0].pidsAdded, [12]);
   assert.deepEqual(d.changed[0].pidsRemoved, []);
   assert.equal('pids' in d.changed[0], false, 'a changed namespace comes as what joined and left, not all its pids');
   assert.deepEqual(d.removed, [{ type: 'uts', inode: 2 }]);
-  assert.deepEqual(d.processesAdded.map((p) => p.pid), [12]);
-  assert.deepEqual(d.processesChanged.map((p) => p.pid), [10]);
+  assert.deepEqual(
+    d.processesAdded.map((p) => p.pid),
+    [12],
+  );
+  assert.deepEqual(
+    d.processesChanged.map((p) => p.pid),
+    [10],
+  );
   assert.deepEqual(d.processesRemoved, [11]);
 });
 
@@ -33,10 +65,16 @@ it('sends a fork in a big namespace as one pid, and the client adds it up to the
   const before = snap([ns(1, pids)], []);
   const after = snap([ns(1, [...pids.filter((p) => p !== 150), 9999])], []);
   const d = diff(before, after)!;
-  assert.deepEqual(d.changed.map((c) => [c.pidsAdded, c.pidsRemoved]), [[[9999], [150]]]);
+  assert.deepEqual(
+    d.changed.map((c) => [c.pidsAdded, c.pidsRemoved]),
+    [[[9999], [150]]],
+  );
   assert.ok(JSON.stringify(d).length < 300, `${JSON.stringify(d).length} bytes`);
   const applied = applyNamespaceChange(before.namespaces[0], d.changed[0]);
-  assert.deepEqual([...applied.pids].sort((a, b) => a - b), [...after.namespaces[0].pids].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...applied.pids].sort((a, b) => a - b),
+    [...after.namespaces[0].pids].sort((a, b) => a - b),
+  );
   assert.deepEqual({ ...applied, pids: [] }, { ...after.namespaces[0], pids: [] });
 });
 
@@ -44,7 +82,10 @@ it('reports a namespace whose pins or holders changed, with no pids moved', () =
   const before = snap([ns(1, [10])], []);
   const after = snap([{ ...ns(1, [10]), pins: [{ name: 'blue', paths: ['/run/nsx/pins/uts/blue'] }] }], []);
   const d = diff(before, after)!;
-  assert.deepEqual(d.changed.map((c) => [c.pins.map((p) => p.name), c.pidsAdded, c.pidsRemoved]), [[['blue'], [], []]]);
+  assert.deepEqual(
+    d.changed.map((c) => [c.pins.map((p) => p.name), c.pidsAdded, c.pidsRemoved]),
+    [[['blue'], [], []]],
+  );
 });
 
 it('carries what the model left unread with every change, and a change of that alone is a change', () => {

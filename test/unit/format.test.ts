@@ -2,12 +2,39 @@
 // the terminal or forge a row, and every name says who made it.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { containerTable, cutNotice, field, listJson, names, pinRows, printable, table, tree } from '../../helper/common/format';
+import {
+  containerTable,
+  cutNotice,
+  field,
+  listJson,
+  names,
+  pinRows,
+  printable,
+  table,
+  tree,
+} from '../../helper/common/format';
 import { unpinned } from '../../helper/common/words';
 import type { Container, Namespace, Process, Snapshot } from '../../helper/common/protocol';
 
-const ns = (over: Partial<Namespace>): Namespace => ({ type: 'net', inode: 100, pids: [], holders: [], initial: false, pins: [], ...over });
-const proc = (over: Partial<Process>): Process => ({ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root', ns: { net: 100 }, ...over });
+const ns = (over: Partial<Namespace>): Namespace => ({
+  type: 'net',
+  inode: 100,
+  pids: [],
+  holders: [],
+  initial: false,
+  pins: [],
+  ...over,
+});
+const proc = (over: Partial<Process>): Process => ({
+  pid: 7,
+  ppid: 1,
+  comm: 'sh',
+  cmdline: ['sh'],
+  uid: 0,
+  user: 'root',
+  ns: { net: 100 },
+  ...over,
+});
 
 it('escapes controls and bidi overrides in cells, and keeps layout in blocks', () => {
   assert.equal(field('a\nb\tc\x1b[31m\u202edef'), 'a\\x0ab\\x09c\\x1b[31m\\u202edef');
@@ -30,8 +57,14 @@ it('names an empty namespace by its pins and ip netns names, with who made them'
   });
   assert.equal(names(held), 'pin lab (by alice), ip netns netns-1a2b (by another tool)');
   const snapshot: Snapshot = { namespaces: [held], processes: [], containers: [], scanMs: 1 };
-  assert.match(table([held], snapshot), /100 net +0 +\/run\/nsx\/pins\/net\/lab,\/run\/netns\/lab,\/run\/netns\/netns-1a2b +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/);
-  assert.equal(pinRows([{ type: 'net', inode: 100, pins: held.pins }]), 'net/lab\tnet:[100]\talice\t/run/nsx/pins/net/lab /run/netns/lab\n');
+  assert.match(
+    table([held], snapshot),
+    /100 net +0 +\/run\/nsx\/pins\/net\/lab,\/run\/netns\/lab,\/run\/netns\/netns-1a2b +pin lab \(by alice\), ip netns netns-1a2b \(by another tool\)\n$/,
+  );
+  assert.equal(
+    pinRows([{ type: 'net', inode: 100, pins: held.pins }]),
+    'net/lab\tnet:[100]\talice\t/run/nsx/pins/net/lab /run/netns/lab\n',
+  );
 });
 
 it('draws the user-namespace tree with what each owns', () => {
@@ -42,42 +75,80 @@ it('draws the user-namespace tree with what each owns', () => {
       ns({ type: 'net', inode: 3, owner: 2, pids: [8] }),
     ],
     processes: [proc({}), proc({ pid: 8, comm: 'podman' })],
-    containers: [], scanMs: 1,
+    containers: [],
+    scanMs: 1,
   };
-  assert.equal(tree(snapshot), [
-    'user:[1]  1 procs  initial, sh (7)',
-    '  user:[2] uid 1000  1 procs  podman (8)',
-    '    ├ net:[3]  1 procs  podman (8)',
-    '',
-  ].join('\n'));
+  assert.equal(
+    tree(snapshot),
+    [
+      'user:[1]  1 procs  initial, sh (7)',
+      '  user:[2] uid 1000  1 procs  podman (8)',
+      '    ├ net:[3]  1 procs  podman (8)',
+      '',
+    ].join('\n'),
+  );
 });
 
 it('spells out processes in the JSON and says whether an unpinned namespace lives on', () => {
   const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [proc({})], containers: [], scanMs: 1 };
   const json = listJson(snapshot.namespaces, snapshot);
-  assert.deepEqual(json.namespaces[0].processes, [{ pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' }]);
+  assert.deepEqual(json.namespaces[0].processes, [
+    { pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' },
+  ]);
   assert.equal(json.namespaces[0].nprocs, 1);
-  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }), 'unpinned net/lab; nothing else holds net:[100], so it is gone');
-  assert.equal(unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 2, holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] } }),
-    'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)');
+  assert.equal(
+    unpinned('net/lab', { type: 'net', inode: 100, remaining: { processes: 0, holders: [] } }),
+    'unpinned net/lab; nothing else holds net:[100], so it is gone',
+  );
+  assert.equal(
+    unpinned('net/lab', {
+      type: 'net',
+      inode: 100,
+      remaining: { processes: 2, holders: [{ kind: 'fd', pid: 9, fd: 4, comm: 'x' }] },
+    }),
+    'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)',
+  );
 });
 
 it('says which container a namespace belongs to, and lists containers by engine', () => {
   const web = ns({ pids: [7], container: { runtime: 'podman', id: 'fb296f7ac601', name: 'web' } });
   const snapshot: Snapshot = { namespaces: [web], processes: [proc({})], containers: [], scanMs: 1 };
   assert.match(table([web], snapshot).split('\n')[1], /^100 net +1 +7 root +web \(podman\) sh$/);
-  const c: Container = { engine: 'podman', engineUid: 0, id: 'fb296f7ac601'.padEnd(64, '0'), name: 'web', image: 'busybox', state: 'running', pid: 7, hostname: 'web', namespaces: [], source: 'api' };
-  assert.equal(containerTable([{ ...c, engineUid: 1000, name: 'mine', pid: undefined, state: 'exited' }, c]), [
-    'ENGINE            NAME ID           IMAGE   STATE   PID POD HOSTNAME',
-    'podman (uid 1000) mine fb296f7ac601 busybox exited          web',
-    'podman            web  fb296f7ac601 busybox running   7     web',
-    '',
-  ].join('\n'));
+  const c: Container = {
+    engine: 'podman',
+    engineUid: 0,
+    id: 'fb296f7ac601'.padEnd(64, '0'),
+    name: 'web',
+    image: 'busybox',
+    state: 'running',
+    pid: 7,
+    hostname: 'web',
+    namespaces: [],
+    source: 'api',
+  };
+  assert.equal(
+    containerTable([{ ...c, engineUid: 1000, name: 'mine', pid: undefined, state: 'exited' }, c]),
+    [
+      'ENGINE            NAME ID           IMAGE   STATE   PID POD HOSTNAME',
+      'podman (uid 1000) mine fb296f7ac601 busybox exited          web',
+      'podman            web  fb296f7ac601 busybox running   7     web',
+      '',
+    ].join('\n'),
+  );
 });
 
 it('says under a list how many fds of how many processes the scan left unread, and which', () => {
-  assert.equal(cutNotice({ processes: 2, fds: 1_234_567, pids: [40, 41] }),
-    'nsx: at least 1,234,567 fds of 2 processes (pids 40, 41) were not read, past what a scan reads of each and of all: a namespace that only they hold is not listed\n');
-  assert.match(cutNotice({ processes: 50, fds: 900_000, pids: [1, 2, 3, 4, 5, 6, 7, 8] }), /\(pids 1, 2, 3, 4, 5, 6, 7, 8, …\)/);
-  assert.deepEqual(listJson([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } }).cut, { processes: 1, fds: 9, pids: [7] });
+  assert.equal(
+    cutNotice({ processes: 2, fds: 1_234_567, pids: [40, 41] }),
+    'nsx: at least 1,234,567 fds of 2 processes (pids 40, 41) were not read, past what a scan reads of each and of all: a namespace that only they hold is not listed\n',
+  );
+  assert.match(
+    cutNotice({ processes: 50, fds: 900_000, pids: [1, 2, 3, 4, 5, 6, 7, 8] }),
+    /\(pids 1, 2, 3, 4, 5, 6, 7, 8, …\)/,
+  );
+  assert.deepEqual(
+    listJson([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } })
+      .cut,
+    { processes: 1, fds: 9, pids: [7] },
+  );
 });

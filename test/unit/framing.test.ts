@@ -19,16 +19,21 @@ async function pair(): Promise<[Socket, Socket]> {
 }
 
 function read(bytes: string | Buffer, limits = { maxMessageBytes: 100, partialTimeoutMs: 300 }) {
-  return pair().then(([client, server]) => new Promise<{ messages: unknown[]; error?: string }>((resolve) => {
-    const reader = new LimitedMessageReader(server, limits);
-    const messages: unknown[] = [];
-    let error: string | undefined;
-    reader.onError((e) => { error = e.message; });
-    reader.listen((m) => messages.push(m));
-    server.on('close', () => resolve({ messages, error }));
-    client.write(bytes);
-    setTimeout(() => client.end(), 600);
-  }));
+  return pair().then(
+    ([client, server]) =>
+      new Promise<{ messages: unknown[]; error?: string }>((resolve) => {
+        const reader = new LimitedMessageReader(server, limits);
+        const messages: unknown[] = [];
+        let error: string | undefined;
+        reader.onError((e) => {
+          error = e.message;
+        });
+        reader.listen((m) => messages.push(m));
+        server.on('close', () => resolve({ messages, error }));
+        client.write(bytes);
+        setTimeout(() => client.end(), 600);
+      }),
+  );
 }
 
 const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -61,7 +66,10 @@ it('reads messages split at every byte and joined, from an in-memory stream', as
   const body = (n: number) => `{"jsonrpc":"2.0","method":"m${n}","params":{"s":"é"}}`;
   const bytes = Buffer.from(frame(body(1)) + frame(body(2)) + frame(body(3)));
   const stream = new PassThrough();
-  const reader = new LimitedMessageReader(stream as unknown as Socket, { maxMessageBytes: 1000, partialTimeoutMs: 5000 });
+  const reader = new LimitedMessageReader(stream as unknown as Socket, {
+    maxMessageBytes: 1000,
+    partialTimeoutMs: 5000,
+  });
   const methods: string[] = [];
   reader.listen((m) => methods.push((m as unknown as { method: string }).method));
   // The first message one byte at a time, the other two in one chunk.

@@ -28,9 +28,11 @@ const ctx: ScanContext = {
 };
 
 function model(scan: Partial<RawScan>) {
-  return buildModel(stateOf({ processes: [], mounts: [], addresses: [], hints: [], ...scan }), ctx, Date.now()).snapshot;
+  return buildModel(stateOf({ processes: [], mounts: [], addresses: [], hints: [], ...scan }), ctx, Date.now())
+    .snapshot;
 }
-const find = (s: ReturnType<typeof model>, type: NsType, inode: number) => s.namespaces.find((n) => n.type === type && n.inode === inode);
+const find = (s: ReturnType<typeof model>, type: NsType, inode: number) =>
+  s.namespaces.find((n) => n.type === type && n.inode === inode);
 
 it('puts each process in each of its namespaces, and the lowest pid marks the initial ones', () => {
   const s = model({ processes: [proc(1, {}), proc(20, { net: 100, uts: 101 }), proc(21, { net: 100 })] });
@@ -43,46 +45,83 @@ it('puts each process in each of its namespaces, and the lowest pid marks the in
 });
 
 it('counts fds and lists a bounded number of holders, but every name', () => {
-  const hogs = Array.from({ length: MAX_HOLDERS + 10 }, (_, i) => proc(100 + i, {}, { nsfds: [[3, 'net', 300, 1000]] }));
-  const mounts: RawScan['mounts'] = [[HOST.mnt, 1, [{ type: 'net', inode: 300, path: '/run/netns/blue' }, { type: 'net', inode: 300, path: '/run/nsx/pins/net/lab' }]]];
+  const hogs = Array.from({ length: MAX_HOLDERS + 10 }, (_, i) =>
+    proc(100 + i, {}, { nsfds: [[3, 'net', 300, 1000]] }),
+  );
+  const mounts: RawScan['mounts'] = [
+    [
+      HOST.mnt,
+      1,
+      [
+        { type: 'net', inode: 300, path: '/run/netns/blue' },
+        { type: 'net', inode: 300, path: '/run/nsx/pins/net/lab' },
+      ],
+    ],
+  ];
   const ns = find(model({ processes: [proc(1, {}), ...hogs], mounts }), 'net', 300)!;
   assert.equal(ns.pids.length, 0);
   assert.equal(ns.holders.filter((h) => h.kind === 'fd').length, MAX_HOLDERS);
   assert.equal(ns.holdersOmitted, 10);
-  assert.deepEqual(ns.holders.find((h) => h.kind === 'fd'), { kind: 'fd', pid: 100, fd: 3, comm: 'p100', count: 1000 });
-  assert.deepEqual(ns.holders.filter((h) => h.kind === 'mount').map((h) => h.kind === 'mount' && (h.pin ?? h.netns)), ['blue', 'lab'], 'names are never cut');
-  assert.deepEqual(ns.pins.map((p) => p.name), ['lab']);
+  assert.deepEqual(
+    ns.holders.find((h) => h.kind === 'fd'),
+    { kind: 'fd', pid: 100, fd: 3, comm: 'p100', count: 1000 },
+  );
+  assert.deepEqual(
+    ns.holders.filter((h) => h.kind === 'mount').map((h) => h.kind === 'mount' && (h.pin ?? h.netns)),
+    ['blue', 'lab'],
+    'names are never cut',
+  );
+  assert.deepEqual(
+    ns.pins.map((p) => p.name),
+    ['lab'],
+  );
 });
 
 it('says how many fds of how many processes the reads left, with a few of their pids', () => {
-  assert.equal(model({ processes: [proc(1, {}), proc(2, {}, { nsfds: [[3, 'net', 300, 4000]] })] }).cut, undefined, 'nothing cut, nothing said');
-  const hogs = Array.from({ length: 10 }, (_, i) => proc(100 + i, {}, { nsfds: [[3, 'net', 300, 60]], fdsUnread: 1000 + i }));
+  assert.equal(
+    model({ processes: [proc(1, {}), proc(2, {}, { nsfds: [[3, 'net', 300, 4000]] })] }).cut,
+    undefined,
+    'nothing cut, nothing said',
+  );
+  const hogs = Array.from({ length: 10 }, (_, i) =>
+    proc(100 + i, {}, { nsfds: [[3, 'net', 300, 60]], fdsUnread: 1000 + i }),
+  );
   const s = model({ processes: [proc(1, {}), ...hogs] });
   assert.deepEqual(s.cut, { processes: 10, fds: 10_045, pids: [100, 101, 102, 103, 104, 105, 106, 107] });
 });
 
-it('sees a mount namespace once, and pins only in nsxd\'s own', () => {
+it("sees a mount namespace once, and pins only in nsxd's own", () => {
   const mounts: RawScan['mounts'] = [
     [HOST.mnt, 1, [{ type: 'net', inode: 500, path: '/run/nsx/pins/net/lab-again' }]],
     [HOST.mnt, 2, [{ type: 'net', inode: 500, path: '/run/nsx/pins/net/lab-again' }]],
     [900, 30, [{ type: 'net', inode: 500, path: '/run/netns/inside' }]],
   ];
   const ns = find(model({ processes: [proc(1, {}), proc(30, { mnt: 900 })], mounts }), 'net', 500)!;
-  assert.deepEqual(ns.holders.map((h) => h.kind === 'mount' && `${h.path} in ${h.mntns}${h.netns ? ` as ${h.netns}` : ''}`),
-    ['/run/nsx/pins/net/lab-again in 12', '/run/netns/inside in 900'], 'another mount namespace\'s /run/netns is not ours to name');
+  assert.deepEqual(
+    ns.holders.map((h) => h.kind === 'mount' && `${h.path} in ${h.mntns}${h.netns ? ` as ${h.netns}` : ''}`),
+    ['/run/nsx/pins/net/lab-again in 12', '/run/netns/inside in 900'],
+    "another mount namespace's /run/netns is not ours to name",
+  );
   assert.deepEqual(ns.pins, [{ name: 'lab', paths: ['/run/nsx/pins/net/lab-again'] }]);
 });
 
-it('calls a namespace a container\'s only when most of its processes are in that container', () => {
+it("calls a namespace a container's only when most of its processes are in that container", () => {
   const docker = '0::/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope\n';
   // One cgroup file is read for each set of namespaces: it speaks for every process of the set.
   const inside = [40, 41, 42].map((pid) => proc(pid, { net: 400, uts: 401 }));
   const joined = proc(43, { mnt: 402, net: 400, pid: 403 });
-  const s = model({ processes: [proc(1, {}), ...inside, joined], hints: [[setOf(inside[0].ns), containerFromCgroup(docker)!]] });
-  assert.deepEqual(find(s, 'net', 400)?.container, { runtime: 'docker', id: '0123456789ab' }, 'three of its four processes are the container\'s');
+  const s = model({
+    processes: [proc(1, {}), ...inside, joined],
+    hints: [[setOf(inside[0].ns), containerFromCgroup(docker)!]],
+  });
+  assert.deepEqual(
+    find(s, 'net', 400)?.container,
+    { runtime: 'docker', id: '0123456789ab' },
+    "three of its four processes are the container's",
+  );
   assert.deepEqual(find(s, 'uts', 401)?.container, { runtime: 'docker', id: '0123456789ab' });
-  assert.equal(find(s, 'net', HOST.net)?.container, undefined, 'the host is not the container\'s');
-  assert.equal(find(s, 'mnt', 402)?.container, undefined, 'a set with no container cgroup is no container\'s');
+  assert.equal(find(s, 'net', HOST.net)?.container, undefined, "the host is not the container's");
+  assert.equal(find(s, 'mnt', 402)?.container, undefined, "a set with no container cgroup is no container's");
 });
 
 it('records pid_for_children of a process that unshared a pid namespace as a holder of it', () => {
@@ -93,7 +132,14 @@ it('records pid_for_children of a process that unshared a pid namespace as a hol
 });
 
 it('gives a net namespace the addresses its processes read', () => {
-  const s = model({ processes: [proc(1, {}), proc(60, { net: 700 })], mounts: [], addresses: [[700, ['10.88.0.5', 'fd00::5']], [HOST.net, []]] });
+  const s = model({
+    processes: [proc(1, {}), proc(60, { net: 700 })],
+    mounts: [],
+    addresses: [
+      [700, ['10.88.0.5', 'fd00::5']],
+      [HOST.net, []],
+    ],
+  });
   assert.deepEqual(find(s, 'net', 700)?.addresses, ['10.88.0.5', 'fd00::5']);
   assert.equal(find(s, 'net', HOST.net)?.addresses, undefined);
 });

@@ -3,14 +3,36 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { it } from 'node:test';
-import { compressIpv6, FDS_PER_PROCESS, parseNsfsMounts, parseStat, scanProcesses, unescapeMountPath } from '../../helper/daemon/discovery/procfs';
+import {
+  compressIpv6,
+  FDS_PER_PROCESS,
+  parseNsfsMounts,
+  parseStat,
+  scanProcesses,
+  unescapeMountPath,
+} from '../../helper/daemon/discovery/procfs';
 
 it('reads comm, state, ppid, flags, start time and where the arguments start from a stat line, whatever comm holds', () => {
   // kthreadd's line: flags 0x208040 has PF_KTHREAD (0x200000).
-  const kthreadd = '2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 1 0 0 20 0 1 0 5 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0';
-  assert.deepEqual(parseStat(kthreadd), { comm: 'kthreadd', state: 'S', ppid: 0, flags: 0x208040, starttime: '5', argStart: '0' });
+  const kthreadd =
+    '2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 1 0 0 20 0 1 0 5 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0';
+  assert.deepEqual(parseStat(kthreadd), {
+    comm: 'kthreadd',
+    state: 'S',
+    ppid: 0,
+    flags: 0x208040,
+    starttime: '5',
+    argStart: '0',
+  });
   const odd = '4242 (a) b (c) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0';
-  assert.deepEqual(parseStat(odd), { comm: 'a) b (c', state: 'S', ppid: 1, flags: 4194560, starttime: '98765', argStart: undefined });
+  assert.deepEqual(parseStat(odd), {
+    comm: 'a) b (c',
+    state: 'S',
+    ppid: 1,
+    flags: 4194560,
+    starttime: '98765',
+    argStart: undefined,
+  });
 });
 
 it('finds nsfs bind mounts and the namespace each names', () => {

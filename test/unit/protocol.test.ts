@@ -3,16 +3,33 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  HOSTNAME, isolateDefault, parseCreate, parseDetails, parseList, parsePin, parsePrint, parseSubscribe, parseTerminalAck, parseTerminalInput, parseTerminalOpen,
-  parseTerminalResize, parseUnpin, PIN_NAME,
+  HOSTNAME,
+  isolateDefault,
+  parseCreate,
+  parseDetails,
+  parseList,
+  parsePin,
+  parsePrint,
+  parseSubscribe,
+  parseTerminalAck,
+  parseTerminalInput,
+  parseTerminalOpen,
+  parseTerminalResize,
+  parseUnpin,
+  PIN_NAME,
 } from '../../helper/common/protocol';
 
-const invalid = (re: RegExp) => (err: unknown) => (err as { code?: number }).code === -32602 && re.test((err as Error).message);
+const invalid = (re: RegExp) => (err: unknown) =>
+  (err as { code?: number }).code === -32602 && re.test((err as Error).message);
 
 describe('protocol: pins', () => {
   it('parses a pin by pid or by inode, and refuses one by neither', () => {
     assert.deepEqual(parsePin({ pid: 42, type: 'net', name: 'web-net' }), { pid: 42, type: 'net', name: 'web-net' });
-    assert.deepEqual(parsePin({ inode: 4026531840, type: 'uts', name: 'a' }), { inode: 4026531840, type: 'uts', name: 'a' });
+    assert.deepEqual(parsePin({ inode: 4026531840, type: 'uts', name: 'a' }), {
+      inode: 4026531840,
+      type: 'uts',
+      name: 'a',
+    });
     assert.throws(() => parsePin({ type: 'uts', name: 'a' }), invalid(/by pid, or by inode/));
   });
 
@@ -25,7 +42,8 @@ describe('protocol: pins', () => {
 
   it('refuses unknown types, bad pids and inodes', () => {
     assert.throws(() => parsePin({ pid: 1, type: 'NET', name: 'a' }), invalid(/not a namespace type/));
-    for (const pid of [0, -1, 1.5, '1', 2 ** 31]) assert.throws(() => parsePin({ pid, type: 'uts', name: 'a' }), invalid(/not a pid/), String(pid));
+    for (const pid of [0, -1, 1.5, '1', 2 ** 31])
+      assert.throws(() => parsePin({ pid, type: 'uts', name: 'a' }), invalid(/not a pid/), String(pid));
     assert.throws(() => parseDetails({ type: 'net', inode: -5 }), invalid(/not an inode number/));
     assert.throws(() => parseDetails(null), invalid(/params must be an object/));
   });
@@ -44,21 +62,34 @@ describe('protocol: pins', () => {
 
 describe('protocol: terminals', () => {
   it('parses each kind of target', () => {
-    assert.deepEqual(parseTerminalOpen({ target: { pid: 7, inodes: { net: 9 } } }).target, { pid: 7, inodes: { net: 9 } });
-    assert.deepEqual(parseTerminalOpen({ target: { pin: { type: 'net', name: 'lab' } } }).target, { pin: { type: 'net', name: 'lab' } });
-    assert.deepEqual(parseTerminalOpen({ target: { namespace: { type: 'mnt', inode: 3 } } }).target, { namespace: { type: 'mnt', inode: 3 } });
+    assert.deepEqual(parseTerminalOpen({ target: { pid: 7, inodes: { net: 9 } } }).target, {
+      pid: 7,
+      inodes: { net: 9 },
+    });
+    assert.deepEqual(parseTerminalOpen({ target: { pin: { type: 'net', name: 'lab' } } }).target, {
+      pin: { type: 'net', name: 'lab' },
+    });
+    assert.deepEqual(parseTerminalOpen({ target: { namespace: { type: 'mnt', inode: 3 } } }).target, {
+      namespace: { type: 'mnt', inode: 3 },
+    });
     assert.throws(() => parseTerminalOpen({ target: {} }), invalid(/a pid, a pin, a namespace or a container/));
-    assert.throws(() => parseTerminalOpen({ target: { pid: 7, inodes: { bogus: 1 } } }), invalid(/not a namespace type/));
+    assert.throws(
+      () => parseTerminalOpen({ target: { pid: 7, inodes: { bogus: 1 } } }),
+      invalid(/not a namespace type/),
+    );
   });
 
   it('keeps only the environment a client may set', () => {
-    const r = parseTerminalOpen({ env: { TERM: 'xterm', LANG: 'C.UTF-8', LC_ALL: 'C', LD_PRELOAD: '/tmp/evil.so', PATH: '/tmp' } });
+    const r = parseTerminalOpen({
+      env: { TERM: 'xterm', LANG: 'C.UTF-8', LC_ALL: 'C', LD_PRELOAD: '/tmp/evil.so', PATH: '/tmp' },
+    });
     assert.deepEqual(r.env, { TERM: 'xterm', LANG: 'C.UTF-8', LC_ALL: 'C' });
     assert.throws(() => parseTerminalOpen({ env: { TERM: 'a\0b' } }), invalid(/without NUL/));
   });
 
   it('takes hostnames by one rule', () => {
-    for (const h of ['web', 'web-1.example.org', 'a'.repeat(63)]) assert.equal(parseTerminalOpen({ hostname: h }).hostname, h);
+    for (const h of ['web', 'web-1.example.org', 'a'.repeat(63)])
+      assert.equal(parseTerminalOpen({ hostname: h }).hostname, h);
     for (const h of ['-web', 'web-', 'a..b', 'a'.repeat(64), 'we b', 'a_b', `${'a'.repeat(60)}.`.repeat(5)]) {
       assert.equal(HOSTNAME.test(h), false, h);
       assert.throws(() => parseTerminalOpen({ hostname: h }), invalid(/hostname/), h);
@@ -66,11 +97,18 @@ describe('protocol: terminals', () => {
   });
 
   it('bounds commands and pty sizes', () => {
-    assert.deepEqual(parseTerminalOpen({ command: ['sh', '-c', 'true'], pty: { cols: 80, rows: 24 } }).command, ['sh', '-c', 'true']);
+    assert.deepEqual(parseTerminalOpen({ command: ['sh', '-c', 'true'], pty: { cols: 80, rows: 24 } }).command, [
+      'sh',
+      '-c',
+      'true',
+    ]);
     assert.throws(() => parseTerminalOpen({ command: [] }), invalid(/non-empty array/));
     assert.throws(() => parseTerminalOpen({ command: Array(257).fill('x') }), invalid(/at most 256/));
     assert.throws(() => parseTerminalOpen({ command: [42] }), invalid(/command\[0\]/));
-    assert.throws(() => parseTerminalOpen({ pty: { cols: 0, rows: 24 } }), invalid(/cols must be an integer from 1 to 1000/));
+    assert.throws(
+      () => parseTerminalOpen({ pty: { cols: 0, rows: 24 } }),
+      invalid(/cols must be an integer from 1 to 1000/),
+    );
     assert.throws(() => parseTerminalOpen({ types: [] }), invalid(/non-empty array/));
     assert.deepEqual(parseTerminalOpen({ types: ['net', 'net', 'uts'] }).types, ['net', 'uts']);
   });
@@ -84,7 +122,15 @@ describe('protocol: terminals', () => {
   });
 
   it('isolates in every namespace but time by default', () => {
-    assert.deepEqual(isolateDefault(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']), ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'user', 'uts']);
+    assert.deepEqual(isolateDefault(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']), [
+      'cgroup',
+      'ipc',
+      'mnt',
+      'net',
+      'pid',
+      'user',
+      'uts',
+    ]);
   });
 
   it('subscribes every 2 s unless told, never faster than every 0.5 s', () => {
@@ -95,7 +141,10 @@ describe('protocol: terminals', () => {
 
   it('prints the table of the types asked, each once, or of all', () => {
     assert.deepEqual(parsePrint(undefined), { rescan: false });
-    assert.deepEqual(parsePrint({ types: ['net', 'pid', 'net'], rescan: true }), { rescan: true, types: ['net', 'pid'] });
+    assert.deepEqual(parsePrint({ types: ['net', 'pid', 'net'], rescan: true }), {
+      rescan: true,
+      types: ['net', 'pid'],
+    });
     assert.deepEqual(parseList({ rescan: true }), { rescan: true });
     assert.throws(() => parseList({ rescan: 'yes' }), invalid(/rescan must be true or false/));
     assert.throws(() => parsePrint({ rescan: 1 }), invalid(/rescan must be true or false/));

@@ -29,7 +29,12 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /** Where scripts/setup-vscode-test.sh installs code-server. */
 export const codeServerBin = path.join(
-  repoRoot, '.vscode-test', `code-server-${CODE_SERVER_VERSION}`, 'node_modules', '.bin', 'code-server',
+  repoRoot,
+  '.vscode-test',
+  `code-server-${CODE_SERVER_VERSION}`,
+  'node_modules',
+  '.bin',
+  'code-server',
 );
 
 const USER_SETTINGS = {
@@ -43,8 +48,13 @@ const USER_SETTINGS = {
 // Without the networking switches Chromium keeps dialing Google's services,
 // which this machine's closed network refuses.
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
 ];
 
 const UI_POLL_MS = 100;
@@ -61,7 +71,11 @@ const UI_DEFAULT_TIMEOUT_MS = 10_000;
  * @returns {Promise<number>} the suite's exit code
  */
 export async function runInCodeServer({
-  extensionDevelopmentPath, extensionTestsPath, workspaceFolder, env = {}, screenshotPath,
+  extensionDevelopmentPath,
+  extensionTestsPath,
+  workspaceFolder,
+  env = {},
+  screenshotPath,
   timeoutMs = 10 * 60_000,
 }) {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'nsx-code-server-'));
@@ -89,24 +103,31 @@ export async function runInCodeServer({
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const timer = setTimeout(
-    () => aborted.reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs,
+    () => aborted.reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)}s`)),
+    timeoutMs,
   );
 
   try {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     server = startCodeServer({
-      port, userDataDir, extensionsDir, configFile,
+      port,
+      userDataDir,
+      extensionsDir,
+      configFile,
       env: { ...env, NSX_UI_REQUESTS_DIR: requestsDir },
     });
     await Promise.race([waitForHttp(`${origin}/healthz`, server), aborted.promise]);
     log(`code-server ready at ${origin}`);
 
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: CHROMIUM_ARGS,
       // Our own handlers shut everything down; Playwright's would exit the
       // process on SIGINT before the temp dirs are removed.
-      handleSIGINT: false, handleSIGTERM: false,
+      handleSIGINT: false,
+      handleSIGTERM: false,
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 
@@ -117,7 +138,9 @@ export async function runInCodeServer({
     // runs extension tests; the extension host's console output (mocha's
     // reporter) arrives here too. All of it goes to stdout to keep its order.
     await page.exposeFunction('codeAutomationLog', (_level, args) => printWorkbenchLog(args));
-    await page.exposeFunction('codeAutomationExit', (code) => { if (!reloading.now) automationExit.resolve(code); });
+    await page.exposeFunction('codeAutomationExit', (code) => {
+      if (!reloading.now) automationExit.resolve(code);
+    });
     // Errors VS Code logs itself come through codeAutomationLog already; its
     // console copies are the ones styled with %c.
     page.on('console', (msg) => {
@@ -131,8 +154,9 @@ export async function runInCodeServer({
       ['extensionDevelopmentPath', remote + path.resolve(extensionDevelopmentPath)],
       ['extensionTestsPath', remote + wrapper],
     ];
-    const url = `${origin}/?folder=${encodeURIComponent(path.resolve(workspaceFolder))}`
-      + `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    const url =
+      `${origin}/?folder=${encodeURIComponent(path.resolve(workspaceFolder))}` +
+      `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await page.goto(url);
 
     const code = await Promise.race([automationExit.promise, server.exited.then(serverDied), aborted.promise]);
@@ -182,22 +206,42 @@ function startCodeServer({ port, userDataDir, extensionsDir, configFile, env }) 
   // No gallery: otherwise the workbench queries open-vsx.org at startup,
   // which this network refuses.
   childEnv.EXTENSIONS_GALLERY = '{}';
-  const child = spawn(codeServerBin, [
-    '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--config', configFile,
-    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-  ], {
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group, so stop() also ends the extension host, pty
-    // host and file watcher that code-server forks.
-    detached: true,
-  });
+  const child = spawn(
+    codeServerBin,
+    [
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--config',
+      configFile,
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+    ],
+    {
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so stop() also ends the extension host, pty
+      // host and file watcher that code-server forks.
+      detached: true,
+    },
+  );
   prefixLines(child.stdout, '[code-server] ');
   prefixLines(child.stderr, '[code-server] ');
 
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
+  const killGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      /* already gone */
+    }
+  };
   // Last resort if our process exits without reaching stop().
   const onExit = () => killGroup('SIGKILL');
   process.once('exit', onExit);
@@ -221,13 +265,17 @@ function serverDied(status) {
 
 async function waitForHttp(url, server) {
   let down = false;
-  server.exited.then(() => { down = true; });
+  server.exited.then(() => {
+    down = true;
+  });
   const deadline = Date.now() + 60_000;
   while (!down && Date.now() < deadline) {
     try {
       const res = await fetch(url);
       if (res.ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await sleep(200);
   }
   throw new Error(down ? 'code-server exited before answering HTTP' : `no answer from ${url} within 60s`);
@@ -245,7 +293,9 @@ function watchUiRequests(dir, page, reloading) {
       let names = [];
       try {
         names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json') && !n.endsWith('.result.json')).sort();
-      } catch { /* dir removed during shutdown */ }
+      } catch {
+        /* dir removed during shutdown */
+      }
       for (const name of names) {
         if (stopped) break;
         const file = path.join(dir, name);
@@ -264,12 +314,17 @@ function watchUiRequests(dir, page, reloading) {
       await sleep(UI_POLL_MS);
     }
   })().catch((err) => log(`UI request watcher stopped: ${err.message}`));
-  return () => { stopped = true; };
+  return () => {
+    stopped = true;
+  };
 }
 
 async function performUiAction(page, { action, selector, path: file, key, text, timeoutMs }, reloading) {
   const timeout = timeoutMs ?? UI_DEFAULT_TIMEOUT_MS;
-  const need = (value, what) => { if (!value) throw new Error(`"${action}" needs "${what}"`); return value; };
+  const need = (value, what) => {
+    if (!value) throw new Error(`"${action}" needs "${what}"`);
+    return value;
+  };
   switch (action) {
     case 'click':
       await page.click(need(selector, 'selector'), { timeout });
@@ -280,7 +335,11 @@ async function performUiAction(page, { action, selector, path: file, key, text, 
       await page.waitForSelector(need(selector, 'selector'), { state: 'visible', timeout });
       return { ok: true };
     case 'screenshot':
-      if (selector) await page.locator(selector).first().screenshot({ path: need(file, 'path'), timeout });
+      if (selector)
+        await page
+          .locator(selector)
+          .first()
+          .screenshot({ path: need(file, 'path'), timeout });
       else await page.screenshot({ path: need(file, 'path'), timeout });
       return { ok: true };
     case 'press':
@@ -317,7 +376,9 @@ function prefixLines(stream, prefix) {
     rest = lines.pop();
     for (const line of lines) if (line.trim()) process.stdout.write(`${prefix}${line}\n`);
   });
-  stream.on('end', () => { if (rest) process.stdout.write(`${prefix}${rest}\n`); });
+  stream.on('end', () => {
+    if (rest) process.stdout.write(`${prefix}${rest}\n`);
+  });
 }
 
 function freePort() {
@@ -334,7 +395,10 @@ function freePort() {
 function deferred() {
   let resolve;
   let reject;
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   // Callers race it; an unobserved rejection must not crash the process.
   promise.catch(() => {});
   return { promise, resolve, reject };

@@ -5,7 +5,13 @@ import { defineSuite } from './suite';
 
 export function run(): Promise<void> {
   // NSX_GREP runs only the tests whose titles match it (while working on one).
-  const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec', ...(process.env.NSX_GREP ? { grep: process.env.NSX_GREP } : {}) });
+  const mocha = new Mocha({
+    ui: 'bdd',
+    timeout: 60_000,
+    color: false,
+    reporter: 'spec',
+    ...(process.env.NSX_GREP ? { grep: process.env.NSX_GREP } : {}),
+  });
   // The tests are bundled with this file: give them mocha's globals, then define them.
   mocha.suite.emit('pre-require', globalThis, 'suite.ts', mocha);
   defineSuite();

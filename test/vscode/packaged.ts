@@ -17,8 +17,14 @@ export async function run(): Promise<void> {
     const api = (await extension.activate()) as Api;
     await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
     await api.model.refresh();
-    assert.ok(api.model.allNamespaces().some((ns) => ns.initial), 'the host\'s namespaces listed');
-    const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts'], hostname: 'packaged' })) as NsTerminal;
+    assert.ok(
+      api.model.allNamespaces().some((ns) => ns.initial),
+      "the host's namespaces listed",
+    );
+    const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
+      types: ['uts'],
+      hostname: 'packaged',
+    })) as NsTerminal;
     await waitFor(() => t.session, 30_000, 'the session');
     t.terminal!.sendText("hostname; echo D''ONE");
     await waitFor(() => /packaged\r?\n[\s\S]*DONE/.test(t.output), 30_000, 'the shell answering in its namespace');

@@ -23,15 +23,25 @@ interface Before {
 async function typed(t: NsTerminal, line: string, marker: string): Promise<string> {
   const from = t.output.length;
   t.terminal!.sendText(`${line}; echo ${marker.slice(0, 1)}''${marker.slice(1)}`);
-  return waitFor(() => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined), 30_000, `"${marker}" in the terminal`);
+  return waitFor(
+    () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined),
+    30_000,
+    `"${marker}" in the terminal`,
+  );
 }
 
 async function beforeReload(api: Api, state: string): Promise<never> {
   await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
-  const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'reloaded' })) as NsTerminal;
+  const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
+    types: ['uts', 'pid', 'mnt'],
+    hostname: 'reloaded',
+  })) as NsTerminal;
   await waitFor(() => t.session, 30_000, 'the session');
   const shell = Number(/shell=(\d+)/.exec(await typed(t, 'echo shell=$$', 'UP'))![1]);
-  const other = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts'], hostname: 'closed' })) as NsTerminal;
+  const other = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
+    types: ['uts'],
+    hostname: 'closed',
+  })) as NsTerminal;
   const closed = (await waitFor(() => other.session, 30_000, 'the other session')).session;
   other.terminal!.dispose();
   await waitFor(() => !api.terminals.all.has(other), 30_000, 'the closed terminal forgotten');
@@ -45,12 +55,23 @@ async function beforeReload(api: Api, state: string): Promise<never> {
 }
 
 async function afterReload(api: Api, before: Before): Promise<void> {
-  const t = await waitFor(() => [...api.terminals.all].find((x) => x.session?.session === before.session), 30_000, 'the terminal given back');
+  const t = await waitFor(
+    () => [...api.terminals.all].find((x) => x.session?.session === before.session),
+    30_000,
+    'the terminal given back',
+  );
   assert.equal(t.terminal!.name, 'nsx: isolated reloaded', 'the same name');
   await waitFor(() => !t.detached && t.output.includes('[attached again]'), 30_000, 'attached again');
   await waitFor(() => t.output.includes('WHILEAWAY'), 30_000, 'what it printed while no window was there');
-  assert.match(await typed(t, 'echo shell=$$; hostname', 'BACK'), new RegExp(`shell=${before.shell}\\b[\\s\\S]*reloaded`), 'the same shell, in its namespaces');
-  assert.ok(![...api.terminals.all].some((x) => x.session?.session === before.closed), 'a terminal the user closed is not given back');
+  assert.match(
+    await typed(t, 'echo shell=$$; hostname', 'BACK'),
+    new RegExp(`shell=${before.shell}\\b[\\s\\S]*reloaded`),
+    'the same shell, in its namespaces',
+  );
+  assert.ok(
+    ![...api.terminals.all].some((x) => x.session?.session === before.closed),
+    'a terminal the user closed is not given back',
+  );
   t.terminal!.dispose();
   await waitFor(() => !api.terminals.all.has(t), 30_000, 'its session closed with it');
 }
@@ -70,6 +91,8 @@ export async function run(): Promise<void> {
     console.log('0 passed, 1 failed');
     throw err;
   }
-  console.log('  ✔ terminals survive a window reload: the same name, the same shell, what it printed meanwhile; a closed one stays closed');
+  console.log(
+    '  ✔ terminals survive a window reload: the same name, the same shell, what it printed meanwhile; a closed one stays closed',
+  );
   console.log('1 passed, 0 failed');
 }

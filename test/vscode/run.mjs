@@ -71,8 +71,10 @@ async function runInDesktop(vscodeExecutablePath) {
       extensionDevelopmentPath,
       extensionTestsPath,
       launchArgs: [
-        workspaceFolder, '--disable-extensions',
-        `--user-data-dir=${path.join(profile, 'user-data')}`, `--extensions-dir=${path.join(profile, 'extensions')}`,
+        workspaceFolder,
+        '--disable-extensions',
+        `--user-data-dir=${path.join(profile, 'user-data')}`,
+        `--extensions-dir=${path.join(profile, 'extensions')}`,
       ],
       extensionTestsEnv: env,
     });
@@ -89,7 +91,11 @@ async function runInBrowser() {
   execFileSync('bash', [path.join(repoRoot, 'scripts/setup-vscode-test.sh')], { stdio: 'inherit' });
   const { runInCodeServer } = await import('./codeserver.mjs');
   return runInCodeServer({
-    extensionDevelopmentPath, extensionTestsPath, workspaceFolder, env, screenshotPath: opts.screenshot,
+    extensionDevelopmentPath,
+    extensionTestsPath,
+    workspaceFolder,
+    env,
+    screenshotPath: opts.screenshot,
   });
 }
 
@@ -109,7 +115,9 @@ function desktopVSCode() {
       const product = JSON.parse(fs.readFileSync(path.join(install, 'resources/app/product.json'), 'utf8'));
       const electron = path.join(install, product.applicationName);
       if (fs.existsSync(electron)) return electron;
-    } catch { /* not a desktop install */ }
+    } catch {
+      /* not a desktop install */
+    }
     return undefined;
   }
   return undefined;

@@ -18,9 +18,14 @@ import { fakeEngine, FakeEngine } from '../fake-engine';
 import { createUser } from '../support';
 import { ui, uiAvailable } from './ui';
 
-const inode = (pid: number | 'self', type: string) => Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
+const inode = (pid: number | 'self', type: string) =>
+  Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
@@ -39,7 +44,9 @@ async function namespaceNode(api: Api, key: NsKey): Promise<NamespaceNode> {
   await api.model.refresh();
   const type = api.namespaces.getChildren().find((n) => n instanceof api.nodes.TypeNode && n.type === key.type);
   assert.ok(type, `a ${key.type} type node`);
-  const ns = api.namespaces.getChildren(type).find((n) => n instanceof api.nodes.NamespaceNode && n.key.inode === key.inode);
+  const ns = api.namespaces
+    .getChildren(type)
+    .find((n) => n instanceof api.nodes.NamespaceNode && n.key.inode === key.inode);
   assert.ok(ns, `${nsId(key)} under ${key.type}`);
   return ns as NamespaceNode;
 }
@@ -48,8 +55,11 @@ async function runInTerminal(t: NsTerminal, line: string, marker: string): Promi
   await until('the session to start', () => t.session);
   const from = t.output.length;
   t.terminal!.sendText(`${line}; echo ${marker.slice(0, 1)}''${marker.slice(1)}`);
-  return until(`"${marker}" in the terminal`, () => (t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined))
-    .catch((err: Error) => { throw new Error(`${err.message}; it shows: ${JSON.stringify(t.output.slice(-600))}`); });
+  return until(`"${marker}" in the terminal`, () =>
+    t.output.slice(from).includes(marker) ? t.output.slice(from) : undefined,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; it shows: ${JSON.stringify(t.output.slice(-600))}`);
+  });
 }
 
 /**
@@ -65,14 +75,19 @@ function ownDaemon(api: Api, prefix: string, args: string[] = []) {
   const config = () => vscode.workspace.getConfiguration('nsx');
   return {
     dir,
-    start: () => new Promise<{ proc: ChildProcess; listening: number }>((resolve, reject) => {
-      const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-      proc.stderr!.on('data', (d: Buffer) => { if (String(d).includes('listening on')) resolve({ proc, listening: Date.now() }); });
-      proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
-    }),
+    start: () =>
+      new Promise<{ proc: ChildProcess; listening: number }>((resolve, reject) => {
+        const proc = spawn(process.execPath, [nsxd, '--socket', socket, '--config', join(dir, 'none.json'), ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        proc.stderr!.on('data', (d: Buffer) => {
+          if (String(d).includes('listening on')) resolve({ proc, listening: Date.now() });
+        });
+        proc.once('exit', (code) => reject(new Error(`nsxd exited (${code})`)));
+      }),
     use: async () => {
       await config().update('socketPath', socket, vscode.ConfigurationTarget.Global);
-      await until('connected to the test\'s nsxd', () => api.connection.connectedTo === socket);
+      await until("connected to the test's nsxd", () => api.connection.connectedTo === socket);
     },
     done: async () => {
       await config().update('socketPath', undefined, vscode.ConfigurationTarget.Global);
@@ -96,10 +111,25 @@ export function defineSuite(): void {
       assert.ok(ext, 'the extension under test is installed');
       api = (await ext.activate()) as Api;
       await until('the connection to nsxd', () => api.connection.connected);
-      target = spawn('unshare', ['--uts', '--net', '--ipc', '--fork', '--', 'sh', '-c', 'hostname vscode-target; ip link set lo up; exec sleep 3600'], { stdio: 'ignore' });
+      target = spawn(
+        'unshare',
+        [
+          '--uts',
+          '--net',
+          '--ipc',
+          '--fork',
+          '--',
+          'sh',
+          '-c',
+          'hostname vscode-target; ip link set lo up; exec sleep 3600',
+        ],
+        { stdio: 'ignore' },
+      );
       targetPid = await until('the target process', () => {
         const kids = spawnSync('pgrep', ['-P', String(target.pid)], { encoding: 'utf8' }).stdout.trim();
-        return kids && spawnSync('cat', [`/proc/${kids}/comm`], { encoding: 'utf8' }).stdout.trim() === 'sleep' ? Number(kids) : undefined;
+        return kids && spawnSync('cat', [`/proc/${kids}/comm`], { encoding: 'utf8' }).stdout.trim() === 'sleep'
+          ? Number(kids)
+          : undefined;
       });
     });
 
@@ -118,7 +148,11 @@ export function defineSuite(): void {
       const ti = item(api, node);
       // Named first by what it is (its first process, here), the id after.
       assert.match(String(ti.label), /^unshare \(\d+\) · uts$/);
-      assert.match(String(ti.description), new RegExp(`^uts:\\[${inode(targetPid, 'uts')}\\] · 2 procs\\b`), 'unshare --fork and the sleep it forked');
+      assert.match(
+        String(ti.description),
+        new RegExp(`^uts:\\[${inode(targetPid, 'uts')}\\] · 2 procs\\b`),
+        'unshare --fork and the sleep it forked',
+      );
       assert.match(String(ti.contextValue), /^namespace uts\b.*\bjoinable\b/);
       assert.doesNotMatch(String(ti.contextValue), /\binitial\b/);
       assert.match((ti.tooltip as vscode.MarkdownString).value, /owner: `user:\[\d+\]`/);
@@ -136,20 +170,28 @@ export function defineSuite(): void {
         const init = roots.find((n) => n instanceof N().NamespaceNode && n.key.inode === inode('self', 'user'));
         assert.ok(init, 'the initial user namespace is a root');
         const owned = api.namespaces.getChildren(init);
-        assert.ok(owned.some((n) => n instanceof N().NamespaceNode && n.key.type === 'net' && n.key.inode === inode(targetPid, 'net')));
+        assert.ok(
+          owned.some(
+            (n) => n instanceof N().NamespaceNode && n.key.type === 'net' && n.key.inode === inode(targetPid, 'net'),
+          ),
+        );
       } finally {
         await vscode.commands.executeCommand('nsx.showByType');
       }
     });
 
-    it('lists processes with the namespaces that differ from PID 1\'s highlighted, and filters them', async () => {
+    it("lists processes with the namespaces that differ from PID 1's highlighted, and filters them", async () => {
       await vscode.commands.executeCommand('nsx.filter', { text: 'sleep 3600' });
       try {
         const procs = api.processes.getChildren();
         const mine = procs.find((n) => n instanceof N().ProcessNode && n.pid === targetPid);
         assert.ok(mine);
         assert.match(String(item(api, mine).description), /≠ initial: .*\bnet\b.*\buts\b/);
-        assert.ok(procs.every((n) => n instanceof N().ProcessNode && api.model.process(n.pid)?.cmdline.join(' ').includes('sleep 3600')));
+        assert.ok(
+          procs.every(
+            (n) => n instanceof N().ProcessNode && api.model.process(n.pid)?.cmdline.join(' ').includes('sleep 3600'),
+          ),
+        );
         const nsItems = api.processes.getChildren(mine).map((n) => item(api, n));
         assert.ok(nsItems.some((t) => t.label === `net:[${inode(targetPid, 'net')}]`));
       } finally {
@@ -171,7 +213,11 @@ export function defineSuite(): void {
         assert.match(String(item(api, more).label), /^Show more… \(\d+ left\)$/);
         await vscode.commands.executeCommand('nsx.showMore', more);
         const rest = api.model.allProcesses().filter((p) => !isKernelThread(p)).length;
-        assert.equal(api.processes.getChildren().length, Math.min(40, rest) + (rest > 40 ? 1 : 0) + 1, 'a second page, the kernel threads still one row');
+        assert.equal(
+          api.processes.getChildren().length,
+          Math.min(40, rest) + (rest > 40 ? 1 : 0) + 1,
+          'a second page, the kernel threads still one row',
+        );
       } finally {
         await config.update('pageSize', undefined, vscode.ConfigurationTarget.Global);
       }
@@ -184,7 +230,11 @@ export function defineSuite(): void {
     });
 
     it('opens a terminal in the namespaces of a process; its name says where; resize reaches stty', async () => {
-      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', new (N().ProcessNode)(undefined, targetPid, true), { types: ['uts', 'net'] })) as NsTerminal;
+      const t = (await vscode.commands.executeCommand(
+        'nsx.openTerminalInNamespaces',
+        new (N().ProcessNode)(undefined, targetPid, true),
+        { types: ['uts', 'net'] },
+      )) as NsTerminal;
       assert.ok(t);
       const out = await runInTerminal(t, 'hostname; readlink /proc/self/ns/net', 'DONE1');
       assert.match(out, /vscode-target/);
@@ -209,7 +259,11 @@ export function defineSuite(): void {
     });
 
     it('closing a terminal kills what it started', async () => {
-      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', new (N().ProcessNode)(undefined, targetPid, true), { types: ['uts'] })) as NsTerminal;
+      const t = (await vscode.commands.executeCommand(
+        'nsx.openTerminalInNamespaces',
+        new (N().ProcessNode)(undefined, targetPid, true),
+        { types: ['uts'] },
+      )) as NsTerminal;
       await runInTerminal(t, 'setsid sleep 4242 & sleep 4243 & true', 'STARTED');
       await until('the sleeps running', () => spawnSync('pgrep', ['-f', 'sleep 424[23]']).status === 0);
       t.terminal!.dispose();
@@ -217,15 +271,22 @@ export function defineSuite(): void {
     });
 
     it('opens an isolated terminal in fresh namespaces with its own hostname and /proc', async () => {
-      const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['user', 'uts', 'ipc', 'pid', 'mnt', 'net'], hostname: 'iso-vscode' })) as NsTerminal;
-      const out = await runInTerminal(t, 'hostname; ps -e -o pid=,comm= | head -3; readlink /proc/self/ns/net', 'DONE3');
+      const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
+        types: ['user', 'uts', 'ipc', 'pid', 'mnt', 'net'],
+        hostname: 'iso-vscode',
+      })) as NsTerminal;
+      const out = await runInTerminal(
+        t,
+        'hostname; ps -e -o pid=,comm= | head -3; readlink /proc/self/ns/net',
+        'DONE3',
+      );
       assert.match(out, /iso-vscode/);
       assert.match(out, /^\s*1 nsx-exec/m);
       assert.doesNotMatch(out, new RegExp(`net:\\[${inode('self', 'net')}\\]`));
       t.terminal!.dispose();
     });
 
-    it('shows a namespace\'s details in a read-only document', async () => {
+    it("shows a namespace's details in a read-only document", async () => {
       const node = await namespaceNode(api, { type: 'uts', inode: inode(targetPid, 'uts') });
       const editor = (await vscode.commands.executeCommand('nsx.showDetails', node)) as vscode.TextEditor;
       await until('the details text', () => editor.document.getText().includes('vscode-target'));
@@ -234,7 +295,11 @@ export function defineSuite(): void {
     });
 
     it('compares the namespaces of two processes side by side', async () => {
-      await vscode.commands.executeCommand('nsx.compareProcesses', new (N().ProcessNode)(undefined, targetPid, true), process.pid);
+      await vscode.commands.executeCommand(
+        'nsx.compareProcesses',
+        new (N().ProcessNode)(undefined, targetPid, true),
+        process.pid,
+      );
       const tab = await until('a diff editor', () => vscode.window.tabGroups.activeTabGroup.activeTab);
       assert.ok(tab.input instanceof vscode.TabInputTextDiff);
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
@@ -247,23 +312,49 @@ export function defineSuite(): void {
     });
 
     it('pins a namespace, keeps it after its process dies, opens a terminal in the pin, unpins it', async () => {
-      const helper = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname pinned-vscode; exec sleep 3600'], { stdio: 'ignore' });
-      const key = { type: 'uts' as const, inode: await until('the helper namespace', () => { try { const i = inode(helper.pid!, 'uts'); return i !== inode('self', 'uts') ? i : undefined; } catch { return undefined; } }) };
-      await until('the hostname set', () => execFileSync('nsenter', ['-t', String(helper.pid), '-u', 'hostname'], { encoding: 'utf8' }).includes('pinned-vscode'));
+      const helper = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname pinned-vscode; exec sleep 3600'], {
+        stdio: 'ignore',
+      });
+      const key = {
+        type: 'uts' as const,
+        inode: await until('the helper namespace', () => {
+          try {
+            const i = inode(helper.pid!, 'uts');
+            return i !== inode('self', 'uts') ? i : undefined;
+          } catch {
+            return undefined;
+          }
+        }),
+      };
+      await until('the hostname set', () =>
+        execFileSync('nsenter', ['-t', String(helper.pid), '-u', 'hostname'], { encoding: 'utf8' }).includes(
+          'pinned-vscode',
+        ),
+      );
       const node = await namespaceNode(api, key);
       await vscode.commands.executeCommand('nsx.pinNamespace', node, 'vscode-pin');
       helper.kill('SIGKILL');
-      await until('the namespace empty but listed', async () => { await api.model.refresh(); const ns = api.model.namespace(key); return ns && ns.pids.length === 0 ? ns : undefined; });
+      await until('the namespace empty but listed', async () => {
+        await api.model.refresh();
+        const ns = api.model.namespace(key);
+        return ns && ns.pids.length === 0 ? ns : undefined;
+      });
       const pinnedItem = item(api, await namespaceNode(api, key));
       assert.match(String(pinnedItem.contextValue), /\bpinned\b/);
       assert.equal((pinnedItem.iconPath as vscode.ThemeIcon).id, 'pinned');
       assert.match(String(pinnedItem.description), /pinned as vscode-pin by root/);
-      const t = (await vscode.commands.executeCommand('nsx.openTerminalInPinned', { type: 'uts', name: 'vscode-pin' })) as NsTerminal;
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInPinned', {
+        type: 'uts',
+        name: 'vscode-pin',
+      })) as NsTerminal;
       assert.match(await runInTerminal(t, 'hostname', 'DONE4'), /pinned-vscode/);
       t.terminal!.dispose();
       await vscode.commands.executeCommand('nsx.unpinNamespace', await namespaceNode(api, key));
       // The closed terminal's shell dies asynchronously; then nothing holds the namespace.
-      await until('the namespace gone', async () => { await api.model.refresh(); return api.model.namespace(key) === undefined; });
+      await until('the namespace gone', async () => {
+        await api.model.refresh();
+        return api.model.namespace(key) === undefined;
+      });
     });
 
     it('creates a new persistent net namespace that ip netns sees', async () => {
@@ -272,7 +363,11 @@ export function defineSuite(): void {
         assert.match(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /^vscode-net\b/m);
         const ns = api.model.allNamespaces().find((n) => n.pins.some((p) => p.name === 'vscode-net'));
         assert.ok(ns, 'the new namespace is in the model, pinned');
-        await vscode.commands.executeCommand('nsx.unpinNamespace', new (N().NamespaceNode)(undefined, ns, false), 'vscode-net');
+        await vscode.commands.executeCommand(
+          'nsx.unpinNamespace',
+          new (N().NamespaceNode)(undefined, ns, false),
+          'vscode-net',
+        );
       } finally {
         spawnSync('ip', ['netns', 'delete', 'vscode-net']);
       }
@@ -285,13 +380,22 @@ export function defineSuite(): void {
       try {
         await until('the not-running state', () => api.connection.currentState === 'notRunning');
         // In the words of an installed extension: its own install.sh, not a checkout's npm start.
-        assert.match(api.connection.reason, new RegExp(`nsxd is not running .*sudo nsxd.*sudo bash ${api.extension.extensionPath}/helper/daemon/systemd/install\\.sh`));
+        assert.match(
+          api.connection.reason,
+          new RegExp(
+            `nsxd is not running .*sudo nsxd.*sudo bash ${api.extension.extensionPath}/helper/daemon/systemd/install\\.sh`,
+          ),
+        );
         assert.doesNotMatch(api.connection.reason, /npm start/);
         // No message over the view: it would hide the welcome content, which has the buttons.
         assert.equal(api.namespacesView.message, undefined);
         if (uiAvailable()) {
           await vscode.commands.executeCommand('nsx.namespaces.focus');
-          const button = await ui({ action: 'waitFor', selector: '.welcome-view-content >> text=Start nsxd Now', timeoutMs: 10_000 });
+          const button = await ui({
+            action: 'waitFor',
+            selector: '.welcome-view-content >> text=Start nsxd Now',
+            timeoutMs: 10_000,
+          });
           assert.ok(button.ok, button.error);
         }
       } finally {
@@ -328,9 +432,15 @@ export function defineSuite(): void {
       let t: NsTerminal | undefined;
       try {
         await own.use();
-        t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', { types: ['uts', 'pid', 'mnt'], hostname: 'survivor' })) as NsTerminal;
+        t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
+          types: ['uts', 'pid', 'mnt'],
+          hostname: 'survivor',
+        })) as NsTerminal;
         const before = await runInTerminal(t, 'echo shell=$$; hostname', 'READY');
-        assert.ok(existsSync(join(sessions, `${t.session!.session}.sock`)), 'the session is this nsxd\'s, in its supervisor');
+        assert.ok(
+          existsSync(join(sessions, `${t.session!.session}.sock`)),
+          "the session is this nsxd's, in its supervisor",
+        );
         assert.match(before, /survivor/);
         const shell = /shell=(\d+)/.exec(before)![1];
         // Output that arrives while no nsxd is there: the supervisor keeps it for the next.
@@ -342,11 +452,17 @@ export function defineSuite(): void {
         daemon = (await own.start()).proc;
         await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'));
         await until('the output of the gap', () => t!.output.includes('LATEOUTPUT'));
-        assert.match(await runInTerminal(t, 'echo shell=$$; hostname', 'AGAIN'), new RegExp(`shell=${shell}\\b[\\s\\S]*survivor`), 'the same shell, in the same namespaces');
+        assert.match(
+          await runInTerminal(t, 'echo shell=$$; hostname', 'AGAIN'),
+          new RegExp(`shell=${shell}\\b[\\s\\S]*survivor`),
+          'the same shell, in the same namespaces',
+        );
       } finally {
         t?.terminal?.dispose();
         // Closing the terminal ends the session: its supervisor removes its socket.
-        await until('the session ended', () => !existsSync(sessions) || readdirSync(sessions).length === 0).catch(() => undefined);
+        await until('the session ended', () => !existsSync(sessions) || readdirSync(sessions).length === 0).catch(
+          () => undefined,
+        );
         daemon.kill('SIGTERM');
         await own.done();
       }
@@ -366,8 +482,15 @@ export function defineSuite(): void {
       assert.ok(row.ok, row.error);
       // Expand the net type so the picture shows namespaces, not just types.
       await ui({ action: 'click', selector: '.monaco-list-row[aria-label^="net"]' });
-      await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label*="net:[${inode(targetPid, 'net')}]"]`, timeoutMs: 10_000 });
-      const shot = await ui({ action: 'screenshot', path: process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png') });
+      await ui({
+        action: 'waitFor',
+        selector: `.monaco-list-row[aria-label*="net:[${inode(targetPid, 'net')}]"]`,
+        timeoutMs: 10_000,
+      });
+      const shot = await ui({
+        action: 'screenshot',
+        path: process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png'),
+      });
       assert.ok(shot.ok, shot.error);
     });
 
@@ -377,7 +500,11 @@ export function defineSuite(): void {
       // VS Code's debounced tree refresh (200 ms, restarted by every one) off again, for ever.
       const churn = spawn('sh', ['-c', 'while :; do sleep 0.05; done'], { stdio: 'ignore' });
       const provider = api.namespaces;
-      const utsCount = (children: Node[]) => (children.find((n) => n instanceof N().TypeNode && n.type === 'uts') as InstanceType<Api['nodes']['TypeNode']> | undefined)?.count;
+      const utsCount = (children: Node[]) =>
+        (
+          children.find((n) => n instanceof N().TypeNode && n.type === 'uts') as
+            InstanceType<Api['nodes']['TypeNode']> | undefined
+        )?.count;
       let drawn: number | undefined;
       provider.getChildren = (node?: Node) => {
         const children = Object.getPrototypeOf(provider).getChildren.call(provider, node) as Node[];
@@ -420,7 +547,14 @@ export function defineSuite(): void {
       execFileSync('podman', ['pod', 'create', '--infra=false', '--name', pod]);
       engine.run(web, ['--pod', pod, '--hostname', web, '-e', 'GREETING=hello', '-w', '/srv']);
       engine.run(cache, ['--network', 'none', '--hostname', cache]);
-      await until('the containers in the model', async () => { await api.model.refresh(); return api.model.allContainers().filter((c) => c.name === web || c.name === cache).length === 2; }, 30_000);
+      await until(
+        'the containers in the model',
+        async () => {
+          await api.model.refresh();
+          return api.model.allContainers().filter((c) => c.name === web || c.name === cache).length === 2;
+        },
+        30_000,
+      );
     });
 
     after(() => {
@@ -440,7 +574,10 @@ export function defineSuite(): void {
       const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
       const podmanNode = engines.find((n) => (n as InstanceType<Api['nodes']['EngineNode']>).engine === 'podman')!;
       const level = api.namespaces.getChildren(podmanNode);
-      const all = [...level, ...level.filter((n) => n instanceof N().GroupNode).flatMap((g) => api.namespaces.getChildren(g))];
+      const all = [
+        ...level,
+        ...level.filter((n) => n instanceof N().GroupNode).flatMap((g) => api.namespaces.getChildren(g)),
+      ];
       return all.find((n) => n instanceof N().ContainerNode && item(api, n).label === name);
     };
 
@@ -448,7 +585,10 @@ export function defineSuite(): void {
       if (typeof engine === 'string') this.skip();
       await vscode.commands.executeCommand('nsx.showContainers');
       const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
-      assert.ok(engines.some((n) => item(api, n).label === 'podman'), engines.map((n) => item(api, n).label).join(', '));
+      assert.ok(
+        engines.some((n) => item(api, n).label === 'podman'),
+        engines.map((n) => item(api, n).label).join(', '),
+      );
       const podmanNode = engines.find((n) => item(api, n).label === 'podman')!;
       const groups = api.namespaces.getChildren(podmanNode).filter((n) => n instanceof N().GroupNode);
       const podNode = groups.find((n) => item(api, n).label === pod);
@@ -469,13 +609,25 @@ export function defineSuite(): void {
 
     it('shows Docker containers under their engine too', async function () {
       if (typeof dk === 'string') this.skip();
-      await until('the Docker container in the model', async () => { await api.model.refresh(); return api.model.allContainers().some((c) => c.name === db); }, 30_000);
+      await until(
+        'the Docker container in the model',
+        async () => {
+          await api.model.refresh();
+          return api.model.allContainers().some((c) => c.name === db);
+        },
+        30_000,
+      );
       await vscode.commands.executeCommand('nsx.showContainers');
-      const dockerNode = api.namespaces.getChildren().find((n) => n instanceof N().EngineNode && item(api, n).label === 'docker');
+      const dockerNode = api.namespaces
+        .getChildren()
+        .find((n) => n instanceof N().EngineNode && item(api, n).label === 'docker');
       assert.ok(dockerNode, 'a docker engine row');
       const dbNode = api.namespaces.getChildren(dockerNode).find((n) => item(api, n).label === db);
       assert.ok(dbNode, 'the container under it');
-      const uts = api.namespaces.getChildren(dbNode).map((n) => item(api, n)).find((i) => String(i.label).endsWith(' · uts'));
+      const uts = api.namespaces
+        .getChildren(dbNode)
+        .map((n) => item(api, n))
+        .find((i) => String(i.label).endsWith(' · uts'));
       assert.equal(uts?.label, `${db} · uts`);
       assert.match(String(uts?.description), new RegExp(`docker · hostname ${db}`));
     });
@@ -493,8 +645,17 @@ export function defineSuite(): void {
       const t = await opened;
       assert.ok(t, 'a terminal');
       const pid = (engine as Engine).pid(web);
-      const out = await runInTerminal(t, 'hostname; echo $GREETING; pwd; for n in net mnt pid; do readlink /proc/self/ns/$n; done', 'DONE7');
-      assert.match(out, new RegExp(`${web}\\r?\\nhello\\r?\\n/srv\\r?\\nnet:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode(pid, 'mnt')}\\]\\r?\\npid:\\[${inode(pid, 'pid')}\\]`));
+      const out = await runInTerminal(
+        t,
+        'hostname; echo $GREETING; pwd; for n in net mnt pid; do readlink /proc/self/ns/$n; done',
+        'DONE7',
+      );
+      assert.match(
+        out,
+        new RegExp(
+          `${web}\\r?\\nhello\\r?\\n/srv\\r?\\nnet:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode(pid, 'mnt')}\\]\\r?\\npid:\\[${inode(pid, 'pid')}\\]`,
+        ),
+      );
       t.terminal!.dispose();
     });
 
@@ -502,9 +663,13 @@ export function defineSuite(): void {
       if (typeof engine === 'string') this.skip();
       await vscode.commands.executeCommand('nsx.showContainers');
       const pid = (engine as Engine).pid(cache);
-      const net = api.namespaces.getChildren(containerNode(cache)).find((n) => n instanceof N().NamespaceNode && n.key.type === 'net');
+      const net = api.namespaces
+        .getChildren(containerNode(cache))
+        .find((n) => n instanceof N().NamespaceNode && n.key.type === 'net');
       assert.ok(net);
-      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', net, { types: ['net', 'uts', 'mnt', 'pid'] })) as NsTerminal;
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInNamespaces', net, {
+        types: ['net', 'uts', 'mnt', 'pid'],
+      })) as NsTerminal;
       const out = await runInTerminal(t, 'hostname; ls /sys/class/net; readlink /proc/self/ns/mnt', 'DONE8');
       assert.match(out, new RegExp(`${cache}\\r?\\nlo\\r?\\nmnt:\\[${inode(pid, 'mnt')}\\]`));
       t.terminal!.dispose();
@@ -516,17 +681,36 @@ export function defineSuite(): void {
       const pid = (engine as Engine).pid(web);
       const t = (await vscode.commands.executeCommand('nsx.openTerminalWithHostTools', node)) as NsTerminal;
       assert.equal(t.terminal!.name, `nsx: ${web} (host tools)`, 'not the name of a full shell in it');
-      const out = await runInTerminal(t, 'readlink /proc/self/ns/net /proc/self/ns/mnt; test -x /usr/bin/nsenter && echo host-files', 'DONE9');
-      assert.match(out, new RegExp(`net:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode('self', 'mnt')}\\]\\r?\\nhost-files`));
+      const out = await runInTerminal(
+        t,
+        'readlink /proc/self/ns/net /proc/self/ns/mnt; test -x /usr/bin/nsenter && echo host-files',
+        'DONE9',
+      );
+      assert.match(
+        out,
+        new RegExp(`net:\\[${inode(pid, 'net')}\\]\\r?\\nmnt:\\[${inode('self', 'mnt')}\\]\\r?\\nhost-files`),
+      );
       t.terminal!.dispose();
     });
 
     /** A shell in container web, on an nsxd of the test's own; the shell's pid. */
-    async function webShellOn(own: ReturnType<typeof ownDaemon>, marker: string): Promise<{ t: NsTerminal; shell: string }> {
+    async function webShellOn(
+      own: ReturnType<typeof ownDaemon>,
+      marker: string,
+    ): Promise<{ t: NsTerminal; shell: string }> {
       await own.use();
-      await until('web in the model', async () => { await api.model.refresh(); return api.model.allContainers().some((c) => c.name === web && c.pid); }, 30_000);
+      await until(
+        'web in the model',
+        async () => {
+          await api.model.refresh();
+          return api.model.allContainers().some((c) => c.name === web && c.pid);
+        },
+        30_000,
+      );
       await vscode.commands.executeCommand('nsx.showContainers');
-      const t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), { types: ['net', 'uts', 'pid', 'mnt', 'ipc'] })) as NsTerminal;
+      const t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), {
+        types: ['net', 'uts', 'pid', 'mnt', 'ipc'],
+      })) as NsTerminal;
       const shell = /shell=(\d+)/.exec(await runInTerminal(t, 'echo shell=$$', marker))![1];
       return { t, shell };
     }
@@ -544,10 +728,18 @@ export function defineSuite(): void {
         await until('the terminal detached', () => t!.detached);
         // The button starts nsxd in a terminal and connects; the socket's watcher connects too, at the same moment.
         await vscode.commands.executeCommand('nsx.startDaemon');
-        await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'), 30_000);
+        await until(
+          'the terminal attached again',
+          () => !t!.detached && t!.output.includes('[attached again]'),
+          30_000,
+        );
         // Past the button's own reconnect (1.5 s after it): nothing drops the shell.
         await new Promise((r) => setTimeout(r, 2500));
-        assert.match(await runInTerminal(t, 'echo shell=$$; hostname', 'UP2'), new RegExp(`shell=${shell}\\b[\\s\\S]*${web}`), 'the same shell, in web');
+        assert.match(
+          await runInTerminal(t, 'echo shell=$$; hostname', 'UP2'),
+          new RegExp(`shell=${shell}\\b[\\s\\S]*${web}`),
+          'the same shell, in web',
+        );
         assert.equal(t.output.split('[attached again]').length - 1, 1, 'attached exactly once');
         assert.doesNotMatch(t.output, /this shell is gone/);
       } finally {
@@ -572,12 +764,25 @@ export function defineSuite(): void {
         daemon.kill('SIGKILL');
         await until('the terminal detached', () => t!.detached);
         const next = own.start();
-        await Promise.all([next, vscode.commands.executeCommand('nsx.reconnect'), vscode.commands.executeCommand('nsx.reconnect'), api.connection.connect()]);
+        await Promise.all([
+          next,
+          vscode.commands.executeCommand('nsx.reconnect'),
+          vscode.commands.executeCommand('nsx.reconnect'),
+          api.connection.connect(),
+        ]);
         daemon = (await next).proc;
         await Promise.all([vscode.commands.executeCommand('nsx.reconnect'), api.connection.connect()]);
-        await until('the terminal attached again', () => !t!.detached && t!.output.includes('[attached again]'), 30_000);
+        await until(
+          'the terminal attached again',
+          () => !t!.detached && t!.output.includes('[attached again]'),
+          30_000,
+        );
         await new Promise((r) => setTimeout(r, 2000));
-        assert.match(await runInTerminal(t, 'echo shell=$$', 'RACE2'), new RegExp(`shell=${shell}\\b`), 'the same shell');
+        assert.match(
+          await runInTerminal(t, 'echo shell=$$', 'RACE2'),
+          new RegExp(`shell=${shell}\\b`),
+          'the same shell',
+        );
         assert.equal(t.output.split('[attached again]').length - 1, 1, 'attached exactly once');
         assert.doesNotMatch(t.output, /this shell is gone/);
       } finally {
@@ -592,33 +797,47 @@ export function defineSuite(): void {
       if (typeof engine === 'string') this.skip();
       this.timeout(60_000);
       const config = vscode.workspace.getConfiguration('nsx');
-      const holders = Array.from({ length: 4 }, () => spawn('unshare', ['--uts', '--', 'sleep', '3602'], { stdio: 'ignore' }));
+      const holders = Array.from({ length: 4 }, () =>
+        spawn('unshare', ['--uts', '--', 'sleep', '3602'], { stdio: 'ignore' }),
+      );
       let t: NsTerminal | undefined;
       try {
         await vscode.commands.executeCommand('nsx.showContainers');
-        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), { types: ['net', 'uts', 'pid', 'mnt', 'ipc'] })) as NsTerminal;
+        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), {
+          types: ['net', 'uts', 'pid', 'mnt', 'ipc'],
+        })) as NsTerminal;
         await runInTerminal(t, 'true', 'REV1');
         t.terminal!.show();
         await until('the terminal active', () => vscode.window.activeTerminal === t!.terminal);
-        const revealed = async (key: NsKey) => until(`${nsId(key)} selected in the tree`, async () => {
-          await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
-          await new Promise((r) => setTimeout(r, 300));
-          const selected = api.namespacesView.selection[0];
-          return selected instanceof N().NamespaceNode && selected.key.inode === key.inode;
-        });
+        const revealed = async (key: NsKey) =>
+          until(`${nsId(key)} selected in the tree`, async () => {
+            await vscode.commands.executeCommand('nsx.revealTerminalNamespaces');
+            await new Promise((r) => setTimeout(r, 300));
+            const selected = api.namespacesView.selection[0];
+            return selected instanceof N().NamespaceNode && selected.key.inode === key.inode;
+          });
         const pid = (engine as Engine).pid(web);
         await revealed({ type: 'net', inode: inode(pid, 'net') });
         assert.ok(api.namespacesView.selection[0].parent instanceof N().ContainerNode, 'under its container');
         // A row carries no command (its arguments would die with the next redraw): selecting it shows its details.
         assert.equal(item(api, api.namespacesView.selection[0]).command, undefined);
-        await until('its details shown', () => vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === detailsUri({ type: 'net', inode: inode(pid, 'net') }).toString()));
+        await until('its details shown', () =>
+          vscode.window.visibleTextEditors.some(
+            (e) => e.document.uri.toString() === detailsUri({ type: 'net', inode: inode(pid, 'net') }).toString(),
+          ),
+        );
         // Pages of two: web's uts namespace is newer than the host's and the four made here, past the first page.
         await config.update('pageSize', 2, vscode.ConfigurationTarget.Global);
         await vscode.commands.executeCommand('nsx.showByType');
-        const t2 = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web) ?? (await (async () => {
-          await vscode.commands.executeCommand('nsx.showContainers');
-          return containerNode(web);
-        })()), { types: ['uts'] })) as NsTerminal;
+        const t2 = (await vscode.commands.executeCommand(
+          'nsx.openTerminalInContainer',
+          containerNode(web) ??
+            (await (async () => {
+              await vscode.commands.executeCommand('nsx.showContainers');
+              return containerNode(web);
+            })()),
+          { types: ['uts'] },
+        )) as NsTerminal;
         await runInTerminal(t2, 'true', 'REV2');
         await vscode.commands.executeCommand('nsx.showByType');
         t2.terminal!.show();
@@ -640,11 +859,20 @@ export function defineSuite(): void {
         const shown = api.namespaces.getChildren().flatMap((type) => api.namespaces.getChildren(type));
         const pid = (engine as Engine).pid(web);
         assert.ok(shown.length > 0);
-        for (const n of shown) assert.equal((n as NamespaceNode).key.inode, inode(pid, (n as NamespaceNode).key.type), `only ${web}'s namespaces`);
+        for (const n of shown)
+          assert.equal(
+            (n as NamespaceNode).key.inode,
+            inode(pid, (n as NamespaceNode).key.type),
+            `only ${web}'s namespaces`,
+          );
         // The Processes view shows web's processes, named by it, and not chromium's or curl's whose arguments say it.
         const procs = api.processes.getChildren().filter((n) => n instanceof N().ProcessNode);
-        assert.ok(procs.some((n) => (n as InstanceType<Api['nodes']['ProcessNode']>).pid === pid), `${web}'s first process`);
-        for (const n of procs) assert.match(String(item(api, n).description), new RegExp(`^in ${web} · `), `only ${web}'s processes`);
+        assert.ok(
+          procs.some((n) => (n as InstanceType<Api['nodes']['ProcessNode']>).pid === pid),
+          `${web}'s first process`,
+        );
+        for (const n of procs)
+          assert.match(String(item(api, n).description), new RegExp(`^in ${web} · `), `only ${web}'s processes`);
       } finally {
         await vscode.commands.executeCommand('nsx.clearFilter');
       }
@@ -654,7 +882,11 @@ export function defineSuite(): void {
       this.timeout(60_000);
       // mallory, who is not in the group, serves her own podman API; her "container" is a process in a user namespace she made.
       const mallory = createUser();
-      const boxed = spawn('runuser', ['-u', mallory.name, '--', 'unshare', '--map-root-user', '--mount', 'sleep', '600'], { stdio: 'ignore' });
+      const boxed = spawn(
+        'runuser',
+        ['-u', mallory.name, '--', 'unshare', '--map-root-user', '--mount', 'sleep', '600'],
+        { stdio: 'ignore' },
+      );
       const marks = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
       execFileSync('chmod', ['1777', marks]);
       const rc = join(marks, 'rc.sh');
@@ -666,20 +898,44 @@ export function defineSuite(): void {
           const sleeper = spawnSync('pgrep', ['-u', mallory.name, '-x', 'sleep'], { encoding: 'utf8' }).stdout.trim();
           return sleeper ? Number(sleeper.split('\n')[0]) : undefined;
         });
-        fake = await fakeEngine(mallory, [{
-          id: 'e'.repeat(64), name: 'nsxv-hers', pid, workingDir: marks,
-          env: [`BASH_ENV=${rc}`, `ENV=${rc}`, `PROMPT_COMMAND=. ${rc}`, 'LD_PRELOAD=/nonexistent/hers.so', 'GREETING=from-her', `PATH=${marks}:/usr/bin:/bin`],
-        }]);
-        const c = await until('her container in the model', async () => {
-          await api.model.refresh();
-          return api.model.allContainers().find((x) => x.name === 'nsxv-hers' && x.pid === pid);
-        }, 30_000);
+        fake = await fakeEngine(mallory, [
+          {
+            id: 'e'.repeat(64),
+            name: 'nsxv-hers',
+            pid,
+            workingDir: marks,
+            env: [
+              `BASH_ENV=${rc}`,
+              `ENV=${rc}`,
+              `PROMPT_COMMAND=. ${rc}`,
+              'LD_PRELOAD=/nonexistent/hers.so',
+              'GREETING=from-her',
+              `PATH=${marks}:/usr/bin:/bin`,
+            ],
+          },
+        ]);
+        const c = await until(
+          'her container in the model',
+          async () => {
+            await api.model.refresh();
+            return api.model.allContainers().find((x) => x.name === 'nsxv-hers' && x.pid === pid);
+          },
+          30_000,
+        );
         await vscode.commands.executeCommand('nsx.showContainers');
         const engines = api.namespaces.getChildren().filter((n) => n instanceof N().EngineNode);
-        const node = engines.flatMap((e) => api.namespaces.getChildren(e)).find((n) => n instanceof N().ContainerNode && n.containerId === c.id);
+        const node = engines
+          .flatMap((e) => api.namespaces.getChildren(e))
+          .find((n) => n instanceof N().ContainerNode && n.containerId === c.id);
         assert.ok(node, 'her container in the tree');
-        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', node, { types: c.namespaces.map((k) => k.type) })) as NsTerminal;
-        const out = await runInTerminal(t, 'echo "[$GREETING][$BASH_ENV][$ENV][$LD_PRELOAD][$PROMPT_COMMAND]"; pwd; echo $PATH', 'DONE12');
+        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', node, {
+          types: c.namespaces.map((k) => k.type),
+        })) as NsTerminal;
+        const out = await runInTerminal(
+          t,
+          'echo "[$GREETING][$BASH_ENV][$ENV][$LD_PRELOAD][$PROMPT_COMMAND]"; pwd; echo $PATH',
+          'DONE12',
+        );
         assert.match(out, /\[\]\[\]\[\]\[\]\[\]/, out);
         assert.ok(!out.includes(marks), `her folder reached root's shell:\n${out}`);
         assert.ok(!existsSync(join(marks, 'pwned')), 'none of her code ran');
@@ -698,17 +954,24 @@ export function defineSuite(): void {
       let fake: FakeEngine | undefined;
       try {
         fake = await fakeEngine(user, [{ id: 'd'.repeat(64), name: 'nsxv-silent' }], { hang: true });
-        await until('the silent API in the model', async () => {
-          await api.model.refresh();
-          return api.model.allEngineApis().some((a) => a.uid === user.uid && !a.answering);
-        }, 30_000);
+        await until(
+          'the silent API in the model',
+          async () => {
+            await api.model.refresh();
+            return api.model.allEngineApis().some((a) => a.uid === user.uid && !a.answering);
+          },
+          30_000,
+        );
         await vscode.commands.executeCommand('nsx.showContainers');
         const row = api.namespaces.getChildren().find((n) => n instanceof N().EngineNode && n.uid === user.uid);
         assert.ok(row, "the user's engine has a row");
         const ti = item(api, row);
         assert.match(String(ti.description), /API not answering/);
         // appendText keeps the engine's words as text, its blanks as &nbsp;.
-        assert.match((ti.tooltip as vscode.MarkdownString).value.replace(/&nbsp;/g, ' '), /does not answer: no answer within 2000 ms[\s\S]*only the running ones/);
+        assert.match(
+          (ti.tooltip as vscode.MarkdownString).value.replace(/&nbsp;/g, ' '),
+          /does not answer: no answer within 2000 ms[\s\S]*only the running ones/,
+        );
       } finally {
         fake?.stop();
         user.remove();
@@ -726,9 +989,21 @@ export function defineSuite(): void {
     });
 
     it('shows details again when they are reopened', async () => {
-      const holder = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname before-change; exec sleep 3601'], { stdio: 'ignore' });
+      const holder = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname before-change; exec sleep 3601'], {
+        stdio: 'ignore',
+      });
       try {
-        const key = { type: 'uts' as const, inode: await until('the uts namespace', () => { try { const i = inode(holder.pid!, 'uts'); return i !== inode('self', 'uts') && i; } catch { return undefined; } }) };
+        const key = {
+          type: 'uts' as const,
+          inode: await until('the uts namespace', () => {
+            try {
+              const i = inode(holder.pid!, 'uts');
+              return i !== inode('self', 'uts') && i;
+            } catch {
+              return undefined;
+            }
+          }),
+        };
         const node = await namespaceNode(api, key);
         const first = (await vscode.commands.executeCommand('nsx.showDetails', node)) as vscode.TextEditor;
         await until('the hostname in the details', () => first.document.getText().includes('before-change'));
@@ -750,7 +1025,10 @@ export function defineSuite(): void {
       await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label*="${web}"]`, timeoutMs: 20_000 });
       await ui({ action: 'click', selector: `.monaco-list-row[aria-label*="${web}"]` });
       await ui({ action: 'waitFor', selector: `.monaco-list-row[aria-label^="${web} · net"]`, timeoutMs: 10_000 });
-      const shot = await ui({ action: 'screenshot', path: (process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png')).replace(/\.png$/, '-containers.png') });
+      const shot = await ui({
+        action: 'screenshot',
+        path: (process.env.NSX_SCREENSHOT ?? join(tmpdir(), 'nsx-workbench.png')).replace(/\.png$/, '-containers.png'),
+      });
       assert.ok(shot.ok, shot.error);
     });
   });

@@ -45,7 +45,9 @@ export function uiAvailable(): boolean {
 export async function ui(action: UiAction): Promise<UiResult> {
   const dir = process.env.NSX_UI_REQUESTS_DIR;
   if (!dir) {
-    throw new Error('ui(): NSX_UI_REQUESTS_DIR is not set; UI actions need the code-server harness (test/vscode/run.mjs without VSCODE_EXECUTABLE)');
+    throw new Error(
+      'ui(): NSX_UI_REQUESTS_DIR is not set; UI actions need the code-server harness (test/vscode/run.mjs without VSCODE_EXECUTABLE)',
+    );
   }
   // No dots in the name: the harness takes NAME.json as a request.
   const name = `${Date.now()}-${process.pid}-${String(counter++).padStart(6, '0')}`;

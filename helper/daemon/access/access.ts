@@ -45,7 +45,8 @@ export function loadPolicy(file: string): Policy {
   }
   const list = (key: keyof Policy): string[] => {
     const v = (value as Record<string, unknown>)[key] ?? [];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${file}: "${key}" must be an array of user or %group names`);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+      throw new Error(`${file}: "${key}" must be an array of user or %group names`);
     return v;
   };
   return { admins: list('admins'), rootShells: list('rootShells') };
@@ -57,19 +58,31 @@ export function identify(cred: libc.PeerCred, group: string, policy: Policy): Ve
   const pw = libc.getpwuid(cred.uid);
   const user = pw?.name ?? String(cred.uid);
   const groups = pw ? libc.getgrouplist(pw.name, pw.gid) : [];
-  const base = { uid: cred.uid, gid: pw?.gid ?? cred.gid, pid: cred.pid, user, home: pw?.home ?? '/', shell: pw?.shell ?? '/bin/sh', groups };
+  const base = {
+    uid: cred.uid,
+    gid: pw?.gid ?? cred.gid,
+    pid: cred.pid,
+    user,
+    home: pw?.home ?? '/',
+    shell: pw?.shell ?? '/bin/sh',
+    groups,
+  };
   if (cred.uid === 0) return { caller: { ...base, role: 'admin', rootShells: true } };
   const gr = libc.getgrnam(group);
   if (!pw || !gr || !groups.includes(gr.gid)) {
     return {
-      refused: `access denied: ${user} (uid ${cred.uid}) is not a member of the group "${group}". ` +
+      refused:
+        `access denied: ${user} (uid ${cred.uid}) is not a member of the group "${group}". ` +
         `Membership is equivalent to root on this machine; an admin grants it with: sudo usermod -aG ${group} ${user} (then log in again)`,
     };
   }
-  const matches = (entries: string[]) => entries.some((e) => {
-    if (!e.startsWith('%')) return e === user;
-    const g = libc.getgrnam(e.slice(1));
-    return g !== undefined && groups.includes(g.gid);
-  });
-  return { caller: { ...base, role: matches(policy.admins) ? 'admin' : 'operator', rootShells: matches(policy.rootShells) } };
+  const matches = (entries: string[]) =>
+    entries.some((e) => {
+      if (!e.startsWith('%')) return e === user;
+      const g = libc.getgrnam(e.slice(1));
+      return g !== undefined && groups.includes(g.gid);
+    });
+  return {
+    caller: { ...base, role: matches(policy.admins) ? 'admin' : 'operator', rootShells: matches(policy.rootShells) },
+  };
 }

@@ -17,12 +17,25 @@ export function resolveContainer(containers: EngineContainer[], ref: string): En
   if (matches.length === 0) {
     const other = containers.find((c) => c.name === ref || (ref.length >= 4 && c.id.startsWith(ref)));
     const engine = other && `${other.engine}${other.engineUid ? `, uid ${other.engineUid}` : ''}`;
-    throw new ResponseError(ErrorCodes.NotFound, !other
-      ? `no running container is called ${ref}${running.length ? ` (running: ${running.map((c) => c.name).slice(0, 10).join(', ')})` : ''}`
-      : other.state === 'running'
-        // A rootless engine speaks only for processes in its user's own user namespaces.
-        ? `container ${ref} (${engine}) says it is running, but its process is not in a user namespace its engine's user made`
-        : `container ${ref} (${engine}) is ${other.state}, not running`);
+    throw new ResponseError(
+      ErrorCodes.NotFound,
+      !other
+        ? `no running container is called ${ref}${
+            running.length
+              ? ` (running: ${running
+                  .map((c) => c.name)
+                  .slice(0, 10)
+                  .join(', ')})`
+              : ''
+          }`
+        : other.state === 'running'
+          ? // A rootless engine speaks only for processes in its user's own user namespaces.
+            `container ${ref} (${engine}) says it is running, but its process is not in a user namespace its engine's user made`
+          : `container ${ref} (${engine}) is ${other.state}, not running`,
+    );
   }
-  throw new ResponseError(ErrorCodes.Conflict, `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`);
+  throw new ResponseError(
+    ErrorCodes.Conflict,
+    `${ref} could be any of ${matches.map((c) => `${c.name} ${c.id.slice(0, 12)} (${c.engine}${c.engineUid ? `, uid ${c.engineUid}` : ''})`).join(', ')}: name it by id`,
+  );
 }

@@ -37,7 +37,11 @@ export async function readDetails(ns: Namespace, runInside: RunInside): Promise<
       break;
     case 'mnt':
       if (member !== undefined) await fromMember('mount table', 'mountinfo');
-      else sections.push({ title: 'mount table', text: 'No process is in this mount namespace; open a terminal in it to look around.' });
+      else
+        sections.push({
+          title: 'mount table',
+          text: 'No process is in this mount namespace; open a terminal in it to look around.',
+        });
       break;
     case 'user':
       if (member !== undefined) {
@@ -57,7 +61,9 @@ export async function readDetails(ns: Namespace, runInside: RunInside): Promise<
       break;
     case 'cgroup':
       await fromMember('cgroup of a member, seen from nsxd', 'cgroup');
-      await catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', ['/proc/self/cgroup']);
+      await catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', [
+        '/proc/self/cgroup',
+      ]);
       break;
     case 'ipc':
       await inside('System V IPC objects (ipcs)', ['ipcs']);
@@ -94,7 +100,8 @@ async function readForeign(path: string): Promise<string | undefined> {
   } finally {
     await file.close();
   }
-  if (deadline.aborted) return `${buf.toString('utf8', 0, Math.min(length, MAX_OUTPUT))}\n… truncated: reading it took longer than ${READ_DEADLINE_MS / 1000} s`;
+  if (deadline.aborted)
+    return `${buf.toString('utf8', 0, Math.min(length, MAX_OUTPUT))}\n… truncated: reading it took longer than ${READ_DEADLINE_MS / 1000} s`;
   if (length > MAX_OUTPUT) return buf.toString('utf8', 0, MAX_OUTPUT) + TRUNCATED;
   return buf.toString('utf8', 0, length);
 }
@@ -108,7 +115,8 @@ function summary(ns: Namespace): { title: string; text: string } {
   if (ns.parent !== undefined) lines.push(`parent        ${ns.type}:[${ns.parent}]`);
   if (ns.ownerUid !== undefined) lines.push(`owner uid     ${ns.ownerUid}`);
   if (ns.container) lines.push(`container     ${runtimeAndContainer(ns.container)}`);
-  for (const pin of ns.pins) lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
+  for (const pin of ns.pins)
+    lines.push(`pin           ${pin.name}${pin.by ? ` by ${pin.by.user}` : ''}: ${pin.paths.join(', ')}`);
   for (const name of netnsNames(ns)) {
     const path = ns.holders.find((h) => h.kind === 'mount' && h.netns === name);
     lines.push(`ip netns      ${name}, made by another tool${path?.kind === 'mount' ? `: ${path.path}` : ''}`);

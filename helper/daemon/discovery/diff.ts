@@ -6,8 +6,12 @@ import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot } from
 /** What changed between two snapshots; undefined when nothing did. */
 export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | undefined {
   const change: NamespacesChanged = {
-    added: [], changed: [], removed: [],
-    processesAdded: [], processesChanged: [], processesRemoved: [],
+    added: [],
+    changed: [],
+    removed: [],
+    processesAdded: [],
+    processesChanged: [],
+    processesRemoved: [],
     scanMs: after.scanMs,
     ...(after.cut ? { cut: after.cut } : {}),
   };
@@ -33,8 +37,15 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
   change.processesRemoved = [...oldProc.keys()];
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   if (!same(before.engines, after.engines)) change.engines = after.engines;
-  const empty = !change.added.length && !change.changed.length && !change.removed.length &&
-    !change.processesAdded.length && !change.processesChanged.length && !change.processesRemoved.length && !change.containers && !change.engines &&
+  const empty =
+    !change.added.length &&
+    !change.changed.length &&
+    !change.removed.length &&
+    !change.processesAdded.length &&
+    !change.processesChanged.length &&
+    !change.processesRemoved.length &&
+    !change.containers &&
+    !change.engines &&
     same(before.cut, after.cut);
   return empty ? undefined : change;
 }
@@ -77,7 +88,14 @@ function pidsDiff(before: number[], after: number[]): { pidsAdded: number[]; pid
  */
 function same(a: unknown, b: unknown, skip?: string): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  if (
+    typeof a !== 'object' ||
+    typeof b !== 'object' ||
+    a === null ||
+    b === null ||
+    Array.isArray(a) !== Array.isArray(b)
+  )
+    return false;
   if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => same(x, (b as unknown[])[i]));
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;

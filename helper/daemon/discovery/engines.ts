@@ -79,45 +79,56 @@ function apiSockets(): Socketed[] {
 function get(s: Socketed, path: string, budget: Budget): Promise<{ body: unknown; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     let peerUid = -1;
-    const timer = setTimeout(() => { req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`)); }, DEADLINE_MS);
-    const req = request({
-      path,
-      headers: { Host: 'engine' },
-      createConnection: () => {
-        const socket: Socket = createConnection(s.path);
-        socket.once('connect', () => {
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no answer within ${DEADLINE_MS} ms`));
+    }, DEADLINE_MS);
+    const req = request(
+      {
+        path,
+        headers: { Host: 'engine' },
+        createConnection: () => {
+          const socket: Socket = createConnection(s.path);
+          socket.once('connect', () => {
+            try {
+              peerUid = libc.socketPeerCred(socket).uid;
+            } catch {
+              socket.destroy(new Error('no peer credentials'));
+            }
+          });
+          return socket;
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          budget.left -= c.length;
+          if (size > MAX_RESPONSE) req.destroy(new Error(`answer larger than ${MAX_RESPONSE} bytes`));
+          else if (budget.left < 0) req.destroy(new Error(`answers larger than ${ENGINE_BUDGET} bytes in all`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          // Whoever listens on a rootless socket must be that user; on the system's, root.
+          if (peerUid !== s.uid) return reject(new Error(`${s.path} is answered by uid ${peerUid}, not ${s.uid}`));
+          if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+          const text = Buffer.concat(chunks).toString('utf8');
           try {
-            peerUid = libc.socketPeerCred(socket).uid;
-          } catch {
-            socket.destroy(new Error('no peer credentials'));
+            resolve({
+              body: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text,
+              headers: res.headers,
+            });
+          } catch (err) {
+            reject(err as Error);
           }
         });
-        return socket;
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        budget.left -= c.length;
-        if (size > MAX_RESPONSE) req.destroy(new Error(`answer larger than ${MAX_RESPONSE} bytes`));
-        else if (budget.left < 0) req.destroy(new Error(`answers larger than ${ENGINE_BUDGET} bytes in all`));
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        clearTimeout(timer);
-        // Whoever listens on a rootless socket must be that user; on the system's, root.
-        if (peerUid !== s.uid) return reject(new Error(`${s.path} is answered by uid ${peerUid}, not ${s.uid}`));
-        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ body: /json/.test(String(res.headers['content-type'])) ? JSON.parse(text) : text, headers: res.headers });
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
+    );
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
     });
-    req.on('error', (err) => { clearTimeout(timer); reject(err); });
     req.end();
   });
 }
@@ -168,12 +179,18 @@ async function fromApi(s: Socketed): Promise<EngineContainer[]> {
   const ping = await get(s, '/_ping', budget);
   const engine = ping.headers['libpod-api-version'] !== undefined ? 'podman' : s.engine;
   // podman's own list says which pod each container is in; the Docker-compatible one does not.
-  const list = (await get(s, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)).body;
+  const list = (
+    await get(s, engine === 'podman' ? '/v4.0.0/libpod/containers/json?all=true' : '/containers/json?all=1', budget)
+  ).body;
   if (!Array.isArray(list)) return [];
   // A few inspects at a time, so that the budget, once spent, stops the rest before they are asked.
   const found: (EngineContainer | undefined)[] = [];
   for (let i = 0; i < Math.min(list.length, MAX_CONTAINERS); i += INSPECTS_AT_ONCE) {
-    found.push(...await Promise.all(list.slice(i, Math.min(i + INSPECTS_AT_ONCE, MAX_CONTAINERS)).map((c) => fromListed(s, engine, c, budget))));
+    found.push(
+      ...(await Promise.all(
+        list.slice(i, Math.min(i + INSPECTS_AT_ONCE, MAX_CONTAINERS)).map((c) => fromListed(s, engine, c, budget)),
+      )),
+    );
   }
   return found.filter((c): c is EngineContainer => c !== undefined);
 }
@@ -185,19 +202,32 @@ async function fromApi(s: Socketed): Promise<EngineContainer[]> {
  * skips, leaves the container without a process, not the engine without
  * containers.
  */
-async function fromListed(s: Socketed, engine: Container['engine'], c: Record<string, unknown> | null, budget: Budget): Promise<EngineContainer | undefined> {
+async function fromListed(
+  s: Socketed,
+  engine: Container['engine'],
+  c: Record<string, unknown> | null,
+  budget: Budget,
+): Promise<EngineContainer | undefined> {
   const id = str(c?.Id, 128);
   if (!c || !id || !/^[0-9a-f]{12,128}$/.test(id)) return undefined;
   const item: EngineContainer = {
-    engine, engineUid: s.uid, id,
+    engine,
+    engineUid: s.uid,
+    id,
     name: name(Array.isArray(c.Names) ? c.Names[0] : undefined)?.replace(/^\//, '') || id.slice(0, 12),
-    image: name(c.Image) ?? '', state: name(c.State, 32) ?? 'unknown', namespaces: [], source: 'api', ...grouping(labelsOf(c.Labels)),
+    image: name(c.Image) ?? '',
+    state: name(c.State, 32) ?? 'unknown',
+    namespaces: [],
+    source: 'api',
+    ...grouping(labelsOf(c.Labels)),
   };
   const podName = name(c.PodName);
   if (podName && !item.pod) item.pod = podName;
   if (item.state !== 'running' || budget.left <= 0) return item;
   // An engine that fails one inspect (too big, too slow) is asked no more this refresh.
-  const inspected = await inspect(s, id, budget).catch(() => { budget.left = 0; });
+  const inspected = await inspect(s, id, budget).catch(() => {
+    budget.left = 0;
+  });
   if (!inspected) return item;
   if (inspected.pid !== undefined && speaksFor(inspected.pid, s.uid)) item.pid = inspected.pid;
   if (inspected.hostname) item.hostname = inspected.hostname;
@@ -210,12 +240,24 @@ async function fromListed(s: Socketed, engine: Container['engine'], c: Record<st
 }
 
 /** A container's inspect, reduced to what nsxd uses: its first process, its hostname, and what a shell in it starts from. */
-async function inspect(s: Socketed, id: string, budget: Budget): Promise<{ pid?: number; hostname?: string; process?: ContainerProcess }> {
+async function inspect(
+  s: Socketed,
+  id: string,
+  budget: Budget,
+): Promise<{ pid?: number; hostname?: string; process?: ContainerProcess }> {
   const got = await get(s, `/containers/${id}/json`, budget);
-  const body = got.body as { State?: { Pid?: unknown }; Config?: { Hostname?: unknown; Env?: unknown; WorkingDir?: unknown } } | null;
+  const body = got.body as {
+    State?: { Pid?: unknown };
+    Config?: { Hostname?: unknown; Env?: unknown; WorkingDir?: unknown };
+  } | null;
   const pid = body?.State?.Pid;
   const hostname = name(body?.Config?.Hostname, 253);
-  const env = Array.isArray(body?.Config?.Env) ? body!.Config!.Env.filter((e): e is string => typeof e === 'string').slice(0, 256).map((e) => e.slice(0, 65536)) : [];
+  const env = Array.isArray(body?.Config?.Env)
+    ? body!
+        .Config!.Env.filter((e): e is string => typeof e === 'string')
+        .slice(0, 256)
+        .map((e) => e.slice(0, 65536))
+    : [];
   return {
     ...(typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? { pid } : {}),
     ...(hostname ? { hostname } : {}),
@@ -246,7 +288,9 @@ export class Engines {
 
   current(): Promise<EngineContainer[]> {
     if (Date.now() - this.at < FRESH_MS) return Promise.resolve(this.latest);
-    this.pending ??= this.refresh().finally(() => { this.pending = undefined; });
+    this.pending ??= this.refresh().finally(() => {
+      this.pending = undefined;
+    });
     return this.pending;
   }
 
@@ -271,7 +315,8 @@ export class Engines {
     return results.flatMap((r, i) => {
       const { path: socket, uid, engine } = sockets[i];
       // An error may quote the engine's own answer (a JSON parse error does): its words, escaped.
-      const reason = r.status === 'rejected' ? field(String((r.reason as Error)?.message ?? r.reason).slice(0, 256)) : undefined;
+      const reason =
+        r.status === 'rejected' ? field(String((r.reason as Error)?.message ?? r.reason).slice(0, 256)) : undefined;
       this.answers.set(socket, { engine, uid, socket, answering: !reason, ...(reason ? { reason } : {}) });
       return r.status === 'fulfilled' ? r.value : [];
     });
@@ -300,4 +345,3 @@ export class Engines {
     return all;
   }
 }
-

@@ -8,7 +8,8 @@ import * as libc from '../../../native/libc';
 
 /** How long one blocked read waits before it looks whether it should stop. */
 const READ_TIMEOUT_MS = 250;
-const CHANGES = libc.PROC_EVENT.FORK | libc.PROC_EVENT.EXEC | libc.PROC_EVENT.UID | libc.PROC_EVENT.COMM | libc.PROC_EVENT.EXIT;
+const CHANGES =
+  libc.PROC_EVENT.FORK | libc.PROC_EVENT.EXEC | libc.PROC_EVENT.UID | libc.PROC_EVENT.COMM | libc.PROC_EVENT.EXIT;
 
 /** The processes some events concerned; `lost` when the kernel dropped events, so that no list of pids can be trusted. */
 export type OnEvents = (pids: number[], lost: boolean) => void;
@@ -50,7 +51,7 @@ export class ProcEvents {
         let lost = false;
         for (const e of events) {
           const last = seqs.get(e.cpu);
-          if (last !== undefined && e.seq !== ((last + 1) >>> 0)) lost = true;
+          if (last !== undefined && e.seq !== (last + 1) >>> 0) lost = true;
           seqs.set(e.cpu, e.seq);
           if ((e.what & CHANGES) !== 0 && e.pid > 0) pids.push(e.pid);
         }

@@ -89,11 +89,25 @@ export function readNsLink(path: string): [string, number] | undefined {
 }
 
 /** The fields of /proc/PID/stat a scan needs. comm may hold spaces and parentheses: it runs from the first '(' to the last ')'. */
-export function parseStat(text: string): { comm: string; state: string; ppid: number; flags: number; starttime: string; argStart?: string } {
+export function parseStat(text: string): {
+  comm: string;
+  state: string;
+  ppid: number;
+  flags: number;
+  starttime: string;
+  argStart?: string;
+} {
   const close = text.lastIndexOf(')');
   // Field N of proc(5) is fields[N - 3]: the first two are pid and comm.
   const fields = text.slice(close + 2).split(' ', 46);
-  return { comm: text.slice(text.indexOf('(') + 1, close), state: fields[0], ppid: Number(fields[1]), flags: Number(fields[6]), starttime: fields[19], argStart: fields[45] };
+  return {
+    comm: text.slice(text.indexOf('(') + 1, close),
+    state: fields[0],
+    ppid: Number(fields[1]),
+    flags: Number(fields[6]),
+    starttime: fields[19],
+    argStart: fields[45],
+  };
 }
 
 /** The flag of /proc/PID/stat that marks a kernel thread. */
@@ -231,7 +245,10 @@ export function compressIpv6(hex: string): string {
   for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j === i ? i + 1 : j;
   }
   const text = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
@@ -413,7 +430,11 @@ export function parseMountinfo(mountinfo: string, fstype?: string): MountEntry[]
     const fields = line.split(' ');
     const dash = fields.indexOf('-', 6);
     if (dash < 0) continue;
-    out.push({ root: unescapeMountPath(fields[3]), mountPoint: unescapeMountPath(fields[4]), fstype: fields[dash + 1] });
+    out.push({
+      root: unescapeMountPath(fields[3]),
+      mountPoint: unescapeMountPath(fields[4]),
+      fstype: fields[dash + 1],
+    });
   }
   return out;
 }
@@ -423,7 +444,8 @@ export function parseNsfsMounts(mountinfo: string): RawMount[] {
   const out: RawMount[] = [];
   for (const { root, mountPoint } of parseMountinfo(mountinfo, 'nsfs')) {
     const m = NSFS_LINK.exec(root);
-    if (m && (NSTYPES as readonly string[]).includes(m[1])) out.push({ type: m[1] as NsType, inode: Number(m[2]), path: mountPoint });
+    if (m && (NSTYPES as readonly string[]).includes(m[1]))
+      out.push({ type: m[1] as NsType, inode: Number(m[2]), path: mountPoint });
   }
   return out;
 }

@@ -48,7 +48,8 @@ function runcStates(): string[] {
   for (const root of roots) {
     if (!rootOwned(root)) continue;
     try {
-      for (const id of readdirSync(root)) if (/^[0-9a-zA-Z][\w.-]{0,127}$/.test(id)) states.push(join(root, id, 'state.json'));
+      for (const id of readdirSync(root))
+        if (/^[0-9a-zA-Z][\w.-]{0,127}$/.test(id)) states.push(join(root, id, 'state.json'));
     } catch {
       // gone
     }
@@ -73,7 +74,8 @@ function podNames(): Map<string, string> {
   for (const file of PODMAN_STATE) {
     if (!rootOwned(file)) continue;
     const text = readFileCapped(file, 'latin1', MAX_STATE);
-    for (const m of text?.matchAll(/\{"id":"([0-9a-f]{64})","name":"([A-Za-z0-9][\w.-]{0,127})"/g) ?? []) names.set(m[1], m[2]);
+    for (const m of text?.matchAll(/\{"id":"([0-9a-f]{64})","name":"([A-Za-z0-9][\w.-]{0,127})"/g) ?? [])
+      names.set(m[1], m[2]);
   }
   return names;
 }
@@ -108,24 +110,48 @@ export function fromRuntime(): EngineContainer[] {
     // State left behind by a container that died names a pid that may be someone else's by now.
     const stat = readFileCapped(`/proc/${pid}/stat`);
     if (!stat || parseStat(stat).starttime !== String(state.init_process_start)) continue;
-    const cfgLabels = Array.isArray((state.config as { labels?: unknown })?.labels) ? (state.config as { labels: unknown[] }).labels : [];
-    const bundle = cfgLabels.map((l) => (typeof l === 'string' && l.startsWith('bundle=') ? l.slice(7) : undefined)).find(Boolean);
+    const cfgLabels = Array.isArray((state.config as { labels?: unknown })?.labels)
+      ? (state.config as { labels: unknown[] }).labels
+      : [];
+    const bundle = cfgLabels
+      .map((l) => (typeof l === 'string' && l.startsWith('bundle=') ? l.slice(7) : undefined))
+      .find(Boolean);
     const config = bundle ? readJson(join(bundle, 'config.json'), MAX_CONFIG) : undefined;
     const annotations = labelsOf(config?.annotations);
     const proc = (config?.process ?? {}) as { env?: unknown; cwd?: unknown };
-    const engine: Container['engine'] = annotations['io.container.manager'] === 'libpod' ? 'podman'
-      : bundle?.includes('/moby/') ? 'docker'
-        : annotations['io.kubernetes.cri-o.ContainerID'] ? 'cri-o' : 'containerd';
-    const containerName = annotations['io.kubernetes.cri.container-name'] ?? annotations['io.kubernetes.container.name'] ?? annotations['nerdctl/name']
-      ?? stored.get(id)?.name ?? dockerName(id) ?? id.slice(0, 12);
+    const engine: Container['engine'] =
+      annotations['io.container.manager'] === 'libpod'
+        ? 'podman'
+        : bundle?.includes('/moby/')
+          ? 'docker'
+          : annotations['io.kubernetes.cri-o.ContainerID']
+            ? 'cri-o'
+            : 'containerd';
+    const containerName =
+      annotations['io.kubernetes.cri.container-name'] ??
+      annotations['io.kubernetes.container.name'] ??
+      annotations['nerdctl/name'] ??
+      stored.get(id)?.name ??
+      dockerName(id) ??
+      id.slice(0, 12);
     const hostname = name(config?.hostname, 253);
     const env = Array.isArray(proc.env) ? proc.env.filter((e): e is string => typeof e === 'string').slice(0, 256) : [];
     // A podman pod's containers carry its id (CRI-O's annotation); its name is in podman's state.
     const sandbox = engine === 'podman' ? annotations['io.kubernetes.cri-o.SandboxID'] : undefined;
     const pod = sandbox ? (pods ??= podNames()).get(sandbox) : undefined;
     found.push({
-      engine, engineUid: 0, id, name: containerName, image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
-      state: 'running', pid: pid as number, namespaces: [], source: 'oci', ...grouping(annotations), ...(pod ? { pod } : {}), ...(hostname ? { hostname } : {}),
+      engine,
+      engineUid: 0,
+      id,
+      name: containerName,
+      image: annotations['io.kubernetes.cri.image-name'] ?? stored.get(id)?.image ?? '',
+      state: 'running',
+      pid: pid as number,
+      namespaces: [],
+      source: 'oci',
+      ...grouping(annotations),
+      ...(pod ? { pod } : {}),
+      ...(hostname ? { hostname } : {}),
       exec: async () => ({ env, cwd: str(proc.cwd, 4096) || '/', ...(hostname ? { hostname } : {}) }),
     });
   }

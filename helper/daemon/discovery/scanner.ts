@@ -6,7 +6,19 @@
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
-import { forget, listPids, merge, parseNsfsMounts, ProcState, RawScan, readNsLink, readProcesses, readFileCapped, scanProcesses, stateOf } from './procfs';
+import {
+  forget,
+  listPids,
+  merge,
+  parseNsfsMounts,
+  ProcState,
+  RawScan,
+  readNsLink,
+  readProcesses,
+  readFileCapped,
+  scanProcesses,
+  stateOf,
+} from './procfs';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 /** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
@@ -35,7 +47,10 @@ export class Scanner {
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model) => void) | undefined;
 
-  constructor(private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>, private readonly engines?: Engines) {}
+  constructor(
+    private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
+    private readonly engines?: Engines,
+  ) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
   async model(maxAgeMs = 0): Promise<Model> {
@@ -48,7 +63,11 @@ export class Scanner {
    * scan: a namespace newer than the last scan (or whose holders changed since)
    * is found all the same. Undefined when neither has it.
    */
-  async find<T>(key: NsKey, use: (ns: Namespace, model: Model) => T | undefined, maxAgeMs = 2000): Promise<T | undefined> {
+  async find<T>(
+    key: NsKey,
+    use: (ns: Namespace, model: Model) => T | undefined,
+    maxAgeMs = 2000,
+  ): Promise<T | undefined> {
     for (const age of [maxAgeMs, 0]) {
       const model = await this.model(age);
       const ns = model.byInode.get(key.inode);
@@ -66,10 +85,12 @@ export class Scanner {
   scan(): Promise<Model> {
     if (this.queued) return this.queued;
     if (this.running) {
-      this.queued = this.running.catch(() => undefined).then(() => {
-        this.queued = undefined;
-        return this.start();
-      });
+      this.queued = this.running
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.start();
+        });
       return this.queued;
     }
     return this.start();
@@ -110,13 +131,15 @@ export class Scanner {
   }
 
   private start(): Promise<Model> {
-    this.running = this.runScan().finally(() => { this.running = undefined; });
+    this.running = this.runScan().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
   private async runScan(): Promise<Model> {
     const started = Date.now();
-    const touched = this.touchedDuringScan = new Set();
+    const touched = (this.touchedDuringScan = new Set());
     let raw: RawScan;
     const pids = listPids();
     forget(pids);
@@ -155,7 +178,8 @@ export class Scanner {
       return gone;
     };
     const exited = new Set(reread(pids));
-    const orphans = exited.size > 0 ? [...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid) : [];
+    const orphans =
+      exited.size > 0 ? [...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid) : [];
     if (orphans.length > INLINE_MAX) return false;
     reread(orphans);
     const own = readFileCapped('/proc/self/mountinfo');
@@ -164,7 +188,11 @@ export class Scanner {
   }
 
   private built(state: ProcState, self: number, started: number): Model {
-    const model = buildModel(state, { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] }, started);
+    const model = buildModel(
+      state,
+      { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
+      started,
+    );
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model);

@@ -4,7 +4,22 @@
 // but a child or an owned namespace keeps alive are found through those ioctls.
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import * as libc from '../../../native/libc';
-import { ContainerHint, EngineApi, Holder, MAX_CUT_PIDS, MAX_HOLDERS, Namespace, NsKey, NsType, NSTYPES, Pin, Process, ScanCut, Snapshot, nsId } from '../../common/protocol';
+import {
+  ContainerHint,
+  EngineApi,
+  Holder,
+  MAX_CUT_PIDS,
+  MAX_HOLDERS,
+  Namespace,
+  NsKey,
+  NsType,
+  NSTYPES,
+  Pin,
+  Process,
+  ScanCut,
+  Snapshot,
+  nsId,
+} from '../../common/protocol';
 import type { EngineContainer } from './engines';
 import { ProcState, RawMount, RawProcess, setOf } from './procfs';
 
@@ -44,13 +59,19 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number):
   // A patched state may still hold what a namespace nobody is in any more said; only a full scan forgets it.
   const lives = (inode: number) => (b.namespaces.get(inode)?.pids.length ?? 0) > 0;
   for (const [mntns, { pid, mounts }] of state.mounts) if (lives(mntns)) b.addMounts(mntns, pid, mounts);
-  for (const [netns, addresses] of state.addresses) if (addresses.length && lives(netns)) b.namespaces.get(netns)!.addresses = addresses;
+  for (const [netns, addresses] of state.addresses)
+    if (addresses.length && lives(netns)) b.namespaces.get(netns)!.addresses = addresses;
   b.assignContainers();
   b.markInitial();
   const containers = b.addContainers(ctx.containers);
   const model: Model = {
     snapshot: {
-      namespaces: [], processes: b.processes, containers: containers.map(({ exec: _exec, ...c }) => c), engines: ctx.engines, scanMs: 0, ...(b.cut ? { cut: b.cut } : {}),
+      namespaces: [],
+      processes: b.processes,
+      containers: containers.map(({ exec: _exec, ...c }) => c),
+      engines: ctx.engines,
+      scanMs: 0,
+      ...(b.cut ? { cut: b.cut } : {}),
     },
     byInode: b.namespaces,
     mountReaders: b.mountReaders,
@@ -73,7 +94,8 @@ function openers(model: Model, ns: Namespace): string[] {
   for (const h of ns.holders) {
     if (h.kind === 'fd') paths.push(`/proc/${h.pid}/fd/${h.fd}`);
     else if (h.kind === 'pid_for_children' || h.kind === 'time_for_children') paths.push(`/proc/${h.pid}/ns/${h.kind}`);
-    else if (h.kind === 'mount') paths.push(h.mntns === model.selfMntns ? h.path : `/proc/${model.mountReaders.get(h.mntns)}/root${h.path}`);
+    else if (h.kind === 'mount')
+      paths.push(h.mntns === model.selfMntns ? h.path : `/proc/${model.mountReaders.get(h.mntns)}/root${h.path}`);
   }
   return paths;
 }
@@ -99,7 +121,10 @@ class ModelBuilder {
   /** The sets (setOf) whose cgroup names a container, with the key of its hint in `hints`. */
   private readonly hinted = new Map<string, string>();
 
-  constructor(private readonly ctx: ScanContext, hints: ProcState['hints']) {
+  constructor(
+    private readonly ctx: ScanContext,
+    hints: ProcState['hints'],
+  ) {
     for (const [set, hint] of hints) {
       if (!hint) continue;
       const key = JSON.stringify(hint);
@@ -128,7 +153,15 @@ class ModelBuilder {
   addProcess(p: RawProcess): void {
     let proc = made.get(p);
     if (!proc) {
-      proc = { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: this.ctx.userName(p.uid), ns: p.ns };
+      proc = {
+        pid: p.pid,
+        ppid: p.ppid,
+        comm: p.comm,
+        cmdline: p.cmdline,
+        uid: p.uid,
+        user: this.ctx.userName(p.uid),
+        ns: p.ns,
+      };
       if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
       if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
       made.set(p, proc);
@@ -136,10 +169,22 @@ class ModelBuilder {
     const pids = this.byRecord.get(p.ns);
     if (pids) pids.push(p.pid);
     else this.byRecord.set(p.ns, [p.pid]);
-    if (p.pidForChildren !== undefined) this.addHolder(this.namespace('pid', p.pidForChildren), { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
-    if (p.timeForChildren !== undefined) this.addHolder(this.namespace('time', p.timeForChildren), { kind: 'time_for_children', pid: p.pid, comm: p.comm });
+    if (p.pidForChildren !== undefined)
+      this.addHolder(this.namespace('pid', p.pidForChildren), { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
+    if (p.timeForChildren !== undefined)
+      this.addHolder(this.namespace('time', p.timeForChildren), {
+        kind: 'time_for_children',
+        pid: p.pid,
+        comm: p.comm,
+      });
     for (const [fd, type, inode, count] of p.nsfds) {
-      this.addHolder(this.namespace(type, inode), { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) });
+      this.addHolder(this.namespace(type, inode), {
+        kind: 'fd',
+        pid: p.pid,
+        fd,
+        comm: p.comm,
+        ...(count > 1 ? { count } : {}),
+      });
     }
     if (p.fdsUnread) {
       this.cut ??= { processes: 0, fds: 0, pids: [] };
@@ -164,7 +209,7 @@ class ModelBuilder {
         for (const pid of pids) ns.pids.push(pid);
         if (hint) {
           let votes = this.hintVotes.get(ns.inode);
-          if (!votes) this.hintVotes.set(ns.inode, votes = new Map());
+          if (!votes) this.hintVotes.set(ns.inode, (votes = new Map()));
           votes.set(hint, (votes.get(hint) ?? 0) + pids.length);
         }
       }
@@ -180,7 +225,13 @@ class ModelBuilder {
       const what = own ? this.ctx.mountAt(m.path, m.type, m.inode) : undefined;
       const pin = what && 'pin' in what ? what.pin : undefined;
       const netns = what && 'netns' in what ? what.netns : undefined;
-      this.addHolder(ns, { kind: 'mount', path: m.path, mntns, ...(pin ? { pin: pin.name } : {}), ...(netns ? { netns } : {}) });
+      this.addHolder(ns, {
+        kind: 'mount',
+        path: m.path,
+        mntns,
+        ...(pin ? { pin: pin.name } : {}),
+        ...(netns ? { netns } : {}),
+      });
       if (pin) {
         const same = ns.pins.find((p) => p.name === pin.name);
         if (same) same.paths.push(...pin.paths);
@@ -213,7 +264,9 @@ class ModelBuilder {
     const out: EngineContainer[] = [];
     for (const c of found) {
       const p = c.pid !== undefined ? byPid.get(c.pid) : undefined;
-      const namespaces = p ? NSTYPES.flatMap((type) => (p.ns[type] !== undefined ? [{ type, inode: p.ns[type]! }] : [])) : [];
+      const namespaces = p
+        ? NSTYPES.flatMap((type) => (p.ns[type] !== undefined ? [{ type, inode: p.ns[type]! }] : []))
+        : [];
       out.push({ ...c, ...(p ? {} : { pid: undefined }), namespaces });
       for (const key of namespaces) {
         const ns = this.namespace(key.type, key.inode);
@@ -298,7 +351,11 @@ function resolveHierarchy(model: Model, get: (type: NsType, inode: number) => Na
   for (const [inode, known] of lineages) {
     const { type: _type, ...lineage } = known;
     Object.assign(namespaces.get(inode)!, lineage);
-    if ((known.owner !== undefined && !exists('user', known.owner)) || (known.parent !== undefined && !exists(known.type, known.parent))) lineages.delete(inode);
+    if (
+      (known.owner !== undefined && !exists('user', known.owner)) ||
+      (known.parent !== undefined && !exists(known.type, known.parent))
+    )
+      lineages.delete(inode);
   }
   resolveUnknown(model, new Set(lineages.keys()), get);
   for (const ns of namespaces.values()) {
@@ -313,7 +370,9 @@ function resolveUnknown(model: Model, done: Set<number>, get: (type: NsType, ino
   const namespaces = model.byInode;
   // Fds from the ioctls open namespaces that may have no path at all; they are
   // processed in the same queue and closed when done.
-  const queue: [Namespace, number | undefined][] = [...namespaces.entries()].filter(([inode]) => !done.has(inode)).map(([, ns]) => [ns, undefined]);
+  const queue: [Namespace, number | undefined][] = [...namespaces.entries()]
+    .filter(([inode]) => !done.has(inode))
+    .map(([, ns]) => [ns, undefined]);
   while (queue.length > 0) {
     const [ns, given] = queue.pop()!;
     if (done.has(ns.inode)) {

@@ -82,8 +82,7 @@ export class Watcher {
   private epoch = 0;
   private linger: NodeJS.Timeout | undefined;
 
-  constructor(private readonly scanner: Scanner) {
-  }
+  constructor(private readonly scanner: Scanner) {}
 
   /**
    * The snapshot the subscriber starts from. Every change pushed after it is
@@ -243,7 +242,10 @@ export class Watcher {
 
   private armRescan(ms: number): void {
     this.rescanDue = Date.now() + ms;
-    this.rescan = setTimeout(() => { this.rescan = undefined; void this.fullScan(); }, ms);
+    this.rescan = setTimeout(() => {
+      this.rescan = undefined;
+      void this.fullScan();
+    }, ms);
     this.rescan.unref();
   }
 

@@ -3,7 +3,16 @@
 // process group: cgroup.kill reaches them all. nsxd makes it; the session's
 // supervisor kills and removes it when the session ends. Where no writable cgroup2
 // hierarchy exists, sessions fall back to signalling their process group.
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+  constants,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseMountinfo } from '../discovery/procfs';
@@ -90,4 +99,3 @@ function killAndRemove(path: string, retry = true): void {
   };
   remove();
 }
-

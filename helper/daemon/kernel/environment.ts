@@ -15,7 +15,8 @@ const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
  * whoever's engine reported it: an image's LD_LIBRARY_PATH is not worth a
  * library root loads before it has printed a prompt.
  */
-const START_UP = /^(LD_\w*|BASH_ENV|ENV|PROMPT_COMMAND|PS4|SHELLOPTS|BASHOPTS|BASH_FUNC_.*|IFS|CDPATH|GLOBIGNORE|ZDOTDIR|INPUTRC|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RESOLV_HOST_CONF|MALLOC_\w*|GLIBC_TUNABLES|PYTHON(STARTUP|PATH|HOME)|PERL5(OPT|LIB)|RUBYOPT|NODE_OPTIONS)$/;
+const START_UP =
+  /^(LD_\w*|BASH_ENV|ENV|PROMPT_COMMAND|PS4|SHELLOPTS|BASHOPTS|BASH_FUNC_.*|IFS|CDPATH|GLOBIGNORE|ZDOTDIR|INPUTRC|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RESOLV_HOST_CONF|MALLOC_\w*|GLIBC_TUNABLES|PYTHON(STARTUP|PATH|HOME)|PERL5(OPT|LIB)|RUBYOPT|NODE_OPTIONS)$/;
 
 /** Who the shell runs as: root (asked for and granted, or the caller is root), else the caller. */
 export interface RunAs {
@@ -29,7 +30,12 @@ export function runAs(req: TerminalOpenParams, caller: Caller): RunAs {
   const asRoot = req.root === true || caller.uid === 0;
   if (asRoot) return { asRoot, identity: { uid: 0, gid: 0, groups: [0] }, home: '/root', user: 'root' };
   // Group 0 is root's even as a supplementary group (it may write files that root's programs trust).
-  return { asRoot, identity: { uid: caller.uid, gid: caller.gid, groups: caller.groups.filter((g) => g !== 0) }, home: caller.home, user: caller.user };
+  return {
+    asRoot,
+    identity: { uid: caller.uid, gid: caller.gid, groups: caller.groups.filter((g) => g !== 0) },
+    home: caller.home,
+    user: caller.user,
+  };
 }
 
 /**
@@ -39,7 +45,11 @@ export function runAs(req: TerminalOpenParams, caller: Caller): RunAs {
  * START_UP variable, and with the container's PATH only if every entry of it
  * is an absolute folder (else root's own).
  */
-export function environment(req: TerminalOpenParams, who: RunAs, inside: ContainerProcess | undefined): Record<string, string> {
+export function environment(
+  req: TerminalOpenParams,
+  who: RunAs,
+  inside: ContainerProcess | undefined,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of inside?.env ?? []) {
     const eq = entry.indexOf('=');

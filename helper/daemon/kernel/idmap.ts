@@ -12,10 +12,14 @@ interface Extent {
 
 /** /proc/PID/uid_map or gid_map as nsxd (in the initial user namespace) reads it: outside ids are host ids. */
 function readMap(pid: number, which: 'uid_map' | 'gid_map'): Extent[] {
-  return readFileSync(`/proc/${pid}/${which}`, 'utf8').trim().split('\n').filter(Boolean).map((line) => {
-    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
-    return { inside, outside, count };
-  });
+  return readFileSync(`/proc/${pid}/${which}`, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      return { inside, outside, count };
+    });
 }
 
 function translate(map: Extent[], hostId: number): number | undefined {

@@ -11,7 +11,13 @@ import { launch } from './launcher';
 export async function runInside(model: Model, ns: Namespace, command: string[], cat = false): Promise<string> {
   const fd = openNamespace(model, ns);
   if (fd === undefined) return 'nsxd can no longer open this namespace.';
-  const { child, ready } = launch({ joins: [{ type: ns.type, fd }], unshare: [], command, cat, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+  const { child, ready } = launch({
+    joins: [{ type: ns.type, fd }],
+    unshare: [],
+    command,
+    cat,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+  });
   closeQuietly(fd);
   child.stdin?.end();
   let out = '';

@@ -72,7 +72,14 @@ function launcherArgs(spec: LaunchSpec, pty: boolean): { args: string[]; fds: nu
   if (spec.mountProc) args.push('--mount-proc');
   if (spec.hold) args.push('--hold');
   if (spec.identity) {
-    args.push('--uid', String(spec.identity.uid), '--gid', String(spec.identity.gid), '--groups', spec.identity.groups.join(','));
+    args.push(
+      '--uid',
+      String(spec.identity.uid),
+      '--gid',
+      String(spec.identity.gid),
+      '--groups',
+      spec.identity.groups.join(','),
+    );
   }
   if (pty) args.push('--pty');
   if (spec.home) args.push('--home', spec.home);
@@ -85,7 +92,10 @@ function launcherArgs(spec: LaunchSpec, pty: boolean): { args: string[]; fds: nu
 /** nsx-exec as nsxd's child on pipes: for what lasts no longer than a request (namespaces/create, --cat). */
 export function launch(spec: LaunchSpec): Launched {
   const { args, fds } = launcherArgs(spec, false);
-  return started(spawn(LAUNCHER, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...fds], env: spec.env }), spec.hold === true);
+  return started(
+    spawn(LAUNCHER, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', ...fds], env: spec.env }),
+    spec.hold === true,
+  );
 }
 
 export interface SupervisorSpec {
@@ -105,10 +115,21 @@ export interface SupervisorSpec {
  */
 export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
   const { args, fds } = launcherArgs(spec, sup.pty !== undefined);
-  const own = ['--socket', sup.socket, '--orphan-timeout', String(sup.orphanTimeout), '--pass-fds', String(fds.length + 1)];
+  const own = [
+    '--socket',
+    sup.socket,
+    '--orphan-timeout',
+    String(sup.orphanTimeout),
+    '--pass-fds',
+    String(fds.length + 1),
+  ];
   if (sup.pty) own.push('--pty', `${sup.pty.rows}:${sup.pty.cols}`);
   if (sup.cgroup) own.push('--cgroup', sup.cgroup);
-  const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds], env: spec.env, detached: true });
+  const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], {
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds],
+    env: spec.env,
+    detached: true,
+  });
   return started(child, false);
 }
 

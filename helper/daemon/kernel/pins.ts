@@ -4,7 +4,18 @@
 // plus /run/netns for net so that `ip netns` sees them. Every file is created
 // through the directory's fd and mounted onto by fd, so no symlink swapped in
 // at any moment can redirect the mount. Who pinned what is kept beside them.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
@@ -71,7 +82,10 @@ export class Pins {
 
   /** The namespace a pin holds, opened and type-checked. */
   open(type: NsType, name: string): OpenedNs | undefined {
-    return openNsFile(join(this.dir, type, name), type) ?? (type === 'net' ? openNsFile(join(NETNS_DIR, name), type) : undefined);
+    return (
+      openNsFile(join(this.dir, type, name), type) ??
+      (type === 'net' ? openNsFile(join(NETNS_DIR, name), type) : undefined)
+    );
   }
 
   /** A fresh namespace held by its pin alone: nsx-exec unshares and waits while nsxd pins it. */
@@ -110,11 +124,18 @@ export class Pins {
     this.forgetVanished();
     const mine = Object.values(this.registry).filter((r) => r.uid === caller.uid).length;
     if (caller.role !== 'admin' && mine >= PINS_PER_OPERATOR) {
-      throw new ResponseError(ErrorCodes.LimitExceeded, `you have ${mine} pins, the most an operator may keep; unpin some first`);
+      throw new ResponseError(
+        ErrorCodes.LimitExceeded,
+        `you have ${mine} pins, the most an operator may keep; unpin some first`,
+      );
     }
     const paths = this.pathsFor(ns.type, name);
     for (const path of paths) {
-      if (existsOrLink(path)) throw new ResponseError(ErrorCodes.Conflict, `the pin name ${ns.type}/${name} is in use (${path}); choose another`);
+      if (existsOrLink(path))
+        throw new ResponseError(
+          ErrorCodes.Conflict,
+          `the pin name ${ns.type}/${name} is in use (${path}); choose another`,
+        );
     }
     const done: string[] = [];
     try {
@@ -127,14 +148,22 @@ export class Pins {
       if (err instanceof ResponseError) throw err;
       throw new ResponseError(ErrorCodes.Failed, `cannot pin ${nsId(ns)} as ${name}: ${(err as Error).message}`);
     }
-    this.registry[`${ns.type}/${name}`] = { uid: caller.uid, user: caller.user, at: new Date().toISOString(), inode: ns.inode };
+    this.registry[`${ns.type}/${name}`] = {
+      uid: caller.uid,
+      user: caller.user,
+      at: new Date().toISOString(),
+      inode: ns.inode,
+    };
     try {
       this.save();
     } catch (err) {
       // A pin nobody recorded would count for no one and be no one's to unpin: none at all is better.
       delete this.registry[`${ns.type}/${name}`];
       for (const path of done) unmountAndRemove(path);
-      throw new ResponseError(ErrorCodes.Failed, `cannot record the pin ${ns.type}/${name}, so it was not made: ${(err as Error).message}`);
+      throw new ResponseError(
+        ErrorCodes.Failed,
+        `cannot record the pin ${ns.type}/${name}, so it was not made: ${(err as Error).message}`,
+      );
     }
     return { name, by: { uid: caller.uid, user: caller.user }, paths };
   }
@@ -147,12 +176,25 @@ export class Pins {
     if (!owner && !existsOrLink(join(this.dir, type, name))) {
       // /run/netns/NAME, made by `ip netns add` or a container engine: theirs, not a pin.
       const what = `net/${name} is an ip netns name that another tool made (ip netns add, podman), not a pin`;
-      if (caller.role !== 'admin') throw new ResponseError(ErrorCodes.AccessDenied, `${what}: only root or an admin in /etc/nsx/nsxd.json may release it`);
-      if (!force) throw new ResponseError(ErrorCodes.NeedsConfirmation, `${what}; the tool that made it may still use it. Release it anyway with --force (as ip netns delete ${name} would)`);
+      if (caller.role !== 'admin')
+        throw new ResponseError(
+          ErrorCodes.AccessDenied,
+          `${what}: only root or an admin in /etc/nsx/nsxd.json may release it`,
+        );
+      if (!force)
+        throw new ResponseError(
+          ErrorCodes.NeedsConfirmation,
+          `${what}; the tool that made it may still use it. Release it anyway with --force (as ip netns delete ${name} would)`,
+        );
     }
     if (caller.role !== 'admin' && owner?.uid !== caller.uid) {
-      const who = owner ? `${owner.user} pinned it` : 'it was not pinned through nsxd, or its name now holds another namespace';
-      throw new ResponseError(ErrorCodes.AccessDenied, `you may only unpin your own pins (${who}); an admin in /etc/nsx/nsxd.json may release any`);
+      const who = owner
+        ? `${owner.user} pinned it`
+        : 'it was not pinned through nsxd, or its name now holds another namespace';
+      throw new ResponseError(
+        ErrorCodes.AccessDenied,
+        `you may only unpin your own pins (${who}); an admin in /etc/nsx/nsxd.json may release any`,
+      );
     }
     // Only the paths that hold this very namespace: the same name elsewhere may be someone else's now.
     for (const path of this.pathsFor(type, name)) {
@@ -234,9 +276,14 @@ function bindAt(ns: OpenedNs, path: string): void {
   try {
     try {
       // O_CREAT|O_EXCL never follows a symlink: a name that exists in any form fails here.
-      fileFd = openSync(`/proc/self/fd/${dirFd}/${name}`, constants.O_CREAT | constants.O_EXCL | constants.O_RDONLY | constants.O_NOFOLLOW, 0o444);
+      fileFd = openSync(
+        `/proc/self/fd/${dirFd}/${name}`,
+        constants.O_CREAT | constants.O_EXCL | constants.O_RDONLY | constants.O_NOFOLLOW,
+        0o444,
+      );
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ResponseError(ErrorCodes.Conflict, `the pin name is in use (${path})`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new ResponseError(ErrorCodes.Conflict, `the pin name is in use (${path})`);
       throw err;
     }
     const created = fstatSync(fileFd).ino;
@@ -271,4 +318,3 @@ function unmountAndRemove(path: string): void {
     // already gone
   }
 }
-

@@ -25,7 +25,17 @@ import type { Pins } from './pins';
 import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import * as parse from '../../common/parse';
 import {
-  ErrorCodes, isolateDefault, NsKey, nsId, nsLinkOfNew, NsType, OUTPUT_WINDOW, TerminalAttachParams, TerminalExit, TerminalOpenParams, TerminalOpenResult,
+  ErrorCodes,
+  isolateDefault,
+  NsKey,
+  nsId,
+  nsLinkOfNew,
+  NsType,
+  OUTPUT_WINDOW,
+  TerminalAttachParams,
+  TerminalExit,
+  TerminalOpenParams,
+  TerminalOpenResult,
   TerminalOutput,
 } from '../../common/protocol';
 
@@ -72,7 +82,8 @@ async function place(req: TerminalOpenParams, caller: Caller, who: RunAs, deps: 
   const t = req.target;
   if (!t) {
     const unshare = req.types ?? isolateDefault(KERNEL_NSTYPES);
-    for (const type of unshare) if (!KERNEL_NSTYPES.includes(type)) throw parse.invalid(`this kernel has no ${type} namespaces`);
+    for (const type of unshare)
+      if (!KERNEL_NSTYPES.includes(type)) throw parse.invalid(`this kernel has no ${type} namespaces`);
     return { joins: [], unshare, title: `isolated ${unshare.join(',')}${req.hostname ? ` (${req.hostname})` : ''}` };
   }
   if ('pid' in t) {
@@ -85,7 +96,8 @@ async function place(req: TerminalOpenParams, caller: Caller, who: RunAs, deps: 
     if (!opened) throw new ResponseError(ErrorCodes.NotFound, `there is no pin ${t.pin.type}/${t.pin.name}`);
     return { joins: [opened], unshare: [], title: `${nsId(opened)} pin ${t.pin.name}` };
   }
-  if ('namespace' in t) return { joins: [await openDiscovered(deps.scanner, t.namespace)], unshare: [], title: nsId(t.namespace) };
+  if ('namespace' in t)
+    return { joins: [await openDiscovered(deps.scanner, t.namespace)], unshare: [], title: nsId(t.namespace) };
   const c = resolveContainer((await deps.scanner.model(2000)).containers, t.container);
   // The namespaces the engine's process was in at the scan: a pid reused since cannot redirect the shell.
   const inodes = Object.fromEntries(c.namespaces.map((k) => [k.type, k.inode]));
@@ -101,20 +113,30 @@ async function place(req: TerminalOpenParams, caller: Caller, who: RunAs, deps: 
 }
 
 /** Refusals that need the opened namespaces; each leaves nothing behind (the caller closes the fds). */
-async function check(req: TerminalOpenParams, caller: Caller, deps: SessionDeps, who: RunAs, where: Placement): Promise<void> {
+async function check(
+  req: TerminalOpenParams,
+  caller: Caller,
+  deps: SessionDeps,
+  who: RunAs,
+  where: Placement,
+): Promise<void> {
   const userns = where.joins.find((ns) => ns.type === 'user');
   if (userns && !who.asRoot) {
     // Inside a joined user namespace the shell's ids are that namespace's: translate the caller's.
     const t = req.target;
     const mapped = await idsInside(userns, t && 'pid' in t ? t.pid : undefined, caller, deps.scanner);
     if (typeof mapped === 'string') {
-      throw new ResponseError(ErrorCodes.Failed, `cannot enter ${nsId(userns)} as ${caller.user}: ${mapped}; leave the user namespace out (-t without user) or ask for a root shell`);
+      throw new ResponseError(
+        ErrorCodes.Failed,
+        `cannot enter ${nsId(userns)} as ${caller.user}: ${mapped}; leave the user namespace out (-t without user) or ask for a root shell`,
+      );
     }
     who.identity.uid = mapped.uid;
     who.identity.gid = mapped.gid;
   }
   if (who.asRoot) refuseForeignMounts(where.joins, deps.userName);
-  if (req.freshProc && !where.joins.some((ns) => ns.type === 'pid')) throw parse.invalid('freshProc needs the pid namespace to be joined');
+  if (req.freshProc && !where.joins.some((ns) => ns.type === 'pid'))
+    throw parse.invalid('freshProc needs the pid namespace to be joined');
   if (req.hostname && !where.unshare.includes('uts')) throw parse.invalid('a hostname needs a new uts namespace');
 }
 
@@ -125,12 +147,18 @@ async function check(req: TerminalOpenParams, caller: Caller, deps: SessionDeps,
  * once it started and its connection is still alive.
  */
 export async function openSession(
-  req: TerminalOpenParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>, alive: () => boolean,
+  req: TerminalOpenParams,
+  caller: Caller,
+  deps: SessionDeps,
+  outbox: Outbox,
+  sessions: Map<number, Session>,
+  alive: () => boolean,
 ): Promise<TerminalOpenResult> {
   const who = runAs(req, caller);
   const where = await place(req, caller, who, deps);
   // The namespace the title names comes first: it is the one "Reveal" shows.
-  const joined: NsKey[] = where.joins.map(({ type, inode }) => ({ type, inode }))
+  const joined: NsKey[] = where.joins
+    .map(({ type, inode }) => ({ type, inode }))
     .sort((a, b) => Number(where.title.startsWith(nsId(b))) - Number(where.title.startsWith(nsId(a))));
   const id = deps.supervisors.newId();
   let cgroup: ReturnType<SessionCgroups['create']>;
@@ -138,18 +166,26 @@ export async function openSession(
     await check(req, caller, deps, who, where);
     cgroup = deps.cgroups.create(id);
     const { unshare } = where;
-    const { child, ready } = supervise({
-      joins: where.joins.map(({ type, fd }) => ({ type, fd })),
-      unshare: req.freshProc ? ['mnt'] : unshare,
-      hostname: unshare.includes('uts') ? req.hostname ?? 'isolated' : undefined,
-      mountProc: req.freshProc || (unshare.includes('pid') && unshare.includes('mnt')),
-      identity: who.identity,
-      home: where.inside?.cwd ?? who.home,
-      shells: [...new Set([who.asRoot ? '/bin/bash' : caller.shell, '/bin/bash', '/bin/sh'])],
-      command: req.command,
-      env: environment(req, who, where.inside),
-      cgroupProcsFd: cgroup?.procsFd,
-    }, { socket: deps.supervisors.socketOf(id), orphanTimeout: deps.supervisors.orphanTimeout, pty: req.pty, cgroup: cgroup?.path });
+    const { child, ready } = supervise(
+      {
+        joins: where.joins.map(({ type, fd }) => ({ type, fd })),
+        unshare: req.freshProc ? ['mnt'] : unshare,
+        hostname: unshare.includes('uts') ? (req.hostname ?? 'isolated') : undefined,
+        mountProc: req.freshProc || (unshare.includes('pid') && unshare.includes('mnt')),
+        identity: who.identity,
+        home: where.inside?.cwd ?? who.home,
+        shells: [...new Set([who.asRoot ? '/bin/bash' : caller.shell, '/bin/bash', '/bin/sh'])],
+        command: req.command,
+        env: environment(req, who, where.inside),
+        cgroupProcsFd: cgroup?.procsFd,
+      },
+      {
+        socket: deps.supervisors.socketOf(id),
+        orphanTimeout: deps.supervisors.orphanTimeout,
+        pty: req.pty,
+        cgroup: cgroup?.path,
+      },
+    );
     // The supervisor has its copies now; nsxd keeps none of these.
     closeAll(where.joins);
     where.joins = [];
@@ -157,13 +193,15 @@ export async function openSession(
 
     let link: SupervisorLink | undefined;
     let hello: Hello | undefined;
-    const failure = await ready.then(
-      async () => {
-        ({ link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(id)));
-        return alive() ? undefined : 'the connection closed while the session started';
-      },
-      (err: Error) => `the session could not start: ${err.message}`,
-    ).catch((err: Error) => `the session's supervisor did not answer: ${err.message}`);
+    const failure = await ready
+      .then(
+        async () => {
+          ({ link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(id)));
+          return alive() ? undefined : 'the connection closed while the session started';
+        },
+        (err: Error) => `the session could not start: ${err.message}`,
+      )
+      .catch((err: Error) => `the session's supervisor did not answer: ${err.message}`);
     if (failure || !link || !hello) {
       // Its supervisor ends it, kills what started and removes its socket and cgroup.
       child.kill('SIGTERM');
@@ -179,8 +217,13 @@ export async function openSession(
       uid: who.identity.uid,
     };
     const info: SessionInfo = {
-      owner: caller.uid, account: caller.user, root: who.asRoot, pty: req.pty !== undefined, ...(req.persistent ? { persistent: true } : {}),
-      ...result, ...(cgroup ? { cgroup: cgroup.path } : {}),
+      owner: caller.uid,
+      account: caller.user,
+      root: who.asRoot,
+      pty: req.pty !== undefined,
+      ...(req.persistent ? { persistent: true } : {}),
+      ...result,
+      ...(cgroup ? { cgroup: cgroup.path } : {}),
     };
     link.store(info);
     deps.supervisors.owners.set(id, ownerOf(info)!);
@@ -201,9 +244,16 @@ export async function openSession(
  * kept out by anyone knocking. A session whose account is gone (or whose uid
  * another account has now) ends.
  */
-export async function attachSession(req: TerminalAttachParams, caller: Caller, deps: SessionDeps, outbox: Outbox, sessions: Map<number, Session>): Promise<TerminalOpenResult> {
+export async function attachSession(
+  req: TerminalAttachParams,
+  caller: Caller,
+  deps: SessionDeps,
+  outbox: Outbox,
+  sessions: Map<number, Session>,
+): Promise<TerminalOpenResult> {
   const { supervisors } = deps;
-  const none = () => new ResponseError(ErrorCodes.NotFound, `no session ${req.session} of ${caller.user}'s is waiting to be attached`);
+  const none = () =>
+    new ResponseError(ErrorCodes.NotFound, `no session ${req.session} of ${caller.user}'s is waiting to be attached`);
   const owner = supervisors.owners.get(req.session);
   if (!owner || owner.uid !== caller.uid) throw none();
   if (!accountLives(owner) || (owner.account !== undefined && owner.account !== caller.user)) {
@@ -212,7 +262,8 @@ export async function attachSession(req: TerminalAttachParams, caller: Caller, d
     await found?.link.end();
     throw none();
   }
-  if (supervisors.attached.has(req.session)) throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
+  if (supervisors.attached.has(req.session))
+    throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
   // Two attaches of one session at once (two windows, a retry): one connects, the other is told to try again.
   if (supervisors.connecting.has(req.session)) throw busy(req.session);
   supervisors.connecting.add(req.session);
@@ -231,14 +282,22 @@ export async function attachSession(req: TerminalAttachParams, caller: Caller, d
   }
   const { link, hello } = found;
   const info = hello.info;
-  if (!info || info.owner !== caller.uid || (req.pid !== undefined && req.pid !== hello.pid) || supervisors.attached.has(req.session)) {
+  if (
+    !info ||
+    info.owner !== caller.uid ||
+    (req.pid !== undefined && req.pid !== hello.pid) ||
+    supervisors.attached.has(req.session)
+  ) {
     link.detach();
     throw none();
   }
   // A root shell a member opened is theirs only while the policy still grants root shells.
   if (info.root && caller.uid !== 0 && !caller.rootShells) {
     link.detach();
-    throw new ResponseError(ErrorCodes.AccessDenied, `session ${req.session} is a root shell and ${caller.user} may no longer open root shells`);
+    throw new ResponseError(
+      ErrorCodes.AccessDenied,
+      `session ${req.session} is a root shell and ${caller.user} may no longer open root shells`,
+    );
   }
   take({ id: req.session, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
   const { title, namespaces, user, uid } = info;
@@ -278,14 +337,21 @@ function refuseForeignMounts(joins: OpenedNs[], userName: (uid: number) => strin
     closeQuietly(ownerFd);
   }
   if (ownerUid === 0 || joins.some((ns) => ns.type === 'user' && ns.inode === owner.inode)) return;
-  throw new ResponseError(ErrorCodes.AccessDenied,
+  throw new ResponseError(
+    ErrorCodes.AccessDenied,
     `no root shell in ${nsId(mnt)}: it belongs to ${nsId(owner)}, which ${userName(ownerUid)} (uid ${ownerUid}) made, so its files are theirs to change and a root shell would run them as root. ` +
-    'Open the shell as yourself, join that user namespace too, or leave mnt out (-t without mnt)');
+      'Open the shell as yourself, join that user namespace too, or leave mnt out (-t without mnt)',
+  );
 }
 
 /** The caller's ids in a user namespace, from the maps of a process that is in it (checked by inode after reading). */
-async function idsInside(userns: NsKey, pid: number | undefined, caller: Caller, scanner: Scanner): Promise<MappedIds | string> {
-  const candidates = pid !== undefined ? [pid] : (await scanner.find(userns, (ns) => ns.pids, 5000)) ?? [];
+async function idsInside(
+  userns: NsKey,
+  pid: number | undefined,
+  caller: Caller,
+  scanner: Scanner,
+): Promise<MappedIds | string> {
+  const candidates = pid !== undefined ? [pid] : ((await scanner.find(userns, (ns) => ns.pids, 5000)) ?? []);
   for (const p of candidates.slice(0, 5)) {
     try {
       const mapped = mapIntoUserns(p, caller.uid, caller.gid);

@@ -52,10 +52,24 @@ export class SupervisorLink {
     return new Promise((resolve, reject) => {
       const socket = createConnection(path);
       const link = new SupervisorLink(socket);
-      const timer = setTimeout(() => { socket.destroy(); reject(new Error('the session supervisor did not answer')); }, timeoutMs);
-      socket.once('error', (err) => { clearTimeout(timer); reject(err); });
-      socket.once('close', () => { clearTimeout(timer); reject(new Error('the session supervisor closed the connection')); });
-      link.hello = (hello) => { clearTimeout(timer); socket.removeAllListeners('error'); socket.on('error', () => undefined); resolve({ link, hello }); };
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the session supervisor did not answer'));
+      }, timeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error('the session supervisor closed the connection'));
+      });
+      link.hello = (hello) => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        socket.on('error', () => undefined);
+        resolve({ link, hello });
+      };
     });
   }
 
@@ -98,8 +112,18 @@ export class SupervisorLink {
   /** Ends the session nsxd found without a client: killed, its exit taken, so its supervisor goes too. */
   end(timeoutMs = 3000): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.detach(); resolve(); }, timeoutMs);
-      this.listen({ output: () => undefined, exit: () => undefined, closed: () => { clearTimeout(timer); resolve(); } });
+      const timer = setTimeout(() => {
+        this.detach();
+        resolve();
+      }, timeoutMs);
+      this.listen({
+        output: () => undefined,
+        exit: () => undefined,
+        closed: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
       this.adopt();
       this.kill();
     });
@@ -142,7 +166,7 @@ export class SupervisorLink {
     if (type === 'H' && this.hello) {
       let info: SessionInfo | undefined;
       try {
-        info = payload.length > 4 ? JSON.parse(payload.subarray(4).toString()) as SessionInfo : undefined;
+        info = payload.length > 4 ? (JSON.parse(payload.subarray(4).toString()) as SessionInfo) : undefined;
       } catch {
         info = undefined;
       }

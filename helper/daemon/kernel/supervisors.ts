@@ -30,7 +30,10 @@ export class Supervisors {
   /** nsxd is stopping: connections close, and their sessions wait for the next nsxd. */
   stopping = false;
 
-  constructor(runDir: string, readonly orphanTimeout: number) {
+  constructor(
+    runDir: string,
+    readonly orphanTimeout: number,
+  ) {
     this.dir = join(runDir, 'sessions');
   }
 
@@ -46,20 +49,22 @@ export class Supervisors {
     if (!st.isDirectory() || st.uid !== 0) throw new Error(`${this.dir} must be a directory owned by root`);
     chmodSync(this.dir, 0o700);
     const live = new Set<number>();
-    await Promise.all(readdirSync(this.dir).map(async (name) => {
-      const id = Number(/^([1-9]\d{0,15})\.sock$/.exec(name)?.[1]);
-      if (!id) return;
-      const found = await SupervisorLink.connect(this.socketOf(id)).catch(() => undefined);
-      if (!found) return void unlinkSync(join(this.dir, name));
-      live.add(id);
-      const owner = found.hello.info && ownerOf(found.hello.info);
-      if (owner && accountLives(owner)) {
-        this.owners.set(id, owner);
-        found.link.detach();
-      } else {
-        await found.link.end();
-      }
-    }));
+    await Promise.all(
+      readdirSync(this.dir).map(async (name) => {
+        const id = Number(/^([1-9]\d{0,15})\.sock$/.exec(name)?.[1]);
+        if (!id) return;
+        const found = await SupervisorLink.connect(this.socketOf(id)).catch(() => undefined);
+        if (!found) return void unlinkSync(join(this.dir, name));
+        live.add(id);
+        const owner = found.hello.info && ownerOf(found.hello.info);
+        if (owner && accountLives(owner)) {
+          this.owners.set(id, owner);
+          found.link.detach();
+        } else {
+          await found.link.end();
+        }
+      }),
+    );
     this.next = Math.max(0, ...live) + 1;
     cgroups.sweep(live);
   }

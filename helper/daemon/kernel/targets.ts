@@ -17,13 +17,18 @@ export interface OpenedNs extends NsKey {
 
 function startTime(pid: number): { start: string; comm: string } {
   const text = readFileCapped(`/proc/${pid}/stat`, 'latin1');
-  if (text === undefined) throw new ResponseError(ErrorCodes.NotFound, `process ${pid} does not exist (it may have exited)`);
+  if (text === undefined)
+    throw new ResponseError(ErrorCodes.NotFound, `process ${pid} does not exist (it may have exited)`);
   const { starttime, comm } = parseStat(text);
   return { start: starttime, comm };
 }
 
 /** /proc/PID/ns/TYPE for each type: the namespaces of the process itself, never *_for_children. */
-export function openProcessNamespaces(pid: number, types: NsType[], expected: Partial<Record<NsType, number>> = {}): { opened: OpenedNs[]; comm: string } {
+export function openProcessNamespaces(
+  pid: number,
+  types: NsType[],
+  expected: Partial<Record<NsType, number>> = {},
+): { opened: OpenedNs[]; comm: string } {
   const before = startTime(pid);
   const opened: OpenedNs[] = [];
   try {
@@ -33,17 +38,25 @@ export function openProcessNamespaces(pid: number, types: NsType[], expected: Pa
         fd = openSync(`/proc/${pid}/ns/${type}`, constants.O_RDONLY);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new ResponseError(ErrorCodes.NotFound, `process ${pid} has exited, or this kernel has no ${type} namespaces`);
+        if (code === 'ENOENT')
+          throw new ResponseError(
+            ErrorCodes.NotFound,
+            `process ${pid} has exited, or this kernel has no ${type} namespaces`,
+          );
         throw new ResponseError(ErrorCodes.Failed, `cannot open the ${type} namespace of process ${pid}: ${code}`);
       }
       const inode = fstatSync(fd).ino;
       opened.push({ type, inode, fd });
       const want = expected[type];
       if (want !== undefined && want !== inode) {
-        throw new ResponseError(ErrorCodes.Moved, `process ${pid} is no longer in ${nsId({ type, inode: want })} (now ${nsId({ type, inode })}); refresh and try again`);
+        throw new ResponseError(
+          ErrorCodes.Moved,
+          `process ${pid} is no longer in ${nsId({ type, inode: want })} (now ${nsId({ type, inode })}); refresh and try again`,
+        );
       }
     }
-    if (startTime(pid).start !== before.start) throw new ResponseError(ErrorCodes.Moved, `process ${pid} was replaced while it was being opened; try again`);
+    if (startTime(pid).start !== before.start)
+      throw new ResponseError(ErrorCodes.Moved, `process ${pid} was replaced while it was being opened; try again`);
     return { opened, comm: before.comm };
   } catch (err) {
     closeAll(opened);
@@ -76,5 +89,8 @@ export function openNsFile(path: string, type: NsType, opts: { follow?: boolean 
 export async function openDiscovered(scanner: Scanner, key: NsKey): Promise<OpenedNs> {
   const fd = await scanner.find(key, (_ns, model) => openNamespace(model, key), 5000);
   if (fd !== undefined) return { ...key, fd };
-  throw new ResponseError(ErrorCodes.NotFound, `there is no ${nsId(key)} now, or nothing nsxd can open holds it (nsx list shows those there are)`);
+  throw new ResponseError(
+    ErrorCodes.NotFound,
+    `there is no ${nsId(key)} now, or nothing nsxd can open holds it (nsx list shows those there are)`,
+  );
 }

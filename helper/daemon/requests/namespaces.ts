@@ -5,7 +5,18 @@ import { readDetails } from '../discovery/details';
 import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import {
-  ErrorCodes, ListNamespaces, NamespaceDetails, NamespacesChangedNotification, nsId, parseDetails, parseList, parsePrint, parseSubscribe, PrintNamespaces, Subscribe, Unsubscribe,
+  ErrorCodes,
+  ListNamespaces,
+  NamespaceDetails,
+  NamespacesChangedNotification,
+  nsId,
+  parseDetails,
+  parseList,
+  parsePrint,
+  parseSubscribe,
+  PrintNamespaces,
+  Subscribe,
+  Unsubscribe,
 } from '../../common/protocol';
 import type { Area } from '../rpc/server';
 import type { Watcher } from '../discovery/watch';
@@ -31,28 +42,40 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       unsubscribe();
       // Changes are to the snapshot this answers with: none may reach the client before it.
       let early: (() => void)[] | undefined = [];
-      const mine = listener = (change, bytes) => {
+      const mine = (listener = (change, bytes) => {
         if (early) early.push(() => mine(change, bytes));
         else outbox.send(NamespacesChangedNotification, change, bytes);
-      };
+      });
       const snapshot = await watcher.subscribe(listener, intervalMs);
       // The answer is written once this handler's promise settles; the held changes go after it.
-      setImmediate(() => { const held = early!; early = undefined; if (listener === mine) for (const send of held) send(); });
+      setImmediate(() => {
+        const held = early!;
+        early = undefined;
+        if (listener === mine) for (const send of held) send();
+      });
       return snapshot;
     });
-    conn.onRequest(Unsubscribe, () => { unsubscribe(); return null; });
+    conn.onRequest(Unsubscribe, () => {
+      unsubscribe();
+      return null;
+    });
     onClose(unsubscribe);
 
     // Each details request may start a root nsx-exec: a few at a time per connection.
     let reading = 0;
     conn.onRequest(NamespaceDetails, async (params) => {
       const key = parseDetails(params);
-      if (reading >= MAX_DETAILS_AT_ONCE) throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_DETAILS_AT_ONCE} details requests at a time`);
+      if (reading >= MAX_DETAILS_AT_ONCE)
+        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_DETAILS_AT_ONCE} details requests at a time`);
       reading++;
       try {
         const found = await scanner.find(key, (ns, model) => ({ ns, model }));
         // Whether it never existed or has gone, nothing holds it now: say what is known, not which.
-        if (!found) throw new ResponseError(ErrorCodes.NotFound, `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`);
+        if (!found)
+          throw new ResponseError(
+            ErrorCodes.NotFound,
+            `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`,
+          );
         return await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
       } finally {
         reading--;

@@ -8,9 +8,24 @@ import { KERNEL_NSTYPES } from '../discovery/procfs';
 import { attachSession, kill, openSession, release, resumeIfRoom, Session, SessionDeps } from '../kernel/sessions';
 import type { Area } from '../rpc/server';
 import {
-  ErrorCodes, isolateDefault, nsId, parseSessionParams, parseTerminalAck, parseTerminalAttach, parseTerminalInput, parseTerminalOpen,
-  parseTerminalResize, TerminalAck, TerminalAttach, TerminalClose, TerminalEndInput, TerminalInput, TerminalOpen, TerminalOpenParams,
-  TerminalOpenResult, TerminalResize,
+  ErrorCodes,
+  isolateDefault,
+  nsId,
+  parseSessionParams,
+  parseTerminalAck,
+  parseTerminalAttach,
+  parseTerminalInput,
+  parseTerminalOpen,
+  parseTerminalResize,
+  TerminalAck,
+  TerminalAttach,
+  TerminalClose,
+  TerminalEndInput,
+  TerminalInput,
+  TerminalOpen,
+  TerminalOpenParams,
+  TerminalOpenResult,
+  TerminalResize,
 } from '../../common/protocol';
 
 const MAX_SESSIONS_PER_CONNECTION = 64;
@@ -39,7 +54,10 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
   const refuseOverCap = (uid: number, user: string) => {
     const held = deps.supervisors.countOf(uid) + (openingOf.get(uid) ?? 0);
     if (uid !== 0 && held >= sessionsPerUser) {
-      throw new ResponseError(ErrorCodes.LimitExceeded, `${user} has ${held} sessions, those waiting to be attached again included (at most ${sessionsPerUser}): close some, or take them up again with nsx attach`);
+      throw new ResponseError(
+        ErrorCodes.LimitExceeded,
+        `${user} has ${held} sessions, those waiting to be attached again included (at most ${sessionsPerUser}): close some, or take them up again with nsx attach`,
+      );
     }
   };
   return (conn, caller, onClose, outbox) => {
@@ -60,7 +78,10 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
 
     conn.onRequest(TerminalOpen, async (params): Promise<TerminalOpenResult> => {
       if (sessions.size + opening >= MAX_SESSIONS_PER_CONNECTION) {
-        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`);
+        throw new ResponseError(
+          ErrorCodes.LimitExceeded,
+          `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`,
+        );
       }
       let target = 'invalid';
       let root = false;
@@ -74,14 +95,32 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
         target = describeTarget(req);
         root = req.root === true;
         if (req.root && !caller.rootShells) {
-          throw new ResponseError(ErrorCodes.AccessDenied, `${caller.user} may not open root shells: an admin grants it in /etc/nsx/nsxd.json ("rootShells")`);
+          throw new ResponseError(
+            ErrorCodes.AccessDenied,
+            `${caller.user} may not open root shells: an admin grants it in /etc/nsx/nsxd.json ("rootShells")`,
+          );
         }
         const result = await openSession(req, caller, deps, outbox, sessions, () => !closed);
-        audit(TerminalOpen.method, { uid: caller.uid, user: caller.user, target, as: result.user, session: result.session, pid: result.pid, result: 'ok' });
+        audit(TerminalOpen.method, {
+          uid: caller.uid,
+          user: caller.user,
+          target,
+          as: result.user,
+          session: result.session,
+          pid: result.pid,
+          result: 'ok',
+        });
         deps.watcher.poke();
         return result;
       } catch (err) {
-        audit(TerminalOpen.method, { uid: caller.uid, user: caller.user, target, root, result: 'refused', reason: (err as Error).message });
+        audit(TerminalOpen.method, {
+          uid: caller.uid,
+          user: caller.user,
+          target,
+          root,
+          result: 'refused',
+          reason: (err as Error).message,
+        });
         throw err;
       } finally {
         opening--;
@@ -91,7 +130,10 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
 
     conn.onRequest(TerminalAttach, async (params): Promise<TerminalOpenResult> => {
       if (sessions.size + opening >= MAX_SESSIONS_PER_CONNECTION) {
-        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`);
+        throw new ResponseError(
+          ErrorCodes.LimitExceeded,
+          `at most ${MAX_SESSIONS_PER_CONNECTION} sessions per connection`,
+        );
       }
       let session: number | undefined;
       opening++;
@@ -100,10 +142,23 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
         session = req.session;
         const result = await attachSession(req, caller, deps, outbox, sessions);
         if (closed) release(sessions.get(session)!, deps);
-        audit(TerminalAttach.method, { uid: caller.uid, user: caller.user, session, as: result.user, pid: result.pid, result: 'ok' });
+        audit(TerminalAttach.method, {
+          uid: caller.uid,
+          user: caller.user,
+          session,
+          as: result.user,
+          pid: result.pid,
+          result: 'ok',
+        });
         return result;
       } catch (err) {
-        audit(TerminalAttach.method, { uid: caller.uid, user: caller.user, session, result: 'refused', reason: (err as Error).message });
+        audit(TerminalAttach.method, {
+          uid: caller.uid,
+          user: caller.user,
+          session,
+          result: 'refused',
+          reason: (err as Error).message,
+        });
         throw err;
       } finally {
         opening--;
@@ -116,7 +171,11 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
       const data = Buffer.from(p.data, 'base64');
       if (s.closed) return null;
       // A client that does not wait for answers is refused rather than buffered for.
-      if (s.link.writableLength > MAX_INPUT_BACKLOG) throw new ResponseError(ErrorCodes.LimitExceeded, 'input is arriving faster than the session reads it; wait for each terminal/input answer');
+      if (s.link.writableLength > MAX_INPUT_BACKLOG)
+        throw new ResponseError(
+          ErrorCodes.LimitExceeded,
+          'input is arriving faster than the session reads it; wait for each terminal/input answer',
+        );
       // Answered when written: a client sends its next chunk only then.
       return new Promise<null>((resolve) => s.link.input(data, () => resolve(null)));
     });

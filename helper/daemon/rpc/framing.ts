@@ -21,9 +21,15 @@ export class LimitedMessageReader extends AbstractMessageReader {
   private callback: DataCallback | undefined;
   private failed = false;
 
-  constructor(private readonly socket: Socket, private readonly limits: FramingLimits) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly limits: FramingLimits,
+  ) {
     super();
-    socket.on('close', () => { this.clearTimer(); this.fireClose(); });
+    socket.on('close', () => {
+      this.clearTimer();
+      this.fireClose();
+    });
     socket.on('error', (err) => this.fireError(err));
   }
 
@@ -67,7 +73,10 @@ export class LimitedMessageReader extends AbstractMessageReader {
 
   private armTimer(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => this.fail(`message not completed within ${this.limits.partialTimeoutMs / 1000} s`), this.limits.partialTimeoutMs);
+    this.timer = setTimeout(
+      () => this.fail(`message not completed within ${this.limits.partialTimeoutMs / 1000} s`),
+      this.limits.partialTimeoutMs,
+    );
   }
 
   private clearTimer(): void {

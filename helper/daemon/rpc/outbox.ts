@@ -13,7 +13,10 @@ export class Outbox {
   private queued = 0;
   private readonly drained = new Set<() => void>();
 
-  constructor(private readonly conn: MessageConnection, private readonly close: (reason: string) => void) {}
+  constructor(
+    private readonly conn: MessageConnection,
+    private readonly close: (reason: string) => void,
+  ) {}
 
   /** Queues a notification of about `bytes` bytes; false once the connection is given up on. */
   send<P>(type: NotificationType<P>, params: P, bytes: number): boolean {
@@ -28,10 +31,12 @@ export class Outbox {
     } catch {
       return false; // disposed: the connection is closing
     }
-    void sent.catch(() => undefined).then(() => {
-      this.queued -= bytes;
-      if (this.queued <= LOW_WATER) for (const fn of this.drained) fn();
-    });
+    void sent
+      .catch(() => undefined)
+      .then(() => {
+        this.queued -= bytes;
+        if (this.queued <= LOW_WATER) for (const fn of this.drained) fn();
+      });
     return true;
   }
 

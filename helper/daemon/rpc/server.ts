@@ -8,7 +8,16 @@ import { audit } from '../access/audit';
 import { Caller, identify, Policy } from '../access/access';
 import { LimitedMessageReader } from './framing';
 import { Outbox } from './outbox';
-import { ErrorCodes, Exit, Initialize, Initialized, MAX_MESSAGE_BYTES, NsType, PROTOCOL_VERSION, Shutdown } from '../../common/protocol';
+import {
+  ErrorCodes,
+  Exit,
+  Initialize,
+  Initialized,
+  MAX_MESSAGE_BYTES,
+  NsType,
+  PROTOCOL_VERSION,
+  Shutdown,
+} from '../../common/protocol';
 
 export interface Limits {
   connectionsPerUid: number;
@@ -73,9 +82,21 @@ export class Server {
     const caller = verdict.caller;
     const mine = this.perUid.get(caller.uid) ?? 0;
     if (mine >= this.opts.limits.connectionsPerUid || this.total >= this.opts.limits.connectionsTotal) {
-      const which = mine >= this.opts.limits.connectionsPerUid ? `${this.opts.limits.connectionsPerUid} per user` : `${this.opts.limits.connectionsTotal} in all`;
-      audit('connect', { uid: caller.uid, user: caller.user, result: 'refused', reason: `connection limit (${which})` });
-      this.refuse(socket, ErrorCodes.LimitExceeded, `too many connections to nsxd (the limit is ${which}); close some clients and retry`);
+      const which =
+        mine >= this.opts.limits.connectionsPerUid
+          ? `${this.opts.limits.connectionsPerUid} per user`
+          : `${this.opts.limits.connectionsTotal} in all`;
+      audit('connect', {
+        uid: caller.uid,
+        user: caller.user,
+        result: 'refused',
+        reason: `connection limit (${which})`,
+      });
+      this.refuse(
+        socket,
+        ErrorCodes.LimitExceeded,
+        `too many connections to nsxd (the limit is ${which}); close some clients and retry`,
+      );
       return;
     }
     this.perUid.set(caller.uid, mine + 1);
@@ -113,10 +134,15 @@ export class Server {
       closed = true;
       this.open.delete(close);
       for (const fn of cleanups.splice(0)) {
-        try { fn(); } catch { /* one area's cleanup must not stop the others */ }
+        try {
+          fn();
+        } catch {
+          /* one area's cleanup must not stop the others */
+        }
       }
       const n = (this.perUid.get(caller.uid) ?? 1) - 1;
-      if (n > 0) this.perUid.set(caller.uid, n); else this.perUid.delete(caller.uid);
+      if (n > 0) this.perUid.set(caller.uid, n);
+      else this.perUid.delete(caller.uid);
       this.total--;
       conn.dispose();
       socket.destroy();
@@ -137,7 +163,13 @@ export class Server {
       capabilities: {},
       serverInfo: { name: 'nsxd', version: this.opts.version },
       protocolVersion: PROTOCOL_VERSION,
-      identity: { uid: caller.uid, user: caller.user, role: caller.role, rootShells: caller.rootShells, nstypes: this.opts.nstypes },
+      identity: {
+        uid: caller.uid,
+        user: caller.user,
+        role: caller.role,
+        rootShells: caller.rootShells,
+        nstypes: this.opts.nstypes,
+      },
     }));
     conn.onNotification(Initialized, () => undefined);
     conn.onRequest(Shutdown, () => null);
