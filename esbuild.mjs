@@ -77,7 +77,13 @@ function buildNative() {
   const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(
     readFileSync('helper/common/deployment.ts', 'utf8'),
   )[1];
-  for (const name of ['nsx-exec', 'nsx-session', 'nsx']) {
+  // Each program, and the files it is built from (its main first; the headers they share are found by #include).
+  const programs = {
+    'nsx-exec': ['nsx-exec', 'exec-namespaces', 'exec-process', 'exec-user'],
+    'nsx-session': ['nsx-session'],
+    nsx: ['nsx'],
+  };
+  for (const [name, files] of Object.entries(programs)) {
     // Renamed into place too: a session's supervisor may be running this very file.
     execFileSync(
       'cc',
@@ -95,7 +101,7 @@ function buildNative() {
         '-pie',
         '-o',
         `dist/${name}.new`,
-        `native/${name}.c`,
+        ...files.map((file) => `native/${file}.c`),
       ],
       { stdio: 'inherit' },
     );

@@ -1,12 +1,14 @@
 /*
- * What nsx-exec, nsx-session and nsx do alike, once. Each program is still
- * one compile unit (esbuild.mjs compiles each .c alone, with the same flags),
- * so everything here is static inline: a program that uses none of a function
- * gets no code for it and no unused-function warning under -Werror.
+ * What nsx-exec, nsx-session and nsx do alike, once. A program may be built
+ * from several .c files (esbuild.mjs lists them, and compiles them all with
+ * the same flags), and each includes this: so everything here is static
+ * inline, and a file that uses none of a function gets no code for it and
+ * no unused-function warning under -Werror.
  *
- * Nothing here dies: how a program fails differs (nsx-exec and nsx-session
- * write "E<message>" to a status fd, nsx hands off to the Node client), so
- * each says whether it worked and the caller fails its own way.
+ * How a program fails differs: nsx-exec and nsx-session write "E<message>"
+ * to a status fd and exit 125 (die_status, below); nsx hands off to the Node
+ * client. So the rest here only says whether it worked, and the caller fails
+ * its own way.
  */
 #ifndef NSX_COMMON_H
 #define NSX_COMMON_H
@@ -40,6 +42,23 @@ static inline int format_status(char msg[STATUS_MAX], const char *fmt, va_list a
 	if (n < 0) n = 0;
 	if (n > STATUS_MAX - 2) n = STATUS_MAX - 2;
 	return n + 1;
+}
+
+/*
+ * The end of nsx-exec and nsx-session before their work starts: the failure
+ * to nsxd on status_fd, and exit 125. With a name, a failure that cannot be
+ * written there goes to stderr with that name before it (nsx-exec's stderr
+ * is a pipe nsxd reads, or the session's terminal); with NULL, it goes
+ * nowhere (nsx-session's stderr is nobody's: nsxd gives it none).
+ */
+static inline void __attribute__((noreturn, format(printf, 3, 0)))
+die_status(int status_fd, const char *name, const char *fmt, va_list ap)
+{
+	char msg[STATUS_MAX];
+	int n = format_status(msg, fmt, ap);
+
+	if ((status_fd < 0 || write(status_fd, msg, n) < 0) && name) dprintf(2, "%s: %s\n", name, msg + 1);
+	_exit(125);
 }
 
 /* A decimal number from 0 to max, the whole of s; 0 if s is anything else. */

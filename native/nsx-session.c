@@ -75,16 +75,11 @@
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
-	char msg[STATUS_MAX];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = format_status(msg, fmt, ap);
-	va_end(ap);
 	/* Its stderr is nobody's (nsxd gives it none): the status fd is the only word there is. */
-	if (write(STATUS_FD, msg, n) < 0) _exit(125);
-	_exit(125);
+	die_status(STATUS_FD, NULL, fmt, ap);
 }
 
 static long long now_ms(void)
