@@ -80,7 +80,7 @@ function buildNative() {
   // Each program, and the files it is built from (its main first; the headers they share are found by #include).
   const programs = {
     'nsx-exec': ['nsx-exec', 'exec-namespaces', 'exec-process', 'exec-user'],
-    'nsx-session': ['nsx-session'],
+    'nsx-session': ['nsx-session', 'session-loop', 'session-shell', 'session-relay', 'session-ring'],
     nsx: ['nsx'],
   };
   for (const [name, files] of Object.entries(programs)) {
