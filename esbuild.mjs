@@ -1,7 +1,8 @@
 // Bundles the three programs (extension, nsxd, nsx) and the extension's test
 // suite into dist/, copies koffi's native module next to
-// them, and compiles the single-threaded launcher native/nsx-exec.c, the
-// session supervisor native/nsx-session.c and nsx's C front native/nsx.c.
+// them, and compiles the single-threaded launcher nsx-exec, the session
+// supervisor nsx-session and nsx's C front nsx, each from the files in native/
+// that native/programs.json lists for it.
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -77,12 +78,9 @@ function buildNative() {
   const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(
     readFileSync('helper/common/deployment.ts', 'utf8'),
   )[1];
-  // Each program, and the files it is built from (its main first; the headers they share are found by #include).
-  const programs = {
-    'nsx-exec': ['nsx-exec', 'exec-namespaces', 'exec-process', 'exec-user'],
-    'nsx-session': ['nsx-session', 'session-loop', 'session-shell', 'session-relay', 'session-ring'],
-    nsx: ['nsx'],
-  };
+  // Each program, and the files it is built from (its main first), in native/programs.json: the tests that build
+  // a program their own way (nsx with AddressSanitizer) read the same list.
+  const programs = JSON.parse(readFileSync('native/programs.json', 'utf8'));
   for (const [name, files] of Object.entries(programs)) {
     // Renamed into place too: a session's supervisor may be running this very file.
     execFileSync(

@@ -1,9 +1,9 @@
-// nsx's C front (native/nsx.c): `nsx list` answered without starting Node,
-// in the very words of the Node client, which gets every other command line
-// and every failure.
+// nsx's C front (native/nsx.c, and the files native/programs.json lists with
+// it): `nsx list` answered without starting Node, in the very words of the
+// Node client, which gets every other command line and every failure.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,7 +120,13 @@ function front(bin: string, args: string[], env: Record<string, string> = {}) {
   });
 }
 
-/** nsx.c built with AddressSanitizer into a folder of its own, beside a link to nsx.js for its hand-off. */
+/** nsx's C front built with AddressSanitizer into a folder of its own, beside a link to nsx.js for its hand-off. */
+/** nsx's C files, as esbuild.mjs builds it. */
+function nsxSources(): string[] {
+  const programs = JSON.parse(readFileSync(join(ROOT, 'native/programs.json'), 'utf8')) as Record<string, string[]>;
+  return programs.nsx.map((file) => join(ROOT, `native/${file}.c`));
+}
+
 function asanBuild(): { bin: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'nsx-asan-'));
   execFileSync(
@@ -135,7 +141,7 @@ function asanBuild(): { bin: string; remove(): void } {
       `-DNSX_DEFAULT_SOCKET=${JSON.stringify(DEFAULT_SOCKET)}`,
       '-o',
       join(dir, 'nsx'),
-      join(ROOT, 'native/nsx.c'),
+      ...nsxSources(),
     ],
     { stdio: 'inherit' },
   );

@@ -1,0 +1,119 @@
+/*
+ * What nsx prints: the table as the Node client's printable() would write
+ * it, whatever bytes it came as.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* What is written but not yet out: stdout is written a buffer at a time. */
+struct output {
+	char buf[64 * 1024];
+	size_t len;
+};
+
+/* Writes out what is buffered; 0 on an error, which errno names. */
+static int flush(struct output *o)
+{
+	for (char *p = o->buf; o->len > 0;) {
+		ssize_t w = write(1, p, o->len);
+
+		if (w < 0 && errno == EINTR) continue;
+		if (w < 0) return 0;
+		p += w;
+		o->len -= w;
+	}
+	return 1;
+}
+
+/* n bytes more, n no more than an escape's few. */
+static int put(struct output *o, const void *p, size_t n)
+{
+	if (o->len + n > sizeof(o->buf) && !flush(o)) return 0;
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+	return 1;
+}
+
+/*
+ * The character whose UTF-8 starts at *p, which is moved past it; -1 for
+ * bytes that are not UTF-8 (overlong, a surrogate, above U+10FFFF, cut
+ * short), *p then past the longest start of a sequence that could still have
+ * been one (at least a byte): each such is one U+FFFD, as in Node's (the
+ * WHATWG) decoder.
+ */
+static long utf8(const unsigned char **p, const unsigned char *e)
+{
+	const unsigned char *s = *p;
+	long c = *s++;
+	int more;
+	/* The second byte's range; it is narrower after E0, ED, F0 and F4. */
+	unsigned char low = 0x80, high = 0xbf;
+
+	if (c < 0x80) {
+		*p = s;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		more = 1;
+		c &= 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		more = 2;
+		low = c == 0xe0 ? 0xa0 : 0x80;
+		high = c == 0xed ? 0x9f : 0xbf;
+		c &= 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		more = 3;
+		low = c == 0xf0 ? 0x90 : 0x80;
+		high = c == 0xf4 ? 0x8f : 0xbf;
+		c &= 0x07;
+	} else {
+		more = 0;
+		c = -1;
+	}
+	for (; more > 0; more--, low = 0x80, high = 0xbf) {
+		if (s == e || *s < low || *s > high) {
+			c = -1;
+			break;
+		}
+		c = c << 6 | (*s++ & 0x3f);
+	}
+	*p = s;
+	return c;
+}
+
+/*
+ * Writes the text [text, end) as the Node client's printable() would: C0 controls
+ * but tab and newline (the table's layout), DEL and C1 as \xNN; U+061C,
+ * U+200E, U+200F, U+2028 to U+202E and U+2066 to U+2069 as \uNNNN. Bytes that
+ * are not UTF-8 are U+FFFD, as Node would read them: a lone C1 byte, or one
+ * overlong, gets no further than a character that is. 0 on an error.
+ */
+int print(const char *text, const char *end)
+{
+	const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
+	struct output o;
+
+	o.len = 0;
+	while (p < e) {
+		const unsigned char *from = p;
+		long c = utf8(&p, e);
+		char escape[8];
+
+		if (c < 0) {
+			if (!put(&o, "\xef\xbf\xbd", 3)) return 0;
+		} else if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f)) {
+			if (!put(&o, escape, snprintf(escape, sizeof(escape), "\\x%02lx", c))) return 0;
+		} else if (c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+			   (c >= 0x2066 && c <= 0x2069)) {
+			if (!put(&o, escape, snprintf(escape, sizeof(escape), "\\u%04lx", c))) return 0;
+		} else if (!put(&o, from, p - from)) {
+			return 0;
+		}
+	}
+	return flush(&o);
+}
