@@ -8,7 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { echo "[setup] $*"; }
 
-# Debian packages: cc builds native/nsx-exec.c, nsx-session.c and nsx.c; util-linux brings lsns, nsenter,
+# Debian packages: cc builds nsx-exec, nsx-session and nsx from native/*.c; util-linux brings lsns, nsenter,
 # unshare, setpriv, runuser; iproute2 brings ip; procps brings ps and pgrep;
 # passwd brings useradd (tests make real users); bsdutils brings script and
 # tmux drives a terminal (tests and bench); less is a full-screen program to test.
