@@ -1,9 +1,9 @@
 /*
- * What nsx-exec, nsx-session and nsx do alike, once. A program may be built
- * from several .c files (esbuild.mjs lists them, and compiles them all with
- * the same flags), and each includes this: so everything here is static
- * inline, and a file that uses none of a function gets no code for it and
- * no unused-function warning under -Werror.
+ * What nsx-exec, nsx-session and nsx do alike, once. Each program is built
+ * from several .c files (programs.json lists them; esbuild.mjs compiles them
+ * with the same flags), and any of them may include this: so everything here
+ * is static inline, and a file that uses none of a function gets no code for
+ * it and no unused-function warning under -Werror.
  *
  * How a program fails differs: nsx-exec and nsx-session write "E<message>"
  * to a status fd and exit 125 (die_status, below); nsx hands off to the Node
