@@ -77,7 +77,7 @@ function buildNative() {
   const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(
     readFileSync('helper/common/deployment.ts', 'utf8'),
   )[1];
-  for (const name of ['nsx-exec', 'nsx-session', 'nsx']) {
+  for (const name of ['nsx-exec', 'nsx-session', 'nsx', 'nsx-capture']) {
     // Renamed into place too: a session's supervisor may be running this very file.
     execFileSync(
       'cc',
