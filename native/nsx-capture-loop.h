@@ -13,7 +13,7 @@
 /* At most this many packets read from one socket at a time, so that a busy one does not starve the others. */
 #define PER_SOCKET 64
 
-/* One packet from ifs[i] into the batch; 0 when there is none now, -1 when the socket failed (interface gone). */
+/* One packet from ifs[i] into the batch; 0 when there is none now, -1 when the socket failed (its interface gone). */
 static int read_one(struct iface *ifc, uint32_t i, struct batch *b, long snaplen)
 {
 	unsigned char *buf = b->arena + b->used + SLL_LEN;
@@ -26,7 +26,8 @@ static int read_one(struct iface *ifc, uint32_t i, struct batch *b, long snaplen
 	struct timespec ts = {0, 0};
 	ssize_t r = recvmsg(ifc->sock, &msg, MSG_DONTWAIT | MSG_TRUNC);
 
-	if (r < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	/* A down interface reports ENETDOWN once, and captures again when it comes up; a deleted one says ENODEV. */
+	if (r < 0) return errno == EAGAIN || errno == EINTR || errno == ENETDOWN ? 0 : -1;
 	/* lo hands every packet over twice, going out and coming in: tcpdump shows it once, as it comes in. */
 	if (ifc->arphrd == ARPHRD_LOOPBACK && sll.sll_pkttype == PACKET_OUTGOING) return 1;
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))

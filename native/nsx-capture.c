@@ -92,13 +92,17 @@ static int inherited(const char *s)
 	return fd;
 }
 
-static void add_ns(struct options *o, char *arg)
+/* FD:LABEL, argv left as it is (ps shows what nsxd asked for). */
+static void add_ns(struct options *o, const char *arg)
 {
-	char *colon = strchr(arg, ':');
+	const char *colon = strchr(arg, ':');
+	char fd[16];
 
-	if (!colon || o->nns >= MAX_NS) die("--ns wants FD:LABEL, at most %d times", MAX_NS);
-	*colon = '\0';
-	o->nsfd[o->nns] = inherited(arg);
+	if (!colon || colon - arg >= (long)sizeof(fd) || o->nns >= MAX_NS)
+		die("--ns wants FD:LABEL, at most %d times", MAX_NS);
+	memcpy(fd, arg, (size_t)(colon - arg));
+	fd[colon - arg] = '\0';
+	o->nsfd[o->nns] = inherited(fd);
 	o->label[o->nns++] = colon + 1;
 }
 

@@ -41,7 +41,7 @@ export interface CaptureNs {
 
 function hostNetInode(): number | undefined {
   try {
-    return statSync('/proc/1/ns/net').ino;
+    return statSync('/proc/self/ns/net').ino;
   } catch {
     return undefined;
   }

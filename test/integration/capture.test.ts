@@ -1,0 +1,203 @@
+// Packet capture, end to end: two network namespaces joined by a veth, a ping
+// across it captured on both ends at once by nsx capture (nsxd, nsx-capture),
+// the pcapng read back by Debian's tshark. Filters, limits, who may, a client
+// killed mid-capture, and interface names chosen to break a terminal.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createUser, Daemon, fdCount, NSX, rootDir, removeDir, startDaemon, waitFor } from '../support';
+
+const A = `c22a${process.pid}`;
+const B = `c22b${process.pid}`;
+const HOSTILE = 'q"\x01z\x1b';
+
+interface Running {
+  pid: number;
+  stderr(): string;
+  done: Promise<{ code: number | null; stdout: Buffer; stderr: string }>;
+}
+
+/** nsx capture ARGS in the background, as root or a user; resolves once it says it is capturing. */
+async function capture(daemon: Daemon, args: string[], user?: string): Promise<Running> {
+  const argv = [NSX, '--socket', daemon.socket, 'capture', ...args];
+  const cmd = user ? ['runuser', '-u', user, '--', ...argv] : argv;
+  const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let err = '';
+  proc.stdout.on('data', (d: Buffer) => out.push(d));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) =>
+    proc.once('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err })),
+  );
+  let finished = false;
+  void done.then(() => (finished = true));
+  await waitFor(() => err.includes('capturing on') || finished, 15_000, `nsx capture to start: ${err}`);
+  return { pid: proc.pid!, stderr: () => err, done };
+}
+
+function ping(from: string, count = 2): void {
+  execFileSync('ip', ['netns', 'exec', from, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', '10.222.22.2']);
+}
+
+/** Each packet's interface name and ICMP type, as tshark reads the file. */
+function readBack(file: string): string[][] {
+  return execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'icmp.type'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'));
+}
+
+describe('nsx capture', { concurrency: false }, () => {
+  let daemon: Daemon;
+  let dir: string;
+
+  before(async () => {
+    for (const ns of [A, B]) execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['link', 'add', 'veth0', 'netns', A, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', B]);
+    execFileSync('ip', ['-n', A, 'addr', 'add', '10.222.22.1/24', 'dev', 'veth0']);
+    execFileSync('ip', ['-n', B, 'addr', 'add', '10.222.22.2/24', 'dev', 'veth0']);
+    for (const ns of [A, B]) execFileSync('ip', ['-n', ns, 'link', 'set', 'veth0', 'up']);
+    daemon = await startDaemon();
+    dir = rootDir('c22-capture-');
+    chmodSync(dir, 0o1777);
+  });
+  after(async () => {
+    await daemon?.destroy();
+    for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+    if (dir) removeDir(dir);
+  });
+
+  it('captures a ping on both ends of a veth at once, into one pcapng with both interfaces named', async () => {
+    const file = join(dir, 'both.pcapng');
+    const run = await capture(daemon, [
+      `pin:${A}`,
+      '-i',
+      'veth0',
+      `pin:${B}`,
+      '-i',
+      'veth0',
+      '-f',
+      'icmp',
+      '-c',
+      '8',
+      '-w',
+      file,
+    ]);
+    assert.match(run.stderr(), new RegExp(`capturing on veth0@${A}, veth0@${B}`));
+    ping(A);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /8 packets captured, 0 dropped/);
+    const rows = readBack(file);
+    for (const ns of [A, B])
+      for (const type of ['8', '0'])
+        assert.ok(
+          rows.some(([name, t]) => name === `veth0@${ns}` && t === type),
+          `ICMP type ${type} on veth0@${ns} in ${JSON.stringify(rows)}`,
+        );
+    assert.match(daemon.log(), /action=capture\/start uid=0 user=root target=.*result=ok/);
+    assert.match(daemon.log(), /action=capture\/end .*reason=count packets=8/);
+  });
+
+  it('captures nothing a filter excludes, and stops after -G seconds', async () => {
+    const file = join(dir, 'filtered.pcapng');
+    const run = await capture(daemon, [`pin:${A}`, '-i', 'veth0', '-f', 'not icmp', '-G', '2', '-w', file]);
+    ping(A);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(daemon.log(), /action=capture\/end .*reason=seconds/);
+    const rows = readBack(file);
+    assert.deepEqual(
+      rows.filter(([, t]) => t !== ''),
+      [],
+      'no ICMP',
+    );
+  });
+
+  it('refuses a filter that does not parse, in libpcap words', async () => {
+    const r = await (await capture(daemon, [`pin:${A}`, '-f', 'icmp and (', '-w', '/dev/null'])).done;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /nsx: bad filter: .*syntax error/);
+  });
+
+  it('stops at -c COUNT', async () => {
+    const file = join(dir, 'count.pcapng');
+    const run = await capture(daemon, [`pin:${B}`, '-i', 'veth0', '-f', 'icmp', '-c', '1', '-w', file]);
+    ping(A, 3);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /1 packet captured/);
+    assert.equal(readBack(file).length, 1);
+  });
+
+  it("streams to stdout with -w -, for a member, as the member's own file", async () => {
+    const member = createUser({ inGroup: true });
+    try {
+      const run = await capture(daemon, [`pin:${A}`, '-i', 'veth0', '-f', 'icmp', '-c', '2', '-w', '-'], member.name);
+      ping(A);
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+      const file = join(dir, 'member.pcapng');
+      execFileSync('sh', ['-c', `cat > ${file}`], { input: r.stdout });
+      assert.deepEqual(
+        readBack(file).map(([, t]) => t),
+        ['8', '0'],
+      );
+      assert.match(daemon.log(), new RegExp(`action=capture/start uid=${member.uid} user=${member.name} .*result=ok`));
+    } finally {
+      member.remove();
+    }
+  });
+
+  it('refuses an outsider with a sentence that says why', async () => {
+    const outsider = createUser();
+    try {
+      const r = await (await capture(daemon, [`pin:${A}`, '-w', '-'], outsider.name)).done;
+      assert.equal(r.code, 1);
+      // Refused by the socket's mode, or by nsxd if it got that far: either way, in words that say why.
+      assert.match(
+        r.stderr,
+        /only root and members of the group "nsx" may use nsxd|is not a member of the group "nsx"/,
+      );
+      assert.equal(r.stdout.length, 0);
+    } finally {
+      outsider.remove();
+    }
+  });
+
+  it('leaves no capture process and no fd behind when its client is killed', async () => {
+    const fds = fdCount(daemon.proc.pid!);
+    const run = await capture(daemon, [`pin:${A}`, `pin:${B}`, '-w', '/dev/null']);
+    const capturer = () =>
+      spawnSync('pgrep', ['-f', `nsx-capture .*--ns [0-9]+:${A}`], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(capturer(), 'nsx-capture runs');
+    process.kill(run.pid, 'SIGKILL');
+    await run.done;
+    await waitFor(() => capturer() === '', 10_000, 'nsx-capture to go');
+    await waitFor(() => fdCount(daemon.proc.pid!) <= fds, 10_000, "nsxd's fds to be closed");
+  });
+
+  it('says hostile interface names escaped, and names them as they are in the file', async () => {
+    execFileSync('ip', ['-n', A, 'link', 'add', HOSTILE, 'type', 'veth', 'peer', 'name', 'c22peer']);
+    try {
+      const file = join(dir, 'hostile.pcapng');
+      const run = await capture(daemon, [`pin:${A}`, '-c', '1', '-G', '1', '-w', file]);
+      const said = run.stderr();
+      assert.ok(said.includes(`"q\\"\\x01z\\x1b@${A}"`), said);
+      assert.ok(
+        !/[\x00-\x08\x0b-\x1f\x7f]/.test(said),
+        `no control byte reaches the terminal: ${JSON.stringify(said)}`,
+      );
+      await run.done;
+      const names = readFileSync(file).includes(Buffer.from(`${HOSTILE}@${A}`));
+      assert.ok(names, 'the pcapng names the interface with its own bytes');
+    } finally {
+      spawnSync('ip', ['-n', A, 'link', 'del', HOSTILE]);
+    }
+  });
+});
