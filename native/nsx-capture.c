@@ -4,7 +4,7 @@
  * setns itself) with the namespaces as fds it opened and checked:
  *
  *   nsx-capture --status-fd FD --out-fd FD [--count N] [--seconds N] [--bytes N]
- *               [--snaplen N] [--filter EXPR] (--ns FD:LABEL [--iface NAME]...)...
+ *               [--snaplen N] [--filter EXPR] [--list] (--ns FD:LABEL [--iface NAME]...)...
  *
  * Each --ns is entered in turn; each --iface after it is captured on, or
  * every interface of that namespace (lo too) when it names none. Interfaces
@@ -16,7 +16,8 @@
  * interface, "r" once capturing, and at the end "e\tREASON\tPACKETS\tDROPPED";
  * or "E<message>" and exit 1 on any failure. It stops at --count packets,
  * after --seconds, before the output would pass --bytes, on SIGTERM or
- * SIGINT, and when its output's reader goes.
+ * SIGINT, and when its output's reader goes. With --list it only says
+ * which interfaces there are (for a client's pick) and exits.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -66,6 +67,8 @@ struct options {
 	long count, seconds, snaplen;
 	unsigned long long bytes;
 	const char *filter;
+	/* Only say which interfaces there are, then exit. */
+	int list;
 	int nns;
 	int nsfd[MAX_NS];
 	const char *label[MAX_NS];
@@ -129,6 +132,7 @@ static void parse_args(int argc, char **argv, struct options *o, int *out_fd)
 		case 's': o->snaplen = number(optarg, 262144); break;
 		case 'f': o->filter = optarg; break;
 		case 'n': add_ns(o, optarg); break;
+		case 'l': o->list = 1; break;
 		case 'i':
 			if (o->nns == 0 || o->nif >= MAX_IFACES)
 				die("--iface follows its --ns, at most %d", MAX_IFACES);
@@ -203,24 +207,34 @@ static void status(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Each interface to the status fd (its name in hex: it is the namespace owner's bytes) and to the output. */
+/* Each interface to the status fd, its name in hex: it is the namespace owner's bytes. */
+static void report(struct iface *ifs, int n)
+{
+	int i;
+	size_t k;
+
+	for (i = 0; i < n; i++) {
+		status("i\t%d\t", ifs[i].ns);
+		for (k = 0; ifs[i].name[k]; k++) status("%02x", (unsigned char)ifs[i].name[k]);
+		status("\t%u\n", ifs[i].linktype);
+	}
+	status("r\n");
+}
+
+/* The section and an interface block for each, then the interfaces to the status fd. */
 static void announce(struct out *out, struct options *o, struct iface *ifs, int n)
 {
 	char label[IFNAMSIZ + 256];
 	int i;
-	size_t k;
 
 	if (pcapng_shb(out) < 0) die("cannot write the capture: %s", strerror(errno));
 	for (i = 0; i < n; i++) {
 		snprintf(label, sizeof(label), "%s@%s", ifs[i].name, o->label[ifs[i].ns]);
 		if (pcapng_idb(out, label, ifs[i].linktype, (uint32_t)o->snaplen) < 0)
 			die("cannot write the capture: %s", strerror(errno));
-		status("i\t%d\t", ifs[i].ns);
-		for (k = 0; ifs[i].name[k]; k++) status("%02x", (unsigned char)ifs[i].name[k]);
-		status("\t%u\n", ifs[i].linktype);
 	}
 	if (out_flush(out) < 0) die("cannot write the capture: %s", strerror(errno));
-	status("r\n");
+	report(ifs, n);
 }
 
 struct packet {
@@ -262,6 +276,10 @@ int main(int argc, char **argv)
 		die("signals: %s", strerror(errno));
 	n = open_sockets(&o, ifs);
 	drop_privileges(parent);
+	if (o.list) {
+		report(ifs, n);
+		return 0;
+	}
 	if (o.filter) attach_filter(ifs, n, o.filter, (int)o.snaplen);
 	epfd = make_epoll(out.fd, ifs, n);
 	seal();

@@ -52,6 +52,9 @@ export interface CaptureStartResult {
   interfaces: CaptureInterface[];
 }
 
+/** client → nsxd: the interfaces a capture of these targets would have (for a pick); no packet is captured. */
+export const CaptureInterfaces = new RequestType<CaptureStartParams, CaptureInterface[], void>('capture/interfaces');
+
 /** client → nsxd: answered once every socket is open; the stream (pcapng from its first byte) follows. */
 export const CaptureStart = new RequestType<CaptureStartParams, CaptureStartResult, void>('capture/start');
 

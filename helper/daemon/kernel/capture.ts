@@ -108,11 +108,13 @@ export interface RunningCapture {
 }
 
 function captureArgs(
+  list: boolean,
   req: CaptureStartParams,
   where: CaptureNs[],
   limits: Required<Pick<CaptureStartParams, 'seconds' | 'bytes'>>,
 ): string[] {
   const args = ['--status-fd', '3', '--out-fd', '1', '--seconds', String(req.seconds ?? limits.seconds)];
+  if (list) args.push('--list');
   args.push('--bytes', String(req.bytes ?? limits.bytes));
   if (req.count) args.push('--count', String(req.count));
   if (req.snaplen) args.push('--snaplen', String(req.snaplen));
@@ -161,13 +163,24 @@ function watchStatus(status: Readable, where: CaptureNs[]) {
   return { ready, fail: (err: Error) => onFail(err), finished, end: () => end };
 }
 
+/** The interfaces of each namespace (or those named), as a capture would open them; nothing is captured. */
+export async function listInterfaces(where: CaptureNs[]): Promise<CaptureInterface[]> {
+  const run = startCapture({ targets: [] }, where, { seconds: 1, bytes: 1 }, true);
+  try {
+    return await run.ready;
+  } finally {
+    run.kill();
+  }
+}
+
 export function startCapture(
   req: CaptureStartParams,
   where: CaptureNs[],
   limits: Required<Pick<CaptureStartParams, 'seconds' | 'bytes'>>,
+  list = false,
 ): RunningCapture {
   // Only its stdout, the status fd and the namespaces reach it; no environment (no LD_* from anyone).
-  const child = spawn(CAPTURER, captureArgs(req, where, limits), {
+  const child = spawn(CAPTURER, captureArgs(list, req, where, limits), {
     stdio: ['ignore', 'pipe', 'ignore', 'pipe', ...where.map((w) => w.ns.fd)],
     env: {},
   });

@@ -6,7 +6,7 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { audit } from '../access/audit';
 import type { Caller } from '../access/access';
-import { CaptureDeps, openCaptureTargets, RunningCapture, startCapture } from '../kernel/capture';
+import { CaptureDeps, listInterfaces, openCaptureTargets, RunningCapture, startCapture } from '../kernel/capture';
 import { closeAll } from '../fds';
 import type { Area } from '../rpc/server';
 import type { Outbox } from '../rpc/outbox';
@@ -15,6 +15,7 @@ import {
   CaptureAck,
   CaptureData,
   CaptureEnd,
+  CaptureInterfaces,
   CaptureStart,
   CaptureStartParams,
   CaptureStartResult,
@@ -163,6 +164,15 @@ export function captureArea(deps: CaptureDeps): Area {
           reason: (err as Error).message,
         });
         throw err;
+      }
+    });
+
+    conn.onRequest(CaptureInterfaces, async (params) => {
+      const where = await openCaptureTargets(parseCaptureStart(params), deps);
+      try {
+        return await listInterfaces(where);
+      } finally {
+        closeAll(where.map((w) => w.ns));
       }
     });
 

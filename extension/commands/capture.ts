@@ -1,0 +1,178 @@
+// Capture Packets… (to a file the user picks) and Capture Packets (Live
+// Text) (the stream read by the user's own tcpdump into an output channel),
+// on a net namespace, a container or a process; nsxd does the capturing.
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import {
+  CaptureEndParams,
+  CaptureInterface,
+  CaptureInterfaces,
+  CaptureStartParams,
+  captureSummary,
+  interfaceLabel,
+} from '../../helper/common/capture';
+import type { TerminalTarget } from '../../helper/common/protocol';
+import { Captures, STOP_CAPTURES } from '../captures';
+import { ContainerNode, keyOf, pidOf } from '../tree/nodes';
+import type { Commands, Context } from './context';
+import { pickProcess } from './pick';
+
+/** Whose network namespace a tree item stands for: a net row's own, a container's, a process's (a row's first). */
+async function targetOf(ctx: Context, node: unknown): Promise<{ target: TerminalTarget; name: string } | undefined> {
+  if (node instanceof ContainerNode) {
+    const c = ctx.model.container(node.containerId);
+    if (c) return { target: { container: c.id }, name: c.name };
+  }
+  const key = keyOf(node);
+  if (key?.type === 'net' && pidOf(node) === undefined) return { target: { namespace: key }, name: `net:${key.inode}` };
+  const ns = key && ctx.model.namespace(key);
+  const c = ns && ctx.model.containerOf(ns);
+  if (c) return { target: { container: c.id }, name: c.name };
+  const pid = pidOf(node) ?? (ns?.pids.length ? Math.min(...ns.pids) : undefined);
+  if (pid !== undefined) return { target: { pid }, name: String(pid) };
+  const p = await pickProcess(ctx, 'Capture packets in the network namespace of…');
+  return p && { target: { pid: p.pid }, name: `${p.comm} (${p.pid})` };
+}
+
+const LIMITS: (vscode.QuickPickItem & { limits: Partial<CaptureStartParams> })[] = [
+  { label: 'Until stopped', description: 'at most a day', limits: {} },
+  { label: '100 packets', limits: { count: 100 } },
+  { label: '1,000 packets', limits: { count: 1000 } },
+  { label: '10 seconds', limits: { seconds: 10 } },
+  { label: '1 minute', limits: { seconds: 60 } },
+  { label: '100 MiB', description: 'the file never passes it', limits: { bytes: 100 * 1024 * 1024 } },
+];
+
+/** Interfaces, filter and limits, picked; undefined if the user backs out. */
+async function pickCapture(
+  ctx: Context,
+  node: unknown,
+): Promise<{ params: CaptureStartParams; name: string } | undefined> {
+  const client = ctx.connection.require();
+  const where = await targetOf(ctx, node);
+  if (!where) return undefined;
+  const all = await client.sendRequest(CaptureInterfaces, { targets: [{ target: where.target }] });
+  const items = all.map((i: CaptureInterface) => ({
+    label: interfaceLabel(i),
+    description: i.linktype === 1 ? 'Ethernet' : i.linktype === 101 ? 'raw IP' : 'cooked',
+    picked: i.name !== 'lo',
+    iface: i,
+  }));
+  const picked = await vscode.window.showQuickPick(items, {
+    canPickMany: true,
+    title: `Capture packets in ${where.name}: interfaces`,
+  });
+  if (!picked?.length) return undefined;
+  const filter = await vscode.window.showInputBox({
+    title: `Capture packets in ${where.name}: filter`,
+    prompt: 'A tcpdump filter (pcap-filter), or empty for every packet',
+    placeHolder: 'icmp or arp',
+  });
+  if (filter === undefined) return undefined;
+  const limit = await vscode.window.showQuickPick(LIMITS, { title: `Capture packets in ${where.name}: until` });
+  if (!limit) return undefined;
+  const interfaces = picked.length === all.length ? undefined : picked.map((p) => p.iface.name);
+  return {
+    params: { targets: [{ target: where.target, ...(interfaces && { interfaces }) }], filter, ...limit.limits },
+    name: where.name,
+  };
+}
+
+function written(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(bytes, (err) => (err ? reject(err) : resolve())));
+}
+
+async function captureToFile(ctx: Context, captures: Captures, node?: unknown): Promise<void> {
+  const chosen = await pickCapture(ctx, node);
+  if (!chosen) return;
+  const safe = chosen.name.replace(/[^\w.-]+/g, '-');
+  const uri = await vscode.window.showSaveDialog({
+    title: 'Write the capture to',
+    defaultUri: vscode.Uri.file(join(homedir(), `capture-${safe}.pcapng`)),
+    filters: { pcapng: ['pcapng'] },
+  });
+  if (!uri) return;
+  const file = createWriteStream(uri.fsPath);
+  const opened = new Promise<void>((resolve, reject) => {
+    file.once('open', () => resolve());
+    file.once('error', reject);
+  });
+  await opened;
+  const { capture, ended } = await captures
+    .start(chosen.params, (b) => written(file, b))
+    .catch((err) => {
+      file.destroy();
+      throw err;
+    });
+  void vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Capturing on ${capture.label}`, cancellable: true },
+    async (_progress, token) => {
+      token.onCancellationRequested(() => capture.handle.stop());
+      const end = await ended;
+      await new Promise<void>((resolve) => file.end(() => resolve()));
+      void offerToOpen(uri, end);
+    },
+  );
+}
+
+async function offerToOpen(uri: vscode.Uri, end: CaptureEndParams): Promise<void> {
+  if (end.error) {
+    void vscode.window.showErrorMessage(`The capture failed: ${end.error}`);
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `${captureSummary(end)} (${end.reason}), written to ${uri.fsPath}.`,
+    'Open',
+    'Reveal',
+  );
+  if (choice === 'Open') void vscode.env.openExternal(uri);
+  if (choice === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', uri);
+}
+
+/** Live: the stream through `tcpdump -r - -l -nn`, run as the user (not root), into an output channel. */
+async function captureLive(ctx: Context, captures: Captures, node?: unknown): Promise<void> {
+  const chosen = await pickCapture(ctx, node);
+  if (!chosen) return;
+  const tcpdump = spawn('tcpdump', ['-r', '-', '-l', '-nn'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const started = new Promise<void>((resolve, reject) => {
+    tcpdump.once('spawn', () => resolve());
+    tcpdump.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'ENOENT'
+            ? 'The live view reads the capture with tcpdump, which is not installed here: install it (sudo apt install tcpdump), or use Capture Packets… and open the file.'
+            : `cannot run tcpdump: ${err.message}`,
+        ),
+      ),
+    );
+  });
+  await started;
+  const channel = vscode.window.createOutputChannel(`Capture: ${chosen.name}`);
+  channel.show(true);
+  tcpdump.stdout.setEncoding('utf8').on('data', (text: string) => channel.append(text));
+  tcpdump.stderr.setEncoding('utf8').on('data', (text: string) => channel.append(text));
+  tcpdump.stdin.on('error', () => undefined);
+  const { capture, ended } = await captures
+    .start(chosen.params, (b) => written(tcpdump.stdin, b))
+    .catch((err) => {
+      tcpdump.kill();
+      throw err;
+    });
+  channel.appendLine(`capturing on ${capture.label} (stop it from the status bar)`);
+  const end = await ended;
+  tcpdump.stdin.end();
+  channel.appendLine(end.error ? `the capture failed: ${end.error}` : `${captureSummary(end)} (${end.reason})`);
+}
+
+export function captureCommands(ctx: Context): Commands {
+  const captures = new Captures(ctx.connection);
+  ctx.extension.subscriptions.push(captures);
+  return {
+    'nsx.capturePackets': (node?: unknown) => captureToFile(ctx, captures, node),
+    'nsx.capturePacketsLive': (node?: unknown) => captureLive(ctx, captures, node),
+    [STOP_CAPTURES]: () => captures.stopAll(),
+  };
+}
