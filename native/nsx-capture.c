@@ -112,11 +112,17 @@ static void add_ns(struct options *o, const char *arg)
 static void parse_args(int argc, char **argv, struct options *o, int *out_fd)
 {
 	static const struct option longopts[] = {
-		{"status-fd", required_argument, 0, 'S'}, {"out-fd", required_argument, 0, 'o'},
-		{"count", required_argument, 0, 'c'},	  {"seconds", required_argument, 0, 'G'},
-		{"bytes", required_argument, 0, 'b'},	  {"snaplen", required_argument, 0, 's'},
-		{"filter", required_argument, 0, 'f'},	  {"ns", required_argument, 0, 'n'},
-		{"iface", required_argument, 0, 'i'},	  {0, 0, 0, 0},
+		{"status-fd", required_argument, 0, 'S'},
+		{"out-fd", required_argument, 0, 'o'},
+		{"count", required_argument, 0, 'c'},
+		{"seconds", required_argument, 0, 'G'},
+		{"bytes", required_argument, 0, 'b'},
+		{"snaplen", required_argument, 0, 's'},
+		{"filter", required_argument, 0, 'f'},
+		{"ns", required_argument, 0, 'n'},
+		{"iface", required_argument, 0, 'i'},
+		{"list", no_argument, 0, 'l'},
+		{0, 0, 0, 0},
 	};
 	int c;
 

@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CaptureInterfaces } from '../../helper/common/capture';
 import { createUser, Daemon, fdCount, NSX, rootDir, removeDir, startDaemon, waitFor } from '../support';
 
 const A = `c22a${process.pid}`;
@@ -168,6 +169,39 @@ describe('nsx capture', { concurrency: false }, () => {
     } finally {
       outsider.remove();
     }
+  });
+
+  it('stops on ^C and keeps what was captured, readable by tcpdump as it streams', async () => {
+    const run = await capture(daemon, [`pin:${A}`, '-i', 'veth0', '-f', 'icmp', '-w', '-']);
+    ping(A);
+    await waitFor(() => fdCount(run.pid) > 0 && run, 1000);
+    process.kill(run.pid, 'SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /4 packets captured, 0 dropped/);
+    assert.match(daemon.log(), /action=capture\/end .*reason=stopped packets=4/);
+    const text = execFileSync('tcpdump', ['-r', '-', '-nn'], { input: r.stdout, encoding: 'utf8', stdio: 'pipe' });
+    assert.match(text, /10\.222\.22\.1 > 10\.222\.22\.2: ICMP echo request/);
+    assert.match(text, /10\.222\.22\.2 > 10\.222\.22\.1: ICMP echo reply/);
+  });
+
+  it('lists the interfaces of a namespace for a pick, capturing nothing', async () => {
+    const client = await daemon.client();
+    try {
+      const list = await client.conn.sendRequest(CaptureInterfaces, {
+        targets: [{ target: { pin: { type: 'net', name: B } } }],
+      });
+      assert.deepEqual(
+        list.map((i) => [i.name, i.where, i.linktype]),
+        [
+          ['lo', B, 1],
+          ['veth0', B, 1],
+        ],
+      );
+    } finally {
+      client.close();
+    }
+    assert.equal(spawnSync('pgrep', ['-f', `nsx-capture .*:${B}`]).status, 1, 'no nsx-capture left');
   });
 
   it('leaves no capture process and no fd behind when its client is killed', async () => {
