@@ -13,26 +13,68 @@
 /* At most this many packets read from one socket at a time, so that a busy one does not starve the others. */
 #define PER_SOCKET 64
 
+/* The cooked header libpcap writes in the SLL_LEN bytes before the packet: type, ARPHRD, address, protocol. */
+static void cooked_header(struct packet *p, const struct sockaddr_ll *sll, unsigned char *h)
+{
+	uint16_t v, halen = sll->sll_halen > 8 ? 8 : sll->sll_halen;
+
+	memset(h, 0, SLL_LEN);
+	v = htons(sll->sll_pkttype);
+	memcpy(h, &v, 2);
+	v = htons(sll->sll_hatype);
+	memcpy(h + 2, &v, 2);
+	v = htons(halen);
+	memcpy(h + 4, &v, 2);
+	memcpy(h + 6, sll->sll_addr, halen);
+	memcpy(h + 14, &sll->sll_protocol, 2);
+	p->at -= SLL_LEN;
+	p->caplen += SLL_LEN;
+	p->origlen += SLL_LEN;
+}
+
+/*
+ * The 802.1Q tag a device took off the frame (VLAN offload, as veth does),
+ * put back where it was, after the two MAC addresses, as libpcap does: the
+ * 4 bytes before the packet make room.
+ */
+static void vlan_tag(struct packet *p, const struct tpacket_auxdata *aux, unsigned char *frame)
+{
+	uint16_t tpid = htons(aux->tp_status & TP_STATUS_VLAN_TPID_VALID ? aux->tp_vlan_tpid : ETH_P_8021Q);
+	uint16_t tci = htons(aux->tp_vlan_tci);
+
+	if (!(aux->tp_status & TP_STATUS_VLAN_VALID) || p->caplen < 12) return;
+	memmove(frame - 4, frame, 12);
+	memcpy(frame + 8, &tpid, 2);
+	memcpy(frame + 10, &tci, 2);
+	p->at -= 4;
+	p->caplen += 4;
+	p->origlen += 4;
+}
+
 /* One packet from ifs[i] into the batch; 0 when there is none now, -1 when the socket failed (its interface gone). */
 static int read_one(struct iface *ifc, uint32_t i, struct batch *b, long snaplen)
 {
 	unsigned char *buf = b->arena + b->used + SLL_LEN;
-	char control[CMSG_SPACE(sizeof(struct timespec))];
+	char control[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	struct sockaddr_ll sll;
 	struct iovec iov = {buf, (size_t)snaplen};
 	struct msghdr msg = {&sll, sizeof(sll), &iov, 1, control, sizeof(control), 0};
 	struct packet *p = &b->p[b->n];
-	struct cmsghdr *c;
+	struct tpacket_auxdata aux = {0, 0, 0, 0, 0, 0, 0};
 	struct timespec ts = {0, 0};
+	struct cmsghdr *c;
 	ssize_t r = recvmsg(ifc->sock, &msg, MSG_DONTWAIT | MSG_TRUNC);
 
 	/* A down interface reports ENETDOWN once, and captures again when it comes up; a deleted one says ENODEV. */
 	if (r < 0) return errno == EAGAIN || errno == EINTR || errno == ENETDOWN ? 0 : -1;
 	/* lo hands every packet over twice, going out and coming in: tcpdump shows it once, as it comes in. */
 	if (ifc->arphrd == ARPHRD_LOOPBACK && sll.sll_pkttype == PACKET_OUTGOING) return 1;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
+			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+	}
 	if (ts.tv_sec == 0) clock_gettime(CLOCK_REALTIME, &ts);
 	p->ts = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	p->iface = i;
@@ -40,24 +82,8 @@ static int read_one(struct iface *ifc, uint32_t i, struct batch *b, long snaplen
 	p->caplen = (uint32_t)(r < snaplen ? r : snaplen);
 	p->flags = sll.sll_pkttype == PACKET_OUTGOING ? EPB_OUTBOUND : EPB_INBOUND;
 	p->at = b->used + SLL_LEN;
-	if (ifc->linktype == LINKTYPE_LINUX_SLL) {
-		/* The cooked header libpcap writes: packet type, ARPHRD, address length, address (8), protocol. */
-		unsigned char *h = buf - SLL_LEN;
-		uint16_t v;
-
-		memset(h, 0, SLL_LEN);
-		v = htons(sll.sll_pkttype);
-		memcpy(h, &v, 2);
-		v = htons(sll.sll_hatype);
-		memcpy(h + 2, &v, 2);
-		v = htons(sll.sll_halen > 8 ? 8 : sll.sll_halen);
-		memcpy(h + 4, &v, 2);
-		memcpy(h + 6, sll.sll_addr, sll.sll_halen > 8 ? 8 : sll.sll_halen);
-		memcpy(h + 14, &sll.sll_protocol, 2);
-		p->at -= SLL_LEN;
-		p->caplen += SLL_LEN;
-		p->origlen += SLL_LEN;
-	}
+	if (ifc->linktype == LINKTYPE_LINUX_SLL) cooked_header(p, &sll, buf - SLL_LEN);
+	if (ifc->linktype == LINKTYPE_ETHERNET) vlan_tag(p, &aux, buf);
 	b->used += pad4(SLL_LEN + p->caplen);
 	b->n++;
 	return 1;

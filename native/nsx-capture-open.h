@@ -68,6 +68,9 @@ static int packet_socket(int type, const char *label)
 		die("cannot size a packet socket: %s", strerror(errno));
 	if (setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0)
 		die("cannot ask for timestamps: %s", strerror(errno));
+	/* For the VLAN tag a device took off (see vlan_tag). */
+	if (setsockopt(s, SOL_PACKET, PACKET_AUXDATA, &on, sizeof(on)) < 0)
+		die("cannot ask for packet data: %s", strerror(errno));
 	return s;
 }
 

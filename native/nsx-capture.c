@@ -236,7 +236,8 @@ static void announce(struct out *out, struct options *o, struct iface *ifs, int 
 	if (pcapng_shb(out) < 0) die("cannot write the capture: %s", strerror(errno));
 	for (i = 0; i < n; i++) {
 		snprintf(label, sizeof(label), "%s@%s", ifs[i].name, o->label[ifs[i].ns]);
-		if (pcapng_idb(out, label, ifs[i].linktype, (uint32_t)o->snaplen) < 0)
+		/* A cooked or re-tagged packet is longer than what was read by its header or tag. */
+		if (pcapng_idb(out, label, ifs[i].linktype, (uint32_t)o->snaplen + SLL_LEN) < 0)
 			die("cannot write the capture: %s", strerror(errno));
 	}
 	if (out_flush(out) < 0) die("cannot write the capture: %s", strerror(errno));

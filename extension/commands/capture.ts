@@ -2,7 +2,7 @@
 // Text) (the stream read by the user's own tcpdump into an output channel),
 // on a net namespace, a container or a process; nsxd does the capturing.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -95,6 +95,7 @@ async function captureToFile(ctx: Context, captures: Captures, node?: unknown): 
     filters: { pcapng: ['pcapng'] },
   });
   if (!uri) return;
+  const made = !existsSync(uri.fsPath);
   const file = createWriteStream(uri.fsPath);
   const opened = new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
@@ -104,7 +105,9 @@ async function captureToFile(ctx: Context, captures: Captures, node?: unknown): 
   const { capture, ended } = await captures
     .start(chosen.params, (b) => written(file, b))
     .catch((err) => {
+      // Nothing half-done: a file made for a capture that never started goes again.
       file.destroy();
+      if (made) rmSync(uri.fsPath, { force: true });
       throw err;
     });
   void vscode.window.withProgress(

@@ -2,7 +2,7 @@
 // stream, to a file or to stdout (nsx capture web -w - | tshark -r -), with
 // tcpdump's options and its words on stderr.
 //   nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
-import { createWriteStream, WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
 import {
@@ -108,8 +108,11 @@ export function parseCaptureArgs(argv: string[]): {
   return { params, write: values.write, ...(values.socket !== undefined && { socket: values.socket }) };
 }
 
-/** Where the stream goes: a file (created, or emptied, as tcpdump -w does) or stdout. */
-function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () => Promise<void> } {
+/**
+ * Where the stream goes: a file (created, or emptied, as tcpdump -w does;
+ * removed again if the capture never starts and nsx made it) or stdout.
+ */
+function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () => Promise<void>; discard: () => void } {
   if (path === '-') {
     if (process.stdout.isTTY)
       throw new CaptureUsageError(
@@ -118,17 +121,24 @@ function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () =>
     return {
       write: (b) => new Promise((resolve, reject) => process.stdout.write(b, (err) => (err ? reject(err) : resolve()))),
       close: async () => undefined,
+      discard: () => undefined,
     };
   }
+  const made = !existsSync(path);
   const file: WriteStream = createWriteStream(path);
   const opened = new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
     file.once('error', (err) => reject(new Error(`cannot write ${path}: ${err.message}`)));
   });
+  opened.catch(() => undefined);
   return {
     write: (b) =>
       opened.then(() => new Promise((resolve, reject) => file.write(b, (err) => (err ? reject(err) : resolve())))),
     close: () => new Promise((resolve) => file.end(() => resolve())),
+    discard: () => {
+      file.destroy();
+      if (made) rmSync(path, { force: true });
+    },
   };
 }
 
@@ -139,7 +149,10 @@ export async function capture(client: Client, params: CaptureStartParams, write:
   client.conn.onNotification(CaptureData, (p) => streams.data(p));
   client.conn.onNotification(CaptureEnd, (p) => streams.end(p));
   client.conn.onClose(() => streams.lost('nsxd closed the connection before the capture ended'));
-  const handle = await streams.start(params, out.write);
+  const handle = await streams.start(params, out.write).catch((err) => {
+    out.discard();
+    throw err;
+  });
   process.stderr.write(`nsx: ${capturingOn(handle.result.interfaces)}\n`);
   // ^C once stops, keeping what was captured; twice leaves at once.
   let interrupted = 0;

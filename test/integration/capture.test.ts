@@ -4,7 +4,7 @@
 // killed mid-capture, and interface names chosen to break a terminal.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CaptureInterfaces } from '../../helper/common/capture';
@@ -120,10 +120,12 @@ describe('nsx capture', { concurrency: false }, () => {
     );
   });
 
-  it('refuses a filter that does not parse, in libpcap words', async () => {
-    const r = await (await capture(daemon, [`pin:${A}`, '-f', 'icmp and (', '-w', '/dev/null'])).done;
+  it('refuses a filter that does not parse, in libpcap words, and leaves no file', async () => {
+    const file = join(dir, 'never.pcapng');
+    const r = await (await capture(daemon, [`pin:${A}`, '-f', 'icmp and (', '-w', file])).done;
     assert.equal(r.code, 1);
     assert.match(r.stderr, /nsx: bad filter: .*syntax error/);
+    assert.ok(!existsSync(file), 'no file is left');
   });
 
   it('stops at -c COUNT', async () => {
