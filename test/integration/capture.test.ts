@@ -218,6 +218,26 @@ describe('nsx capture', { concurrency: false }, () => {
     await waitFor(() => fdCount(daemon.proc.pid!) <= fds, 10_000, "nsxd's fds to be closed");
   });
 
+  it("never has nsxd's own traffic in it: nsxd speaks over Unix sockets", async () => {
+    // An nsxd alone in a network namespace, whose lo is up: whatever it sends over an interface is there.
+    const own = await startDaemon({ wrap: ['unshare', '--net', '--'] });
+    try {
+      const pid = own.proc.pid!;
+      execFileSync('nsenter', ['-t', String(pid), '-n', 'ip', 'link', 'set', 'lo', 'up']);
+      const file = join(dir, 'own.pcapng');
+      const run = await capture(own, [String(pid), '-i', 'lo', '-G', '2', '-w', file]);
+      // Meanwhile nsxd talks: to clients, to the capture it streams, to its helpers.
+      for (let i = 0; i < 5; i++) execFileSync(NSX, ['--socket', own.socket, 'list'], { stdio: 'ignore' });
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+      // nsxd's own namespace is what it calls the host.
+      assert.match(r.stderr, /capturing on lo@host\n/);
+      assert.match(r.stderr, /0 packets captured/);
+    } finally {
+      await own.destroy();
+    }
+  });
+
   it('says hostile interface names escaped, and names them as they are in the file', async () => {
     execFileSync('ip', ['-n', A, 'link', 'add', HOSTILE, 'type', 'veth', 'peer', 'name', 'c22peer']);
     try {
