@@ -8,6 +8,7 @@ import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CaptureInterfaces } from '../../helper/common/capture';
+import { Engine, podman } from '../engines';
 import { createUser, Daemon, fdCount, NSX, rootDir, removeDir, startDaemon, waitFor } from '../support';
 
 const A = `c22a${process.pid}`;
@@ -255,5 +256,47 @@ describe('nsx capture', { concurrency: false }, () => {
     } finally {
       spawnSync('ip', ['-n', A, 'link', 'del', HOSTILE]);
     }
+  });
+});
+
+describe('nsx capture across containers', { concurrency: false }, () => {
+  let daemon: Daemon;
+  let pm: Engine | string;
+  let dir: string;
+  const names = [`c22web${process.pid}`, `c22db${process.pid}`];
+
+  before(async () => {
+    pm = await podman();
+    if (typeof pm !== 'string') for (const n of names) pm.run(n, ['--hostname', n]);
+    daemon = await startDaemon();
+    dir = rootDir('c22-containers-');
+  });
+  after(async () => {
+    await daemon?.destroy();
+    if (typeof pm !== 'string') {
+      for (const n of names) pm.remove(n);
+      pm.stop();
+    }
+    if (dir) removeDir(dir);
+  });
+
+  it('captures two containers by name into one file with eth0@web and eth0@db', async (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    const ips = names.map((n) =>
+      execFileSync('podman', ['inspect', '--format', '{{.NetworkSettings.IPAddress}}', n], { encoding: 'utf8' }).trim(),
+    );
+    const file = join(dir, 'containers.pcapng');
+    const run = await capture(daemon, ['-i', 'eth0', ...names, '-f', 'icmp', '-c', '4', '-w', file]);
+    assert.match(run.stderr(), new RegExp(`capturing on eth0@${names[0]}, eth0@${names[1]}`));
+    for (const ip of ips) execFileSync('ping', ['-c', '1', '-W', '2', ip], { stdio: 'ignore' });
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
+    const rows = readBack(file);
+    for (const n of names)
+      for (const type of ['8', '0'])
+        assert.ok(
+          rows.some(([name, ty]) => name === `eth0@${n}` && ty === type),
+          JSON.stringify(rows),
+        );
   });
 });
