@@ -78,95 +78,138 @@ function pump(c: Capture, outbox: Outbox): { resume(): void; dispose(): void } {
   return { resume, dispose };
 }
 
-export function captureArea(deps: CaptureDeps): Area {
-  const perUser = new Map<number, number>();
-  let nextId = 1;
-  const count = (uid: number, by: number) => perUser.set(uid, (perUser.get(uid) ?? 0) + by);
-  return (conn, caller, onClose, outbox) => {
-    const captures = new Map<number, Capture>();
-    const pumps = new Map<number, ReturnType<typeof pump>>();
-    let opening = 0;
-    let closed = false;
+/** What all connections share: captures running or starting, per user (root's not capped), and the ids. */
+class Shared {
+  private held = new Map<number, number>();
+  nextId = 1;
+  constructor(readonly deps: CaptureDeps) {}
+  take(caller: Caller): void {
+    const n = this.held.get(caller.uid) ?? 0;
+    if (caller.uid !== 0 && n >= MAX_PER_USER)
+      throw new ResponseError(
+        ErrorCodes.LimitExceeded,
+        `${caller.user} has ${MAX_PER_USER} captures running: stop some first`,
+      );
+    this.held.set(caller.uid, n + 1);
+  }
+  give(caller: Caller): void {
+    const n = (this.held.get(caller.uid) ?? 1) - 1;
+    if (n > 0) this.held.set(caller.uid, n);
+    else this.held.delete(caller.uid);
+  }
+}
 
-    const start = async (req: CaptureStartParams): Promise<CaptureStartResult> => {
-      const where = await openCaptureTargets(req, deps);
-      let run: RunningCapture;
-      try {
-        run = startCapture(req, where, { seconds: CAPTURE_LIMITS.seconds, bytes: CAPTURE_LIMITS.bytes });
-      } finally {
-        closeAll(where.map((w) => w.ns)); // nsx-capture has its copies
-      }
-      const interfaces = await run.ready.catch((err) => {
-        run.kill();
-        throw err;
-      });
-      const c: Capture = { id: nextId++, run, unacked: 0, closed: false };
-      if (closed) {
-        run.kill();
-        throw new ResponseError(ErrorCodes.Failed, 'the connection closed');
-      }
-      captures.set(c.id, c);
-      count(caller.uid, 1);
-      void run.ended.then((end) => finish(c, end));
-      // The answer goes out first; the stream starts after it.
-      setImmediate(() => {
-        if (captures.has(c.id)) pumps.set(c.id, pump(c, outbox));
-      });
-      return { capture: c.id, interfaces };
-    };
+/** One connection's captures: started, streamed, stopped, and all killed when it closes. */
+class ConnectionCaptures {
+  private captures = new Map<number, Capture>();
+  private pumps = new Map<number, ReturnType<typeof pump>>();
+  private opening = 0;
+  private closed = false;
 
-    const finish = (c: Capture, end: Awaited<RunningCapture['ended']>) => {
-      if (!captures.delete(c.id)) return;
-      pumps.get(c.id)?.dispose();
-      pumps.delete(c.id);
-      count(caller.uid, -1);
-      audit(CaptureEnd.method, { uid: caller.uid, user: caller.user, capture: c.id, ...end });
-      if (!c.closed) outbox.send(CaptureEnd, { capture: c.id, ...end }, 200);
-      c.closed = true;
-    };
+  constructor(
+    private readonly shared: Shared,
+    private readonly caller: Caller,
+    private readonly outbox: Outbox,
+  ) {}
 
-    conn.onRequest(CaptureStart, async (params): Promise<CaptureStartResult> => {
-      let target = 'invalid';
-      let filter: string | undefined;
-      try {
-        const held = captures.size + opening;
-        if (held >= MAX_PER_CONNECTION)
-          throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_PER_CONNECTION} captures per connection`);
-        if (caller.uid !== 0 && (perUser.get(caller.uid) ?? 0) + opening >= MAX_PER_USER)
-          throw new ResponseError(
-            ErrorCodes.LimitExceeded,
-            `${caller.user} has ${MAX_PER_USER} captures running: stop some first`,
-          );
-        opening++;
-        try {
-          const req = parseCaptureStart(params);
-          target = describe(req);
-          filter = req.filter;
-          const result = await start(req);
-          audit(CaptureStart.method, {
-            ...who(caller),
-            target,
-            filter,
-            capture: result.capture,
-            interfaces: result.interfaces.map(interfaceLabel).join(','),
-            result: 'ok',
-          });
-          return result;
-        } finally {
-          opening--;
-        }
-      } catch (err) {
-        audit(CaptureStart.method, {
-          ...who(caller),
-          target,
-          filter,
-          result: 'refused',
-          reason: (err as Error).message,
-        });
-        throw err;
-      }
+  /** Counted against the limits from the first moment, the opening included; given back on any failure. */
+  async start(req: CaptureStartParams): Promise<CaptureStartResult> {
+    if (this.captures.size + this.opening >= MAX_PER_CONNECTION)
+      throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_PER_CONNECTION} captures per connection`);
+    this.shared.take(this.caller);
+    this.opening++;
+    try {
+      return await this.launch(req);
+    } catch (err) {
+      this.shared.give(this.caller);
+      throw err;
+    } finally {
+      this.opening--;
+    }
+  }
+
+  private async launch(req: CaptureStartParams): Promise<CaptureStartResult> {
+    const where = await openCaptureTargets(req, this.shared.deps);
+    let run: RunningCapture;
+    try {
+      run = startCapture(req, where, { seconds: CAPTURE_LIMITS.seconds, bytes: CAPTURE_LIMITS.bytes });
+    } finally {
+      closeAll(where.map((w) => w.ns)); // nsx-capture has its copies
+    }
+    const interfaces = await run.ready.catch((err) => {
+      run.kill();
+      throw err;
     });
+    if (this.closed) {
+      run.kill();
+      throw new ResponseError(ErrorCodes.Failed, 'the connection closed');
+    }
+    const c: Capture = { id: this.shared.nextId++, run, unacked: 0, closed: false };
+    this.captures.set(c.id, c);
+    void run.ended.then((end) => this.finish(c, end));
+    // The answer goes out first; the stream starts after it.
+    setImmediate(() => {
+      if (this.captures.has(c.id)) this.pumps.set(c.id, pump(c, this.outbox));
+    });
+    return { capture: c.id, interfaces };
+  }
 
+  private finish(c: Capture, end: Awaited<RunningCapture['ended']>): void {
+    if (!this.captures.delete(c.id)) return;
+    this.pumps.get(c.id)?.dispose();
+    this.pumps.delete(c.id);
+    this.shared.give(this.caller);
+    audit(CaptureEnd.method, { ...who(this.caller), capture: c.id, ...end });
+    if (!c.closed) this.outbox.send(CaptureEnd, { capture: c.id, ...end }, 200);
+    c.closed = true;
+  }
+
+  ack(capture: number, bytes: number): void {
+    const c = this.captures.get(capture);
+    if (!c) return;
+    // An ack for more than was sent only opens the window: memory is bounded by the outbox.
+    c.unacked = Math.max(0, c.unacked - bytes);
+    this.pumps.get(c.id)?.resume();
+  }
+
+  stop(capture: number): void {
+    this.captures.get(capture)?.run.stop();
+  }
+
+  /** The client went: every capture is killed now; each ends (and is audited) as its process goes. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.captures.values()) {
+      c.closed = true;
+      c.run.kill();
+      this.pumps.get(c.id)?.dispose();
+    }
+  }
+}
+
+async function audited(caller: Caller, params: unknown, mine: ConnectionCaptures): Promise<CaptureStartResult> {
+  let target = 'invalid';
+  let filter: string | undefined;
+  try {
+    const req = parseCaptureStart(params);
+    target = describe(req);
+    filter = req.filter;
+    const result = await mine.start(req);
+    const interfaces = result.interfaces.map(interfaceLabel).join(',');
+    audit(CaptureStart.method, { ...who(caller), target, filter, capture: result.capture, interfaces, result: 'ok' });
+    return result;
+  } catch (err) {
+    const reason = (err as Error).message;
+    audit(CaptureStart.method, { ...who(caller), target, filter, result: 'refused', reason });
+    throw err;
+  }
+}
+
+export function captureArea(deps: CaptureDeps): Area {
+  const shared = new Shared(deps);
+  return (conn, caller, onClose, outbox) => {
+    const mine = new ConnectionCaptures(shared, caller, outbox);
+    conn.onRequest(CaptureStart, (params) => audited(caller, params, mine));
     conn.onRequest(CaptureInterfaces, async (params) => {
       const where = await openCaptureTargets(parseCaptureStart(params), deps);
       try {
@@ -175,26 +218,15 @@ export function captureArea(deps: CaptureDeps): Area {
         closeAll(where.map((w) => w.ns));
       }
     });
-
     conn.onNotification(CaptureAck, (params) => {
       const p = parsed(parseCaptureAck, params);
-      const c = p && captures.get(p.capture);
-      if (!p || !c) return;
-      c.unacked = Math.max(0, c.unacked - p.bytes);
-      pumps.get(c.id)?.resume();
+      if (p) mine.ack(p.capture, p.bytes);
     });
     conn.onNotification(CaptureStop, (params) => {
       const p = parsed(parseCaptureParams, params);
-      if (p) captures.get(p.capture)?.run.stop();
+      if (p) mine.stop(p.capture);
     });
-    onClose(() => {
-      closed = true;
-      for (const c of captures.values()) {
-        c.closed = true;
-        c.run.kill();
-        pumps.get(c.id)?.dispose();
-      }
-    });
+    onClose(() => mine.close());
   };
 }
 
