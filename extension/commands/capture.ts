@@ -46,14 +46,34 @@ const LIMITS: (vscode.QuickPickItem & { limits: Partial<CaptureStartParams> })[]
   { label: '100 MiB', description: 'the file never passes it', limits: { bytes: 100 * 1024 * 1024 } },
 ];
 
-/** Interfaces, filter and limits, picked; undefined if the user backs out. */
-async function pickCapture(
-  ctx: Context,
-  node: unknown,
-): Promise<{ params: CaptureStartParams; name: string } | undefined> {
+/**
+ * What a keybinding or another extension may give instead of the picks:
+ * the interfaces, filter and limits; for Capture Packets…, the file. With
+ * them, the command resolves once the capture ended, with its end.
+ */
+export interface CaptureOptions {
+  interfaces?: string[];
+  filter?: string;
+  count?: number;
+  seconds?: number;
+  file?: string;
+}
+
+interface Chosen {
+  params: CaptureStartParams;
+  name: string;
+}
+
+/** Interfaces, filter and limits, picked (or given); undefined if the user backs out. */
+async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): Promise<Chosen | undefined> {
   const client = ctx.connection.require();
   const where = await targetOf(ctx, node);
   if (!where) return undefined;
+  if (opts) {
+    const { interfaces, filter, count, seconds } = opts;
+    const spec = { target: where.target, ...(interfaces && { interfaces }) };
+    return { params: { targets: [spec], filter, count, seconds }, name: where.name };
+  }
   const all = await client.sendRequest(CaptureInterfaces, { targets: [{ target: where.target }] });
   const items = all.map((i: CaptureInterface) => ({
     label: interfaceLabel(i),
@@ -85,23 +105,32 @@ function written(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => stream.write(bytes, (err) => (err ? reject(err) : resolve())));
 }
 
-async function captureToFile(ctx: Context, captures: Captures, node?: unknown): Promise<void> {
-  const chosen = await pickCapture(ctx, node);
-  if (!chosen) return;
+/** The file the capture goes to, as the user picks it (or is given). */
+async function fileFor(chosen: Chosen, opts?: CaptureOptions): Promise<vscode.Uri | undefined> {
+  if (opts?.file) return vscode.Uri.file(opts.file);
   const safe = chosen.name.replace(/[^\w.-]+/g, '-');
-  const uri = await vscode.window.showSaveDialog({
+  return vscode.window.showSaveDialog({
     title: 'Write the capture to',
     defaultUri: vscode.Uri.file(join(homedir(), `capture-${safe}.pcapng`)),
     filters: { pcapng: ['pcapng'] },
   });
-  if (!uri) return;
+}
+
+async function captureToFile(
+  ctx: Context,
+  captures: Captures,
+  node?: unknown,
+  opts?: CaptureOptions,
+): Promise<CaptureEndParams | undefined> {
+  const chosen = await pickCapture(ctx, node, opts);
+  const uri = chosen && (await fileFor(chosen, opts));
+  if (!chosen || !uri) return undefined;
   const made = !existsSync(uri.fsPath);
   const file = createWriteStream(uri.fsPath);
-  const opened = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
     file.once('error', reject);
   });
-  await opened;
   const { capture, ended } = await captures
     .start(chosen.params, (b) => written(file, b))
     .catch((err) => {
@@ -110,15 +139,18 @@ async function captureToFile(ctx: Context, captures: Captures, node?: unknown): 
       if (made) rmSync(uri.fsPath, { force: true });
       throw err;
     });
+  const done = ended.then(async (end) => {
+    await new Promise<void>((resolve) => file.end(() => resolve()));
+    return end;
+  });
   void vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Capturing on ${capture.label}`, cancellable: true },
     async (_progress, token) => {
       token.onCancellationRequested(() => capture.handle.stop());
-      const end = await ended;
-      await new Promise<void>((resolve) => file.end(() => resolve()));
-      void offerToOpen(uri, end);
+      void offerToOpen(uri, await done);
     },
   );
+  return opts ? done : undefined;
 }
 
 async function offerToOpen(uri: vscode.Uri, end: CaptureEndParams): Promise<void> {
@@ -136,9 +168,14 @@ async function offerToOpen(uri: vscode.Uri, end: CaptureEndParams): Promise<void
 }
 
 /** Live: the stream through `tcpdump -r - -l -nn`, run as the user (not root), into an output channel. */
-async function captureLive(ctx: Context, captures: Captures, node?: unknown): Promise<void> {
-  const chosen = await pickCapture(ctx, node);
-  if (!chosen) return;
+async function captureLive(
+  ctx: Context,
+  captures: Captures,
+  node?: unknown,
+  opts?: CaptureOptions,
+): Promise<{ end: CaptureEndParams; text: string } | undefined> {
+  const chosen = await pickCapture(ctx, node, opts);
+  if (!chosen) return undefined;
   const tcpdump = spawn('tcpdump', ['-r', '-', '-l', '-nn'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const started = new Promise<void>((resolve, reject) => {
     tcpdump.once('spawn', () => resolve());
@@ -155,8 +192,15 @@ async function captureLive(ctx: Context, captures: Captures, node?: unknown): Pr
   await started;
   const channel = vscode.window.createOutputChannel(`Capture: ${chosen.name}`);
   channel.show(true);
-  tcpdump.stdout.setEncoding('utf8').on('data', (text: string) => channel.append(text));
-  tcpdump.stderr.setEncoding('utf8').on('data', (text: string) => channel.append(text));
+  // What tcpdump printed is also kept (the first MiB) for a caller that gave options, as a test.
+  let shown = '';
+  const show = (text: string) => {
+    channel.append(text);
+    if (shown.length < 1024 * 1024) shown += text;
+  };
+  tcpdump.stdout.setEncoding('utf8').on('data', show);
+  tcpdump.stderr.setEncoding('utf8').on('data', show);
+  const exited = new Promise<void>((resolve) => tcpdump.once('close', () => resolve()));
   tcpdump.stdin.on('error', () => undefined);
   const { capture, ended } = await captures
     .start(chosen.params, (b) => written(tcpdump.stdin, b))
@@ -167,15 +211,17 @@ async function captureLive(ctx: Context, captures: Captures, node?: unknown): Pr
   channel.appendLine(`capturing on ${capture.label} (stop it from the status bar)`);
   const end = await ended;
   tcpdump.stdin.end();
+  await exited;
   channel.appendLine(end.error ? `the capture failed: ${end.error}` : `${captureSummary(end)} (${end.reason})`);
+  return opts ? { end, text: shown } : undefined;
 }
 
 export function captureCommands(ctx: Context): Commands {
   const captures = new Captures(ctx.connection);
   ctx.extension.subscriptions.push(captures);
   return {
-    'nsx.capturePackets': (node?: unknown) => captureToFile(ctx, captures, node),
-    'nsx.capturePacketsLive': (node?: unknown) => captureLive(ctx, captures, node),
+    'nsx.capturePackets': (node?: unknown, opts?: CaptureOptions) => captureToFile(ctx, captures, node, opts),
+    'nsx.capturePacketsLive': (node?: unknown, opts?: CaptureOptions) => captureLive(ctx, captures, node, opts),
     [STOP_CAPTURES]: () => captures.stopAll(),
   };
 }
