@@ -79,6 +79,7 @@ static void open_iface(struct iface *ifc, const char *name, int ns, const char *
 {
 	struct ifreq ifr;
 
+	if (strlen(name) >= IFNAMSIZ) die("%s has no interface of so long a name", label);
 	memset(ifc, 0, sizeof(*ifc));
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifc->name, sizeof(ifc->name), "%s", name);

@@ -117,11 +117,13 @@ function parseInterfaces(value: unknown, what: string): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > CAPTURE_LIMITS.interfaces)
     throw parse.invalid(`${what} must be a list of at most ${CAPTURE_LIMITS.interfaces} interface names`);
-  return value.map((name, i) => {
+  const names = value.map((name, i) => {
     if (typeof name !== 'string' || !isInterfaceName(name))
       throw parse.invalid(`not an interface name: ${JSON.stringify(name)} (${what}[${i}])`);
     return name;
   });
+  // Each once: a name given twice would capture each of its packets twice.
+  return [...new Set(names)];
 }
 
 function limit(value: unknown, what: string, max: number): number | undefined {

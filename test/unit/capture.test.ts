@@ -33,6 +33,10 @@ describe('capture contract', () => {
         count: 3,
       },
     );
+    assert.deepEqual(
+      parseCaptureStart({ targets: [{ target: { pid: 1 }, interfaces: ['lo', 'eth0', 'lo'] }] }).targets[0].interfaces,
+      ['lo', 'eth0'],
+    );
     assert.deepEqual(parseCaptureStart({ targets: [{ target: { pin: { name: 'blue' } } }] }).targets, [
       { target: { pin: { type: 'net', name: 'blue' } } },
     ]);

@@ -210,12 +210,21 @@ export function captureArea(deps: CaptureDeps): Area {
   return (conn, caller, onClose, outbox) => {
     const mine = new ConnectionCaptures(shared, caller, outbox);
     conn.onRequest(CaptureStart, (params) => audited(caller, params, mine));
+    // Each listing is a short nsx-capture: a few at a time per connection.
+    let listing = 0;
     conn.onRequest(CaptureInterfaces, async (params) => {
-      const where = await openCaptureTargets(parseCaptureStart(params), deps);
+      if (listing >= MAX_PER_CONNECTION)
+        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_PER_CONNECTION} interface listings at once`);
+      listing++;
       try {
-        return await listInterfaces(where);
+        const where = await openCaptureTargets(parseCaptureStart(params), deps);
+        try {
+          return await listInterfaces(where);
+        } finally {
+          closeAll(where.map((w) => w.ns));
+        }
       } finally {
-        closeAll(where.map((w) => w.ns));
+        listing--;
       }
     });
     conn.onNotification(CaptureAck, (params) => {
