@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
 import {
   CaptureEndParams,
+  CaptureTarget,
   CaptureStartParams,
   CaptureTargetSpec,
   capturingOn,
@@ -15,7 +16,6 @@ import {
 import { CaptureData, CaptureEnd } from '../common/capture';
 import { CaptureStreams } from '../common/captureClient';
 import { printable } from '../common/format';
-import type { TerminalTarget } from '../common/protocol';
 
 export const CAPTURE_USAGE = `usage: nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
   TARGET: a container's name or id, a PID (its network namespace), host, net:INODE, or pin:NAME
@@ -48,9 +48,9 @@ export function captureArgv(argv: string[]): string[] | undefined {
 }
 
 /** The words people type for a namespace. */
-export function captureTarget(word: string): TerminalTarget {
+export function captureTarget(word: string): CaptureTarget {
   if (/^\d+$/.test(word)) return { pid: Number(word) };
-  if (word === 'host') return { pid: 1 };
+  if (word === 'host') return { host: true };
   const ns = /^net:\[?(\d+)\]?$/.exec(word);
   if (ns) return { namespace: { type: 'net', inode: Number(ns[1]) } };
   if (word.startsWith('pin:')) return { pin: { type: 'net', name: word.slice(4) } };

@@ -20,9 +20,12 @@ export const CAPTURE_LIMITS = {
   snaplen: 262_144,
 } as const;
 
+/** Whose network namespace: as a terminal's target, or the host's (PID 1's, or the oldest process's nsxd can read). */
+export type CaptureTarget = TerminalTarget | { host: true };
+
 /** One namespace to capture in, and on which of its interfaces (all of them, lo too, when none is named). */
 export interface CaptureTargetSpec {
-  target: TerminalTarget;
+  target: CaptureTarget;
   interfaces?: string[];
 }
 
@@ -96,8 +99,9 @@ export function isInterfaceName(name: string): boolean {
 
 const CONTAINER_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
 
-function parseCaptureTarget(value: unknown, what: string): TerminalTarget {
+function parseCaptureTarget(value: unknown, what: string): CaptureTarget {
   const t = parse.object(value, what);
+  if (t.host === true) return { host: true };
   if (t.pid !== undefined) return { pid: parse.pid(t.pid) };
   if (t.pin !== undefined) {
     const name = parse.text(parse.object(t.pin, `${what}.pin`).name, `${what}.pin.name`, 255);
@@ -110,7 +114,7 @@ function parseCaptureTarget(value: unknown, what: string): TerminalTarget {
     return { namespace: key };
   }
   if (typeof t.container === 'string' && CONTAINER_REF.test(t.container)) return { container: t.container };
-  throw parse.invalid(`${what} must name a pid, a net pin, a net namespace or a container`);
+  throw parse.invalid(`${what} must name the host, a pid, a net pin, a net namespace or a container`);
 }
 
 function parseInterfaces(value: unknown, what: string): string[] | undefined {

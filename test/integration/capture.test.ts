@@ -219,6 +219,14 @@ describe('nsx capture', { concurrency: false }, () => {
     await waitFor(() => fdCount(daemon.proc.pid!) <= fds, 10_000, "nsxd's fds to be closed");
   });
 
+  it("captures in the host's namespace by the word host", async () => {
+    const file = join(dir, 'host.pcapng');
+    const r = await (await capture(daemon, ['host', '-i', 'lo', '-G', '1', '-w', file])).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /capturing on lo@host\n/);
+    assert.match(daemon.log(), /action=capture\/start .*target=host\[lo\] .*result=ok/);
+  });
+
   it("never has nsxd's own traffic in it: nsxd speaks over Unix sockets", async () => {
     // An nsxd alone in a network namespace, whose lo is up: whatever it sends over an interface is there.
     const own = await startDaemon({ wrap: ['unshare', '--net', '--'] });

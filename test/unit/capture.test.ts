@@ -45,7 +45,7 @@ describe('capture contract', () => {
     refused({ targets: Array(17).fill({ target: { pid: 1 } }) }, /from 1 to 16/);
     refused({ targets: [{ target: { namespace: { type: 'uts', inode: 5 } } }] }, /network namespaces, not in uts/);
     refused({ targets: [{ target: { pin: { name: '../x' } } }] }, /bad pin name/);
-    refused({ targets: [{ target: { container: '-rf' } }] }, /must name a pid/);
+    refused({ targets: [{ target: { container: '-rf' } }] }, /must name the host, a pid/);
     refused({ targets: [{ target: { pid: 1 }, interfaces: ['a/b'] }] }, /not an interface name: "a\/b"/);
     refused({ targets: [{ target: { pid: 1 } }], seconds: 86_401 }, /seconds must be an integer from 1 to 86400/);
     refused({ targets: [{ target: { pid: 1 } }], count: 0 }, /count must be/);
@@ -76,6 +76,7 @@ describe('nsx capture command line', () => {
 
   it('reads targets as people type them', () => {
     assert.deepEqual(captureTarget('1234'), { pid: 1234 });
+    assert.deepEqual(captureTarget('host'), { host: true });
     assert.deepEqual(captureTarget('net:[4026531840]'), { namespace: ns });
     assert.deepEqual(captureTarget('net:4026531840'), { namespace: ns });
     assert.deepEqual(captureTarget('pin:blue'), { pin: { type: 'net', name: 'blue' } });

@@ -49,6 +49,11 @@ function hostNetInode(): number | undefined {
 
 async function openOne(spec: CaptureTargetSpec, deps: CaptureDeps): Promise<{ ns: OpenedNs; where?: string }> {
   const t = spec.target;
+  if ('host' in t) {
+    const initial = [...(await deps.scanner.model(2000)).byInode.values()].find((n) => n.type === 'net' && n.initial);
+    if (!initial) throw new ResponseError(ErrorCodes.NotFound, 'nsxd cannot see the host network namespace');
+    return { ns: await openDiscovered(deps.scanner, { type: 'net', inode: initial.inode }), where: 'host' };
+  }
   if ('pid' in t) return { ns: openProcessNamespaces(t.pid, ['net']).opened[0], where: String(t.pid) };
   if ('pin' in t) {
     const ns = deps.pins.open('net', t.pin.name);

@@ -50,13 +50,15 @@ function describe(req: CaptureStartParams): string {
   return req.targets
     .map(({ target: t, interfaces }) => {
       const what =
-        'pid' in t
-          ? `pid:${t.pid}`
-          : 'pin' in t
-            ? `pin:${t.pin.name}`
-            : 'container' in t
-              ? `container:${t.container}`
-              : `net:${t.namespace.inode}`;
+        'host' in t
+          ? 'host'
+          : 'pid' in t
+            ? `pid:${t.pid}`
+            : 'pin' in t
+              ? `pin:${t.pin.name}`
+              : 'container' in t
+                ? `container:${t.container}`
+                : `net:${t.namespace.inode}`;
       return interfaces ? `${what}[${interfaces.join(',')}]` : what;
     })
     .join(' ');
