@@ -184,6 +184,8 @@ static const char *wait_ready(int epfd, struct iface *ifs, int n, uint64_t deadl
 		if (now >= deadline) return "seconds";
 		timeout = (int)(deadline - now);
 	}
+	/* Once a second at least, to see whether an interface was deleted (see check_gone). */
+	if (timeout < 0 || timeout > 1000) timeout = 1000;
 	got = epoll_pwait(epfd, ev, MAX_IFACES + 1, timeout, &none);
 	if (got < 0 && errno != EINTR) die("epoll: %s", strerror(errno));
 	if (stop_signal) return "stopped";
@@ -192,6 +194,28 @@ static const char *wait_ready(int epfd, struct iface *ifs, int n, uint64_t deadl
 		ifs[ev[i].data.u32].ready = 1;
 	}
 	return NULL;
+}
+
+/*
+ * A deleted interface says nothing on its socket (the ENETDOWN of its going
+ * down came before, like any down's), but the socket is bound to no
+ * interface any more: getsockname says ifindex -1. Stops waiting on it.
+ */
+static void check_gone(int epfd, struct iface *ifs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct sockaddr_ll sll;
+		socklen_t len = sizeof(sll);
+
+		if (ifs[i].gone) continue;
+		if (getsockname(ifs[i].sock, (struct sockaddr *)&sll, &len) < 0)
+			die("getsockname: %s", strerror(errno));
+		if (sll.sll_ifindex == ifs[i].ifindex) continue;
+		if (epoll_ctl(epfd, EPOLL_CTL_DEL, ifs[i].sock, NULL) < 0) die("epoll: %s", strerror(errno));
+		ifs[i].gone = 1;
+	}
 }
 
 /* An epoll fd for the sockets and the output, made before seal() (it is an fd). */
@@ -217,8 +241,13 @@ static int capture(struct out *out, struct options *o, struct iface *ifs, int n,
 	uint64_t deadline = o->seconds ? now_ms() + (uint64_t)o->seconds * 1000 : 0;
 	const char *reason = NULL;
 	long written = 0;
+	uint64_t checked = now_ms();
 
 	while (!reason) {
+		if (now_ms() - checked >= 1000) {
+			check_gone(epfd, ifs, n);
+			checked = now_ms();
+		}
 		reason = wait_ready(epfd, ifs, n, deadline);
 		if (reason) break;
 		collect(epfd, ifs, n, b, o->snaplen);

@@ -103,7 +103,7 @@ describe('nsx capture', { concurrency: false }, () => {
           `ICMP type ${type} on veth0@${ns} in ${JSON.stringify(rows)}`,
         );
     assert.match(daemon.log(), /action=capture\/start uid=0 user=root target=.*result=ok/);
-    assert.match(daemon.log(), /action=capture\/end .*reason=count packets=8/);
+    await waitFor(() => /action=capture\/end .*reason=count packets=8/.test(daemon.log()), 5000, 'the end audited');
   });
 
   it('captures nothing a filter excludes, and stops after -G seconds', async () => {
@@ -112,7 +112,7 @@ describe('nsx capture', { concurrency: false }, () => {
     ping(A);
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
-    assert.match(daemon.log(), /action=capture\/end .*reason=seconds/);
+    await waitFor(() => /action=capture\/end .*reason=seconds/.test(daemon.log()), 5000, 'the end audited');
     const rows = readBack(file);
     assert.deepEqual(
       rows.filter(([, t]) => t !== ''),
@@ -182,7 +182,7 @@ describe('nsx capture', { concurrency: false }, () => {
     const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /4 packets captured, 0 dropped/);
-    assert.match(daemon.log(), /action=capture\/end .*reason=stopped packets=4/);
+    await waitFor(() => /action=capture\/end .*reason=stopped packets=4/.test(daemon.log()), 5000, 'the end audited');
     const text = execFileSync('tcpdump', ['-r', '-', '-nn'], { input: r.stdout, encoding: 'utf8', stdio: 'pipe' });
     assert.match(text, /10\.222\.22\.1 > 10\.222\.22\.2: ICMP echo request/);
     assert.match(text, /10\.222\.22\.2 > 10\.222\.22\.1: ICMP echo reply/);
@@ -217,6 +217,28 @@ describe('nsx capture', { concurrency: false }, () => {
     await run.done;
     await waitFor(() => capturer() === '', 10_000, 'nsx-capture to go');
     await waitFor(() => fdCount(daemon.proc.pid!) <= fds, 10_000, "nsxd's fds to be closed");
+  });
+
+  it('waits out an interface that is down, captures once it is up, and ends when its interfaces are gone', async () => {
+    execFileSync('ip', ['-n', A, 'link', 'add', 'c22up', 'type', 'veth', 'peer', 'name', 'c22up2']);
+    try {
+      const run = await capture(daemon, [`pin:${A}`, '-i', 'c22up', '-G', '20', '-w', '/dev/null']);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(run.stderr().includes('captured'), false, 'still capturing while it is down');
+      // Up, both ends: IPv6 says so on the link at once (router solicitations, MLD), or a ping does.
+      for (const name of ['c22up', 'c22up2']) execFileSync('ip', ['-n', A, 'link', 'set', name, 'up']);
+      execFileSync('ip', ['-n', A, 'addr', 'add', '10.222.26.1/24', 'dev', 'c22up']);
+      spawnSync('ip', ['netns', 'exec', A, 'ping', '-c', '1', '-W', '1', '-I', 'c22up', '10.222.26.2']);
+      await waitFor(() => /action=capture\/start .*c22up/.test(daemon.log()), 5000);
+      execFileSync('ip', ['-n', A, 'link', 'del', 'c22up']);
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+      const packets = Number(/(\d+) packets? captured/.exec(r.stderr)?.[1]);
+      assert.ok(packets > 0, r.stderr);
+      await waitFor(() => /action=capture\/end .*reason="interfaces gone"/.test(daemon.log()), 5000, 'the end audited');
+    } finally {
+      spawnSync('ip', ['-n', A, 'link', 'del', 'c22up']);
+    }
   });
 
   it("captures in the host's namespace by the word host", async () => {
