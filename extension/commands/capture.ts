@@ -209,6 +209,10 @@ async function captureLive(
       throw err;
     });
   channel.appendLine(`capturing on ${capture.label} (stop it from the status bar)`);
+  if (capture.handle.result.interfaces.length > 1)
+    channel.appendLine(
+      '(tcpdump does not say which interface a packet came by; Capture Packets… names each in its file)',
+    );
   const end = await ended;
   tcpdump.stdin.end();
   await exited;
