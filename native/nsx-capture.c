@@ -10,7 +10,8 @@
  * every interface of that namespace (lo too) when it names none. Interfaces
  * are named NAME@LABEL in the output. Once its sockets are open it leaves
  * root for nobody, with no capabilities, no new privileges, not dumpable,
- * and no fd it may open (RLIMIT_NOFILE 0): all it can write is its fds.
+ * no fd it may open (RLIMIT_NOFILE 0), and a seccomp filter: all it can
+ * write is its output and status fds, and it can send no packet.
  *
  * The status fd says, one line each: "i\tNS\tHEXNAME\tLINKTYPE" per
  * interface, "r" once capturing, and at the end "e\tREASON\tPACKETS\tDROPPED";
@@ -35,6 +36,7 @@
 #include "nsx-pcapng.h"
 
 #include "nsx-capture-open.h"
+#include "nsx-capture-seccomp.h"
 
 #define MAX_NS	16
 #define NOBODY	65534
@@ -204,13 +206,18 @@ static void seal(void)
 }
 
 static void status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A status line, formatted here and written whole (stdio's dprintf would seek and stat the fd: not allowed, see
+ * confine). */
 static void status(const char *fmt, ...)
 {
+	char line[256];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	if (vdprintf(status_fd, fmt, ap) < 0) _exit(1);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) || write(status_fd, line, (size_t)n) != n) _exit(1);
 }
 
 /* Each interface to the status fd, its name in hex: it is the namespace owner's bytes. */
@@ -291,6 +298,7 @@ int main(int argc, char **argv)
 	epfd = make_epoll(out.fd, ifs, n);
 	seal();
 	bind_all(ifs, n);
+	confine(out.fd, status_fd);
 	announce(&out, &o, ifs, n);
 	return capture(&out, &o, ifs, n, &batch, epfd);
 }

@@ -207,6 +207,23 @@ describe('nsx capture', { concurrency: false }, () => {
     assert.equal(spawnSync('pgrep', ['-f', `nsx-capture .*:${B}`]).status, 1, 'no nsx-capture left');
   });
 
+  it('runs nsx-capture as nobody, without capabilities, fds to open, or system calls to send with', async () => {
+    const run = await capture(daemon, [`pin:${B}`, '-G', '2', '-w', '/dev/null']);
+    const pid = spawnSync('pgrep', ['-f', `nsx-capture .*--ns [0-9]+:${B}`], { encoding: 'utf8' }).stdout.trim();
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1].trim();
+    assert.match(field('Uid')!, /^65534\s+65534\s+65534\s+65534$/);
+    assert.match(field('Gid')!, /^65534\s+65534\s+65534\s+65534$/);
+    for (const caps of ['CapPrm', 'CapEff', 'CapAmb']) assert.equal(field(caps), '0000000000000000', caps);
+    assert.equal(field('NoNewPrivs'), '1');
+    assert.equal(field('Seccomp'), '2', 'a seccomp filter');
+    assert.match(readFileSync(`/proc/${pid}/limits`, 'utf8'), /^Max open files\s+0\s+0/m);
+    // Only its stdio, its status fd, its sockets and its epoll: no namespace fd is kept.
+    const fds = execFileSync('ls', ['-l', `/proc/${pid}/fd`], { encoding: 'utf8' });
+    assert.doesNotMatch(fds, /net:\[/);
+    assert.equal((await run.done).code, 0);
+  });
+
   it('leaves no capture process and no fd behind when its client is killed', async () => {
     const fds = fdCount(daemon.proc.pid!);
     const run = await capture(daemon, [`pin:${A}`, `pin:${B}`, '-w', '/dev/null']);
