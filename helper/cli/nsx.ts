@@ -351,11 +351,13 @@ main(process.argv.slice(2)).then(
   (err) => {
     // As util-linux says it: one line, then where the help is (exit status 2).
     const message =
-      err instanceof UsageError || err instanceof CaptureUsageError
-        ? `${err.message}\nTry 'nsx --help' for more information.`
-        : err instanceof ResponseError
-          ? err.message
-          : (err as Error).message;
+      err instanceof CaptureUsageError
+        ? `${err.message}\nTry 'nsx capture -h' for more information.`
+        : err instanceof UsageError
+          ? `${err.message}\nTry 'nsx --help' for more information.`
+          : err instanceof ResponseError
+            ? err.message
+            : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
     process.exitCode = err instanceof UsageError || err instanceof CaptureUsageError ? 2 : 1;
