@@ -4,7 +4,7 @@
 // killed mid-capture, and interface names chosen to break a terminal.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CaptureInterfaces } from '../../helper/common/capture';
@@ -256,6 +256,13 @@ describe('nsx capture', { concurrency: false }, () => {
     } finally {
       spawnSync('ip', ['-n', A, 'link', 'del', 'c22up']);
     }
+  });
+
+  it('names a namespace given by inode as the tree does (its ip netns name here)', async () => {
+    const inode = statSync(`/run/netns/${A}`).ino;
+    const r = await (await capture(daemon, [`net:${inode}`, '-i', 'veth0', '-G', '1', '-w', '/dev/null'])).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`capturing on veth0@${A}\\n`));
   });
 
   it("captures in the host's namespace by the word host", async () => {

@@ -15,6 +15,7 @@ import type { Pins } from './pins';
 import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import { CaptureInterface, CaptureStartParams, CaptureTargetSpec } from '../../common/capture';
 import { ErrorCodes, NsKey, nsId } from '../../common/protocol';
+import { containerName, netnsNames } from '../../common/words';
 
 export const CAPTURER = join(__dirname, 'nsx-capture');
 
@@ -60,7 +61,14 @@ async function openOne(spec: CaptureTargetSpec, deps: CaptureDeps): Promise<{ ns
     if (!ns) throw new ResponseError(ErrorCodes.NotFound, `there is no net pin ${t.pin.name}`);
     return { ns, where: t.pin.name };
   }
-  if ('namespace' in t) return { ns: await openDiscovered(deps.scanner, t.namespace) };
+  if ('namespace' in t) {
+    // Named as the tree names it, where it has a name: its container's, its pin's, its ip netns name.
+    const ns = await openDiscovered(deps.scanner, t.namespace);
+    const known = (await deps.scanner.model(2000)).byInode.get(ns.inode);
+    const where =
+      known && (known.container ? containerName(known.container) : (known.pins[0]?.name ?? netnsNames(known)[0]));
+    return { ns, ...(where && { where }) };
+  }
   const c = resolveContainer((await deps.scanner.model(2000)).containers, t.container);
   const inode = c.namespaces.find((k) => k.type === 'net')?.inode;
   // The namespace its process was in at the scan: a pid reused since cannot redirect the capture.
