@@ -12,22 +12,36 @@ import {
   CaptureInterfaces,
   CaptureStartParams,
   captureSummary,
+  CaptureTargetSpec,
   interfaceLabel,
 } from '../../helper/common/capture';
-import type { TerminalTarget } from '../../helper/common/protocol';
+import { nsId, NsKey, TerminalTarget } from '../../helper/common/protocol';
+import { namespaceDescription, namespaceName } from '../tree/labels';
 import { Captures, STOP_CAPTURES } from '../captures';
 import { ContainerNode, keyOf, pidOf } from '../tree/nodes';
 import type { Commands, Context } from './context';
 import { pickProcess } from './pick';
 
+interface Where {
+  target: TerminalTarget;
+  name: string;
+}
+
+/** What a user calls a net namespace, as its row does. */
+function nameOf(ctx: Context, key: NsKey): string {
+  const ns = ctx.model.namespace(key);
+  const first = ns?.pids.length ? ctx.model.process(Math.min(...ns.pids)) : undefined;
+  return (ns && namespaceName(ns, first)) ?? nsId(key);
+}
+
 /** Whose network namespace a tree item stands for: a net row's own, a container's, a process's (a row's first). */
-async function targetOf(ctx: Context, node: unknown): Promise<{ target: TerminalTarget; name: string } | undefined> {
+async function targetOf(ctx: Context, node: unknown): Promise<Where | undefined> {
   if (node instanceof ContainerNode) {
     const c = ctx.model.container(node.containerId);
     if (c) return { target: { container: c.id }, name: c.name };
   }
   const key = keyOf(node);
-  if (key?.type === 'net' && pidOf(node) === undefined) return { target: { namespace: key }, name: `net:${key.inode}` };
+  if (key?.type === 'net' && pidOf(node) === undefined) return { target: { namespace: key }, name: nameOf(ctx, key) };
   const ns = key && ctx.model.namespace(key);
   const c = ns && ctx.model.containerOf(ns);
   if (c) return { target: { container: c.id }, name: c.name };
@@ -35,6 +49,47 @@ async function targetOf(ctx: Context, node: unknown): Promise<{ target: Terminal
   if (pid !== undefined) return { target: { pid }, name: String(pid) };
   const p = await pickProcess(ctx, 'Capture packets in the network namespace of…');
   return p && { target: { pid: p.pid }, name: `${p.comm} (${p.pid})` };
+}
+
+/** The net namespace a target is in, as the model knows it. */
+function netInodeOf(ctx: Context, t: TerminalTarget): number | undefined {
+  if ('namespace' in t) return t.namespace.inode;
+  if ('pid' in t) return ctx.model.process(t.pid)?.ns.net;
+  if ('container' in t) return ctx.model.container(t.container)?.namespaces.find((k) => k.type === 'net')?.inode;
+  return undefined;
+}
+
+/** Other network namespaces to capture in at once (none is fine); undefined if the user backs out. */
+async function pickMore(ctx: Context, first: Where): Promise<Where[] | undefined> {
+  const skip = netInodeOf(ctx, first.target);
+  const items = ctx.model
+    .allNamespaces()
+    .filter((ns) => ns.type === 'net' && ns.inode !== skip)
+    .map((ns) => ({
+      label: nameOf(ctx, ns),
+      description: namespaceDescription(ns),
+      where: { target: { namespace: { type: 'net' as const, inode: ns.inode } }, name: nameOf(ctx, ns) },
+    }));
+  if (items.length === 0) return [first];
+  const picked = await vscode.window.showQuickPick(items, {
+    canPickMany: true,
+    title: `Capture packets in ${first.name}: and in…`,
+    placeHolder: 'Other network namespaces to capture in at once, or none',
+  });
+  return picked && [first, ...picked.map((p) => p.where)];
+}
+
+/** Each target with the interfaces picked of its namespace (none named when all are); those with none picked left out. */
+function specs(wheres: Where[], all: CaptureInterface[], picked: CaptureInterface[]): CaptureTargetSpec[] {
+  // nsxd lists each namespace's interfaces together, in the targets' order, lo at least in each.
+  const order = [...new Set(all.map((i) => i.namespace.inode))];
+  return wheres.flatMap((w, k) => {
+    const of = (list: CaptureInterface[]) => list.filter((i) => i.namespace.inode === order[k]);
+    const mine = of(picked);
+    if (mine.length === 0) return [];
+    const interfaces = mine.length === of(all).length ? undefined : mine.map((i) => i.name);
+    return [{ target: w.target, ...(interfaces && { interfaces }) }];
+  });
 }
 
 const LIMITS: (vscode.QuickPickItem & { limits: Partial<CaptureStartParams> })[] = [
@@ -74,7 +129,10 @@ async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): 
     const spec = { target: where.target, ...(interfaces && { interfaces }) };
     return { params: { targets: [spec], filter, count, seconds }, name: where.name };
   }
-  const all = await client.sendRequest(CaptureInterfaces, { targets: [{ target: where.target }] });
+  const wheres = await pickMore(ctx, where);
+  if (!wheres) return undefined;
+  const name = wheres.map((w) => w.name).join(', ');
+  const all = await client.sendRequest(CaptureInterfaces, { targets: wheres.map((w) => ({ target: w.target })) });
   const items = all.map((i: CaptureInterface) => ({
     label: interfaceLabel(i),
     description: i.linktype === 1 ? 'Ethernet' : i.linktype === 101 ? 'raw IP' : 'cooked',
@@ -83,22 +141,23 @@ async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): 
   }));
   const picked = await vscode.window.showQuickPick(items, {
     canPickMany: true,
-    title: `Capture packets in ${where.name}: interfaces`,
+    title: `Capture packets in ${name}: interfaces`,
   });
   if (!picked?.length) return undefined;
   const filter = await vscode.window.showInputBox({
-    title: `Capture packets in ${where.name}: filter`,
+    title: `Capture packets in ${name}: filter`,
     prompt: 'A tcpdump filter (pcap-filter), or empty for every packet',
     placeHolder: 'icmp or arp',
   });
   if (filter === undefined) return undefined;
-  const limit = await vscode.window.showQuickPick(LIMITS, { title: `Capture packets in ${where.name}: until` });
+  const limit = await vscode.window.showQuickPick(LIMITS, { title: `Capture packets in ${name}: until` });
   if (!limit) return undefined;
-  const interfaces = picked.length === all.length ? undefined : picked.map((p) => p.iface.name);
-  return {
-    params: { targets: [{ target: where.target, ...(interfaces && { interfaces }) }], filter, ...limit.limits },
-    name: where.name,
-  };
+  const targets = specs(
+    wheres,
+    all,
+    picked.map((p) => p.iface),
+  );
+  return { params: { targets, filter, ...limit.limits }, name };
 }
 
 function written(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
