@@ -12,7 +12,7 @@ import {
   CaptureInterfaces,
   CaptureStartParams,
   captureSummary,
-  CaptureTargetSpec,
+  pickedTargets,
   interfaceLabel,
 } from '../../helper/common/capture';
 import { nsId, NsKey, TerminalTarget } from '../../helper/common/protocol';
@@ -79,19 +79,6 @@ async function pickMore(ctx: Context, first: Where): Promise<Where[] | undefined
   return picked && [first, ...picked.map((p) => p.where)];
 }
 
-/** Each target with the interfaces picked of its namespace (none named when all are); those with none picked left out. */
-function specs(wheres: Where[], all: CaptureInterface[], picked: CaptureInterface[]): CaptureTargetSpec[] {
-  // nsxd lists each namespace's interfaces together, in the targets' order, lo at least in each.
-  const order = [...new Set(all.map((i) => i.namespace.inode))];
-  return wheres.flatMap((w, k) => {
-    const of = (list: CaptureInterface[]) => list.filter((i) => i.namespace.inode === order[k]);
-    const mine = of(picked);
-    if (mine.length === 0) return [];
-    const interfaces = mine.length === of(all).length ? undefined : mine.map((i) => i.name);
-    return [{ target: w.target, ...(interfaces && { interfaces }) }];
-  });
-}
-
 const LIMITS: (vscode.QuickPickItem & { limits: Partial<CaptureStartParams> })[] = [
   { label: 'Until stopped', description: 'at most a day', limits: {} },
   { label: '100 packets', limits: { count: 100 } },
@@ -152,8 +139,8 @@ async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): 
   if (filter === undefined) return undefined;
   const limit = await vscode.window.showQuickPick(LIMITS, { title: `Capture packets in ${name}: until` });
   if (!limit) return undefined;
-  const targets = specs(
-    wheres,
+  const targets = pickedTargets(
+    wheres.map((w) => w.target),
     all,
     picked.map((p) => p.iface),
   );

@@ -182,3 +182,25 @@ export function captureSummary(end: Pick<CaptureEndParams, 'packets' | 'dropped'
   const n = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
   return `${n(end.packets, 'packet')} captured, ${end.dropped} dropped`;
 }
+
+/**
+ * The targets of a capture whose interfaces were picked from what
+ * capture/interfaces listed for TARGETS: each with those picked of its
+ * namespace, none named when all are; a target with none picked left out.
+ * nsxd lists each namespace's interfaces together, in the targets' order,
+ * and every namespace has lo: the k-th namespace listed is the k-th target's.
+ */
+export function pickedTargets(
+  targets: CaptureTarget[],
+  listed: CaptureInterface[],
+  picked: CaptureInterface[],
+): CaptureTargetSpec[] {
+  const order = [...new Set(listed.map((i) => i.namespace.inode))];
+  return targets.flatMap((target, k) => {
+    const of = (list: CaptureInterface[]) => list.filter((i) => i.namespace.inode === order[k]);
+    const mine = of(picked);
+    if (mine.length === 0) return [];
+    const interfaces = mine.length === of(listed).length ? undefined : mine.map((i) => i.name);
+    return [{ target, ...(interfaces && { interfaces }) }];
+  });
+}

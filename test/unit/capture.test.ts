@@ -8,6 +8,7 @@ import {
   isInterfaceName,
   parseCaptureAck,
   parseCaptureStart,
+  pickedTargets,
 } from '../../helper/common/capture';
 import { captureArgv, captureTarget, parseCaptureArgs } from '../../helper/cli/capture';
 
@@ -63,6 +64,24 @@ describe('capture contract', () => {
     assert.equal(capturingOn([i('eth0', 'web'), i('eth0', 'db')]), 'capturing on eth0@web, eth0@db');
     assert.equal(captureSummary({ packets: 1, dropped: 0 }), '1 packet captured, 0 dropped');
     assert.equal(captureSummary({ packets: 12, dropped: 3 }), '12 packets captured, 3 dropped');
+  });
+});
+
+describe('picked interfaces', () => {
+  it('go back to their targets: all of one (none named), some of another, none of a third (left out)', () => {
+    const at = (inode: number, name: string) => ({
+      name,
+      where: String(inode),
+      namespace: { type: 'net' as const, inode },
+      linktype: 1,
+    });
+    const listed = [at(7, 'lo'), at(7, 'eth0'), at(5, 'lo'), at(5, 'eth0'), at(5, 'eth1'), at(9, 'lo')];
+    const targets = [{ container: 'web' }, { pid: 12 }, { host: true as const }];
+    assert.deepEqual(pickedTargets(targets, listed, [listed[0], listed[1], listed[4]]), [
+      { target: { container: 'web' } },
+      { target: { pid: 12 }, interfaces: ['eth1'] },
+    ]);
+    assert.deepEqual(pickedTargets(targets, listed, []), []);
   });
 });
 
