@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import type { NamespaceNode } from '../../extension/tree/nodes';
 import type { CaptureEndParams } from '../../helper/common/capture';
+import { ui, uiAvailable } from './ui';
 
 const A = `c22va${process.pid}`;
 const B = `c22vb${process.pid}`;
@@ -91,6 +92,47 @@ export function defineCaptureSuite(): void {
       );
       // Named by its ip netns name, as the tree names it.
       assert.match(rows, new RegExp(`veth0@${A}\\t8\\nveth0@${A}\\t0`));
+    });
+
+    it('Capture Packets… picked by hand: a second namespace, the interfaces, a filter, the file; stopped', async function () {
+      if (!uiAvailable()) return this.skip();
+      const file = join(dir, 'picked.pcapng');
+      const step = async (title: string) =>
+        assert.ok((await ui({ action: 'waitFor', selector: `.quick-input-title:has-text("${title}")` })).ok, title);
+      const running = vscode.commands.executeCommand('nsx.capturePackets', node);
+      await step('and in');
+      await ui({ action: 'type', text: B });
+      await ui({ action: 'waitFor', selector: `.quick-input-list .monaco-list-row[aria-label*="${B}"]` });
+      // In a pick of many, a click on a row checks it.
+      await ui({ action: 'click', selector: `.quick-input-list .monaco-list-row[aria-label*="${B}"]` });
+      await ui({ action: 'press', key: 'Enter' });
+      await step(': interfaces');
+      await ui({ action: 'press', key: 'Enter' });
+      await step(': filter');
+      await ui({ action: 'type', text: 'icmp' });
+      await ui({ action: 'press', key: 'Enter' });
+      await step(': until');
+      await ui({ action: 'type', text: 'Until stopped' });
+      await ui({ action: 'press', key: 'Enter' });
+      // The save dialog: a path to type, in the web workbench.
+      assert.ok((await ui({ action: 'waitFor', selector: '.quick-input-widget .quick-input-box input' })).ok);
+      await ui({ action: 'press', key: 'Control+a' });
+      await ui({ action: 'type', text: file });
+      await ui({ action: 'press', key: 'Enter' });
+      await running;
+      for (let i = 0; i < 3; i++)
+        spawnSync('ip', ['netns', 'exec', A, 'ping', '-c', '1', '-W', '1', '10.222.23.2'], { stdio: 'ignore' });
+      await vscode.commands.executeCommand('nsx.stopCaptures');
+      const end = Date.now() + 10_000;
+      let rows = '';
+      while (Date.now() < end && !/veth0@\S+\t0\n.*veth0@\S+\t0/s.test(rows)) {
+        await new Promise((r) => setTimeout(r, 300));
+        rows = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'icmp.type'], {
+          encoding: 'utf8',
+        }).stdout;
+      }
+      assert.match(rows, new RegExp(`veth0@${A}\\t8`));
+      assert.match(rows, new RegExp(`veth0@${B}\\t0`));
     });
 
     it('Capture Packets (Live Text) shows the packets as tcpdump prints them', async function () {
