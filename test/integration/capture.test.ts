@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CaptureInterfaces } from '../../helper/common/capture';
+import { CaptureInterfaces, CaptureStart } from '../../helper/common/capture';
 import { Engine, podman } from '../engines';
 import { createUser, Daemon, fdCount, NSX, rootDir, removeDir, startDaemon, waitFor } from '../support';
 
@@ -222,6 +222,24 @@ describe('nsx capture', { concurrency: false }, () => {
     const fds = execFileSync('ls', ['-l', `/proc/${pid}/fd`], { encoding: 'utf8' });
     assert.doesNotMatch(fds, /net:\[/);
     assert.equal((await run.done).code, 0);
+  });
+
+  it('holds a connection to 4 captures, and refuses a 5th in words, starting nothing', async () => {
+    const client = await daemon.client();
+    const running = () => spawnSync('pgrep', ['-f', `nsx-capture .*:${B}`], { encoding: 'utf8' }).stdout.trim();
+    try {
+      const start = () =>
+        client.conn.sendRequest(CaptureStart, {
+          targets: [{ target: { pin: { type: 'net', name: B } } }],
+          seconds: 30,
+        });
+      for (let i = 0; i < 4; i++) await start();
+      await assert.rejects(start(), /at most 4 captures per connection/);
+      assert.equal(running().split('\n').length, 4);
+    } finally {
+      client.close();
+    }
+    await waitFor(() => running() === '', 10_000, 'every capture to end with its connection');
   });
 
   it('leaves no capture process and no fd behind when its client is killed', async () => {
