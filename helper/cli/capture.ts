@@ -166,7 +166,11 @@ export async function capture(client: Client, params: CaptureStartParams, write:
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await out.close();
+  // A capture that failed has no count to tell (nsxd's went with it): what was written stays written.
+  if (end.reason === 'failed') {
+    process.stderr.write(`nsx: ${printable(end.error ?? 'the capture failed')}\n`);
+    return 1;
+  }
   process.stderr.write(`nsx: ${captureSummary(end)}\n`);
-  if (end.error) process.stderr.write(`nsx: ${printable(end.error)}\n`);
-  return end.reason === 'failed' ? 1 : 0;
+  return 0;
 }

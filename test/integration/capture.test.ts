@@ -224,6 +224,21 @@ describe('nsx capture', { concurrency: false }, () => {
     assert.equal((await run.done).code, 0);
   });
 
+  it('says so when nsxd goes mid-capture, and keeps what was written', async () => {
+    const own = await startDaemon();
+    try {
+      const file = join(dir, 'gone.pcapng');
+      const run = await capture(own, [`pin:${A}`, '-i', 'veth0', '-w', file]);
+      await own.stop();
+      const r = await run.done;
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /nsx: nsxd closed the connection before the capture ended\n$/);
+      assert.deepEqual(readBack(file), [], 'a pcapng with its interface and no packet, readable');
+    } finally {
+      await own.destroy();
+    }
+  });
+
   it('holds a connection to 4 captures, and refuses a 5th in words, starting nothing', async () => {
     const client = await daemon.client();
     const running = () => spawnSync('pgrep', ['-f', `nsx-capture .*:${B}`], { encoding: 'utf8' }).stdout.trim();
