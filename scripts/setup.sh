@@ -12,8 +12,10 @@ log() { echo "[setup] $*"; }
 # unshare, setpriv, runuser; iproute2 brings ip; procps brings ps and pgrep;
 # passwd brings useradd (tests make real users); bsdutils brings script and
 # tmux drives a terminal (tests and bench); less is a full-screen program to test.
+# libpcap-dev: native/nsx-capture.c compiles filters with libpcap (loaded only for a filter).
 need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
+[ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
 for pair in lsns:util-linux ip:iproute2 pgrep:procps useradd:passwd script:bsdutils tmux:tmux less:less; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
@@ -38,7 +40,9 @@ if [ "${1:-}" = "--test" ]; then
   # without any registry; debootstrap makes the Debian root that the install
   # test boots systemd in, unzip reads the .vsix, and clang-format checks the C helpers' style.
   engines=()
-  for pair in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap unzip:unzip clang-format:clang-format; do
+  # tshark reads captures back, ping makes traffic to capture.
+  for pair in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap unzip:unzip clang-format:clang-format \
+    tshark:tshark tcpdump:tcpdump ping:iputils-ping; do
     command -v "${pair%%:*}" >/dev/null || engines+=("${pair#*:}")
   done
   dpkg -s busybox-static >/dev/null 2>&1 || engines+=(busybox-static)

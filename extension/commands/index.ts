@@ -3,6 +3,7 @@
 // is one clear message. Arguments: a tree item when run from a view; the
 // options each module documents when run by a keybinding or another extension.
 import * as vscode from 'vscode';
+import { captureCommands } from './capture';
 import type { Context } from './context';
 import { daemonCommands } from './daemon';
 import { inspectCommands } from './inspect';
@@ -17,6 +18,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...terminalCommands(ctx),
     ...pinCommands(ctx),
     ...daemonCommands(ctx),
+    ...captureCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -45,6 +46,8 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
+  capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] -w FILE|-
+                                   packets in network namespaces, one pcapng (nsx capture -h)
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
@@ -271,7 +274,27 @@ function parsed(args: string[]) {
   }
 }
 
+/** capture has tcpdump's options (-i, -c, -w …), not nsenter's: it parses its own. */
+async function captureCommand(argv: string[]): Promise<number> {
+  const { params, write, socket, help } = parseCaptureArgs(argv);
+  if (help) {
+    process.stdout.write(CAPTURE_USAGE);
+    return 0;
+  }
+  const path = socket ?? defaultSocket();
+  const client = await connect(path);
+  try {
+    return await capture(client, params, write);
+  } catch (err) {
+    throw lostConnection(err, path);
+  } finally {
+    client.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  const captureArgs = captureArgv(argv);
+  if (captureArgs) return captureCommand(captureArgs);
   // Everything after `--` is the command to run, options and all.
   const dashdash = argv.indexOf('--');
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
@@ -328,13 +351,15 @@ main(process.argv.slice(2)).then(
   (err) => {
     // As util-linux says it: one line, then where the help is (exit status 2).
     const message =
-      err instanceof UsageError
-        ? `${err.message}\nTry 'nsx --help' for more information.`
-        : err instanceof ResponseError
-          ? err.message
-          : (err as Error).message;
+      err instanceof CaptureUsageError
+        ? `${err.message}\nTry 'nsx capture -h' for more information.`
+        : err instanceof UsageError
+          ? `${err.message}\nTry 'nsx --help' for more information.`
+          : err instanceof ResponseError
+            ? err.message
+            : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    process.exitCode = err instanceof UsageError || err instanceof CaptureUsageError ? 2 : 1;
   },
 );

@@ -22,10 +22,12 @@ import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
 import { Scanner } from './discovery/scanner';
 import { Watcher } from './discovery/watch';
+import { checkCapturer } from './kernel/capture';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
 import { Supervisors } from './kernel/supervisors';
+import { captureArea } from './requests/capture';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
   try {
     policy = loadPolicy(values.config);
     checkLauncher();
+    checkCapturer();
   } catch (err) {
     fail((err as Error).message);
   }
@@ -188,6 +191,7 @@ async function main(): Promise<void> {
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      captureArea({ scanner, pins }),
     ],
   });
   rpc.attach(server);

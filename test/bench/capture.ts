@@ -1,0 +1,125 @@
+// npm run bench:capture: packet capture under a flood, side by side with
+// tcpdump -w run in the namespace, in one run on one machine. Two namespaces
+// joined by a veth; a UDP flood of 1000-byte datagrams from one for a few
+// seconds; captured on the other end by
+//   nsx capture -w FILE   end to end: nsx-capture, nsxd's stream, nsx writing
+//   nsx-capture alone     writing to a pipe (what the stream through nsxd costs)
+//   tcpdump -w FILE       in the namespace (ip netns exec), with its own ring
+// Each: the share of the datagrams sent that reached the file, and MB/s.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NSX, startDaemon } from '../support';
+
+const A = `c22ba${process.pid}`;
+const B = `c22bb${process.pid}`;
+const SECONDS = 3;
+const SENDER = `
+const s = require('dgram').createSocket('udp4'), buf = Buffer.alloc(1000), end = Date.now() + ${SECONDS * 1000};
+let n = 0;
+(function burst() {
+  for (let i = 0; i < 200; i++, n++) s.send(buf, 9, '10.222.24.2');
+  if (Date.now() < end) setImmediate(burst); else setTimeout(() => { console.log(n); s.close(); }, 300);
+})();`;
+
+function flood(): number {
+  return Number(execFileSync('ip', ['netns', 'exec', A, process.execPath, '-e', SENDER], { encoding: 'utf8' }));
+}
+
+function topology(): void {
+  for (const ns of [A, B]) execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['link', 'add', 'veth0', 'netns', A, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', B]);
+  execFileSync('ip', ['-n', A, 'addr', 'add', '10.222.24.1/24', 'dev', 'veth0']);
+  execFileSync('ip', ['-n', B, 'addr', 'add', '10.222.24.2/24', 'dev', 'veth0']);
+  for (const ns of [A, B]) execFileSync('ip', ['-n', ns, 'link', 'set', 'veth0', 'up']);
+}
+
+/** Packets in a capture file, as tcpdump counts them. */
+function packets(file: string): number {
+  const out = spawnSync('tcpdump', ['-r', file, '-nn', '-q'], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout;
+  return out.split('\n').filter(Boolean).length;
+}
+
+/** Runs a capturer for the flood; the share of what was sent that is in its file, and its MB/s. */
+async function measure(
+  start: (file: string) => ReturnType<typeof spawn>,
+  file: string,
+): Promise<{ share: number; mbps: number }> {
+  const proc = start(file);
+  const exited = new Promise((r) => proc.once('close', r));
+  await new Promise((r) => setTimeout(r, 1000));
+  const sent = flood();
+  // Each capturer leads a process group of its own: ^C to all of it, as a terminal would.
+  process.kill(-proc.pid!, 'SIGINT');
+  await exited;
+  const got = packets(file);
+  return { share: got / sent, mbps: statSync(file).size / 1e6 / SECONDS };
+}
+
+async function main(): Promise<void> {
+  topology();
+  const daemon = await startDaemon();
+  const dir = mkdtempSync(join(tmpdir(), 'c22-bench-'));
+  try {
+    const rows: [string, { share: number; mbps: number }][] = [];
+    for (let round = 0; round < 2; round++) {
+      rows.push([
+        'nsx capture -w FILE (end to end)',
+        await measure(
+          (f) =>
+            spawn(NSX, ['--socket', daemon.socket, 'capture', `pin:${B}`, '-i', 'veth0', '-f', 'udp', '-w', f], {
+              stdio: 'ignore',
+              detached: true,
+            }),
+          join(dir, 'nsx.pcapng'),
+        ),
+      ]);
+      rows.push([
+        'nsx-capture alone, to a pipe',
+        await measure(
+          (f) => {
+            const ns = openSync(`/run/netns/${B}`, 'r');
+            const out = openSync(f, 'w');
+            const args = ['--status-fd', '2', '--out-fd', '1', '--filter', 'udp', '--ns', `3:${B}`, '--iface', 'veth0'];
+            const p = spawn('sh', ['-c', `"$0" "$@" | cat >&4`, join(__dirname, '../../nsx-capture'), ...args], {
+              stdio: ['ignore', 'ignore', 'ignore', ns, out],
+              detached: true,
+            });
+            closeSync(ns);
+            closeSync(out);
+            return p;
+          },
+          join(dir, 'alone.pcapng'),
+        ),
+      ]);
+      rows.push([
+        'tcpdump -w FILE in the namespace',
+        await measure(
+          (f) =>
+            spawn('ip', ['netns', 'exec', B, 'tcpdump', '-i', 'veth0', '-w', f, 'udp'], {
+              stdio: 'ignore',
+              detached: true,
+            }),
+          join(dir, 'tcpdump.pcap'),
+        ),
+      ]);
+    }
+    const tcpdump = rows.filter(([w]) => w.startsWith('tcpdump')).map(([, r]) => r.share);
+    const base = tcpdump.reduce((a, b) => a + b) / tcpdump.length;
+    console.log('\n| capture of a 1000-byte UDP flood | captured | MB/s | vs tcpdump -w |\n|---|---|---|---|');
+    for (const [what, r] of rows)
+      console.log(
+        `| ${what} | ${(r.share * 100).toFixed(0)}% | ${r.mbps.toFixed(0)} | ${(r.share / base).toFixed(2)}x |`,
+      );
+  } finally {
+    await daemon.destroy();
+    for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
