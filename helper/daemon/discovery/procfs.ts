@@ -6,6 +6,7 @@
 import { closeSync, openSync, opendirSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
 import { containerFromCgroup } from './hints';
+import type { ScanCache } from './scanCache';
 
 export interface RawProcess {
   pid: number;
@@ -124,43 +125,11 @@ export function listPids(): number[] {
 }
 
 /**
- * cmdlines by pid, start time, comm and where the arguments start: reading
- * another process's memory is the dearest read of a scan, and a cmdline
- * changes with exec, which puts the arguments somewhere new (an exec of a
- * program of the same name keeps comm).
- */
-const cmdlines = new Map<number, { key: string; cmdline: string[] }>();
-
-/**
- * One record for each combination of namespaces: processes that share all
- * theirs (most of a host's; every process of a container) share it, and the
- * model builder works out the namespaces of each record once. Made anew
- * by each full scan (see forget).
- */
-const interned = new Map<string, RawProcess['ns']>();
-
-function intern(ns: RawProcess['ns']): RawProcess['ns'] {
-  const key = NSTYPES.map((type) => ns[type]).join(' ');
-  const known = interned.get(key);
-  if (known) return known;
-  interned.set(key, ns);
-  return ns;
-}
-
-/**
- * Kernel threads by pid and start time. A kernel thread never joins another
- * namespace and holds no fds, so after its first scan only its comm is read
- * again (a kworker renames itself): a laptop has a few hundred of them, most
- * of the processes a small host has.
- */
-const kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
-
-/**
  * Reads PIDS, and the mount tables and cgroups of the namespaces they are in,
  * each once, and only those KNOWN (the state an update patches) lacks.
  */
-export function scanProcesses(pids: number[], known?: ProcState): RawScan {
-  const reading = readProcesses(pids, known);
+export function scanProcesses(pids: number[], cache: ScanCache, known?: ProcState): RawScan {
+  const reading = readProcesses(pids, cache, known);
   for (;;) {
     const step = reading.next();
     if (step.done) return step.value;
@@ -168,7 +137,7 @@ export function scanProcesses(pids: number[], known?: ProcState): RawScan {
 }
 
 /** scanProcesses a process a step, so that a caller can share its thread between steps. */
-export function* readProcesses(pids: number[], known?: ProcState): Generator<void, RawScan> {
+export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcState): Generator<void, RawScan> {
   const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
   const seenMntns = new Set<number>();
@@ -176,7 +145,7 @@ export function* readProcesses(pids: number[], known?: ProcState): Generator<voi
   const fds = { left: FDS_PER_SCAN };
   for (const pid of pids) {
     yield;
-    const p = readProcess(pid, fds);
+    const p = readProcess(pid, fds, cache);
     if (!p) continue;
     const set = setOf(p.ns);
     if (!seenSets.has(set) && !known?.hints.has(set)) {
@@ -202,13 +171,6 @@ export function* readProcesses(pids: number[], known?: ProcState): Generator<voi
     scan.processes.push(p);
   }
   return scan;
-}
-
-/** As a full scan of ALIVE (every pid /proc lists) starts: drops what the caches hold for any other process. */
-export function forget(alive: number[]): void {
-  const live = new Set(alive);
-  for (const cache of [cmdlines, kernelThreads]) for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
-  interned.clear(); // the scan makes them anew, and the updates after it use its
 }
 
 /** At most this many addresses a namespace: they are a label, not an inventory. */
@@ -297,7 +259,7 @@ export function readFileCapped(path: string, encoding: BufferEncoding = 'utf8', 
   }
 }
 
-function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
+function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess | undefined {
   const base = `/proc/${pid}`;
   const text = readFileCapped(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
@@ -305,7 +267,7 @@ function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
   if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;
-  const thread = kernel ? kernelThreads.get(pid) : undefined;
+  const thread = kernel ? cache.kernelThreads.get(pid) : undefined;
   if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: [], uid: 0, ns: thread.ns, nsfds: [] };
   const st = statSync(base, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
@@ -317,12 +279,12 @@ function readProcess(pid: number, fds: FdBudget): RawProcess | undefined {
     if (link) ns[type] = link[1];
   }
   if (Object.keys(ns).length === 0) return undefined; // no link readable: a zombie, or gone
-  ns = intern(ns);
-  if (kernel) kernelThreads.set(pid, { starttime, ns });
-  let cached = cmdlines.get(pid);
+  ns = cache.intern(ns);
+  if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
+  let cached = cache.cmdlines.get(pid);
   if (cached?.key !== cacheKey) {
     cached = { key: cacheKey, cmdline: readCmdline(base) };
-    cmdlines.set(pid, cached);
+    cache.cmdlines.set(pid, cached);
   }
   const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: [] };
   const pfc = readNsLink(`${base}/ns/pid_for_children`);

@@ -22,6 +22,7 @@ import {
 } from '../../common/protocol';
 import type { EngineContainer } from './engines';
 import { ProcState, RawMount, RawProcess, setOf } from './procfs';
+import type { ScanCache } from './scanCache';
 
 export interface ScanContext {
   /** nsxd's own mount namespace: mount paths in it are opened directly. */
@@ -45,15 +46,8 @@ export interface Model {
   containers: EngineContainer[];
 }
 
-/**
- * The Process each RawProcess became: a patched state hands the builder the
- * same RawProcess for every process no event touched, and gets the same
- * Process back, which the watcher's diff then passes over by identity.
- */
-const made = new WeakMap<RawProcess, Process>();
-
-export function buildModel(state: ProcState, ctx: ScanContext, started: number): Model {
-  const b = new ModelBuilder(ctx, state.hints);
+export function buildModel(state: ProcState, ctx: ScanContext, started: number, cache: ScanCache): Model {
+  const b = new ModelBuilder(ctx, state.hints, cache.made);
   for (const p of state.processes.values()) b.addProcess(p);
   b.addMembers();
   // A patched state may still hold what a namespace nobody is in any more said; only a full scan forgets it.
@@ -78,7 +72,7 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number):
     selfMntns: ctx.selfMntns,
     containers,
   };
-  resolveHierarchy(model, (type, inode) => b.namespace(type, inode));
+  resolveHierarchy(model, cache.lineages, (type, inode) => b.namespace(type, inode));
   model.snapshot.namespaces = [...b.namespaces.values()];
   model.snapshot.scanMs = Date.now() - started;
   return model;
@@ -116,7 +110,7 @@ class ModelBuilder {
   /** Per namespace (by inode), how many of its processes each container hint got. */
   private readonly hintVotes = new Map<number, Map<string, number>>();
   private readonly hints = new Map<string, ContainerHint>();
-  /** The pids of each namespace record (RawProcess.ns): processes that share all their namespaces share one (see procfs). */
+  /** The pids of each namespace record (RawProcess.ns): processes that share all their namespaces share one (see ScanCache.intern). */
   private readonly byRecord = new Map<RawProcess['ns'], number[]>();
   /** The sets (setOf) whose cgroup names a container, with the key of its hint in `hints`. */
   private readonly hinted = new Map<string, string>();
@@ -124,6 +118,7 @@ class ModelBuilder {
   constructor(
     private readonly ctx: ScanContext,
     hints: ProcState['hints'],
+    private readonly made: ScanCache['made'],
   ) {
     for (const [set, hint] of hints) {
       if (!hint) continue;
@@ -151,7 +146,7 @@ class ModelBuilder {
 
   /** A process: a holder of what its *_for_children links and nsfs fds name; its memberships wait for addMembers. */
   addProcess(p: RawProcess): void {
-    let proc = made.get(p);
+    let proc = this.made.get(p);
     if (!proc) {
       proc = {
         pid: p.pid,
@@ -164,7 +159,7 @@ class ModelBuilder {
       };
       if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
       if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
-      made.set(p, proc);
+      this.made.set(p, proc);
     }
     const pids = this.byRecord.get(p.ns);
     if (pids) pids.push(p.pid);
@@ -328,22 +323,12 @@ function openChecked(paths: string[], expected: NsKey): number | undefined {
   return undefined;
 }
 
-/**
- * A namespace's owner, parent and owner uid are fixed for its life, so they are
- * asked once per namespace and kept while it exists (a freed inode is dropped
- * at the next scan, before it can be reused for another namespace). Kept by
- * inode with the type: the kernel numbers namespaces of every type from one
- * pool, so an inode may come back as another type.
- */
-interface Lineage {
-  type: NsType;
-  owner?: number;
-  parent?: number;
-  ownerUid?: number;
-}
-const lineages = new Map<number, Lineage>();
-
-function resolveHierarchy(model: Model, get: (type: NsType, inode: number) => Namespace): void {
+/** Each namespace's owner, parent and owner uid: from LINEAGES where known, else asked of the kernel and kept there. */
+function resolveHierarchy(
+  model: Model,
+  lineages: ScanCache['lineages'],
+  get: (type: NsType, inode: number) => Namespace,
+): void {
   const namespaces = model.byInode;
   const exists = (type: NsType, inode: number) => namespaces.get(inode)?.type === type;
   for (const [inode, known] of lineages) if (!exists(known.type, inode)) lineages.delete(inode);
