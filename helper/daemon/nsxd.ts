@@ -25,7 +25,7 @@ import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
-import { Supervisors } from './kernel/supervisors';
+import { SessionRegistry } from './kernel/sessionRegistry';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
@@ -171,12 +171,12 @@ async function main(): Promise<void> {
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
   scanner.onScan = (model) => watcher.scanned(model.snapshot);
   const cgroups = SessionCgroups.open(values.socket);
-  const supervisors = new Supervisors(runDir, orphanTimeout);
+  const registry = new SessionRegistry(runDir, orphanTimeout);
   try {
-    await supervisors.init(cgroups);
+    await registry.init(cgroups);
   } catch (err) {
     if (owned) unlinkSync(values.socket);
-    fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
+    fail(`cannot prepare the sessions directory ${registry.dir}: ${(err as Error).message}`);
   }
   const rpc = new Server({
     group: values.group,
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, sessionsPerUser),
     ],
   });
   rpc.attach(server);
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
       }
     }
     // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
-    supervisors.stopping = true;
+    registry.stopping = true;
     rpc.closeAll();
     cgroups.close();
     process.exit(0);

@@ -18,7 +18,7 @@ import { mapIntoUserns, MappedIds } from './idmap';
 import { environment, runAs, RunAs } from './environment';
 import { supervise } from './launcher';
 import { Hello, SessionInfo, SupervisorLink } from './supervisorLink';
-import { accountLives, ownerOf, Supervisors } from './supervisors';
+import { accountLives, ownerOf, SessionRegistry } from './sessionRegistry';
 import { resolveContainer } from '../discovery/containers';
 import type { ContainerProcess } from '../discovery/engines';
 import type { Pins } from './pins';
@@ -64,7 +64,7 @@ export interface SessionDeps {
   scanner: Scanner;
   pins: Pins;
   cgroups: SessionCgroups;
-  supervisors: Supervisors;
+  registry: SessionRegistry;
   watcher: Watcher;
   userName(uid: number): string;
 }
@@ -160,7 +160,7 @@ export async function openSession(
   const joined: NsKey[] = where.joins
     .map(({ type, inode }) => ({ type, inode }))
     .sort((a, b) => Number(where.title.startsWith(nsId(b))) - Number(where.title.startsWith(nsId(a))));
-  const id = deps.supervisors.newId();
+  const id = deps.registry.newId();
   let cgroup: ReturnType<SessionCgroups['create']>;
   try {
     await check(req, caller, deps, who, where);
@@ -180,8 +180,8 @@ export async function openSession(
         cgroupProcsFd: cgroup?.procsFd,
       },
       {
-        socket: deps.supervisors.socketOf(id),
-        orphanTimeout: deps.supervisors.orphanTimeout,
+        socket: deps.registry.socketOf(id),
+        orphanTimeout: deps.registry.orphanTimeout,
         pty: req.pty,
         cgroup: cgroup?.path,
       },
@@ -196,7 +196,7 @@ export async function openSession(
     const failure = await ready
       .then(
         async () => {
-          ({ link, hello } = await SupervisorLink.connect(deps.supervisors.socketOf(id)));
+          ({ link, hello } = await SupervisorLink.connect(deps.registry.socketOf(id)));
           return alive() ? undefined : 'the connection closed while the session started';
         },
         (err: Error) => `the session could not start: ${err.message}`,
@@ -226,7 +226,7 @@ export async function openSession(
       ...(cgroup ? { cgroup: cgroup.path } : {}),
     };
     link.store(info);
-    deps.supervisors.owners.set(id, ownerOf(info)!);
+    deps.registry.owners.set(id, ownerOf(info)!);
     take({ id, link, info, unacked: 0, closed: false }, outbox, deps, sessions);
     return result;
   } catch (err) {
@@ -251,34 +251,34 @@ export async function attachSession(
   outbox: Outbox,
   sessions: Map<number, Session>,
 ): Promise<TerminalOpenResult> {
-  const { supervisors } = deps;
+  const { registry } = deps;
   const none = () =>
     new ResponseError(ErrorCodes.NotFound, `no session ${req.session} of ${caller.user}'s is waiting to be attached`);
-  const owner = supervisors.owners.get(req.session);
+  const owner = registry.owners.get(req.session);
   if (!owner || owner.uid !== caller.uid) throw none();
   if (!accountLives(owner) || (owner.account !== undefined && owner.account !== caller.user)) {
-    supervisors.owners.delete(req.session);
-    const found = await SupervisorLink.connect(supervisors.socketOf(req.session)).catch(() => undefined);
+    registry.owners.delete(req.session);
+    const found = await SupervisorLink.connect(registry.socketOf(req.session)).catch(() => undefined);
     await found?.link.end();
     throw none();
   }
-  if (supervisors.attached.has(req.session))
+  if (registry.attached.has(req.session))
     throw new ResponseError(ErrorCodes.Conflict, `session ${req.session} is attached to another connection`);
   // Two attaches of one session at once (two windows, a retry): one connects, the other is told to try again.
-  if (supervisors.connecting.has(req.session)) throw busy(req.session);
-  supervisors.connecting.add(req.session);
+  if (registry.connecting.has(req.session)) throw busy(req.session);
+  registry.connecting.add(req.session);
   let found: Awaited<ReturnType<typeof SupervisorLink.connect>>;
   try {
-    found = await SupervisorLink.connect(supervisors.socketOf(req.session)).catch((err: NodeJS.ErrnoException) => {
+    found = await SupervisorLink.connect(registry.socketOf(req.session)).catch((err: NodeJS.ErrnoException) => {
       // Its socket is gone: the session ended. Else the supervisor answers someone else now.
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        supervisors.owners.delete(req.session);
+        registry.owners.delete(req.session);
         throw none();
       }
       throw busy(req.session);
     });
   } finally {
-    supervisors.connecting.delete(req.session);
+    registry.connecting.delete(req.session);
   }
   const { link, hello } = found;
   const info = hello.info;
@@ -286,7 +286,7 @@ export async function attachSession(
     !info ||
     info.owner !== caller.uid ||
     (req.pid !== undefined && req.pid !== hello.pid) ||
-    supervisors.attached.has(req.session)
+    registry.attached.has(req.session)
   ) {
     link.detach();
     throw none();
@@ -311,7 +311,7 @@ function busy(session: number): ResponseError<void> {
 /** The session is this connection's: its output flows to it, paced by the client's acks. */
 function take(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<number, Session>): void {
   sessions.set(s.id, s);
-  deps.supervisors.attached.set(s.id, s.info.owner);
+  deps.registry.attached.set(s.id, s.info.owner);
   s.link.adopt();
   // Output once the answer is out: a client knows the session's id only from it.
   setImmediate(() => relay(s, outbox, deps, sessions));
@@ -379,8 +379,8 @@ function relay(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<numb
     if (s.closed) return;
     s.closed = true;
     sessions.delete(s.id);
-    deps.supervisors.attached.delete(s.id);
-    deps.supervisors.owners.delete(s.id);
+    deps.registry.attached.delete(s.id);
+    deps.registry.owners.delete(s.id);
     stopWaiting();
     outbox.send(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }, 64);
     deps.watcher.poke();
@@ -423,8 +423,8 @@ export function kill(s: Session): void {
  * next nsxd, or the owner's next connection) until the orphan timeout.
  */
 export function release(s: Session, deps: SessionDeps): void {
-  if (!deps.supervisors.stopping && !s.info.persistent) return kill(s);
+  if (!deps.registry.stopping && !s.info.persistent) return kill(s);
   s.closed = true;
-  deps.supervisors.attached.delete(s.id);
+  deps.registry.attached.delete(s.id);
   s.link.detach();
 }

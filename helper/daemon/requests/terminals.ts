@@ -52,7 +52,7 @@ export function terminalArea(deps: SessionDeps, sessionsPerUser: number): Area {
   /** Opens under way, by uid, across connections: each counts against its user's sessions until it lands. */
   const openingOf = new Map<number, number>();
   const refuseOverCap = (uid: number, user: string) => {
-    const held = deps.supervisors.countOf(uid) + (openingOf.get(uid) ?? 0);
+    const held = deps.registry.countOf(uid) + (openingOf.get(uid) ?? 0);
     if (uid !== 0 && held >= sessionsPerUser) {
       throw new ResponseError(
         ErrorCodes.LimitExceeded,
