@@ -6,7 +6,7 @@ import type { NsType } from '../../helper/common/protocol';
 import { MAX_HOLDERS } from '../../helper/common/protocol';
 import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
-import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/procfs';
+import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/processes';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
 const HOST = { cgroup: 10, ipc: 11, mnt: 12, net: 13, pid: 14, time: 15, user: 16, uts: 17 };

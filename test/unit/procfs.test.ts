@@ -3,14 +3,10 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { it } from 'node:test';
-import {
-  compressIpv6,
-  FDS_PER_PROCESS,
-  parseNsfsMounts,
-  parseStat,
-  scanProcesses,
-  unescapeMountPath,
-} from '../../helper/daemon/discovery/procfs';
+import { compressIpv6 } from '../../helper/daemon/discovery/addresses';
+import { parseNsfsMounts, unescapeMountPath } from '../../helper/daemon/discovery/mountinfo';
+import { FDS_PER_PROCESS, scanProcesses } from '../../helper/daemon/discovery/processes';
+import { parseStat } from '../../helper/daemon/discovery/procfs';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
 it('reads comm, state, ppid, flags, start time and where the arguments start from a stat line, whatever comm holds', () => {

@@ -5,7 +5,7 @@
 // built (lineages), before a pid or an inode is reused for another.
 import type { NsType, Process } from '../../common/protocol';
 import { NSTYPES } from '../../common/protocol';
-import type { RawProcess } from './procfs';
+import type { RawProcess } from './processes';
 
 /**
  * A namespace's owner, parent and owner uid are fixed for its life, so they are

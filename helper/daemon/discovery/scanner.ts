@@ -6,18 +6,9 @@
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
-import {
-  listPids,
-  merge,
-  parseNsfsMounts,
-  ProcState,
-  RawScan,
-  readNsLink,
-  readProcesses,
-  readFileCapped,
-  scanProcesses,
-  stateOf,
-} from './procfs';
+import { parseNsfsMounts } from './mountinfo';
+import { merge, ProcState, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
+import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
 import { buildModel, Model, ScanContext } from './snapshot';
 

@@ -21,7 +21,8 @@ import {
   nsId,
 } from '../../common/protocol';
 import type { EngineContainer } from './engines';
-import { ProcState, RawMount, RawProcess, setOf } from './procfs';
+import type { RawMount } from './mountinfo';
+import { ProcState, RawProcess, setOf } from './processes';
 import type { ScanCache } from './scanCache';
 
 export interface ScanContext {
