@@ -6,7 +6,7 @@
 // function's body opens with `{` alone at column 0 and closes with `}` at
 // column 0), a line at a time. Prints each offender as `path:line name (N
 // lines)`; exits 1 if any.
-//   node scripts/check-sizes.mjs [DIR ...]   (default: helper extension native)
+//   node scripts/check-sizes.mjs [DIR|FILE ...]   (default: helper extension native)
 import { parse } from '@babel/parser';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -17,7 +17,9 @@ const MAX_FUNCTION = 60;
 const root = resolve(new URL('..', import.meta.url).pathname);
 const dirs = process.argv.slice(2);
 
+/** The .ts, .c and .h files below DIR (or DIR itself, a file named on the command line). */
 function files(dir) {
+  if (!statSync(dir).isDirectory()) return [dir];
   return readdirSync(dir).flatMap((name) => {
     if (name === 'node_modules') return [];
     const path = join(dir, name);
