@@ -36,12 +36,11 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
-  const ctx: Context = {
-    extension,
+  // The parts that hold something to let go of, disposed of with the extension in this order.
+  const parts = {
     connection,
     model,
     filter,
-    pages,
     namespaces,
     processes,
     namespacesView,
@@ -50,18 +49,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
     refresh,
     documents,
   };
+  const ctx: Context = { extension, pages, ...parts };
   extension.subscriptions.push(
     output,
-    connection,
-    model,
-    filter,
-    namespaces,
-    processes,
-    namespacesView,
-    processesView,
-    terminals,
-    refresh,
-    documents,
+    ...Object.values(parts),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     ...listen(ctx),
