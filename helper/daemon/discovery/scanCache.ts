@@ -2,7 +2,9 @@
 // reads and the model builder it runs: each piece saves a scan of a busy host
 // work it did last time, and each must be dropped for processes and
 // namespaces that are gone, as a full scan starts (forget) or as the model is
-// built (lineages), before a pid or an inode is reused for another.
+// built (lineages), before a pid or an inode is reused for another. (procfs's
+// read buffer and nsfs's device number stay where they are: neither holds
+// anything of a process or a namespace, so there is nothing to forget.)
 import type { NsType, Process } from '../../common/protocol';
 import { NSTYPES } from '../../common/protocol';
 import type { RawProcess } from './processes';

@@ -109,6 +109,7 @@ export class Watcher {
   private epoch = 0;
   private linger: Timer | undefined;
 
+  /** nsxd passes the scanner alone; a test passes its own events and clock too, and drives the schedule by them. */
   constructor(
     private readonly scanner: ScanSource,
     private readonly events: EventSource = new ProcEvents(),
