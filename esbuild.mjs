@@ -72,7 +72,7 @@ function buildNative() {
   mkdirSync('dist', { recursive: true });
   // nsx, the C front of the CLI, says the protocol version and finds nsxd's socket as the TypeScript clients do.
   const protocol = /^export const PROTOCOL_VERSION = (\d+);$/m.exec(
-    readFileSync('helper/common/protocol.ts', 'utf8'),
+    readFileSync('helper/common/protocol/core.ts', 'utf8'),
   )[1];
   // A plain path in single quotes, so that JSON.stringify makes it a C string literal as it is.
   const socket = /^export const DEFAULT_SOCKET = '([\w./-]+)';$/m.exec(

@@ -146,29 +146,12 @@ export class Connection implements vscode.Disposable {
     // "permission denied" become the welcome view's words, not a client error popup.
     let socket: Socket;
     try {
-      socket = await new Promise<Socket>((resolve, reject) => {
-        const s = createConnection(path);
-        s.once('connect', () => resolve(s));
-        s.once('error', (err: NodeJS.ErrnoException) =>
-          reject(Object.assign(new Error(explainConnectError(err, path, this.installer)), { code: err.code })),
-        );
-      });
+      socket = await this.openSocket(path);
     } catch (err) {
       this.failed(err as Error & { code?: string });
       return;
     }
-    const serverOptions = (): Promise<StreamInfo> => Promise.resolve({ reader: socket, writer: socket });
-    const client = new LanguageClient('nsx', 'Namespace Explorer', serverOptions, {
-      documentSelector: [],
-      outputChannel: this.output,
-      initializationOptions: { protocolVersion: PROTOCOL_VERSION },
-      initializationFailedHandler: () => false,
-      errorHandler: {
-        error: () => ({ action: ErrorAction.Shutdown, handled: true }),
-        // Reconnection is ours (with backoff and a welcome view), not the client's restart loop.
-        closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
-      },
-    });
+    const client = this.newClient(socket);
     this.client = client;
     try {
       await client.start();
@@ -205,6 +188,33 @@ export class Connection implements vscode.Disposable {
       }
     });
     this.onDidConnectEmitter.fire(client);
+  }
+
+  /** The socket connected, or an error whose message says what to do. */
+  private openSocket(path: string): Promise<Socket> {
+    return new Promise<Socket>((resolve, reject) => {
+      const s = createConnection(path);
+      s.once('connect', () => resolve(s));
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        reject(Object.assign(new Error(explainConnectError(err, path, this.installer)), { code: err.code })),
+      );
+    });
+  }
+
+  /** A language client over a connected socket, which neither restarts nor pops up errors: the welcome view speaks. */
+  private newClient(socket: Socket): LanguageClient {
+    const serverOptions = (): Promise<StreamInfo> => Promise.resolve({ reader: socket, writer: socket });
+    return new LanguageClient('nsx', 'Namespace Explorer', serverOptions, {
+      documentSelector: [],
+      outputChannel: this.output,
+      initializationOptions: { protocolVersion: PROTOCOL_VERSION },
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Shutdown, handled: true }),
+        // Reconnection is ours (with backoff and a welcome view), not the client's restart loop.
+        closed: () => ({ action: CloseAction.DoNotRestart, handled: true }),
+      },
+    });
   }
 
   private failed(err: Error & { code?: string | number }): void {

@@ -29,6 +29,43 @@ export function activate(extension: vscode.ExtensionContext): Api {
   const model = new Model(connection);
   const filter = new Filter();
   const pages = new Pages();
+  const { namespaces, processes, namespacesView, processesView } = createViews(model, filter, pages);
+  const terminals = new TerminalSessions(connection, extension.workspaceState);
+  const refresh = new RefreshManager(model, filter, connection, [
+    { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
+    { id: 'nsx.processes', view: processesView, provider: processes },
+  ]);
+  const documents = new Documents(connection, model);
+  // The parts that hold something to let go of, disposed of with the extension in this order.
+  const parts = {
+    connection,
+    model,
+    filter,
+    namespaces,
+    processes,
+    namespacesView,
+    processesView,
+    terminals,
+    refresh,
+    documents,
+  };
+  const ctx: Context = { extension, pages, ...parts };
+  extension.subscriptions.push(
+    output,
+    ...Object.values(parts),
+    vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
+    vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
+    ...listen(ctx),
+    ...registerCommands(ctx),
+  );
+  void connection.connect();
+  // The terminals this workspace had before its window reloaded: each attaches once nsxd answers.
+  terminals.restore();
+  return { ...ctx, nodes };
+}
+
+/** The two views: trees of the model, through the filter, a page at a time. */
+function createViews(model: Model, filter: Filter, pages: Pages) {
   const namespaces = new NamespacesProvider(model, filter, pages);
   const processes = new ProcessesProvider(model, filter, pages);
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
@@ -39,40 +76,12 @@ export function activate(extension: vscode.ExtensionContext): Api {
     treeDataProvider: processes,
     showCollapseAll: true,
   });
-  const terminals = new TerminalSessions(connection, extension.workspaceState);
-  const refresh = new RefreshManager(model, filter, connection, [
-    { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
-    { id: 'nsx.processes', view: processesView, provider: processes },
-  ]);
-  const documents = new Documents(connection, model);
-  const ctx: Context = {
-    extension,
-    connection,
-    model,
-    filter,
-    pages,
-    namespaces,
-    processes,
-    namespacesView,
-    processesView,
-    terminals,
-    refresh,
-    documents,
-  };
-  extension.subscriptions.push(
-    output,
-    connection,
-    model,
-    filter,
-    namespaces,
-    processes,
-    namespacesView,
-    processesView,
-    terminals,
-    refresh,
-    documents,
-    vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
-    vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
+  return { namespaces, processes, namespacesView, processesView };
+}
+
+/** What the extension follows: the socket setting, which terminal is active, a row selected. */
+function listen({ terminals, namespacesView, processesView }: Context): vscode.Disposable[] {
+  return [
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);
     }),
@@ -85,12 +94,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
         if (command) void vscode.commands.executeCommand(command, selection[0]);
       }),
     ),
-    ...registerCommands(ctx),
-  );
-  void connection.connect();
-  // The terminals this workspace had before its window reloaded: each attaches once nsxd answers.
-  terminals.restore();
-  return { ...ctx, nodes };
+  ];
 }
 
 export function deactivate(): Promise<void> | undefined {

@@ -93,7 +93,7 @@ export class Model implements vscode.Disposable {
   }
 
   /** A full rescan now (the Refresh command), whether or not a view is visible. */
-  async refresh(): Promise<void> {
+  async rescan(): Promise<void> {
     const client: LanguageClient = this.connection.require();
     this.replace(await client.sendRequest(ListNamespaces, { rescan: true }));
   }

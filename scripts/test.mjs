@@ -70,6 +70,14 @@ if (!vscodeOnly) {
   else failed += 1;
 }
 
+// 0. Sizes: no file in helper/, extension/ or native/ over 400 lines, no function over 60 (C included). Not
+// with --unit, as the style check: it reads files, not behaviour, and test:unit is what each commit must pass.
+if (!vscodeOnly && !process.argv.includes('--unit')) {
+  const sizes = await run(process.execPath, ['scripts/check-sizes.mjs', 'helper', 'extension', 'native']);
+  if (sizes.code === 0) passed += 1;
+  else failed += 1;
+}
+
 // 0. One style, as `npm run format` writes it: Prettier for TypeScript and scripts, clang-format for C.
 if (!vscodeOnly && !process.argv.includes('--unit')) {
   const c = ['native', 'test/bench', 'test/fixtures'].flatMap((d) =>

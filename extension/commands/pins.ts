@@ -58,84 +58,91 @@ async function unpin(client: LanguageClient, type: NsType, name: string): Promis
 
 export function pinCommands(ctx: Context): Commands {
   return {
-    'nsx.pinNamespace': async (node?: unknown, name?: string, type?: NsType) => {
-      const client = ctx.connection.require();
-      let key = keyOf(node);
-      const pid = pidOf(node);
-      if (!key && pid !== undefined) {
-        // A process item: which of its namespaces?
-        const p = ctx.model.process(pid);
-        const t =
-          type ??
-          ((await vscode.window.showQuickPick(
-            NSTYPES.filter((x) => p?.ns[x] !== undefined),
-            { title: `Pin which namespace of ${p?.comm ?? pid} (${pid})?` },
-          )) as NsType | undefined);
-        if (!t || p?.ns[t] === undefined) return undefined;
-        key = { type: t, inode: p.ns[t]! };
-      }
-      if (!key) throw new Error('Pick a namespace or a process in the Namespaces view to pin.');
-      const ns = ctx.model.namespace(key);
-      const pinName = name ?? (await askName(`Pin ${nsId(key)} as`, suggestName(ctx, ns, pid)));
-      if (!pinName) return undefined;
-      const result = await client.sendRequest(
-        PinNamespace,
-        pid !== undefined
-          ? { pid, type: key.type, name: pinName, inode: key.inode }
-          : { type: key.type, name: pinName, inode: key.inode },
-      );
-      void vscode.window.showInformationMessage(
-        `Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`,
-      );
-      await ctx.refresh.rescan();
-      return result;
-    },
-
-    'nsx.unpinNamespace': async (node?: unknown, name?: string) => {
-      const client = ctx.connection.require();
-      const key = keyOf(node);
-      const ns = key && ctx.model.namespace(key);
-      const names = ns ? [...ns.pins.map((p) => p.name), ...netnsNames(ns)] : [];
-      if (!ns || names.length === 0) throw new Error('That namespace is not pinned.');
-      const pin =
-        name ??
-        (names.length === 1
-          ? names[0]
-          : await vscode.window.showQuickPick(names, { title: `Unpin which name of ${nsId(ns)}?` }));
-      if (!pin) return undefined;
-      const r = await unpin(client, ns.type, pin);
-      if (!r) return undefined;
-      // nsx's sentence, as a sentence.
-      const said = unpinned(`${ns.type}/${pin}`, r);
-      void vscode.window.showInformationMessage(`${said[0].toUpperCase()}${said.slice(1)}.`);
-      await ctx.refresh.rescan();
-      return r;
-    },
-
-    'nsx.newPersistentNamespace': async (type?: NsType, name?: string) => {
-      const client = ctx.connection.require();
-      const available = ctx.connection.nstypes.filter((x) => x !== 'pid'); // a pid namespace dies with its init
-      const t =
-        type ??
-        ((
-          await vscode.window.showQuickPick(
-            available.map((x) => ({
-              label: x,
-              description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '',
-            })),
-            { title: 'New persistent namespace of type' },
-          )
-        )?.label as NsType | undefined);
-      if (!t) return undefined;
-      const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));
-      if (!n) return undefined;
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
-        () => client.sendRequest(CreateNamespace, { type: t, name: n }),
-      );
-      void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
-      await ctx.refresh.rescan();
-      return result;
-    },
+    'nsx.pinNamespace': (node?: unknown, name?: string, type?: NsType) => pinNamespace(ctx, node, name, type),
+    'nsx.unpinNamespace': (node?: unknown, name?: string) => unpinNamespace(ctx, node, name),
+    'nsx.newPersistentNamespace': (type?: NsType, name?: string) => newPersistentNamespace(ctx, type, name),
   };
+}
+
+/** Pins a namespace, or (from a process) the one of its namespaces the user picks, under a name. */
+async function pinNamespace(ctx: Context, node?: unknown, name?: string, type?: NsType) {
+  const client = ctx.connection.require();
+  let key = keyOf(node);
+  const pid = pidOf(node);
+  if (!key && pid !== undefined) {
+    // A process item: which of its namespaces?
+    const p = ctx.model.process(pid);
+    const t =
+      type ??
+      ((await vscode.window.showQuickPick(
+        NSTYPES.filter((x) => p?.ns[x] !== undefined),
+        { title: `Pin which namespace of ${p?.comm ?? pid} (${pid})?` },
+      )) as NsType | undefined);
+    if (!t || p?.ns[t] === undefined) return undefined;
+    key = { type: t, inode: p.ns[t]! };
+  }
+  if (!key) throw new Error('Pick a namespace or a process in the Namespaces view to pin.');
+  const ns = ctx.model.namespace(key);
+  const pinName = name ?? (await askName(`Pin ${nsId(key)} as`, suggestName(ctx, ns, pid)));
+  if (!pinName) return undefined;
+  const result = await client.sendRequest(
+    PinNamespace,
+    pid !== undefined
+      ? { pid, type: key.type, name: pinName, inode: key.inode }
+      : { type: key.type, name: pinName, inode: key.inode },
+  );
+  void vscode.window.showInformationMessage(
+    `Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`,
+  );
+  await ctx.refresh.rescan();
+  return result;
+}
+
+/** Unpins one of a namespace's names, and says what still holds it. */
+async function unpinNamespace(ctx: Context, node?: unknown, name?: string) {
+  const client = ctx.connection.require();
+  const key = keyOf(node);
+  const ns = key && ctx.model.namespace(key);
+  const names = ns ? [...ns.pins.map((p) => p.name), ...netnsNames(ns)] : [];
+  if (!ns || names.length === 0) throw new Error('That namespace is not pinned.');
+  const pin =
+    name ??
+    (names.length === 1
+      ? names[0]
+      : await vscode.window.showQuickPick(names, { title: `Unpin which name of ${nsId(ns)}?` }));
+  if (!pin) return undefined;
+  const r = await unpin(client, ns.type, pin);
+  if (!r) return undefined;
+  // nsx's sentence, as a sentence.
+  const said = unpinned(`${ns.type}/${pin}`, r);
+  void vscode.window.showInformationMessage(`${said[0].toUpperCase()}${said.slice(1)}.`);
+  await ctx.refresh.rescan();
+  return r;
+}
+
+/** A fresh namespace held by its pin alone. */
+async function newPersistentNamespace(ctx: Context, type?: NsType, name?: string) {
+  const client = ctx.connection.require();
+  const available = ctx.connection.nstypes.filter((x) => x !== 'pid'); // a pid namespace dies with its init
+  const t =
+    type ??
+    ((
+      await vscode.window.showQuickPick(
+        available.map((x) => ({
+          label: x,
+          description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '',
+        })),
+        { title: 'New persistent namespace of type' },
+      )
+    )?.label as NsType | undefined);
+  if (!t) return undefined;
+  const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));
+  if (!n) return undefined;
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
+    () => client.sendRequest(CreateNamespace, { type: t, name: n }),
+  );
+  void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
+  await ctx.refresh.rescan();
+  return result;
 }

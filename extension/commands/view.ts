@@ -10,27 +10,7 @@ export function viewCommands(ctx: Context): Commands {
       vscode.window.withProgress({ location: { viewId: 'nsx.namespaces' }, title: 'Scanning namespaces…' }, () =>
         ctx.refresh.rescan(),
       ),
-    'nsx.filter': async (opts?: { types?: NsType[]; text?: string }) => {
-      if (opts) {
-        ctx.filter.set(opts.types?.filter(isNsType), opts.text ?? '');
-        return;
-      }
-      const picked = await vscode.window.showQuickPick(
-        NSTYPES.map((t) => ({ label: t, picked: true })),
-        {
-          canPickMany: true,
-          title: 'Filter namespaces: which types?',
-        },
-      );
-      if (!picked) return;
-      const text = await vscode.window.showInputBox({
-        title: 'Filter: text to match (command, pid, container, pin)',
-        prompt: 'Leave empty to match all',
-        value: '',
-      });
-      if (text === undefined) return;
-      ctx.filter.set(picked.length === NSTYPES.length ? undefined : picked.map((p) => p.label as NsType), text);
-    },
+    'nsx.filter': (opts?: { types?: NsType[]; text?: string }) => filter(ctx, opts),
     'nsx.clearFilter': () => ctx.filter.clear(),
     'nsx.showHierarchy': () => {
       ctx.namespaces.setGrouping('hierarchy');
@@ -66,4 +46,27 @@ export function viewCommands(ctx: Context): Commands {
       });
     },
   };
+}
+
+/** Filters the views: by the options given (from a test, or another command), else by what the user picks and types. */
+async function filter(ctx: Context, opts?: { types?: NsType[]; text?: string }): Promise<void> {
+  if (opts) {
+    ctx.filter.set(opts.types?.filter(isNsType), opts.text ?? '');
+    return;
+  }
+  const picked = await vscode.window.showQuickPick(
+    NSTYPES.map((t) => ({ label: t, picked: true })),
+    {
+      canPickMany: true,
+      title: 'Filter namespaces: which types?',
+    },
+  );
+  if (!picked) return;
+  const text = await vscode.window.showInputBox({
+    title: 'Filter: text to match (command, pid, container, pin)',
+    prompt: 'Leave empty to match all',
+    value: '',
+  });
+  if (text === undefined) return;
+  ctx.filter.set(picked.length === NSTYPES.length ? undefined : picked.map((p) => p.label as NsType), text);
 }

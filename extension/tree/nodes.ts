@@ -148,7 +148,7 @@ function containerTooltip(c: Container): vscode.MarkdownString {
   if (c.pod) rows.push(['pod', c.pod]);
   if (c.project) rows.push(['compose', `${c.project}${c.service ? ` / ${c.service}` : ''}`]);
   rows.push(['known from', c.source === 'api' ? `the ${c.engine} API` : "the OCI runtime's state (no API answered)"]);
-  for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
+  appendRows(md, rows);
   return md;
 }
 
@@ -199,7 +199,7 @@ export function namespaceTooltip(ns: Namespace): vscode.MarkdownString {
   for (const pin of ns.pins) rows.push(['pin', `${pin.name}${pin.by ? ` (by ${pin.by.user})` : ''}`]);
   for (const name of netnsNames(ns)) rows.push(['ip netns', `${name} (made by another tool)`]);
   for (const h of ns.holders.slice(0, 8)) rows.push(['held by', describeHolder(h)]);
-  for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
+  appendRows(md, rows);
   return md;
 }
 
@@ -364,4 +364,9 @@ export function pidOf(node: unknown): number | undefined {
   if (node instanceof ProcessNode) return node.pid;
   if (node instanceof ProcessNamespaceNode) return node.pid;
   return undefined;
+}
+
+/** A tooltip's rows, as a list of `name: value`; a value's backticks become quotes, as they would end its code span. */
+function appendRows(md: vscode.MarkdownString, rows: [string, string][]): void {
+  for (const [k, v] of rows) md.appendMarkdown(`- ${k}: \`${v.replace(/`/g, "'")}\`\n`);
 }

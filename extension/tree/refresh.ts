@@ -36,7 +36,7 @@ export class RefreshManager implements vscode.Disposable {
 
   /** A full scan now, for what a command just changed (a pin, an unpin): the views show it without waiting for the next diff. */
   rescan(): Promise<void> {
-    return this.model.refresh();
+    return this.model.rescan();
   }
 
   /**

@@ -31,17 +31,7 @@ export async function attach(
   const session = opened.session;
   if ('session' in what && interactive) client.resize(size.cols, size.rows);
 
-  const exit = new Promise<number>((resolve) => {
-    conn.onNotification(TerminalExit, (p) => {
-      if (p.session === session) resolve(p.code);
-    });
-    conn.onClose(() => {
-      io.stderr.write(
-        `\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`,
-      );
-      resolve(255);
-    });
-  });
+  const exit = exitOf(conn, session, io);
   conn.onNotification(TerminalOutput, (p) => {
     if (p.session !== session) return;
     const stream = p.stream === 'stderr' ? io.stderr : io.stdout;
@@ -75,4 +65,19 @@ export async function attach(
     io.stdin.pause();
     await new Promise<void>((resolve) => io.stdout.write('', () => resolve()));
   }
+}
+
+/** What the session exited with; 255 when the connection to nsxd is lost (the shell goes on, to be attached again). */
+function exitOf(conn: MessageConnection, session: number, io: Streams): Promise<number> {
+  return new Promise<number>((resolve) => {
+    conn.onNotification(TerminalExit, (p) => {
+      if (p.session === session) resolve(p.code);
+    });
+    conn.onClose(() => {
+      io.stderr.write(
+        `\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`,
+      );
+      resolve(255);
+    });
+  });
 }

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import * as libc from '../../native/libc';
 import { DEFAULT_GROUP, DEFAULT_SOCKET } from '../common/deployment';
-import { loadPolicy } from './access/access';
+import { loadPolicy, Policy } from './access/access';
 import { audit } from './access/audit';
 import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
@@ -26,7 +26,7 @@ import { checkCapturer } from './kernel/capture';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
-import { Supervisors } from './kernel/supervisors';
+import { SessionRegistry } from './kernel/sessionRegistry';
 import { captureArea } from './requests/capture';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
@@ -112,6 +112,43 @@ async function main(): Promise<void> {
   // pty) must never reach a session: every fd nsxd makes is close-on-exec, and
   // these become so too. (Node and libuv open theirs with O_CLOEXEC.)
   libc.cloexecFrom(3);
+  const options = readOptions();
+  if (!options) return;
+  const { gid, policy } = checkStart(options);
+  const { server, owned } = await listen(options.socket, gid);
+  const { rpc, registry, cgroups } = await serve(options, policy, server, owned);
+  const stop = (signal: string) => {
+    audit('stop', { signal });
+    server.close();
+    if (owned) {
+      try {
+        unlinkSync(options.socket);
+      } catch {
+        /* gone */
+      }
+    }
+    // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
+    registry.stopping = true;
+    rpc.closeAll();
+    cgroups.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // A bug reached by one request must not take down every other client's sessions.
+  process.on('uncaughtException', (err) => audit('error', { result: 'internal', reason: err.stack ?? String(err) }));
+}
+
+interface Options {
+  socket: string;
+  group: string;
+  config: string;
+  orphanTimeout: number;
+  sessionsPerUser: number;
+}
+
+/** The command line, its numbers checked; undefined when it asked for the usage or the version, which are printed. */
+function readOptions(): Options | undefined {
   const { values } = parseArgs({
     options: {
       socket: { type: 'string', default: process.env.NSX_SOCKET ?? DEFAULT_SOCKET },
@@ -132,11 +169,11 @@ async function main(): Promise<void> {
         '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n' +
         '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n',
     );
-    return;
+    return undefined;
   }
   if (values.version) {
     process.stdout.write(`nsxd ${VERSION}\n`);
-    return;
+    return undefined;
   }
   const orphanTimeout = Number(values['orphan-timeout']);
   if (!Number.isInteger(orphanTimeout) || orphanTimeout < 1 || orphanTimeout > 7 * 24 * 3600)
@@ -144,26 +181,34 @@ async function main(): Promise<void> {
   const sessionsPerUser = Number(values['sessions-per-user']);
   if (!Number.isInteger(sessionsPerUser) || sessionsPerUser < 1 || sessionsPerUser > 4096)
     fail('--sessions-per-user is a whole number, from 1 to 4096');
+  return { socket: values.socket, group: values.group, config: values.config, orphanTimeout, sessionsPerUser };
+}
+
+/** What nsxd needs before it listens: root, its group, its policy and its launcher. */
+function checkStart(options: Options): { gid: number; policy: Policy } {
   if (process.getuid?.() !== 0)
     fail('nsxd must run as root: start it with sudo nsxd, or install the systemd units (see README)');
-  const group = libc.getgrnam(values.group);
-  if (!group) fail(`the group "${values.group}" does not exist: create it with sudo groupadd --system ${values.group}`);
-  let policy;
+  const group = libc.getgrnam(options.group);
+  if (!group)
+    fail(`the group "${options.group}" does not exist: create it with sudo groupadd --system ${options.group}`);
   try {
-    policy = loadPolicy(values.config);
+    const policy = loadPolicy(options.config);
     checkLauncher();
     checkCapturer();
+    return { gid: group.gid, policy };
   } catch (err) {
     fail((err as Error).message);
   }
+}
 
-  const { server, owned } = await listen(values.socket, group.gid);
-  const runDir = dirname(values.socket);
+/** Wires discovery, the kernel's pins and sessions and the request areas to the server, and serves. */
+async function serve(options: Options, policy: Policy, server: NetServer, owned: boolean) {
+  const runDir = dirname(options.socket);
   const pins = new Pins(runDir);
   try {
     pins.init();
   } catch (err) {
-    if (owned) unlinkSync(values.socket);
+    if (owned) unlinkSync(options.socket);
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
   const engines = new Engines();
@@ -173,16 +218,16 @@ async function main(): Promise<void> {
   const watcher = new Watcher(scanner);
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
   scanner.onScan = (model) => watcher.scanned(model.snapshot);
-  const cgroups = SessionCgroups.open(values.socket);
-  const supervisors = new Supervisors(runDir, orphanTimeout);
+  const cgroups = SessionCgroups.open(options.socket);
+  const registry = new SessionRegistry(runDir, options.orphanTimeout);
   try {
-    await supervisors.init(cgroups);
+    await registry.init(cgroups);
   } catch (err) {
-    if (owned) unlinkSync(values.socket);
-    fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
+    if (owned) unlinkSync(options.socket);
+    fail(`cannot prepare the sessions directory ${registry.dir}: ${(err as Error).message}`);
   }
   const rpc = new Server({
-    group: values.group,
+    group: options.group,
     policy,
     limits: DEFAULT_LIMITS,
     version: VERSION,
@@ -190,40 +235,20 @@ async function main(): Promise<void> {
     areas: [
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
-      terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, options.sessionsPerUser),
       captureArea({ scanner, pins }),
     ],
   });
   rpc.attach(server);
   audit('start', {
-    socket: values.socket,
-    group: values.group,
+    socket: options.socket,
+    group: options.group,
     version: VERSION,
     pid: process.pid,
     cgroups: cgroups.available,
   });
-  process.stderr.write(`nsxd: listening on ${values.socket} (group ${values.group})\n`);
-
-  const stop = (signal: string) => {
-    audit('stop', { signal });
-    server.close();
-    if (owned) {
-      try {
-        unlinkSync(values.socket);
-      } catch {
-        /* gone */
-      }
-    }
-    // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
-    supervisors.stopping = true;
-    rpc.closeAll();
-    cgroups.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  // A bug reached by one request must not take down every other client's sessions.
-  process.on('uncaughtException', (err) => audit('error', { result: 'internal', reason: err.stack ?? String(err) }));
+  process.stderr.write(`nsxd: listening on ${options.socket} (group ${options.group})\n`);
+  return { rpc, registry, cgroups };
 }
 
 const users = new Map<number, string>();

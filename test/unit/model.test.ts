@@ -6,7 +6,8 @@ import type { NsType } from '../../helper/common/protocol';
 import { MAX_HOLDERS } from '../../helper/common/protocol';
 import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
-import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/procfs';
+import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/processes';
+import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
 const HOST = { cgroup: 10, ipc: 11, mnt: 12, net: 13, pid: 14, time: 15, user: 16, uts: 17 };
 
@@ -28,8 +29,12 @@ const ctx: ScanContext = {
 };
 
 function model(scan: Partial<RawScan>) {
-  return buildModel(stateOf({ processes: [], mounts: [], addresses: [], hints: [], ...scan }), ctx, Date.now())
-    .snapshot;
+  return buildModel(
+    stateOf({ processes: [], mounts: [], addresses: [], hints: [], ...scan }),
+    ctx,
+    Date.now(),
+    new ScanCache(),
+  ).snapshot;
 }
 const find = (s: ReturnType<typeof model>, type: NsType, inode: number) =>
   s.namespaces.find((n) => n.type === type && n.inode === inode);

@@ -3,14 +3,11 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { it } from 'node:test';
-import {
-  compressIpv6,
-  FDS_PER_PROCESS,
-  parseNsfsMounts,
-  parseStat,
-  scanProcesses,
-  unescapeMountPath,
-} from '../../helper/daemon/discovery/procfs';
+import { compressIpv6 } from '../../helper/daemon/discovery/addresses';
+import { parseNsfsMounts, unescapeMountPath } from '../../helper/daemon/discovery/mountinfo';
+import { FDS_PER_PROCESS, scanProcesses } from '../../helper/daemon/discovery/processes';
+import { parseStat } from '../../helper/daemon/discovery/procfs';
+import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
 it('reads comm, state, ppid, flags, start time and where the arguments start from a stat line, whatever comm holds', () => {
   // kthreadd's line: flags 0x208040 has PF_KTHREAD (0x200000).
@@ -66,7 +63,7 @@ it("reads a process's lowest FDS_PER_PROCESS fds, one entry per namespace, and c
   try {
     for (let i = 0; i < FDS_PER_PROCESS + 500; i++) held.push(openSync('/proc/self/ns/uts', 'r'));
     const total = statSync('/proc/self/fd').size; // opens no fd, as a listing would
-    const [me] = scanProcesses([process.pid]).processes;
+    const [me] = scanProcesses([process.pid], new ScanCache()).processes;
     const uts = me.nsfds.filter(([, type]) => type === 'uts');
     assert.equal(uts.length, 1, 'many fds to one namespace are one entry');
     const read = held.filter((fd) => fd < FDS_PER_PROCESS).length;
@@ -77,6 +74,6 @@ it("reads a process's lowest FDS_PER_PROCESS fds, one entry per namespace, and c
   } finally {
     for (const fd of held) closeSync(fd);
   }
-  const [again] = scanProcesses([process.pid]).processes;
+  const [again] = scanProcesses([process.pid], new ScanCache()).processes;
   assert.equal(again.fdsUnread, undefined, 'all read: nothing said');
 });

@@ -50,7 +50,7 @@ export function defineCaptureSuite(): void {
       await vscode.commands.executeCommand('nsx.showByType');
       const end = Date.now() + 20_000;
       for (;;) {
-        await api.model.refresh();
+        await api.model.rescan();
         const type = api.namespaces.getChildren().find((n) => n instanceof api.nodes.TypeNode && n.type === 'net');
         const found =
           type &&

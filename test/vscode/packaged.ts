@@ -16,7 +16,7 @@ export async function run(): Promise<void> {
     assert.equal(extension.extensionPath, unpacked, 'the packaged copy, not the checkout');
     const api = (await extension.activate()) as Api;
     await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
-    await api.model.refresh();
+    await api.model.rescan();
     assert.ok(
       api.model.allNamespaces().some((ns) => ns.initial),
       "the host's namespaces listed",

@@ -41,7 +41,7 @@ function item(api: Api, node: Node): vscode.TreeItem {
 
 async function namespaceNode(api: Api, key: NsKey): Promise<NamespaceNode> {
   await vscode.commands.executeCommand('nsx.showByType');
-  await api.model.refresh();
+  await api.model.rescan();
   const type = api.namespaces.getChildren().find((n) => n instanceof api.nodes.TypeNode && n.type === key.type);
   assert.ok(type, `a ${key.type} type node`);
   const ns = api.namespaces
@@ -335,7 +335,7 @@ export function defineSuite(): void {
       await vscode.commands.executeCommand('nsx.pinNamespace', node, 'vscode-pin');
       helper.kill('SIGKILL');
       await until('the namespace empty but listed', async () => {
-        await api.model.refresh();
+        await api.model.rescan();
         const ns = api.model.namespace(key);
         return ns && ns.pids.length === 0 ? ns : undefined;
       });
@@ -352,7 +352,7 @@ export function defineSuite(): void {
       await vscode.commands.executeCommand('nsx.unpinNamespace', await namespaceNode(api, key));
       // The closed terminal's shell dies asynchronously; then nothing holds the namespace.
       await until('the namespace gone', async () => {
-        await api.model.refresh();
+        await api.model.rescan();
         return api.model.namespace(key) === undefined;
       });
     });
@@ -477,7 +477,7 @@ export function defineSuite(): void {
       await vscode.commands.executeCommand('notifications.clearAll');
       const click = await ui({ action: 'click', selector: '.activitybar a[aria-label^="Namespaces"]' });
       assert.ok(click.ok, click.error);
-      await api.model.refresh();
+      await api.model.rescan();
       const row = await ui({ action: 'waitFor', selector: '.monaco-list-row[aria-label^="net"]', timeoutMs: 20_000 });
       assert.ok(row.ok, row.error);
       // Expand the net type so the picture shows namespaces, not just types.
@@ -550,7 +550,7 @@ export function defineSuite(): void {
       await until(
         'the containers in the model',
         async () => {
-          await api.model.refresh();
+          await api.model.rescan();
           return api.model.allContainers().filter((c) => c.name === web || c.name === cache).length === 2;
         },
         30_000,
@@ -612,7 +612,7 @@ export function defineSuite(): void {
       await until(
         'the Docker container in the model',
         async () => {
-          await api.model.refresh();
+          await api.model.rescan();
           return api.model.allContainers().some((c) => c.name === db);
         },
         30_000,
@@ -702,7 +702,7 @@ export function defineSuite(): void {
       await until(
         'web in the model',
         async () => {
-          await api.model.refresh();
+          await api.model.rescan();
           return api.model.allContainers().some((c) => c.name === web && c.pid);
         },
         30_000,
@@ -917,7 +917,7 @@ export function defineSuite(): void {
         const c = await until(
           'her container in the model',
           async () => {
-            await api.model.refresh();
+            await api.model.rescan();
             return api.model.allContainers().find((x) => x.name === 'nsxv-hers' && x.pid === pid);
           },
           30_000,
@@ -957,7 +957,7 @@ export function defineSuite(): void {
         await until(
           'the silent API in the model',
           async () => {
-            await api.model.refresh();
+            await api.model.rescan();
             return api.model.allEngineApis().some((a) => a.uid === user.uid && !a.answering);
           },
           30_000,
@@ -979,7 +979,7 @@ export function defineSuite(): void {
     });
 
     it('holds the kernel threads under one collapsed row of the Processes view', async () => {
-      await api.model.refresh();
+      await api.model.rescan();
       const top = api.processes.getChildren();
       const threads = top.find((n) => n instanceof N().KernelThreadsNode);
       assert.ok(threads, 'a Kernel threads row');

@@ -9,7 +9,7 @@
 // answers but the few fields it shows, reads at most ENGINE_BUDGET bytes of
 // it per refresh within DEADLINE_MS, never makes a list wait for it, and
 // learns who answers from SO_PEERCRED. Its environment and working directory
-// are asked for only when a shell opens (see kernel/sessions.ts for whose).
+// are asked for only when a shell opens (see kernel/placement.ts for whose).
 import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createConnection, Socket } from 'node:net';

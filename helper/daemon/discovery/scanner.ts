@@ -6,19 +6,10 @@
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
-import {
-  forget,
-  listPids,
-  merge,
-  parseNsfsMounts,
-  ProcState,
-  RawScan,
-  readNsLink,
-  readProcesses,
-  readFileCapped,
-  scanProcesses,
-  stateOf,
-} from './procfs';
+import { parseNsfsMounts } from './mountinfo';
+import { merge, ProcState, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
+import { listPids, readFileCapped, readNsLink } from './procfs';
+import { ScanCache } from './scanCache';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 /** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
@@ -42,6 +33,8 @@ export class Scanner {
    * them before they changed, so it reads them again before it builds.
    */
   private touchedDuringScan: Set<number> | undefined;
+  /** What each scan keeps for the next (cmdlines, kernel threads, lineages …), forgotten as a full scan starts. */
+  private readonly cache = new ScanCache();
   private latest: Model | undefined;
   private latestAt = 0;
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
@@ -142,7 +135,7 @@ export class Scanner {
     const touched = (this.touchedDuringScan = new Set());
     let raw: RawScan;
     const pids = listPids();
-    forget(pids);
+    this.cache.forget(pids);
     try {
       [raw, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
     } finally {
@@ -166,7 +159,7 @@ export class Scanner {
   private patch(state: ProcState, pids: number[], self: number): boolean {
     /** Reads LIST into the state; the ones that are gone, it drops and returns. */
     const reread = (list: number[]): number[] => {
-      const scan = scanProcesses(list, state);
+      const scan = scanProcesses(list, this.cache, state);
       merge(state, scan);
       const read = new Set<number>();
       for (const p of scan.processes) {
@@ -192,6 +185,7 @@ export class Scanner {
       state,
       { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
       started,
+      this.cache,
     );
     this.latest = model;
     this.latestAt = Date.now();
@@ -201,7 +195,7 @@ export class Scanner {
 
   /** All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes seconds, and no terminal waits for it. */
   private async read(pids: number[]): Promise<RawScan> {
-    const reading = readProcesses(pids);
+    const reading = readProcesses(pids, this.cache);
     for (;;) {
       const until = performance.now() + SLICE_MS;
       for (let step = reading.next(); ; step = reading.next()) {

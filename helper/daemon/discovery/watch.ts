@@ -6,8 +6,36 @@
 // catches what events do not show.
 import type { NamespacesChanged, Snapshot } from '../../common/protocol';
 import { diff } from './diff';
-import { ProcEvents } from './events';
+import { OnEvents, ProcEvents } from './events';
 import type { Scanner } from './scanner';
+
+/** What the watcher asks of the scanner: full scans, updates of a few processes, the engines' containers. */
+export type ScanSource = Pick<Scanner, 'scan' | 'update' | 'refreshContainers'>;
+/** The kernel's process events, as ProcEvents gives them. */
+export type EventSource = Pick<ProcEvents, 'live' | 'stop'> & { start(onEvents: OnEvents): boolean };
+
+/** A timer of a Clock's, for its cancel. */
+export type Timer = object;
+
+/** The time, timers and CPU time the schedule reads: the process's own, or a test's. */
+export interface Clock {
+  now(): number;
+  /** Calls FN in MS, without keeping nsxd alive for it. */
+  after(fn: () => void, ms: number): Timer;
+  cancel(timer: Timer | undefined): void;
+  /** The CPU time the process has used so far, all threads, in ms. */
+  cpuMs(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  after: (fn, ms) => setTimeout(fn, ms).unref(),
+  cancel: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+  cpuMs: () => {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  },
+};
 
 /** Gets each change with its size as JSON, measured once for every listener. */
 type Listener = (change: NamespacesChanged, bytes: number) => void;
@@ -54,7 +82,7 @@ const MAX_NOTED = 4096;
 export class Watcher {
   private listeners = new Map<Listener, number>();
   /** The next full rescan, and when it is due. */
-  private rescan: NodeJS.Timeout | undefined;
+  private rescan: Timer | undefined;
   private rescanDue = 0;
   /** What the last full scan took, in time and in CPU time (all threads), and when it ended. */
   private fullMs = 0;
@@ -63,15 +91,14 @@ export class Watcher {
   /** The full scan that runs, which a list asked to rescan meanwhile shares. */
   private scanning: Promise<void> | undefined;
   /** The next update, for the processes events named since the last; the one that runs. */
-  private update: NodeJS.Timeout | undefined;
+  private update: Timer | undefined;
   private updating: Promise<void> | undefined;
   private touched = new Set<number>();
   /** Update time nsxd may spend now: earned at 1 ms each UPDATE_SHARE ms, up to UPDATE_BURST_MS; below 0, updates wait. */
   private credit = UPDATE_BURST_MS;
-  private creditAt = Date.now();
+  private creditAt: number;
   /** The newest scan, whoever asked for it: what every subscriber's copy is now. */
   private last: Snapshot | undefined;
-  private readonly events = new ProcEvents();
   /**
    * Whether the last full scan, with the pids events named since (in touched
    * or applied), is the truth: events were listened to from before it began,
@@ -80,9 +107,16 @@ export class Watcher {
    */
   private kept = false;
   private epoch = 0;
-  private linger: NodeJS.Timeout | undefined;
+  private linger: Timer | undefined;
 
-  constructor(private readonly scanner: Scanner) {}
+  /** nsxd passes the scanner alone; a test passes its own events and clock too, and drives the schedule by them. */
+  constructor(
+    private readonly scanner: ScanSource,
+    private readonly events: EventSource = new ProcEvents(),
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.creditAt = clock.now();
+  }
 
   /**
    * The snapshot the subscriber starts from. Every change pushed after it is
@@ -92,7 +126,7 @@ export class Watcher {
   async subscribe(listener: Listener, intervalMs: number): Promise<Snapshot> {
     const snapshot = await this.current(false);
     this.listeners.set(listener, Math.max(MIN_INTERVAL_MS, intervalMs));
-    clearTimeout(this.linger);
+    this.clock.cancel(this.linger);
     this.scheduleRescan();
     return snapshot;
   }
@@ -100,8 +134,8 @@ export class Watcher {
   unsubscribe(listener: Listener): void {
     this.listeners.delete(listener);
     if (this.listeners.size === 0) {
-      clearTimeout(this.rescan);
-      clearTimeout(this.update);
+      this.clock.cancel(this.rescan);
+      this.clock.cancel(this.update);
       this.rescan = this.update = undefined;
       this.lingerOn();
     }
@@ -122,9 +156,9 @@ export class Watcher {
       this.events.start((pids, lost) => this.evented(pids, lost));
     }
     if (this.listeners.size === 0) this.lingerOn();
-    if (!this.kept || Date.now() >= this.fullEnd + this.rescanInterval()) await this.scanForList();
+    if (!this.kept || this.clock.now() >= this.fullEnd + this.rescanInterval()) await this.scanForList();
     else if (rescan && this.scanning) await this.scanning;
-    else if (rescan && Date.now() >= this.askedScanDue()) await this.scanForList();
+    else if (rescan && this.clock.now() >= this.askedScanDue()) await this.scanForList();
     // What events named while it ran, the scan may have read before they changed.
     await this.flush();
     await this.scanner.refreshContainers();
@@ -141,7 +175,7 @@ export class Watcher {
   poke(): void {
     this.broken();
     if (this.listeners.size === 0) return;
-    clearTimeout(this.rescan);
+    this.clock.cancel(this.rescan);
     this.rescan = undefined;
     void this.fullScan();
   }
@@ -162,12 +196,11 @@ export class Watcher {
     }
     if (this.update || this.updating) return;
     const wait = Math.max(EVENT_DELAY_MS, -this.earned() * UPDATE_SHARE);
-    this.update = setTimeout(() => void this.flush(), wait);
-    this.update.unref();
+    this.update = this.clock.after(() => void this.flush(), wait);
   }
 
   private earned(): number {
-    const now = Date.now();
+    const now = this.clock.now();
     this.credit = Math.min(UPDATE_BURST_MS, this.credit + (now - this.creditAt) / UPDATE_SHARE);
     this.creditAt = now;
     return this.credit;
@@ -175,7 +208,7 @@ export class Watcher {
 
   /** Reads again the processes events named, now; one update at a time. */
   private async flush(): Promise<void> {
-    clearTimeout(this.update);
+    this.clock.cancel(this.update);
     this.update = undefined;
     while (this.updating) await this.updating;
     if (this.touched.size === 0) return;
@@ -214,9 +247,9 @@ export class Watcher {
    * buffer again and again gets no more than that.
    */
   private lostEvents(): void {
-    const wait = Math.max(0, this.askedScanDue() - Date.now());
-    if (this.rescan && this.rescanDue <= Date.now() + wait) return;
-    clearTimeout(this.rescan);
+    const wait = Math.max(0, this.askedScanDue() - this.clock.now());
+    if (this.rescan && this.rescanDue <= this.clock.now() + wait) return;
+    this.clock.cancel(this.rescan);
     this.armRescan(wait);
   }
 
@@ -241,12 +274,11 @@ export class Watcher {
   }
 
   private armRescan(ms: number): void {
-    this.rescanDue = Date.now() + ms;
-    this.rescan = setTimeout(() => {
+    this.rescanDue = this.clock.now() + ms;
+    this.rescan = this.clock.after(() => {
       this.rescan = undefined;
       void this.fullScan();
     }, ms);
-    this.rescan.unref();
   }
 
   private async fullScan(): Promise<void> {
@@ -271,29 +303,27 @@ export class Watcher {
 
   private async measure(): Promise<void> {
     const epoch = this.epoch;
-    const cpu = process.cpuUsage();
+    const cpu = this.clock.cpuMs();
     try {
       this.fullMs = (await this.scanner.scan()).snapshot.scanMs;
     } catch (err) {
       this.fullMs = this.fullCpuMs = 1000;
       throw err;
     }
-    const used = process.cpuUsage(cpu);
-    this.fullCpuMs = (used.user + used.system) / 1000;
-    this.fullEnd = Date.now();
+    this.fullCpuMs = this.clock.cpuMs() - cpu;
+    this.fullEnd = this.clock.now();
     if (this.events.live && this.epoch === epoch) this.kept = true;
   }
 
   /** With nobody subscribed, events are listened to a while longer, for the next list; then nsxd stops listening. */
   private lingerOn(): void {
-    clearTimeout(this.linger);
-    this.linger = setTimeout(() => {
+    this.clock.cancel(this.linger);
+    this.linger = this.clock.after(() => {
       if (this.listeners.size > 0) return;
       this.events.stop();
       this.broken();
       this.touched.clear();
     }, LINGER_MS);
-    this.linger.unref();
   }
 
   /**

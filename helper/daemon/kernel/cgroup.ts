@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { parseMountinfo } from '../discovery/procfs';
+import { parseMountinfo } from '../discovery/mountinfo';
 
 export class SessionCgroups {
   private constructor(private readonly base: string | undefined) {}

@@ -3,7 +3,8 @@
 // namespace alone, runs it, and what it prints comes back, cut at a size.
 import type { Namespace } from '../../common/protocol';
 import { MAX_OUTPUT, TRUNCATED } from '../discovery/details';
-import { Model, openNamespace } from '../discovery/snapshot';
+import { openNamespace } from '../discovery/openNamespace';
+import type { Model } from '../discovery/snapshot';
 import { closeQuietly } from '../fds';
 import { launch } from './launcher';
 

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Caller } from '../access/access';
-import { parseMountinfo } from '../discovery/procfs';
+import { parseMountinfo } from '../discovery/mountinfo';
 import { ErrorCodes, NSTYPES, NsKey, nsId, nsLinkOfNew, NsType, Pin, PinResult } from '../../common/protocol';
 import { launch } from './launcher';
 import { openNsFile, OpenedNs } from './targets';

@@ -7,7 +7,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
 import type { Scanner } from '../discovery/scanner';
 import { parseStat, readFileCapped } from '../discovery/procfs';
-import { openNamespace } from '../discovery/snapshot';
+import { openNamespace } from '../discovery/openNamespace';
 import { ErrorCodes, NsKey, nsId, NsType } from '../../common/protocol';
 import { closeAll } from '../fds';
 

@@ -1,5 +1,5 @@
-// The folder where session supervisors answer (RUNDIR/sessions/ID.sock, only
-// root may enter it), whose each session is, the sessions this nsxd relays,
+// The registry of sessions: the folder where their supervisors answer
+// (RUNDIR/sessions/ID.sock, only root may enter it), whose each session is, the sessions this nsxd relays,
 // and the ids: a new nsxd takes up numbering after the supervisors that
 // outlived the last one. Owners are known here, not asked of a supervisor at
 // each attach: a supervisor serves one connection at a time, and nsxd
@@ -18,7 +18,7 @@ export interface Owner {
   account?: string;
 }
 
-export class Supervisors {
+export class SessionRegistry {
   readonly dir: string;
   private next = 1;
   /** Every session whose supervisor lives, as far as this nsxd knows (its own, and those it found at start). */

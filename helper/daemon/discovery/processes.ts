@@ -1,0 +1,238 @@
+// Reads what /proc says about a set of processes: their namespace links,
+// the nsfs files they hold open, their cgroup (for container hints) and the
+// nsfs bind mounts of each mount namespace, a process a step (see procfs.ts
+// for why synchronously).
+import { opendirSync, readdirSync, statSync } from 'node:fs';
+import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
+import { netAddresses } from './addresses';
+import { containerFromCgroup } from './hints';
+import { parseNsfsMounts, RawMount } from './mountinfo';
+import { parseStat, PF_KTHREAD, readFileCapped, readNsLink } from './procfs';
+import type { ScanCache } from './scanCache';
+
+export interface RawProcess {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string[];
+  uid: number;
+  ns: Partial<Record<NsType, number>>;
+  pidForChildren?: number;
+  timeForChildren?: number;
+  /** nsfs files held open among the fds read, one entry per namespace: [lowest fd, type, inode, how many fds]. */
+  nsfds: [number, NsType, number, number][];
+  /** Fds the scan did not read, past its bounds (see FDS_PER_PROCESS); absent when it read them all. */
+  fdsUnread?: number;
+}
+
+export interface RawScan {
+  processes: RawProcess[];
+  /** Addresses by net namespace inode, read through one member process. */
+  addresses: [netns: number, addresses: string[]][];
+  /** nsfs mounts by mount namespace inode, read through one member process. */
+  mounts: [mntns: number, pid: number, mounts: RawMount[]][];
+  /** What /proc/PID/cgroup says of a set of namespaces (setOf), read through its first process: a container, or null. */
+  hints: [set: string, hint: ContainerHint | null][];
+}
+
+/**
+ * What nsxd knows of /proc: a full scan's parts put together, then patched by
+ * the processes that events name (see Scanner). Keyed as the model needs it:
+ * mount tables by mount namespace, addresses by net namespace, container hints by set.
+ */
+export interface ProcState {
+  processes: Map<number, RawProcess>;
+  mounts: Map<number, { pid: number; mounts: RawMount[] }>;
+  addresses: Map<number, string[]>;
+  hints: Map<string, ContainerHint | null>;
+}
+
+/** A full scan as the state updates patch, its processes in pid order. */
+export function stateOf(scan: RawScan): ProcState {
+  const state: ProcState = { processes: new Map(), mounts: new Map(), addresses: new Map(), hints: new Map() };
+  for (const p of [...scan.processes].sort((a, b) => a.pid - b.pid)) state.processes.set(p.pid, p);
+  merge(state, scan);
+  return state;
+}
+
+/** Puts what SCAN read of mount tables, addresses and cgroups into STATE (not its processes), over what was there. */
+export function merge(state: ProcState, scan: RawScan): void {
+  for (const [mntns, pid, mounts] of scan.mounts) state.mounts.set(mntns, { pid, mounts });
+  for (const [netns, addresses] of scan.addresses) state.addresses.set(netns, addresses);
+  for (const [set, hint] of scan.hints) state.hints.set(set, hint);
+}
+
+/**
+ * Processes that share these namespaces are one container's (or the host's):
+ * one cgroup file, read for the first of them, speaks for all.
+ */
+export function setOf(ns: RawProcess['ns']): string {
+  return `${ns.mnt}/${ns.cgroup}/${ns.pid}/${ns.net}`;
+}
+
+/**
+ * Reads PIDS, and the mount tables and cgroups of the namespaces they are in,
+ * each once, and only those KNOWN (the state an update patches) lacks.
+ */
+export function scanProcesses(pids: number[], cache: ScanCache, known?: ProcState): RawScan {
+  const reading = readProcesses(pids, cache, known);
+  for (;;) {
+    const step = reading.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** scanProcesses a process a step, so that a caller can share its thread between steps. */
+export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcState): Generator<void, RawScan> {
+  const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
+  const seenNet = new Set<number>();
+  const seenMntns = new Set<number>();
+  const seenSets = new Set<string>();
+  const fds = { left: FDS_PER_SCAN };
+  for (const pid of pids) {
+    yield;
+    const p = readProcess(pid, fds, cache);
+    if (!p) continue;
+    const set = setOf(p.ns);
+    if (!seenSets.has(set) && !known?.hints.has(set)) {
+      const cgroup = readFileCapped(`/proc/${pid}/cgroup`);
+      if (cgroup !== undefined) {
+        seenSets.add(set);
+        scan.hints.push([set, containerFromCgroup(cgroup) ?? null]);
+      }
+    }
+    const mntns = p.ns.mnt;
+    if (mntns !== undefined && !seenMntns.has(mntns) && !known?.mounts.has(mntns)) {
+      const info = readFileCapped(`/proc/${pid}/mountinfo`);
+      if (info !== undefined) {
+        seenMntns.add(mntns);
+        scan.mounts.push([mntns, pid, parseNsfsMounts(info)]);
+      }
+    }
+    const netns = p.ns.net;
+    if (netns !== undefined && !seenNet.has(netns)) {
+      seenNet.add(netns);
+      scan.addresses.push([netns, netAddresses(pid)]);
+    }
+    scan.processes.push(p);
+  }
+  return scan;
+}
+
+/** Enough of a command line to show; any process may make its own megabytes long. */
+const MAX_CMDLINE = 4096;
+
+function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess | undefined {
+  const base = `/proc/${pid}`;
+  const text = readFileCapped(`${base}/stat`, 'latin1');
+  if (text === undefined) return undefined; // exited while we looked
+  const { comm, state, ppid, flags, starttime, argStart } = parseStat(text);
+  // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
+  if (state === 'Z') return undefined;
+  const kernel = (flags & PF_KTHREAD) !== 0;
+  const thread = kernel ? cache.kernelThreads.get(pid) : undefined;
+  if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: [], uid: 0, ns: thread.ns, nsfds: [] };
+  const st = statSync(base, { throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  const uid = st.uid;
+  const cacheKey = `${starttime}/${argStart}/${comm}`;
+  let ns: Partial<Record<NsType, number>> = {};
+  for (const type of NSTYPES) {
+    const link = readNsLink(`${base}/ns/${type}`);
+    if (link) ns[type] = link[1];
+  }
+  if (Object.keys(ns).length === 0) return undefined; // no link readable: a zombie, or gone
+  ns = cache.intern(ns);
+  if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
+  let cached = cache.cmdlines.get(pid);
+  if (cached?.key !== cacheKey) {
+    cached = { key: cacheKey, cmdline: readCmdline(base) };
+    cache.cmdlines.set(pid, cached);
+  }
+  const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: [] };
+  const pfc = readNsLink(`${base}/ns/pid_for_children`);
+  if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
+  const tfc = readNsLink(`${base}/ns/time_for_children`);
+  if (tfc && tfc[1] !== ns.time) p.timeForChildren = tfc[1];
+  readNsFds(p, base, fds);
+  return p;
+}
+
+function readCmdline(base: string): string[] {
+  const raw = readFileCapped(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
+  if (!raw) return [];
+  const args = raw.split('\0');
+  if (args[args.length - 1] === '') args.pop();
+  return args;
+}
+
+/**
+ * Anyone can open a million fds, in as many processes as they like, and
+ * anyone's processes are scanned; each fd costs a listing entry and a
+ * readlink (5 µs together here), so a million of them is seconds of nsxd's
+ * one thread at every full scan. A call of readProcesses (a full scan, an
+ * update) reads at most FDS_PER_PROCESS fds of a process, its lowest, and
+ * FDS_PER_SCAN in all (a third of a second here); once those are spent,
+ * FDS_ONCE_SPENT of each process after, so that whoever spent them does not
+ * hide every holder later in pid order. What is left is counted
+ * (RawProcess.fdsUnread) and the answer says so (Snapshot.cut). Many fds to
+ * one namespace are one entry.
+ */
+export const FDS_PER_PROCESS = 4096;
+const FDS_PER_SCAN = 65536;
+const FDS_ONCE_SPENT = 64;
+
+/** What is left of a call's FDS_PER_SCAN. */
+interface FdBudget {
+  left: number;
+}
+
+function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
+  const { names, unread } = fdNames(`${base}/fd`, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
+  fds.left -= names.length;
+  if (unread > 0) p.fdsUnread = unread;
+  const byNs = new Map<string, RawProcess['nsfds'][number]>();
+  for (const name of names) {
+    const link = readNsLink(`${base}/fd/${name}`);
+    if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
+    const fd = Number(name);
+    const key = `${link[0]}:${link[1]}`;
+    const seen = byNs.get(key);
+    if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
+    else {
+      seen[0] = Math.min(seen[0], fd);
+      seen[3]++;
+    }
+  }
+  p.nsfds = [...byNs.values()];
+}
+
+/**
+ * The names of a process's lowest MAX fds (the kernel lists them in order),
+ * and how many more it holds. Since Linux 6.2 the folder's size is its
+ * number of fds: within MAX it is listed in one call, four times cheaper
+ * than entry by entry, which is what a bigger folder gets, up to MAX, or an
+ * older kernel's (size 0), which says nothing of how many are left: past MAX,
+ * one more entry read says there is at least one.
+ */
+function fdNames(dir: string, max: number): { names: string[]; unread: number } {
+  try {
+    const size = statSync(dir).size;
+    if (size > 0 && size <= max) {
+      const names = readdirSync(dir);
+      // fds opened between the stat and the listing
+      return names.length <= max ? { names, unread: 0 } : { names: names.slice(0, max), unread: names.length - max };
+    }
+    const names: string[] = [];
+    const d = opendirSync(dir, { bufferSize: Math.min(1024, max + 1) });
+    try {
+      for (let entry; names.length < max && (entry = d.readSync()) !== null;) names.push(entry.name);
+      const more = names.length === max && d.readSync() !== null;
+      return { names, unread: !more ? 0 : size > 0 ? Math.max(1, size - max) : 1 };
+    } finally {
+      d.closeSync();
+    }
+  } catch {
+    return { names: [], unread: 0 }; // the process exited while we looked
+  }
+}

@@ -1,0 +1,77 @@
+// What one scan keeps for the next, owned by the Scanner and handed to the
+// reads and the model builder it runs: each piece saves a scan of a busy host
+// work it did last time, and each must be dropped for processes and
+// namespaces that are gone, as a full scan starts (forget) or as the model is
+// built (lineages), before a pid or an inode is reused for another. (procfs's
+// read buffer and nsfs's device number stay where they are: neither holds
+// anything of a process or a namespace, so there is nothing to forget.)
+import type { NsType, Process } from '../../common/protocol';
+import { NSTYPES } from '../../common/protocol';
+import type { RawProcess } from './processes';
+
+/**
+ * A namespace's owner, parent and owner uid are fixed for its life, so they are
+ * asked once per namespace and kept while it exists (a freed inode is dropped
+ * at the next scan, before it can be reused for another namespace). Kept by
+ * inode with the type: the kernel numbers namespaces of every type from one
+ * pool, so an inode may come back as another type.
+ */
+export interface Lineage {
+  type: NsType;
+  owner?: number;
+  parent?: number;
+  ownerUid?: number;
+}
+
+export class ScanCache {
+  /**
+   * cmdlines by pid, start time, comm and where the arguments start: reading
+   * another process's memory is the dearest read of a scan, and a cmdline
+   * changes with exec, which puts the arguments somewhere new (an exec of a
+   * program of the same name keeps comm).
+   */
+  readonly cmdlines = new Map<number, { key: string; cmdline: string[] }>();
+
+  /**
+   * Kernel threads by pid and start time. A kernel thread never joins another
+   * namespace and holds no fds, so after its first scan only its comm is read
+   * again (a kworker renames itself): a laptop has a few hundred of them, most
+   * of the processes a small host has.
+   */
+  readonly kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
+
+  /**
+   * One record for each combination of namespaces: processes that share all
+   * theirs (most of a host's; every process of a container) share it, and the
+   * model builder works out the namespaces of each record once. Made anew
+   * by each full scan (see forget).
+   */
+  private readonly interned = new Map<string, RawProcess['ns']>();
+
+  /**
+   * The Process each RawProcess became: a patched state hands the builder the
+   * same RawProcess for every process no event touched, and gets the same
+   * Process back, which the watcher's diff then passes over by identity.
+   */
+  readonly made = new WeakMap<RawProcess, Process>();
+
+  /** Lineages by inode (see Lineage): resolveHierarchy drops those of namespaces gone. */
+  readonly lineages = new Map<number, Lineage>();
+
+  /** The one record of these namespaces (see interned). */
+  intern(ns: RawProcess['ns']): RawProcess['ns'] {
+    const key = NSTYPES.map((type) => ns[type]).join(' ');
+    const known = this.interned.get(key);
+    if (known) return known;
+    this.interned.set(key, ns);
+    return ns;
+  }
+
+  /** As a full scan of ALIVE (every pid /proc lists) starts: drops what is held for any other process. */
+  forget(alive: number[]): void {
+    const live = new Set(alive);
+    for (const cache of [this.cmdlines, this.kernelThreads])
+      for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
+    this.interned.clear(); // the scan makes them anew, and the updates after it use its
+  }
+}
