@@ -102,6 +102,18 @@ function buildNative() {
     chmodSync(`dist/${name}.new`, 0o755);
     renameSync(`dist/${name}.new`, `dist/${name}`);
   }
+  buildNetHelper();
+}
+
+// nsx-net, nsxd's watcher of network namespaces: one program of several files (native/nsx-net*.c).
+function buildNetHelper() {
+  const sources = readdirSync('native')
+    .filter((f) => /^nsx-net(-[a-z]+)?\.c$/.test(f))
+    .map((f) => `native/${f}`);
+  const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong'];
+  execFileSync('cc', [...flags, '-fPIE', '-pie', '-o', 'dist/nsx-net.new', ...sources], { stdio: 'inherit' });
+  chmodSync('dist/nsx-net.new', 0o755);
+  renameSync('dist/nsx-net.new', 'dist/nsx-net');
 }
 
 const common = {
