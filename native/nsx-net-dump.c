@@ -24,7 +24,7 @@ static unsigned seq_next = 1;
 
 static int nl_socket(unsigned groups)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = groups};
 	int one = 1, fd;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (groups ? SOCK_NONBLOCK : 0), NETLINK_ROUTE);
@@ -47,18 +47,16 @@ int nl_open_dump(void)
 
 int nl_open_events(void)
 {
-	return nl_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-			 RTMGRP_IPV6_ROUTE);
+	return nl_socket(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE);
 }
 
 static int nl_send(int sock, struct nlmsghdr *h)
 {
-	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK};
 	ssize_t n;
 
 	h->nlmsg_seq = seq_next++;
-	do
-		n = sendto(sock, h, h->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to));
+	do n = sendto(sock, h, h->nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to));
 	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)h->nlmsg_len ? 0 : -1;
 }
@@ -146,7 +144,6 @@ struct counts {
 	unsigned n, cut;
 };
 
-
 static void each_addr(struct nlmsghdr *h, void *vctx)
 {
 	struct counts *c = vctx;
@@ -173,8 +170,10 @@ static void route_addr(struct jbuf *b, const char *key, int family, struct rtatt
 
 	if (!a || RTA_PAYLOAD(a) < (family == AF_INET ? 4u : 16u)) return;
 	if (!inet_ntop(family, RTA_DATA(a), text, sizeof(text))) return;
-	if (plen >= 0) jb_fmt(b, ",\"%s\":\"%s/%d\"", key, text, plen);
-	else jb_fmt(b, ",\"%s\":\"%s\"", key, text);
+	if (plen >= 0)
+		jb_fmt(b, ",\"%s\":\"%s/%d\"", key, text, plen);
+	else
+		jb_fmt(b, ",\"%s\":\"%s\"", key, text);
 }
 
 static void each_route(struct nlmsghdr *h, void *vctx)
@@ -196,8 +195,10 @@ static void each_route(struct nlmsghdr *h, void *vctx)
 	jb_lit(c->out, c->n++ ? ",{" : "{");
 	jb_fmt(c->out, "\"family\":%d,\"type\":%d,\"scope\":%d,\"proto\":%d", r->rtm_family == AF_INET ? 4 : 6,
 	       r->rtm_type, r->rtm_scope, r->rtm_protocol);
-	if (tb[RTA_DST]) route_addr(c->out, "dst", r->rtm_family, tb[RTA_DST], r->rtm_dst_len);
-	else jb_lit(c->out, ",\"dst\":\"default\"");
+	if (tb[RTA_DST])
+		route_addr(c->out, "dst", r->rtm_family, tb[RTA_DST], r->rtm_dst_len);
+	else
+		jb_lit(c->out, ",\"dst\":\"default\"");
 	route_addr(c->out, "gateway", r->rtm_family, tb[RTA_GATEWAY], -1);
 	route_addr(c->out, "src", r->rtm_family, tb[RTA_PREFSRC], -1);
 	if (tb[RTA_OIF]) jb_fmt(c->out, ",\"dev\":%u", attr_u32(tb[RTA_OIF]));
@@ -309,10 +310,10 @@ static void each_nsid(struct nlmsghdr *h, void *vctx)
 
 int nl_dump_all(int sock, struct jbuf *out)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
-	struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
-	struct counts links = { out, 0, 0 }, addrs = { out, 0, 0 }, routes = { out, 0, 0 };
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	struct ifaddrmsg ifa = {.ifa_family = AF_UNSPEC};
+	struct rtmsg rtm = {.rtm_family = AF_UNSPEC};
+	struct counts links = {out, 0, 0}, addrs = {out, 0, 0}, routes = {out, 0, 0};
 
 	jb_lit(out, "\"links\":[");
 	if (nl_dump(sock, RTM_GETLINK, &ifi, sizeof(ifi), each_link, &links) < 0) return -1;

@@ -74,7 +74,7 @@ void jb_fmt(struct jbuf *b, const char *fmt, ...)
 void jb_str(struct jbuf *b, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 	size_t i;
 
 	jb_raw(b, "\"", 1);
@@ -82,7 +82,7 @@ void jb_str(struct jbuf *b, const unsigned char *s, size_t n)
 		unsigned char c = s[i];
 
 		if (c == '"' || c == '\\') {
-			char two[2] = { '\\', (char)c };
+			char two[2] = {'\\', (char)c};
 			jb_raw(b, two, 2);
 		} else if (c < 0x20 || c >= 0x7f) {
 			esc[4] = hex[c >> 4];

@@ -33,10 +33,10 @@
 
 #include "nsx-net.h"
 
-#define MAX_SLOTS 8192
-#define COALESCE_MS 50
+#define MAX_SLOTS    8192
+#define COALESCE_MS  50
 #define TUN_EVERY_MS 1000
-#define TUN_MAX_FDS 200000
+#define TUN_MAX_FDS  200000
 
 /*
  * A namespace watched: its two sockets alone. Its fd is closed once they are
@@ -47,7 +47,7 @@ struct slot {
 	unsigned id;
 	struct netns_socks s;
 	unsigned long ino;
-	long long due;	   /* when to dump again; 0: nothing pending */
+	long long due;	    /* when to dump again; 0: nothing pending */
 	long long earliest; /* not before: a big namespace's dumps are spaced by what they cost */
 	int has_tun;
 };
@@ -161,7 +161,8 @@ static void add(unsigned id, const char *path)
 	int i, fd;
 
 	if (find(id)) return emit_error(id, "already watched", EEXIST);
-	for (i = 0; i < MAX_SLOTS && slots[i]; i++);
+	for (i = 0; i < MAX_SLOTS && slots[i]; i++)
+		;
 	if (i == MAX_SLOTS) return emit_error(id, "too many namespaces", ENOSPC);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return emit_error(id, "cannot open the namespace", errno);
@@ -234,19 +235,14 @@ static void command(char *line)
 		}
 		break;
 	}
-	case 'D':
-		drop((unsigned)strtoul(rest, NULL, 10));
-		break;
-	case 'N':
-		nsids(rest);
-		break;
+	case 'D': drop((unsigned)strtoul(rest, NULL, 10)); break;
+	case 'N': nsids(rest); break;
 	case 'R': {
 		struct slot *s = find((unsigned)strtoul(rest, NULL, 10));
 		if (s) dump(s);
 		break;
 	}
-	default:
-		fprintf(stderr, "nsx-net: unknown command %c\n", line[0]);
+	default: fprintf(stderr, "nsx-net: unknown command %c\n", line[0]);
 	}
 }
 
@@ -269,7 +265,7 @@ static void tun_one(void *vctx, unsigned long ino, const char *name, int pid)
 
 static void tun_report(void)
 {
-	struct tun_ctx c = { .n = 0 };
+	struct tun_ctx c = {.n = 0};
 
 	tun_due = 0;
 	jb_init(&c.b, 1 << 20);
@@ -307,8 +303,7 @@ static void noted(struct slot *s)
 	char buf[8192];
 	ssize_t n;
 
-	do
-		n = recv(s->s.events, buf, sizeof(buf), MSG_DONTWAIT);
+	do n = recv(s->s.events, buf, sizeof(buf), MSG_DONTWAIT);
 	while (n > 0 || (n < 0 && (errno == EINTR || errno == ENOBUFS)));
 	if (!s->due) {
 		long long at = now_ms() + COALESCE_MS;
@@ -369,10 +364,10 @@ int main(void)
 	for (;;) {
 		int n = 1, r;
 
-		fds[0] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		fds[0] = (struct pollfd){.fd = 0, .events = POLLIN};
 		for (int i = 0; i < MAX_SLOTS; i++) {
 			if (!slots[i]) continue;
-			fds[n] = (struct pollfd){ .fd = slots[i]->s.events, .events = POLLIN };
+			fds[n] = (struct pollfd){.fd = slots[i]->s.events, .events = POLLIN};
 			of[n++] = slots[i];
 		}
 		r = poll(fds, (nfds_t)n, next_timeout());

@@ -28,10 +28,10 @@ void jb_fmt(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 
 void jb_str(struct jbuf *b, const unsigned char *s, size_t n);
 
 /* At most this many of each a namespace; the rest are counted in "cut". */
-#define NET_MAX_LINKS 512
-#define NET_MAX_ADDRS 1024
+#define NET_MAX_LINKS  512
+#define NET_MAX_ADDRS  1024
 #define NET_MAX_ROUTES 1024
-#define MAX_LINE (4u << 20)
+#define MAX_LINE       (4u << 20)
 
 /* One namespace's sockets: dumps and queries on dump, notifications on events. */
 struct netns_socks {

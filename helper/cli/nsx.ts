@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import { netCommand } from './net';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -45,6 +46,8 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
+  net [TARGET] [--json] [--dot]     every network namespace's interfaces, their state, addresses and where
+                                   each one's other end is (TARGET: host, a container, PID, net:INODE, a pin)
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
@@ -130,6 +133,7 @@ interface Invocation {
 const OPTIONS = {
   socket: { type: 'string' },
   json: { type: 'boolean' },
+  dot: { type: 'boolean' },
   rescan: { type: 'boolean' },
   type: { type: 'string', short: 't' },
   root: { type: 'boolean' },
@@ -245,6 +249,12 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       }),
     );
     process.stdout.write(`${unpinned(`${args[0]}/${args[1]}`, r)}\n`);
+    return 0;
+  },
+
+  async net({ args, values, withClient }) {
+    const text = await withClient((c) => netCommand(c.conn, args[0], { json: values.json, dot: values.dot }));
+    process.stdout.write(text);
     return 0;
   },
 

@@ -26,7 +26,9 @@ import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
 import { Supervisors } from './kernel/supervisors';
+import { NetWatch } from './discovery/netWatch';
 import { namespacesArea } from './requests/namespaces';
+import { netArea } from './requests/net';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
 import { DEFAULT_LIMITS, Server } from './rpc/server';
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      netArea(new NetWatch(scanner, watcher)),
     ],
   });
   rpc.attach(server);
