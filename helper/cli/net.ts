@@ -47,12 +47,12 @@ function row(list: NetList, labels: Map<number, string>, ns: NetNamespace, comm:
   ]);
 }
 
-/** Columns padded to the widest cell, every cell escaped. */
-export function netTable(list: NetList, snapshot: Snapshot): string {
+/** Columns padded to the widest cell, every cell escaped; other ends are looked up in CONTEXT (the list and more). */
+export function netTable(list: NetList, snapshot: Snapshot, context: NetList = list): string {
   const labels = netnsLabels(snapshot);
   const comms = new Map(snapshot.processes.map((p) => [p.pid, p.comm]));
   const rows = [['NAMESPACE', 'IFACE', 'KIND', 'STATE', 'ADDRESSES', 'OTHER END']];
-  for (const ns of list.namespaces) rows.push(...row(list, labels, ns, (pid) => comms.get(pid)));
+  for (const ns of list.namespaces) rows.push(...row(context, labels, ns, (pid) => comms.get(pid)));
   const cells = rows.map((r) => r.map(field));
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => [...r[i]].length)));
   const cuts = list.namespaces.filter((ns) => ns.cut);
@@ -110,5 +110,10 @@ export async function netCommand(
     const namespaces = list.namespaces.map((ns) => ({ label: labels.get(ns.inode) ?? `net:[${ns.inode}]`, ...ns }));
     return JSON.stringify({ namespaces }, null, 2) + '\n';
   }
-  return opts.dot ? netDot(list, snapshot) : netTable(list, snapshot);
+  if (opts.dot) return netDot(list, snapshot);
+  // One namespace's rows say what is at its other ends (a host veth's bridge): those namespaces are asked for too.
+  const others = new Set(list.namespaces.flatMap((ns) => ns.links.flatMap((l) => l.other?.netns ?? [])));
+  for (const ns of list.namespaces) others.delete(ns.inode);
+  const more = others.size ? await conn.sendRequest(ListNet, { inodes: [...others] }) : { namespaces: [] };
+  return netTable(list, snapshot, { namespaces: [...list.namespaces, ...more.namespaces] });
 }
