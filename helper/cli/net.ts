@@ -69,9 +69,9 @@ export function netTable(list: NetList, snapshot: Snapshot, context: NetList = l
   return lines.join('\n') + '\n';
 }
 
-/** A Graphviz string: every byte the kernel gave is escaped for a quoted id, control bytes as \\xNN. */
-function dotString(text: string): string {
-  return '"' + field(text).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+/** A Graphviz string of lines: every byte the kernel gave is escaped for a quoted id, control bytes as \\xNN. */
+function dotString(...lines: string[]): string {
+  return '"' + lines.map((t) => field(t).replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\\n') + '"';
 }
 
 export function netDot(list: NetList, snapshot: Snapshot): string {
@@ -84,8 +84,7 @@ export function netDot(list: NetList, snapshot: Snapshot): string {
       `  subgraph "cluster_${ns.inode}" {`,
       `    label=${dotString(labels.get(ns.inode) ?? `net:[${ns.inode}]`)};`,
     );
-    for (const l of ns.links)
-      out.push(`    ${node(ns.inode, l.index)} [label=${dotString(`${l.name}\n${kindWords(l)}`)}];`);
+    for (const l of ns.links) out.push(`    ${node(ns.inode, l.index)} [label=${dotString(l.name, kindWords(l))}];`);
     out.push('  }');
     for (const l of ns.links) {
       if (l.master) edges.add(`  ${node(ns.inode, l.index)} -- ${node(ns.inode, l.master.index)} [style=dashed];`);
