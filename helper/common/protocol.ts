@@ -7,6 +7,7 @@
 // fails a parse is an InvalidParams error, and nothing else is done.
 // No side spells a method name itself: each uses the constants here.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { NetNamespace } from './net';
 import * as parse from './parse';
 
 /** Bumped whenever a request or notification changes shape. */
@@ -359,6 +360,8 @@ export type DetailsParams = NsKey;
 export interface Details extends NsKey {
   /** Title and text sections, each a short table or listing read inside the namespace. */
   sections: { title: string; text: string }[];
+  /** For net: its interfaces, their other ends, addresses and routes (helper/common/net.ts). */
+  net?: NetNamespace;
 }
 /** client → nsxd */
 export const NamespaceDetails = new RequestType<DetailsParams, Details, void>('namespaces/details');

@@ -180,6 +180,7 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
   }
+  const net = new NetWatch(scanner, watcher);
   const rpc = new Server({
     group: values.group,
     policy,
@@ -187,10 +188,10 @@ async function main(): Promise<void> {
     version: VERSION,
     nstypes: KERNEL_NSTYPES,
     areas: [
-      namespacesArea(scanner, watcher),
+      namespacesArea(scanner, watcher, net),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
-      netArea(new NetWatch(scanner, watcher)),
+      netArea(net),
     ],
   });
   rpc.attach(server);

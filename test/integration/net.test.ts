@@ -121,6 +121,15 @@ describe('network wiring', () => {
     assert.equal(eb.adminUp, false);
   });
 
+  it('shows a net namespace’s interfaces, other ends and routes in Details, from the wiring', () => {
+    const r = nsx(daemon, ['details', `net:${inodeOf(a)}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /# interfaces, their addresses and other ends\nIFACE/);
+    assert.match(r.stdout, new RegExp(`eth0 +veth .*10\\.222\\.1\\.1/24.*↔ eth0 \\(${b}\\)`));
+    assert.match(r.stdout, /# routes, main table \(default gateway 10\.222\.1\.2\)\nDESTINATION/);
+    assert.ok(!r.stdout.includes('link-netnsid'), 'not ip’s text');
+  });
+
   it('names a bridge and its three ports, each port with its peer in the same namespace', () => {
     const list = netJson(daemon, br);
     assert.equal(list.length, 1);

@@ -13,7 +13,10 @@ export const MAX_OUTPUT = 256 * 1024;
 export type RunInside = (ns: Namespace, command: string[], cat?: boolean) => Promise<string>;
 const READ_DEADLINE_MS = 2000;
 
-export async function readDetails(ns: Namespace, runInside: RunInside): Promise<Details> {
+/** A net namespace's sections from the wiring nsxd keeps; undefined to fall back on ip's text. */
+export type NetSections = (ns: Namespace) => Promise<Pick<Details, 'sections' | 'net'> | undefined>;
+
+export async function readDetails(ns: Namespace, runInside: RunInside, net?: NetSections): Promise<Details> {
   const sections: Details['sections'] = [summary(ns)];
   const member = ns.pids[0];
   const fromMember = async (title: string, file: string) => {
@@ -31,10 +34,16 @@ export async function readDetails(ns: Namespace, runInside: RunInside): Promise<
     case 'uts':
       await catInside('hostname and NIS domain name', ['/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']);
       break;
-    case 'net':
+    case 'net': {
+      const wired = await net?.(ns).catch(() => undefined);
+      if (wired) {
+        sections.push(...wired.sections);
+        return { type: ns.type, inode: ns.inode, sections, ...(wired.net && { net: wired.net }) };
+      }
       await inside('interfaces and addresses (ip address)', ['ip', 'address']);
       await inside('routes (ip route)', ['ip', 'route']);
       break;
+    }
     case 'mnt':
       if (member !== undefined) await fromMember('mount table', 'mountinfo');
       else

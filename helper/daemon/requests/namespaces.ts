@@ -20,10 +20,12 @@ import {
 } from '../../common/protocol';
 import type { Area } from '../rpc/server';
 import type { Watcher } from '../discovery/watch';
+import { netDetails } from '../discovery/netDetails';
+import type { NetWatch } from '../discovery/netWatch';
 
 const MAX_DETAILS_AT_ONCE = 4;
 
-export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
+export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatch): Area {
   return (conn, _caller, onClose, outbox) => {
     conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
     conn.onRequest(PrintNamespaces, async (params) => {
@@ -76,7 +78,11 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
             ErrorCodes.NotFound,
             `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`,
           );
-        return await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
+        return await readDetails(
+          found.ns,
+          (ns, command, cat) => runInside(found.model, ns, command, cat),
+          net && ((ns) => netDetails(net, ns, found.model)),
+        );
       } finally {
         reading--;
       }
