@@ -7,6 +7,7 @@ import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
 import { Model } from './model';
+import { NetModel } from './netModel';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -30,6 +31,8 @@ export function activate(extension: vscode.ExtensionContext): Api {
   const filter = new Filter();
   const pages = new Pages();
   const namespaces = new NamespacesProvider(model, filter, pages);
+  const net = new NetModel(connection);
+  namespaces.net = net;
   const processes = new ProcessesProvider(model, filter, pages);
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
     treeDataProvider: namespaces,
@@ -71,6 +74,8 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    net,
+    net.onDidChange(() => namespaces.redraw()),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => {

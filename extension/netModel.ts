@@ -1,0 +1,69 @@
+// The extension's copy of every network namespace's wiring: asked for with
+// net/subscribe the first time a view shows interfaces, then kept by
+// net/changed until the connection ends; redraws coalesced like the model's.
+import * as vscode from 'vscode';
+import { applyNetChange, NetChangedNotification, NetList, NetNamespace, SubscribeNet } from '../helper/common/net';
+import type { Connection } from './connection';
+
+const MIN_REDRAW_MS = 250;
+
+export class NetModel implements vscode.Disposable {
+  private list: NetList | undefined;
+  private subscribing = false;
+  private pending: NodeJS.Timeout | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.onDidChangeEmitter.event;
+
+  constructor(private readonly connection: Connection) {
+    this.disposables.push(
+      connection.onDidConnect((client) => {
+        client.onNotification(NetChangedNotification, (change) => {
+          if (!this.list) return;
+          this.list = applyNetChange(this.list, change);
+          this.changed();
+        });
+        this.list = undefined;
+        this.subscribing = false;
+      }),
+      connection.onDidDisconnect(() => {
+        this.list = undefined;
+        this.subscribing = false;
+      }),
+    );
+  }
+
+  /** The whole list, or undefined while it is first asked for (a redraw follows when it lands). */
+  current(): NetList | undefined {
+    if (!this.list) void this.subscribe();
+    return this.list;
+  }
+
+  namespace(inode: number): NetNamespace | undefined {
+    return this.current()?.namespaces.find((ns) => ns.inode === inode);
+  }
+
+  private async subscribe(): Promise<void> {
+    if (this.subscribing || !this.connection.connected) return;
+    this.subscribing = true;
+    try {
+      this.list = await this.connection.require().sendRequest(SubscribeNet);
+      this.changed();
+    } catch {
+      this.subscribing = false; // asked again at the next redraw
+    }
+  }
+
+  private changed(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.onDidChangeEmitter.fire();
+    }, MIN_REDRAW_MS);
+  }
+
+  dispose(): void {
+    clearTimeout(this.pending);
+    for (const d of this.disposables) d.dispose();
+    this.onDidChangeEmitter.dispose();
+  }
+}
