@@ -18,7 +18,7 @@
 
 #include "nsx-net.h"
 
-#define RECV_BUF 65536
+#define RECV_BUF (256 * 1024)
 
 static unsigned seq_next = 1;
 

@@ -24,6 +24,8 @@ const SETTLE_MS = 5000;
 /** Changes that come together (a veth's two ends, its addresses) go out as one. */
 const RECOMPUTE_MS = 10;
 const RESTART_MS = 1000;
+/** nsxd's own fds to namespaces, opened and not yet taken by nsx-net: at most this many at once. */
+const MAX_HANDING = 64;
 /** More network namespaces than this are listed with an error, not watched. */
 export const MAX_WATCHED = 4096;
 
@@ -57,6 +59,9 @@ export class NetWatch {
   private modelListener: ((change: NamespacesChanged) => void) | undefined;
   private readonly netInodes = new Set<number>();
   private syncing: Promise<void> = Promise.resolve();
+  /** How many of nsxd's fds nsx-net has not answered for yet, and who waits for one to be answered. */
+  private handing = 0;
+  private handed: (() => void)[] = [];
 
   constructor(
     private readonly scanner: Scanner,
@@ -132,7 +137,10 @@ export class NetWatch {
         this.states.set(id, { ...empty(id, inode), error: `not watched: more than ${MAX_WATCHED} network namespaces` });
         continue;
       }
+      while (this.handing >= MAX_HANDING && this.helper.running) await new Promise<void>((ok) => this.handed.push(ok));
+      if (!this.netInodes.has(inode) || this.byInode.get(inode) !== id) continue;
       const fd = openNamespace(model, { type: 'net', inode });
+      if (fd !== undefined) this.handing++;
       this.tracked.set(id, { inode, fd });
       if (fd === undefined) this.states.set(id, { ...empty(id, inode), error: 'gone before it could be read' });
       else this.helper.send(`A ${id} /proc/${process.pid}/fd/${fd}`);
@@ -144,7 +152,7 @@ export class NetWatch {
     const t = this.tracked.get(id);
     if (!t) return;
     if (tell) this.helper.send(`D ${id}`);
-    closeFd(t);
+    this.closeFd(t);
     this.tracked.delete(id);
     this.states.delete(id);
     this.byInode.delete(t.inode);
@@ -160,7 +168,7 @@ export class NetWatch {
     const raw = decodeNet(line);
     const t = raw && this.tracked.get(raw.id);
     if (!raw || !t) return;
-    closeFd(t);
+    this.closeFd(t);
     if (!raw.error && raw.inode !== t.inode) raw.error = 'nsx-net opened another namespace than nsxd asked for';
     raw.inode = t.inode;
     this.states.set(raw.id, raw);
@@ -257,7 +265,20 @@ export class NetWatch {
     for (const id of [...this.tracked.keys()]) this.forget(id, false);
     this.asking.clear();
     this.tun = new Map();
+    for (const wake of this.handed.splice(0)) wake();
     for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private closeFd(t: Tracked): void {
+    if (t.fd === undefined) return;
+    try {
+      closeSync(t.fd);
+    } catch {
+      // already closed
+    }
+    t.fd = undefined;
+    this.handing--;
+    this.handed.shift()?.();
   }
 
   private helperExited(): void {
@@ -272,14 +293,4 @@ export class NetWatch {
 
 function empty(id: number, inode: number): RawNet {
   return { id, inode, links: [], addrs: [], routes: [] };
-}
-
-function closeFd(t: Tracked): void {
-  if (t.fd === undefined) return;
-  try {
-    closeSync(t.fd);
-  } catch {
-    // already closed
-  }
-  t.fd = undefined;
 }
