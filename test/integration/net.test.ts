@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { NetChanged, NetChangedNotification, NetLink, NetNamespace, SubscribeNet } from '../../helper/common/net';
+import {
+  NetChanged,
+  NetChangedNotification,
+  NetLink,
+  NetNamespace,
+  SubscribeNet,
+  UnsubscribeNet,
+} from '../../helper/common/net';
 import { Engine, podman } from '../engines';
 import { createUser, Daemon, nsInode, nsx, startDaemon, waitFor } from '../support';
 
@@ -231,6 +238,8 @@ describe('network wiring', () => {
       const late = netns('late');
       await waitFor(() => changes.some((c) => c.changed.some((n) => n.inode === inodeOf(late))), 40_000);
     } finally {
+      // Nothing in flight at close: vscode-jsonrpc's reader re-arms a timer forever for a half-read message.
+      await client.conn.sendRequest(UnsubscribeNet).catch(() => undefined);
       client.close();
     }
   });
@@ -244,7 +253,7 @@ describe('network wiring', () => {
     const list = netJson(daemon);
     for (let i = 0; i < MANY; i++) {
       const h = link(list, hub, `h${i}`);
-      assert.equal(h.other?.netns, inodeOf(`${tag}m${i}`), `h${i}`);
+      assert.equal(h.other?.netns, inodeOf(`${tag}m${i}`), `h${i}: ${JSON.stringify(h)}\n${daemon.log().slice(-2000)}`);
       assert.equal(link(list, `${tag}m${i}`, 'eth0').other?.name, `h${i}`);
     }
     const text = nsx(daemon, ['net', hub]).stdout;

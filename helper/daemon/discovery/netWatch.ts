@@ -24,6 +24,8 @@ const SETTLE_MS = 5000;
 /** Changes that come together (a veth's two ends, its addresses) go out as one. */
 const RECOMPUTE_MS = 10;
 const RESTART_MS = 1000;
+/** A namespace nothing nsxd could open held: tried again after this long. */
+const RETRY_OPEN_MS = 30_000;
 /** nsxd's own fds to namespaces, opened and not yet taken by nsx-net: at most this many at once. */
 const MAX_HANDING = 64;
 /** More network namespaces than this are listed with an error, not watched. */
@@ -58,6 +60,7 @@ export class NetWatch {
   private restart: NodeJS.Timeout | undefined;
   private modelListener: ((change: NamespacesChanged) => void) | undefined;
   private readonly netInodes = new Set<number>();
+  private readonly unopened = new Map<number, number>();
   private syncing: Promise<void> = Promise.resolve();
   /** How many of nsxd's fds nsx-net has not answered for yet, and who waits for one to be answered. */
   private handing = 0;
@@ -121,7 +124,10 @@ export class NetWatch {
 
   private async syncNow(): Promise<void> {
     for (const [inode, id] of this.byInode) if (!this.netInodes.has(inode)) this.forget(id, true);
-    const added = [...this.netInodes].filter((inode) => !this.byInode.has(inode));
+    const now = Date.now();
+    for (const [inode, at] of this.unopened)
+      if (now - at > RETRY_OPEN_MS || !this.netInodes.has(inode)) this.unopened.delete(inode);
+    const added = [...this.netInodes].filter((inode) => !this.byInode.has(inode) && !this.unopened.has(inode));
     if (added.length === 0) {
       this.schedule();
       return;
@@ -139,11 +145,19 @@ export class NetWatch {
       }
       while (this.handing >= MAX_HANDING && this.helper.running) await new Promise<void>((ok) => this.handed.push(ok));
       if (!this.netInodes.has(inode) || this.byInode.get(inode) !== id) continue;
-      const fd = openNamespace(model, { type: 'net', inode });
-      if (fd !== undefined) this.handing++;
+      const key = { type: 'net' as const, inode };
+      // What held it when the model saw it (the process that made it) may be gone, and a mount hold it now: a fresh scan finds that.
+      const fd = openNamespace(model, key) ?? (await this.scanner.find(key, (_ns, m) => openNamespace(m, key), 0));
+      if (fd === undefined || this.byInode.get(inode) !== id) {
+        if (fd !== undefined) closeSync(fd);
+        // Not watched: a sync RETRY_OPEN_MS later tries again (a fresh scan each time would cost the host's CPU).
+        if (this.byInode.get(inode) === id) this.byInode.delete(inode);
+        this.unopened.set(inode, Date.now());
+        continue;
+      }
+      this.handing++;
       this.tracked.set(id, { inode, fd });
-      if (fd === undefined) this.states.set(id, { ...empty(id, inode), error: 'gone before it could be read' });
-      else this.helper.send(`A ${id} /proc/${process.pid}/fd/${fd}`);
+      this.helper.send(`A ${id} /proc/${process.pid}/fd/${fd}`);
     }
     this.schedule();
   }
