@@ -130,7 +130,7 @@ export async function benchNet(row: Row): Promise<void> {
     );
     row(
       `memory with ${N} namespaces wired`,
-      `nsxd ${(rssKb(daemon.proc.pid!) / 1024).toFixed(0)} MiB`,
+      `${(rssKb(daemon.proc.pid!) / 1024).toFixed(0)} MiB`,
       `nsx-net ${(rssKb(helper) / 1024).toFixed(1)} MiB`,
       '-',
     );

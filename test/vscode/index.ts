@@ -2,6 +2,7 @@
 // host: mocha (bdd) over suite.ts, ending with the line `N passed, N failed`.
 import Mocha from 'mocha';
 import { defineSuite } from './suite';
+import { defineNetSuite } from './net';
 
 export function run(): Promise<void> {
   // NSX_GREP runs only the tests whose titles match it (while working on one).
@@ -15,6 +16,7 @@ export function run(): Promise<void> {
   // The tests are bundled with this file: give them mocha's globals, then define them.
   mocha.suite.emit('pre-require', globalThis, 'suite.ts', mocha);
   defineSuite();
+  defineNetSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};
