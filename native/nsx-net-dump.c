@@ -121,6 +121,13 @@ static unsigned attr_u32(struct rtattr *a)
 	return v;
 }
 
+static unsigned attr_u16(struct rtattr *a)
+{
+	unsigned short v = 0;
+	if (a && RTA_PAYLOAD(a) >= 2) memcpy(&v, RTA_DATA(a), 2);
+	return v;
+}
+
 static int attr_s32(struct rtattr *a, int dflt)
 {
 	int v = dflt;
@@ -241,11 +248,9 @@ static void link_info(struct jbuf *b, struct rtattr *info)
 	if (!strcmp(kind, "macvlan") || !strcmp(kind, "macvtap")) {
 		if (d[IFLA_MACVLAN_MODE]) jb_fmt(b, ",\"mode\":%u", attr_u32(d[IFLA_MACVLAN_MODE]));
 	} else if (!strcmp(kind, "ipvlan") || !strcmp(kind, "ipvtap")) {
-		if (d[IFLA_IPVLAN_MODE] && RTA_PAYLOAD(d[IFLA_IPVLAN_MODE]) >= 2)
-			jb_fmt(b, ",\"mode\":%u", *(unsigned short *)RTA_DATA(d[IFLA_IPVLAN_MODE]));
+		if (d[IFLA_IPVLAN_MODE]) jb_fmt(b, ",\"mode\":%u", attr_u16(d[IFLA_IPVLAN_MODE]));
 	} else if (!strcmp(kind, "vlan")) {
-		if (d[IFLA_VLAN_ID] && RTA_PAYLOAD(d[IFLA_VLAN_ID]) >= 2)
-			jb_fmt(b, ",\"vlan\":%u", *(unsigned short *)RTA_DATA(d[IFLA_VLAN_ID]));
+		if (d[IFLA_VLAN_ID]) jb_fmt(b, ",\"vlan\":%u", attr_u16(d[IFLA_VLAN_ID]));
 	} else if (!strcmp(kind, "vxlan")) {
 		if (d[IFLA_VXLAN_ID]) jb_fmt(b, ",\"vni\":%u", attr_u32(d[IFLA_VXLAN_ID]));
 		if (d[IFLA_VXLAN_LINK]) jb_fmt(b, ",\"underlay\":%u", attr_u32(d[IFLA_VXLAN_LINK]));

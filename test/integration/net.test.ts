@@ -58,6 +58,7 @@ describe('network wiring', () => {
   let holder: ChildProcess | undefined;
   let hasVlan = false;
   let hasVxlan = false;
+  let hasIpvlan = false;
   let pm: Engine | string = 'not tried';
   const web = `${tag}web`;
 
@@ -78,6 +79,7 @@ describe('network wiring', () => {
     hasVlan = tryIp('-n', lan, 'link', 'add', 'link', 'v0', 'name', 'v0.10', 'type', 'vlan', 'id', '10');
     ip('-n', lan, 'link', 'add', 'link', 'v0', 'name', 'mvx', 'type', 'macvlan', 'mode', 'private');
     ip('-n', lan, 'link', 'set', 'dev', 'mvx', 'netns', away);
+    hasIpvlan = tryIp('-n', lan, 'link', 'add', 'link', 'v1', 'name', 'ipv0', 'type', 'ipvlan', 'mode', 'l3');
     hasVxlan = tryIp(
       '-n',
       lan,
@@ -173,6 +175,12 @@ describe('network wiring', () => {
       assert.equal(vx.other?.relation, 'underlay');
       assert.equal(vx.other?.name, 'v0');
     } else t.diagnostic('this kernel has no vxlan link type: not checked');
+    if (hasIpvlan) {
+      const ipv = link(list, lan, 'ipv0');
+      assert.equal(ipv.kind, 'ipvlan');
+      assert.equal(ipv.mode, 'l3');
+      assert.equal(ipv.other?.name, 'v1');
+    } else t.diagnostic('this kernel has no ipvlan link type: not checked');
     const moved = link(list, away, 'mvx');
     assert.equal(moved.mode, 'private');
     assert.deepEqual(moved.other, {

@@ -5,10 +5,26 @@
 import { ListNet, NetChangedNotification, parseNetList, SubscribeNet, UnsubscribeNet } from '../../common/net';
 import type { NetListener, NetWatch } from '../discovery/netWatch';
 import type { Area } from '../rpc/server';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import { ErrorCodes } from '../../common/protocol';
+
+const MAX_LISTS_AT_ONCE = 2;
 
 export function netArea(net: NetWatch): Area {
   return (conn, _caller, onClose, outbox) => {
-    conn.onRequest(ListNet, (params) => net.list(parseNetList(params).inodes));
+    // Each answer is every namespace's wiring (a megabyte at 500): a few at a time per connection.
+    let listing = 0;
+    conn.onRequest(ListNet, async (params) => {
+      const { inodes } = parseNetList(params);
+      if (listing >= MAX_LISTS_AT_ONCE)
+        throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${MAX_LISTS_AT_ONCE} net/list requests at a time`);
+      listing++;
+      try {
+        return await net.list(inodes);
+      } finally {
+        listing--;
+      }
+    });
 
     let listener: NetListener | undefined;
     const unsubscribe = () => {
