@@ -219,6 +219,10 @@ describe('network wiring', () => {
     const text = nsx(daemon, ['net', b]).stdout;
     assert.ok(!text.includes('\x1b'), 'no escape byte reaches the terminal');
     assert.ok(text.includes('q"\\\\x1b[31mz') || text.includes('q"\\x1b[31mz'), text);
+    // A name that is not UTF-8: shown with U+FFFD, its bytes exact in nameHex.
+    execFileSync('bash', ['-c', `ip -n ${b} link add name $'bad\\xff' type veth peer name fine`]);
+    const bad = netJson(daemon, b)[0].links.find((x) => x.nameHex === '626164ff');
+    assert.equal(bad?.name, 'bad\ufffd');
     const dot = nsx(daemon, ['net', b, '--dot']).stdout;
     assert.ok(!dot.includes('\x1b'));
     assert.match(dot, /^graph nsx_net \{/);
@@ -250,6 +254,16 @@ describe('network wiring', () => {
       await client.conn.sendRequest(UnsubscribeNet).catch(() => undefined);
       client.close();
     }
+  });
+
+  it('lets every namespace go once no one is subscribed and a client died', async () => {
+    const client = await daemon.client();
+    await client.conn.sendRequest(SubscribeNet);
+    const helper = () => spawnSync('pgrep', ['-P', String(daemon.proc.pid), '-x', 'nsx-net']).status === 0;
+    assert.ok(helper(), 'nsx-net runs while someone subscribes');
+    // The client dies without unsubscribing.
+    client.close();
+    await waitFor(() => !helper(), 15_000, 'nsx-net to end, and with it every socket it held');
   });
 
   it(`wires ${MANY} namespaces, each to a hub`, () => {
