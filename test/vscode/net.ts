@@ -63,16 +63,18 @@ export function defineNetSuite(): void {
         await api.model.refresh();
         return interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
       });
-      assert.match(String(eth0.description), /^veth {2}up {2}10\.223\.0\.1\/24 {2}↔ eth0 \(n22vsb\)$/);
+      assert.match(String(eth0.description), /^veth {2}no-carrier {2}10\.223\.0\.1\/24 {2}↔ eth0 \(n22vsb\)$/);
       const other = interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0');
       assert.match(String(other?.description), /↔ eth0 \(n22vsa\)/);
     });
 
     it('follows a change of a link', async () => {
       execFileSync('ip', ['-n', B, 'link', 'set', 'dev', 'eth0', 'up']);
-      await until('eth0 of n22vsb up in the view', () =>
-        /^veth {2}up/.test(String(interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0')?.description)),
-      );
+      await until('eth0 of n22vsb up in the view, and its peer with a carrier', () => {
+        const mine = interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0');
+        const peer = interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+        return /^veth {2}up/.test(String(mine?.description)) && /^veth {2}up/.test(String(peer?.description));
+      });
     });
   });
 }
