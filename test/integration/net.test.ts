@@ -14,7 +14,7 @@ import {
   SubscribeNet,
   UnsubscribeNet,
 } from '../../helper/common/net';
-import { Engine, podman } from '../engines';
+import { docker, Engine, podman } from '../engines';
 import { createUser, Daemon, nsInode, nsx, startDaemon, waitFor } from '../support';
 
 const tag = `n22${process.pid % 1000}`;
@@ -60,7 +60,9 @@ describe('network wiring', () => {
   let hasVxlan = false;
   let hasIpvlan = false;
   let pm: Engine | string = 'not tried';
+  let dk: Engine | string = 'not tried';
   const web = `${tag}web`;
+  const db = `${tag}db`;
 
   before(async () => {
     [a, b, br, lan, away, tun] = ['a', 'b', 'br', 'lan', 'away', 'tun'].map(netns);
@@ -101,15 +103,21 @@ describe('network wiring', () => {
     await new Promise((ok) => holder!.stdout!.once('data', ok));
     pm = await podman();
     if (typeof pm !== 'string') pm.run(web, []);
+    dk = await docker();
+    if (typeof dk !== 'string') dk.run(db, []);
     daemon = await startDaemon();
   });
 
   after(async () => {
     holder?.kill('SIGKILL');
     await daemon?.destroy();
-    if (typeof pm !== 'string') {
-      pm.remove(web);
-      pm.stop();
+    for (const [e, name] of [
+      [pm, web],
+      [dk, db],
+    ] as const) {
+      if (typeof e === 'string') continue;
+      e.remove(name);
+      e.stop();
     }
     for (const name of made) spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   });
@@ -208,6 +216,17 @@ describe('network wiring', () => {
     assert.match(line ?? '', /veth +up +10\.\d+\.\d+\.\d+\/\d+.*↔ \S+ on \S+ \(host\)/, r.stdout);
     const host = nsx(daemon, ['net', 'host']).stdout;
     assert.match(host, new RegExp(`veth .*↔ eth0 \\(${web}\\)`), host);
+  });
+
+  it('prints a Docker container’s eth0 with its host veth on docker0', (t) => {
+    if (typeof dk === 'string') return t.skip(dk);
+    const r = nsx(daemon, ['net', db]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`${db} +eth0 +veth +up +172\\.\\d+\\.\\d+\\.\\d+/\\d+ +↔ veth\\w+ on docker0 \\(host\\)`),
+      r.stdout,
+    );
   });
 
   it('escapes a hostile interface name in nsx net and keeps its bytes in --json', () => {
