@@ -301,6 +301,16 @@ describe('network wiring', () => {
     assert.match(text, new RegExp(`h7 +veth +down +- +↔ eth0 \\(${tag}m7\\)`));
   });
 
+  it('caps a namespace at 512 links and says how many it left out', () => {
+    const big = netns('big');
+    const pairs = Array.from({ length: 300 }, (_, i) => `link add name a${i} type veth peer name b${i}\n`).join('');
+    execFileSync('ip', ['-n', big, '-batch', '-'], { input: pairs });
+    const [ns] = netJson(daemon, big);
+    assert.equal(ns.links.length, 512);
+    assert.deepEqual(ns.cut, { links: 601 - 512, addresses: 0, routes: 0 });
+    assert.match(nsx(daemon, ['net', big]).stdout, /89 links, 0 addresses and 0 routes not shown: over nsxd's limit/);
+  });
+
   it('refuses an outsider and serves a member', () => {
     const outsider = createUser();
     const member = createUser({ inGroup: true });
