@@ -267,7 +267,18 @@ describe('network wiring', () => {
       );
       // A namespace made now comes with the process events that hold it.
       const late = netns('late');
-      await waitFor(() => changes.some((c) => c.changed.some((n) => n.inode === inodeOf(late))), 40_000);
+      const lateInode = inodeOf(late);
+      await waitFor(() => changes.some((c) => c.changed.some((n) => n.inode === lateInode)), 40_000);
+      // Deleted, it is let go at once: its veth's other end (in a) goes with it, and it is reported gone.
+      ip('-n', late, 'link', 'add', 'name', 'gone0', 'type', 'veth', 'peer', 'name', 'lateveth', 'netns', a);
+      await waitFor(() => changes.some((c) => c.changed.some((n) => n.links.some((l) => l.name === 'lateveth'))));
+      ip('netns', 'del', late);
+      await waitFor(() => changes.some((c) => c.removed.includes(lateInode)), 10_000, 'the deleted namespace gone');
+      await waitFor(
+        () => spawnSync('ip', ['-n', a, 'link', 'show', 'dev', 'lateveth'], { stdio: 'ignore' }).status !== 0,
+        10_000,
+        'the veth end left in a to go with it',
+      );
     } finally {
       // Nothing in flight at close: vscode-jsonrpc's reader re-arms a timer forever for a half-read message.
       await client.conn.sendRequest(UnsubscribeNet).catch(() => undefined);

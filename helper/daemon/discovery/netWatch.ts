@@ -14,7 +14,7 @@ import { readNsLink } from './procfs';
 import type { Scanner } from './scanner';
 import { openNamespace } from './snapshot';
 import type { Watcher } from './watch';
-import { closeSync } from 'node:fs';
+import { closeSync, existsSync, FSWatcher, watch } from 'node:fs';
 
 export type NetListener = (change: NetChanged, bytes: number) => void;
 
@@ -24,6 +24,7 @@ const SETTLE_MS = 5000;
 /** Changes that come together (a veth's two ends, its addresses) go out as one. */
 const RECOMPUTE_MS = 10;
 const RESTART_MS = 1000;
+const NETNS_DIR = '/run/netns';
 /** A namespace nothing nsxd could open held: tried again after this long. */
 const RETRY_OPEN_MS = 30_000;
 /** nsxd's own fds to namespaces, opened and not yet taken by nsx-net: at most this many at once. */
@@ -61,6 +62,10 @@ export class NetWatch {
   private modelListener: ((change: NamespacesChanged) => void) | undefined;
   private readonly netInodes = new Set<number>();
   private readonly unopened = new Map<number, number>();
+  /** /run/netns while someone subscribes: an `ip netns del` sends no process event, and nsx-net's sockets would hold the namespace (and a veth's host end) until the next full scan. */
+  private netnsDir: FSWatcher | undefined;
+  private netnsPoke: NodeJS.Timeout | undefined;
+  private netnsPokedAt = 0;
   private syncing: Promise<void> = Promise.resolve();
   /** How many of nsxd's fds nsx-net has not answered for yet, and who waits for one to be answered. */
   private handing = 0;
@@ -92,6 +97,7 @@ export class NetWatch {
     this.listeners.add(listener);
     if (!this.modelListener) {
       const mine = (this.modelListener = (change: NamespacesChanged) => this.modelChanged(change));
+      this.watchNetnsDir();
       const snapshot = await this.watcher.subscribe(mine, 5000);
       if (this.modelListener === mine) {
         this.netInodes.clear();
@@ -105,7 +111,30 @@ export class NetWatch {
     if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
     if (this.modelListener) this.watcher.unsubscribe(this.modelListener);
     this.modelListener = undefined;
+    this.netnsDir?.close();
+    this.netnsDir = undefined;
+    clearTimeout(this.netnsPoke);
+    this.netnsPoke = undefined;
     this.lingerOn();
+  }
+
+  private watchNetnsDir(): void {
+    if (this.netnsDir || !existsSync(NETNS_DIR)) return;
+    try {
+      // A full scan 100 ms after a change there, at most one a second.
+      this.netnsDir = watch(NETNS_DIR, () => {
+        if (this.netnsPoke) return;
+        const wait = Math.max(100, this.netnsPokedAt + 1000 - Date.now());
+        this.netnsPoke = setTimeout(() => {
+          this.netnsPoke = undefined;
+          this.netnsPokedAt = Date.now();
+          this.watcher.poke();
+        }, wait);
+      });
+      this.netnsDir.on('error', () => undefined);
+    } catch {
+      // no inotify to be had: the full rescans find it
+    }
   }
 
   private modelChanged(change: NamespacesChanged): void {
