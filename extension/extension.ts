@@ -76,6 +76,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     documents,
     net,
     net.onDidChange(() => namespaces.redraw()),
+    namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible(visible)),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => {

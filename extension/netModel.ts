@@ -2,7 +2,14 @@
 // net/subscribe the first time a view shows interfaces, then kept by
 // net/changed until the connection ends; redraws coalesced like the model's.
 import * as vscode from 'vscode';
-import { applyNetChange, NetChangedNotification, NetList, NetNamespace, SubscribeNet } from '../helper/common/net';
+import {
+  applyNetChange,
+  NetChangedNotification,
+  NetList,
+  NetNamespace,
+  SubscribeNet,
+  UnsubscribeNet,
+} from '../helper/common/net';
 import type { Connection } from './connection';
 
 const MIN_REDRAW_MS = 250;
@@ -52,6 +59,17 @@ export class NetModel implements vscode.Disposable {
     } catch {
       this.subscribing = false; // asked again at the next redraw
     }
+  }
+
+  /** Hidden, the view needs no wiring: nsxd may let nsx-net, and every namespace it holds, go. */
+  setVisible(visible: boolean): void {
+    if (visible || (!this.list && !this.subscribing) || !this.connection.connected) return;
+    this.list = undefined;
+    this.subscribing = false;
+    void this.connection
+      .require()
+      .sendRequest(UnsubscribeNet)
+      .catch(() => undefined);
   }
 
   private changed(): void {
