@@ -17,6 +17,8 @@ const MIN_REDRAW_MS = 250;
 export class NetModel implements vscode.Disposable {
   private list: NetList | undefined;
   private subscribing = false;
+  /** Bumped whenever what a subscription in flight asked for no longer holds. */
+  private generation = 0;
   private pending: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
@@ -32,6 +34,7 @@ export class NetModel implements vscode.Disposable {
         });
         this.list = undefined;
         this.subscribing = false;
+        this.generation++;
       }),
       connection.onDidDisconnect(() => {
         this.list = undefined;
@@ -53,8 +56,11 @@ export class NetModel implements vscode.Disposable {
   private async subscribe(): Promise<void> {
     if (this.subscribing || !this.connection.connected) return;
     this.subscribing = true;
+    const generation = ++this.generation;
     try {
-      this.list = await this.connection.require().sendRequest(SubscribeNet);
+      const list = await this.connection.require().sendRequest(SubscribeNet);
+      if (generation !== this.generation) return; // hidden or reconnected meanwhile
+      this.list = list;
       this.changed();
     } catch {
       this.subscribing = false; // asked again at the next redraw
@@ -66,6 +72,7 @@ export class NetModel implements vscode.Disposable {
     if (visible || (!this.list && !this.subscribing) || !this.connection.connected) return;
     this.list = undefined;
     this.subscribing = false;
+    this.generation++;
     void this.connection
       .require()
       .sendRequest(UnsubscribeNet)
