@@ -7,6 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetChanged, NetChangedNotification, SubscribeNet, UnsubscribeNet } from '../../helper/common/net';
+import type { Client } from '../../helper/common/client';
 import { DIST, startDaemon, waitFor } from '../support';
 
 type Row = (what: string, ours: string, theirs: string, ratio: string) => void;
@@ -73,6 +74,27 @@ function nsxNet(socket: string): number {
   return ms(t0);
 }
 
+/** From `ip link set` to the subscriber's net/changed with the new MTU, 20 times. */
+async function changeLatency(client: Client, netns: string): Promise<number[]> {
+  const changes: { at: bigint; change: NetChanged }[] = [];
+  client.conn.onNotification(
+    NetChangedNotification,
+    (change) => void changes.push({ at: process.hrtime.bigint(), change }),
+  );
+  await client.conn.sendRequest(SubscribeNet);
+  const lat: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const mtu = 1300 + i;
+    const t0 = process.hrtime.bigint();
+    execFileSync('ip', ['-n', netns, 'link', 'set', 'dev', 'eth0', 'mtu', String(mtu)]);
+    const hit = await waitFor(() =>
+      changes.find((x) => x.change.changed.some((n) => n.links.some((l) => l.name === 'eth0' && l.mtu === mtu))),
+    );
+    lat.push(Number(hit.at - t0) / 1e6);
+  }
+  return lat;
+}
+
 export async function benchNet(row: Row): Promise<void> {
   console.log(`\nwiring ${N} network namespaces (a veth each to a hub)…`);
   const names = build();
@@ -101,22 +123,7 @@ export async function benchNet(row: Row): Promise<void> {
       `${(cold / c).toFixed(1)}× the floor`,
     );
     const client = await daemon.client();
-    const changes: { at: bigint; change: NetChanged }[] = [];
-    client.conn.onNotification(
-      NetChangedNotification,
-      (change) => void changes.push({ at: process.hrtime.bigint(), change }),
-    );
-    await client.conn.sendRequest(SubscribeNet);
-    const lat: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const mtu = 1300 + i;
-      const t0 = process.hrtime.bigint();
-      execFileSync('ip', ['-n', names[1], 'link', 'set', 'dev', 'eth0', 'mtu', String(mtu)]);
-      const hit = await waitFor(() =>
-        changes.find((x) => x.change.changed.some((n) => n.links.some((l) => l.name === 'eth0' && l.mtu === mtu))),
-      );
-      lat.push(Number(hit.at - t0) / 1e6);
-    }
+    const lat = await changeLatency(client, names[1]);
     row(
       'a link change to a subscriber (ip link set included)',
       `median ${median(lat).toFixed(0)} ms, p90 ${p90(lat).toFixed(0)} ms`,
