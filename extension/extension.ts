@@ -7,6 +7,7 @@ import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
 import { Model } from './model';
+import { NetModel } from './netModel';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -27,9 +28,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
     vscode.Uri.joinPath(extension.extensionUri, 'helper/daemon/systemd/install.sh').fsPath,
   );
   const model = new Model(connection);
+  const net = new NetModel(connection);
   const filter = new Filter();
   const pages = new Pages();
-  const { namespaces, processes, namespacesView, processesView } = createViews(model, filter, pages);
+  const { namespaces, processes, namespacesView, processesView } = createViews(model, net, filter, pages);
   const terminals = new TerminalSessions(connection, extension.workspaceState);
   const refresh = new RefreshManager(model, filter, connection, [
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
@@ -40,6 +42,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
   const parts = {
     connection,
     model,
+    net,
     filter,
     namespaces,
     processes,
@@ -64,9 +67,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
   return { ...ctx, nodes };
 }
 
-/** The two views: trees of the model, through the filter, a page at a time. */
-function createViews(model: Model, filter: Filter, pages: Pages) {
+/** The two views: trees of the model (a net namespace's interfaces from the wiring), through the filter, a page at a time. */
+function createViews(model: Model, net: NetModel, filter: Filter, pages: Pages) {
   const namespaces = new NamespacesProvider(model, filter, pages);
+  namespaces.net = net;
   const processes = new ProcessesProvider(model, filter, pages);
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
     treeDataProvider: namespaces,
@@ -79,9 +83,11 @@ function createViews(model: Model, filter: Filter, pages: Pages) {
   return { namespaces, processes, namespacesView, processesView };
 }
 
-/** What the extension follows: the socket setting, which terminal is active, a row selected. */
-function listen({ terminals, namespacesView, processesView }: Context): vscode.Disposable[] {
+/** What the extension follows: the socket setting, which terminal is active, a row selected, the wiring. */
+function listen({ terminals, net, namespaces, namespacesView, processesView }: Context): vscode.Disposable[] {
   return [
+    net.onDidChange(() => namespaces.redraw()),
+    namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible(visible)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);
     }),

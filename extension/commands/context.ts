@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { Connection } from '../connection';
 import type { Documents } from '../documents';
 import type { Model } from '../model';
+import type { NetModel } from '../netModel';
 import type { TerminalSessions } from '../terminal';
 import type { Filter } from '../tree/filter';
 import type { NamespacesProvider } from '../tree/namespacesView';
@@ -15,6 +16,7 @@ export interface Context {
   extension: vscode.ExtensionContext;
   connection: Connection;
   model: Model;
+  net: NetModel;
   filter: Filter;
   pages: Pages;
   namespaces: NamespacesProvider;

@@ -12,6 +12,8 @@ import type { Filter } from './filter';
 import { ContainerNode, EngineNode, GroupNode, HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
 import type { Pages } from './paging';
 import { NodeProvider } from './provider';
+import type { NetModel } from '../netModel';
+import { interfaceNodes } from './netNodes';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
 
@@ -22,6 +24,8 @@ function inOrder(list: Namespace[]): Namespace[] {
 
 export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
+  /** Where a net namespace's interfaces come from (set by extension.ts). */
+  net: NetModel | undefined;
 
   constructor(model: Model, filter: Filter, pages: Pages) {
     super(model, filter, pages);
@@ -74,6 +78,7 @@ export class NamespacesProvider extends NodeProvider {
 
   private hasChildren(ns: Namespace): boolean {
     if (this.grouping === 'hierarchy' && ns.type === 'user') return true;
+    if (ns.type === 'net' && this.net) return true;
     return ns.pids.length > 0 || ns.holders.length > 0;
   }
 
@@ -90,7 +95,8 @@ export class NamespacesProvider extends NodeProvider {
         );
       })
       .sort((a, b) => a - b);
-    return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
+    const links = ns.type === 'net' && this.net ? interfaceNodes(node, ns.inode, this.net, this.model) : [];
+    return [...links, ...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
   }
 
   /** The containers the filter lets through: by name, image, pod, project, hostname (or a namespace of theirs it shows). */

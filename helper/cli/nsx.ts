@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
+import { netCommand } from './net';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -48,6 +49,8 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pins [--json]
   capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] -w FILE|-
                                    packets in network namespaces, one pcapng (nsx capture -h)
+  net [TARGET] [--json] [--dot]     every network namespace's interfaces, their state, addresses and where
+                                   each one's other end is (TARGET: host, a container, PID, net:INODE, a pin)
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
@@ -133,6 +136,7 @@ interface Invocation {
 const OPTIONS = {
   socket: { type: 'string' },
   json: { type: 'boolean' },
+  dot: { type: 'boolean' },
   rescan: { type: 'boolean' },
   type: { type: 'string', short: 't' },
   root: { type: 'boolean' },
@@ -248,6 +252,12 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       }),
     );
     process.stdout.write(`${unpinned(`${args[0]}/${args[1]}`, r)}\n`);
+    return 0;
+  },
+
+  async net({ args, values, withClient }) {
+    const text = await withClient((c) => netCommand(c.conn, args[0], { json: values.json, dot: values.dot }));
+    process.stdout.write(text);
     return 0;
   },
 

@@ -27,8 +27,10 @@ import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
 import { SessionRegistry } from './kernel/sessionRegistry';
+import { NetWatch } from './discovery/netWatch';
 import { captureArea } from './requests/capture';
 import { namespacesArea } from './requests/namespaces';
+import { netArea } from './requests/net';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
 import { DEFAULT_LIMITS, Server } from './rpc/server';
@@ -226,6 +228,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
     if (owned) unlinkSync(options.socket);
     fail(`cannot prepare the sessions directory ${registry.dir}: ${(err as Error).message}`);
   }
+  const net = new NetWatch(scanner, watcher);
   const rpc = new Server({
     group: options.group,
     policy,
@@ -233,10 +236,11 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
     version: VERSION,
     nstypes: KERNEL_NSTYPES,
     areas: [
-      namespacesArea(scanner, watcher),
+      namespacesArea(scanner, watcher, net),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, options.sessionsPerUser),
       captureArea({ scanner, pins }),
+      netArea(net),
     ],
   });
   rpc.attach(server);

@@ -44,6 +44,7 @@ import {
   Unsubscribe,
 } from '../../helper/common/protocol';
 import { DIST, startDaemon, waitFor } from '../support';
+import { benchNet } from './net';
 
 /** Processes on the machine at each step of the discovery bench. */
 const SCALE = (process.env.NSX_BENCH_SCALE ?? '2000,7000,20000').split(',').map(Number);
@@ -442,6 +443,9 @@ function rawPtyKeystrokes(): number[] {
 }
 
 async function main(): Promise<void> {
+  // NSX_BENCH_ONLY=net: the network picture's figures alone (test/bench/net.ts).
+  await benchNet(row);
+  if (process.env.NSX_BENCH_ONLY === 'net') return printRows();
   execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
   const load = makeLoad();
   try {
@@ -475,6 +479,10 @@ async function main(): Promise<void> {
   } finally {
     load.stop();
   }
+  printRows();
+}
+
+function printRows(): void {
   console.log('\n| measure | nsxd | reference | ratio |\n|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }

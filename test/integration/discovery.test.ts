@@ -192,7 +192,7 @@ describe('discovery', () => {
       return r.stdout;
     };
     assert.match(details('uts'), /# hostname and NIS domain name\ndetails-host\n/);
-    assert.match(details('net'), /1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    assert.match(details('net'), /# interfaces, their addresses and other ends\nIFACE .*\nlo +loopback +up +65536 /);
     assert.match(details('user'), /# uid_map \(of pid \d+\)\n\s+0\s+0\s+1\n/);
     assert.match(details('pid'), new RegExp(`^\\s*${held.pid}: ${held.pid} → 1  sleep$`, 'm'));
     assert.match(details('mnt'), /# mount table/);

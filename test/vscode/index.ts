@@ -3,6 +3,7 @@
 import Mocha from 'mocha';
 import { defineCaptureSuite } from './capture';
 import { defineSuite } from './suite';
+import { defineNetSuite } from './net';
 
 export function run(): Promise<void> {
   // NSX_GREP runs only the tests whose titles match it (while working on one).
@@ -17,6 +18,7 @@ export function run(): Promise<void> {
   mocha.suite.emit('pre-require', globalThis, 'suite.ts', mocha);
   defineSuite();
   defineCaptureSuite();
+  defineNetSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};

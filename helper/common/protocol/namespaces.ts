@@ -3,6 +3,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import * as parse from '../parse';
 import { NsKey, NsType, parseNsKey, parseNsTypes } from './core';
 import type { Container, EngineApi, Namespace, Process, ScanCut, Snapshot } from './model';
+import type { NetNamespace } from '../net';
 
 export interface ListParams {
   /**
@@ -143,6 +144,8 @@ export type DetailsParams = NsKey;
 export interface Details extends NsKey {
   /** Title and text sections, each a short table or listing read inside the namespace. */
   sections: { title: string; text: string }[];
+  /** For net: its interfaces, their other ends, addresses and routes (helper/common/net.ts). */
+  net?: NetNamespace;
 }
 /** client → nsxd */
 export const NamespaceDetails = new RequestType<DetailsParams, Details, void>('namespaces/details');

@@ -13,64 +13,76 @@ export const MAX_OUTPUT = 256 * 1024;
 export type RunInside = (ns: Namespace, command: string[], cat?: boolean) => Promise<string>;
 const READ_DEADLINE_MS = 2000;
 
-export async function readDetails(ns: Namespace, runInside: RunInside): Promise<Details> {
+/** A net namespace's sections from the wiring nsxd keeps; undefined to fall back on ip's text. */
+export type NetSections = (ns: Namespace) => Promise<Pick<Details, 'sections' | 'net'> | undefined>;
+
+export async function readDetails(ns: Namespace, runInside: RunInside, net?: NetSections): Promise<Details> {
   const sections: Details['sections'] = [summary(ns)];
-  const member = ns.pids[0];
-  const fromMember = async (title: string, file: string) => {
-    if (member === undefined) return;
-    const text = await readForeign(`/proc/${member}/${file}`);
-    if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
-  };
-  const inside = async (title: string, command: string[]) => {
-    sections.push({ title, text: await runInside(ns, command) });
-  };
-  const catInside = async (title: string, files: string[]) => {
-    sections.push({ title, text: await runInside(ns, files, true) });
-  };
-  switch (ns.type) {
-    case 'uts':
-      await catInside('hostname and NIS domain name', ['/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']);
-      break;
-    case 'net':
-      await inside('interfaces and addresses (ip address)', ['ip', 'address']);
-      await inside('routes (ip route)', ['ip', 'route']);
-      break;
-    case 'mnt':
-      if (member !== undefined) await fromMember('mount table', 'mountinfo');
-      else
-        sections.push({
-          title: 'mount table',
-          text: 'No process is in this mount namespace; open a terminal in it to look around.',
-        });
-      break;
-    case 'user':
-      if (member !== undefined) {
-        await fromMember('uid_map', 'uid_map');
-        await fromMember('gid_map', 'gid_map');
-        await fromMember('setgroups', 'setgroups');
-      } else {
-        await catInside('uid_map and gid_map', ['/proc/self/uid_map', '/proc/self/gid_map']);
-      }
-      break;
-    case 'pid':
-      sections.push({ title: 'pid translations (host pid: NSpid, outermost first)', text: pidTranslations(ns) });
-      break;
-    case 'time':
-      if (member !== undefined) await fromMember('clock offsets (timens_offsets)', 'timens_offsets');
-      else await catInside('clock offsets (timens_offsets)', ['/proc/self/timens_offsets']);
-      break;
-    case 'cgroup':
-      await fromMember('cgroup of a member, seen from nsxd', 'cgroup');
-      await catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', [
-        '/proc/self/cgroup',
-      ]);
-      break;
-    case 'ipc':
-      await inside('System V IPC objects (ipcs)', ['ipcs']);
-      break;
+  if (ns.type === 'net') {
+    const wired = await net?.(ns).catch(() => undefined);
+    if (wired) {
+      sections.push(...wired.sections);
+      return { type: ns.type, inode: ns.inode, sections, ...(wired.net && { net: wired.net }) };
+    }
   }
+  await TYPE_SECTIONS[ns.type](readers(ns, runInside, sections), ns);
   return { type: ns.type, inode: ns.inode, sections };
 }
+
+/** The ways a section is read: a member's /proc file, a host tool run inside, files printed from inside. */
+interface Readers {
+  member: number | undefined;
+  fromMember(title: string, file: string): Promise<void>;
+  inside(title: string, command: string[]): Promise<void>;
+  catInside(title: string, files: string[]): Promise<void>;
+  push(title: string, text: string): void;
+}
+
+function readers(ns: Namespace, runInside: RunInside, sections: Details['sections']): Readers {
+  const member = ns.pids[0];
+  return {
+    member,
+    fromMember: async (title, file) => {
+      if (member === undefined) return;
+      const text = await readForeign(`/proc/${member}/${file}`);
+      if (text !== undefined) sections.push({ title: `${title} (of pid ${member})`, text });
+    },
+    inside: async (title, command) => void sections.push({ title, text: await runInside(ns, command) }),
+    catInside: async (title, files) => void sections.push({ title, text: await runInside(ns, files, true) }),
+    push: (title, text) => void sections.push({ title, text }),
+  };
+}
+
+/** What each type of namespace says about itself, after the summary. */
+const TYPE_SECTIONS: Record<Namespace['type'], (r: Readers, ns: Namespace) => Promise<void>> = {
+  uts: (r) => r.catInside('hostname and NIS domain name', ['/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']),
+  net: async (r) => {
+    await r.inside('interfaces and addresses (ip address)', ['ip', 'address']);
+    await r.inside('routes (ip route)', ['ip', 'route']);
+  },
+  mnt: async (r) => {
+    if (r.member !== undefined) await r.fromMember('mount table', 'mountinfo');
+    else r.push('mount table', 'No process is in this mount namespace; open a terminal in it to look around.');
+  },
+  user: async (r) => {
+    if (r.member === undefined) return r.catInside('uid_map and gid_map', ['/proc/self/uid_map', '/proc/self/gid_map']);
+    await r.fromMember('uid_map', 'uid_map');
+    await r.fromMember('gid_map', 'gid_map');
+    await r.fromMember('setgroups', 'setgroups');
+  },
+  pid: async (r, ns) => r.push('pid translations (host pid: NSpid, outermost first)', pidTranslations(ns)),
+  time: (r) =>
+    r.member !== undefined
+      ? r.fromMember('clock offsets (timens_offsets)', 'timens_offsets')
+      : r.catInside('clock offsets (timens_offsets)', ['/proc/self/timens_offsets']),
+  cgroup: async (r) => {
+    await r.fromMember('cgroup of a member, seen from nsxd', 'cgroup');
+    await r.catInside('cgroup of a joining process, seen from inside (relative to the namespace root)', [
+      '/proc/self/cgroup',
+    ]);
+  },
+  ipc: (r) => r.inside('System V IPC objects (ipcs)', ['ipcs']),
+};
 
 /** Said where a section stops short, so that no one takes a part for the whole. */
 export const TRUNCATED = `\n… truncated: only the first ${MAX_OUTPUT / 1024} KiB are shown`;

@@ -7,6 +7,7 @@ import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
+import { NET_HELPER } from '../discovery/netHelper';
 
 export const LAUNCHER = join(__dirname, 'nsx-exec');
 export const SUPERVISOR = join(__dirname, 'nsx-session');
@@ -50,7 +51,7 @@ export interface Launched {
  */
 export function checkLauncher(): void {
   const self = statSync(__filename);
-  for (const program of [LAUNCHER, SUPERVISOR]) {
+  for (const program of [LAUNCHER, SUPERVISOR, NET_HELPER]) {
     const st = statSync(program);
     if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0) {
       throw new Error(`${program} must be a file with the owner of ${__filename}, writable by that owner alone`);

@@ -19,11 +19,14 @@ import {
   Unsubscribe,
 } from '../../common/protocol';
 import type { Area } from '../rpc/server';
+import { subscription } from './subscription';
 import type { Watcher } from '../discovery/watch';
+import { netDetails } from '../discovery/netDetails';
+import type { NetWatch } from '../discovery/netWatch';
 
 const MAX_DETAILS_AT_ONCE = 4;
 
-export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
+export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatch): Area {
   return (conn, _caller, onClose, outbox) => {
     conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
     conn.onRequest(PrintNamespaces, async (params) => {
@@ -32,34 +35,22 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
       return { text: listTable(snapshot, types, layout), ...(snapshot.cut ? { notice: cutNotice(snapshot.cut) } : {}) };
     });
 
-    let listener: Parameters<Watcher['subscribe']>[0] | undefined;
-    const unsubscribe = () => {
-      if (listener) watcher.unsubscribe(listener);
-      listener = undefined;
-    };
-    conn.onRequest(Subscribe, async (params) => {
-      const { intervalMs } = parseSubscribe(params);
-      unsubscribe();
-      // Changes are to the snapshot this answers with: none may reach the client before it.
-      let early: (() => void)[] | undefined = [];
-      const mine = (listener = (change, bytes) => {
-        if (early) early.push(() => mine(change, bytes));
-        else outbox.send(NamespacesChangedNotification, change, bytes);
-      });
-      const snapshot = await watcher.subscribe(listener, intervalMs);
-      // The answer is written once this handler's promise settles; the held changes go after it.
-      setImmediate(() => {
-        const held = early!;
-        early = undefined;
-        if (listener === mine) for (const send of held) send();
-      });
-      return snapshot;
+    let intervalMs = 0;
+    const model = subscription(
+      outbox,
+      NamespacesChangedNotification,
+      (listener) => watcher.subscribe(listener, intervalMs),
+      (listener) => watcher.unsubscribe(listener),
+      onClose,
+    );
+    conn.onRequest(Subscribe, (params) => {
+      intervalMs = parseSubscribe(params).intervalMs;
+      return model.subscribe();
     });
     conn.onRequest(Unsubscribe, () => {
-      unsubscribe();
+      model.unsubscribe();
       return null;
     });
-    onClose(unsubscribe);
 
     // Each details request may start a root nsx-exec: a few at a time per connection.
     let reading = 0;
@@ -76,7 +67,11 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
             ErrorCodes.NotFound,
             `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`,
           );
-        return await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
+        return await readDetails(
+          found.ns,
+          (ns, command, cat) => runInside(found.model, ns, command, cat),
+          net && ((ns) => netDetails(net, ns, found.model)),
+        );
       } finally {
         reading--;
       }

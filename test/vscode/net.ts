@@ -1,0 +1,80 @@
+// The network picture in the Namespaces view: a net namespace expands to its
+// interfaces, each saying where its other end is, and follows a change.
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as vscode from 'vscode';
+import type { Api } from '../../extension/extension';
+import type { Node } from '../../extension/tree/nodes';
+
+const A = 'n22vsa';
+const B = 'n22vsb';
+
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const inodeOf = (name: string) =>
+  Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${name}`], { encoding: 'utf8' }).trim());
+
+/** The interface rows under the net namespace INODE, as tree items. */
+function interfaces(api: Api, inode: number): vscode.TreeItem[] {
+  const type = api.namespaces.getChildren().find((n) => n instanceof api.nodes.TypeNode && n.type === 'net');
+  if (!type) return [];
+  const ns = api.namespaces
+    .getChildren(type)
+    .find((n) => n instanceof api.nodes.NamespaceNode && n.key.inode === inode) as Node | undefined;
+  if (!ns) return [];
+  return api.namespaces
+    .getChildren(ns)
+    .map((n) => n.toTreeItem(api.model))
+    .filter((i) => i.contextValue === 'nsxInterface');
+}
+
+export function defineNetSuite(): void {
+  describe('Network wiring in the Namespaces view', () => {
+    let api: Api;
+    before(async () => {
+      for (const n of [A, B]) spawnSync('ip', ['netns', 'del', n]);
+      execFileSync('ip', ['netns', 'add', A]);
+      execFileSync('ip', ['netns', 'add', B]);
+      execFileSync('ip', ['-n', A, 'link', 'add', 'name', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', B]);
+      execFileSync('ip', ['-n', A, 'addr', 'add', '10.223.0.1/24', 'dev', 'eth0']);
+      execFileSync('ip', ['-n', A, 'link', 'set', 'dev', 'eth0', 'up']);
+      api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
+      await until('the connection to nsxd', () => api.connection.connected);
+      await vscode.commands.executeCommand('nsx.showByType');
+    });
+    after(() => {
+      for (const n of [A, B]) spawnSync('ip', ['netns', 'del', n]);
+    });
+
+    it('expands a net namespace to its interfaces, each with its other end', async () => {
+      const eth0 = await until('eth0 under its namespace', async () => {
+        await api.model.rescan();
+        return interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+      });
+      assert.match(String(eth0.description), /^veth {2}no-carrier {2}10\.223\.0\.1\/24 {2}↔ eth0 \(n22vsb\)$/);
+      const other = interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0');
+      assert.match(String(other?.description), /↔ eth0 \(n22vsa\)/);
+    });
+
+    it('follows a change of a link', async () => {
+      execFileSync('ip', ['-n', B, 'link', 'set', 'dev', 'eth0', 'up']);
+      await until('eth0 of n22vsb up in the view, and its peer with a carrier', () => {
+        const mine = interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0');
+        const peer = interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+        return /^veth {2}up/.test(String(mine?.description)) && /^veth {2}up/.test(String(peer?.description));
+      });
+    });
+  });
+}
