@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import * as portsCli from './ports';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -45,6 +46,12 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
+  ports [TARGET] [--json] [--tcp]  what listens where, like ss -ltnup, in every net namespace (or TARGET's:
+                                   a container, pid, pin, ip netns name, net:INODE or host)
+  forward TARGET PORT[:HOSTPORT] [--keep] [--address ADDR]
+                                   TARGET's PORT (on its 127.0.0.1, or ADDR) on the host's 127.0.0.1:HOSTPORT,
+                                   for your user alone, until Ctrl-C (--keep: until nsx unforward ID)
+  forwards [--json]                your forwards;  unforward ID  ends one
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
@@ -151,6 +158,9 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   noheadings: { type: 'boolean' },
   raw: { type: 'boolean', short: 'r' },
+  tcp: { type: 'boolean' },
+  keep: { type: 'boolean' },
+  address: { type: 'string' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -253,6 +263,12 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     process.stdout.write(values.json ? JSON.stringify({ pins }, null, 2) + '\n' : pinRows(pins));
     return 0;
   },
+
+  ports: ({ args, values, withClient }) => withClient((c) => portsCli.ports(c, args, !!values.json, !!values.tcp)),
+  forward: ({ args, values, withClient }) =>
+    withClient((c) => portsCli.forward(c, args, { keep: values.keep, address: values.address })),
+  forwards: ({ values, withClient }) => withClient((c) => portsCli.forwards(c, !!values.json)),
+  unforward: ({ args, withClient }) => withClient((c) => portsCli.unforward(c, args[0])),
 };
 
 /** The options and words of a command line; what node:util says of a bad one, in util-linux's words. */
@@ -328,13 +344,13 @@ main(process.argv.slice(2)).then(
   (err) => {
     // As util-linux says it: one line, then where the help is (exit status 2).
     const message =
-      err instanceof UsageError
+      err instanceof UsageError || err instanceof portsCli.PortsUsage
         ? `${err.message}\nTry 'nsx --help' for more information.`
         : err instanceof ResponseError
           ? err.message
           : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    process.exitCode = err instanceof UsageError || err instanceof portsCli.PortsUsage ? 2 : 1;
   },
 );

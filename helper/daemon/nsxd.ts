@@ -28,6 +28,7 @@ import { Pins } from './kernel/pins';
 import { Supervisors } from './kernel/supervisors';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
+import { portsArea } from './requests/ports';
 import { terminalArea } from './requests/terminals';
 import { DEFAULT_LIMITS, Server } from './rpc/server';
 
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
   }
+  const ports = portsArea(scanner, pins);
   const rpc = new Server({
     group: values.group,
     policy,
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      ports.area,
     ],
   });
   rpc.attach(server);
@@ -212,6 +215,7 @@ async function main(): Promise<void> {
     }
     // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
     supervisors.stopping = true;
+    ports.stopAll('nsxd is stopping');
     rpc.closeAll();
     cgroups.close();
     process.exit(0);
