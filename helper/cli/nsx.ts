@@ -48,9 +48,10 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pins [--json]
   ports [TARGET] [--json] [--tcp]  what listens where, like ss -ltnup, in every net namespace (or TARGET's:
                                    a container, pid, pin, ip netns name, net:INODE or host)
-  forward TARGET PORT[:HOSTPORT] [--keep] [--address ADDR]
+  forward TARGET PORT[:HOSTPORT] [--keep] [--address ADDR] [--any-user]
                                    TARGET's PORT (on its 127.0.0.1, or ADDR) on the host's 127.0.0.1:HOSTPORT,
-                                   for your user alone, until Ctrl-C (--keep: until nsx unforward ID)
+                                   for your user alone (root: --any-user for everyone), until Ctrl-C
+                                   (--keep: until nsx unforward ID)
   forwards [--json]                your forwards;  unforward ID  ends one
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
@@ -160,6 +161,7 @@ const OPTIONS = {
   raw: { type: 'boolean', short: 'r' },
   tcp: { type: 'boolean' },
   keep: { type: 'boolean' },
+  'any-user': { type: 'boolean' },
   address: { type: 'string' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -266,7 +268,9 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
 
   ports: ({ args, values, withClient }) => withClient((c) => portsCli.ports(c, args, !!values.json, !!values.tcp)),
   forward: ({ args, values, withClient }) =>
-    withClient((c) => portsCli.forward(c, args, { keep: values.keep, address: values.address })),
+    withClient((c) =>
+      portsCli.forward(c, args, { keep: values.keep, address: values.address, anyUser: values['any-user'] }),
+    ),
   forwards: ({ values, withClient }) => withClient((c) => portsCli.forwards(c, !!values.json)),
   unforward: ({ args, withClient }) => withClient((c) => portsCli.unforward(c, args[0])),
 };

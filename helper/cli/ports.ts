@@ -45,7 +45,11 @@ function forwardPorts(word: string | undefined): { port: number; hostPort: numbe
 }
 
 /** Opens a forward and holds it until Ctrl-C (the forward ends with this connection), or returns at once with --keep. */
-export async function forward(c: Client, args: string[], opts: { keep?: boolean; address?: string }): Promise<number> {
+export async function forward(
+  c: Client,
+  args: string[],
+  opts: { keep?: boolean; address?: string; anyUser?: boolean },
+): Promise<number> {
   if (args[0] === undefined) throw new PortsUsage('forward wants TARGET PORT[:HOSTPORT], as nsx forward web 8080');
   const { port, hostPort } = forwardPorts(args[1]);
   let closedReason: string | undefined;
@@ -60,6 +64,7 @@ export async function forward(c: Client, args: string[], opts: { keep?: boolean;
     hostPort,
     ...(opts.keep ? { keep: true } : {}),
     ...(opts.address ? { address: opts.address } : {}),
+    ...(opts.anyUser ? { anyUser: true } : {}),
   });
   process.stdout.write(`forwarding ${field(describeForward(f))}${opts.keep ? ` (kept: nsx unforward ${f.id})` : ''}\n`);
   if (opts.keep) return 0;

@@ -45,9 +45,11 @@ export function portsTable(result: PortsListResult): string {
 
 /** What `nsx ports` says on stderr of namespaces it could not read, and of fds it did not. */
 export function portsNotices(result: PortsListResult): string {
-  const lines = result.namespaces
-    .filter((ns: NetPorts) => ns.unread)
-    .map((ns) => `nsx: ${field(ns.label)} (net:[${ns.inode}]): not read: ${ns.unread}\n`);
+  const unread = result.namespaces.filter((ns: NetPorts) => ns.unread);
+  const lines = unread
+    .slice(0, 3)
+    .map((ns) => `nsx: ${field(ns.label)} (net:[${ns.inode}]): not read: ${field(ns.unread!)}\n`);
+  if (unread.length > 3) lines.push(`nsx: and ${unread.length - 3} more net namespaces not read (--json says which)\n`);
   if (result.processesCut)
     lines.push(`nsx: ${result.processesCut} processes hold more fds than were read: a socket may lack its process\n`);
   return lines.join('');
