@@ -7,6 +7,7 @@ import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
 import { Model } from './model';
+import { Ports } from './ports';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -45,6 +46,8 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
+  const ports = new Ports(connection);
+  namespaces.ports = ports;
   const ctx: Context = {
     extension,
     connection,
@@ -58,6 +61,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    ports,
   };
   extension.subscriptions.push(
     output,
@@ -71,6 +75,8 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    ports,
+    ports.onDidChange(() => namespaces.redraw()),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => {

@@ -7,6 +7,7 @@ import type { Context } from './context';
 import { daemonCommands } from './daemon';
 import { inspectCommands } from './inspect';
 import { pinCommands } from './pins';
+import { portCommands } from './ports';
 import { terminalCommands } from './terminals';
 import { viewCommands } from './view';
 
@@ -16,6 +17,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...inspectCommands(ctx),
     ...terminalCommands(ctx),
     ...pinCommands(ctx),
+    ...portCommands(ctx),
     ...daemonCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));

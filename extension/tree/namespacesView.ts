@@ -12,6 +12,8 @@ import type { Filter } from './filter';
 import { ContainerNode, EngineNode, GroupNode, HolderNode, NamespaceNode, Node, ProcessNode, TypeNode } from './nodes';
 import type { Pages } from './paging';
 import { NodeProvider } from './provider';
+import type { Ports } from '../ports';
+import { PortsGroupNode, portsChildren } from './portsNodes';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
 
@@ -22,6 +24,8 @@ function inOrder(list: Namespace[]): Namespace[] {
 
 export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
+  /** Set by the extension: a net namespace's row then has a Ports group. */
+  ports: Ports | undefined;
 
   constructor(model: Model, filter: Filter, pages: Pages) {
     super(model, filter, pages);
@@ -57,6 +61,7 @@ export class NamespacesProvider extends NodeProvider {
       );
     if (node instanceof EngineNode || node instanceof GroupNode) return this.containersIn(node);
     if (node instanceof ContainerNode) return this.namespacesOfContainer(node);
+    if (node instanceof PortsGroupNode) return this.ports ? portsChildren(node, this.ports) : [];
     if (node instanceof NamespaceNode)
       return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
     return [];
@@ -74,7 +79,7 @@ export class NamespacesProvider extends NodeProvider {
 
   private hasChildren(ns: Namespace): boolean {
     if (this.grouping === 'hierarchy' && ns.type === 'user') return true;
-    return ns.pids.length > 0 || ns.holders.length > 0;
+    return (ns.type === 'net' && this.ports !== undefined) || ns.pids.length > 0 || ns.holders.length > 0;
   }
 
   private members(node: NamespaceNode): Node[] {
@@ -90,7 +95,8 @@ export class NamespacesProvider extends NodeProvider {
         );
       })
       .sort((a, b) => a - b);
-    return [...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
+    const ports = node.key.type === 'net' && this.ports ? [new PortsGroupNode(node, node.key.inode)] : [];
+    return [...ports, ...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
   }
 
   /** The containers the filter lets through: by name, image, pod, project, hostname (or a namespace of theirs it shows). */
