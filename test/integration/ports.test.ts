@@ -247,4 +247,46 @@ describe('ports (p23)', () => {
       proc.kill('SIGKILL');
     }
   });
+
+  it('reads a namespace no process is in (an ip netns name holding a socket) from inside, in nsx ports and details', async () => {
+    const name = `p23held${process.pid}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    // A socket made inside, by a process that then goes back to the host's namespace: nothing of it is in there.
+    const py = `import socket,ctypes,os,time
+libc=ctypes.CDLL(None)
+host=os.open("/proc/self/ns/net",os.O_RDONLY)
+assert libc.setns(os.open("/run/netns/${name}",os.O_RDONLY),0x40000000)==0
+s=socket.socket();s.bind(("127.0.0.1",9091));s.listen()
+assert libc.setns(host,0x40000000)==0
+print("ready",flush=True);time.sleep(60)`;
+    const proc = spawn('/usr/bin/python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => proc.stdout!.once('data', resolve));
+      const r = await waitFor(
+        () => {
+          const out = nsx(daemon, ['ports', name]);
+          return out.stdout.includes(':9091') && out;
+        },
+        10_000,
+        'the socket in the held namespace',
+      );
+      assert.match(r.stdout, new RegExp(`^\\d+ +${name} +tcp +127\\.0\\.0\\.1:9091`, 'm'));
+      const inode = /^(\d+)/m.exec(r.stdout.split('\n')[1])![1];
+      const d = nsx(daemon, ['details', `net:${inode}`]);
+      assert.match(d.stdout, /# listening sockets \(nsx ports\)\ntcp +127\.0\.0\.1:9091/);
+    } finally {
+      proc.kill('SIGKILL');
+      spawnSync('ip', ['netns', 'del', name]);
+    }
+  });
+
+  it('leaves no helper when nsxd itself is killed', async () => {
+    const r = await forward(daemon, [target, '8080']);
+    running.push(r);
+    const helpers = connectors(daemon);
+    assert.ok(helpers.length >= 1);
+    daemon.proc.kill('SIGKILL');
+    await waitFor(() => helpers.every((pid) => comm(pid) === undefined), 5000, 'the helpers to die with nsxd');
+    await waitFor(() => !listening(r.hostPort), 5000, 'the port to close');
+  });
 });

@@ -68,22 +68,36 @@ export function listeningSockets(pid: number, inode: number, udp: boolean): List
   const found: ListeningSocket[] = [];
   for (const file of udp ? ['tcp', 'tcp6', 'udp', 'udp6'] : ['tcp', 'tcp6']) {
     const table = readFileCapped(`/proc/${pid}/net/${file}`, 'latin1', MAX_TABLE);
-    if (table === undefined) continue;
-    const protocol = file.startsWith('tcp') ? 'tcp' : 'udp';
-    for (const e of entries(table)) {
-      if (e.state !== (protocol === 'tcp' ? TCP_LISTEN : UDP_UNCONNECTED) || e.localPort === 0) continue;
-      found.push({
-        protocol,
-        address: hexAddress(e.local),
-        port: e.localPort,
-        inode: e.inode,
-        uid: e.uid,
-        processes: [],
-      });
-    }
+    if (table !== undefined) found.push(...parseListening(table, file.startsWith('tcp') ? 'tcp' : 'udp'));
   }
   if (!inNs()) return undefined;
-  return found.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+  return sorted(found);
+}
+
+export function sorted(sockets: ListeningSocket[]): ListeningSocket[] {
+  return sockets.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+/**
+ * The listening (TCP) or bound, unconnected (UDP) sockets of /proc/net
+ * tables of one protocol, v4 and v6 alike (the width of the address says
+ * which); any other line (a header, a second table's) is passed over.
+ */
+export function parseListening(table: string, protocol: 'tcp' | 'udp'): ListeningSocket[] {
+  const found: ListeningSocket[] = [];
+  for (const e of entries(table)) {
+    if (e.state !== (protocol === 'tcp' ? TCP_LISTEN : UDP_UNCONNECTED) || !(e.localPort > 0)) continue;
+    if (!/^([0-9A-F]{8}|[0-9A-F]{32})$/.test(e.local)) continue;
+    found.push({
+      protocol,
+      address: hexAddress(e.local),
+      port: e.localPort,
+      inode: e.inode,
+      uid: e.uid,
+      processes: [],
+    });
+  }
+  return found;
 }
 
 /**

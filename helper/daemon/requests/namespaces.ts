@@ -2,6 +2,7 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cutNotice, listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
+import { portsSection } from '../discovery/ports';
 import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import {
@@ -76,7 +77,12 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher): Area {
             ErrorCodes.NotFound,
             `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`,
           );
-        return await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
+        const details = await readDetails(found.ns, (ns, command, cat) => runInside(found.model, ns, command, cat));
+        if (found.ns.type === 'net')
+          details.sections.push(
+            await portsSection(found.ns, found.model, (ns, f) => runInside(found.model, ns, f, true)),
+          );
+        return details;
       } finally {
         reading--;
       }

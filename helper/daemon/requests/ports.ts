@@ -8,7 +8,8 @@ import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { audit } from '../access/audit';
 import type { Caller } from '../access/access';
-import { listPorts } from '../discovery/ports';
+import { listPorts, readHeldOnly } from '../discovery/ports';
+import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import { closeQuietly } from '../fds';
 import { Forwards } from '../kernel/forwards';
@@ -97,7 +98,10 @@ export function portsArea(scanner: Scanner, pins: Pins): PortsArea {
         closeQuietly(t.opened.fd);
         only = t.opened.inode;
       }
-      return listPorts(await scanner.model(only === undefined ? 2000 : 0), only, p.udp !== false);
+      const model = await scanner.model(only === undefined ? 2000 : 0);
+      const result = await listPorts(model, only, p.udp !== false);
+      await readHeldOnly(model, result, p.udp !== false, (ns, files) => runInside(model, ns, files, true));
+      return result;
     });
 
     conn.onRequest(ForwardPort, async (params) => {
