@@ -13,18 +13,21 @@ import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import { closeQuietly } from '../fds';
 import { Forwards } from '../kernel/forwards';
-import { openNetTarget } from '../kernel/netTarget';
+import { NetTarget, openNetTarget } from '../kernel/netTarget';
 import type { Pins } from '../kernel/pins';
 import type { Area } from '../rpc/server';
 import {
   describeForward,
   Forward,
   ForwardClosed,
+  ForwardParams,
   ForwardPort,
   ListForwards,
   ListPorts,
   parseForward,
   parsePortsList,
+  PortsListParams,
+  PortsListResult,
   parseUnforward,
   Unforward,
 } from '../../common/ports';
@@ -40,160 +43,168 @@ export interface PortsArea {
   stopAll(reason: string): void;
 }
 
-export function portsArea(scanner: Scanner, pins: Pins): PortsArea {
-  /** Who is told when a forward ends: the connection that opened it, while it lasts. */
-  const openers = new Map<number, MessageConnection>();
-  const refusals = new Map<number, { second: number; count: number; dropped: number }>();
-  const forwards = new Forwards({
-    refused(f, peer, uid, reason) {
-      const second = Math.floor(Date.now() / 1000);
-      const r = refusals.get(f.id) ?? { second, count: 0, dropped: 0 };
-      if (r.second !== second) Object.assign(r, { second, count: 0 });
-      refusals.set(f.id, r);
-      if (++r.count > REFUSALS_AUDITED_PER_SECOND) return void r.dropped++;
-      audit('ports/connection', {
-        forward: f.id,
-        owner: f.user,
-        peer,
-        peerUid: uid,
-        result: 'refused',
-        reason,
-        ...(r.dropped ? { more: r.dropped } : {}),
-      });
-      r.dropped = 0;
-    },
-    failed(f, reason) {
-      audit('ports/connection', { forward: f.id, owner: f.user, result: 'failed', reason });
-    },
-    closed(f, reason) {
-      refusals.delete(f.id);
-      audit('ports/unforward', {
-        forward: f.id,
-        uid: f.uid,
-        user: f.user,
-        target: describeForward(f),
-        total: f.total,
-        result: 'closed',
-        reason,
-      });
-      const conn = openers.get(f.id);
-      openers.delete(f.id);
-      conn?.sendNotification(ForwardClosed, { id: f.id, reason }).catch(() => undefined);
-    },
-  });
-  /** Forwards starting, by uid, across connections: each counts against its user's until it lands. */
-  const openingOf = new Map<number, number>();
-  const mayManage = (caller: Caller, f: Forward) => caller.uid === f.uid || caller.role === 'admin';
-
-  const area: Area = (conn, caller, onClose) => {
-    const mine = new Set<number>();
-    let closed = false;
-    let opening = 0;
-
-    conn.onRequest(ListPorts, async (params) => {
-      const p = parsePortsList(params);
-      let only: number | undefined;
-      if (p.target) {
-        const t = await openNetTarget(p.target, scanner, pins);
-        closeQuietly(t.opened.fd);
-        only = t.opened.inode;
-      }
-      const model = await scanner.model(only === undefined ? 2000 : 0);
-      const result = await listPorts(model, only, p.udp !== false);
-      await readHeldOnly(model, result, p.udp !== false, (ns, files) => runInside(model, ns, files, true));
-      return result;
-    });
-
-    conn.onRequest(ForwardPort, async (params) => {
-      let target = 'invalid';
-      let counted = false;
-      try {
-        const p = parseForward(params);
-        const ofConnection = [...mine].filter((id) => forwards.get(id)).length + opening;
-        const ofUser = forwards.list().filter((f) => f.uid === caller.uid).length + (openingOf.get(caller.uid) ?? 0);
-        refuseOverLimits(caller, p, ofConnection, ofUser);
-        opening++;
-        openingOf.set(caller.uid, (openingOf.get(caller.uid) ?? 0) + 1);
-        counted = true;
-        const t = await openNetTarget(p.target, scanner, pins);
-        target = `${t.label}:${p.port}`;
-        let f: Forward;
-        try {
-          f = await forwards.start({
-            netnsFd: t.opened.fd,
-            netns: t.opened.inode,
-            target: t.label,
-            address: p.address ?? '127.0.0.1',
-            port: p.port,
-            hostPort: p.hostPort ?? 0,
-            keep: p.keep === true,
-            anyUser: p.anyUser === true,
-            owner: { uid: caller.uid, user: caller.user },
-          });
-        } finally {
-          closeQuietly(t.opened.fd);
-        }
-        // The connection went while the helper started: nothing of it may stay.
-        if (closed && !f.keep) {
-          forwards.stop(f.id, 'its client went away');
-          throw new ResponseError(ErrorCodes.Failed, 'the connection closed');
-        }
-        openers.set(f.id, conn);
-        if (!f.keep) mine.add(f.id);
-        audit(ForwardPort.method, {
-          forward: f.id,
-          uid: caller.uid,
-          user: caller.user,
-          target: describeForward(f),
-          netns: f.netns,
-          keep: f.keep,
-          anyUser: f.anyUser,
-          result: 'ok',
-        });
-        return f;
-      } catch (err) {
-        audit(ForwardPort.method, {
-          uid: caller.uid,
-          user: caller.user,
-          target,
-          result: 'refused',
-          reason: (err as Error).message,
-        });
-        throw err;
-      } finally {
-        if (counted) {
-          opening--;
-          openingOf.set(caller.uid, openingOf.get(caller.uid)! - 1);
-        }
-      }
-    });
-
-    conn.onRequest(Unforward, (params) => {
-      const { id } = parseUnforward(params);
-      const f = forwards.get(id);
-      if (!f || !mayManage(caller, f))
-        throw new ResponseError(ErrorCodes.NotFound, `there is no forward ${id} of yours`);
-      forwards.stop(id, `${caller.user} stopped it`);
-      return null;
-    });
-
-    conn.onRequest(ListForwards, () => forwards.list().filter((f) => mayManage(caller, f)));
-
-    onClose(() => {
-      closed = true;
-      for (const id of mine) forwards.stop(id, 'its client went away');
-      for (const [id, c] of openers) if (c === conn) openers.delete(id);
-    });
-  };
-  return { area, stopAll: (reason) => forwards.stopAll(reason) };
+/** What one connection has of the forwards: those that end with it, and those it is opening. */
+interface ConnectionForwards {
+  conn: MessageConnection;
+  caller: Caller;
+  mine: Set<number>;
+  opening: number;
+  closed: boolean;
 }
 
-function refuseOverLimits(
-  caller: Caller,
-  p: ReturnType<typeof parseForward>,
-  onConnection: number,
-  ofUser: number,
-): void {
+export function portsArea(scanner: Scanner, pins: Pins): PortsArea {
+  const requests = new PortsRequests(scanner, pins);
+  return {
+    area: (conn, caller, onClose) => requests.serve(conn, caller, onClose),
+    stopAll: (r) => requests.stopAll(r),
+  };
+}
+
+class PortsRequests {
+  /** Who is told when a forward ends: the connection that opened it, while it lasts. */
+  private readonly openers = new Map<number, MessageConnection>();
+  private readonly refusals = new Map<number, { second: number; count: number; dropped: number }>();
+  /** Forwards starting, by uid, across connections: each counts against its user's until it lands. */
+  private readonly openingOf = new Map<number, number>();
+  private readonly forwards = new Forwards({
+    refused: (f, peer, uid, reason) => this.refused(f, peer, uid, reason),
+    failed: (f, reason) => audit('ports/connection', { forward: f.id, owner: f.user, result: 'failed', reason }),
+    closed: (f, reason) => this.closed(f, reason),
+  });
+
+  constructor(
+    private readonly scanner: Scanner,
+    private readonly pins: Pins,
+  ) {}
+
+  serve(conn: MessageConnection, caller: Caller, onClose: (fn: () => void) => void): void {
+    const state: ConnectionForwards = { conn, caller, mine: new Set(), opening: 0, closed: false };
+    const mayManage = (f: Forward) => caller.uid === f.uid || caller.role === 'admin';
+    conn.onRequest(ListPorts, (params) => this.list(parsePortsList(params)));
+    conn.onRequest(ForwardPort, (params) => this.open(state, params));
+    conn.onRequest(Unforward, (params) => {
+      const { id } = parseUnforward(params);
+      const f = this.forwards.get(id);
+      if (!f || !mayManage(f)) throw new ResponseError(ErrorCodes.NotFound, `there is no forward ${id} of yours`);
+      this.forwards.stop(id, `${caller.user} stopped it`);
+      return null;
+    });
+    conn.onRequest(ListForwards, () => this.forwards.list().filter(mayManage));
+    onClose(() => {
+      state.closed = true;
+      for (const id of state.mine) this.forwards.stop(id, 'its client went away');
+      for (const [id, c] of this.openers) if (c === conn) this.openers.delete(id);
+    });
+  }
+
+  stopAll(reason: string): void {
+    this.forwards.stopAll(reason);
+  }
+
+  private async list(p: PortsListParams): Promise<PortsListResult> {
+    let only: number | undefined;
+    if (p.target) {
+      const t = await openNetTarget(p.target, this.scanner, this.pins);
+      closeQuietly(t.opened.fd);
+      only = t.opened.inode;
+    }
+    const model = await this.scanner.model(only === undefined ? 2000 : 0);
+    const result = await listPorts(model, only, p.udp !== false);
+    await readHeldOnly(model, result, p.udp !== false, (ns, files) => runInside(model, ns, files, true));
+    return result;
+  }
+
+  /** ports/forward: parsed, counted against the limits, opened, audited either way. */
+  private async open(state: ConnectionForwards, params: unknown): Promise<Forward> {
+    const { caller } = state;
+    let target = 'invalid';
+    let counted = false;
+    try {
+      const p = parseForward(params);
+      const ofConnection = [...state.mine].filter((id) => this.forwards.get(id)).length + state.opening;
+      const ofUser =
+        this.forwards.list().filter((f) => f.uid === caller.uid).length + (this.openingOf.get(caller.uid) ?? 0);
+      refuseOverLimits(caller, p, ofConnection, ofUser);
+      this.count(state, 1);
+      counted = true;
+      const t = await openNetTarget(p.target, this.scanner, this.pins);
+      target = `${t.label}:${p.port}`;
+      const f = await this.start(p, t, caller).finally(() => closeQuietly(t.opened.fd));
+      // The connection went while the helper started: nothing of it may stay.
+      if (state.closed && !f.keep) {
+        this.forwards.stop(f.id, 'its client went away');
+        throw new ResponseError(ErrorCodes.Failed, 'the connection closed');
+      }
+      this.openers.set(f.id, state.conn);
+      if (!f.keep) state.mine.add(f.id);
+      const { id: forward, netns, keep, anyUser } = f;
+      audit(ForwardPort.method, {
+        forward,
+        uid: caller.uid,
+        user: caller.user,
+        target: describeForward(f),
+        netns,
+        keep,
+        anyUser,
+        result: 'ok',
+      });
+      return f;
+    } catch (err) {
+      audit(ForwardPort.method, {
+        uid: caller.uid,
+        user: caller.user,
+        target,
+        result: 'refused',
+        reason: (err as Error).message,
+      });
+      throw err;
+    } finally {
+      if (counted) this.count(state, -1);
+    }
+  }
+
+  private count(state: ConnectionForwards, by: 1 | -1): void {
+    state.opening += by;
+    this.openingOf.set(state.caller.uid, (this.openingOf.get(state.caller.uid) ?? 0) + by);
+  }
+
+  private start(p: ForwardParams, t: NetTarget, caller: Caller): Promise<Forward> {
+    return this.forwards.start({
+      netnsFd: t.opened.fd,
+      netns: t.opened.inode,
+      target: t.label,
+      address: p.address ?? '127.0.0.1',
+      port: p.port,
+      hostPort: p.hostPort ?? 0,
+      keep: p.keep === true,
+      anyUser: p.anyUser === true,
+      owner: { uid: caller.uid, user: caller.user },
+    });
+  }
+
+  /** A connection that was not let through: audited, at most REFUSALS_AUDITED_PER_SECOND a second a forward. */
+  private refused(f: Forward, peer: string, uid: number | undefined, reason: string): void {
+    const second = Math.floor(Date.now() / 1000);
+    const r = this.refusals.get(f.id) ?? { second, count: 0, dropped: 0 };
+    if (r.second !== second) Object.assign(r, { second, count: 0 });
+    this.refusals.set(f.id, r);
+    if (++r.count > REFUSALS_AUDITED_PER_SECOND) return void r.dropped++;
+    const more = r.dropped ? { more: r.dropped } : {};
+    audit('ports/connection', { forward: f.id, owner: f.user, peer, peerUid: uid, result: 'refused', reason, ...more });
+    r.dropped = 0;
+  }
+
+  private closed(f: Forward, reason: string): void {
+    this.refusals.delete(f.id);
+    const { id: forward, uid, user, total } = f;
+    audit('ports/unforward', { forward, uid, user, target: describeForward(f), total, result: 'closed', reason });
+    const conn = this.openers.get(f.id);
+    this.openers.delete(f.id);
+    conn?.sendNotification(ForwardClosed, { id: f.id, reason }).catch(() => undefined);
+  }
+}
+
+function refuseOverLimits(caller: Caller, p: ForwardParams, onConnection: number, ofUser: number): void {
   if (p.anyUser && caller.uid !== 0)
     throw new ResponseError(ErrorCodes.AccessDenied, 'only root may open a forward every local user can use');
   if (p.hostPort !== undefined && p.hostPort !== 0 && p.hostPort < 1024 && caller.uid !== 0)
