@@ -100,25 +100,42 @@ export function parseListening(table: string, protocol: 'tcp' | 'udp'): Listenin
   return found;
 }
 
+/** An IPv4 address and port as /proc/net/tcp writes them: `0100007F:1F90`. */
+function hexEndpoint(address: string, port: number): string {
+  const bytes = address.split('.').map((n) => Number(n).toString(16).padStart(2, '0'));
+  return `${bytes.reverse().join('')}:${port.toString(16).padStart(4, '0')}`.toUpperCase();
+}
+
 /**
- * The uid that made the other end of a TCP connection nsxd accepted on
- * loopback: the socket in nsxd's own net namespace whose local end is the
- * peer's address and port and whose remote end is ours. undefined when there
- * is none (it closed already): the caller refuses.
+ * The uid that made the other end of a TCP connection nsxd accepted on its
+ * IPv4 loopback: the socket in nsxd's own net namespace whose local end is
+ * the peer's address and port and whose remote end is ours (in tcp, or in
+ * tcp6 as ::ffff:a.b.c.d for a v6 socket that dialled a v4 address). Found
+ * by its text, not by parsing every line: a connection is let through only
+ * after this. undefined when there is none (it closed already): refused.
  */
 export function peerUid(
   peer: { address: string; port: number },
   ours: { address: string; port: number },
 ): number | undefined {
-  for (const file of ['tcp', 'tcp6']) {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(peer.address)) return undefined;
+  const [p, o] = [hexEndpoint(peer.address, peer.port), hexEndpoint(ours.address, ours.port)];
+  const mapped = '0000000000000000FFFF0000';
+  for (const [file, needle] of [
+    ['tcp', ` ${p} ${o} `],
+    ['tcp6', ` ${mapped}${p} ${mapped}${o} `],
+  ]) {
     const table = readFileCapped(`/proc/self/net/${file}`, 'latin1', MAX_TABLE);
-    if (table === undefined) continue;
-    for (const e of entries(table)) {
-      if (e.localPort !== peer.port || e.remotePort !== ours.port) continue;
-      const local = hexAddress(e.local).replace(/^::ffff:/, '');
-      const remote = hexAddress(e.remote).replace(/^::ffff:/, '');
-      if (local === peer.address && remote === ours.address) return e.uid;
-    }
+    const at = table?.indexOf(needle) ?? -1;
+    if (at < 0) continue;
+    const end = table!.indexOf('\n', at);
+    const fields = table!
+      .slice(at, end < 0 ? undefined : end)
+      .trim()
+      .split(/\s+/);
+    // local, remote, st, tx:rx, tr:when, retrnsmt, uid
+    const uid = Number(fields[6]);
+    return Number.isSafeInteger(uid) ? uid : undefined;
   }
   return undefined;
 }

@@ -159,6 +159,9 @@ export class Forwards {
 /** Bytes both ways, backpressure from pipe; one side's end is the other's FIN; an error or a close ends both. */
 function splice(outer: Socket, inner: Socket): void {
   inner.on('error', () => inner.destroy());
+  // As a proxy should: a small write (a keystroke, a request line) goes now, not after the peer's ACK.
+  outer.setNoDelay(true);
+  inner.setNoDelay(true);
   const both = () => {
     outer.destroy();
     inner.destroy();
