@@ -15,11 +15,14 @@ import { field } from '../common/format';
 
 export class PortsUsage extends Error {}
 
-/** A pid, net:INODE (or net:[INODE]), or a name: a container, a net pin, an ip netns name, host. */
+/** A pid, net:INODE (or net:[INODE]), container:NAME, pin:NAME, or a name: a container, a net pin, an ip netns name, host. */
 export function portsTarget(word: string): PortsTarget {
   if (/^\d+$/.test(word)) return { pid: Number(word) };
   const ns = /^net:\[?(\d+)\]?$/.exec(word);
   if (ns) return { namespace: { type: 'net', inode: Number(ns[1]) } };
+  // Which, when a name is both a container's and a pin's (nsxd refuses to guess).
+  if (word.startsWith('container:')) return { container: word.slice(10) };
+  if (word.startsWith('pin:')) return { pin: { type: 'net', name: word.slice(4) } };
   return { name: word };
 }
 

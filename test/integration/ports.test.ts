@@ -228,6 +228,25 @@ describe('ports (p23)', () => {
     assert.match(got.stdout, new RegExp(PAGE));
   });
 
+  it('refuses a name that is both a container and an ip netns name, rather than guess', async (t) => {
+    if (typeof pm === 'string') return t.skip(pm);
+    // Another user's rootless container could take the name of a namespace a member means: never a guess.
+    execFileSync('ip', ['netns', 'add', web]);
+    try {
+      const r = nsx(daemon, ['forward', web, '8080']);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`${web} is both a container and a net pin or ip netns name: say container:${web}`),
+      );
+      const c = nsx(daemon, ['ports', `container:${web}`]);
+      assert.match(c.stdout, /127\.0\.0\.1:8080/);
+      assert.equal(nsx(daemon, ['ports', `pin:${web}`]).code, 0);
+    } finally {
+      spawnSync('ip', ['netns', 'del', web]);
+    }
+  });
+
   it('escapes a hostile process name in nsx ports', async () => {
     const evil = 'p23\x1b[2J\u202eevil';
     const py = `import socket,ctypes;ctypes.CDLL(None).prctl(15,${JSON.stringify(evil)}.encode(),0,0,0);s=socket.socket();s.bind(("127.0.0.1",8099));s.listen();import time;time.sleep(60)`;

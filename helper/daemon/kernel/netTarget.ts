@@ -7,6 +7,7 @@ import type { PortsTarget } from '../../common/ports';
 import { ErrorCodes, nsId } from '../../common/protocol';
 import { containerName } from '../../common/words';
 import { resolveContainer } from '../discovery/containers';
+import { closeQuietly } from '../fds';
 import type { Scanner } from '../discovery/scanner';
 import type { Pins } from './pins';
 import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
@@ -41,18 +42,37 @@ export async function openNetTarget(t: PortsTarget, scanner: Scanner, pins: Pins
     const { opened } = openProcessNamespaces(1, ['net']);
     return { opened: opened[0], label: 'host' };
   }
+  return openByName(t.name, scanner, pins);
+}
+
+/**
+ * A container's name, or a net pin's or ip netns name: never a guess
+ * between them. A name both mean is refused (a user's rootless container
+ * could take the name of the namespace a member means, and hear what they
+ * send it), and the message says how to say which.
+ */
+async function openByName(name: string, scanner: Scanner, pins: Pins): Promise<NetTarget> {
+  let container: NetTarget | undefined;
   try {
-    return await openContainer(t.name, scanner);
+    container = await openContainer(name, scanner);
   } catch (err) {
     if (!(err instanceof ResponseError) || err.code !== ErrorCodes.NotFound) throw err;
-    const opened = pins.open('net', t.name);
-    if (!opened)
-      throw new ResponseError(
-        ErrorCodes.NotFound,
-        `${t.name} is neither a running container nor a net pin or ip netns name (or "host")`,
-      );
-    return { opened, label: t.name };
   }
+  const pinned = pins.open('net', name);
+  if (container && pinned) {
+    closeQuietly(container.opened.fd);
+    closeQuietly(pinned.fd);
+    throw new ResponseError(
+      ErrorCodes.Conflict,
+      `${name} is both a container and a net pin or ip netns name: say container:${name} or pin:${name}`,
+    );
+  }
+  if (container) return container;
+  if (pinned) return { opened: pinned, label: name };
+  throw new ResponseError(
+    ErrorCodes.NotFound,
+    `${name} is neither a running container nor a net pin or ip netns name (or "host")`,
+  );
 }
 
 async function openContainer(ref: string, scanner: Scanner): Promise<NetTarget> {
