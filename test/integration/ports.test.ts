@@ -161,6 +161,34 @@ describe('ports (p23)', () => {
     assert.match(as(member.name, m.hostPort), new RegExp(PAGE));
   });
 
+  it('checks an IPv6 socket that dials the forward as ::ffff:127.0.0.1 by its owner too', async () => {
+    const other = createUser();
+    users.push(other);
+    const r = await forward(daemon, [target, '8080']);
+    running.push(r);
+    const py = `import socket;s=socket.socket(socket.AF_INET6);s.settimeout(3);s.connect(("::ffff:127.0.0.1",${r.hostPort}));s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+d=b""
+try:
+  while True:
+    c=s.recv(4096)
+    if not c: break
+    d+=c
+except Exception: pass
+print(d.decode(errors="replace"))`;
+    const as = (user?: string) =>
+      spawnSync(
+        user ? 'runuser' : '/usr/bin/python3',
+        [...(user ? ['-u', user, '--', '/usr/bin/python3'] : []), '-c', py],
+        {
+          encoding: 'utf8',
+          timeout: 10_000,
+        },
+      ).stdout;
+    assert.match(as(), new RegExp(PAGE));
+    assert.doesNotMatch(as(other.name), new RegExp(PAGE));
+    await waitFor(() => daemon.log().includes(`peerUid=${other.uid} result=refused`), 5000, 'the refusal audited');
+  });
+
   it('ends the forward, its port and its helper when its client quits (Ctrl-C or killed)', async () => {
     for (const signal of ['SIGINT', 'SIGKILL'] as const) {
       const r = await forward(daemon, [target, '8080']);

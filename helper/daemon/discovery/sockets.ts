@@ -18,7 +18,7 @@ export function hexAddress(hex: string): string {
   const words = hex.match(/.{8}/g) ?? [];
   const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)]);
   if (bytes.length === 4) return bytes.map((b) => parseInt(b, 16)).join('.');
-  const net = bytes.join('');
+  const net = bytes.join('').toLowerCase();
   // ::ffff:a.b.c.d as people write it
   if (net.startsWith('00000000000000000000ffff'))
     return `::ffff:${[24, 26, 28, 30].map((i) => parseInt(net.slice(i, i + 2), 16)).join('.')}`;
