@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PortsListResult } from '../../helper/common/ports';
 import { Engine, podman } from '../engines';
@@ -187,6 +188,25 @@ print(d.decode(errors="replace"))`;
     assert.match(as(), new RegExp(PAGE));
     assert.doesNotMatch(as(other.name), new RegExp(PAGE));
     await waitFor(() => daemon.log().includes(`peerUid=${other.uid} result=refused`), 5000, 'the refusal audited');
+  });
+
+  it("gives the helper nothing but its pipes and its channel, as nobody, and no session a forward's fds", async () => {
+    const r = await forward(daemon, [target, '8080']);
+    running.push(r);
+    const helper = connectors(daemon).at(-1)!;
+    assert.deepEqual(readdirSync(`/proc/${helper}/fd`).sort(), ['0', '1', '2', '3']);
+    assert.match(readFileSync(`/proc/${helper}/status`, 'utf8'), /^Uid:\t65534\t65534\t65534\t65534$/m);
+    assert.match(readFileSync(`/proc/${helper}/status`, 'utf8'), /^NoNewPrivs:\t1$/m);
+    // A connection open through it while a shell starts: the shell holds only its stdio.
+    const held = tcpConnect({ host: '127.0.0.1', port: r.hostPort });
+    try {
+      await new Promise((resolve) => held.once('connect', resolve));
+      const shell = nsx(daemon, ['isolate', '-t', 'uts', '--', 'sh', '-c', 'ls /proc/$$/fd']);
+      assert.equal(shell.code, 0, shell.stderr);
+      assert.deepEqual(shell.stdout.trim().split(/\s+/).sort(), ['0', '1', '2']);
+    } finally {
+      held.destroy();
+    }
   });
 
   it('ends the forward, its port and its helper when its client quits (Ctrl-C or killed)', async () => {
