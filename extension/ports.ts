@@ -18,8 +18,8 @@ import {
   Unforward,
 } from '../helper/common/ports';
 
-/** How long a namespace's listing is shown before it is asked again (while its row stays open). */
-const FRESH_MS = 5000;
+/** How long a namespace's listing is shown before it is asked again (while its row stays open): the host's reads every fd. */
+const FRESH_MS = 15_000;
 
 interface Listing {
   at: number;

@@ -35,6 +35,8 @@ import { ErrorCodes } from '../../common/protocol';
 
 const MAX_FORWARDS_PER_CONNECTION = 32;
 const MAX_FORWARDS_PER_USER = 64;
+/** ports/list requests read at once, across connections: each may read tens of thousands of fds. */
+const MAX_LISTS_AT_ONCE = 4;
 /** Refused connections audited a second per forward; the rest are counted in the next line. */
 const REFUSALS_AUDITED_PER_SECOND = 20;
 
@@ -66,6 +68,7 @@ class PortsRequests {
   private readonly refusals = new Map<number, { second: number; count: number; dropped: number }>();
   /** Forwards starting, by uid, across connections: each counts against its user's until it lands. */
   private readonly openingOf = new Map<number, number>();
+  private listing = 0;
   private readonly forwards = new Forwards({
     refused: (f, peer, uid, reason) => this.refused(f, peer, uid, reason),
     failed: (f, reason) => audit('ports/connection', { forward: f.id, owner: f.user, result: 'failed', reason }),
@@ -102,6 +105,20 @@ class PortsRequests {
   }
 
   private async list(p: PortsListParams): Promise<PortsListResult> {
+    if (this.listing >= MAX_LISTS_AT_ONCE)
+      throw new ResponseError(
+        ErrorCodes.Busy,
+        `at most ${MAX_LISTS_AT_ONCE} port listings at a time: try again in a moment`,
+      );
+    this.listing++;
+    try {
+      return await this.read(p);
+    } finally {
+      this.listing--;
+    }
+  }
+
+  private async read(p: PortsListParams): Promise<PortsListResult> {
     let only: number | undefined;
     if (p.target) {
       const t = await openNetTarget(p.target, this.scanner, this.pins);
