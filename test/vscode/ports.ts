@@ -127,8 +127,7 @@ export function definePortsSuite(): void {
       assert.ok(!children(group).some((n) => kind(n) === 'forward' && (n as ForwardNode).forward.id === f.id));
     });
 
-    it('asks which port when forwarding from a net namespace, with the listening ones to pick', async () => {
-      // The same request the pick sends: a target and a port; the window's forwards list it.
+    it("forwards a namespace's port given as the pick gives it, and lists it among the window's forwards", async () => {
       const f = (await vscode.commands.executeCommand('nsx.forwardPort', undefined, {
         target: { namespace: { type: 'net', inode: netns } },
         port: 8080,

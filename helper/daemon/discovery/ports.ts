@@ -73,21 +73,27 @@ async function readInside(ns: Namespace, udp: boolean, cat: CatInside): Promise<
  * first HELD_ONLY_PER_LIST of them, or the one asked for.
  */
 export async function readHeldOnly(model: Model, result: PortsListResult, udp: boolean, cat: CatInside): Promise<void> {
-  let read = 0;
+  const todo: [NetPorts, Namespace][] = [];
   for (const entry of result.namespaces) {
     const ns = model.byInode.get(entry.inode);
     if (!entry.unread || !ns || ns.pids.length > 0) continue;
-    if (read++ >= HELD_ONLY_PER_LIST) {
+    if (todo.length < HELD_ONLY_PER_LIST) todo.push([entry, ns]);
+    else
       entry.unread = `no process is in it, and one list reads only ${HELD_ONLY_PER_LIST} such namespaces: name it (nsx ports ${entry.label})`;
-      continue;
-    }
-    const sockets = await readInside(ns, udp, cat);
-    if (typeof sockets === 'string') entry.unread = sockets.slice(0, 200);
-    else {
-      entry.sockets = sockets;
-      delete entry.unread;
-    }
   }
+  // A few helpers at a time: each is a process start, most of it waiting.
+  const next = async (): Promise<void> => {
+    for (let job; (job = todo.shift());) {
+      const [entry, ns] = job;
+      const sockets = await readInside(ns, udp, cat);
+      if (typeof sockets === 'string') entry.unread = sockets.slice(0, 200);
+      else {
+        entry.sockets = sockets;
+        delete entry.unread;
+      }
+    }
+  };
+  await Promise.all([next(), next(), next(), next()]);
 }
 
 /** Details' section of a net namespace: what listens in it, as nsx ports shows it. */
