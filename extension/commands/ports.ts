@@ -87,7 +87,11 @@ export function portCommands(ctx: Context): Commands {
       const f = await ctx.ports.forward(params);
       const open = 'Open in Browser';
       void vscode.window
-        .showInformationMessage(`Forwarding ${describeForward(f)} (for you alone, until this window closes).`, open)
+        // Notifications render [text](target) as a link, and a label may come from a process's name.
+        .showInformationMessage(
+          `Forwarding ${describeForward(f).replace(/\]\(/g, '] (')} (for you alone, until this window closes).`,
+          open,
+        )
         .then((choice) => (choice === open ? openInBrowser(f) : undefined));
       return f;
     },

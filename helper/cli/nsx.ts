@@ -267,12 +267,19 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   },
 
   ports: ({ args, values, withClient }) => withClient((c) => portsCli.ports(c, args, !!values.json, !!values.tcp)),
-  forward: ({ args, values, withClient }) =>
-    withClient((c) =>
-      portsCli.forward(c, args, { keep: values.keep, address: values.address, anyUser: values['any-user'] }),
-    ),
+  forward: ({ args, values, withClient }) => {
+    const req = portsCli.forwardRequest(args, {
+      keep: values.keep,
+      address: values.address,
+      anyUser: values['any-user'],
+    });
+    return withClient((c) => portsCli.forward(c, req));
+  },
   forwards: ({ values, withClient }) => withClient((c) => portsCli.forwards(c, !!values.json)),
-  unforward: ({ args, withClient }) => withClient((c) => portsCli.unforward(c, args[0])),
+  unforward: ({ args, withClient }) => {
+    const id = portsCli.forwardId(args[0]);
+    return withClient((c) => portsCli.unforward(c, id));
+  },
 };
 
 /** The options and words of a command line; what node:util says of a bad one, in util-linux's words. */

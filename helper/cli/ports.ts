@@ -4,6 +4,7 @@ import type { Client } from '../common/client';
 import {
   describeForward,
   ForwardClosed,
+  ForwardParams,
   ForwardPort,
   ListForwards,
   ListPorts,
@@ -47,30 +48,35 @@ function forwardPorts(word: string | undefined): { port: number; hostPort: numbe
   return { port, hostPort };
 }
 
-/** Opens a forward and holds it until Ctrl-C (the forward ends with this connection), or returns at once with --keep. */
-export async function forward(
-  c: Client,
+/** What `nsx forward` asks for, checked before nsxd is asked anything. */
+export function forwardRequest(
   args: string[],
   opts: { keep?: boolean; address?: string; anyUser?: boolean },
-): Promise<number> {
+): ForwardParams {
   if (args[0] === undefined) throw new PortsUsage('forward wants TARGET PORT[:HOSTPORT], as nsx forward web 8080');
+  if (args.length > 2) throw new PortsUsage(`forward takes TARGET PORT[:HOSTPORT], not ${args.slice(2).join(' ')}`);
   const { port, hostPort } = forwardPorts(args[1]);
-  let closedReason: string | undefined;
-  let wake = () => undefined as void;
-  c.conn.onNotification(ForwardClosed, (p) => {
-    closedReason = p.reason;
-    wake();
-  });
-  const f = await c.conn.sendRequest(ForwardPort, {
+  return {
     target: portsTarget(args[0]),
     port,
     hostPort,
     ...(opts.keep ? { keep: true } : {}),
     ...(opts.address ? { address: opts.address } : {}),
     ...(opts.anyUser ? { anyUser: true } : {}),
+  };
+}
+
+/** Opens a forward and holds it until Ctrl-C (the forward ends with this connection), or returns at once with keep. */
+export async function forward(c: Client, req: ForwardParams): Promise<number> {
+  let closedReason: string | undefined;
+  let wake = () => undefined as void;
+  c.conn.onNotification(ForwardClosed, (p) => {
+    closedReason = p.reason;
+    wake();
   });
-  process.stdout.write(`forwarding ${field(describeForward(f))}${opts.keep ? ` (kept: nsx unforward ${f.id})` : ''}\n`);
-  if (opts.keep) return 0;
+  const f = await c.conn.sendRequest(ForwardPort, req);
+  process.stdout.write(`forwarding ${field(describeForward(f))}${req.keep ? ` (kept: nsx unforward ${f.id})` : ''}\n`);
+  if (req.keep) return 0;
   await new Promise<void>((resolve) => {
     wake = resolve;
     process.once('SIGINT', resolve);
@@ -92,8 +98,13 @@ export async function forwards(c: Client, json: boolean): Promise<number> {
   return 0;
 }
 
-export async function unforward(c: Client, word: string | undefined): Promise<number> {
-  if (!word || !/^\d+$/.test(word)) throw new PortsUsage('unforward wants the ID nsx forwards shows');
-  await c.conn.sendRequest(Unforward, { id: Number(word) });
+export function forwardId(word: string | undefined): number {
+  if (!word || !/^\d{1,15}$/.test(word) || Number(word) < 1)
+    throw new PortsUsage('unforward wants the ID nsx forwards shows');
+  return Number(word);
+}
+
+export async function unforward(c: Client, id: number): Promise<number> {
+  await c.conn.sendRequest(Unforward, { id });
   return 0;
 }
