@@ -95,6 +95,8 @@ export class Ports implements vscode.Disposable {
 
   private async load(netns: number, l: Listing): Promise<void> {
     try {
+      // Forwards opened elsewhere (nsx forward in a terminal) show up too.
+      void this.reloadForwards();
       l.ports = await this.list({ namespace: { type: 'net', inode: netns } });
       l.error = l.ports?.unread;
     } catch (err) {
