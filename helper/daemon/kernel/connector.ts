@@ -66,7 +66,8 @@ export class Connector {
       let first = true;
       this.child.stdin!.on('error', () => undefined);
       this.child.on('error', (err) => this.end(`cannot start nsx-connect: ${err.message}`));
-      this.child.on('exit', () => this.end('nsx-connect exited'));
+      // 'close', not 'exit': its last words on stdout are read first.
+      this.child.on('close', () => this.end('nsx-connect exited'));
       this.onExit = (reason) => {
         clearTimeout(timer);
         reject(new ResponseError(ErrorCodes.Failed, reason));
