@@ -127,6 +127,12 @@ describe('ports (p23)', () => {
     assert.equal(s.address, '127.0.0.1');
     assert.equal(s.processes[0].comm, 'busybox');
     if (where) assert.equal(json.namespaces[0].label, where);
+    // The host's own, by its word.
+    const host = JSON.parse(nsx(daemon, ['ports', 'host', '--json']).stdout) as PortsListResult;
+    assert.deepEqual(
+      host.namespaces.map((n) => [n.label, n.initial]),
+      [['host', true]],
+    );
   });
 
   it('nsx forward reaches a server that listens only on the namespace loopback, from the host', async () => {

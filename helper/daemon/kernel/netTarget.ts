@@ -38,10 +38,7 @@ export async function openNetTarget(t: PortsTarget, scanner: Scanner, pins: Pins
     return { opened, label: ns?.container ? containerName(ns.container) : nsId(opened) };
   }
   if ('container' in t) return openContainer(t.container, scanner);
-  if (t.name === 'host') {
-    const { opened } = openProcessNamespaces(1, ['net']);
-    return { opened: opened[0], label: 'host' };
-  }
+  if (t.name === 'host') return openHost(scanner);
   return openByName(t.name, scanner, pins);
 }
 
@@ -73,6 +70,14 @@ async function openByName(name: string, scanner: Scanner, pins: Pins): Promise<N
     ErrorCodes.NotFound,
     `${name} is neither a running container nor a net pin or ip netns name (or "host")`,
   );
+}
+
+/** The initial net namespace (PID 1's, as the scan found it), or else nsxd's own, where its forwards listen. */
+async function openHost(scanner: Scanner): Promise<NetTarget> {
+  const initial = (await scanner.model(2000)).snapshot.namespaces.find((ns) => ns.type === 'net' && ns.initial);
+  if (initial) return { opened: await openDiscovered(scanner, { type: 'net', inode: initial.inode }), label: 'host' };
+  const { opened } = openProcessNamespaces(process.pid, ['net']);
+  return { opened: opened[0], label: 'host' };
 }
 
 async function openContainer(ref: string, scanner: Scanner): Promise<NetTarget> {
