@@ -301,6 +301,37 @@ print(d.decode(errors="replace"))`;
     }
   });
 
+  it('connects to the address asked for inside (--address), and a connection that fails inside is closed and audited', async () => {
+    const dir = execFileSync('mktemp', ['-d', '/tmp/p23-addr-XXXXXX'], { encoding: 'utf8' }).trim();
+    execFileSync('sh', ['-c', `echo ${PAGE} > ${dir}/index.html`]);
+    const serve = `ip link set lo up; ip addr add 10.123.0.1/32 dev lo; exec busybox httpd -f -p 10.123.0.1:8081 -h ${dir}`;
+    const proc = spawn('unshare', ['-n', 'sh', '-c', serve], { stdio: 'ignore' });
+    try {
+      await waitFor(
+        () => nsx(daemon, ['ports', String(proc.pid)]).stdout.includes('10.123.0.1:8081'),
+        10_000,
+        'the server',
+      );
+      const r = await forward(daemon, ['--address', '10.123.0.1', String(proc.pid), '8081']);
+      running.push(r);
+      assert.equal(await get(r.hostPort), `${PAGE}\n`);
+      const loop = await forward(daemon, [String(proc.pid), '8081']);
+      running.push(loop);
+      assert.match(await get(loop.hostPort), /^error /);
+      await waitFor(
+        () =>
+          /action=ports\/connection .*result=failed reason="127\.0\.0\.1:8081 inside: connection refused"/.test(
+            daemon.log(),
+          ),
+        5000,
+        'the failure audited',
+      );
+    } finally {
+      proc.kill('SIGKILL');
+      spawnSync('rm', ['-rf', dir]);
+    }
+  });
+
   it('escapes a hostile process name in nsx ports', async () => {
     const evil = 'p23\x1b[2J\u202eevil';
     const py = `import socket,ctypes;ctypes.CDLL(None).prctl(15,${JSON.stringify(evil)}.encode(),0,0,0);s=socket.socket();s.bind(("127.0.0.1",8099));s.listen();import time;time.sleep(60)`;
