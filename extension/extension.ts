@@ -8,6 +8,7 @@ import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
 import { Model } from './model';
 import { NetModel } from './netModel';
+import { Ports } from './ports';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -29,9 +30,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
   );
   const model = new Model(connection);
   const net = new NetModel(connection);
+  const ports = new Ports(connection);
   const filter = new Filter();
   const pages = new Pages();
-  const { namespaces, processes, namespacesView, processesView } = createViews(model, net, filter, pages);
+  const { namespaces, processes, namespacesView, processesView } = createViews(model, net, ports, filter, pages);
   const terminals = new TerminalSessions(connection, extension.workspaceState);
   const refresh = new RefreshManager(model, filter, connection, [
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
@@ -43,6 +45,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     connection,
     model,
     net,
+    ports,
     filter,
     namespaces,
     processes,
@@ -68,9 +71,10 @@ export function activate(extension: vscode.ExtensionContext): Api {
 }
 
 /** The two views: trees of the model (a net namespace's interfaces from the wiring), through the filter, a page at a time. */
-function createViews(model: Model, net: NetModel, filter: Filter, pages: Pages) {
+function createViews(model: Model, net: NetModel, ports: Ports, filter: Filter, pages: Pages) {
   const namespaces = new NamespacesProvider(model, filter, pages);
   namespaces.net = net;
+  namespaces.ports = ports;
   const processes = new ProcessesProvider(model, filter, pages);
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
     treeDataProvider: namespaces,
@@ -84,9 +88,10 @@ function createViews(model: Model, net: NetModel, filter: Filter, pages: Pages) 
 }
 
 /** What the extension follows: the socket setting, which terminal is active, a row selected, the wiring. */
-function listen({ terminals, net, namespaces, namespacesView, processesView }: Context): vscode.Disposable[] {
+function listen({ terminals, net, ports, namespaces, namespacesView, processesView }: Context): vscode.Disposable[] {
   return [
     net.onDidChange(() => namespaces.redraw()),
+    ports.onDidChange(() => namespaces.redraw()),
     namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible(visible)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);

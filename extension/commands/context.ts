@@ -4,6 +4,7 @@ import type { Connection } from '../connection';
 import type { Documents } from '../documents';
 import type { Model } from '../model';
 import type { NetModel } from '../netModel';
+import type { Ports } from '../ports';
 import type { TerminalSessions } from '../terminal';
 import type { Filter } from '../tree/filter';
 import type { NamespacesProvider } from '../tree/namespacesView';
@@ -26,6 +27,7 @@ export interface Context {
   terminals: TerminalSessions;
   refresh: RefreshManager;
   documents: Documents;
+  ports: Ports;
 }
 
 /** A module's commands: command id → what runs it (see index.ts). */

@@ -8,6 +8,7 @@ import type { Context } from './context';
 import { daemonCommands } from './daemon';
 import { inspectCommands } from './inspect';
 import { pinCommands } from './pins';
+import { portCommands } from './ports';
 import { terminalCommands } from './terminals';
 import { viewCommands } from './view';
 
@@ -17,6 +18,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...inspectCommands(ctx),
     ...terminalCommands(ctx),
     ...pinCommands(ctx),
+    ...portCommands(ctx),
     ...daemonCommands(ctx),
     ...captureCommands(ctx),
   };

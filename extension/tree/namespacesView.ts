@@ -14,6 +14,8 @@ import type { Pages } from './paging';
 import { NodeProvider } from './provider';
 import type { NetModel } from '../netModel';
 import { interfaceNodes } from './netNodes';
+import type { Ports } from '../ports';
+import { PortsGroupNode, portsChildren } from './portsNodes';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
 
@@ -26,6 +28,8 @@ export class NamespacesProvider extends NodeProvider {
   private grouping: Grouping;
   /** Where a net namespace's interfaces come from (set by extension.ts). */
   net: NetModel | undefined;
+  /** Set by the extension: a net namespace's row then has a Ports group. */
+  ports: Ports | undefined;
 
   constructor(model: Model, filter: Filter, pages: Pages) {
     super(model, filter, pages);
@@ -61,6 +65,7 @@ export class NamespacesProvider extends NodeProvider {
       );
     if (node instanceof EngineNode || node instanceof GroupNode) return this.containersIn(node);
     if (node instanceof ContainerNode) return this.namespacesOfContainer(node);
+    if (node instanceof PortsGroupNode) return this.ports ? portsChildren(node, this.ports) : [];
     if (node instanceof NamespaceNode)
       return this.grouping === 'hierarchy' && node.key.type === 'user' ? this.owned(node) : this.members(node);
     return [];
@@ -78,8 +83,11 @@ export class NamespacesProvider extends NodeProvider {
 
   private hasChildren(ns: Namespace): boolean {
     if (this.grouping === 'hierarchy' && ns.type === 'user') return true;
-    if (ns.type === 'net' && this.net) return true;
-    return ns.pids.length > 0 || ns.holders.length > 0;
+    return (
+      (ns.type === 'net' && (this.net !== undefined || this.ports !== undefined)) ||
+      ns.pids.length > 0 ||
+      ns.holders.length > 0
+    );
   }
 
   private members(node: NamespaceNode): Node[] {
@@ -95,8 +103,15 @@ export class NamespacesProvider extends NodeProvider {
         );
       })
       .sort((a, b) => a - b);
-    const links = ns.type === 'net' && this.net ? interfaceNodes(node, ns.inode, this.net, this.model) : [];
-    return [...links, ...holders, ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false))];
+    const net = ns.type === 'net';
+    const links = net && this.net ? interfaceNodes(node, ns.inode, this.net, this.model) : [];
+    const ports = net && this.ports ? [new PortsGroupNode(node, ns.inode)] : [];
+    return [
+      ...ports,
+      ...links,
+      ...holders,
+      ...this.pages.slice(node, pids, (pid) => new ProcessNode(node, pid, false)),
+    ];
   }
 
   /** The containers the filter lets through: by name, image, pod, project, hostname (or a namespace of theirs it shows). */

@@ -2,8 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import { USAGE } from './usage';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { netCommand } from './net';
+import * as portsCli from './ports';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -24,36 +26,6 @@ import {
 } from '../common/protocol';
 import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree } from '../common/format';
 import { unpinned } from '../common/words';
-
-const USAGE = `usage: nsx [--socket PATH] COMMAND
-  list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
-                                   every namespace, like lsns (NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND);
-                                   -o/--output as lsns (also +COL to add one), -n/--noheadings, -r/--raw;
-                                   --rescan: read all of /proc now, not the model process events keep
-                                   (shares a scan that runs; soon after one, gets it with the events since)
-  tree [--rescan]                  the user-namespace hierarchy and what each owns
-  containers [--json]              every container the engines (docker, podman, containerd) report
-  details TYPE:INODE               what a namespace holds (hostname, interfaces, mounts, maps ...)
-  enter PID|CONTAINER [-t TYPE,...] [--root] [--fresh-proc] [-- COMMAND ARGS...]
-                                   a shell or command in the namespaces of a process, or of a
-                                   container with its environment (all namespaces by default);
-                                   as nsenter: --target PID, -n/--net -p/--pid -m/--mount -u/--uts
-                                   -i/--ipc -U/--user -C/--cgroup -T/--time, -a/--all
-  enter --pin TYPE/NAME [--root] [-- COMMAND ARGS...]
-  isolate [-t TYPE,...] [--hostname NAME] [--root] [-- COMMAND ARGS...]
-                                   a shell or command in fresh namespaces
-  attach SESSION                   a shell of yours again, after nsxd restarted (it says the number)
-  pin PID TYPE NAME                keep the TYPE namespace of PID alive as NAME
-  pin --new TYPE NAME              a new, empty namespace held by its pin
-  unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
-  pins [--json]
-  capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] -w FILE|-
-                                   packets in network namespaces, one pcapng (nsx capture -h)
-  net [TARGET] [--json] [--dot]     every network namespace's interfaces, their state, addresses and where
-                                   each one's other end is (TARGET: host, a container, PID, net:INODE, a pin)
-  --version
-The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
-`;
 
 declare const NSX_VERSION: string | undefined;
 const VERSION = typeof NSX_VERSION === 'string' ? NSX_VERSION : '0.0.0-dev';
@@ -158,6 +130,10 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   noheadings: { type: 'boolean' },
   raw: { type: 'boolean', short: 'r' },
+  tcp: { type: 'boolean' },
+  keep: { type: 'boolean' },
+  'any-user': { type: 'boolean' },
+  address: { type: 'string' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -266,6 +242,21 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     process.stdout.write(values.json ? JSON.stringify({ pins }, null, 2) + '\n' : pinRows(pins));
     return 0;
   },
+
+  ports: ({ args, values, withClient }) => withClient((c) => portsCli.ports(c, args, !!values.json, !!values.tcp)),
+  forward: ({ args, values, withClient }) => {
+    const req = portsCli.forwardRequest(args, {
+      keep: values.keep,
+      address: values.address,
+      anyUser: values['any-user'],
+    });
+    return withClient((c) => portsCli.forward(c, req));
+  },
+  forwards: ({ values, withClient }) => withClient((c) => portsCli.forwards(c, !!values.json)),
+  unforward: ({ args, withClient }) => {
+    const id = portsCli.forwardId(args[0]);
+    return withClient((c) => portsCli.unforward(c, id));
+  },
 };
 
 /** The options and words of a command line; what node:util says of a bad one, in util-linux's words. */
@@ -363,13 +354,14 @@ main(process.argv.slice(2)).then(
     const message =
       err instanceof CaptureUsageError
         ? `${err.message}\nTry 'nsx capture -h' for more information.`
-        : err instanceof UsageError
+        : err instanceof UsageError || err instanceof portsCli.PortsUsage
           ? `${err.message}\nTry 'nsx --help' for more information.`
           : err instanceof ResponseError
             ? err.message
             : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
-    process.exitCode = err instanceof UsageError || err instanceof CaptureUsageError ? 2 : 1;
+    const usage = err instanceof UsageError || err instanceof CaptureUsageError || err instanceof portsCli.PortsUsage;
+    process.exitCode = usage ? 2 : 1;
   },
 );

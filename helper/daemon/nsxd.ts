@@ -32,6 +32,7 @@ import { captureArea } from './requests/capture';
 import { namespacesArea } from './requests/namespaces';
 import { netArea } from './requests/net';
 import { pinsArea } from './requests/pins';
+import { portsArea } from './requests/ports';
 import { terminalArea } from './requests/terminals';
 import { DEFAULT_LIMITS, Server } from './rpc/server';
 
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
   if (!options) return;
   const { gid, policy } = checkStart(options);
   const { server, owned } = await listen(options.socket, gid);
-  const { rpc, registry, cgroups } = await serve(options, policy, server, owned);
+  const { rpc, registry, cgroups, ports } = await serve(options, policy, server, owned);
   const stop = (signal: string) => {
     audit('stop', { signal });
     server.close();
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     }
     // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
     registry.stopping = true;
+    ports.stopAll('nsxd is stopping');
     rpc.closeAll();
     cgroups.close();
     process.exit(0);
@@ -229,6 +231,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
     fail(`cannot prepare the sessions directory ${registry.dir}: ${(err as Error).message}`);
   }
   const net = new NetWatch(scanner, watcher);
+  const ports = portsArea(scanner, pins);
   const rpc = new Server({
     group: options.group,
     policy,
@@ -241,6 +244,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
       terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, options.sessionsPerUser),
       captureArea({ scanner, pins }),
       netArea(net),
+      ports.area,
     ],
   });
   rpc.attach(server);
@@ -252,7 +256,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
     cgroups: cgroups.available,
   });
   process.stderr.write(`nsxd: listening on ${options.socket} (group ${options.group})\n`);
-  return { rpc, registry, cgroups };
+  return { rpc, registry, cgroups, ports };
 }
 
 const users = new Map<number, string>();

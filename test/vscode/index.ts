@@ -2,6 +2,7 @@
 // host: mocha (bdd) over suite.ts, ending with the line `N passed, N failed`.
 import Mocha from 'mocha';
 import { defineCaptureSuite } from './capture';
+import { definePortsSuite } from './ports';
 import { defineSuite } from './suite';
 import { defineNetSuite } from './net';
 
@@ -19,6 +20,7 @@ export function run(): Promise<void> {
   defineSuite();
   defineCaptureSuite();
   defineNetSuite();
+  definePortsSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};

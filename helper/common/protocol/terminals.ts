@@ -101,7 +101,7 @@ export function parseTerminalOpen(value: unknown): TerminalOpenParams {
   return req;
 }
 
-function parseTarget(value: unknown): TerminalTarget {
+export function parseTarget(value: unknown): TerminalTarget {
   const t = parse.object(value, 'target');
   if (t.pid !== undefined) {
     const inodes: Partial<Record<NsType, number>> = {};

@@ -2,6 +2,7 @@
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { cutNotice, listTable } from '../../common/format';
 import { readDetails } from '../discovery/details';
+import { portsSection } from '../discovery/ports';
 import { runInside } from '../kernel/inside';
 import type { Scanner } from '../discovery/scanner';
 import {
@@ -67,11 +68,16 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatc
             ErrorCodes.NotFound,
             `there is no ${nsId(key)} now: no process, fd or mount holds it (nsx list shows those there are)`,
           );
-        return await readDetails(
+        const details = await readDetails(
           found.ns,
           (ns, command, cat) => runInside(found.model, ns, command, cat),
           net && ((ns) => netDetails(net, ns, found.model)),
         );
+        if (found.ns.type === 'net')
+          details.sections.push(
+            await portsSection(found.ns, found.model, (ns, f) => runInside(found.model, ns, f, true)),
+          );
+        return details;
       } finally {
         reading--;
       }

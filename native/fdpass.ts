@@ -1,0 +1,93 @@
+// The two libc calls a port forward needs that Node does not offer: a
+// SOCK_SEQPACKET socketpair (one end for nsx-connect, one kept by nsxd) and
+// recvmsg with SCM_RIGHTS, to take the sockets nsx-connect makes inside a
+// namespace. Node's own streams read with read(2), which would drop them.
+// This module imports nothing of ours but libc.ts's ErrnoError.
+import koffi from 'koffi';
+import { ErrnoError } from './libc';
+
+const libc = koffi.load('libc.so.6');
+
+const AF_UNIX = 1;
+const SOCK_SEQPACKET = 5;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const MSG_CTRUNC = 0x8;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const EAGAIN = 11;
+
+koffi.struct('nsx_iovec', { iov_base: 'void *', iov_len: 'size_t' });
+koffi.struct('nsx_msghdr', {
+  msg_name: 'void *',
+  msg_namelen: 'uint32_t',
+  msg_iov: 'nsx_iovec *',
+  msg_iovlen: 'size_t',
+  msg_control: 'void *',
+  msg_controllen: 'size_t',
+  msg_flags: 'int',
+});
+const socketpairRaw = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
+const recvmsgRaw = libc.func('intptr_t recvmsg(int fd, _Inout_ nsx_msghdr *msg, int flags)');
+const closeRaw = libc.func('int close(int fd)');
+
+function errno(call: string): ErrnoError {
+  const no = koffi.errno();
+  return new ErrnoError(call, no, `E${no}`);
+}
+
+/** Two connected SOCK_SEQPACKET Unix sockets, both close-on-exec. */
+export function seqpacketPair(): [number, number] {
+  const sv = [0, 0];
+  if (socketpairRaw(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw errno('socketpair');
+  return [sv[0], sv[1]];
+}
+
+/**
+ * One message with one fd: the 8-byte id it carries and the fd (close-on-exec
+ * as it arrives). undefined when none is waiting. Any other fds that came
+ * with it are closed; a message without an fd is an error.
+ */
+export function receiveFd(fd: number): { id: number; fd: number } | undefined {
+  const data = Buffer.alloc(8);
+  const control = Buffer.alloc(64);
+  const msg = {
+    msg_name: null,
+    msg_namelen: 0,
+    msg_iov: [{ iov_base: data, iov_len: data.length }],
+    msg_iovlen: 1,
+    msg_control: control,
+    msg_controllen: control.length,
+    msg_flags: 0,
+  };
+  const n = Number(recvmsgRaw(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  if (n < 0) {
+    if (koffi.errno() === EAGAIN) return undefined;
+    throw errno('recvmsg');
+  }
+  const fds = rights(control, Number(msg.msg_controllen));
+  if (n !== 8 || fds.length !== 1 || (msg.msg_flags & MSG_CTRUNC) !== 0) {
+    for (const f of fds) closeRaw(f);
+    throw new Error('nsx-connect sent a message that is not one socket');
+  }
+  return { id: Number(data.readBigUInt64LE(0)), fd: fds[0] };
+}
+
+/** The fds of the SCM_RIGHTS messages among control's first `length` bytes. */
+function rights(control: Buffer, length: number): number[] {
+  const fds: number[] = [];
+  // struct cmsghdr on 64-bit Linux: size_t cmsg_len, int cmsg_level, int cmsg_type, then the data, 8-aligned.
+  for (let off = 0; off + 16 <= length;) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < 16 || off + len > length) break;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS)
+      for (let p = off + 16; p + 4 <= off + len; p += 4) fds.push(control.readInt32LE(p));
+    off += (len + 7) & ~7;
+  }
+  return fds;
+}
+
+export function closeFd(fd: number): void {
+  closeRaw(fd);
+}
