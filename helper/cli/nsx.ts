@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import { cp, ls } from './files';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -45,6 +46,11 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
+  ls TARGET:PATH [--json] [--root]  a folder (or file) of a container, process or namespace, as ls -l;
+                                   TARGET: a container's name or id, a PID, pin/NAME (a mnt pin), mnt/INODE
+  cp TARGET:PATH HOSTPATH | cp HOSTPATH TARGET:PATH [--root]
+                                   files and folders in or out, as docker cp (nothing runs inside);
+                                   as you (your uid and groups) unless --root, where the policy grants it
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
@@ -246,6 +252,16 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     );
     process.stdout.write(`${unpinned(`${args[0]}/${args[1]}`, r)}\n`);
     return 0;
+  },
+
+  async ls({ args, values, withClient }) {
+    if (args.length !== 1) throw new UsageError('ls wants one TARGET:PATH, as nsx ls web:/etc');
+    return withClient((c) => ls(c.conn, args[0], { json: values.json, root: values.root }));
+  },
+
+  async cp({ args, values, withClient }) {
+    if (args.length !== 2) throw new UsageError('cp wants a source and a destination, as nsx cp web:/etc/hostname .');
+    return withClient((c) => cp(c.conn, args[0], args[1], { root: values.root }));
   },
 
   async pins({ values, withClient }) {

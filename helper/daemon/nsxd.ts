@@ -26,6 +26,7 @@ import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
 import { Supervisors } from './kernel/supervisors';
+import { filesArea } from './requests/files';
 import { namespacesArea } from './requests/namespaces';
 import { pinsArea } from './requests/pins';
 import { terminalArea } from './requests/terminals';
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
+      filesArea(scanner, pins),
     ],
   });
   rpc.attach(server);
