@@ -85,10 +85,12 @@ int op_stat(const char *path, struct out *out)
 	static char link[PATH_LIMIT + 1];
 	const char *name;
 	struct stat st;
-	int err, dir = parent_of(path, &name);
+	size_t n = strlen(path);
+	int err, dir = n > 1 && path[n - 1] == '/' ? (errno = EBUSY, -1) : parent_of(path, &name);
 
 	if (dir < 0 && errno == EBUSY) {
-		/* The root, or a path ending in . or ..: the folder it resolves to. */
+		/* The root, a path ending in . or .., or in / (its last symlink followed): the folder it resolves to.
+		 */
 		dir = in_root(path, O_PATH);
 		if (dir < 0) return errno;
 		err = fstat(dir, &st) < 0 ? errno : put_entry(out, &st, path, "", "");

@@ -34,7 +34,12 @@ int in_root(const char *path, int flags)
 		.mode = 0,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	return (int)syscall(SYS_openat2, root_fd, *path ? path : "/", &how, sizeof(how));
+	int fd, tries = 0;
+
+	/* A ".." walked while any rename or mount happens on the machine is EAGAIN: the kernel asks us to try again. */
+	do fd = (int)syscall(SYS_openat2, root_fd, *path ? path : "/", &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN && ++tries < 64);
+	return fd;
 }
 
 /*

@@ -37,7 +37,12 @@ export interface HelperRequest {
   data?: Buffer;
 }
 
-const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+// The first name of each number: EAGAIN, not its alias EWOULDBLOCK.
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(constants.errno)
+    .reverse()
+    .map(([k, v]) => [v, k]),
+);
 
 /** As checkLauncher: root runs it on nsxd's word, so it must be as nsxd's own file and writable by that owner alone. */
 function checkHelper(): void {
