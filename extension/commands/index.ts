@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { Context } from './context';
 import { daemonCommands } from './daemon';
+import { filesCommands } from './files';
 import { inspectCommands } from './inspect';
 import { pinCommands } from './pins';
 import { terminalCommands } from './terminals';
@@ -17,6 +18,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...terminalCommands(ctx),
     ...pinCommands(ctx),
     ...daemonCommands(ctx),
+    ...filesCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }

@@ -8,6 +8,8 @@ import {
   FileEntry,
   FilesClose,
   FilesCreateDirectory,
+  FilesDelete,
+  FilesRename,
   FilesErrorCode,
   FilesErrorData,
   FilesRead,
@@ -129,6 +131,14 @@ export class RemoteFiles {
 
   createDirectory(path: string): Promise<null> {
     return this.send(FilesCreateDirectory, { handle: this.handle, path });
+  }
+
+  delete(path: string, recursive: boolean): Promise<null> {
+    return this.send(FilesDelete, { handle: this.handle, path, recursive });
+  }
+
+  rename(from: string, to: string, overwrite: boolean): Promise<null> {
+    return this.send(FilesRename, { handle: this.handle, from, to, overwrite });
   }
 
   close(): Promise<null> {
