@@ -77,8 +77,9 @@ export class RemoteFiles {
         else ask();
       }
     } finally {
-      // Those asked past the end answer empty; a failure of theirs is no one's.
-      for (const p of inFlight) p.catch(() => undefined);
+      // Those asked past the end answer empty: waited for, so that no request is still being written when the
+      // caller closes its connection; a failure of theirs is no one's.
+      await Promise.all(inFlight.map((p) => p.catch(() => undefined)));
     }
     return total;
   }
@@ -124,7 +125,7 @@ export class RemoteFiles {
       if (first) await write(Buffer.alloc(0), true);
       await Promise.all(inFlight);
     } finally {
-      for (const p of inFlight) (p as Promise<unknown>).catch(() => undefined);
+      await Promise.all(inFlight.map((p) => p.catch(() => undefined)));
     }
     return offset;
   }

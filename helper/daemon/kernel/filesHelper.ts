@@ -125,24 +125,31 @@ export class FilesHelper {
     for (const w of this.waiting.splice(0)) w(this.ended);
   }
 
+  /** What is buffered, as one buffer: joined once per answer, not once per pipe read. */
+  private flatten(): Buffer {
+    if (this.buffered.length !== 1) this.buffered = [Buffer.concat(this.buffered)];
+    return this.buffered[0];
+  }
+
   private take(chunk: Buffer): void {
     if (chunk.length) {
       this.buffered.push(chunk);
       this.bufferedBytes += chunk.length;
     }
     while (this.waiting.length && this.bufferedBytes >= RES_HEADER) {
-      const all = this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered);
-      this.buffered = [all];
-      const len = all.readUInt32LE(0);
+      const head = this.buffered[0].length >= RES_HEADER ? this.buffered[0] : this.flatten();
+      const len = head.readUInt32LE(0);
       if (len > MAX_ANSWER) {
         this.close();
         return;
       }
-      if (all.length < RES_HEADER + len) return;
+      if (this.bufferedBytes < RES_HEADER + len) return;
+      const all = this.flatten();
       const err = all.readInt32LE(4);
-      const payload = Buffer.from(all.subarray(RES_HEADER, RES_HEADER + len));
-      this.buffered = [all.subarray(RES_HEADER + len)];
-      this.bufferedBytes = this.buffered[0].length;
+      const payload = all.subarray(RES_HEADER, RES_HEADER + len);
+      const rest = all.subarray(RES_HEADER + len);
+      this.buffered = rest.length ? [rest] : [];
+      this.bufferedBytes = rest.length;
       this.waiting.shift()!({ errno: err ? (ERRNO_NAMES.get(err) ?? `errno ${err}`) : undefined, payload });
     }
   }
