@@ -16,7 +16,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FilesOpen, FilesRename, FilesDelete, FilesCreateDirectory, FilesWrite } from '../../helper/common/files';
+import {
+  FilesOpen,
+  FilesRead,
+  FilesRename,
+  FilesDelete,
+  FilesCreateDirectory,
+  FilesWrite,
+} from '../../helper/common/files';
 import { filesErrno, RemoteFiles } from '../../helper/common/filesClient';
 import type { Client } from '../../helper/common/client';
 import { Engine, podman } from '../engines';
@@ -246,6 +253,24 @@ describe('files of a mount namespace (f23)', () => {
     const r = nsx(daemon, ['ls', `${NAME}:/etc`], { user: outsider!.name });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /only root and members of the group/);
+  });
+
+  it('a client that sends without waiting for answers is refused past a bound, not buffered for', async (t) => {
+    if (skip(t)) return;
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, () =>
+        client.conn.sendRequest(FilesRead, {
+          handle: files.handle,
+          path: '/data/ten-mb',
+          offset: 0,
+          length: 512 * 1024,
+        }),
+      ),
+    );
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.ok(refused.length > 0 && refused.length < 40, `${refused.length} of 40 refused`);
+    assert.match(String((refused[0] as PromiseRejectedResult).reason.message), /wait for answers/);
+    assert.equal((await files.readAll('/etc/shadow')).toString(), CONTAINER_SHADOW, 'the handle still serves');
   });
 
   it('a client that goes leaves no helper and no fd behind; audit lines say who changed what', async (t) => {

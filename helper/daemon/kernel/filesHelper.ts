@@ -38,6 +38,21 @@ export interface HelperRequest {
 }
 
 // The first name of each number: EAGAIN, not its alias EWOULDBLOCK.
+/**
+ * What one handle may have waiting: requests, and the bytes they carry or ask
+ * for (a write's data, a read's length), which nsxd holds for the client. A
+ * client that does not wait for answers is refused past them, not buffered for.
+ */
+export const MAX_IN_FLIGHT = 64;
+export const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+export class TooManyRequests extends Error {
+  constructor() {
+    super(
+      `at most ${MAX_IN_FLIGHT} requests and ${MAX_IN_FLIGHT_BYTES >> 20} MiB wait on a files handle: wait for answers before sending more`,
+    );
+  }
+}
+
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(constants.errno)
     .reverse()
@@ -58,6 +73,7 @@ export class FilesHelper {
   private bufferedBytes = 0;
   private waiting: ((a: Answer | Error) => void)[] = [];
   private ended: Error | undefined;
+  private inFlightBytes = 0;
 
   private constructor(private readonly child: ChildProcess) {
     const out = child.stdout as Readable;
@@ -91,6 +107,10 @@ export class FilesHelper {
   /** Sends one request; answers come in the order asked. */
   request(req: HelperRequest): Promise<Answer> {
     if (this.ended) return Promise.reject(this.ended);
+    const bytes = (req.data?.length ?? 0) + (req.count ?? 0);
+    if (this.waiting.length >= MAX_IN_FLIGHT || this.inFlightBytes + bytes > MAX_IN_FLIGHT_BYTES)
+      return Promise.reject(new TooManyRequests());
+    this.inFlightBytes += bytes;
     const path = Buffer.from(req.path);
     const path2 = Buffer.from(req.path2 ?? '');
     const data = req.data ?? Buffer.alloc(0);
@@ -103,7 +123,9 @@ export class FilesHelper {
     head.writeBigUInt64LE(BigInt(req.offset ?? 0), 16);
     head.writeUInt32LE(req.count ?? 0, 24);
     (this.child.stdin as Writable).write(Buffer.concat([head, path, path2, data]));
-    return this.next();
+    return this.next().finally(() => {
+      this.inFlightBytes -= bytes;
+    });
   }
 
   /** Ends it: stdin closed (it exits), and killed in case it is stuck in a lookup. */

@@ -9,7 +9,16 @@ import type { Caller } from '../access/access';
 import { audit } from '../access/audit';
 import type { Scanner } from '../discovery/scanner';
 import { closeQuietly } from '../fds';
-import { Answer, decodeEntry, decodePage, FilesHelper, Flag, HelperRequest, Op } from '../kernel/filesHelper';
+import {
+  Answer,
+  decodeEntry,
+  decodePage,
+  FilesHelper,
+  Flag,
+  HelperRequest,
+  Op,
+  TooManyRequests,
+} from '../kernel/filesHelper';
 import { filesIdentity, openFilesRoot } from '../kernel/filesRoot';
 import type { Pins } from '../kernel/pins';
 import type { Area } from '../rpc/server';
@@ -79,6 +88,7 @@ export function filesArea(scanner: Scanner, pins: Pins): Area {
     const run = async (id: number, req: HelperRequest): Promise<{ h: Handle; payload: Buffer }> => {
       const h = handle(id);
       const a = await h.helper.request(req).catch((err: Error) => {
+        if (err instanceof TooManyRequests) throw new ResponseError(ErrorCodes.LimitExceeded, err.message);
         throw new ResponseError(ErrorCodes.Failed, `${h.title}: ${err.message}`);
       });
       if (a.errno) throw failed(a, req.path, h.as);
