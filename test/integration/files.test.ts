@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  readlinkSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -82,6 +83,22 @@ describe('files of a mount namespace (f23)', () => {
       abs.some((e: { name: string }) => e.name === 'shadow'),
       'a symlinked folder is listed through its link',
     );
+  });
+
+  it('opens the same root by PID, by mnt namespace and by a mnt pin (the helper enters it for one open of /)', (t) => {
+    if (skip(t)) return;
+    const mnt = Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/mnt`))![1]);
+    const pin = `f23pin${process.pid}`;
+    assert.equal(nsx(daemon, ['pin', String(pid), 'mnt', pin]).code, 0);
+    try {
+      for (const target of [String(pid), `mnt/${mnt}`, `pin/${pin}`]) {
+        const r = nsx(daemon, ['ls', `${target}:/abs/shadow`]);
+        assert.equal(r.code, 0, `${target}: ${r.stderr}`);
+        assert.match(r.stdout, /^-rw------- +0 +0 +21 .* shadow$/m, target);
+      }
+    } finally {
+      nsx(daemon, ['unpin', 'mnt', pin]);
+    }
   });
 
   it('reads a file, and a 1,000-entry folder page by page', async (t) => {
