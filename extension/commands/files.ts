@@ -28,24 +28,9 @@ export function filesCommands(ctx: Context): Commands {
     vscode.workspace.registerFileSystemProvider(FILES_SCHEME, provider, { isCaseSensitive: true }),
   );
   return {
-    /** opts.target (a FilesTarget) from another extension or a test; opts.noFolder: only return the root's URI. */
-    'nsx.openFiles': async (node?: unknown, opts?: { target?: FilesTarget; noFolder?: boolean }) => {
-      const target = opts?.target ?? targetOfNode(ctx, node);
-      if (!target) throw new Error('Open Files works on a running container, a process or a mnt namespace.');
-      const uri = filesUri(target);
-      await provider.stat(uri); // opened now: a refusal is said here, not by an empty folder
-      if (opts?.noFolder) return uri;
-      const folders = vscode.workspace.workspaceFolders ?? [];
-      if (folders.some((f) => f.uri.toString() === uri.toString())) return uri;
-      if (folders.length) {
-        const name = `${'container' in target ? target.container : vscode.workspace.asRelativePath(uri)} (files)`;
-        vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri, name });
-        return uri;
-      }
-      const picked = await vscode.window.showOpenDialog({ defaultUri: uri, canSelectMany: true, title: 'Open a file' });
-      for (const file of picked ?? []) await vscode.window.showTextDocument(file, { preview: false });
-      return uri;
-    },
+    'nsx.openFiles': (node?: unknown, opts?: OpenOptions) => openFiles(ctx, provider, node, opts),
+    'nsx.openFilesAsRoot': (node?: unknown, opts?: OpenOptions) =>
+      openFiles(ctx, provider, node, { ...opts, root: true }),
     /** A file of a container to a host file the user picks (or opts.to), streamed in chunks. */
     'nsx.downloadFile': async (uri?: vscode.Uri, opts?: { to?: string }) => {
       if (uri?.scheme !== FILES_SCHEME) throw new Error('Download… works on a file of a container (nsx-files:).');
@@ -69,4 +54,35 @@ export function filesCommands(ctx: Context): Commands {
       );
     },
   };
+}
+
+/** opts.target (a FilesTarget) from another extension or a test; opts.noFolder: only return the root's URI. */
+interface OpenOptions {
+  target?: FilesTarget;
+  noFolder?: boolean;
+  root?: boolean;
+}
+
+async function openFiles(
+  ctx: Context,
+  provider: FilesProvider,
+  node: unknown,
+  opts?: OpenOptions,
+): Promise<vscode.Uri> {
+  const target = opts?.target ?? targetOfNode(ctx, node);
+  if (!target) throw new Error('Open Files works on a running container, a process or a mnt namespace.');
+  const uri = filesUri(target, '/', opts?.root === true);
+  await provider.stat(uri); // opened now: a refusal is said here, not by an empty folder
+  if (opts?.noFolder) return uri;
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.some((f) => f.uri.toString() === uri.toString())) return uri;
+  if (folders.length) {
+    const what = 'container' in target ? target.container : uri.authority.replace(/^root@/, '');
+    const name = `${what} (files${opts?.root ? ', as root' : ''})`;
+    vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri, name });
+    return uri;
+  }
+  const picked = await vscode.window.showOpenDialog({ defaultUri: uri, canSelectMany: true, title: 'Open a file' });
+  for (const file of picked ?? []) await vscode.window.showTextDocument(file, { preview: false });
+  return uri;
 }

@@ -14,28 +14,35 @@ export const FILES_SCHEME = 'nsx-files';
 /** The editor reads no bigger file whole: Download… takes it to the host in chunks. */
 export const EDITOR_MAX_BYTES = 50 * 1024 * 1024;
 
-/** The authority of a root: KIND.VALUE, as lower-case URIs keep it (container names are case-sensitive: see below). */
-export function filesAuthority(target: FilesTarget): string {
-  if ('pid' in target) return `pid.${target.pid}`;
-  if ('mnt' in target) return `mnt.${target.mnt}`;
-  // Authorities are case-insensitive to VS Code: names go hex-encoded when they hold an upper-case letter.
+/**
+ * The authority of a root: KIND.VALUE (container.web, pid.1234, pin.blue,
+ * mnt.4026532201), after `root@` for root's view (where the policy grants
+ * it). VS Code treats authorities as case-insensitive: a name with an
+ * upper-case letter goes hex-encoded (container-x.HEX).
+ */
+export function filesAuthority(target: FilesTarget, root = false): string {
+  const as = root ? 'root@' : '';
+  if ('pid' in target) return `${as}pid.${target.pid}`;
+  if ('mnt' in target) return `${as}mnt.${target.mnt}`;
   const [kind, name] = 'pin' in target ? ['pin', target.pin] : ['container', target.container];
-  return /[A-Z]/.test(name) ? `${kind}-x.${Buffer.from(name).toString('hex')}` : `${kind}.${name}`;
+  return /[A-Z]/.test(name) ? `${as}${kind}-x.${Buffer.from(name).toString('hex')}` : `${as}${kind}.${name}`;
 }
 
-export function targetOf(authority: string): FilesTarget {
-  const dot = authority.indexOf('.');
-  const [kind, value] = [authority.slice(0, dot), authority.slice(dot + 1)];
+export function rootOf(authority: string): { target: FilesTarget; root: boolean } {
+  const root = authority.startsWith('root@');
+  const rest = root ? authority.slice(5) : authority;
+  const dot = rest.indexOf('.');
+  const [kind, value] = [rest.slice(0, dot), rest.slice(dot + 1)];
   const name = kind.endsWith('-x') ? Buffer.from(value, 'hex').toString() : value;
-  if (kind === 'pid' && /^\d+$/.test(value)) return { pid: Number(value) };
-  if (kind === 'mnt' && /^\d+$/.test(value)) return { mnt: Number(value) };
-  if (kind.startsWith('pin')) return { pin: name };
-  if (kind.startsWith('container')) return { container: name };
+  if (kind === 'pid' && /^\d+$/.test(value)) return { target: { pid: Number(value) }, root };
+  if (kind === 'mnt' && /^\d+$/.test(value)) return { target: { mnt: Number(value) }, root };
+  if (kind === 'pin' || kind === 'pin-x') return { target: { pin: name }, root };
+  if (kind === 'container' || kind === 'container-x') return { target: { container: name }, root };
   throw vscode.FileSystemError.Unavailable(`${authority} names no container, process, pin or mnt namespace`);
 }
 
-export function filesUri(target: FilesTarget, path = '/'): vscode.Uri {
-  return vscode.Uri.from({ scheme: FILES_SCHEME, authority: filesAuthority(target), path });
+export function filesUri(target: FilesTarget, path = '/', root = false): vscode.Uri {
+  return vscode.Uri.from({ scheme: FILES_SCHEME, authority: filesAuthority(target, root), path });
 }
 
 /** nsxd's errno as the editor's FileSystemError, with the sentence that names the path. */
@@ -97,8 +104,9 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
     }
     let h = this.handles.get(uri.authority);
     if (!h) {
+      const { target, root } = rootOf(uri.authority);
       h = client
-        .sendRequest(FilesOpen, { target: targetOf(uri.authority) })
+        .sendRequest(FilesOpen, { target, ...(root ? { root } : {}) })
         .then(({ handle }) => new RemoteFiles((type, params) => client.sendRequest(type, params), handle));
       h.catch(() => this.handles.delete(uri.authority));
       this.handles.set(uri.authority, h);

@@ -89,6 +89,23 @@ export function defineFilesSuite(): void {
       assert.throws(() => statSync(inside('/srv/made')));
     });
 
+    it("root's view is its own root (root@ in the URI), and a reload finds either from the URI alone", async function () {
+      if (typeof engine === 'string') return this.skip();
+      const asRoot = await vscode.commands.executeCommand<vscode.Uri>('nsx.openFilesAsRoot', undefined, {
+        target: { container: name },
+        noFolder: true,
+      });
+      assert.equal(asRoot.toString(), `nsx-files://root@container.${name}/`);
+      const shadow = await vscode.workspace.fs.readFile(asRoot.with({ path: '/etc/shadow' }));
+      assert.equal(Buffer.from(shadow).toString(), readFileSync(inside('/etc/shadow'), 'utf8'));
+      // A URI made by hand, as a restored workspace folder is: no command ran for it.
+      const restored = vscode.Uri.parse(`nsx-files://container.${name}/etc/hostname`);
+      assert.equal(
+        Buffer.from(await vscode.workspace.fs.readFile(restored)).toString(),
+        readFileSync(inside('/etc/hostname'), 'utf8'),
+      );
+    });
+
     it('refuses a file above 50 MiB for the editor with a sentence, and downloads it whole', async function () {
       if (typeof engine === 'string') return this.skip();
       writeFileSync(inside('/srv/big'), '');
