@@ -31,6 +31,8 @@ export function filesCommands(ctx: Context): Commands {
     'nsx.openFiles': (node?: unknown, opts?: OpenOptions) => openFiles(ctx, provider, node, opts),
     'nsx.openFilesAsRoot': (node?: unknown, opts?: OpenOptions) =>
       openFiles(ctx, provider, node, { ...opts, root: true }),
+    /** What changed inside the open roots since they were listed (as the window's focus does). */
+    'nsx.refreshFiles': () => provider.refreshOpen(),
     /** A file of a container to a host file the user picks (or opts.to), streamed in chunks. */
     'nsx.downloadFile': async (uri?: vscode.Uri, opts?: { to?: string }) => {
       if (uri?.scheme !== FILES_SCHEME) throw new Error('Download… works on a file of a container (nsx-files:).');

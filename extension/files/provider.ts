@@ -9,6 +9,7 @@ import { FilesOpen, FilesTarget, FileStat } from '../../helper/common/files';
 import { chunksOf, filesErrno, RemoteFiles } from '../../helper/common/filesClient';
 import { ErrorCodes } from '../../helper/common/protocol';
 import type { Connection } from '../connection';
+import { FocusRefresh } from './refresh';
 
 export const FILES_SCHEME = 'nsx-files';
 /** The editor reads no bigger file whole: Download… takes it to the host in chunks. */
@@ -71,13 +72,16 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
   private handles = new Map<string, Promise<RemoteFiles>>();
   private client: LanguageClient | undefined;
   private readonly subscriptions: vscode.Disposable[];
+  private readonly focus = new FocusRefresh();
 
   constructor(private readonly connection: Connection) {
     this.subscriptions = [
       connection.onDidDisconnect(() => this.handles.clear()),
       connection.onDidConnect(() => this.handles.clear()),
       // Changes made inside show when the window comes back: what is open is read again.
-      vscode.window.onDidChangeWindowState((s) => s.focused && this.refreshOpen()),
+      vscode.window.onDidChangeWindowState((s) => {
+        if (s.focused) void this.refreshOpen().catch(() => undefined);
+      }),
     ];
   }
 
@@ -86,12 +90,10 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
     this.changed.dispose();
   }
 
-  private refreshOpen(): void {
-    const events: vscode.FileChangeEvent[] = [];
-    for (const doc of vscode.workspace.textDocuments)
-      if (doc.uri.scheme === FILES_SCHEME) events.push({ type: vscode.FileChangeType.Changed, uri: doc.uri });
-    for (const f of vscode.workspace.workspaceFolders ?? [])
-      if (f.uri.scheme === FILES_SCHEME) events.push({ type: vscode.FileChangeType.Changed, uri: f.uri });
+  /** What changed inside while the window was elsewhere, as file events. */
+  async refreshOpen(): Promise<void> {
+    if (!this.connection.connected) return;
+    const events = await this.focus.changes((uri) => this.on(uri, (f) => f.list(uri.path)));
     if (events.length) this.changed.fire(events);
   }
 
@@ -140,6 +142,7 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
 
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
     const entries = await this.on(uri, (f) => f.list(uri.path));
+    this.focus.listedNow(uri, entries);
     return entries.map((e) => [e.name, fileType(e)]);
   }
 

@@ -106,6 +106,23 @@ export function defineFilesSuite(): void {
       );
     });
 
+    it('what changed inside shows when the window regains focus: a folder listed again, an open file read again', async function () {
+      if (typeof engine === 'string') return this.skip();
+      const srv = root.with({ path: '/srv' });
+      await vscode.workspace.fs.readDirectory(srv);
+      const seen: string[] = [];
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(srv, '*'));
+      watcher.onDidCreate((u) => seen.push(`+${u.path}`));
+      writeFileSync(inside('/srv/made-inside'), 'x');
+      try {
+        await vscode.commands.executeCommand('nsx.refreshFiles');
+        await new Promise((r) => setTimeout(r, 500));
+        assert.deepEqual(seen, [`+${srv.path}/made-inside`]);
+      } finally {
+        watcher.dispose();
+      }
+    });
+
     it('refuses a file above 50 MiB for the editor with a sentence, and downloads it whole', async function () {
       if (typeof engine === 'string') return this.skip();
       writeFileSync(inside('/srv/big'), '');
