@@ -3,9 +3,12 @@
 // nsxd's files/* (nsx ls, nsx cp, and the requests themselves), as root and
 // as a member; and every way out of its root an attacker would try.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
+  constants,
+  openSync,
   readlinkSync,
   existsSync,
   lstatSync,
@@ -29,7 +32,7 @@ import { filesErrno, RemoteFiles } from '../../helper/common/filesClient';
 import type { Client } from '../../helper/common/client';
 import { Engine, podman } from '../engines';
 import { CONTAINER_SHADOW, importFilesImage, removeFilesContainer, runFilesContainer } from '../files-image';
-import { createUser, Daemon, fdCount, nsx, removeDir, rootDir, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, DIST, fdCount, nsx, removeDir, rootDir, startDaemon, waitFor } from '../support';
 
 const NAME = `f23-files-${process.pid}`;
 
@@ -263,6 +266,37 @@ describe('files of a mount namespace (f23)', () => {
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /permission denied/);
     assert.equal(readFileSync(inside('/etc/app.conf'), 'utf8'), 'setting=2\n');
+  });
+
+  it("a member's helper holds the root fd where the member cannot take it: not dumpable, its /proc/PID/fd root's", async (t) => {
+    if (skip(t)) return;
+    const m = member!;
+    const fd = openSync(`/proc/${pid}/root`, 0o10000000 | constants.O_DIRECTORY);
+    const gid = Number(execFileSync('id', ['-g', m.name], { encoding: 'utf8' }).trim());
+    const helper = spawn(
+      join(DIST, 'nsx-files'),
+      ['--root-fd', '3', '--uid', String(m.uid), '--gid', String(gid), '--groups', String(gid)],
+      { stdio: ['pipe', 'pipe', 'ignore', fd] },
+    );
+    closeSync(fd);
+    try {
+      await new Promise((r) => helper.stdout!.once('data', r)); // its first answer: ready, as the member
+      const status = readFileSync(`/proc/${helper.pid}/status`, 'utf8');
+      assert.match(status, new RegExp(`^Uid:\\t${m.uid}\\t${m.uid}\\t${m.uid}\\t${m.uid}$`, 'm'));
+      assert.match(status, /^CapEff:\t0+$/m);
+      for (const cmd of [
+        ['ls', `/proc/${helper.pid}/fd/`],
+        ['cat', `/proc/${helper.pid}/fd/3/etc/shadow`],
+        ['ls', `/proc/${helper.pid}/root/`],
+      ]) {
+        const r = spawnSync('runuser', ['-u', m.name, '--', ...cmd], { encoding: 'utf8' });
+        assert.notEqual(r.status, 0, `${cmd.join(' ')} as the member: ${r.stdout}`);
+      }
+      const gdb = spawnSync('runuser', ['-u', m.name, '--', 'cat', `/proc/${helper.pid}/mem`], { encoding: 'utf8' });
+      assert.notEqual(gdb.status, 0);
+    } finally {
+      helper.kill('SIGKILL');
+    }
   });
 
   it('an outsider is refused before anything is opened', (t) => {
