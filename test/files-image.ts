@@ -38,7 +38,7 @@ export function importFilesImage(): void {
 }
 
 /** A container of that image, sleeping, with podman's procfs; returns its first process. */
-export function runFilesContainer(name: string): number {
+export function runFilesContainer(name: string, args: string[] = []): number {
   spawnSync('podman', ['rm', '-f', '-t', '0', name], { stdio: 'ignore' });
   execFileSync('podman', [
     '--runtime',
@@ -53,6 +53,7 @@ export function runFilesContainer(name: string): number {
     'nproc=4096:4096',
     '--network',
     'none',
+    ...args,
     FILES_IMAGE,
     '/bin/busybox',
     'sleep',

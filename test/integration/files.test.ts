@@ -299,6 +299,27 @@ describe('files of a mount namespace (f23)', () => {
     }
   });
 
+  it('a read-only root says so, with the path, and changes nothing', async (t) => {
+    if (skip(t)) return;
+    const ro = `${NAME}-ro`;
+    const roPid = runFilesContainer(ro, ['--read-only']);
+    try {
+      const local = join(work, 'ro.txt');
+      writeFileSync(local, 'x');
+      let r = nsx(daemon, ['cp', local, `${ro}:/etc/app.conf`]);
+      // The engine may take a moment to tell of a container it just started.
+      for (let i = 0; i < 20 && /no running container/.test(r.stderr); i++) {
+        await new Promise((ok) => setTimeout(ok, 500));
+        r = nsx(daemon, ['cp', local, `${ro}:/etc/app.conf`]);
+      }
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^nsx: \/etc\/app.conf: read-only file system$/m);
+      assert.equal(readFileSync(`/proc/${roPid}/root/etc/app.conf`, 'utf8'), 'setting=1\n');
+    } finally {
+      removeFilesContainer(ro);
+    }
+  });
+
   it('an outsider is refused before anything is opened', (t) => {
     if (skip(t)) return;
     const r = nsx(daemon, ['ls', `${NAME}:/etc`], { user: outsider!.name });

@@ -123,6 +123,27 @@ export function defineFilesSuite(): void {
       }
     });
 
+    it('a read-only root is NoPermissions with the path', async function () {
+      if (typeof engine === 'string') return this.skip();
+      const ro = `${name}-ro`;
+      runFilesContainer(ro, ['--read-only']);
+      try {
+        const uri = (
+          await vscode.commands.executeCommand<vscode.Uri>('nsx.openFiles', undefined, {
+            target: { container: ro },
+            noFolder: true,
+          })
+        ).with({ path: '/etc/app.conf' });
+        await assert.rejects(
+          Promise.resolve(vscode.workspace.fs.writeFile(uri, Buffer.from('x'))),
+          (err: vscode.FileSystemError) =>
+            err.code === 'NoPermissions' && /\/etc\/app.conf: read-only file system/.test(err.message),
+        );
+      } finally {
+        removeFilesContainer(ro);
+      }
+    });
+
     it('refuses a file above 50 MiB for the editor with a sentence, and downloads it whole', async function () {
       if (typeof engine === 'string') return this.skip();
       writeFileSync(inside('/srv/big'), '');

@@ -88,7 +88,11 @@ export async function openFilesRoot(target: FilesTarget, scanner: Scanner, pins:
     const opened = await openDiscovered(scanner, { type: 'mnt', inode: target.mnt });
     return { mntFd: opened.fd, title: `mnt:[${target.mnt}]` };
   }
-  const c = resolveContainer((await scanner.model(2000)).containers, target.container);
+  // A container started a moment ago is in no model yet: a fresh scan before saying there is none.
+  const c = await scanner
+    .model(2000)
+    .then((m) => resolveContainer(m.containers, target.container))
+    .catch(async () => resolveContainer((await scanner.model(0)).containers, target.container));
   const mnt = c.namespaces.find((k) => k.type === 'mnt')?.inode;
   return { rootFd: openProcessRoot(c.pid!, mnt), title: `${c.name} (${c.engine})` };
 }
