@@ -13,6 +13,21 @@ import { Engine, podman } from '../engines';
 import { importFilesImage, removeFilesContainer, runFilesContainer } from '../files-image';
 import { waitFor } from '../support';
 
+/** The root of a container, once the engine has told nsxd of it (a container just started may take a moment). */
+async function openRoot(container: string): Promise<vscode.Uri> {
+  for (let tries = 0; tries < 100; tries++) {
+    const uri = await vscode.commands
+      .executeCommand<vscode.Uri | undefined>('nsx.openFiles', undefined, { target: { container }, noFolder: true })
+      .then(
+        (u) => u,
+        () => undefined,
+      );
+    if (uri) return uri;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`nsxd never found container ${container}`);
+}
+
 export function defineFilesSuite(): void {
   describe('Files of a container (f23)', () => {
     const name = `f23-vscode-${process.pid}`;
@@ -33,20 +48,7 @@ export function defineFilesSuite(): void {
       pid = runFilesContainer(name);
       work = mkdtempSync(join(tmpdir(), 'f23-vscode-'));
       // The engine's answer reaches nsxd's model with its next look at the containers.
-      const open = () =>
-        vscode.commands.executeCommand<vscode.Uri>('nsx.openFiles', undefined, {
-          target: { container: name },
-          noFolder: true,
-        });
-      for (let tries = 0; ; tries++) {
-        try {
-          root = await open();
-          break;
-        } catch (err) {
-          if (tries > 100) throw err;
-          await new Promise((r) => setTimeout(r, 300));
-        }
-      }
+      root = await openRoot(name);
     });
     after(() => {
       removeFilesContainer(name);
@@ -128,12 +130,7 @@ export function defineFilesSuite(): void {
       const ro = `${name}-ro`;
       runFilesContainer(ro, ['--read-only']);
       try {
-        const uri = (
-          await vscode.commands.executeCommand<vscode.Uri>('nsx.openFiles', undefined, {
-            target: { container: ro },
-            noFolder: true,
-          })
-        ).with({ path: '/etc/app.conf' });
+        const uri = (await openRoot(ro)).with({ path: '/etc/app.conf' });
         await assert.rejects(
           Promise.resolve(vscode.workspace.fs.writeFile(uri, Buffer.from('x'))),
           (err: vscode.FileSystemError) =>
