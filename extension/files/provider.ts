@@ -152,7 +152,7 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
       throw vscode.FileSystemError.Unavailable(
         `${uri.path} is ${(s.size / 1024 / 1024).toFixed(0)} MiB, more than the editor opens (50 MiB): use Download… on it in the Explorer`,
       );
-    return this.on(uri, (f) => f.readAll(uri.path));
+    return this.on(uri, (f) => f.readAll(uri.path, EDITOR_MAX_BYTES));
   }
 
   async writeFile(uri: vscode.Uri, content: Uint8Array, opts: { create: boolean; overwrite: boolean }): Promise<void> {

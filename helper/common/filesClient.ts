@@ -84,9 +84,15 @@ export class RemoteFiles {
     return total;
   }
 
-  async readAll(path: string): Promise<Buffer> {
+  /** The whole file; more than max bytes (a file that grows while it is read) is an error, not memory. */
+  async readAll(path: string, max = Infinity): Promise<Buffer> {
     const parts: Buffer[] = [];
-    await this.download(path, (c) => void parts.push(c));
+    let total = 0;
+    await this.download(path, (c) => {
+      total += c.length;
+      if (total > max) throw new Error(`${path} grew past ${max} bytes while it was read`);
+      parts.push(c);
+    });
     return Buffer.concat(parts);
   }
 
