@@ -1,6 +1,7 @@
 /*
  * What nsx-files does for each request, as the user it became: stat, a page
- * of a folder, a chunk of a file read or written, mkdir, delete, rename.
+ * of a folder, a chunk of a file read or written, mkdir, delete, rename,
+ * symlink.
  * Reads and writes open only regular files (checked on an O_PATH fd, then
  * reopened: a device node or fifo a container made is never opened here).
  * A write into an existing file keeps its inode, so its owner and mode; a new
@@ -236,4 +237,15 @@ int op_rename(const char *from, const char *to, int flags)
 	err = renameat2(dir, copy, dir2, name2, flags & F_OVERWRITE ? 0 : RENAME_NOREPLACE) < 0 ? errno : 0;
 	close(dir2);
 	return close_keep(dir, err);
+}
+
+/* A symlink at path whose text is target: only text, never resolved here (every lookup of ours stays in the root). */
+int op_symlink(const char *path, const char *target)
+{
+	const char *name;
+	int dir = parent_of(path, &name);
+
+	if (dir < 0) return errno == EBUSY ? EEXIST : errno;
+	if (!*target) return close_keep(dir, EINVAL);
+	return close_keep(dir, symlinkat(target, dir, name) < 0 ? errno : 0);
 }

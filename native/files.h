@@ -24,6 +24,7 @@ enum files_op {
 	OP_MKDIR = 5,
 	OP_DELETE = 6,
 	OP_RENAME = 7,
+	OP_SYMLINK = 8,
 };
 
 /* write: create if absent; replace if present; truncate first (the first chunk). */
@@ -94,5 +95,6 @@ int op_write(const char *path, int flags, uint64_t offset, const char *data, siz
 int op_mkdir(const char *path);
 int op_delete(const char *path, int flags);
 int op_rename(const char *from, const char *to, int flags);
+int op_symlink(const char *path, const char *target);
 
 #endif

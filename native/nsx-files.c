@@ -177,6 +177,7 @@ static int dispatch(const struct files_req *q, const char *body, struct out *out
 	case OP_MKDIR: return op_mkdir(path);
 	case OP_DELETE: return op_delete(path, q->flags);
 	case OP_RENAME: return op_rename(path, path2, q->flags);
+	case OP_SYMLINK: return op_symlink(path, path2);
 	default: return ENOSYS;
 	}
 }

@@ -124,8 +124,9 @@ async function* readChunks(path: string): AsyncIterable<Buffer> {
 async function upload(files: RemoteFiles, from: string, to: string): Promise<number> {
   const st = lstatSync(from);
   if (st.isSymbolicLink()) {
-    process.stderr.write(`nsx: skipped ${printable(from)}: a symlink (-> ${printable(readlinkSync(from))})\n`);
-    return 0;
+    // Copied as a symlink, its text as it is (as docker cp does); inside, it resolves in the container's root.
+    await files.symlink(to, readlinkSync(from));
+    return 1;
   }
   if (st.isDirectory()) {
     await files.createDirectory(to).catch((err) => {

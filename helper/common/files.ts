@@ -120,6 +120,13 @@ export const FilesRename = new RequestType<FilesRenameParams, null, void>('files
 /** client → nsxd */
 export const FilesCreateDirectory = new RequestType<FilesPathParams, null, void>('files/createDirectory');
 
+export interface FilesSymlinkParams extends FilesPathParams {
+  /** The link's text, as it is: absolute ones resolve in the root, as everything does. */
+  target: string;
+}
+/** client → nsxd: a symlink (nsx cp copies them as symlinks, as docker cp does). */
+export const FilesSymlink = new RequestType<FilesSymlinkParams, null, void>('files/symlink');
+
 export interface FilesHandleParams {
   handle: number;
 }
@@ -189,6 +196,12 @@ export function parseFilesWrite(value: unknown): FilesWriteParams {
     overwrite: parse.bool(p.overwrite, 'overwrite'),
     truncate: parse.bool(p.truncate, 'truncate'),
   };
+}
+export function parseFilesSymlink(value: unknown): FilesSymlinkParams {
+  const p = parse.object(value);
+  const target = path(p.target, 'target');
+  if (!target) throw parse.invalid('target must not be empty');
+  return { ...parseFilesPath(p), target };
 }
 export function parseFilesDelete(value: unknown): FilesDeleteParams {
   const p = parse.object(value);

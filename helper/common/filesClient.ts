@@ -16,6 +16,7 @@ import {
   FilesReadDirectory,
   FilesReadDirectoryResult,
   FilesStat,
+  FilesSymlink,
   FileStat,
   FilesWrite,
 } from './files';
@@ -146,6 +147,10 @@ export class RemoteFiles {
 
   rename(from: string, to: string, overwrite: boolean): Promise<null> {
     return this.send(FilesRename, { handle: this.handle, from, to, overwrite });
+  }
+
+  symlink(path: string, target: string): Promise<null> {
+    return this.send(FilesSymlink, { handle: this.handle, path, target });
   }
 
   close(): Promise<null> {

@@ -10,6 +10,7 @@ import {
   constants,
   openSync,
   readlinkSync,
+  symlinkSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -162,13 +163,16 @@ describe('files of a mount namespace (f23)', () => {
     mkdirSync(join(up, 'sub'), { recursive: true });
     writeFileSync(join(up, 'sub/one'), '1');
     writeFileSync(join(up, 'two'), '2');
+    symlinkSync('/etc/shadow', join(up, 'link'));
     assert.equal(nsx(daemon, ['cp', up, `${NAME}:/srv/`]).code, 0);
     assert.equal(readFileSync(inside('/srv/tree/sub/one'), 'utf8'), '1');
+    assert.equal(readlinkSync(inside('/srv/tree/link')), '/etc/shadow', 'a symlink stays one, its text as it was');
     const down = join(work, 'down');
     const r = nsx(daemon, ['cp', `${NAME}:/srv/tree`, down]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(down, 'sub/one'), 'utf8'), '1');
     assert.equal(readFileSync(join(down, 'two'), 'utf8'), '2');
+    assert.equal(readlinkSync(join(down, 'link')), '/etc/shadow');
     const secret = nsx(daemon, ['cp', `${NAME}:/etc/shadow`, join(work, 'shadow')]);
     assert.equal(secret.code, 0, secret.stderr);
     assert.equal(statSync(join(work, 'shadow')).mode & 0o777, 0o600, 'a 0600 file stays 0600 on the host');

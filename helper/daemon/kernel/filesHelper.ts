@@ -13,7 +13,7 @@ import type { LaunchIdentity } from './launcher';
 
 export const FILES_HELPER = join(__dirname, 'nsx-files');
 
-export const Op = { stat: 1, readdir: 2, read: 3, write: 4, mkdir: 5, delete: 6, rename: 7 } as const;
+export const Op = { stat: 1, readdir: 2, read: 3, write: 4, mkdir: 5, delete: 6, rename: 7, symlink: 8 } as const;
 export const Flag = { create: 1, overwrite: 2, truncate: 4, recursive: 8 } as const;
 const REQ_HEADER = 32;
 const RES_HEADER = 8;

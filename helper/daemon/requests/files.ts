@@ -36,6 +36,7 @@ import {
   FilesReadDirectory,
   FilesRename,
   FilesStat,
+  FilesSymlink,
   FilesTarget,
   FilesWrite,
   parseFilesDelete,
@@ -45,6 +46,7 @@ import {
   parseFilesRead,
   parseFilesReadDirectory,
   parseFilesRename,
+  parseFilesSymlink,
   parseFilesWrite,
 } from '../../common/files';
 import { ErrorCodes } from '../../common/protocol';
@@ -204,6 +206,12 @@ function changeRequests(conn: MessageConnection, handles: Handles): void {
     const p = parseFilesDelete(params);
     const { h } = await handles.run(p.handle, { op: Op.delete, path: p.path, flags: p.recursive ? Flag.recursive : 0 });
     handles.changed(FilesDelete.method, h, { path: p.path, recursive: p.recursive });
+    return null;
+  });
+  conn.onRequest(FilesSymlink, async (params) => {
+    const p = parseFilesSymlink(params);
+    const { h } = await handles.run(p.handle, { op: Op.symlink, path: p.path, path2: p.target });
+    handles.changed(FilesSymlink.method, h, { path: p.path, to: p.target });
     return null;
   });
   conn.onRequest(FilesRename, async (params) => {
