@@ -24,6 +24,16 @@ static int close_keep(int fd, int err)
 	return err;
 }
 
+/* -1, with the errno of what failed (close may set its own). */
+static int close_failed(int fd)
+{
+	int err = errno;
+
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 static int append(struct out *out, const void *p, size_t n)
 {
 	if (out->len + n > out->cap) return ENOBUFS;
@@ -140,7 +150,7 @@ static int open_regular(const char *path, int flags)
 	int fd = in_root(path, O_PATH), rw;
 
 	if (fd < 0) return -1;
-	if (fstat(fd, &st) < 0) return close_keep(fd, -1);
+	if (fstat(fd, &st) < 0) return close_failed(fd);
 	if (S_ISDIR(st.st_mode)) return close(fd), errno = EISDIR, -1;
 	if (!S_ISREG(st.st_mode)) return close(fd), errno = EINVAL, -1;
 	rw = reopen(fd, flags);
@@ -183,22 +193,53 @@ static int create_file(const char *path)
 	return fd;
 }
 
+/*
+ * The file the last write opened, kept for the chunks after its first: every
+ * chunk of one file lands in the inode its first chunk opened, whatever is
+ * renamed or swapped in at that path meanwhile. Any other request ends it.
+ */
+static int write_fd = -1;
+static char write_path[PATH_LIMIT + 1];
+
+void end_write(void)
+{
+	if (write_fd >= 0) close(write_fd);
+	write_fd = -1;
+}
+
+/* The file a write goes to: the one kept if this continues it, else opened (or made) now. */
+static int write_target(const char *path, int flags, uint64_t offset)
+{
+	int fd;
+
+	if (write_fd >= 0 && offset > 0 && !(flags & F_TRUNCATE) && !strcmp(path, write_path)) return write_fd;
+	end_write();
+	fd = open_regular(path, O_WRONLY);
+	/* Truncated in place once it may be: the inode, its owner and mode stay. */
+	if (fd >= 0 && !(flags & F_OVERWRITE)) return close(fd), errno = EEXIST, -1;
+	if (fd >= 0 && (flags & F_TRUNCATE) && ftruncate(fd, 0) < 0) return close_failed(fd);
+	if (fd < 0 && errno == ENOENT && (flags & F_CREATE)) fd = create_file(path);
+	if (fd < 0) return -1;
+	snprintf(write_path, sizeof(write_path), "%s", path);
+	return write_fd = fd;
+}
+
 int op_write(const char *path, int flags, uint64_t offset, const char *data, size_t len)
 {
-	int fd = open_regular(path, O_WRONLY);
+	int fd = write_target(path, flags, offset);
 	size_t done = 0;
 
-	/* Truncated in place once it may be: the inode, its owner and mode stay. */
-	if (fd >= 0 && !(flags & F_OVERWRITE)) return close_keep(fd, EEXIST);
-	if (fd >= 0 && (flags & F_TRUNCATE) && ftruncate(fd, 0) < 0) return close_keep(fd, errno);
-	if (fd < 0 && errno == ENOENT && (flags & F_CREATE)) fd = create_file(path);
 	if (fd < 0) return errno;
 	while (done < len) {
 		ssize_t n = pwrite(fd, data + done, len - done, (off_t)(offset + done));
-		if (n < 0 && errno != EINTR) return close_keep(fd, errno);
+		if (n < 0 && errno != EINTR) {
+			int err = errno;
+			end_write();
+			return err;
+		}
 		if (n > 0) done += (size_t)n;
 	}
-	return close(fd) < 0 ? errno : 0;
+	return 0;
 }
 
 int op_mkdir(const char *path)

@@ -92,6 +92,7 @@ int op_stat(const char *path, struct out *out);
 int op_readdir(const char *path, uint64_t skip, struct out *out);
 int op_read(const char *path, uint64_t offset, uint32_t count, struct out *out);
 int op_write(const char *path, int flags, uint64_t offset, const char *data, size_t len);
+void end_write(void);
 int op_mkdir(const char *path);
 int op_delete(const char *path, int flags);
 int op_rename(const char *from, const char *to, int flags);

@@ -168,6 +168,7 @@ static int dispatch(const struct files_req *q, const char *body, struct out *out
 	int err = take_path(path, body, q->path_len);
 
 	if (!err) err = take_path(path2, body + q->path_len, q->path2_len);
+	if (q->op != OP_WRITE) end_write();
 	if (err) return err;
 	switch (q->op) {
 	case OP_STAT: return op_stat(path, out);

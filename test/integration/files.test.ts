@@ -136,6 +136,25 @@ describe('files of a mount namespace (f23)', () => {
     assert.equal(readFileSync(inside('/srv/new.txt'), 'utf8'), 'new\n', 'a refused write leaves the file as it was');
   });
 
+  it('every chunk of one upload lands in the inode its first chunk opened, whatever is swapped in at its path', async (t) => {
+    if (skip(t)) return;
+    const w = (offset: number, data: string, first: boolean) =>
+      client.conn.sendRequest(FilesWrite, {
+        handle: files.handle,
+        path: '/srv/chunked',
+        offset,
+        data: Buffer.from(data).toString('base64'),
+        ...(first ? { create: true, overwrite: true, truncate: true } : { overwrite: true }),
+      });
+    await w(0, 'first-', true);
+    // Swapped under the upload: the old file renamed away, a symlink to the container's shadow in its place.
+    execFileSync('mv', [inside('/srv/chunked'), inside('/srv/chunked.old')]);
+    symlinkSync('/etc/shadow', inside('/srv/chunked'));
+    await w(6, 'second', false);
+    assert.equal(readFileSync(inside('/srv/chunked.old'), 'utf8'), 'first-second');
+    assert.equal(readFileSync(inside('/etc/shadow'), 'utf8'), CONTAINER_SHADOW);
+  });
+
   it('renames, deletes and makes folders; deletes a tree without following its symlinks', async (t) => {
     if (skip(t)) return;
     const send = client.conn;
