@@ -143,7 +143,8 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
   async readDirectory(uri: vscode.Uri): Promise<[string, vscode.FileType][]> {
     const entries = await this.on(uri, (f) => f.list(uri.path));
     this.focus.listedNow(uri, entries);
-    return entries.map((e) => [e.name, fileType(e)]);
+    // A name that is not UTF-8 would reach no file, or another one, through a URI: not shown.
+    return entries.filter((e) => !e.notUtf8).map((e) => [e.name, fileType(e)]);
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {

@@ -55,7 +55,7 @@ function modeString(s: FileStat): string {
 function row(e: FileEntry, json: boolean): string {
   if (json) return JSON.stringify(e);
   const when = new Date(e.mtime).toISOString().slice(0, 16).replace('T', ' ');
-  const link = e.kind === 'symlink' ? ` -> ${field(e.link ?? '')}` : '';
+  const link = (e.kind === 'symlink' ? ` -> ${field(e.link ?? '')}` : '') + (e.notUtf8 ? '  (name not UTF-8)' : '');
   return `${modeString(e)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(e.size).padStart(10)} ${when} ${field(e.name)}${link}`;
 }
 
@@ -91,8 +91,11 @@ async function download(files: RemoteFiles, from: string, to: string, st: FileSt
   if (st.kind === 'directory' || st.target === 'directory') {
     mkdirSync(to, { recursive: !fresh, mode: st.mode & 0o777 });
     let n = 0;
-    for (const e of await files.list(from))
-      n += await download(files, `${from.replace(/\/$/, '')}/${e.name}`, join(to, e.name), e, true);
+    for (const e of await files.list(from)) {
+      if (e.notUtf8)
+        process.stderr.write(`nsx: skipped ${printable(e.name)} in ${printable(from)}: its name is not UTF-8\n`);
+      else n += await download(files, `${from.replace(/\/$/, '')}/${e.name}`, join(to, e.name), e, true);
+    }
     return n;
   }
   if (st.kind === 'other' || (st.kind === 'symlink' && !st.target)) {

@@ -55,6 +55,11 @@ export interface FileStat {
 }
 export interface FileEntry extends FileStat {
   name: string;
+  /**
+   * The name is not UTF-8: `name` is a lossy rendering that names no file,
+   * or another one. Clients show it, never act on it.
+   */
+  notUtf8?: boolean;
 }
 
 export interface FilesPathParams {

@@ -67,6 +67,10 @@ describe('files: the helper answers', () => {
     });
     const l = decodeEntry(entry(0o120777, 'abs', '/etc', 0o040755), 0).entry;
     assert.deepEqual([l.kind, l.target, l.link], ['symlink', 'directory', '/etc']);
+    const latin1 = entry(0o100644, 'x');
+    latin1[48] = 0xff;
+    assert.equal(decodeEntry(latin1, 0).entry.notUtf8, true, 'a name that is not UTF-8 is marked');
+    assert.equal(decodeEntry(entry(0o100644, 'é'), 0).entry.notUtf8, undefined);
     const dangling = decodeEntry(entry(0o120777, 'gone', '/nowhere'), 0).entry;
     assert.equal(dangling.target, undefined);
   });

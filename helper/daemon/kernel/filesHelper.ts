@@ -188,7 +188,8 @@ export function decodeEntry(buf: Buffer, at: number): { entry: FileEntry; end: n
   const targetMode = buf.readUInt32LE(at + 12);
   const nameLen = buf.readUInt16LE(at + 40);
   const linkLen = buf.readUInt16LE(at + 42);
-  const name = buf.toString('utf8', at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen);
+  const raw = buf.subarray(at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen);
+  const name = raw.toString('utf8');
   const link = buf.toString('utf8', at + ENTRY_HEADER + nameLen, at + ENTRY_HEADER + nameLen + linkLen);
   const stat: FileStat = {
     kind: kind(mode),
@@ -203,7 +204,8 @@ export function decodeEntry(buf: Buffer, at: number): { entry: FileEntry; end: n
     stat.link = link;
     if (targetMode) stat.target = kind(targetMode) as Exclude<FileKind, 'symlink'>;
   }
-  return { entry: { name, ...stat }, end: at + ENTRY_HEADER + nameLen + linkLen };
+  const entry: FileEntry = { name, ...stat, ...(Buffer.from(name).equals(raw) ? {} : { notUtf8: true }) };
+  return { entry, end: at + ENTRY_HEADER + nameLen + linkLen };
 }
 
 /** A readdir page: a uint32 (where the next page starts, 0 for none), then entries. */
