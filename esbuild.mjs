@@ -131,6 +131,7 @@ const builds = [
   { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },
   { entryPoints: { 'test/bench/capture': 'test/bench/capture.ts' } },
   { entryPoints: { 'test/bench/ports': 'test/bench/ports.ts' } },
+  { entryPoints: { 'test/bench/files': 'test/bench/files.ts' } },
   { entryPoints: { 'test/bench/render': 'test/bench/render.ts' }, external: ['vscode'] },
 ];
 

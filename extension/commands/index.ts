@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { captureCommands } from './capture';
 import type { Context } from './context';
 import { daemonCommands } from './daemon';
+import { filesCommands } from './files';
 import { inspectCommands } from './inspect';
 import { pinCommands } from './pins';
 import { portCommands } from './ports';
@@ -21,6 +22,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...portCommands(ctx),
     ...daemonCommands(ctx),
     ...captureCommands(ctx),
+    ...filesCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }

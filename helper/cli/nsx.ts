@@ -6,6 +6,7 @@ import { USAGE } from './usage';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { netCommand } from './net';
 import * as portsCli from './ports';
+import { cp, ls } from './files';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -235,6 +236,16 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     const text = await withClient((c) => netCommand(c.conn, args[0], { json: values.json, dot: values.dot }));
     process.stdout.write(text);
     return 0;
+  },
+
+  async ls({ args, values, withClient }) {
+    if (args.length !== 1) throw new UsageError('ls wants one TARGET:PATH, as nsx ls web:/etc');
+    return withClient((c) => ls(c.conn, args[0], { json: values.json, root: values.root }));
+  },
+
+  async cp({ args, values, withClient }) {
+    if (args.length !== 2) throw new UsageError('cp wants a source and a destination, as nsx cp web:/etc/hostname .');
+    return withClient((c) => cp(c.conn, args[0], args[1], { root: values.root }));
   },
 
   async pins({ values, withClient }) {

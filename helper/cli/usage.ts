@@ -21,6 +21,11 @@ export const USAGE = `usage: nsx [--socket PATH] COMMAND
   pin --new TYPE NAME              a new, empty namespace held by its pin
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
+  ls TARGET:PATH [--json] [--root]  a folder (or file) of a container, process or namespace, as ls -l;
+                                   TARGET: a container's name or id, a PID, pin/NAME (a mnt pin), mnt/INODE
+  cp TARGET:PATH HOSTPATH | cp HOSTPATH TARGET:PATH [--root]
+                                   files and folders in or out, as docker cp (nothing runs inside);
+                                   as you (your uid and groups) unless --root, where the policy grants it
   capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] -w FILE|-
                                    packets in network namespaces, one pcapng (nsx capture -h)
   net [TARGET] [--json] [--dot]     every network namespace's interfaces, their state, addresses and where

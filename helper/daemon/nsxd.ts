@@ -29,6 +29,7 @@ import { Pins } from './kernel/pins';
 import { SessionRegistry } from './kernel/sessionRegistry';
 import { NetWatch } from './discovery/netWatch';
 import { captureArea } from './requests/capture';
+import { filesArea } from './requests/files';
 import { namespacesArea } from './requests/namespaces';
 import { netArea } from './requests/net';
 import { pinsArea } from './requests/pins';
@@ -245,6 +246,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
       captureArea({ scanner, pins }),
       netArea(net),
       ports.area,
+      filesArea(scanner, pins),
     ],
   });
   rpc.attach(server);

@@ -24,7 +24,17 @@ const INSTALLED = [
   '/etc/systemd/system/nsxd.socket',
   '/etc/systemd/system/nsxd.service',
 ];
-const PROGRAMS = ['nsx', 'nsx.js', 'nsxd.js', 'nsx-exec', 'nsx-session', 'nsx-capture', 'nsx-net', 'nsx-connect'];
+const PROGRAMS = [
+  'nsx',
+  'nsx.js',
+  'nsxd.js',
+  'nsx-exec',
+  'nsx-session',
+  'nsx-capture',
+  'nsx-net',
+  'nsx-connect',
+  'nsx-files',
+];
 
 function sh(argv: string[], opts: { input?: string; timeout?: number } = {}) {
   const r = spawnSync(argv[0], argv.slice(1), {

@@ -3,6 +3,7 @@
 import Mocha from 'mocha';
 import { defineCaptureSuite } from './capture';
 import { definePortsSuite } from './ports';
+import { defineFilesSuite } from './files';
 import { defineSuite } from './suite';
 import { defineNetSuite } from './net';
 
@@ -21,6 +22,7 @@ export function run(): Promise<void> {
   defineCaptureSuite();
   defineNetSuite();
   definePortsSuite();
+  defineFilesSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};
