@@ -7,6 +7,8 @@ import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
 import { Model } from './model';
+import { NetworkView } from './network/view';
+import { Wiring } from './network/wiring';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -45,6 +47,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
+  const network = new NetworkView({ extension, connection, model, namespaces, namespacesView }, new Wiring(connection));
   const ctx: Context = {
     extension,
     connection,
@@ -58,6 +61,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    network,
   };
   extension.subscriptions.push(
     output,
@@ -71,6 +75,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    network,
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
     vscode.workspace.onDidChangeConfiguration((e) => {

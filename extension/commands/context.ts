@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import type { Connection } from '../connection';
 import type { Documents } from '../documents';
 import type { Model } from '../model';
+import type { NetworkView } from '../network/view';
 import type { TerminalSessions } from '../terminal';
 import type { Filter } from '../tree/filter';
 import type { NamespacesProvider } from '../tree/namespacesView';
@@ -24,6 +25,7 @@ export interface Context {
   terminals: TerminalSessions;
   refresh: RefreshManager;
   documents: Documents;
+  network: NetworkView;
 }
 
 /** A module's commands: command id → what runs it (see index.ts). */

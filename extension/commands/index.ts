@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { Context } from './context';
 import { daemonCommands } from './daemon';
 import { inspectCommands } from './inspect';
+import { networkCommands } from './network';
 import { pinCommands } from './pins';
 import { terminalCommands } from './terminals';
 import { viewCommands } from './view';
@@ -17,6 +18,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...terminalCommands(ctx),
     ...pinCommands(ctx),
     ...daemonCommands(ctx),
+    ...networkCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }
