@@ -1,6 +1,7 @@
 // The extension's test suite entry, run by the workbench in the extension
 // host: mocha (bdd) over suite.ts, ending with the line `N passed, N failed`.
 import Mocha from 'mocha';
+import { defineNetworkSuite } from './network';
 import { defineSuite } from './suite';
 
 export function run(): Promise<void> {
@@ -15,6 +16,7 @@ export function run(): Promise<void> {
   // The tests are bundled with this file: give them mocha's globals, then define them.
   mocha.suite.emit('pre-require', globalThis, 'suite.ts', mocha);
   defineSuite();
+  defineNetworkSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};

@@ -218,7 +218,12 @@ function writeOutline(g: Graph): void {
   const items: HTMLElement[] = [];
   for (const ns of g.nodes.filter((n) => n.classes.includes('namespace'))) {
     const li = document.createElement('li');
-    li.textContent = ns.label;
+    // A button: chosen by click or keyboard, it shows the namespace as a click on its box does.
+    const name = document.createElement('button');
+    name.textContent = ns.label;
+    name.dataset.inode = String(ns.inode);
+    name.addEventListener('click', () => host.postMessage({ type: 'select', inode: ns.inode }));
+    li.append(name);
     const ul = document.createElement('ul');
     for (const l of g.nodes.filter((n) => n.parent === ns.id)) {
       const row = document.createElement('li');
