@@ -154,7 +154,11 @@ export class NetworkView implements vscode.Disposable {
   }
 }
 
-/** The page: its script and style from the extension's own files, nothing inline (a strict CSP). */
+/**
+ * The page: its script and style from the extension's own files, nothing
+ * inline (a strict CSP). Cytoscape adds a style element of its own unless one
+ * with its id is there: the stylesheet carries that id and its one rule.
+ */
 function page(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): string {
   const src = (base: vscode.Uri, file: string): string =>
     webview.asWebviewUri(vscode.Uri.joinPath(base, file)).toString();
@@ -173,7 +177,7 @@ function page(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): str
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="${src(media, 'network.css')}">
+<link rel="stylesheet" href="${src(media, 'network.css')}" id="__________cytoscape_stylesheet">
 <title>Network</title>
 </head>
 <body data-elk-worker="${src(dist, 'elk-worker.js')}">

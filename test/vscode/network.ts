@@ -63,6 +63,8 @@ export function defineNetworkSuite(): void {
       );
       if (!uiAvailable()) return;
       await api.model.refresh();
+      const open = await ui({ action: 'click', frames: WEBVIEW, selector: '#outline summary', timeoutMs: 20_000 });
+      assert.ok(open.ok, open.error);
       const row = await ui({ action: 'waitFor', frames: WEBVIEW, selector: '#outline-list li', timeoutMs: 20_000 });
       assert.ok(row.ok, row.error);
       const outline = await ui({ action: 'text', frames: WEBVIEW, selector: '#outline-list' });

@@ -213,7 +213,13 @@ function applySearch(): void {
 }
 
 /** The picture as text: for screen readers, and to copy from. */
+let outlineText = '';
+
 function writeOutline(g: Graph): void {
+  // Rewritten only when its words change: a reader's place (and a pointer on a button) stays put.
+  const text = JSON.stringify([g.nodes.map((n) => [n.id, n.label, n.detail]), g.edges.map((e) => e.id)]);
+  if (text === outlineText) return;
+  outlineText = text;
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const items: HTMLElement[] = [];
   for (const ns of g.nodes.filter((n) => n.classes.includes('namespace'))) {
