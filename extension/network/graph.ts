@@ -32,6 +32,8 @@ export interface GraphEdge {
 export interface Graph {
   nodes: GraphNode[];
   edges: GraphEdge[];
+  /** Namespaces left out for having nothing but loopback. */
+  isolated: number;
 }
 
 export interface GraphOptions {
@@ -43,6 +45,8 @@ export interface GraphOptions {
   processName?(pid: number): string;
   /** Loopback links are in every namespace and wired to nothing: off unless asked. */
   showLoopback?: boolean;
+  /** Namespaces with nothing but loopback (every `unshare -n`): many on a busy host, and wired to nothing. */
+  showIsolated?: boolean;
   /** Bytes a second through each interface (rx + tx), by linkId. */
   rates?: Map<string, number>;
 }
@@ -56,6 +60,7 @@ const DOWN: ReadonlySet<string> = new Set(['down', 'lowerlayerdown', 'notpresent
 export function buildGraph(list: NetList, options: GraphOptions): Graph {
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
+  let isolated = 0;
   const present = new Map<string, NetLink>();
   const shown = (l: NetLink): boolean => l.kind !== 'loopback' || options.showLoopback === true;
   for (const ns of list.namespaces) for (const l of ns.links) if (shown(l)) present.set(linkId(ns.inode, l.index), l);
@@ -64,6 +69,10 @@ export function buildGraph(list: NetList, options: GraphOptions): Graph {
     (a, b) => Number(b.inode === options.hostInode) - Number(a.inode === options.hostInode),
   );
   for (const ns of order) {
+    if (!ns.links.some((l) => l.kind !== 'loopback') && ns.inode !== options.hostInode && !options.showIsolated) {
+      isolated++;
+      continue;
+    }
     nodes.push(namespaceNode(ns, options));
     for (const l of ns.links) {
       if (!shown(l)) continue;
@@ -73,7 +82,7 @@ export function buildGraph(list: NetList, options: GraphOptions): Graph {
   }
   nodes.push(...holderNodes(list, options));
   edges.push(...holderEdges(list));
-  return { nodes, edges };
+  return { nodes, edges, isolated };
 }
 
 function namespaceNode(ns: NetNamespace, options: GraphOptions): GraphNode {

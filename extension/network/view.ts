@@ -8,7 +8,7 @@ import type { Context } from '../commands/context';
 import { namespaceName } from '../tree/labels';
 import { NamespaceNode } from '../tree/nodes';
 import { buildGraph, rates } from './graph';
-import type { FromView, ToView, ViewContext } from './webview/messages';
+import type { FromView, ToView, ViewContext, ViewOptions } from './webview/messages';
 import { Wiring } from './wiring';
 
 /** How often counters are read again while the view is shown, for the rates on its wires. */
@@ -17,7 +17,7 @@ const RATE_INTERVAL_MS = 2000;
 export class NetworkView implements vscode.Disposable {
   static readonly viewType = 'nsx.network';
   private panel: vscode.WebviewPanel | undefined;
-  private showLoopback = false;
+  private options: ViewOptions = { showLoopback: false, showIsolated: false };
   private ready = false;
   private linkRates = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -69,7 +69,7 @@ export class NetworkView implements vscode.Disposable {
       this.ready = true;
       this.draw();
     } else if (m.type === 'options') {
-      this.showLoopback = m.showLoopback;
+      this.options = m.options;
       this.draw();
     } else if (m.type === 'select') {
       await this.select(m.inode);
@@ -113,7 +113,7 @@ export class NetworkView implements vscode.Disposable {
         const p = model.process(pid);
         return p ? `${p.comm} (${pid})` : `pid ${pid}`;
       },
-      showLoopback: this.showLoopback,
+      ...this.options,
       rates: this.linkRates,
     });
     this.post({ type: 'graph', graph });
@@ -184,6 +184,7 @@ function page(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): str
 <header>
   <input id="search" type="search" placeholder="Find a namespace, interface or address" aria-label="Find a namespace, interface or address">
   <label><input id="loopback" type="checkbox"> Loopback</label>
+  <label><input id="isolated" type="checkbox"> Isolated</label>
   <span id="status" role="status"></span>
 </header>
 <main id="graph" aria-label="How the network namespaces are wired"></main>

@@ -142,3 +142,16 @@ it('says a kind as ip -d link does, and rates from two readings', () => {
   assert.equal(formatRate(2000), '2.0 kB/s');
   assert.equal(formatRate(999), '999 B/s');
 });
+
+it('leaves out namespaces with nothing but loopback, and counts them', () => {
+  const lonely: NetList = {
+    namespaces: [
+      ...list.namespaces,
+      { inode: 4, routes: [], links: [link({ index: 1, name: 'lo', kind: 'loopback' })] },
+    ],
+  };
+  const g = buildGraph(lonely, { nameOf: (i) => names[i] ?? 'unshare', hostInode: 1 });
+  assert.equal(g.isolated, 1);
+  assert.ok(!g.nodes.some((n) => n.id === 'ns:4'));
+  assert.ok(buildGraph(lonely, { nameOf: () => 'x', showIsolated: true }).nodes.some((n) => n.id === 'ns:4'));
+});

@@ -63,14 +63,9 @@ export function defineNetworkSuite(): void {
       );
       if (!uiAvailable()) return;
       await api.model.refresh();
-      const open = await ui({ action: 'click', frames: WEBVIEW, selector: '#outline summary', timeoutMs: 20_000 });
-      assert.ok(open.ok, open.error);
-      const row = await ui({ action: 'waitFor', frames: WEBVIEW, selector: '#outline-list li', timeoutMs: 20_000 });
-      assert.ok(row.ok, row.error);
-      const outline = await ui({ action: 'text', frames: WEBVIEW, selector: '#outline-list' });
-      assert.ok(outline.ok, outline.error);
-      assert.match(outline.text!, new RegExp(`${NETNS}[^]*nsxv-e[^]*10\\.211\\.0\\.2/24[^]*↔ nsxv-h in host`));
-      assert.match(outline.text!, new RegExp(`nsxv-h[^]*port of ${BRIDGE}`));
+      // The picture as a user first sees it, once it is laid out.
+      const drawn = await ui({ action: 'waitFor', frames: WEBVIEW, selector: 'body[data-drawn]', timeoutMs: 30_000 });
+      assert.ok(drawn.ok, drawn.error);
       if (process.env.NSX_SCREENSHOT) {
         const shot = await ui({
           action: 'screenshot',
@@ -80,6 +75,14 @@ export function defineNetworkSuite(): void {
       } else {
         await ui({ action: 'screenshot', path: join(tmpdir(), 'nsx-network.png') });
       }
+      const open = await ui({ action: 'click', frames: WEBVIEW, selector: '#outline summary' });
+      assert.ok(open.ok, open.error);
+      const row = await ui({ action: 'waitFor', frames: WEBVIEW, selector: '#outline-list li', timeoutMs: 20_000 });
+      assert.ok(row.ok, row.error);
+      const outline = await ui({ action: 'text', frames: WEBVIEW, selector: '#outline-list' });
+      assert.ok(outline.ok, outline.error);
+      assert.match(outline.text!, new RegExp(`${NETNS}[^]*nsxv-e[^]*10\\.211\\.0\\.2/24[^]*↔ nsxv-h in host`));
+      assert.match(outline.text!, new RegExp(`nsxv-h[^]*port of ${BRIDGE}`));
     });
 
     it('shows a namespace chosen in the page in the tree and its details', async function () {

@@ -14,6 +14,7 @@ const canvas = document.getElementById('graph') as HTMLElement;
 const status = document.getElementById('status') as HTMLElement;
 const search = document.getElementById('search') as HTMLInputElement;
 const loopback = document.getElementById('loopback') as HTMLInputElement;
+const isolated = document.getElementById('isolated') as HTMLInputElement;
 const outline = document.getElementById('outline-list') as HTMLElement;
 
 let shape = '';
@@ -49,6 +50,8 @@ function setStatus(text: string): void {
 }
 
 function show(next: Graph): void {
+  isolated.parentElement!.title = next.isolated ? `${next.isolated} namespaces with loopback only are hidden` : '';
+  isolated.nextSibling!.textContent = next.isolated ? ` Isolated (${next.isolated})` : ' Isolated';
   const nextShape = [...next.nodes.map((n) => `${n.id}<${n.parent ?? ''}`), ...next.edges.map((e) => e.id)]
     .sort()
     .join(' ');
@@ -91,6 +94,7 @@ async function layout(g: Graph): Promise<void> {
   if (!laidOutOnce) cy.fit(undefined, 30);
   laidOutOnce = true;
   setStatus('');
+  document.body.dataset.drawn = String(run);
   applySearch();
 }
 
@@ -133,6 +137,10 @@ async function place(g: Graph): Promise<Map<string, { x: number; y: number }>> {
       'elk.layered.spacing.nodeNodeBetweenLayers': '40',
       'elk.spacing.nodeNode': '14',
       'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+      // Unconnected parts (a namespace wired to nothing the view shows) packed into the panel's shape, not one column.
+      'elk.separateConnectedComponents': 'true',
+      'elk.layered.compaction.connectedComponents': 'true',
+      'elk.aspectRatio': String(Math.max(0.5, canvas.clientWidth / Math.max(1, canvas.clientHeight))),
     },
     children: roots,
     edges: g.edges.map((e) => ({ id: e.id, sources: [e.source], targets: [e.target] })),
@@ -193,7 +201,10 @@ search.addEventListener('keydown', (e) => {
     if (matches.nonempty()) cy.animate({ fit: { eles: matches, padding: 40 }, duration: 250 });
   }
 });
-loopback.addEventListener('change', () => host.postMessage({ type: 'options', showLoopback: loopback.checked }));
+const sendOptions = (): void =>
+  host.postMessage({ type: 'options', options: { showLoopback: loopback.checked, showIsolated: isolated.checked } });
+loopback.addEventListener('change', sendOptions);
+isolated.addEventListener('change', sendOptions);
 
 /** Namespaces whose name, interfaces or addresses hold the search text stay; the rest fade. */
 function applySearch(): void {
