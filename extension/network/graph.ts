@@ -1,13 +1,13 @@
 // The network picture as a graph: namespaces are boxes named in the user's
-// words, their interfaces the ports inside, and the edges say how they are
-// wired (a veth's two ends, a bridge's or bond's members, a vlan's, macvlan's
-// or vxlan's parent, the process holding a tun). Pure functions of the
+// words, their interfaces the ports inside, a bridge (bond, vrf) a box of its
+// own around its ports, and the edges say how they are wired (a veth's two
+// ends, a vlan's, macvlan's or vxlan's parent, the process holding a tun). Pure functions of the
 // protocol's values, so the webview only draws and the rules are unit-tested.
 import type { NetLink, NetList, NetNamespace } from '../../helper/common/net';
 
 export interface GraphNode {
   id: string;
-  /** The namespace box an interface is drawn in. */
+  /** The box it is drawn in: its namespace's, or the bridge, bond or vrf it is a port of. */
   parent?: string;
   label: string;
   /** A line or two more, shown on hover and in the text outline. */
@@ -25,7 +25,7 @@ export interface GraphEdge {
   source: string;
   target: string;
   label: string;
-  /** wire (veth), member (bridge/bond/vrf port), parent (vlan, macvlan, ipvlan), underlay (vxlan), holder (tun). */
+  /** wire (veth), parent (vlan, macvlan, ipvlan), underlay (vxlan), holder (tun). */
   classes: string[];
 }
 
@@ -64,10 +64,11 @@ export function buildGraph(list: NetList, options: GraphOptions): Graph {
   const present = new Map<string, NetLink>();
   const shown = (l: NetLink): boolean => l.kind !== 'loopback' || options.showLoopback === true;
   for (const ns of list.namespaces) for (const l of ns.links) if (shown(l)) present.set(linkId(ns.inode, l.index), l);
-  // The host first: layouts keep the input's order where they may, so it is drawn at one side.
+  // The host first: a wire runs from the end in the namespace that comes first, so layers go outward from it.
   const order = [...list.namespaces].sort(
-    (a, b) => Number(b.inode === options.hostInode) - Number(a.inode === options.hostInode),
+    (a, b) => Number(b.inode === options.hostInode) - Number(a.inode === options.hostInode) || a.inode - b.inode,
   );
+  const rank = new Map(order.map((ns, i) => [ns.inode, i]));
   for (const ns of order) {
     if (!ns.links.some((l) => l.kind !== 'loopback') && ns.inode !== options.hostInode && !options.showIsolated) {
       isolated++;
@@ -76,8 +77,8 @@ export function buildGraph(list: NetList, options: GraphOptions): Graph {
     nodes.push(namespaceNode(ns, options));
     for (const l of ns.links) {
       if (!shown(l)) continue;
-      nodes.push(linkNode(ns, l, options));
-      edges.push(...linkEdges(ns, l, present, options));
+      nodes.push(linkNode(ns, l, present, options));
+      edges.push(...linkEdges(ns, l, present, rank, options));
     }
   }
   nodes.push(...holderNodes(list, options));
@@ -98,8 +99,9 @@ function namespaceNode(ns: NetNamespace, options: GraphOptions): GraphNode {
   return { id: nsNodeId(ns.inode), label: name, detail: detail.join('\n'), classes, inode: ns.inode };
 }
 
-function linkNode(ns: NetNamespace, l: NetLink, options: GraphOptions): GraphNode {
+function linkNode(ns: NetNamespace, l: NetLink, present: Map<string, NetLink>, options: GraphOptions): GraphNode {
   const classes = ['link', l.kind];
+  const master = l.master && linkId(ns.inode, l.master.index);
   if (!l.adminUp || DOWN.has(l.oper)) classes.push('down');
   else if (!l.carrier) classes.push('nocarrier');
   const words = [kindWords(l), l.adminUp ? l.oper : 'admin down', `mtu ${l.mtu}`];
@@ -108,10 +110,12 @@ function linkNode(ns: NetNamespace, l: NetLink, options: GraphOptions): GraphNod
   if (l.addresses.length) detail.push(l.addresses.join(' '));
   const rate = options.rates?.get(linkId(ns.inode, l.index));
   if (rate !== undefined) detail.push(formatRate(rate));
+  // The address people use: a link-local one only when it has no other.
+  const shown = l.addresses.find((a) => !a.startsWith('fe80:')) ?? l.addresses[0];
   return {
     id: linkId(ns.inode, l.index),
-    parent: nsNodeId(ns.inode),
-    label: l.addresses.length ? `${l.name}\n${l.addresses[0]}` : l.name,
+    parent: master && present.has(master) ? master : nsNodeId(ns.inode),
+    label: shown ? `${l.name}\n${shown}` : l.name,
     detail: detail.join('\n'),
     classes,
     inode: ns.inode,
@@ -127,19 +131,27 @@ export function kindWords(l: NetLink): string {
   return l.mode ? `${kind} ${l.mode}` : kind;
 }
 
-function linkEdges(ns: NetNamespace, l: NetLink, present: Map<string, NetLink>, options: GraphOptions): GraphEdge[] {
+function linkEdges(
+  ns: NetNamespace,
+  l: NetLink,
+  present: Map<string, NetLink>,
+  rank: Map<number, number>,
+  options: GraphOptions,
+): GraphEdge[] {
   const id = linkId(ns.inode, l.index);
   const edges: GraphEdge[] = [];
-  if (l.master && present.has(linkId(ns.inode, l.master.index)))
-    edges.push({ id: `${id}>m`, source: id, target: linkId(ns.inode, l.master.index), label: '', classes: ['member'] });
   const other = l.other;
   if (other?.netns === undefined) return edges;
   const otherId = linkId(other.netns, other.index);
   const peer = present.get(otherId);
   if (!peer) return edges;
   if (other.relation === 'peer') {
-    // A veth pair is one wire: drawn once, from the end whose id sorts first.
-    if (otherId < id && peer.other?.relation === 'peer') return edges;
+    // A veth pair is one wire: drawn once, from the end in the namespace that comes first (the host's), or
+    // from the lower ifindex when both ends are in one namespace.
+    const here = rank.get(ns.inode)!;
+    const there = rank.get(other.netns)!;
+    const drawnThere = there < here || (there === here && other.index < l.index);
+    if (drawnThere && peer.other?.relation === 'peer') return edges;
     const classes = ['wire'];
     if (peer.mtu !== l.mtu) classes.push('mismatch');
     const rate = options.rates?.get(id);

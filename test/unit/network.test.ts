@@ -101,10 +101,10 @@ it('marks an MTU mismatch on the wire and says both sizes', () => {
   assert.match(wire.label, /mtu (9000 ≠ 1500|1500 ≠ 9000)/);
 });
 
-it('gathers bridge ports as members, and leads a tap to the process that holds it', () => {
-  const members = graph.edges.filter((e) => e.classes.includes('member'));
-  assert.deepEqual(members.map((m) => m.source).sort(), ['if:1:2', 'if:1:3']);
-  assert.ok(members.every((m) => m.target === 'if:1:4'));
+it('draws a bridge as a box around its ports, and leads a tap to the process that holds it', () => {
+  const ports = graph.nodes.filter((n) => n.parent === 'if:1:4');
+  assert.deepEqual(ports.map((p) => p.link).sort(), ['veth-db', 'veth-web']);
+  assert.equal(graph.nodes.find((n) => n.id === 'if:1:4')!.parent, 'ns:1');
   assert.ok(graph.nodes.some((n) => n.id === 'pid:77' && n.label === 'qemu (77)'));
   assert.ok(graph.edges.some((e) => e.source === 'if:1:5' && e.target === 'pid:77'));
 });

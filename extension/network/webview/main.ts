@@ -3,8 +3,8 @@
 // never freezes the page. Every word on it is a namespace owner's: labels
 // are drawn on the canvas and written with textContent, never as HTML.
 import cytoscape, { Core, ElementDefinition, EventObject, NodeSingular } from 'cytoscape';
-import ELK, { ElkNode } from 'elkjs/lib/elk-api';
 import type { Graph, GraphNode } from '../graph';
+import { place, sizeOf, startElk } from './layout';
 import type { FromView, ToView } from './messages';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromView): void };
@@ -30,13 +30,7 @@ const cy: Core = cytoscape({
   boxSelectionEnabled: false,
 });
 
-// The ELK worker, made from its script's text: a webview may not start a
-// worker from its resource origin, only from a blob of its own.
-const elk = (async () => {
-  const source = await (await fetch(document.body.dataset.elkWorker as string)).text();
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-  return new ELK({ workerFactory: () => new Worker(url) });
-})();
+const elk = startElk(document.body.dataset.elkWorker as string);
 
 window.addEventListener('message', (event: MessageEvent<ToView>) => {
   const m = event.data;
@@ -70,13 +64,12 @@ function show(next: Graph): void {
 }
 
 function nodeData(n: GraphNode): Record<string, unknown> {
-  return { id: n.id, parent: n.parent, label: n.label, detail: n.detail, inode: n.inode, link: n.link };
+  return { id: n.id, parent: n.parent, label: n.label, detail: n.detail, inode: n.inode, link: n.link, ...sizeOf(n) };
 }
-
 async function layout(g: Graph): Promise<void> {
   const run = ++layoutRun;
   setStatus(`Laying out ${g.nodes.filter((n) => n.classes.includes('namespace')).length} namespaces…`);
-  const positions = await place(g);
+  const { positions, bends } = await place(await elk, g, canvas.clientWidth / Math.max(1, canvas.clientHeight));
   if (run !== layoutRun) return; // a newer picture came while this one was laid out
   const elements: ElementDefinition[] = [
     ...g.nodes.map((n) => ({
@@ -85,7 +78,10 @@ async function layout(g: Graph): Promise<void> {
       classes: n.classes,
       position: positions.get(n.id),
     })),
-    ...g.edges.map((e) => ({ group: 'edges' as const, data: { ...e }, classes: e.classes })),
+    ...g.edges.map((e) => {
+      const bend = bends.get(e.id);
+      return { group: 'edges' as const, data: { ...e, ...bend }, classes: bend ? [...e.classes, 'bent'] : e.classes };
+    }),
   ];
   cy.batch(() => {
     cy.elements().remove();
@@ -96,65 +92,6 @@ async function layout(g: Graph): Promise<void> {
   setStatus('');
   document.body.dataset.drawn = String(run);
   applySearch();
-}
-
-/** Where each leaf goes: ELK's layered layout with namespaces as boxes, edges routed across them. */
-async function place(g: Graph): Promise<Map<string, { x: number; y: number }>> {
-  const boxes = new Map<string, ElkNode>();
-  const roots: ElkNode[] = [];
-  for (const n of g.nodes) {
-    if (n.classes.includes('namespace')) {
-      const box: ElkNode = {
-        id: n.id,
-        children: [],
-        layoutOptions: { 'elk.padding': '[top=28,left=10,bottom=10,right=10]' },
-      };
-      boxes.set(n.id, box);
-      roots.push(box);
-    }
-  }
-  for (const n of g.nodes) {
-    if (n.classes.includes('namespace')) continue;
-    const [first, second = ''] = n.label.split('\n');
-    const leaf: ElkNode = {
-      id: n.id,
-      width: 16 + 7 * Math.max(first.length, second.length, 4),
-      height: second ? 34 : 22,
-    };
-    const box = n.parent ? boxes.get(n.parent) : undefined;
-    if (box) box.children!.push(leaf);
-    else roots.push(leaf);
-  }
-  for (const box of boxes.values()) if (!box.children!.length) Object.assign(box, { width: 90, height: 30 });
-  const laid = await (
-    await elk
-  ).layout({
-    id: 'root',
-    layoutOptions: {
-      'elk.algorithm': 'layered',
-      'elk.direction': 'RIGHT',
-      'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '40',
-      'elk.spacing.nodeNode': '14',
-      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
-      // Unconnected parts (a namespace wired to nothing the view shows) packed into the panel's shape, not one column.
-      'elk.separateConnectedComponents': 'true',
-      'elk.layered.compaction.connectedComponents': 'true',
-      'elk.aspectRatio': String(Math.max(0.5, canvas.clientWidth / Math.max(1, canvas.clientHeight))),
-    },
-    children: roots,
-    edges: g.edges.map((e) => ({ id: e.id, sources: [e.source], targets: [e.target] })),
-  });
-  const positions = new Map<string, { x: number; y: number }>();
-  const walk = (node: ElkNode, dx: number, dy: number): void => {
-    const x = dx + (node.x ?? 0);
-    const y = dy + (node.y ?? 0);
-    if (!node.children?.length || !boxes.has(node.id))
-      positions.set(node.id, { x: x + (node.width ?? 0) / 2, y: y + (node.height ?? 0) / 2 });
-    for (const child of node.children ?? []) walk(child, x, y);
-  };
-  for (const child of laid.children ?? []) walk(child, 0, 0);
-  return positions;
 }
 
 function focusNamespace(inode: number): void {
@@ -242,16 +179,17 @@ function writeOutline(g: Graph): void {
     name.addEventListener('click', () => host.postMessage({ type: 'select', inode: ns.inode }));
     li.append(name);
     const ul = document.createElement('ul');
-    for (const l of g.nodes.filter((n) => n.parent === ns.id)) {
+    for (const l of g.nodes.filter((n) => n.link !== undefined && n.inode === ns.inode)) {
       const row = document.createElement('li');
+      const master = l.parent !== ns.id ? byId.get(l.parent ?? '') : undefined;
       const ends = g.edges
         .filter((e) => e.source === l.id || e.target === l.id)
         .map((e) => {
           const other = byId.get(e.source === l.id ? e.target : e.source);
-          const where = other?.parent ? byId.get(other.parent)?.label : undefined;
-          const words = other?.link ?? other?.label ?? '?';
-          return `${edgeWord(e.classes[0], e.source === l.id)} ${words}${where && other?.parent !== ns.id ? ` in ${where}` : ''}`;
+          const where = other && other.inode !== ns.inode ? nameOfBox(byId, other) : undefined;
+          return `${edgeWord(e.classes[0], e.source === l.id)} ${other?.link ?? other?.label ?? '?'}${where ? ` in ${where}` : ''}`;
         });
+      if (master?.link) ends.unshift(`port of ${master.link}`);
       row.textContent = [l.label.replace('\n', ' '), l.detail.split('\n')[0], ...ends].join(' · ');
       ul.append(row);
     }
@@ -261,9 +199,15 @@ function writeOutline(g: Graph): void {
   outline.replaceChildren(...items);
 }
 
+/** The namespace a node is drawn in: up its boxes to the outermost. */
+function nameOfBox(byId: Map<string, GraphNode>, n: GraphNode): string {
+  let box = n;
+  while (box.parent && byId.has(box.parent)) box = byId.get(box.parent)!;
+  return box.label;
+}
+
 function edgeWord(kind: string | undefined, outward: boolean): string {
   if (kind === 'wire') return '↔';
-  if (kind === 'member') return outward ? 'port of' : 'has port';
   if (kind === 'holder') return outward ? 'held by' : 'holds';
   if (kind === 'parent' || kind === 'underlay') return outward ? `${kind}` : `${kind} of`;
   return '–';
@@ -280,31 +224,43 @@ function styles(): cytoscape.StylesheetStyle[] {
       selector: 'node',
       style: {
         label: 'data(label)',
-        color: fg,
         'font-family': font,
         'font-size': 11,
         'text-wrap': 'wrap',
         'text-valign': 'center',
         'text-halign': 'center',
         shape: 'round-rectangle',
-        width: 'label',
-        height: 'label',
-        padding: '6px',
+        width: 'data(width)',
+        height: 'data(height)',
         'background-color': v('button-secondaryBackground', '#3a3d41'),
+        color: v('button-secondaryForeground', fg),
         'border-width': 1,
         'border-color': v('panel-border', '#555'),
       },
     },
     {
-      selector: 'node.namespace',
+      // A box: its name just above it (ELK left room there), its size its contents'.
+      selector: ':parent',
       style: {
         'text-valign': 'top',
-        'text-margin-y': 18,
+        'text-margin-y': -2,
+        padding: '8px',
+        'min-width': 'data(width)',
+      },
+    },
+    {
+      selector: 'node.namespace',
+      style: {
         'font-size': 12,
         'font-weight': 'bold',
         'background-color': v('editorWidget-background', '#252526'),
         'background-opacity': 0.9,
+        color: v('editor-foreground', fg),
       },
+    },
+    {
+      selector: 'node.link:parent',
+      style: { 'background-color': v('editor-background', '#1e1e1e'), 'background-opacity': 0.6, color: fg },
     },
     { selector: 'node.host', style: { 'border-width': 2, 'border-color': v('charts-blue', '#3794ff') } },
     { selector: 'node.bridge, node.bond, node.vrf', style: { shape: 'rectangle' } },
@@ -317,7 +273,7 @@ function styles(): cytoscape.StylesheetStyle[] {
       selector: 'edge',
       style: {
         width: 1.5,
-        'curve-style': 'bezier',
+        'curve-style': 'straight',
         'line-color': fg,
         label: 'data(label)',
         color: fg,
@@ -326,9 +282,17 @@ function styles(): cytoscape.StylesheetStyle[] {
         'text-background-opacity': 0.8,
       },
     },
+    {
+      selector: 'edge.bent',
+      style: {
+        'curve-style': 'segments',
+        'edge-distances': 'node-position',
+        'segment-distances': 'data(distances)',
+        'segment-weights': 'data(weights)',
+      },
+    },
     { selector: 'edge.wire', style: { width: 2.5, 'line-color': v('charts-green', '#89d185') } },
     { selector: 'edge.mismatch', style: { 'line-color': v('editorWarning-foreground', '#cca700') } },
-    { selector: 'edge.member', style: { 'line-style': 'dotted' } },
     {
       selector: 'edge.parent, edge.underlay, edge.holder',
       style: { 'line-style': 'dashed', 'target-arrow-shape': 'triangle', 'target-arrow-color': fg },
