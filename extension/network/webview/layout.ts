@@ -5,6 +5,9 @@
 import ELK, { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api';
 import type { Graph, GraphNode } from '../graph';
 
+/** Room around a box's contents: cytoscape's padding of a box (main.ts) and a little more. */
+export const BOX_PADDING = 10;
+
 export interface Point {
   x: number;
   y: number;
@@ -64,8 +67,9 @@ export async function place(elk: InstanceType<typeof ELK>, g: Graph, aspectRatio
 
 /**
  * The boxes inside boxes: a namespace holds its interfaces, a bridge its
- * ports. A box's name is drawn just above it, so ELK is told of it as a label
- * outside the box and leaves room for it.
+ * ports. Cytoscape draws a box around its contents with a box's name just
+ * above it; ELK's box is made that much taller at the top, so the name lands
+ * inside the room ELK kept and never on a neighbour.
  */
 function elkChildren(g: Graph): ElkNode[] {
   const inside = new Map<string, GraphNode[]>();
@@ -77,10 +81,8 @@ function elkChildren(g: Graph): ElkNode[] {
     return {
       id: n.id,
       children: (children ?? []).map(build),
-      labels: [{ text: '', ...name }],
       layoutOptions: {
-        'elk.nodeLabels.placement': 'OUTSIDE V_TOP H_CENTER',
-        'elk.padding': '[top=10,left=10,bottom=10,right=10]',
+        'elk.padding': `[top=${BOX_PADDING + name.height},left=${BOX_PADDING},bottom=${BOX_PADDING},right=${BOX_PADDING}]`,
         'elk.nodeSize.constraints': 'MINIMUM_SIZE',
         'elk.nodeSize.minimum': `(${name.width}, 30)`,
       },
