@@ -133,6 +133,14 @@ const builds = [
   { entryPoints: { 'test/bench/ports': 'test/bench/ports.ts' } },
   { entryPoints: { 'test/bench/files': 'test/bench/files.ts' } },
   { entryPoints: { 'test/bench/render': 'test/bench/render.ts' }, external: ['vscode'] },
+  // The Network view's page: a browser bundle (cytoscape and elkjs's API), its ELK worker copied beside it.
+  {
+    entryPoints: { network: 'extension/network/webview/main.ts' },
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    plugins: [],
+  },
 ];
 
 function testEntries(dirs) {
@@ -147,6 +155,7 @@ function testEntries(dirs) {
 
 copyKoffi();
 buildNative();
+copyFileSync(require.resolve('elkjs/lib/elk-worker.min.js'), 'dist/elk-worker.js');
 // Entry points not written yet are skipped, so each part builds on its own.
 const present = builds.filter((b) => Object.values(b.entryPoints).every((f) => existsSync(f)));
 const contexts = await Promise.all(present.map((b) => esbuild.context({ ...common, outdir: 'dist', ...b })));

@@ -9,6 +9,7 @@ import { setContextKey } from './menus';
 import { Model } from './model';
 import { NetModel } from './netModel';
 import { Ports } from './ports';
+import { NetworkView } from './network/view';
 import { TerminalSessions } from './terminal';
 import { Filter } from './tree/filter';
 import { NamespacesProvider } from './tree/namespacesView';
@@ -40,6 +41,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
+  const network = new NetworkView({ extension, connection, model, net, namespaces, namespacesView });
   // The parts that hold something to let go of, disposed of with the extension in this order.
   const parts = {
     connection,
@@ -54,6 +56,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     terminals,
     refresh,
     documents,
+    network,
   };
   const ctx: Context = { extension, pages, ...parts };
   extension.subscriptions.push(
@@ -92,7 +95,7 @@ function listen({ terminals, net, ports, namespaces, namespacesView, processesVi
   return [
     net.onDidChange(() => namespaces.redraw()),
     ports.onDidChange(() => namespaces.redraw()),
-    namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible(visible)),
+    namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible('nsx.namespaces', visible)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);
     }),

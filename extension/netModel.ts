@@ -1,6 +1,7 @@
 // The extension's copy of every network namespace's wiring: asked for with
-// net/subscribe the first time a view shows interfaces, then kept by
-// net/changed until the connection ends; redraws coalesced like the model's.
+// net/subscribe the first time a view shows it (interfaces in the tree, the
+// Network view), kept by net/changed, and let go when none of them is shown;
+// redraws coalesced like the model's.
 import * as vscode from 'vscode';
 import {
   applyNetChange,
@@ -20,6 +21,8 @@ export class NetModel implements vscode.Disposable {
   /** Bumped whenever what a subscription in flight asked for no longer holds. */
   private generation = 0;
   private pending: NodeJS.Timeout | undefined;
+  /** The views that show the wiring now: the tree, the Network view. */
+  private readonly visible = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.onDidChangeEmitter.event;
@@ -67,9 +70,11 @@ export class NetModel implements vscode.Disposable {
     }
   }
 
-  /** Hidden, the view needs no wiring: nsxd may let nsx-net, and every namespace it holds, go. */
-  setVisible(visible: boolean): void {
-    if (visible || (!this.list && !this.subscribing) || !this.connection.connected) return;
+  /** A view shown or hidden: with none shown, nsxd may let nsx-net, and every namespace it holds, go. */
+  setVisible(view: string, visible: boolean): void {
+    if (visible) this.visible.add(view);
+    else this.visible.delete(view);
+    if (this.visible.size > 0 || (!this.list && !this.subscribing) || !this.connection.connected) return;
     this.list = undefined;
     this.subscribing = false;
     this.generation++;

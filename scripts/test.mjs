@@ -91,6 +91,16 @@ if (!vscodeOnly && !process.argv.includes('--unit')) {
   else failed += 1;
 }
 
+// 0. Types: esbuild bundles without checking them; tsc checks the extension, nsxd, nsx and the tests, and
+// the Network view's page against the DOM.
+if (!vscodeOnly && !process.argv.includes('--unit')) {
+  const tsc = join(root, 'node_modules/.bin/tsc');
+  const node = await run(tsc, ['-p', '.', '--noEmit']);
+  const page = await run(tsc, ['-p', 'extension/network/webview', '--noEmit']);
+  if (node.code === 0 && page.code === 0) passed += 1;
+  else failed += 1;
+}
+
 // 1. Unit tests: any user, no daemon, no namespaces of their own.
 if (!vscodeOnly) await nodeTests(['dist/test/unit/']);
 if (process.argv.includes('--unit')) {

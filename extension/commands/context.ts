@@ -5,6 +5,7 @@ import type { Documents } from '../documents';
 import type { Model } from '../model';
 import type { NetModel } from '../netModel';
 import type { Ports } from '../ports';
+import type { NetworkView } from '../network/view';
 import type { TerminalSessions } from '../terminal';
 import type { Filter } from '../tree/filter';
 import type { NamespacesProvider } from '../tree/namespacesView';
@@ -28,6 +29,7 @@ export interface Context {
   refresh: RefreshManager;
   documents: Documents;
   ports: Ports;
+  network: NetworkView;
 }
 
 /** A module's commands: command id → what runs it (see index.ts). */

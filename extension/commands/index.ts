@@ -8,6 +8,7 @@ import type { Context } from './context';
 import { daemonCommands } from './daemon';
 import { filesCommands } from './files';
 import { inspectCommands } from './inspect';
+import { networkCommands } from './network';
 import { pinCommands } from './pins';
 import { portCommands } from './ports';
 import { terminalCommands } from './terminals';
@@ -23,6 +24,7 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...daemonCommands(ctx),
     ...captureCommands(ctx),
     ...filesCommands(ctx),
+    ...networkCommands(ctx),
   };
   return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
 }

@@ -319,27 +319,29 @@ function watchUiRequests(dir, page, reloading) {
   };
 }
 
-async function performUiAction(page, { action, selector, path: file, key, text, timeoutMs }, reloading) {
+async function performUiAction(page, { action, selector, frames = [], path: file, key, text, timeoutMs }, reloading) {
   const timeout = timeoutMs ?? UI_DEFAULT_TIMEOUT_MS;
   const need = (value, what) => {
     if (!value) throw new Error(`"${action}" needs "${what}"`);
     return value;
   };
+  // The element, inside the frames named (a webview's page is two frames down).
+  const at = () =>
+    frames
+      .reduce((f, frame) => f.frameLocator(frame), page)
+      .locator(need(selector, 'selector'))
+      .first();
   switch (action) {
     case 'click':
-      await page.click(need(selector, 'selector'), { timeout });
+      await at().click({ timeout });
       return { ok: true };
     case 'text':
-      return { ok: true, text: await page.innerText(need(selector, 'selector'), { timeout }) };
+      return { ok: true, text: await at().innerText({ timeout }) };
     case 'waitFor':
-      await page.waitForSelector(need(selector, 'selector'), { state: 'visible', timeout });
+      await at().waitFor({ state: 'visible', timeout });
       return { ok: true };
     case 'screenshot':
-      if (selector)
-        await page
-          .locator(selector)
-          .first()
-          .screenshot({ path: need(file, 'path'), timeout });
+      if (selector) await at().screenshot({ path: need(file, 'path'), timeout });
       else await page.screenshot({ path: need(file, 'path'), timeout });
       return { ok: true };
     case 'press':

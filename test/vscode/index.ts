@@ -4,6 +4,7 @@ import Mocha from 'mocha';
 import { defineCaptureSuite } from './capture';
 import { definePortsSuite } from './ports';
 import { defineFilesSuite } from './files';
+import { defineNetworkSuite } from './network';
 import { defineSuite } from './suite';
 import { defineNetSuite } from './net';
 
@@ -23,6 +24,7 @@ export function run(): Promise<void> {
   defineNetSuite();
   definePortsSuite();
   defineFilesSuite();
+  defineNetworkSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};

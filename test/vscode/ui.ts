@@ -20,6 +20,8 @@ export interface UiAction {
   key?: string;
   /** Text to type. */
   text?: string;
+  /** Frames to enter first, outermost first (a webview's page is `iframe.webview`, then `#active-frame`). */
+  frames?: string[];
   /** How long the harness waits for the selector; 10 s by default. */
   timeoutMs?: number;
 }
