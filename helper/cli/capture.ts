@@ -2,6 +2,8 @@
 // stream, to a file or to stdout (nsx capture web -w - | tshark -r -), with
 // tcpdump's options and its words on stderr.
 //   nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
+import { UsageError } from './usage';
+import { targetWord } from './words';
 import { createWriteStream, existsSync, rmSync, WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
@@ -27,7 +29,8 @@ export const CAPTURE_USAGE = `usage: nsx capture TARGET... [-i IFACE]... [-f FIL
   -w FILE     write pcapng to FILE, or to stdout with -w -; ^C stops and keeps what was captured
 `;
 
-export class CaptureUsageError extends Error {}
+/** A capture's command line nsx cannot read: the hint is nsx capture -h. */
+export class CaptureUsageError extends UsageError {}
 
 const OPTIONS = {
   socket: { type: 'string' },
@@ -47,14 +50,12 @@ export function captureArgv(argv: string[]): string[] | undefined {
   return argv[socket.length] === 'capture' ? [...socket, ...argv.slice(socket.length + 1)] : undefined;
 }
 
-/** The words people type for a namespace. */
+/** A target as every verb reads it (words.ts), for a capture: net namespaces, containers by name. */
 export function captureTarget(word: string): CaptureTarget {
-  if (/^\d+$/.test(word)) return { pid: Number(word) };
-  if (word === 'host') return { host: true };
-  const ns = /^net:\[?(\d+)\]?$/.exec(word);
-  if (ns) return { namespace: { type: 'net', inode: Number(ns[1]) } };
-  if (word.startsWith('pin:')) return { pin: { type: 'net', name: word.slice(4) } };
-  return { container: word };
+  const t = targetWord(word);
+  if ('pin' in t) return { pin: { type: 'net', name: t.pin } };
+  if ('name' in t) return { container: t.name };
+  return t;
 }
 
 function positive(value: string | undefined, what: string): number | undefined {

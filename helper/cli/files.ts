@@ -1,7 +1,9 @@
 // nsx ls and nsx cp: a mount namespace's files from the command line, like
 // `docker cp` but for any container, process or namespace, and with nothing
 // run inside it (no tar, no shell). TARGET:PATH names a file there: TARGET
-// is a container's name or id, a PID, pin/NAME (a mnt pin) or mnt/INODE.
+// is a container's name or id, a PID, pin:NAME (a mnt pin) or mnt:INODE.
+import { UsageError } from './usage';
+import { targetAndPath, targetWord } from './words';
 import {
   createReadStream,
   lstatSync,
@@ -24,16 +26,26 @@ export interface Remote {
   path: string;
 }
 
-/** TARGET:PATH, or undefined for a host path (one with a / before any :, as docker cp reads it). */
+/** TARGET:PATH (words.ts: web:/etc, 1234:/, pin:NAME:/, mnt:INODE:/), or undefined for a host path. */
 export function remoteOf(arg: string): Remote | undefined {
-  const colon = arg.indexOf(':');
-  if (colon <= 0 || (arg.slice(0, colon).includes('/') && !/^(pin|mnt)\//.test(arg))) return undefined;
-  const name = arg.slice(0, colon);
-  const path = arg.slice(colon + 1) || '/';
-  if (/^\d+$/.test(name)) return { target: { pid: Number(name) }, path };
-  if (name.startsWith('pin/')) return { target: { pin: name.slice(4) }, path };
-  if (/^mnt\/\d+$/.test(name)) return { target: { mnt: Number(name.slice(4)) }, path };
-  return { target: { container: name }, path };
+  const split = targetAndPath(arg);
+  if (!split) return undefined;
+  const t = targetWord(split.word);
+  const target: FilesTarget | undefined =
+    'pid' in t
+      ? t
+      : 'pin' in t
+        ? { pin: t.pin }
+        : 'namespace' in t && t.namespace.type === 'mnt'
+          ? { mnt: t.namespace.inode }
+          : 'container' in t
+            ? t
+            : 'name' in t
+              ? { container: t.name }
+              : undefined;
+  if (!target)
+    throw new UsageError(`${split.word} names no mount namespace: give a container, a PID, pin:NAME or mnt:INODE`);
+  return { target, path: split.path };
 }
 
 async function openRemote(conn: MessageConnection, target: FilesTarget, root: boolean): Promise<RemoteFiles> {

@@ -1,6 +1,7 @@
 // nsx net [TARGET] [--json] [--dot]: the wiring of every network namespace,
 // or of one, a line an interface, like `ip -br link` across all namespaces.
 import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { targetWord } from './words';
 import { field } from '../common/format';
 import { ListNet, NetList, NetNamespace } from '../common/net';
 import { kindWords, linkState, linkWhere, netnsLabels } from '../common/netWords';
@@ -9,27 +10,31 @@ import { netnsNames } from '../common/words';
 
 export class NetTargetError extends Error {}
 
-/** The net namespace a TARGET names: host, a pid, net:INODE, a container's name or id, a pin or ip netns name. */
+/** The net namespace a TARGET names (words.ts): host, a pid, net:INODE, a container, a pin or ip netns name. */
 export function netTarget(snapshot: Snapshot, target: string): number {
   const nets = snapshot.namespaces.filter((ns) => ns.type === 'net');
-  const byInode = /^net:\[?(\d+)\]?$/.exec(target);
+  const t = targetWord(target);
   let found: number | undefined;
-  if (target === 'host') found = nets.find((ns) => ns.initial)?.inode;
-  else if (byInode) found = nets.find((ns) => ns.inode === Number(byInode[1]))?.inode;
-  else if (/^\d+$/.test(target)) {
-    found = snapshot.processes.find((p) => p.pid === Number(target))?.ns.net;
-    if (found === undefined) throw new NetTargetError(`process ${target} does not exist (it may have exited)`);
+  if ('host' in t) found = nets.find((ns) => ns.initial)?.inode;
+  else if ('namespace' in t)
+    found = nets.find((ns) => t.namespace.type === 'net' && ns.inode === t.namespace.inode)?.inode;
+  else if ('pid' in t) {
+    found = snapshot.processes.find((p) => p.pid === t.pid)?.ns.net;
+    if (found === undefined) throw new NetTargetError(`process ${t.pid} does not exist (it may have exited)`);
   } else {
+    const name = 'pin' in t ? t.pin : 'container' in t ? t.container : t.name;
+    const container = !('pin' in t);
+    const pinned = !('container' in t);
     const named = (ns: (typeof nets)[number]) =>
-      ns.container?.name === target ||
-      (target.length >= 4 && /^[0-9a-f]+$/.test(target) && ns.container?.id.startsWith(target)) ||
-      ns.pins.some((p) => p.name === target) ||
-      netnsNames(ns).includes(target);
+      (container && ns.container?.name === name) ||
+      (container && name.length >= 4 && /^[0-9a-f]+$/.test(name) && ns.container?.id.startsWith(name)) ||
+      (pinned && ns.pins.some((p) => p.name === name)) ||
+      ('name' in t && netnsNames(ns).includes(name));
     found = nets.find(named)?.inode;
   }
   if (found === undefined)
     throw new NetTargetError(
-      `no network namespace is called "${target}": give a container's name, a PID, net:INODE, a pin or ip netns name, or host (nsx list -t net shows them)`,
+      `no network namespace is called "${target}": give a container's name, a PID, net:INODE, pin:NAME, an ip netns name, or host (nsx list -t net shows them)`,
     );
   return found;
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
-import { USAGE } from './usage';
+import { USAGE, UsageError } from './usage';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { netCommand } from './net';
 import * as portsCli from './ports';
@@ -42,8 +42,6 @@ const TYPE_FLAGS: [NsType, string, string][] = [
   ['cgroup', 'cgroup', 'C'],
   ['time', 'time', 'T'],
 ];
-
-class UsageError extends Error {}
 
 /** The types -t lists (any case, `mount` for mnt), and those nsenter's flags name (unless FLAGS is false: list's -n is lsns's); undefined for all. */
 function types(values: Options, flags = true): NsType[] | undefined {
@@ -365,14 +363,14 @@ main(process.argv.slice(2)).then(
     const message =
       err instanceof CaptureUsageError
         ? `${err.message}\nTry 'nsx capture -h' for more information.`
-        : err instanceof UsageError || err instanceof portsCli.PortsUsage
+        : err instanceof UsageError
           ? `${err.message}\nTry 'nsx --help' for more information.`
           : err instanceof ResponseError
             ? err.message
             : (err as Error).message;
     // An error may quote what nsxd read (a container's name, a user's): the same escapes as every other output.
     process.stderr.write(`nsx: ${printable(message)}\n`);
-    const usage = err instanceof UsageError || err instanceof CaptureUsageError || err instanceof portsCli.PortsUsage;
+    const usage = err instanceof UsageError;
     process.exitCode = usage ? 2 : 1;
   },
 );

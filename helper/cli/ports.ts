@@ -1,6 +1,8 @@
 // nsx's ports verbs: `ports [TARGET] [--json]`, `forward TARGET PORT[:HOSTPORT]`
 // (until Ctrl-C, or --keep), `forwards`, `unforward ID`.
 import type { Client } from '../common/client';
+import { UsageError } from './usage';
+import { targetWord } from './words';
 import {
   describeForward,
   ForwardClosed,
@@ -14,17 +16,12 @@ import {
 import { forwardsTable, portsNotices, portsTable } from '../common/portsFormat';
 import { field } from '../common/format';
 
-export class PortsUsage extends Error {}
-
-/** A pid, net:INODE (or net:[INODE]), container:NAME, pin:NAME, or a name: a container, a net pin, an ip netns name, host. */
+/** A target as every verb reads it (words.ts); a plain name may be a container's, a net pin's or an ip netns name. */
 export function portsTarget(word: string): PortsTarget {
-  if (/^\d+$/.test(word)) return { pid: Number(word) };
-  const ns = /^net:\[?(\d+)\]?$/.exec(word);
-  if (ns) return { namespace: { type: 'net', inode: Number(ns[1]) } };
-  // Which, when a name is both a container's and a pin's (nsxd refuses to guess).
-  if (word.startsWith('container:')) return { container: word.slice(10) };
-  if (word.startsWith('pin:')) return { pin: { type: 'net', name: word.slice(4) } };
-  return { name: word };
+  const t = targetWord(word);
+  if ('pin' in t) return { pin: { type: 'net', name: t.pin } };
+  if ('host' in t) return { name: 'host' };
+  return t;
 }
 
 export async function ports(c: Client, args: string[], json: boolean, tcpOnly: boolean): Promise<number> {
@@ -42,7 +39,7 @@ function forwardPorts(word: string | undefined): { port: number; hostPort: numbe
   const port = Number(m?.[1]);
   const hostPort = m?.[2] === undefined ? 0 : Number(m[2]);
   if (!m || port < 1 || port > 65535 || hostPort > 65535)
-    throw new PortsUsage(
+    throw new UsageError(
       'forward wants TARGET PORT[:HOSTPORT], as nsx forward web 8080:18080 (HOSTPORT 0 or none: any)',
     );
   return { port, hostPort };
@@ -53,8 +50,8 @@ export function forwardRequest(
   args: string[],
   opts: { keep?: boolean; address?: string; anyUser?: boolean },
 ): ForwardParams {
-  if (args[0] === undefined) throw new PortsUsage('forward wants TARGET PORT[:HOSTPORT], as nsx forward web 8080');
-  if (args.length > 2) throw new PortsUsage(`forward takes TARGET PORT[:HOSTPORT], not ${args.slice(2).join(' ')}`);
+  if (args[0] === undefined) throw new UsageError('forward wants TARGET PORT[:HOSTPORT], as nsx forward web 8080');
+  if (args.length > 2) throw new UsageError(`forward takes TARGET PORT[:HOSTPORT], not ${args.slice(2).join(' ')}`);
   const { port, hostPort } = forwardPorts(args[1]);
   return {
     target: portsTarget(args[0]),
@@ -100,7 +97,7 @@ export async function forwards(c: Client, json: boolean): Promise<number> {
 
 export function forwardId(word: string | undefined): number {
   if (!word || !/^\d{1,15}$/.test(word) || Number(word) < 1)
-    throw new PortsUsage('unforward wants the ID nsx forwards shows');
+    throw new UsageError('unforward wants the ID nsx forwards shows');
   return Number(word);
 }
 

@@ -22,7 +22,7 @@ export const USAGE = `usage: nsx [--socket PATH] COMMAND
   unpin TYPE NAME [--force]        --force: also an ip netns name another tool made (root, admins)
   pins [--json]
   ls TARGET:PATH [--json] [--root]  a folder (or file) of a container, process or namespace, as ls -l;
-                                   TARGET: a container's name or id, a PID, pin/NAME (a mnt pin), mnt/INODE
+                                   TARGET: a container's name or id, a PID, pin:NAME (a mnt pin), mnt:INODE
   cp TARGET:PATH HOSTPATH | cp HOSTPATH TARGET:PATH [--root]
                                    files and folders in or out, as docker cp (nothing runs inside);
                                    as you (your uid and groups) unless --root, where the policy grants it
@@ -40,3 +40,6 @@ export const USAGE = `usage: nsx [--socket PATH] COMMAND
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
 `;
+
+/** A command line nsx cannot read: said with a pointer to the help, exit status 2. */
+export class UsageError extends Error {}

@@ -95,7 +95,7 @@ describe('files of a mount namespace (f23)', () => {
     const pin = `f23pin${process.pid}`;
     assert.equal(nsx(daemon, ['pin', String(pid), 'mnt', pin]).code, 0);
     try {
-      for (const target of [String(pid), `mnt/${mnt}`, `pin/${pin}`]) {
+      for (const target of [String(pid), `mnt:${mnt}`, `pin:${pin}`]) {
         const r = nsx(daemon, ['ls', `${target}:/abs/shadow`]);
         assert.equal(r.code, 0, `${target}: ${r.stderr}`);
         assert.match(r.stdout, /^-rw------- +0 +0 +21 .* shadow$/m, target);

@@ -94,8 +94,11 @@ describe('nsx cp: TARGET:PATH', () => {
   it('reads a container, a pid, a pin, a mnt inode; a path with a slash before any colon is the host', () => {
     assert.deepEqual(remoteOf('web:/etc/hostname'), { target: { container: 'web' }, path: '/etc/hostname' });
     assert.deepEqual(remoteOf('1234:/'), { target: { pid: 1234 }, path: '/' });
-    assert.deepEqual(remoteOf('pin/blue:/etc'), { target: { pin: 'blue' }, path: '/etc' });
-    assert.deepEqual(remoteOf('mnt/4026531841:/'), { target: { mnt: 4026531841 }, path: '/' });
+    assert.deepEqual(remoteOf('pin:blue:/etc'), { target: { pin: 'blue' }, path: '/etc' });
+    assert.deepEqual(remoteOf('mnt:4026531841:/'), { target: { mnt: 4026531841 }, path: '/' });
+    assert.deepEqual(remoteOf('container:web:etc:x'), { target: { container: 'web' }, path: 'etc:x' });
+    assert.deepEqual(remoteOf('web:etc:x'), { target: { container: 'web' }, path: 'etc:x' });
+    assert.throws(() => remoteOf('net:4026531840:/'), /names no mount namespace/);
     assert.deepEqual(remoteOf('web:'), { target: { container: 'web' }, path: '/' });
     for (const host of ['./web:/x', '/tmp/a:b', 'file.txt', ':x']) assert.equal(remoteOf(host), undefined, host);
   });
