@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
+import { chosenHost, hostSession } from './remote';
+import { connectHost } from '../common/bridge';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
@@ -24,7 +26,7 @@ import {
 import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree } from '../common/format';
 import { unpinned } from '../common/words';
 
-const USAGE = `usage: nsx [--socket PATH] COMMAND
+const USAGE = `usage: nsx [--socket PATH | --host NAME] COMMAND
   list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
                                    every namespace, like lsns (NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND);
                                    -o/--output as lsns (also +COL to add one), -n/--noheadings, -r/--raw;
@@ -49,7 +51,9 @@ const USAGE = `usage: nsx [--socket PATH] COMMAND
   capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] -w FILE|-
                                    packets in network namespaces, one pcapng (nsx capture -h)
   --version
+  bridge                           relay stdin/stdout to nsxd here (what ssh or kubectl exec runs for --host)
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
+--host NAME (or $NSX_HOST): nsxd on a host of ~/.config/nsx/hosts.json, over ssh or kubectl exec.
 `;
 
 declare const NSX_VERSION: string | undefined;
@@ -128,10 +132,13 @@ interface Invocation {
   values: Options;
   command?: string[];
   withClient<T>(fn: (c: Client) => Promise<T>): Promise<T>;
+  /** A terminal session run to its end, here or (--host) on another host, attached again across dropped links. */
+  session(what: Parameters<typeof attach>[1]): Promise<number>;
 }
 
 const OPTIONS = {
   socket: { type: 'string' },
+  host: { type: 'string' },
   json: { type: 'boolean' },
   rescan: { type: 'boolean' },
   type: { type: 'string', short: 't' },
@@ -208,21 +215,17 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     return 0;
   },
 
-  async enter({ args, values, command, withClient }) {
+  async enter({ args, values, command, session }) {
     const target = enterTarget(args, values);
-    return withClient((c) =>
-      attach(c.conn, { target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command }),
-    );
+    return session({ target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command });
   },
 
-  async isolate({ values, command, withClient }) {
-    return withClient((c) =>
-      attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }),
-    );
+  async isolate({ values, command, session }) {
+    return session({ types: types(values), hostname: values.hostname, root: values.root, command });
   },
 
-  async attach({ args, withClient }) {
-    return withClient((c) => attach(c.conn, { session: positiveInt(args[0], 'SESSION') }));
+  async attach({ args, session }) {
+    return session({ session: positiveInt(args[0], 'SESSION') });
   },
 
   async pin({ args, values, withClient }) {
@@ -312,21 +315,26 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
   if (!run) throw new UsageError(`unknown command "${verb}"`);
+  if (values.host !== undefined && values.socket !== undefined)
+    throw new UsageError('--host and --socket do not go together: nsxd on that host has its own socket');
+  const host = values.socket === undefined ? chosenHost(values.host) : undefined;
+  async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const path = host?.name ?? values.socket ?? defaultSocket();
+    const client = host ? await connectHost(host) : await connect(path);
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw lostConnection(err, path);
+    } finally {
+      client.close();
+    }
+  }
   return run({
     args,
     values,
     command,
-    async withClient(fn) {
-      const path = values.socket ?? defaultSocket();
-      const client = await connect(path);
-      try {
-        return await fn(client);
-      } catch (err) {
-        throw lostConnection(err, path);
-      } finally {
-        client.close();
-      }
-    },
+    withClient,
+    session: (what) => (host ? hostSession(host, what) : withClient((c) => attach(c.conn, what))),
   });
 }
 
