@@ -17,7 +17,10 @@ export function chosenHost(option: string | undefined): HostEntry | undefined {
 /** Runs a session on HOST to its end, attaching again across dropped links; resolves with its exit code. */
 export async function hostSession(host: HostEntry, what: TerminalOpenParams | TerminalAttachParams): Promise<number> {
   let client: HostClient = await connectHost(host);
-  let target = what;
+  // Persistent: when the link drops, the session waits there for this client (the host's orphan timeout),
+  // instead of ending with the connection as a local one does.
+  let target = 'session' in what ? what : { ...what, persistent: true };
+  let lostAt = 0;
   for (;;) {
     let lost: number | undefined;
     try {
@@ -26,33 +29,38 @@ export async function hostSession(host: HostEntry, what: TerminalOpenParams | Te
       });
       if (lost === undefined) return code;
     } catch (err) {
-      // Until the host's sshd notices the old link is dead, nsxd there holds the session for it: wait that out.
-      const code = (err as { code?: number }).code;
-      if (!('session' in target) || (code !== ErrorCodes.Conflict && code !== ErrorCodes.Busy)) throw err;
-      lost = target.session;
+      // Until the host's sshd notices the old link is dead (ClientAliveInterval), nsxd there holds the session
+      // for it (attached elsewhere: Conflict, or not yet waiting: NotFound): wait that out, a while.
+      if (!lostAt || !HELD.includes((err as { code?: number }).code!) || Date.now() - lostAt > HOLD_MS) throw err;
+      lost = (target as TerminalAttachParams).session;
     } finally {
       client.close();
     }
-    if (target === what) {
+    if (!lostAt) {
+      lostAt = Date.now();
       const why = client.said();
       process.stderr.write(
         `\r\nnsx: the link to ${host.name} was lost${why ? ` (${why})` : ''}; the shell goes on there: ` +
-          `attaching again when it answers (^C to leave it)\r\n`,
+          `attaching again when it answers (^C leaves it there: nsx --host ${host.name} attach ${lost})\r\n`,
       );
     }
-    target = { session: lost };
-    client = await relink(host);
+    client = await relink(host, 'session' in target);
+    target = { session: lost! };
   }
 }
 
+/** How long a session held for the dead link is waited for: sshd's ClientAliveInterval × ClientAliveCountMax. */
+const HOLD_MS = 180_000;
+const HELD: number[] = [ErrorCodes.Conflict, ErrorCodes.Busy, ErrorCodes.NotFound];
+
 /** A fresh connection to HOST once it answers, tried again with a growing pause; each new reason said once. */
-async function relink(host: HostEntry): Promise<HostClient> {
+async function relink(host: HostEntry, again: boolean): Promise<HostClient> {
   let said = '';
   for (let attempt = 0; ; attempt++) {
     await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 5000)));
     try {
       const c = await connectHost(host);
-      process.stderr.write(`nsx: ${host.name} answers again: attaching\r\n`);
+      if (!again) process.stderr.write(`nsx: ${host.name} answers again: attaching\r\n`);
       return c;
     } catch (err) {
       const text = printable((err as Error).message ?? String(err));

@@ -15,6 +15,8 @@ import { DEFAULT_K8S_NAMESPACE, HostEntry, KubectlHost, SshHost } from './hosts'
 
 /** The most of the transport's stderr kept: its last words say why. */
 const STDERR_KEPT = 4096;
+/** How long the transport and nsxd there may take to answer the handshake. */
+const HANDSHAKE_MS = 30_000;
 
 export interface HostClient extends Client {
   host: HostEntry;
@@ -100,7 +102,9 @@ export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<
     const why = oneLine(stderr) || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`;
     return new Error(`${describe(host)} did not answer: ${why}`);
   };
-  const client = await handshake(stream, clientName, failed);
+  // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
+  const timer = setTimeout(() => child.kill('SIGTERM'), HANDSHAKE_MS);
+  const client = await handshake(stream, clientName, failed).finally(() => clearTimeout(timer));
   return { ...client, host, said: () => oneLine(stderr) };
 }
 
