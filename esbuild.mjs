@@ -130,6 +130,7 @@ const builds = [
   { entryPoints: testEntries(['test/unit', 'test/integration']) },
   { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },
   { entryPoints: { 'test/bench/capture': 'test/bench/capture.ts' } },
+  { entryPoints: { 'test/bench/hosts': 'test/bench/hosts.ts' } },
   { entryPoints: { 'test/bench/render': 'test/bench/render.ts' }, external: ['vscode'] },
 ];
 

@@ -179,7 +179,8 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       const { text, notice } = await withClient((c) =>
         c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...(only && { types: only }), ...layout }),
       );
-      process.stdout.write(text);
+      // nsxd wrote it escaped; one on another host is judged here, not trusted (as the C front does).
+      process.stdout.write(printable(text));
       if (notice) process.stderr.write(printable(notice));
       return 0;
     }
@@ -238,7 +239,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
             name: args[2] ?? '',
           }),
     );
-    process.stdout.write(`pinned ${nsId(result)} as ${result.pin.name}: ${result.pin.paths.join(', ')}\n`);
+    process.stdout.write(printable(`pinned ${nsId(result)} as ${result.pin.name}: ${result.pin.paths.join(', ')}\n`));
     return 0;
   },
 
