@@ -279,14 +279,15 @@ function parsed(args: string[]) {
 }
 
 /** capture has tcpdump's options (-i, -c, -w …), not nsenter's: it parses its own. */
-async function captureCommand(argv: string[]): Promise<number> {
+async function captureCommand(argv: string[], hostName?: string): Promise<number> {
   const { params, write, socket, help } = parseCaptureArgs(argv);
   if (help) {
     process.stdout.write(CAPTURE_USAGE);
     return 0;
   }
-  const path = socket ?? defaultSocket();
-  const client = await connect(path);
+  const host = socket === undefined ? chosenHost(hostName) : undefined;
+  const path = host?.name ?? socket ?? defaultSocket();
+  const client = host ? await connectHost(host) : await connect(path);
   try {
     return await capture(client, params, write);
   } catch (err) {
@@ -297,8 +298,10 @@ async function captureCommand(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const captureArgs = captureArgv(argv);
-  if (captureArgs) return captureCommand(captureArgs);
+  // nsx [--host NAME] capture …: capture reads its own options (tcpdump's), the host goes first.
+  const hostArgs = argv[0] === '--host' ? argv.slice(0, 2) : [];
+  const captureArgs = captureArgv(argv.slice(hostArgs.length));
+  if (captureArgs) return captureCommand(captureArgs, hostArgs[1]);
   // Everything after `--` is the command to run, options and all.
   const dashdash = argv.indexOf('--');
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;

@@ -88,6 +88,32 @@ describe('nsx --host over ssh', { timeout: 240_000 }, () => {
     );
   });
 
+  it('captures there too: nsx --host h24a capture, pcapng on stdout', () => {
+    const r = spawnSync(
+      'runuser',
+      [
+        '-u',
+        member.name,
+        '--',
+        'env',
+        `HOME=${member.home}`,
+        NSX,
+        '--host',
+        'h24a',
+        'capture',
+        'host',
+        '-c',
+        '2',
+        '-w',
+        '-',
+      ],
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    assert.equal(r.status, 0, String(r.stderr));
+    // A pcapng file starts with its Section Header Block.
+    assert.equal(r.stdout.readUInt32LE(0), 0x0a0d0d0a);
+  });
+
   it('a shell there answers again after its link dropped and came back', async () => {
     const target = String(a.innerPid(a.find('sleep 6001')!));
     const proc: ChildProcess = spawn(
