@@ -67,10 +67,21 @@ describe('nsxd in a DaemonSet-like container', { timeout: 180_000 }, () => {
       [config, '/etc/nsx', 'ro'],
     ].flatMap((m) => ['-v', m.join(':')]);
     const nsxd = [process.execPath, '/opt/nsx/nsxd.js', '--socket', SOCKET, '--config', '/etc/nsx/nsxd.json'];
+    nsxd.push('--orphan-timeout', '120');
     engine.run(
       POD,
-      ['--pid=host', '--privileged', '--cgroupns=host', ...mounts],
-      [...nsxd, '--host-cgroups', '/host/sys/fs/cgroup', '--orphan-timeout', '120'],
+      // A cgroup namespace of its own, as a privileged pod on cgroup v2 gets; nsxd starts in the host's, as the
+      // DaemonSet's command does, from the host's pid 1 there; here from this test's process (a host one): on
+      // this machine pid 1 holds a capability outside root's bounding set, and even root may not open its ns.
+      ['--pid=host', '--privileged', '--cgroupns=private', ...mounts],
+      [
+        '/usr/bin/nsenter',
+        `--cgroup=/proc/${process.pid}/ns/cgroup`,
+        '--',
+        ...nsxd,
+        '--host-cgroups',
+        '/host/sys/fs/cgroup',
+      ],
     );
     await waitFor(() => spawnSync('test', ['-S', SOCKET]).status === 0, 20_000, 'nsxd in its container');
   });
