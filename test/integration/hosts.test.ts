@@ -1,4 +1,4 @@
-// nsx --host over ssh: two "hosts" on this machine (test/hosts.ts), each with
+// nsx --host over ssh: three "hosts" on this machine (test/hosts.ts), each with
 // its own namespaces, sshd and nsxd; a member who logs in with a key; a
 // non-member; a host whose key is not the one known.
 import assert from 'node:assert/strict';
@@ -32,7 +32,7 @@ function hostsJson(hosts: FakeHost[], user: string): string {
 }
 
 describe('nsx --host over ssh', { timeout: 240_000 }, () => {
-  let a: FakeHost, b: FakeHost;
+  let a: FakeHost, b: FakeHost, c: FakeHost;
   let member: Login, outsider: Login;
   const made: (() => void)[] = [];
 
@@ -41,13 +41,15 @@ describe('nsx --host over ssh', { timeout: 240_000 }, () => {
     made.push(a.destroy);
     b = await makeHost('h24b', 242, 'sleep 6002');
     made.push(b.destroy);
+    c = await makeHost('h24c', 243, 'sleep 6003');
+    made.push(c.destroy);
     for (const inGroup of [true, false]) {
       const u = createUser({ inGroup });
       made.push(u.remove);
       const { home } = sshUser(u.name);
       // B's key is not the one known for its address: ssh must refuse it.
-      userFile(u.name, home, '.ssh/known_hosts', `${a.ip} ${a.hostKey}\n${b.ip} ${a.hostKey}\n`);
-      userFile(u.name, home, '.config/nsx/hosts.json', hostsJson([a, b], u.name));
+      userFile(u.name, home, '.ssh/known_hosts', `${a.ip} ${a.hostKey}\n${b.ip} ${a.hostKey}\n${c.ip} ${c.hostKey}\n`);
+      userFile(u.name, home, '.config/nsx/hosts.json', hostsJson([a, b, c], u.name));
       if (inGroup) member = { ...u, home };
       else outsider = { ...u, home };
     }
@@ -61,7 +63,11 @@ describe('nsx --host over ssh', { timeout: 240_000 }, () => {
     const listed = nsxAs(member, ['--host', 'h24a', 'list']);
     assert.equal(listed.code, 0, listed.stderr + a.log());
     assert.match(listed.stdout, /sleep 6001/);
-    assert.doesNotMatch(listed.stdout, /sleep 6002/);
+    assert.doesNotMatch(listed.stdout, /sleep 600[23]/);
+    const third = nsxAs(member, ['--host', 'h24c', 'list']);
+    assert.equal(third.code, 0, third.stderr + c.log());
+    assert.match(third.stdout, /sleep 6003/);
+    assert.doesNotMatch(third.stdout, /sleep 600[12]/);
     const refused = nsxAs(member, ['--host', 'h24b', 'list']);
     assert.equal(refused.code, 1);
     assert.match(
@@ -69,11 +75,11 @@ describe('nsx --host over ssh', { timeout: 240_000 }, () => {
       /^nsx: h24b \(ssh \S+@10\.24\.242\.2\) did not answer: .*Host key verification failed/,
     );
     // NSX_HOST names it too; once the right key is known, B answers with its own.
-    userFile(member.name, member.home, '.ssh/known_hosts', `${a.ip} ${a.hostKey}\n${b.ip} ${b.hostKey}\n`);
+    userFile(member.name, member.home, '.ssh/known_hosts', [a, b, c].map((h) => `${h.ip} ${h.hostKey}\n`).join(''));
     const fromB = nsxAs(member, ['list'], { NSX_HOST: 'h24b' });
     assert.equal(fromB.code, 0, fromB.stderr + b.log());
     assert.match(fromB.stdout, /sleep 6002/);
-    assert.doesNotMatch(fromB.stdout, /sleep 6001/);
+    assert.doesNotMatch(fromB.stdout, /sleep 600[13]/);
   });
 
   it('is the ssh login user to the far nsxd: a member runs as themselves, a non-member is refused', () => {
