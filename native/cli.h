@@ -30,6 +30,9 @@ char *member(char *p, char *e, const char *key);
 int is_number(const char *p, const char *e, unsigned long n);
 ssize_t decode(char *p, char *e);
 
+/* cli-bridge.c */
+int bridge(const char *path);
+
 /* cli-print.c */
 int print(const char *text, const char *end);
 

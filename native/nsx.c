@@ -5,7 +5,13 @@
  *
  *   nsx [--socket PATH] list [-t TYPE,...] [--rescan]
  *
- * itself, with the one request namespaces/print: nsxd writes the table (with
+ * itself, with the one request namespaces/print, and
+ *
+ *   nsx [--socket PATH] bridge
+ *
+ * (cli-bridge.c), which ssh or kubectl exec runs for a client elsewhere; a
+ * --host or NSX_HOST goes to the Node client, which reaches the host. The
+ * first: nsxd writes the table (with
  * the Node client's own functions), and any notice for under it (what its
  * scan left unread), and this copies them out. Every other
  * command line goes, unchanged, to the Node client beside it (nsx.js), and so
@@ -121,6 +127,20 @@ static int parse(int argc, char **argv, struct request *r)
 	return verbs == 1 && *r->socket && (!r->types || plain_types(r->types));
 }
 
+/* The socket of `nsx [--socket PATH] bridge`, or NULL if the command line is not that. */
+static const char *bridge_socket(int argc, char **argv)
+{
+	const char *socket = NULL, *env = getenv("NSX_SOCKET");
+
+	if (argc == 4 && !strcmp(argv[1], "--socket") && !strcmp(argv[3], "bridge"))
+		socket = argv[2];
+	else if (argc == 3 && !strncmp(argv[1], "--socket=", 9) && !strcmp(argv[2], "bridge"))
+		socket = argv[1] + 9;
+	else if (argc == 2 && !strcmp(argv[1], "bridge"))
+		socket = env && *env ? env : NSX_DEFAULT_SOCKET;
+	return socket && *socket ? socket : NULL;
+}
+
 /* The namespaces/print request; -t's letters and commas (plain_types) need no escaping in JSON. */
 static const char *print_request(const struct request *r)
 {
@@ -178,7 +198,11 @@ int main(int argc, char **argv)
 	struct request r;
 	struct table t;
 
-	if (!parse(argc, argv, &r) || !connect_to(&c, r.socket)) hand_off(argv);
+	const char *host = getenv("NSX_HOST"), *bridged = bridge_socket(argc, argv);
+
+	if (bridged) return bridge(bridged);
+	/* Another host is the Node client's to reach (ssh, kubectl). */
+	if ((host && *host) || !parse(argc, argv, &r) || !connect_to(&c, r.socket)) hand_off(argv);
 	only_root(&c, r.socket);
 	if (!initialize(&c) || !fetch_table(&c, &r, &t)) hand_off(argv);
 	close(c.sock);

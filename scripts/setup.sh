@@ -40,9 +40,9 @@ if [ "${1:-}" = "--test" ]; then
   # without any registry; debootstrap makes the Debian root that the install
   # test boots systemd in, unzip reads the .vsix, and clang-format checks the C helpers' style.
   engines=()
-  # tshark reads captures back, ping makes traffic to capture.
+  # tshark reads captures back, ping makes traffic to capture; sshd serves the hosts of the --host tests.
   for pair in podman:podman runc:runc dockerd:docker.io debootstrap:debootstrap unzip:unzip clang-format:clang-format \
-    tshark:tshark tcpdump:tcpdump ping:iputils-ping; do
+    tshark:tshark tcpdump:tcpdump ping:iputils-ping /usr/sbin/sshd:openssh-server; do
     command -v "${pair%%:*}" >/dev/null || engines+=("${pair#*:}")
   done
   dpkg -s busybox-static >/dev/null 2>&1 || engines+=(busybox-static)

@@ -17,6 +17,8 @@ export async function attach(
   conn: MessageConnection,
   what: TerminalOpenParams | TerminalAttachParams,
   io: Streams = process,
+  /** Called instead of the usual sentence when the connection goes (a bridge that will attach again). */
+  lost?: (session: number) => void,
 ): Promise<number> {
   const interactive = io.stdin.isTTY === true && io.stdout.isTTY === true;
   const env: Record<string, string> = {};
@@ -31,7 +33,7 @@ export async function attach(
   const session = opened.session;
   if ('session' in what && interactive) client.resize(size.cols, size.rows);
 
-  const exit = exitOf(conn, session, io);
+  const exit = exitOf(conn, session, io, lost);
   conn.onNotification(TerminalOutput, (p) => {
     if (p.session !== session) return;
     const stream = p.stream === 'stderr' ? io.stderr : io.stdout;
@@ -68,15 +70,22 @@ export async function attach(
 }
 
 /** What the session exited with; 255 when the connection to nsxd is lost (the shell goes on, to be attached again). */
-function exitOf(conn: MessageConnection, session: number, io: Streams): Promise<number> {
+function exitOf(
+  conn: MessageConnection,
+  session: number,
+  io: Streams,
+  lost?: (session: number) => void,
+): Promise<number> {
   return new Promise<number>((resolve) => {
     conn.onNotification(TerminalExit, (p) => {
       if (p.session === session) resolve(p.code);
     });
     conn.onClose(() => {
-      io.stderr.write(
-        `\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`,
-      );
+      if (lost) lost(session);
+      else
+        io.stderr.write(
+          `\r\nnsx: the connection to nsxd was lost; the shell goes on: once nsxd is back, nsx attach ${session}\r\n`,
+        );
       resolve(255);
     });
   });

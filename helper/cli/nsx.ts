@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { attach } from './attach';
 import { USAGE, UsageError } from './usage';
+import { chosenHost, hostSession } from './remote';
+import { connectHost } from '../common/bridge';
 import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArgs } from './capture';
 import { netCommand } from './net';
 import * as portsCli from './ports';
@@ -102,10 +104,13 @@ interface Invocation {
   values: Options;
   command?: string[];
   withClient<T>(fn: (c: Client) => Promise<T>): Promise<T>;
+  /** A terminal session run to its end, here or (--host) on another host, attached again across dropped links. */
+  session(what: Parameters<typeof attach>[1]): Promise<number>;
 }
 
 const OPTIONS = {
   socket: { type: 'string' },
+  host: { type: 'string' },
   json: { type: 'boolean' },
   dot: { type: 'boolean' },
   rescan: { type: 'boolean' },
@@ -151,7 +156,8 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       const { text, notice } = await withClient((c) =>
         c.conn.sendRequest(PrintNamespaces, { rescan: values.rescan, ...(only && { types: only }), ...layout }),
       );
-      process.stdout.write(text);
+      // nsxd wrote it escaped; one on another host is judged here, not trusted (as the C front does).
+      process.stdout.write(printable(text));
       if (notice) process.stderr.write(printable(notice));
       return 0;
     }
@@ -187,21 +193,17 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     return 0;
   },
 
-  async enter({ args, values, command, withClient }) {
+  async enter({ args, values, command, session }) {
     const target = enterTarget(args, values);
-    return withClient((c) =>
-      attach(c.conn, { target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command }),
-    );
+    return session({ target, types: types(values), root: values.root, freshProc: values['fresh-proc'], command });
   },
 
-  async isolate({ values, command, withClient }) {
-    return withClient((c) =>
-      attach(c.conn, { types: types(values), hostname: values.hostname, root: values.root, command }),
-    );
+  async isolate({ values, command, session }) {
+    return session({ types: types(values), hostname: values.hostname, root: values.root, command });
   },
 
-  async attach({ args, withClient }) {
-    return withClient((c) => attach(c.conn, { session: positiveInt(args[0], 'SESSION') }));
+  async attach({ args, session }) {
+    return session({ session: positiveInt(args[0], 'SESSION') });
   },
 
   async pin({ args, values, withClient }) {
@@ -214,7 +216,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
             name: args[2] ?? '',
           }),
     );
-    process.stdout.write(`pinned ${nsId(result)} as ${result.pin.name}: ${result.pin.paths.join(', ')}\n`);
+    process.stdout.write(printable(`pinned ${nsId(result)} as ${result.pin.name}: ${result.pin.paths.join(', ')}\n`));
     return 0;
   },
 
@@ -285,14 +287,15 @@ function parsed(args: string[]) {
 }
 
 /** capture has tcpdump's options (-i, -c, -w …), not nsenter's: it parses its own. */
-async function captureCommand(argv: string[]): Promise<number> {
+async function captureCommand(argv: string[], hostName?: string): Promise<number> {
   const { params, write, socket, help } = parseCaptureArgs(argv);
   if (help) {
     process.stdout.write(CAPTURE_USAGE);
     return 0;
   }
-  const path = socket ?? defaultSocket();
-  const client = await connect(path);
+  const host = socket === undefined ? chosenHost(hostName) : undefined;
+  const path = host?.name ?? socket ?? defaultSocket();
+  const client = host ? await connectHost(host) : await connect(path);
   try {
     return await capture(client, params, write);
   } catch (err) {
@@ -303,8 +306,10 @@ async function captureCommand(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const captureArgs = captureArgv(argv);
-  if (captureArgs) return captureCommand(captureArgs);
+  // nsx [--host NAME] capture …: capture reads its own options (tcpdump's), the host goes first.
+  const hostArgs = argv[0] === '--host' ? argv.slice(0, 2) : [];
+  const captureArgs = captureArgv(argv.slice(hostArgs.length));
+  if (captureArgs) return captureCommand(captureArgs, hostArgs[1]);
   // Everything after `--` is the command to run, options and all.
   const dashdash = argv.indexOf('--');
   const command = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
@@ -322,21 +327,26 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined;
   if (!run) throw new UsageError(`unknown command "${verb}"`);
+  if (values.host !== undefined && values.socket !== undefined)
+    throw new UsageError('--host and --socket do not go together: nsxd on that host has its own socket');
+  const host = values.socket === undefined ? chosenHost(values.host) : undefined;
+  async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const path = host?.name ?? values.socket ?? defaultSocket();
+    const client = host ? await connectHost(host) : await connect(path);
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw lostConnection(err, path);
+    } finally {
+      client.close();
+    }
+  }
   return run({
     args,
     values,
     command,
-    async withClient(fn) {
-      const path = values.socket ?? defaultSocket();
-      const client = await connect(path);
-      try {
-        return await fn(client);
-      } catch (err) {
-        throw lostConnection(err, path);
-      } finally {
-        client.close();
-      }
-    },
+    withClient,
+    session: (what) => (host ? hostSession(host, what) : withClient((c) => attach(c.conn, what))),
   });
 }
 

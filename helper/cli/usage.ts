@@ -1,5 +1,5 @@
 // What `nsx --help` prints: every verb, in the words of the tools each is like.
-export const USAGE = `usage: nsx [--socket PATH] COMMAND
+export const USAGE = `usage: nsx [--socket PATH | --host NAME] COMMAND
   list [--json] [-t TYPE] [-o COLUMNS] [-n] [-r] [--rescan]
                                    every namespace, like lsns (NS TYPE NPROCS PID USER NSFS CONTAINER COMMAND);
                                    -o/--output as lsns (also +COL to add one), -n/--noheadings, -r/--raw;
@@ -37,8 +37,10 @@ export const USAGE = `usage: nsx [--socket PATH] COMMAND
                                    for your user alone (root: --any-user for everyone), until Ctrl-C
                                    (--keep: until nsx unforward ID)
   forwards [--json]                your forwards;  unforward ID  ends one
+  bridge                           relay stdin/stdout to nsxd here (what ssh or kubectl exec runs for --host)
   --version
 The socket is --socket, else $NSX_SOCKET, else /run/nsx/nsxd.sock. Types may be any case.
+--host NAME (or $NSX_HOST): nsxd on a host of ~/.config/nsx/hosts.json, over ssh or kubectl exec.
 `;
 
 /** A command line nsx cannot read: said with a pointer to the help, exit status 2. */

@@ -1,6 +1,7 @@
 // Connects to nsxd and does the handshake; used by nsx, the tests and the
 // benchmark (the extension connects through vscode-languageclient instead).
-import { createConnection, Socket } from 'node:net';
+import { createConnection } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   createMessageConnection,
   ErrorCodes,
@@ -13,17 +14,31 @@ import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMi
 
 export interface Client {
   conn: MessageConnection;
-  socket: Socket;
+  /** The Unix socket, or a bridge's stdio (ssh, kubectl exec) as one stream. */
+  socket: Duplex;
   server: InitializeResult;
   close(): void;
 }
 
 export async function connect(path = defaultSocket(), clientName = 'nsx'): Promise<Client> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
+  const socket = await new Promise<Duplex>((resolve, reject) => {
     const s = createConnection(path);
     s.once('connect', () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(explainConnectError(err, path))));
   });
+  return handshake(socket, clientName, (err) => lostConnection(err, path));
+}
+
+/**
+ * The handshake over any stream to nsxd: a local socket, or a bridge to
+ * another host (helper/common/bridge.ts), whose failure FAILED says in the
+ * transport's own words.
+ */
+export async function handshake(
+  socket: Duplex,
+  clientName: string,
+  failed: (err: unknown) => unknown | Promise<unknown>,
+): Promise<Client> {
   const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
   // vscode-jsonrpc leaves a request unanswered for ever when the socket closes
   // under it (nsx would end in silence, status 0); disposing rejects each one.
@@ -51,7 +66,7 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
   } catch (err) {
     conn.dispose();
     socket.destroy();
-    throw lostConnection(err, path);
+    throw await failed(err);
   }
 }
 

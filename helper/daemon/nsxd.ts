@@ -150,6 +150,8 @@ interface Options {
   config: string;
   orphanTimeout: number;
   sessionsPerUser: number;
+  /** The host's /sys/fs/cgroup, mounted into nsxd's container: sessions start in the host's cgroups. */
+  hostCgroups?: string;
 }
 
 /** The command line, its numbers checked; undefined when it asked for the usage or the version, which are printed. */
@@ -161,18 +163,20 @@ function readOptions(): Options | undefined {
       config: { type: 'string', default: '/etc/nsx/nsxd.json' },
       'orphan-timeout': { type: 'string', default: '600' },
       'sessions-per-user': { type: 'string', default: '128' },
+      'host-cgroups': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]\n' +
+      'usage: nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N] [--host-cgroups DIR]\n' +
         `  --socket  where to listen (default ${DEFAULT_SOCKET}; systemd socket activation is used when present)\n` +
         `  --group   the group whose members may connect (default ${DEFAULT_GROUP})\n` +
         '  --config  policy file (default /etc/nsx/nsxd.json): {"admins": [...], "rootShells": [...]}\n' +
         '  --orphan-timeout  how long a session whose client went with an nsxd that stopped waits to be attached again (default 600 s)\n' +
-        '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n',
+        '  --sessions-per-user  sessions one user may have at once, those waiting to be attached again included (default 128; root is not counted)\n' +
+        "  --host-cgroups DIR  the host's /sys/fs/cgroup mounted at DIR (nsxd in a pod): sessions start in the host's cgroups\n",
     );
     return undefined;
   }
@@ -186,7 +190,16 @@ function readOptions(): Options | undefined {
   const sessionsPerUser = Number(values['sessions-per-user']);
   if (!Number.isInteger(sessionsPerUser) || sessionsPerUser < 1 || sessionsPerUser > 4096)
     fail('--sessions-per-user is a whole number, from 1 to 4096');
-  return { socket: values.socket, group: values.group, config: values.config, orphanTimeout, sessionsPerUser };
+  const hostCgroups = values['host-cgroups'];
+  if (hostCgroups !== undefined && !hostCgroups.startsWith('/')) fail('--host-cgroups is an absolute path');
+  return {
+    socket: values.socket,
+    group: values.group,
+    config: values.config,
+    orphanTimeout,
+    sessionsPerUser,
+    ...(hostCgroups !== undefined && { hostCgroups }),
+  };
 }
 
 /** What nsxd needs before it listens: root, its group, its policy and its launcher. */
@@ -223,7 +236,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   const watcher = new Watcher(scanner);
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
   scanner.onScan = (model) => watcher.scanned(model.snapshot);
-  const cgroups = SessionCgroups.open(options.socket);
+  const cgroups = SessionCgroups.open(options.socket, options.hostCgroups);
   const registry = new SessionRegistry(runDir, options.orphanTimeout);
   try {
     await registry.init(cgroups);

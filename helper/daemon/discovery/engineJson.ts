@@ -43,7 +43,10 @@ export const labelsOf = (v: unknown): Record<string, string> => {
 
 /** Compose, podman pods and Kubernetes, from the labels and annotations each leaves. */
 export function grouping(labels: Record<string, string>): Pick<Container, 'pod' | 'project' | 'service'> {
-  const pod = labels['io.kubernetes.pod.name'] ?? labels['io.kubernetes.cri.sandbox-name'];
+  const podName = labels['io.kubernetes.pod.name'] ?? labels['io.kubernetes.cri.sandbox-name'];
+  // As kubectl says a pod: NAMESPACE/NAME (CRI's annotations in containerd's and CRI-O's bundles carry both).
+  const podNs = labels['io.kubernetes.pod.namespace'] ?? labels['io.kubernetes.cri.sandbox-namespace'];
+  const pod = podName && podNs ? `${podNs}/${podName}` : podName;
   const project = labels['com.docker.compose.project'] ?? labels['io.podman.compose.project'];
   const service = labels['com.docker.compose.service'] ?? labels['io.podman.compose.service'];
   return { ...(pod ? { pod } : {}), ...(project ? { project } : {}), ...(service ? { service } : {}) };

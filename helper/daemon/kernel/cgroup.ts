@@ -16,22 +16,27 @@ import {
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseMountinfo } from '../discovery/mountinfo';
+import { adoptSupervisor, hostCgroup2 } from './hostCgroups';
 
 export class SessionCgroups {
-  private constructor(private readonly base: string | undefined) {}
+  private constructor(
+    private readonly base: string | undefined,
+    private readonly hostDir?: string,
+  ) {}
 
   /** Finds cgroup2 and the folder of the sessions of the nsxd on this socket (each socket has its own). */
-  static open(socketPath: string): SessionCgroups {
+  static open(socketPath: string, hostDir?: string): SessionCgroups {
     const [mount] = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'), 'cgroup2');
-    if (!mount) return new SessionCgroups(undefined);
+    const host = hostDir !== undefined ? hostCgroup2(hostDir) : undefined;
+    if (!mount && !host) return new SessionCgroups(undefined);
     const instance = createHash('sha256').update(socketPath).digest('hex').slice(0, 16);
-    // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes).
-    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
-    const base = join(mount.mountPoint, own, 'nsx.sessions', instance);
+    // Below nsxd's own cgroup: under systemd that is nsxd.service's (Delegate=yes); in a pod, the host's top.
+    const own = host ? '/' : (/^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/');
+    const base = join(host ?? mount!.mountPoint, own, 'nsx.sessions', instance);
     try {
       mkdirSync(base, { recursive: true, mode: 0o755 });
       if (!existsSync(join(base, 'cgroup.kill'))) return new SessionCgroups(undefined);
-      return new SessionCgroups(base);
+      return new SessionCgroups(base, hostDir);
     } catch {
       return new SessionCgroups(undefined);
     }
@@ -60,6 +65,11 @@ export class SessionCgroups {
     } catch {
       return undefined;
     }
+  }
+
+  /** With the host's cgroups (nsxd --host-cgroups): the supervisor leaves nsxd's own, so that it outlives the pod. */
+  adopt(pid: number | undefined): void {
+    if (this.hostDir !== undefined && this.base && pid) adoptSupervisor(this.hostDir, this.base, pid);
   }
 
   kill(path: string): void {

@@ -88,11 +88,13 @@ export async function openSession(
     await check(req, caller, deps, who, where);
     cgroup = deps.cgroups.create(id);
     const launched = launch(id, req, caller, who, where, cgroup, deps);
+    deps.cgroups.adopt(launched.child.pid);
     // The supervisor has its copies now; nsxd keeps none of these.
     closeAll(where.joins);
     where.joins = [];
     closeQuietly(cgroup?.procsFd);
     const { link, hello } = await started(id, launched, deps, alive);
+    deps.cgroups.adopt(launched.child.pid); // and what it started meanwhile
     const result: TerminalOpenResult = {
       session: id,
       pid: hello.pid,
