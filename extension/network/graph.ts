@@ -3,7 +3,7 @@
 // own around its ports, and the edges say how they are wired (a veth's two
 // ends, a vlan's, macvlan's or vxlan's parent, the process holding a tun). Pure functions of the
 // protocol's values, so the webview only draws and the rules are unit-tested.
-import type { NetLink, NetList, NetNamespace } from '../../helper/common/net';
+import type { NetCounters, NetLink, NetList, NetNamespace } from '../../helper/common/net';
 import { kindWords } from '../../helper/common/netWords';
 
 export interface GraphNode {
@@ -48,6 +48,8 @@ export interface GraphOptions {
   showLoopback?: boolean;
   /** Namespaces with nothing but loopback (every `unshare -n`): many on a busy host, and wired to nothing. */
   showIsolated?: boolean;
+  /** Bytes a second through each interface (received and sent), by linkId. */
+  rates?: Map<string, number>;
 }
 
 export const nsNodeId = (inode: number): string => `ns:${inode}`;
@@ -77,7 +79,7 @@ export function buildGraph(list: NetList, options: GraphOptions): Graph {
     for (const l of ns.links) {
       if (!shown(l)) continue;
       nodes.push(linkNode(ns, l, present));
-      edges.push(...linkEdges(ns, l, present, rank));
+      edges.push(...linkEdges(ns, l, present, rank, options.rates));
     }
   }
   nodes.push(...holderNodes(list, options));
@@ -125,6 +127,7 @@ function linkEdges(
   l: NetLink,
   present: Map<string, NetLink>,
   rank: Map<number, number>,
+  rates?: Map<string, number>,
 ): GraphEdge[] {
   const id = linkId(ns.inode, l.index);
   const edges: GraphEdge[] = [];
@@ -142,7 +145,10 @@ function linkEdges(
     if (drawnThere && peer.other?.relation === 'peer') return edges;
     const classes = ['wire'];
     if (peer.mtu !== l.mtu) classes.push('mismatch');
-    const label = peer.mtu !== l.mtu ? `mtu ${l.mtu} ≠ ${peer.mtu}` : '';
+    const rate = rates?.get(id);
+    const label = [peer.mtu !== l.mtu ? `mtu ${l.mtu} ≠ ${peer.mtu}` : '', rate ? formatRate(rate) : '']
+      .filter(Boolean)
+      .join(' · ');
     edges.push({ id: `${id}=${otherId}`, source: id, target: otherId, label, classes });
   } else {
     edges.push({ id: `${id}>${other.relation}`, source: id, target: otherId, label: '', classes: [other.relation] });
@@ -179,4 +185,41 @@ function holderEdges(list: NetList): GraphEdge[] {
           classes: ['holder'],
         });
   return edges;
+}
+
+/** Bytes a second through each interface, from two readings of the counters `seconds` apart, by linkId. */
+export function rates(
+  list: NetList,
+  before: NetCounters[],
+  after: NetCounters[],
+  seconds: number,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  if (seconds <= 0) return out;
+  const total = (c: NetCounters['links'][number]) => c.rxBytes + c.txBytes;
+  const was = new Map<string, number>(
+    before.flatMap((ns) => ns.links.map((c) => [`${ns.inode}/${c.name}`, total(c)] as const)),
+  );
+  const index = new Map<string, string>(
+    list.namespaces.flatMap((ns) => ns.links.map((l) => [`${ns.inode}/${l.name}`, linkId(ns.inode, l.index)] as const)),
+  );
+  for (const ns of after)
+    for (const c of ns.links) {
+      const key = `${ns.inode}/${c.name}`;
+      const id = index.get(key);
+      const then = was.get(key);
+      if (id !== undefined && then !== undefined && total(c) >= then) out.set(id, (total(c) - then) / seconds);
+    }
+  return out;
+}
+
+export function formatRate(bytesPerSecond: number): string {
+  const units = ['B/s', 'kB/s', 'MB/s', 'GB/s'];
+  let v = bytesPerSecond;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 && u > 0 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }

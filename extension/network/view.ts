@@ -7,14 +7,20 @@ import { NsKey } from '../../helper/common/protocol';
 import type { Context } from '../commands/context';
 import { namespaceName } from '../tree/labels';
 import { NamespaceNode } from '../tree/nodes';
-import { buildGraph } from './graph';
+import { ReadNetCounters, NetCounters } from '../../helper/common/net';
+import { buildGraph, rates } from './graph';
 import type { FromView, ToView, ViewContext, ViewOptions } from './webview/messages';
+
+/** How often the counters are read while the view is shown, for the rates on its wires. */
+const RATE_INTERVAL_MS = 2000;
 
 export class NetworkView implements vscode.Disposable {
   static readonly viewType = 'nsx.network';
   private panel: vscode.WebviewPanel | undefined;
   private options: ViewOptions = { showLoopback: false, showIsolated: false };
   private ready = false;
+  private linkRates = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -48,10 +54,13 @@ export class NetworkView implements vscode.Disposable {
     this.ctx.model.setVisible(NetworkView.viewType, true);
     panel.onDidDispose(() => {
       this.panel = undefined;
+      this.stopRates();
       this.ctx.net.setVisible(NetworkView.viewType, false);
       this.ctx.model.setVisible(NetworkView.viewType, false);
     });
     panel.webview.onDidReceiveMessage((m: FromView) => void this.received(m));
+    panel.onDidChangeViewState(() => (panel.visible ? this.startRates() : this.stopRates()));
+    this.startRates();
   }
 
   private async received(m: FromView): Promise<void> {
@@ -104,6 +113,7 @@ export class NetworkView implements vscode.Disposable {
         return p ? `${p.comm} (${pid})` : `pid ${pid}`;
       },
       ...this.options,
+      rates: this.linkRates,
     });
     this.post({ type: 'graph', graph });
   }
@@ -112,7 +122,36 @@ export class NetworkView implements vscode.Disposable {
     void this.panel?.webview.postMessage(message);
   }
 
+  /** Counters move without a change for nsxd to report: while the view is shown, they are read every few seconds. */
+  private startRates(): void {
+    if (this.timer) return;
+    let before: { counters: NetCounters[]; at: number } | undefined;
+    this.timer = setInterval(() => {
+      if (!this.ctx.connection.connected) return;
+      void this.ctx.connection
+        .require()
+        .sendRequest(ReadNetCounters, {})
+        .then(
+          ({ namespaces: counters }) => {
+            const at = Date.now();
+            const list = this.ctx.net.current();
+            if (before && list) this.linkRates = rates(list, before.counters, counters, (at - before.at) / 1000);
+            before = { counters, at };
+            this.draw();
+          },
+          () => undefined,
+        );
+    }, RATE_INTERVAL_MS);
+  }
+
+  private stopRates(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.linkRates = new Map();
+  }
+
   dispose(): void {
+    this.stopRates();
     this.panel?.dispose();
     for (const d of this.disposables) d.dispose();
   }

@@ -151,3 +151,12 @@ export function applyNetChange(list: NetList, change: NetChanged): NetList {
   for (const ns of change.changed) byInode.set(ns.inode, ns);
   return { namespaces: [...byInode.values()].sort((a, b) => a.inode - b.inode) };
 }
+
+/** One namespace's counters, read now (they move without a change net/changed would report). */
+export interface NetCounters {
+  inode: number;
+  /** By name, as /proc/net/dev says them (an interface's name is unique in its namespace). */
+  links: { name: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }[];
+}
+/** client → nsxd: the counters of the namespaces named, each read through a process in it (none for one no process is in). */
+export const ReadNetCounters = new RequestType<NetListParams, { namespaces: NetCounters[] }, void>('net/counters');

@@ -257,7 +257,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, options.sessionsPerUser),
       captureArea({ scanner, pins }),
-      netArea(net),
+      netArea(net, watcher),
       ports.area,
       filesArea(scanner, pins),
     ],

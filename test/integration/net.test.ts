@@ -11,6 +11,7 @@ import {
   NetChangedNotification,
   NetLink,
   NetNamespace,
+  ReadNetCounters,
   SubscribeNet,
   UnsubscribeNet,
 } from '../../helper/common/net';
@@ -344,6 +345,30 @@ describe('network wiring', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no network namespace is called "no-such-thing"/);
     assert.ok(nsInode('self', 'net') > 0);
+  });
+
+  it('reads counters now, through a process in the namespace, for the rates on wires', async () => {
+    ip('-n', b, 'addr', 'add', '10.222.1.2/24', 'dev', 'eth0');
+    ip('-n', b, 'link', 'set', 'dev', 'eth0', 'up');
+    const member = spawn('ip', ['netns', 'exec', a, 'sleep', '60'], { stdio: 'ignore' });
+    const client = await daemon.client();
+    try {
+      const read = async () => {
+        const { namespaces } = await client.conn.sendRequest(ReadNetCounters, { inodes: [inodeOf(a), inodeOf(b)] });
+        return namespaces.find((n) => n.inode === inodeOf(a))?.links.find((l) => l.name === 'eth0');
+      };
+      const before = (await waitFor(read))!;
+      spawnSync('ip', ['netns', 'exec', a, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '10.222.1.2'], {
+        stdio: 'ignore',
+      });
+      const after = (await read())!;
+      assert.ok(after.txBytes > before.txBytes && after.rxBytes > before.rxBytes, JSON.stringify({ before, after }));
+      const all = await client.conn.sendRequest(ReadNetCounters, { inodes: [inodeOf(b)] });
+      assert.deepEqual(all.namespaces, [], 'b has no process to read through: nothing, not a guess');
+    } finally {
+      member.kill();
+      client.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { NetLink, NetList } from '../../helper/common/net';
-import { buildGraph } from '../../extension/network/graph';
+import { buildGraph, formatRate, rates } from '../../extension/network/graph';
 import { kindWords } from '../../helper/common/netWords';
 
 const link = (over: Partial<NetLink> & Pick<NetLink, 'index' | 'name' | 'kind'>): NetLink => ({
@@ -148,4 +148,20 @@ it('leaves out namespaces with nothing but loopback, and counts them', () => {
   assert.equal(g.isolated, 1);
   assert.ok(!g.nodes.some((n) => n.id === 'ns:4'));
   assert.ok(buildGraph(lonely, { nameOf: () => 'x', showIsolated: true }).nodes.some((n) => n.id === 'ns:4'));
+});
+
+it('says the bytes a second on a wire from two readings of its counters, by name', () => {
+  const reading = (bytes: number) => [
+    { inode: 1, links: [{ name: 'veth-web', rxBytes: bytes, txBytes: bytes, rxPackets: 0, txPackets: 0 }] },
+  ];
+  const r = rates(list, reading(1000), reading(3000), 2);
+  assert.equal(r.get('if:1:2'), 2000);
+  const g = buildGraph(list, { nameOf: (i) => names[i], hostInode: 1, rates: r });
+  assert.match(g.edges.find((e) => e.source === 'if:1:2')!.label, /2\.0 kB\/s/);
+  assert.equal(
+    rates(list, reading(3000), reading(1000), 2).size,
+    0,
+    'counters that went back (a new interface by that name) say nothing',
+  );
+  assert.equal(formatRate(999), '999 B/s');
 });
