@@ -3,6 +3,7 @@
 // tcpdump's options and its words on stderr.
 //   nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
 import { createWriteStream, existsSync, rmSync, WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
 import {
@@ -13,7 +14,7 @@ import {
   capturingOn,
   captureSummary,
 } from '../common/capture';
-import { CaptureData, CaptureEnd } from '../common/capture';
+import { CaptureEnd } from '../common/capture';
 import { CaptureStreams } from '../common/captureClient';
 import { printable } from '../common/format';
 
@@ -111,30 +112,29 @@ export function parseCaptureArgs(argv: string[]): {
 /**
  * Where the stream goes: a file (created, or emptied, as tcpdump -w does;
  * removed again if the capture never starts and nsx made it) or stdout.
+ * A file that cannot be opened is said before anything is captured.
  */
-function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () => Promise<void>; discard: () => void } {
+async function sink(path: string): Promise<{ out: Writable; close: () => Promise<void>; discard: () => void }> {
   if (path === '-') {
     if (process.stdout.isTTY)
       throw new CaptureUsageError(
         'will not write a binary capture to a terminal: pipe it (-w - | tshark -r -) or -w FILE',
       );
-    return {
-      write: (b) => new Promise((resolve, reject) => process.stdout.write(b, (err) => (err ? reject(err) : resolve()))),
-      close: async () => undefined,
-      discard: () => undefined,
-    };
+    return { out: process.stdout, close: async () => undefined, discard: () => undefined };
   }
   const made = !existsSync(path);
   const file: WriteStream = createWriteStream(path);
-  const opened = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
     file.once('error', (err) => reject(new Error(`cannot write ${path}: ${err.message}`)));
   });
-  opened.catch(() => undefined);
   return {
-    write: (b) =>
-      opened.then(() => new Promise((resolve, reject) => file.write(b, (err) => (err ? reject(err) : resolve())))),
-    close: () => new Promise((resolve) => file.end(() => resolve())),
+    out: file,
+    close: () =>
+      new Promise((resolve) => {
+        if (file.destroyed) return resolve();
+        file.end(() => resolve());
+      }),
     discard: () => {
       file.destroy();
       if (made) rmSync(path, { force: true });
@@ -144,12 +144,11 @@ function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () =>
 
 /** Runs a capture to its end; the exit status. */
 export async function capture(client: Client, params: CaptureStartParams, write: string): Promise<number> {
-  const out = sink(write);
-  const streams = new CaptureStreams(client.conn);
-  client.conn.onNotification(CaptureData, (p) => streams.data(p));
+  const out = await sink(write);
+  const streams = new CaptureStreams(client.conn, () => client.path);
   client.conn.onNotification(CaptureEnd, (p) => streams.end(p));
   client.conn.onClose(() => streams.lost('nsxd closed the connection before the capture ended'));
-  const handle = await streams.start(params, out.write).catch((err) => {
+  const handle = await streams.start(params, out.out).catch((err) => {
     out.discard();
     throw err;
   });

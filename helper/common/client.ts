@@ -14,6 +14,8 @@ import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMi
 export interface Client {
   conn: MessageConnection;
   socket: Socket;
+  /** The socket's path: a capture's stream connection goes to it too. */
+  path: string;
   server: InitializeResult;
   close(): void;
 }
@@ -47,7 +49,7 @@ export async function connect(path = defaultSocket(), clientName = 'nsx'): Promi
     const mismatch = protocolMismatch(server);
     if (mismatch) throw new Error(mismatch);
     lastWrite = conn.sendNotification(Initialized, {}).catch(() => undefined);
-    return { conn, socket, server, close };
+    return { conn, socket, path, server, close };
   } catch (err) {
     conn.dispose();
     socket.destroy();

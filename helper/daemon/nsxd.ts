@@ -181,6 +181,7 @@ async function main(): Promise<void> {
     if (owned) unlinkSync(values.socket);
     fail(`cannot prepare the sessions directory ${supervisors.dir}: ${(err as Error).message}`);
   }
+  const capture = captureArea({ scanner, pins });
   const rpc = new Server({
     group: values.group,
     policy,
@@ -191,8 +192,9 @@ async function main(): Promise<void> {
       namespacesArea(scanner, watcher),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, supervisors, watcher, userName }, sessionsPerUser),
-      captureArea({ scanner, pins }),
+      capture.area,
     ],
+    stream: capture.stream,
   });
   rpc.attach(server);
   audit('start', {
