@@ -123,7 +123,8 @@ async function sink(path: string): Promise<{ out: Writable; close: () => Promise
     return { out: process.stdout, close: async () => undefined, discard: () => undefined };
   }
   const made = !existsSync(path);
-  const file: WriteStream = createWriteStream(path);
+  // A MiB in flight: the next read from the stream goes on while the last is written.
+  const file: WriteStream = createWriteStream(path, { highWaterMark: 1024 * 1024 });
   await new Promise<void>((resolve, reject) => {
     file.once('open', () => resolve());
     file.once('error', (err) => reject(new Error(`cannot write ${path}: ${err.message}`)));
