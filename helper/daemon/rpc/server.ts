@@ -121,6 +121,11 @@ export class Server {
       else this.perUid.delete(caller.uid);
       this.total--;
     });
+    this.route(socket, caller);
+  }
+
+  /** JSON-RPC, or a stream connection, as its first bytes say; anything else is closed, sent nothing, and audited. */
+  private route(socket: Socket, caller: Caller): void {
     sniff(socket, (verdict) => {
       if (verdict.kind === 'rpc') {
         this.serve(socket, caller, verdict.read);
