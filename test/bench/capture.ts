@@ -12,7 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NSX, startDaemon } from '../support';
+import { cpuTime, NSX, startDaemon } from '../support';
 
 const A = `c22ba${process.pid}`;
 const B = `c22bb${process.pid}`;
@@ -44,23 +44,34 @@ function packets(file: string): number {
   return out.split('\n').filter(Boolean).length;
 }
 
-/** Runs a capturer for the flood; the share of what was sent that is in its file, and its MB/s. */
+interface Result {
+  share: number;
+  mbps: number;
+  /** The CPU time WATCHED (nsxd) spent per MB of the file, in ms. */
+  msPerMB?: number;
+}
+
+/** Runs a capturer for the flood; the share of what was sent that is in its file, its MB/s, and WATCH's CPU per MB. */
 async function measure(
   start: (file: string) => ReturnType<typeof spawn>,
   file: string,
-): Promise<{ share: number; mbps: number }> {
+  watch?: number,
+): Promise<Result> {
   const proc = start(file);
   const exited = new Promise((r) => proc.once('close', r));
   await new Promise((r) => setTimeout(r, 1000));
+  const cpu = watch && cpuTime(watch);
   const sent = flood();
+  const spent = watch && cpuTime(watch) - (cpu as number);
   // Each capturer leads a process group of its own: ^C to all of it, as a terminal would.
   process.kill(-proc.pid!, 'SIGINT');
   await exited;
   const got = packets(file);
-  return { share: got / sent, mbps: statSync(file).size / 1e6 / SECONDS };
+  const mb = statSync(file).size / 1e6;
+  return { share: got / sent, mbps: mb / SECONDS, ...(watch && { msPerMB: (spent as number) / mb }) };
 }
 
-type Row = [string, { share: number; mbps: number }];
+type Row = [string, Result];
 
 function median(values: number[]): number {
   const v = [...values].sort((a, b) => a - b);
@@ -78,6 +89,8 @@ function report(rows: Row[]): void {
   for (const [what, r] of rows) line(what, r.share, r.mbps);
   for (const what of whats)
     line(`**median** ${what}`, median(of(what).map((r) => r.share)), median(of(what).map((r) => r.mbps)));
+  const cpu = rows.flatMap(([, r]) => (r.msPerMB === undefined ? [] : [r.msPerMB]));
+  console.log(`\nnsxd's CPU per MB streamed end to end: ${cpu.map((c) => c.toFixed(2)).join(', ')} ms`);
 }
 
 async function main(): Promise<void> {
@@ -96,6 +109,7 @@ async function main(): Promise<void> {
               detached: true,
             }),
           join(dir, 'nsx.pcapng'),
+          daemon.proc.pid,
         ),
       ]);
       rows.push([
