@@ -2,8 +2,8 @@
 // stream, to a file or to stdout (nsx capture web -w - | tshark -r -), with
 // tcpdump's options and its words on stderr.
 //   nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
-import { createWriteStream, existsSync, rmSync, WriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
 import {
@@ -114,7 +114,7 @@ export function parseCaptureArgs(argv: string[]): {
  * removed again if the capture never starts and nsx made it) or stdout.
  * A file that cannot be opened is said before anything is captured.
  */
-async function sink(path: string): Promise<{ out: Writable; close: () => Promise<void>; discard: () => void }> {
+function sink(path: string): { out: Writable; close: () => Promise<void>; discard: () => void } {
   if (path === '-') {
     if (process.stdout.isTTY)
       throw new CaptureUsageError(
@@ -123,21 +123,34 @@ async function sink(path: string): Promise<{ out: Writable; close: () => Promise
     return { out: process.stdout, close: async () => undefined, discard: () => undefined };
   }
   const made = !existsSync(path);
-  // A MiB in flight: the next read from the stream goes on while the last is written.
-  const file: WriteStream = createWriteStream(path, { highWaterMark: 1024 * 1024 });
-  await new Promise<void>((resolve, reject) => {
-    file.once('open', () => resolve());
-    file.once('error', (err) => reject(new Error(`cannot write ${path}: ${err.message}`)));
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o666);
+  } catch (err) {
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
+  }
+  // Written as it comes, as tcpdump -w writes: no thread hand-off, no chunk kept waiting for one.
+  const out = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
   });
+  let closed = false;
+  const close = () => {
+    if (!closed) closeSync(fd);
+    closed = true;
+  };
   return {
-    out: file,
-    close: () =>
-      new Promise((resolve) => {
-        if (file.destroyed) return resolve();
-        file.end(() => resolve());
-      }),
+    out,
+    close: async () => close(),
     discard: () => {
-      file.destroy();
+      close();
       if (made) rmSync(path, { force: true });
     },
   };
@@ -145,7 +158,7 @@ async function sink(path: string): Promise<{ out: Writable; close: () => Promise
 
 /** Runs a capture to its end; the exit status. */
 export async function capture(client: Client, params: CaptureStartParams, write: string): Promise<number> {
-  const out = await sink(write);
+  const out = sink(write);
   const streams = new CaptureStreams(client.conn, () => client.path);
   client.conn.onNotification(CaptureEnd, (p) => streams.end(p));
   client.conn.onClose(() => streams.lost('nsxd closed the connection before the capture ended'));
