@@ -9,7 +9,6 @@
 // capture dies with its connection, and stops when its stream connection goes.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { audit } from '../access/audit';
 import type { Caller } from '../access/access';
@@ -209,9 +208,7 @@ class ConnectionCaptures {
     socket.on('data', () => socket.destroy());
     socket.once('close', () => c.run.stop());
     socket.resume();
-    pipeline(c.run.out, socket, (err) => {
-      if (err) c.run.stop();
-    });
+    c.run.pipeTo(socket, () => c.run.stop());
   }
 
   private finish(c: Capture, ended: Awaited<RunningCapture['ended']>): void {
