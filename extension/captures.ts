@@ -1,16 +1,13 @@
-// The extension's captures: nsxd's capture/data and capture/end routed to
-// each (one CaptureStreams per connection), a status bar item while any
-// runs (click: stop them), and every capture ended when nsxd goes.
+// The extension's captures: each one's stream read from its own connection
+// to nsxd's socket, nsxd's capture/end routed to it (one CaptureStreams per
+// connection), a status bar item while any runs (click: stop them), and
+// every capture ended when nsxd goes.
+import type { Writable } from 'node:stream';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import {
-  CaptureData,
-  CaptureEnd,
-  CaptureEndParams,
-  CaptureStartParams,
-  interfaceLabel,
-} from '../helper/common/capture';
+import { CaptureEnd, CaptureEndParams, CaptureStartParams, interfaceLabel } from '../helper/common/capture';
 import { CaptureHandle, CaptureStreams } from '../helper/common/captureClient';
+import { openSocket } from '../helper/common/client';
 import type { Connection } from './connection';
 
 export const STOP_CAPTURES = 'nsx.stopCaptures';
@@ -19,7 +16,6 @@ export interface RunningCapture {
   handle: CaptureHandle;
   /** eth0@web, eth0@db */
   label: string;
-  bytes: number;
 }
 
 export class Captures implements vscode.Disposable {
@@ -44,8 +40,9 @@ export class Captures implements vscode.Disposable {
   private router(): CaptureStreams {
     const client = this.connection.require();
     if (this.client !== client || !this.streams) {
-      const streams = new CaptureStreams(client);
-      client.onNotification(CaptureData, (p) => streams.data(p));
+      // The stream connections go to the nsxd this client speaks to.
+      const path = this.connection.connectedTo ?? this.connection.socketPath;
+      const streams = new CaptureStreams(client, () => openSocket(path));
       client.onNotification(CaptureEnd, (p) => streams.end(p));
       this.client = client;
       this.streams = streams;
@@ -53,24 +50,19 @@ export class Captures implements vscode.Disposable {
     return this.streams;
   }
 
-  /** Starts a capture whose stream goes to WRITE; resolves once it runs, with its end to come. */
+  /** Starts a capture whose stream goes to OUT (left open); resolves once it runs, with its end to come. */
   async start(
     params: CaptureStartParams,
-    write: (bytes: Buffer) => Promise<void>,
+    out: Writable,
   ): Promise<{ capture: RunningCapture; ended: Promise<CaptureEndParams> }> {
-    let capture: RunningCapture | undefined;
-    const counted = async (bytes: Buffer) => {
-      await write(bytes);
-      if (capture) capture.bytes += bytes.length;
-    };
-    const handle = await this.router().start(params, counted);
-    capture = { handle, label: handle.result.interfaces.map(interfaceLabel).join(', '), bytes: 0 };
+    const handle = await this.router().start(params, out);
+    const capture: RunningCapture = { handle, label: handle.result.interfaces.map(interfaceLabel).join(', ') };
     this.running.add(capture);
     const timer = setInterval(() => this.show(), 1000);
     this.show();
     const ended = handle.ended.finally(() => {
       clearInterval(timer);
-      this.running.delete(capture!);
+      this.running.delete(capture);
       this.show();
     });
     return { capture, ended };
@@ -82,7 +74,7 @@ export class Captures implements vscode.Disposable {
 
   private show(): void {
     if (this.running.size === 0) return this.status.hide();
-    const bytes = [...this.running].reduce((n, c) => n + c.bytes, 0);
+    const bytes = [...this.running].reduce((n, c) => n + c.handle.bytes, 0);
     const first = [...this.running][0];
     this.status.text = `$(record) ${this.running.size === 1 ? first.label : `${this.running.size} captures`} · ${kib(bytes)}`;
     this.status.tooltip = `Capturing on ${[...this.running].map((c) => c.label).join('; ')}. Click to stop.`;

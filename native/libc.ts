@@ -127,14 +127,27 @@ export function peerCred(fd: number): PeerCred {
 }
 
 /**
- * The credentials of the peer of a connected net.Socket. Node keeps a socket's
- * fd on its private handle and offers no way to it: this is the one place
- * that reaches in.
+ * A net.Socket's fd. Node keeps it on its private handle and offers no way
+ * to it: this is the one place that reaches in.
  */
-export function socketPeerCred(socket: unknown): PeerCred {
+function socketFd(socket: unknown): number {
   const fd = (socket as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no fd');
-  return peerCred(fd);
+  return fd;
+}
+
+/** The credentials of the peer of a connected net.Socket. */
+export function socketPeerCred(socket: unknown): PeerCred {
+  return peerCred(socketFd(socket));
+}
+
+const SO_SNDBUFFORCE = 32;
+
+/** A socket's send buffer, past the system's cap (root alone may): how much may wait for its reader. */
+export function setSendBuffer(socket: unknown, bytes: number): void {
+  const value = Buffer.alloc(4);
+  value.writeInt32LE(bytes);
+  check('setsockopt(SO_SNDBUFFORCE)', setsockoptRaw(socketFd(socket), SOL_SOCKET, SO_SNDBUFFORCE, value, 4));
 }
 
 /** Marks every fd from `first` up close-on-exec: what a process inherited must not reach what it starts. */

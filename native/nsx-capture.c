@@ -266,6 +266,19 @@ struct batch {
 
 #include "nsx-capture-loop.h"
 
+/*
+ * What may wait for nsxd in the output when it is a socket (nsxd's
+ * socketpair), sized while root may: a pause of some ms in nsxd or its
+ * client costs no packet. A pipe or a file is left as it is; a failure only
+ * leaves the system's size.
+ */
+static void size_output(int fd)
+{
+	int size = RCVBUF;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+}
+
 int main(int argc, char **argv)
 {
 	static struct iface ifs[MAX_IFACES];
@@ -289,6 +302,7 @@ int main(int argc, char **argv)
 	    sigaction(SIGINT, &sa, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		die("signals: %s", strerror(errno));
 	n = open_sockets(&o, ifs);
+	size_output(out.fd);
 	drop_privileges(parent);
 	if (o.list) {
 		report(ifs, n);

@@ -147,10 +147,6 @@ async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): 
   return { params: { targets, filter, ...limit.limits }, name };
 }
 
-function written(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => stream.write(bytes, (err) => (err ? reject(err) : resolve())));
-}
-
 /** The file the capture goes to, as the user picks it (or is given). */
 async function fileFor(chosen: Chosen, opts?: CaptureOptions): Promise<vscode.Uri | undefined> {
   if (opts?.file) return vscode.Uri.file(opts.file);
@@ -177,16 +173,14 @@ async function captureToFile(
     file.once('open', () => resolve());
     file.once('error', reject);
   });
-  const { capture, ended } = await captures
-    .start(chosen.params, (b) => written(file, b))
-    .catch((err) => {
-      // Nothing half-done: a file made for a capture that never started goes again.
-      file.destroy();
-      if (made) rmSync(uri.fsPath, { force: true });
-      throw err;
-    });
+  const { capture, ended } = await captures.start(chosen.params, file).catch((err) => {
+    // Nothing half-done: a file made for a capture that never started goes again.
+    file.destroy();
+    if (made) rmSync(uri.fsPath, { force: true });
+    throw err;
+  });
   const done = ended.then(async (end) => {
-    await new Promise<void>((resolve) => file.end(() => resolve()));
+    if (!file.destroyed) await new Promise<void>((resolve) => file.end(() => resolve()));
     return end;
   });
   void vscode.window.withProgress(
@@ -248,12 +242,10 @@ async function captureLive(
   tcpdump.stderr.setEncoding('utf8').on('data', show);
   const exited = new Promise<void>((resolve) => tcpdump.once('close', () => resolve()));
   tcpdump.stdin.on('error', () => undefined);
-  const { capture, ended } = await captures
-    .start(chosen.params, (b) => written(tcpdump.stdin, b))
-    .catch((err) => {
-      tcpdump.kill();
-      throw err;
-    });
+  const { capture, ended } = await captures.start(chosen.params, tcpdump.stdin).catch((err) => {
+    tcpdump.kill();
+    throw err;
+  });
   channel.appendLine(`capturing on ${capture.label} (stop it from the status bar)`);
   if (capture.handle.result.interfaces.length > 1)
     channel.appendLine(

@@ -4,7 +4,8 @@
 //   nsx capture TARGET... [-i IFACE]... [-f FILTER] [-c COUNT] [-G SECONDS] [-C BYTES] [-s SNAPLEN] -w FILE|-
 import { UsageError } from './usage';
 import { targetWord } from './words';
-import { createWriteStream, existsSync, rmSync, WriteStream } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { Client } from '../common/client';
 import {
@@ -15,7 +16,7 @@ import {
   capturingOn,
   captureSummary,
 } from '../common/capture';
-import { CaptureData, CaptureEnd } from '../common/capture';
+import { CaptureEnd } from '../common/capture';
 import { CaptureStreams } from '../common/captureClient';
 import { printable } from '../common/format';
 
@@ -112,32 +113,45 @@ export function parseCaptureArgs(argv: string[]): {
 /**
  * Where the stream goes: a file (created, or emptied, as tcpdump -w does;
  * removed again if the capture never starts and nsx made it) or stdout.
+ * A file that cannot be opened is said before anything is captured.
  */
-function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () => Promise<void>; discard: () => void } {
+function sink(path: string): { out: Writable; close: () => Promise<void>; discard: () => void } {
   if (path === '-') {
     if (process.stdout.isTTY)
       throw new CaptureUsageError(
         'will not write a binary capture to a terminal: pipe it (-w - | tshark -r -) or -w FILE',
       );
-    return {
-      write: (b) => new Promise((resolve, reject) => process.stdout.write(b, (err) => (err ? reject(err) : resolve()))),
-      close: async () => undefined,
-      discard: () => undefined,
-    };
+    return { out: process.stdout, close: async () => undefined, discard: () => undefined };
   }
   const made = !existsSync(path);
-  const file: WriteStream = createWriteStream(path);
-  const opened = new Promise<void>((resolve, reject) => {
-    file.once('open', () => resolve());
-    file.once('error', (err) => reject(new Error(`cannot write ${path}: ${err.message}`)));
+  let fd: number;
+  try {
+    fd = openSync(path, 'w', 0o666);
+  } catch (err) {
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
+  }
+  // Written as it comes, as tcpdump -w writes: no thread hand-off, no chunk kept waiting for one.
+  const out = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
   });
-  opened.catch(() => undefined);
+  let closed = false;
+  const close = () => {
+    if (!closed) closeSync(fd);
+    closed = true;
+  };
   return {
-    write: (b) =>
-      opened.then(() => new Promise((resolve, reject) => file.write(b, (err) => (err ? reject(err) : resolve())))),
-    close: () => new Promise((resolve) => file.end(() => resolve())),
+    out,
+    close: async () => close(),
     discard: () => {
-      file.destroy();
+      close();
       if (made) rmSync(path, { force: true });
     },
   };
@@ -146,11 +160,10 @@ function sink(path: string): { write: (b: Buffer) => Promise<void>; close: () =>
 /** Runs a capture to its end; the exit status. */
 export async function capture(client: Client, params: CaptureStartParams, write: string): Promise<number> {
   const out = sink(write);
-  const streams = new CaptureStreams(client.conn);
-  client.conn.onNotification(CaptureData, (p) => streams.data(p));
+  const streams = new CaptureStreams(client.conn, () => client.open());
   client.conn.onNotification(CaptureEnd, (p) => streams.end(p));
   client.conn.onClose(() => streams.lost('nsxd closed the connection before the capture ended'));
-  const handle = await streams.start(params, out.write).catch((err) => {
+  const handle = await streams.start(params, out.out).catch((err) => {
     out.discard();
     throw err;
   });

@@ -82,6 +82,24 @@ function describe(host: HostEntry): string {
 
 /** Connects to nsxd on HOST through its bridge and makes the handshake. */
 export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<HostClient> {
+  const bridge = await openBridge(host);
+  const failed = async (err: unknown) => {
+    // nsxd's own answer (a refusal, another protocol version) is said as nsxd says it.
+    if (bridge.child.exitCode === null && !bridge.stream.destroyed && !isHangUp(err)) return err;
+    await exited(bridge.child);
+    return new Error(`${describe(host)} did not answer: ${bridge.said()}`);
+  };
+  // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
+  const timer = setTimeout(() => bridge.child.kill('SIGTERM'), HANDSHAKE_MS);
+  const open = async () => (await openBridge(host)).stream;
+  const client = await handshake(bridge.stream, clientName, failed, open).finally(() => clearTimeout(timer));
+  return { ...client, host, said: () => oneLine(bridge.stderr()) };
+}
+
+/** One run of `nsx bridge` on HOST (over ssh's shared connection, or kubectl exec): its stdio as a stream. */
+async function openBridge(
+  host: HostEntry,
+): Promise<{ child: ChildProcess; stream: Duplex; stderr(): string; said(): string }> {
   const argv = 'ssh' in host ? sshArgv(host, controlDir()) : await kubectlArgv(host);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -89,23 +107,16 @@ export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<
   child.stderr.on('data', (d: string) => {
     stderr = (stderr + d).slice(-STDERR_KEPT);
   });
-  const spawned = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err) => reject(new Error(`${describe(host)}: cannot run ${argv[0]}: ${err.message}`)));
   });
-  await spawned;
-  const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
-  const failed = async (err: unknown) => {
-    // nsxd's own answer (a refusal, another protocol version) is said as nsxd says it.
-    if (child.exitCode === null && !stream.destroyed && !isHangUp(err)) return err;
-    await exited(child);
-    const why = oneLine(stderr) || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`;
-    return new Error(`${describe(host)} did not answer: ${why}`);
+  return {
+    child,
+    stream: Duplex.from({ readable: child.stdout, writable: child.stdin }),
+    stderr: () => stderr,
+    said: () => oneLine(stderr) || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`,
   };
-  // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
-  const timer = setTimeout(() => child.kill('SIGTERM'), HANDSHAKE_MS);
-  const client = await handshake(stream, clientName, failed).finally(() => clearTimeout(timer));
-  return { ...client, host, said: () => oneLine(stderr) };
 }
 
 function isHangUp(err: unknown): boolean {

@@ -1,8 +1,9 @@
 // The capture area of the protocol: capture/start names network namespaces
 // (a container, a pid, a pin, net:INODE) and, for each, the interfaces to
-// capture on; the pcapng stream comes back as capture/data, acknowledged as
-// terminal output is (capture/ack, OUTPUT_WINDOW), until capture/end. Also
-// the words both clients print about a capture.
+// capture on, and answers with a one-time token; the pcapng stream comes on
+// a second connection to nsxd's socket that presents it (streamPreamble),
+// not through JSON-RPC, while capture/stop and capture/end stay on this one.
+// Also the words both clients print about a capture.
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import * as parse from './parse';
 import { field } from './format';
@@ -53,31 +54,36 @@ export interface CaptureInterface {
 export interface CaptureStartResult {
   capture: number;
   interfaces: CaptureInterface[];
+  /**
+   * 64 hex digits, for the stream connection to present (streamPreamble),
+   * once, from the same user, within STREAM_TOKEN_SECONDS: else the capture
+   * ends, failed.
+   */
+  token: string;
+}
+
+/** How long a capture's token waits for its stream connection. */
+export const STREAM_TOKEN_SECONDS = 5;
+
+/** What a stream connection says first, and all it ever says: then it only reads, until nsxd ends it. */
+export function streamPreamble(token: string): string {
+  return `NSX-STREAM 1 ${token}\n`;
 }
 
 /** client → nsxd: the interfaces a capture of these targets would have (for a pick); no packet is captured. */
 export const CaptureInterfaces = new RequestType<CaptureStartParams, CaptureInterface[], void>('capture/interfaces');
 
-/** client → nsxd: answered once every socket is open; the stream (pcapng from its first byte) follows. */
+/**
+ * client → nsxd: answered once every socket is open; the stream (pcapng
+ * from its first byte) goes to the connection that presents the answer's token.
+ */
 export const CaptureStart = new RequestType<CaptureStartParams, CaptureStartResult, void>('capture/start');
 
 export interface CaptureParams {
   capture: number;
 }
-export interface CaptureDataParams extends CaptureParams {
-  /** base64 */
-  data: string;
-}
-/** nsxd → client */
-export const CaptureData = new NotificationType<CaptureDataParams>('capture/data');
 
-export interface CaptureAckParams extends CaptureParams {
-  bytes: number;
-}
-/** client → nsxd: bytes written or shown; nsxd keeps at most OUTPUT_WINDOW unacknowledged. */
-export const CaptureAck = new NotificationType<CaptureAckParams>('capture/ack');
-
-/** client → nsxd: stop now; capture/end follows once the stream is out. */
+/** client → nsxd: stop now; capture/end follows, and the stream connection ends once what was captured is out. */
 export const CaptureStop = new NotificationType<CaptureParams>('capture/stop');
 
 export interface CaptureEndParams extends CaptureParams {
@@ -88,7 +94,7 @@ export interface CaptureEndParams extends CaptureParams {
   /** Why it failed, when it did. */
   error?: string;
 }
-/** nsxd → client: after the last capture/data. */
+/** nsxd → client: once nsx-capture is gone and its stream was handed on (or the capture failed). */
 export const CaptureEnd = new NotificationType<CaptureEndParams>('capture/end');
 
 /** Interface names as the kernel takes them (dev_valid_name): 1 to 15 bytes, no '/', ':', space or NUL, not . or .. */
@@ -156,10 +162,6 @@ export function parseCaptureStart(value: unknown): CaptureStartParams {
 
 export function parseCaptureParams(value: unknown): CaptureParams {
   return { capture: parse.int(parse.object(value).capture, 'capture', 1, Number.MAX_SAFE_INTEGER) };
-}
-export function parseCaptureAck(value: unknown): CaptureAckParams {
-  const p = parse.object(value);
-  return { ...parseCaptureParams(p), bytes: parse.int(p.bytes, 'bytes', 0, Number.MAX_SAFE_INTEGER) };
 }
 
 /**

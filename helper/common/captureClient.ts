@@ -1,15 +1,17 @@
 // What every client of a capture does the same way (nsx capture, the
-// extension): start it, write its stream where it goes and acknowledge each
-// chunk once written (so a slow disk or reader paces nsxd, and the kernel
-// counts what it dropped meanwhile), stop it, and learn how it ended.
+// extension): start it, open its stream connection (a second connection to
+// nsxd's socket that presents the start's token) and copy what comes into
+// where it goes, reading no faster than that takes it (so a slow disk or
+// reader paces nsx-capture, and the kernel counts what it dropped
+// meanwhile), stop it, and learn how it ended (capture/end, on the first).
+import type { Duplex, Writable } from 'node:stream';
 import {
-  CaptureAck,
-  CaptureDataParams,
   CaptureEndParams,
   CaptureStart,
   CaptureStartParams,
   CaptureStartResult,
   CaptureStop,
+  streamPreamble,
 } from './capture';
 import type { SessionConnection } from './session';
 
@@ -20,73 +22,104 @@ export interface CaptureHandle {
   ended: Promise<CaptureEndParams>;
   /** Asks nsxd to stop; the end follows once what was captured is written. */
   stop(): void;
+  /** Bytes of the stream written so far. */
+  readonly bytes: number;
 }
 
-interface Stream {
-  write: (bytes: Buffer) => Promise<void>;
-  /** Each chunk written in order; the end waits for the last. */
-  last: Promise<void>;
-  done: (end: CaptureEndParams) => void;
-  /** Writing failed (a full disk, a reader gone): the capture is stopped, and its end says why. */
-  failed?: string;
+/** A new stream to nsxd (OPEN) that presents TOKEN: the capture's bytes follow, until nsxd ends them. */
+export async function openStream(open: () => Promise<Duplex>, token: string): Promise<Duplex> {
+  const stream = await open();
+  stream.write(streamPreamble(token));
+  return stream;
 }
 
-/** The captures of one connection: its capture/data and capture/end notifications are routed here. */
+/**
+ * Copies SOCKET into OUT (which stays open), reading only while OUT takes
+ * more; COUNT sees each chunk. Resolves once the stream ended or broke, with
+ * why OUT failed (a full disk, a reader gone), if it did: the stream is then
+ * closed, which stops the capture.
+ */
+export function copyStream(socket: Duplex, out: Writable, count: (n: number) => void): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let failed: string | undefined;
+    const onError = (err: Error) => {
+      failed ??= `cannot write the capture: ${err.message}`;
+      socket.destroy();
+    };
+    out.on('error', onError);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      count(chunk.length);
+      if (!out.write(chunk)) {
+        socket.pause();
+        out.once('drain', () => socket.resume());
+      }
+    });
+    socket.once('close', () => {
+      out.off('error', onError);
+      resolve(failed);
+    });
+  });
+}
+
+/** The captures of one connection: its capture/end notifications are routed here. */
 export class CaptureStreams {
-  private streams = new Map<number, Stream>();
-  /** What came for a capture before its start was answered (nsxd sends the answer first; this is in case). */
-  private early = new Map<number, (CaptureDataParams | CaptureEndParams)[]>();
+  private ends = new Map<number, (end: CaptureEndParams) => void>();
+  private sockets = new Set<Duplex>();
+  /** An end that came before its start's answer was taken in (nsxd answers first; this is in case). */
+  private early = new Map<number, CaptureEndParams>();
 
-  constructor(private readonly conn: SessionConnection) {}
+  /** OPEN: a new stream to the nsxd that CONN speaks to, for each capture's bytes. */
+  constructor(
+    private readonly conn: SessionConnection,
+    private readonly open: () => Promise<Duplex>,
+  ) {}
 
-  async start(params: CaptureStartParams, write: (bytes: Buffer) => Promise<void>): Promise<CaptureHandle> {
+  async start(params: CaptureStartParams, out: Writable): Promise<CaptureHandle> {
     const result = await this.conn.sendRequest(CaptureStart, params);
     const id = result.capture;
-    let done: (end: CaptureEndParams) => void = () => undefined;
-    const ended = new Promise<CaptureEndParams>((resolve) => (done = resolve));
-    this.streams.set(id, { write, last: Promise.resolve(), done });
-    for (const m of this.early.get(id) ?? []) 'data' in m ? this.data(m) : this.end(m);
+    const stop = () => void this.conn.sendNotification(CaptureStop, { capture: id }).catch(() => undefined);
+    const said = new Promise<CaptureEndParams>((resolve) => this.ends.set(id, resolve));
+    const early = this.early.get(id);
+    if (early) this.end(early);
     this.early.delete(id);
+    let bytes = 0;
+    let copied: Promise<string | undefined>;
+    try {
+      const socket = await openStream(this.open, result.token);
+      this.sockets.add(socket);
+      copied = copyStream(socket, out, (n) => (bytes += n)).finally(() => this.sockets.delete(socket));
+    } catch (err) {
+      stop();
+      copied = Promise.resolve(`cannot open the capture's stream: ${(err as Error).message}`);
+    }
+    const ended = Promise.all([said, copied]).then(([end, failed]) =>
+      failed ? { ...end, reason: 'failed', error: failed } : end,
+    );
     return {
       result,
       ended,
-      stop: () => void this.conn.sendNotification(CaptureStop, { capture: id }).catch(() => undefined),
+      stop,
+      get bytes() {
+        return bytes;
+      },
     };
   }
 
-  data(p: CaptureDataParams): void {
-    const s = this.streams.get(p.capture);
-    if (!s) return this.hold(p);
-    const bytes = Buffer.from(p.data, 'base64');
-    const ack = () => this.conn.sendNotification(CaptureAck, { capture: p.capture, bytes: bytes.length });
-    s.last = s.last.then(async () => {
-      if (s.failed) return void ack().catch(() => undefined);
-      try {
-        await s.write(bytes);
-      } catch (err) {
-        s.failed = `cannot write the capture: ${(err as Error).message}`;
-        void this.conn.sendNotification(CaptureStop, { capture: p.capture }).catch(() => undefined);
-      }
-      await ack().catch(() => undefined);
-    });
-  }
-
   end(p: CaptureEndParams): void {
-    const s = this.streams.get(p.capture);
-    if (!s) return this.hold(p);
-    this.streams.delete(p.capture);
-    void s.last.finally(() => s.done(s.failed ? { ...p, reason: 'failed', error: s.failed } : p));
+    const done = this.ends.get(p.capture);
+    if (!done) {
+      if (this.early.size < 16) this.early.set(p.capture, p);
+      return;
+    }
+    this.ends.delete(p.capture);
+    done(p);
   }
 
-  /** The connection went: every capture ends, said as such. */
+  /** The connection went: every capture ends, said as such, and its stream with it. */
   lost(reason: string): void {
-    for (const [capture, s] of this.streams)
-      void s.last.finally(() => s.done({ capture, reason: 'failed', packets: 0, dropped: 0, error: reason }));
-    this.streams.clear();
-  }
-
-  private hold(m: CaptureDataParams | CaptureEndParams): void {
-    const list = this.early.get(m.capture) ?? [];
-    if (this.early.size < 16 && list.length < 1024) this.early.set(m.capture, [...list, m]);
+    for (const [capture, done] of this.ends) done({ capture, reason: 'failed', packets: 0, dropped: 0, error: reason });
+    this.ends.clear();
+    for (const socket of this.sockets) socket.destroy();
   }
 }

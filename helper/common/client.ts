@@ -16,28 +16,36 @@ export interface Client {
   conn: MessageConnection;
   /** The Unix socket, or a bridge's stdio (ssh, kubectl exec) as one stream. */
   socket: Duplex;
+  /** Another stream to the same nsxd, not yet spoken on: a capture's bytes come on one (captureClient.ts). */
+  open(): Promise<Duplex>;
   server: InitializeResult;
   close(): void;
 }
 
 export async function connect(path = defaultSocket(), clientName = 'nsx'): Promise<Client> {
-  const socket = await new Promise<Duplex>((resolve, reject) => {
+  const open = () => openSocket(path);
+  return handshake(await open(), clientName, (err) => lostConnection(err, path), open);
+}
+
+/** A connection to nsxd's socket at PATH, its failure said in the user's words. */
+export function openSocket(path: string): Promise<Duplex> {
+  return new Promise<Duplex>((resolve, reject) => {
     const s = createConnection(path);
     s.once('connect', () => resolve(s));
     s.once('error', (err: NodeJS.ErrnoException) => reject(new Error(explainConnectError(err, path))));
   });
-  return handshake(socket, clientName, (err) => lostConnection(err, path));
 }
 
 /**
  * The handshake over any stream to nsxd: a local socket, or a bridge to
  * another host (helper/common/bridge.ts), whose failure FAILED says in the
- * transport's own words.
+ * transport's own words; OPEN makes another stream the same way.
  */
 export async function handshake(
   socket: Duplex,
   clientName: string,
   failed: (err: unknown) => unknown | Promise<unknown>,
+  open: () => Promise<Duplex>,
 ): Promise<Client> {
   const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
   // vscode-jsonrpc leaves a request unanswered for ever when the socket closes
@@ -62,7 +70,7 @@ export async function handshake(
     const mismatch = protocolMismatch(server);
     if (mismatch) throw new Error(mismatch);
     lastWrite = conn.sendNotification(Initialized, {}).catch(() => undefined);
-    return { conn, socket, server, close };
+    return { conn, socket, open, server, close };
   } catch (err) {
     conn.dispose();
     socket.destroy();

@@ -246,6 +246,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   }
   const net = new NetWatch(scanner, watcher);
   const ports = portsArea(scanner, pins);
+  const capture = captureArea({ scanner, pins });
   const rpc = new Server({
     group: options.group,
     policy,
@@ -256,11 +257,12 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
       namespacesArea(scanner, watcher, net),
       pinsArea(pins, scanner, watcher),
       terminalArea({ scanner, pins, cgroups, registry, watcher, userName }, options.sessionsPerUser),
-      captureArea({ scanner, pins }),
+      capture.area,
       netArea(net, watcher),
       ports.area,
       filesArea(scanner, pins),
     ],
+    stream: capture.stream,
   });
   rpc.attach(server);
   audit('start', {

@@ -2,19 +2,22 @@
 // tcpdump -w run in the namespace, in one run on one machine. Two namespaces
 // joined by a veth; a UDP flood of 1000-byte datagrams from one for a few
 // seconds; captured on the other end by
-//   nsx capture -w FILE   end to end: nsx-capture, nsxd's stream, nsx writing
+//   nsx capture -w FILE   end to end: nsx-capture, nsxd piping its output into
+//                         nsx's stream connection, nsx writing the file
 //   nsx-capture alone     writing to a pipe (what the stream through nsxd costs)
 //   tcpdump -w FILE       in the namespace (ip netns exec), with its own ring
-// Each: the share of the datagrams sent that reached the file, and MB/s.
+// Each: the share of the datagrams sent that reached the file, and MB/s;
+// the three take turns, ROUNDS times (NSX_BENCH_ROUNDS, 3), and the medians close.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NSX, startDaemon } from '../support';
+import { cpuTime, NSX, startDaemon } from '../support';
 
 const A = `c22ba${process.pid}`;
 const B = `c22bb${process.pid}`;
 const SECONDS = 3;
+const ROUNDS = Number(process.env.NSX_BENCH_ROUNDS) || 3;
 const SENDER = `
 const s = require('dgram').createSocket('udp4'), buf = Buffer.alloc(1000), end = Date.now() + ${SECONDS * 1000};
 let n = 0;
@@ -41,20 +44,53 @@ function packets(file: string): number {
   return out.split('\n').filter(Boolean).length;
 }
 
-/** Runs a capturer for the flood; the share of what was sent that is in its file, and its MB/s. */
+interface Result {
+  share: number;
+  mbps: number;
+  /** The CPU time WATCHED (nsxd) spent per MB of the file, in ms. */
+  msPerMB?: number;
+}
+
+/** Runs a capturer for the flood; the share of what was sent that is in its file, its MB/s, and WATCH's CPU per MB. */
 async function measure(
   start: (file: string) => ReturnType<typeof spawn>,
   file: string,
-): Promise<{ share: number; mbps: number }> {
+  watch?: number,
+): Promise<Result> {
   const proc = start(file);
   const exited = new Promise((r) => proc.once('close', r));
   await new Promise((r) => setTimeout(r, 1000));
+  const cpu = watch && cpuTime(watch);
   const sent = flood();
+  const spent = watch && cpuTime(watch) - (cpu as number);
   // Each capturer leads a process group of its own: ^C to all of it, as a terminal would.
   process.kill(-proc.pid!, 'SIGINT');
   await exited;
   const got = packets(file);
-  return { share: got / sent, mbps: statSync(file).size / 1e6 / SECONDS };
+  const mb = statSync(file).size / 1e6;
+  return { share: got / sent, mbps: mb / SECONDS, ...(watch && { msPerMB: (spent as number) / mb }) };
+}
+
+type Row = [string, Result];
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/** Every round's rows, then each capturer's medians. */
+function report(rows: Row[]): void {
+  const of = (what: string) => rows.filter(([w]) => w === what).map(([, r]) => r);
+  const whats = [...new Set(rows.map(([w]) => w))];
+  const base = median(of(whats.find((w) => w.startsWith('tcpdump'))!).map((r) => r.share));
+  const line = (what: string, share: number, mbps: number) =>
+    console.log(`| ${what} | ${(share * 100).toFixed(0)}% | ${mbps.toFixed(0)} | ${(share / base).toFixed(2)}x |`);
+  console.log('\n| capture of a 1000-byte UDP flood | captured | MB/s | vs tcpdump -w (median) |\n|---|---|---|---|');
+  for (const [what, r] of rows) line(what, r.share, r.mbps);
+  for (const what of whats)
+    line(`**median** ${what}`, median(of(what).map((r) => r.share)), median(of(what).map((r) => r.mbps)));
+  const cpu = rows.flatMap(([, r]) => (r.msPerMB === undefined ? [] : [r.msPerMB]));
+  console.log(`\nnsxd's CPU per MB streamed end to end: ${cpu.map((c) => c.toFixed(2)).join(', ')} ms`);
 }
 
 async function main(): Promise<void> {
@@ -62,8 +98,8 @@ async function main(): Promise<void> {
   const daemon = await startDaemon();
   const dir = mkdtempSync(join(tmpdir(), 'c22-bench-'));
   try {
-    const rows: [string, { share: number; mbps: number }][] = [];
-    for (let round = 0; round < 2; round++) {
+    const rows: Row[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
       rows.push([
         'nsx capture -w FILE (end to end)',
         await measure(
@@ -73,6 +109,7 @@ async function main(): Promise<void> {
               detached: true,
             }),
           join(dir, 'nsx.pcapng'),
+          daemon.proc.pid,
         ),
       ]);
       rows.push([
@@ -105,13 +142,7 @@ async function main(): Promise<void> {
         ),
       ]);
     }
-    const tcpdump = rows.filter(([w]) => w.startsWith('tcpdump')).map(([, r]) => r.share);
-    const base = tcpdump.reduce((a, b) => a + b) / tcpdump.length;
-    console.log('\n| capture of a 1000-byte UDP flood | captured | MB/s | vs tcpdump -w |\n|---|---|---|---|');
-    for (const [what, r] of rows)
-      console.log(
-        `| ${what} | ${(r.share * 100).toFixed(0)}% | ${r.mbps.toFixed(0)} | ${(r.share / base).toFixed(2)}x |`,
-      );
+    report(rows);
   } finally {
     await daemon.destroy();
     for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);

@@ -28,10 +28,13 @@ const SOCKET = `${RUN}/nsxd.sock`;
 
 /** A client through `podman exec -i POD nsx bridge`, as kubectl exec would carry it. */
 function bridged(): Promise<Client> {
-  const child = spawn('podman', ['exec', '-i', POD, '/opt/nsx/nsx', '--socket', SOCKET, 'bridge'], {
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
-  return handshake(Duplex.from({ readable: child.stdout, writable: child.stdin }), 'test', (e) => e);
+  const open = async () => {
+    const child = spawn('podman', ['exec', '-i', POD, '/opt/nsx/nsx', '--socket', SOCKET, 'bridge'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    return Duplex.from({ readable: child.stdout, writable: child.stdin });
+  };
+  return open().then((stream) => handshake(stream, 'test', (e) => e, open));
 }
 
 function alive(pid: number): boolean {

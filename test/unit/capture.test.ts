@@ -6,7 +6,7 @@ import {
   capturingOn,
   interfaceLabel,
   isInterfaceName,
-  parseCaptureAck,
+  parseCaptureParams,
   parseCaptureStart,
   pickedTargets,
 } from '../../helper/common/capture';
@@ -52,7 +52,7 @@ describe('capture contract', () => {
     refused({ targets: [{ target: { pid: 1 } }], count: 0 }, /count must be/);
     refused({ targets: [{ target: { pid: 1 } }], snaplen: 10 }, /snaplen must be at least 64/);
     refused({ targets: [{ target: { pid: 1 } }], filter: 'x'.repeat(4097) }, /filter must be a string/);
-    assert.throws(() => parseCaptureAck({ capture: 1, bytes: -1 }), /bytes must be/);
+    assert.throws(() => parseCaptureParams({ capture: 0 }), /capture must be/);
   });
 
   it('names interfaces as tcpdump would, quoting and escaping hostile ones', () => {

@@ -6,7 +6,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { pipeline, Readable } from 'node:stream';
+import * as libc from '../../../native/libc';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { Scanner } from '../discovery/scanner';
 import { resolveContainer } from '../discovery/containers';
@@ -118,7 +120,12 @@ export interface RunningCapture {
   stop(): void;
   /** SIGKILL, and its pipes closed: the client went. */
   kill(): void;
+  /** Its stream piped into SOCKET, as fast as that is read; BROKEN if SOCKET went first. */
+  pipeTo(socket: Socket, broken: () => void): void;
 }
+
+/** What may wait for a stream's reader in nsxd's socket to it: a reader's pause of some ms costs no packet. */
+const STREAM_BUFFER = 4 * 1024 * 1024;
 
 function captureArgs(
   list: boolean,
@@ -186,6 +193,15 @@ export async function listInterfaces(where: CaptureNs[]): Promise<CaptureInterfa
   }
 }
 
+function pipeStream(out: Readable, socket: Socket, broken: () => void): void {
+  try {
+    libc.setSendBuffer(socket, STREAM_BUFFER);
+  } catch {
+    /* the system's size, then */
+  }
+  pipeline(out, socket, (err) => err && broken());
+}
+
 export function startCapture(
   req: CaptureStartParams,
   where: CaptureNs[],
@@ -239,5 +255,6 @@ export function startCapture(
       out.destroy();
       (child.stdio[3] as Readable).destroy();
     },
+    pipeTo: (socket, broken) => pipeStream(out, socket, broken),
   };
 }

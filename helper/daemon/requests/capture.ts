@@ -1,19 +1,23 @@
-// The capture area: capture/start, its stream (capture/data, paced by
-// capture/ack as terminal output is), capture/stop and capture/end. Any
-// member may capture, as any member may open a root shell's equal (the
-// socket is root-equivalent); each start and end is audited. A capture dies
-// with its connection: nsx-capture is killed and its pipes closed.
+// The capture area: capture/start, capture/stop and capture/end on the
+// JSON-RPC connection; the pcapng itself goes to a second connection to the
+// socket that presents the start's one-time token (rpc/preamble.ts tells it
+// apart), from the same user, within STREAM_TOKEN_SECONDS: nsx-capture's
+// output is piped straight into it, paced by the client's reading (a slow
+// reader fills nsx-capture's pipe, and the kernel counts what it drops).
+// Any member may capture, as any member may open a root shell's equal (the
+// socket is root-equivalent); each start, stream and end is audited. A
+// capture dies with its connection, and stops when its stream connection goes.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { audit } from '../access/audit';
 import type { Caller } from '../access/access';
 import { CaptureDeps, listInterfaces, openCaptureTargets, RunningCapture, startCapture } from '../kernel/capture';
 import { closeAll } from '../fds';
-import type { Area } from '../rpc/server';
+import type { Area, StreamHandler } from '../rpc/server';
 import type { Outbox } from '../rpc/outbox';
 import {
   CAPTURE_LIMITS,
-  CaptureAck,
-  CaptureData,
   CaptureEnd,
   CaptureInterfaces,
   CaptureStart,
@@ -21,11 +25,11 @@ import {
   CaptureStartResult,
   CaptureStop,
   interfaceLabel,
-  parseCaptureAck,
   parseCaptureParams,
   parseCaptureStart,
+  STREAM_TOKEN_SECONDS,
 } from '../../common/capture';
-import { ErrorCodes, OUTPUT_WINDOW } from '../../common/protocol';
+import { ErrorCodes } from '../../common/protocol';
 
 const MAX_PER_CONNECTION = 4;
 const MAX_PER_USER = 16;
@@ -33,8 +37,13 @@ const MAX_PER_USER = 16;
 interface Capture {
   id: number;
   run: RunningCapture;
-  unacked: number;
+  /** Its control connection went: no capture/end to send. */
   closed: boolean;
+  /** Its token, hashed, while it waits for its stream connection. */
+  waiting?: string;
+  stream?: Socket;
+  /** Why it ended failed, when nsxd ended it (no stream came). */
+  failure?: string;
 }
 
 /** A notification's params, or undefined: one that does not parse is dropped. */
@@ -64,27 +73,58 @@ function describe(req: CaptureStartParams): string {
     .join(' ');
 }
 
-/** The stream to the client, no more than OUTPUT_WINDOW unacknowledged, nor while the connection's outbox is full. */
-function pump(c: Capture, outbox: Outbox): { resume(): void; dispose(): void } {
-  const resume = () => {
-    if (!c.closed && c.unacked < OUTPUT_WINDOW && !outbox.congested) c.run.out.resume();
-  };
-  c.run.out.on('data', (chunk: Buffer) => {
-    if (c.closed) return;
-    c.unacked += chunk.length;
-    outbox.send(CaptureData, { capture: c.id, data: chunk.toString('base64') }, chunk.length * 1.4);
-    if (c.unacked >= OUTPUT_WINDOW || outbox.congested) c.run.out.pause();
-  });
-  const dispose = outbox.onDrain(resume);
-  resume();
-  return { resume, dispose };
+/** Tokens are kept and looked up by their hash: a lookup's timing says nothing of a token's bytes. */
+function tokenKey(token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('hex');
 }
 
-/** What all connections share: captures running or starting, per user (root's not capped), and the ids. */
+interface Waiting {
+  capture: Capture;
+  uid: number;
+  owner: ConnectionCaptures;
+  timer: NodeJS.Timeout;
+}
+
+/** What all connections share: captures running or starting, per user (root's not capped), the ids, the tokens. */
 class Shared {
   private held = new Map<number, number>();
+  private waiting = new Map<string, Waiting>();
   nextId = 1;
   constructor(readonly deps: CaptureDeps) {}
+
+  /** A new token for C, good once, for its caller's uid, for STREAM_TOKEN_SECONDS; EXPIRE if unused. */
+  offer(c: Capture, caller: Caller, owner: ConnectionCaptures, expire: () => void): string {
+    const token = randomBytes(32).toString('hex');
+    const key = tokenKey(token);
+    const timer = setTimeout(() => {
+      if (this.waiting.delete(key)) expire();
+    }, STREAM_TOKEN_SECONDS * 1000);
+    this.waiting.set(key, { capture: c, uid: caller.uid, owner, timer });
+    c.waiting = key;
+    return token;
+  }
+
+  withdraw(c: Capture): void {
+    const w = c.waiting !== undefined ? this.waiting.get(c.waiting) : undefined;
+    if (w) clearTimeout(w.timer);
+    if (c.waiting !== undefined) this.waiting.delete(c.waiting);
+    c.waiting = undefined;
+  }
+
+  /** A stream connection: its token must be waiting, and for this uid; else it is closed, sent nothing. */
+  stream(token: string, socket: Socket, caller: Caller): void {
+    const w = this.waiting.get(tokenKey(token));
+    const refuse = (reason: string, fields = {}) => {
+      audit('capture/stream', { ...who(caller), ...fields, result: 'refused', reason });
+      socket.destroy();
+    };
+    if (!w) return refuse('no capture waits for this token (wrong, used or expired)');
+    // Not used up: the token leaked, and its owner may still present it.
+    if (w.uid !== caller.uid) return refuse(`the token is uid ${w.uid}'s`, { capture: w.capture.id });
+    this.withdraw(w.capture);
+    audit('capture/stream', { ...who(caller), capture: w.capture.id, result: 'ok' });
+    w.owner.attach(w.capture, socket);
+  }
   take(caller: Caller): void {
     const n = this.held.get(caller.uid) ?? 0;
     if (caller.uid !== 0 && n >= MAX_PER_USER)
@@ -104,7 +144,6 @@ class Shared {
 /** One connection's captures: started, streamed, stopped, and all killed when it closes. */
 class ConnectionCaptures {
   private captures = new Map<number, Capture>();
-  private pumps = new Map<number, ReturnType<typeof pump>>();
   private opening = 0;
   private closed = false;
 
@@ -146,32 +185,40 @@ class ConnectionCaptures {
       run.kill();
       throw new ResponseError(ErrorCodes.Failed, 'the connection closed');
     }
-    const c: Capture = { id: this.shared.nextId++, run, unacked: 0, closed: false };
+    const c: Capture = { id: this.shared.nextId++, run, closed: false };
     this.captures.set(c.id, c);
     void run.ended.then((end) => this.finish(c, end));
-    // The answer goes out first; the stream starts after it.
-    setImmediate(() => {
-      if (this.captures.has(c.id)) this.pumps.set(c.id, pump(c, this.outbox));
+    // Until its stream connection comes, what it writes waits in its pipe (and, once that is full, is dropped).
+    const token = this.shared.offer(c, this.caller, this, () => {
+      c.failure = `no stream connection presented the capture's token within ${STREAM_TOKEN_SECONDS} s`;
+      audit('capture/stream', { ...who(this.caller), capture: c.id, result: 'refused', reason: c.failure });
+      run.kill();
     });
-    return { capture: c.id, interfaces };
+    return { capture: c.id, interfaces, token };
   }
 
-  private finish(c: Capture, end: Awaited<RunningCapture['ended']>): void {
+  /**
+   * The stream: nsx-capture's output piped into SOCKET as fast as its
+   * reader takes it. It is one-way: a byte from the client, or its going,
+   * ends it, and stops the capture; the capture's end ends it.
+   */
+  attach(c: Capture, socket: Socket): void {
+    if (!this.captures.has(c.id) || c.closed) return void socket.destroy();
+    c.stream = socket;
+    socket.on('data', () => socket.destroy());
+    socket.once('close', () => c.run.stop());
+    socket.resume();
+    c.run.pipeTo(socket, () => c.run.stop());
+  }
+
+  private finish(c: Capture, ended: Awaited<RunningCapture['ended']>): void {
     if (!this.captures.delete(c.id)) return;
-    this.pumps.get(c.id)?.dispose();
-    this.pumps.delete(c.id);
+    this.shared.withdraw(c);
     this.shared.give(this.caller);
+    const end = c.failure ? { reason: 'failed', packets: 0, dropped: 0, error: c.failure } : ended;
     audit(CaptureEnd.method, { ...who(this.caller), capture: c.id, ...end });
     if (!c.closed) this.outbox.send(CaptureEnd, { capture: c.id, ...end }, 200);
     c.closed = true;
-  }
-
-  ack(capture: number, bytes: number): void {
-    const c = this.captures.get(capture);
-    if (!c) return;
-    // An ack for more than was sent only opens the window: memory is bounded by the outbox.
-    c.unacked = Math.max(0, c.unacked - bytes);
-    this.pumps.get(c.id)?.resume();
   }
 
   stop(capture: number): void {
@@ -183,8 +230,9 @@ class ConnectionCaptures {
     this.closed = true;
     for (const c of this.captures.values()) {
       c.closed = true;
+      this.shared.withdraw(c);
       c.run.kill();
-      this.pumps.get(c.id)?.dispose();
+      c.stream?.destroy();
     }
   }
 }
@@ -207,9 +255,10 @@ async function audited(caller: Caller, params: unknown, mine: ConnectionCaptures
   }
 }
 
-export function captureArea(deps: CaptureDeps): Area {
+/** The area, and the handler of the stream connections its tokens are for. */
+export function captureArea(deps: CaptureDeps): { area: Area; stream: StreamHandler } {
   const shared = new Shared(deps);
-  return (conn, caller, onClose, outbox) => {
+  const area: Area = (conn, caller, onClose, outbox) => {
     const mine = new ConnectionCaptures(shared, caller, outbox);
     conn.onRequest(CaptureStart, (params) => audited(caller, params, mine));
     // Each listing is a short nsx-capture: a few at a time per connection.
@@ -229,16 +278,13 @@ export function captureArea(deps: CaptureDeps): Area {
         listing--;
       }
     });
-    conn.onNotification(CaptureAck, (params) => {
-      const p = parsed(parseCaptureAck, params);
-      if (p) mine.ack(p.capture, p.bytes);
-    });
     conn.onNotification(CaptureStop, (params) => {
       const p = parsed(parseCaptureParams, params);
       if (p) mine.stop(p.capture);
     });
     onClose(() => mine.close());
   };
+  return { area, stream: (token, socket, caller) => shared.stream(token, socket, caller) };
 }
 
 function who(caller: Caller) {

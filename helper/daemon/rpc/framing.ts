@@ -21,9 +21,11 @@ export class LimitedMessageReader extends AbstractMessageReader {
   private callback: DataCallback | undefined;
   private failed = false;
 
+  /** READ: what was read from the socket before this reader (the first bytes, to tell a stream connection). */
   constructor(
     private readonly socket: Socket,
     private readonly limits: FramingLimits,
+    private read: Buffer = Buffer.alloc(0),
   ) {
     super();
     socket.on('close', () => {
@@ -35,6 +37,9 @@ export class LimitedMessageReader extends AbstractMessageReader {
 
   listen(callback: DataCallback): Disposable {
     this.callback = callback;
+    // Before any byte the socket has yet to give: in order, and synchronously, so none is missed.
+    if (this.read.length > 0) this.onData(this.read);
+    this.read = Buffer.alloc(0);
     const onData = (chunk: Buffer) => this.onData(chunk);
     this.socket.on('data', onData);
     return Disposable.create(() => this.socket.off('data', onData));

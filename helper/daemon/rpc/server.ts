@@ -1,6 +1,8 @@
 // Accepts connections on nsxd's socket: identifies the peer from SO_PEERCRED,
 // enforces connection limits, refuses outsiders before serving anything,
-// and wires each area's requests (discovery, pins, terminals) to a caller.
+// tells a capture's stream connection from a JSON-RPC one by its first bytes
+// (preamble.ts), and wires each area's requests (discovery, pins, terminals,
+// captures) to a caller.
 import type { Server as NetServer, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
@@ -8,6 +10,7 @@ import { audit } from '../access/audit';
 import { Caller, identify, Policy } from '../access/access';
 import { LimitedMessageReader } from './framing';
 import { Outbox } from './outbox';
+import { sniff } from './preamble';
 import {
   ErrorCodes,
   Exit,
@@ -36,6 +39,14 @@ export const DEFAULT_LIMITS: Limits = {
 /** An area of the protocol: given a connection, its caller and its outbox, it registers its handlers. */
 export type Area = (conn: MessageConnection, caller: Caller, onClose: (fn: () => void) => void, outbox: Outbox) => void;
 
+/**
+ * Takes a connection that presented a stream token, from a caller who passed
+ * the same checks as any (SO_PEERCRED, the group, the limits): it must check
+ * the token and the caller against what the token was given for, and close
+ * the socket, sending nothing, if either is wrong.
+ */
+export type StreamHandler = (token: string, socket: Socket, caller: Caller) => void;
+
 export interface ServerOptions {
   group: string;
   policy: Policy;
@@ -44,6 +55,8 @@ export interface ServerOptions {
   version: string;
   /** The namespace types this kernel has, which the handshake tells each client. */
   nstypes: NsType[];
+  /** Stream connections (a capture's bytes); without it, each is closed. */
+  stream?: StreamHandler;
 }
 
 export class Server {
@@ -101,7 +114,36 @@ export class Server {
     }
     this.perUid.set(caller.uid, mine + 1);
     this.total++;
-    this.serve(socket, caller);
+    // Counted until the socket is gone, whatever it turns out to be.
+    socket.once('close', () => {
+      const n = (this.perUid.get(caller.uid) ?? 1) - 1;
+      if (n > 0) this.perUid.set(caller.uid, n);
+      else this.perUid.delete(caller.uid);
+      this.total--;
+    });
+    this.route(socket, caller);
+  }
+
+  /** JSON-RPC, or a stream connection, as its first bytes say; anything else is closed, sent nothing, and audited. */
+  private route(socket: Socket, caller: Caller): void {
+    sniff(socket, (verdict) => {
+      if (verdict.kind === 'rpc') {
+        this.serve(socket, caller, verdict.read);
+        socket.resume();
+        return;
+      }
+      if (verdict.kind === 'stream' && this.opts.stream) return this.opts.stream(verdict.token, socket, caller);
+      const reason =
+        verdict.kind === 'bad'
+          ? verdict.reason
+          : verdict.kind === 'closed'
+            ? 'closed in the stream preamble'
+            : 'no streams';
+      // A peer that connected and went without a word is no event; one that went mid-preamble is.
+      if (verdict.kind !== 'closed' || verdict.read.length > 0)
+        audit('stream', { uid: caller.uid, user: caller.user, result: 'refused', reason });
+      socket.destroy();
+    });
   }
 
   /** Answers every request with the reason, then hangs up: a refused peer gets 16 KiB and 2 s. */
@@ -121,11 +163,13 @@ export class Server {
     setTimeout(() => socket.destroy(), 2000).unref();
   }
 
-  private serve(socket: Socket, caller: Caller): void {
-    const reader = new LimitedMessageReader(socket, {
-      maxMessageBytes: this.opts.limits.maxMessageBytes,
-      partialTimeoutMs: this.opts.limits.partialTimeoutMs,
-    });
+  /** JSON-RPC, from the bytes the preamble's sniff read on. */
+  private serve(socket: Socket, caller: Caller, read: Buffer): void {
+    const reader = new LimitedMessageReader(
+      socket,
+      { maxMessageBytes: this.opts.limits.maxMessageBytes, partialTimeoutMs: this.opts.limits.partialTimeoutMs },
+      read,
+    );
     const conn = createMessageConnection(reader, new StreamMessageWriter(socket));
     const cleanups: (() => void)[] = [];
     let closed = false;
@@ -140,10 +184,6 @@ export class Server {
           /* one area's cleanup must not stop the others */
         }
       }
-      const n = (this.perUid.get(caller.uid) ?? 1) - 1;
-      if (n > 0) this.perUid.set(caller.uid, n);
-      else this.perUid.delete(caller.uid);
-      this.total--;
       conn.dispose();
       socket.destroy();
     };
