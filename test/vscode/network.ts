@@ -8,16 +8,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
+import { Engine, podman } from '../engines';
 import { ui, uiAvailable } from './ui';
 
 const WEBVIEW = ['iframe.webview.ready', '#active-frame'];
 const NETNS = 'nsxv-net';
+const WEB = 'nsxv-netweb';
 const BRIDGE = 'nsxv-br';
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -36,8 +42,10 @@ export function defineNetworkSuite(): void {
   describe('network view', () => {
     let api: Api;
     let inode: number;
+    let engine: Engine | string;
 
-    before(async () => {
+    before(async function () {
+      this.timeout(120_000);
       api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
       removeTopology();
       // An ip netns joined to a bridge on the host by a veth: nsxv-e inside, nsxv-h a port of nsxv-br.
@@ -49,9 +57,16 @@ export function defineNetworkSuite(): void {
       ip('-n', NETNS, 'address', 'add', '10.211.0.2/24', 'dev', 'nsxv-e');
       ip('-n', NETNS, 'link', 'set', 'nsxv-e', 'up');
       inode = statSync(`/run/netns/${NETNS}`).ino;
+      // A podman container on podman's bridge: its eth0 and its host veth, as a user's container is wired.
+      engine = await podman();
+      if (typeof engine !== 'string') engine.run(WEB, ['--hostname', WEB]);
     });
 
     after(() => {
+      if (typeof engine !== 'string') {
+        engine.remove(WEB);
+        engine.stop();
+      }
       removeTopology();
       void vscode.commands.executeCommand('workbench.action.closeAllEditors');
     });
@@ -83,6 +98,19 @@ export function defineNetworkSuite(): void {
       assert.ok(outline.ok, outline.error);
       assert.match(outline.text!, new RegExp(`${NETNS}[^]*nsxv-e[^]*10\\.211\\.0\\.2/24[^]*↔ nsxv-h in host`));
       assert.match(outline.text!, new RegExp(`nsxv-h[^]*port of ${BRIDGE}`));
+    });
+
+    it("shows a podman container's eth0 wired to its host veth on podman's bridge", async function () {
+      if (typeof engine === 'string' || !uiAvailable()) this.skip();
+      await vscode.commands.executeCommand('nsx.showNetwork');
+      await api.model.rescan();
+      // Its name comes from the engine: the box is the container's, in the user's words.
+      const lines = await until('the container in the outline', async () => {
+        const text = (await ui({ action: 'text', frames: WEBVIEW, selector: '#outline-list' })).text ?? '';
+        return text.includes(WEB) ? text : undefined;
+      });
+      assert.match(lines, /eth0 10\.88\.[\d.]+\/16 · veth · up[^\n]*↔ veth\w+ in host/);
+      assert.match(lines, /veth\w+[^\n]*port of (cni-)?podman0[^\n]*↔ eth0 in nsxv-netweb/);
     });
 
     it('shows a namespace chosen in the page in the tree and its details', async function () {
