@@ -1,7 +1,8 @@
 // Network commands: the picture of how namespaces are wired, and what its context menu offers.
 import * as vscode from 'vscode';
 import type { ViewContext } from '../network/webview/messages';
-import { keyOf } from '../tree/nodes';
+import { InterfaceNode } from '../tree/netNodes';
+import { keyOf, NamespaceNode } from '../tree/nodes';
 import type { Commands, Context } from './context';
 
 export function networkCommands(ctx: Context): Commands {
@@ -13,6 +14,23 @@ export function networkCommands(ctx: Context): Commands {
     },
     'nsx.network.showDetails': (context?: ViewContext) =>
       context?.inode !== undefined ? ctx.network.select(context.inode) : undefined,
+    /** On an interface, that one; on a namespace's box, all of them: until Stop, into a file the user picks. */
+    'nsx.network.capture': (context?: ViewContext) => {
+      const node = ctx.network.nodeOf(context);
+      if (!node) return undefined;
+      return context?.link !== undefined
+        ? vscode.commands.executeCommand('nsx.capturePackets', node, { interfaces: [context.link] })
+        : vscode.commands.executeCommand('nsx.capturePackets', node);
+    },
+    /** An interface's row in the tree: that interface of its namespace. */
+    'nsx.captureInterface': (node?: unknown) =>
+      node instanceof InterfaceNode
+        ? vscode.commands.executeCommand(
+            'nsx.capturePackets',
+            new NamespaceNode(undefined, { type: 'net', inode: node.netns }, false),
+            { interfaces: [node.link.name] },
+          )
+        : undefined,
     'nsx.network.openTerminal': (context?: ViewContext) => {
       const node = ctx.network.nodeOf(context);
       return node ? vscode.commands.executeCommand('nsx.openTerminalInNamespaces', node) : undefined;
