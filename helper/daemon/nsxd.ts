@@ -22,7 +22,6 @@ import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
 import { Scanner } from './discovery/scanner';
 import { Watcher } from './discovery/watch';
-import { checkCapturer } from './kernel/capture';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
 import { Pins } from './kernel/pins';
@@ -212,7 +211,6 @@ function checkStart(options: Options): { gid: number; policy: Policy } {
   try {
     const policy = loadPolicy(options.config);
     checkLauncher();
-    checkCapturer();
     return { gid: group.gid, policy };
   } catch (err) {
     fail((err as Error).message);

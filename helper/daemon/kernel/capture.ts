@@ -4,8 +4,7 @@
 // sockets, gives up root, and writes one pcapng stream to its stdout (a
 // socketpair with nsxd: nsxd's own traffic never crosses an interface).
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { pipeline, Readable } from 'node:stream';
 import * as libc from '../../../native/libc';
@@ -14,21 +13,11 @@ import type { Scanner } from '../discovery/scanner';
 import { resolveContainer } from '../discovery/containers';
 import { closeAll } from '../fds';
 import type { Pins } from './pins';
+import { CAPTURER } from './programs';
 import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
 import { CaptureInterface, CaptureStartParams, CaptureTargetSpec } from '../../common/capture';
 import { ErrorCodes, NsKey, nsId } from '../../common/protocol';
 import { containerName, netnsNames } from '../../common/words';
-
-export const CAPTURER = join(__dirname, 'nsx-capture');
-
-/** As checkLauncher: nsx-capture runs as root on nsxd's word, so it must be as safe from change as nsxd's own file. */
-export function checkCapturer(): void {
-  const self = statSync(__filename);
-  const st = statSync(CAPTURER);
-  if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0)
-    throw new Error(`${CAPTURER} must be a file with the owner of ${__filename}, writable by that owner alone`);
-  if ((st.mode & 0o100) === 0) chmodSync(CAPTURER, 0o755);
-}
 
 export interface CaptureDeps {
   scanner: Scanner;

@@ -3,13 +3,10 @@
 // time; each connected socket comes back over a SOCK_SEQPACKET pair with
 // SCM_RIGHTS, announced by a line on the helper's stdout.
 import { ChildProcess, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { closeFd, receiveFd, seqpacketPair } from '../../../native/fdpass';
+import { checkProgram, CONNECTOR } from './programs';
 import { ErrorCodes } from '../../common/protocol';
-
-export const CONNECTOR = join(__dirname, 'nsx-connect');
 
 /** How long nsx-connect may take to say it is in the namespace. */
 const START_TIMEOUT_MS = 5000;
@@ -17,17 +14,6 @@ const START_TIMEOUT_MS = 5000;
 const MAX_PENDING = 64;
 
 const errnoNames: Record<number, string> = { 111: 'connection refused', 110: 'timed out', 113: 'no route to host' };
-
-/** As nsx-exec: root's on nsxd's word, so changed by no one who could not change nsxd. */
-function checkConnector(): void {
-  const self = statSync(__filename);
-  const st = statSync(CONNECTOR);
-  if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0)
-    throw new ResponseError(
-      ErrorCodes.Failed,
-      `${CONNECTOR} must be a file with the owner of ${__filename}, writable by that owner alone`,
-    );
-}
 
 export class Connector {
   private readonly pending = new Map<number, { resolve(fd: number): void; reject(err: Error): void }>();
@@ -44,7 +30,7 @@ export class Connector {
 
   /** Starts nsx-connect in the namespace behind netnsFd (which the caller still closes); resolves once it is inside. */
   static async start(netnsFd: number): Promise<Connector> {
-    checkConnector();
+    checkProgram(CONNECTOR);
     const [mine, theirs] = seqpacketPair();
     let child: ChildProcess;
     try {

@@ -4,14 +4,11 @@
 // on the host. Its frames (native/files.h) in the host's byte order, one
 // answer per request, in order. It ends when its stdin closes.
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { FileEntry, FileKind, FileStat } from '../../common/files';
 import type { LaunchIdentity } from './launcher';
-
-export const FILES_HELPER = join(__dirname, 'nsx-files');
+import { checkProgram, FILES_HELPER } from './programs';
 
 export const Op = { stat: 1, readdir: 2, read: 3, write: 4, mkdir: 5, delete: 6, rename: 7, symlink: 8 } as const;
 export const Flag = { create: 1, overwrite: 2, truncate: 4, recursive: 8 } as const;
@@ -59,15 +56,6 @@ const ERRNO_NAMES = new Map<number, string>(
     .map(([k, v]) => [v, k]),
 );
 
-/** As checkLauncher: root runs it on nsxd's word, so it must be as nsxd's own file and writable by that owner alone. */
-function checkHelper(): void {
-  const self = statSync(__filename);
-  const st = statSync(FILES_HELPER);
-  if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0)
-    throw new Error(`${FILES_HELPER} must be a file with the owner of ${__filename}, writable by that owner alone`);
-  if ((st.mode & 0o100) === 0) chmodSync(FILES_HELPER, 0o755);
-}
-
 export class FilesHelper {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
@@ -86,7 +74,7 @@ export class FilesHelper {
 
   /** Starts it on rootFd or mntFd (inherited, then nsxd may close its copy) and waits for its first answer. */
   static async start(where: { rootFd?: number; mntFd?: number }, who: LaunchIdentity): Promise<FilesHelper> {
-    checkHelper();
+    checkProgram(FILES_HELPER);
     const fd = (where.rootFd ?? where.mntFd)!;
     const args = [where.rootFd !== undefined ? '--root-fd' : '--mnt-fd', '3'];
     args.push('--uid', String(who.uid), '--gid', String(who.gid), '--groups', who.groups.join(','));

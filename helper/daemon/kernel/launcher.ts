@@ -3,14 +3,10 @@
 // dist/nsx-session, a session's supervisor. Namespace fds nsxd opened and
 // checked are passed as inherited fds, never as paths.
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
+import { CAPTURER, checkProgram, CONNECTOR, FILES_HELPER, LAUNCHER, SUPERVISOR } from './programs';
 import { NET_HELPER } from '../discovery/netHelper';
-
-export const LAUNCHER = join(__dirname, 'nsx-exec');
-export const SUPERVISOR = join(__dirname, 'nsx-session');
 
 export interface LaunchIdentity {
   uid: number;
@@ -43,21 +39,9 @@ export interface Launched {
   ready: Promise<void>;
 }
 
-/**
- * nsx-exec and nsx-session run as root on nsxd's word, so no one who could
- * not already change nsxd itself may change them: same owner as nsxd's own
- * file, writable by that owner alone. (Installed by
- * helper/daemon/systemd/install.sh, all are root's.)
- */
+/** Every program nsxd runs as root keeps the rule (programs.ts): checked once, as nsxd starts. */
 export function checkLauncher(): void {
-  const self = statSync(__filename);
-  for (const program of [LAUNCHER, SUPERVISOR, NET_HELPER]) {
-    const st = statSync(program);
-    if (!st.isFile() || st.uid !== self.uid || (st.mode & 0o022) !== 0) {
-      throw new Error(`${program} must be a file with the owner of ${__filename}, writable by that owner alone`);
-    }
-    if ((st.mode & 0o100) === 0) chmodSync(program, 0o755); // unpacked from a .vsix, which keeps no modes
-  }
+  for (const program of [LAUNCHER, SUPERVISOR, NET_HELPER, CAPTURER, CONNECTOR, FILES_HELPER]) checkProgram(program);
 }
 
 /** nsx-exec's arguments, and the fds they name (handed on as 3, 4, …; 3 is its status fd). */
