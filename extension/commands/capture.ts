@@ -11,6 +11,7 @@ import {
   CaptureInterface,
   CaptureInterfaces,
   CaptureStartParams,
+  CaptureTargetSpec,
   captureSummary,
   pickedTargets,
   interfaceLabel,
@@ -95,6 +96,8 @@ const LIMITS: (vscode.QuickPickItem & { limits: Partial<CaptureStartParams> })[]
  */
 export interface CaptureOptions {
   interfaces?: string[];
+  /** In place of the row's namespace: these namespaces and interfaces (a wire's two ends, say). */
+  targets?: CaptureTargetSpec[];
   filter?: string;
   count?: number;
   seconds?: number;
@@ -109,6 +112,11 @@ interface Chosen {
 /** Interfaces, filter and limits, picked (or given); undefined if the user backs out. */
 async function pickCapture(ctx: Context, node: unknown, opts?: CaptureOptions): Promise<Chosen | undefined> {
   const client = ctx.connection.require();
+  if (opts?.targets) {
+    const { targets, filter, count, seconds } = opts;
+    const name = targets.map((t) => t.interfaces?.join('+') ?? 'all').join(', ');
+    return { params: { targets, filter, count, seconds }, name };
+  }
   const where = await targetOf(ctx, node);
   if (!where) return undefined;
   if (opts) {

@@ -14,8 +14,15 @@ export function networkCommands(ctx: Context): Commands {
     },
     'nsx.network.showDetails': (context?: ViewContext) =>
       context?.inode !== undefined ? ctx.network.select(context.inode) : undefined,
-    /** On an interface, that one; on a namespace's box, all of them: until Stop, into a file the user picks. */
+    /** On an interface, that one; on a wire, both its ends; on a namespace's box, all of them. */
     'nsx.network.capture': (context?: ViewContext) => {
+      if (context?.ends) {
+        const targets = context.ends.map((e) => ({
+          target: { namespace: { type: 'net' as const, inode: e.inode } },
+          interfaces: [e.link],
+        }));
+        return vscode.commands.executeCommand('nsx.capturePackets', undefined, { targets });
+      }
       const node = ctx.network.nodeOf(context);
       if (!node) return undefined;
       return context?.link !== undefined

@@ -94,6 +94,30 @@ export function defineCaptureSuite(): void {
       assert.match(rows, new RegExp(`veth0@${A}\\t8\\nveth0@${A}\\t0`));
     });
 
+    it('Capture Packets… on a wire in the Network view takes both its ends, one file', async () => {
+      const file = join(dir, 'wire.pcapng');
+      const ends = [A, B].map((ns) => ({ inode: statSync(`/run/netns/${ns}`).ino, link: 'veth0' }));
+      // The view's right-click hands its command the wire's ends; with a file and a count, no question is asked.
+      const targets = ends.map((e) => ({
+        target: { namespace: { type: 'net', inode: e.inode } },
+        interfaces: [e.link],
+      }));
+      const end = await pingUntil(
+        vscode.commands.executeCommand<CaptureEndParams>('nsx.capturePackets', undefined, {
+          targets,
+          filter: 'icmp',
+          count: 4,
+          file,
+        }),
+      );
+      assert.equal(end?.reason, 'count', JSON.stringify(end));
+      const names = execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      for (const ns of [A, B]) assert.match(names, new RegExp(`veth0@${ns}`));
+    });
+
     it('Capture Packets… picked by hand: a second namespace, the interfaces, a filter, the file; stopped', async function () {
       if (!uiAvailable()) return this.skip();
       const file = join(dir, 'picked.pcapng');

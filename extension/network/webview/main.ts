@@ -2,11 +2,11 @@
 // with cytoscape, laid out by ELK in a worker so a 500-namespace picture
 // never freezes the page. Every word on it is a namespace owner's: labels
 // are drawn on the canvas and written with textContent, never as HTML.
-import cytoscape, { Core, ElementDefinition, EventObject, NodeSingular } from 'cytoscape';
+import cytoscape, { Core, EdgeSingular, ElementDefinition, EventObject, NodeSingular } from 'cytoscape';
 import type { Graph, GraphNode } from '../graph';
 import { place, sizeOf, startElk } from './layout';
 import { styles } from './styles';
-import type { FromView, ToView } from './messages';
+import type { FromView, ToView, ViewContext } from './messages';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromView): void };
 const host = acquireVsCodeApi();
@@ -110,18 +110,20 @@ cy.on('tap', 'node', (e: EventObject) => {
   host.postMessage({ type: 'select', inode: n.data('inode'), link: n.data('link') });
 });
 cy.on('cxttapstart', (e: EventObject) => {
-  const n = e.target as NodeSingular | Core;
-  const context =
-    n !== cy && (n as NodeSingular).isNode?.()
-      ? {
-          webviewSection: (n as NodeSingular).data('link') ? 'link' : 'namespace',
-          inode: (n as NodeSingular).data('inode'),
-          link: (n as NodeSingular).data('link'),
-          preventDefaultContextMenuItems: true,
-        }
-      : { webviewSection: 'background', preventDefaultContextMenuItems: true };
-  canvas.dataset.vscodeContext = JSON.stringify(context);
+  canvas.dataset.vscodeContext = JSON.stringify({ ...contextOf(e.target), preventDefaultContextMenuItems: true });
 });
+
+/** What a right-click is on, as VS Code's context menu (webview/context) and its commands take it. */
+function contextOf(target: unknown): ViewContext {
+  if (target === cy) return { webviewSection: 'background' };
+  const el = target as NodeSingular | EdgeSingular;
+  if (el.isEdge() && el.hasClass('wire')) {
+    const end = (n: NodeSingular) => ({ inode: n.data('inode') as number, link: n.data('link') as string });
+    return { webviewSection: 'wire', ends: [end(el.source()), end(el.target())] };
+  }
+  if (!el.isNode()) return { webviewSection: 'background' };
+  return { webviewSection: el.data('link') ? 'link' : 'namespace', inode: el.data('inode'), link: el.data('link') };
+}
 cy.on('mouseover', 'node', (e: EventObject) => {
   canvas.title = `${e.target.data('label').replace(/\n/g, ' ')}\n${e.target.data('detail')}`;
 });

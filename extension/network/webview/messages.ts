@@ -17,7 +17,9 @@ export type FromView =
 
 /** What a right-click on the picture hands VS Code's context menu (webview/context), and so its commands. */
 export interface ViewContext {
-  webviewSection: 'namespace' | 'link' | 'background';
+  webviewSection: 'namespace' | 'link' | 'wire' | 'background';
   inode?: number;
   link?: string;
+  /** A wire's two ends: each a namespace and its interface. */
+  ends?: { inode: number; link: string }[];
 }
