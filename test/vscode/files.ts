@@ -12,6 +12,7 @@ import type { Api } from '../../extension/extension';
 import { Engine, podman } from '../engines';
 import { importFilesImage, removeFilesContainer, runFilesContainer } from '../files-image';
 import { waitFor } from '../support';
+import { ui, uiAvailable } from './ui';
 
 /** The root of a container, once the engine has told nsxd of it (a container just started may take a moment). */
 async function openRoot(container: string): Promise<vscode.Uri> {
@@ -67,6 +68,14 @@ export function defineFilesSuite(): void {
       assert.equal(readFileSync(inside('/etc/app.conf'), 'utf8'), 'setting=1\nedited=yes\n');
       const st = statSync(inside('/etc/app.conf'));
       assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [1234, 1234, 0o640]);
+      if (process.env.NSX_SCREENSHOT && uiAvailable()) {
+        await vscode.commands.executeCommand('notifications.clearAll');
+        const shot = await ui({
+          action: 'screenshot',
+          path: process.env.NSX_SCREENSHOT.replace(/\.png$/, '-files.png'),
+        });
+        assert.ok(shot.ok, shot.error);
+      }
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     });
 

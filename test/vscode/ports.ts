@@ -14,6 +14,7 @@ import type { Node } from '../../extension/tree/nodes';
 // Types only: this suite is bundled apart from the extension, so its classes are not the extension's.
 import type { ForwardNode, PortNode, PortsGroupNode } from '../../extension/tree/portsNodes';
 import type { Forward } from '../../helper/common/ports';
+import { ui, uiAvailable } from './ui';
 
 const PAGE = 'p23-vscode-ok';
 
@@ -107,6 +108,17 @@ export function definePortsSuite(): void {
       assert.ok(f && f.hostPort > 0, 'a forward');
       assert.equal(f.port, 8080);
       assert.equal(await fetchPage(f.hostPort), `${PAGE}\n`);
+      if (process.env.NSX_SCREENSHOT && uiAvailable()) {
+        // The page a service serves only on the container's own loopback, in VS Code's Simple Browser.
+        await vscode.commands.executeCommand('simpleBrowser.show', `http://127.0.0.1:${f.hostPort}/`);
+        await new Promise((r) => setTimeout(r, 1500));
+        const shot = await ui({
+          action: 'screenshot',
+          path: process.env.NSX_SCREENSHOT.replace(/\.png$/, '-ports.png'),
+        });
+        assert.ok(shot.ok, shot.error);
+        await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+      }
 
       const fwd = await until('the forward in the tree', () =>
         children(group).find((n): n is ForwardNode => kind(n) === 'forward' && (n as ForwardNode).forward.id === f.id),

@@ -10,14 +10,13 @@ import { pipeline, Readable } from 'node:stream';
 import * as libc from '../../../native/libc';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { Scanner } from '../discovery/scanner';
-import { resolveContainer } from '../discovery/containers';
 import { closeAll } from '../fds';
 import type { Pins } from './pins';
 import { CAPTURER } from './programs';
-import { openDiscovered, openProcessNamespaces, OpenedNs } from './targets';
+import { openNetTarget } from './netTarget';
+import type { OpenedNs } from './targets';
 import { CaptureInterface, CaptureStartParams, CaptureTargetSpec } from '../../common/capture';
 import { ErrorCodes, NsKey, nsId } from '../../common/protocol';
-import { containerName, netnsNames } from '../../common/words';
 
 export interface CaptureDeps {
   scanner: Scanner;
@@ -39,32 +38,10 @@ function hostNetInode(): number | undefined {
   }
 }
 
-async function openOne(spec: CaptureTargetSpec, deps: CaptureDeps): Promise<{ ns: OpenedNs; where?: string }> {
-  const t = spec.target;
-  if ('host' in t) {
-    const initial = [...(await deps.scanner.model(2000)).byInode.values()].find((n) => n.type === 'net' && n.initial);
-    if (!initial) throw new ResponseError(ErrorCodes.NotFound, 'nsxd cannot see the host network namespace');
-    return { ns: await openDiscovered(deps.scanner, { type: 'net', inode: initial.inode }), where: 'host' };
-  }
-  if ('pid' in t) return { ns: openProcessNamespaces(t.pid, ['net']).opened[0], where: String(t.pid) };
-  if ('pin' in t) {
-    const ns = deps.pins.open('net', t.pin.name);
-    if (!ns) throw new ResponseError(ErrorCodes.NotFound, `there is no net pin ${t.pin.name}`);
-    return { ns, where: t.pin.name };
-  }
-  if ('namespace' in t) {
-    // Named as the tree names it, where it has a name: its container's, its pin's, its ip netns name.
-    const ns = await openDiscovered(deps.scanner, t.namespace);
-    const known = (await deps.scanner.model(2000)).byInode.get(ns.inode);
-    const where =
-      known && (known.container ? containerName(known.container) : (known.pins[0]?.name ?? netnsNames(known)[0]));
-    return { ns, ...(where && { where }) };
-  }
-  const c = resolveContainer((await deps.scanner.model(2000)).containers, t.container);
-  const inode = c.namespaces.find((k) => k.type === 'net')?.inode;
-  // The namespace its process was in at the scan: a pid reused since cannot redirect the capture.
-  const { opened } = openProcessNamespaces(c.pid!, ['net'], inode !== undefined ? { net: inode } : {});
-  return { ns: opened[0], where: c.name };
+/** A capture's namespace, and what its interfaces are called after (`eth0@web`; a process's by its pid). */
+async function openOne(spec: CaptureTargetSpec, deps: CaptureDeps): Promise<{ ns: OpenedNs; where: string }> {
+  const { opened, label } = await openNetTarget(spec.target, deps.scanner, deps.pins);
+  return { ns: opened, where: 'pid' in spec.target ? String(spec.target.pid) : label };
 }
 
 /** Every target's network namespace, opened and checked; each one once. On failure none is left open. */
@@ -75,7 +52,7 @@ export async function openCaptureTargets(req: CaptureStartParams, deps: CaptureD
     for (const spec of req.targets) {
       const { ns, where } = await openOne(spec, deps);
       const same = opened.find((o) => o.ns.inode === ns.inode);
-      opened.push({ ns, where: ns.inode === host ? 'host' : (where ?? nsId(ns)), interfaces: spec.interfaces });
+      opened.push({ ns, where: ns.inode === host ? 'host' : where, interfaces: spec.interfaces });
       if (same) {
         throw new ResponseError(
           ErrorCodes.Conflict,

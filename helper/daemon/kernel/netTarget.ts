@@ -1,11 +1,13 @@
-// The net namespace a ports request names, opened and checked as a terminal's
-// are (kernel/targets.ts): a process's (start time before and after, the
-// inode the client saw), a pin's or an `ip netns` name's, a discovered
-// namespace's, a running container's, or a name as people type it.
+// The net namespace a request names (a forward's, a ports listing's, a
+// capture's), opened and checked as a terminal's are (kernel/targets.ts): a
+// process's (start time before and after, the inode the client saw), a pin's
+// or an `ip netns` name's, a discovered namespace's, a running container's,
+// the host's, or a name as people type it; with what people call it.
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { PortsTarget } from '../../common/ports';
+import type { TerminalTarget } from '../../common/protocol';
 import { ErrorCodes, nsId } from '../../common/protocol';
-import { containerName } from '../../common/words';
+import { containerName, netnsNames } from '../../common/words';
 import { resolveContainer } from '../discovery/containers';
 import { closeQuietly } from '../fds';
 import type { Scanner } from '../discovery/scanner';
@@ -18,7 +20,12 @@ export interface NetTarget {
   label: string;
 }
 
-export async function openNetTarget(t: PortsTarget, scanner: Scanner, pins: Pins): Promise<NetTarget> {
+export async function openNetTarget(
+  t: PortsTarget | TerminalTarget | { host: true },
+  scanner: Scanner,
+  pins: Pins,
+): Promise<NetTarget> {
+  if ('host' in t) return openHost(scanner);
   if ('pid' in t) {
     const expected = t.inodes?.net !== undefined ? { net: t.inodes.net } : {};
     const { opened, comm } = openProcessNamespaces(t.pid, ['net'], expected);
@@ -34,8 +41,16 @@ export async function openNetTarget(t: PortsTarget, scanner: Scanner, pins: Pins
     if (t.namespace.type !== 'net')
       throw new ResponseError(ErrorCodes.InvalidParams, `${nsId(t.namespace)} is not a net namespace`);
     const opened = await openDiscovered(scanner, t.namespace);
-    const ns = (await scanner.model(2000)).byInode.get(opened.inode);
-    return { opened, label: ns?.container ? containerName(ns.container) : nsId(opened) };
+    // Named as the tree names it, where it has a name: its container's, its pin's, its ip netns name.
+    const model = await scanner.model(2000);
+    const ns = model.byInode.get(opened.inode);
+    const c = model.containers.find((x) => x.namespaces.some((k) => k.type === 'net' && k.inode === opened.inode));
+    const named =
+      c?.name ?? (ns && (ns.container ? containerName(ns.container) : (ns.pins[0]?.name ?? netnsNames(ns)[0])));
+    // Else its first process, as the tree says it: `busybox (4242)`.
+    const first = ns?.pids.length ? model.snapshot.processes.find((p) => p.pid === Math.min(...ns.pids)) : undefined;
+    const label = ns?.initial ? 'host' : (named ?? (first ? `${first.comm} (${first.pid})` : nsId(opened)));
+    return { opened, label };
   }
   if ('container' in t) return openContainer(t.container, scanner);
   if (t.name === 'host') return openHost(scanner);
