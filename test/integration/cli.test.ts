@@ -260,7 +260,7 @@ describe('nsx, the C front of the CLI', () => {
         p.on('close', (code) => resolve({ code, stderr }));
       });
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /nsxd 0\.0\.1 speaks protocol 1, this client 3/);
+      assert.match(r.stderr, new RegExp(`nsxd 0\\.0\\.1 speaks protocol 1, this client ${PROTOCOL_VERSION}`));
       assert.equal(fake.connections.length, 2, 'the front asked, then the Node client');
       assert.deepEqual(
         hungUpFirst,
