@@ -80,8 +80,19 @@ function describe(host: HostEntry): string {
   return 'ssh' in host ? `${host.name} (ssh ${host.ssh})` : `${host.name} (kubectl, node ${host.kubectl.node})`;
 }
 
-/** Connects to nsxd on HOST through its bridge and makes the handshake. */
-export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<HostClient> {
+/** A bridge's transport, started: its stdio as one stream, and what it said on stderr. */
+export interface Bridge {
+  stream: Duplex;
+  child: ChildProcess;
+  argv: string[];
+  /** Its stderr so far, as one escaped line. */
+  said(): string;
+  /** Why it failed, once it has exited (its last words, else its status). */
+  why(): Promise<string>;
+}
+
+/** Starts `nsx bridge` on HOST through ssh or kubectl exec: no handshake yet (the extension's client makes its own). */
+export async function openBridge(host: HostEntry): Promise<Bridge> {
   const argv = 'ssh' in host ? sshArgv(host, controlDir()) : await kubectlArgv(host);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -89,23 +100,31 @@ export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<
   child.stderr.on('data', (d: string) => {
     stderr = (stderr + d).slice(-STDERR_KEPT);
   });
-  const spawned = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err) => reject(new Error(`${describe(host)}: cannot run ${argv[0]}: ${err.message}`)));
   });
-  await spawned;
   const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  const said = () => oneLine(stderr);
+  const why = async () => {
+    await exited(child);
+    return `${describe(host)} did not answer: ${said() || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`}`;
+  };
+  return { stream, child, argv, said, why };
+}
+
+/** Connects to nsxd on HOST through its bridge and makes the handshake. */
+export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<HostClient> {
+  const { stream, child, said, why } = await openBridge(host);
   const failed = async (err: unknown) => {
     // nsxd's own answer (a refusal, another protocol version) is said as nsxd says it.
     if (child.exitCode === null && !stream.destroyed && !isHangUp(err)) return err;
-    await exited(child);
-    const why = oneLine(stderr) || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`;
-    return new Error(`${describe(host)} did not answer: ${why}`);
+    return new Error(await why());
   };
   // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
   const timer = setTimeout(() => child.kill('SIGTERM'), HANDSHAKE_MS);
   const client = await handshake(stream, clientName, failed).finally(() => clearTimeout(timer));
-  return { ...client, host, said: () => oneLine(stderr) };
+  return { ...client, host, said };
 }
 
 function isHangUp(err: unknown): boolean {

@@ -1,6 +1,7 @@
 // Accepts connections on nsxd's socket: identifies the peer from SO_PEERCRED,
 // enforces connection limits, refuses outsiders before serving anything,
 // and wires each area's requests (discovery, pins, terminals) to a caller.
+import { hostname, release } from 'node:os';
 import type { Server as NetServer, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
@@ -12,6 +13,7 @@ import {
   ErrorCodes,
   Exit,
   Initialize,
+  InitializeResult,
   Initialized,
   MAX_MESSAGE_BYTES,
   NsType,
@@ -159,7 +161,7 @@ export class Server {
       close();
     });
 
-    conn.onRequest(Initialize, () => ({
+    conn.onRequest(Initialize, (): InitializeResult => ({
       capabilities: {},
       serverInfo: { name: 'nsxd', version: this.opts.version },
       protocolVersion: PROTOCOL_VERSION,
@@ -170,6 +172,7 @@ export class Server {
         rootShells: caller.rootShells,
         nstypes: this.opts.nstypes,
       },
+      host: { hostname: hostname(), kernel: release() },
     }));
     conn.onNotification(Initialized, () => undefined);
     conn.onRequest(Shutdown, () => null);
