@@ -27,6 +27,8 @@ export interface Transport {
   /** What it has said so far, escaped; '' if nothing. */
   said(): string;
   kill(): void;
+  /** Settles when the transport has exited. */
+  exited: Promise<unknown>;
 }
 
 /** Another host's link: its name, and a factory of streams to its nsxd (helper/common/bridge.ts). */
@@ -69,6 +71,8 @@ export class Connection implements vscode.Disposable {
   /** What nsxd said of its host at the handshake: hostname and kernel (another host's words: text only). */
   server: InitializeResult | undefined;
   private transport: Transport | undefined;
+  /** Why the last attempt failed, kept while the next one is under way; '' once connected. */
+  lastFailure = '';
 
   /** OUTPUT is the connection log; INSTALLER, this extension's install.sh, named when nsxd is not running. */
   constructor(
@@ -182,7 +186,9 @@ export class Connection implements vscode.Disposable {
     const transport = this.transport;
     const timer = transport && setTimeout(() => transport.kill(), REMOTE_START_MS);
     try {
-      await client.start();
+      // A transport that exits before the handshake leaves the client's start unsettled for ever: it is the failure.
+      const gone = transport?.exited.then(() => Promise.reject(new Error('the transport exited')));
+      await Promise.race([client.start(), ...(gone ? [gone] : [])]);
     } catch (err) {
       if (this.client !== client) return;
       this.client = undefined;
@@ -197,9 +203,9 @@ export class Connection implements vscode.Disposable {
   }
 
   private started(client: LanguageClient, transport: Transport | undefined, path: string): void {
-    const result = client.initializeResult as unknown as InitializeResult;
-    const mismatch = protocolMismatch(result);
-    if (mismatch) {
+    const result = client.initializeResult as unknown as InitializeResult | undefined;
+    const mismatch = result ? protocolMismatch(result) : 'nsxd did not answer the handshake';
+    if (mismatch || !result) {
       this.client = undefined;
       void client.dispose().catch(() => undefined);
       this.failed(new Error(`${mismatch} (at ${path})`));
@@ -213,6 +219,7 @@ export class Connection implements vscode.Disposable {
     this.output.appendLine(
       `connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`,
     );
+    this.lastFailure = '';
     this.setState('connected', '');
     this.follow(client, transport);
   }
@@ -270,6 +277,7 @@ export class Connection implements vscode.Disposable {
       err.code === ErrorCodes.AccessDenied ||
       /access denied|permission denied/i.test(err.message);
     this.output.appendLine(`nsxd: ${err.message}`);
+    this.lastFailure = err.message;
     this.setState(denied ? 'denied' : 'notRunning', err.message);
     // A refusal will not change by itself soon; a daemon that is not running may start any moment,
     // and when it does its socket appears: that is the cue, the backoff only a fallback.

@@ -44,6 +44,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
   const documents = new Documents(connection, model);
   const hosts = new Hosts({ connection, model, net, terminals }, extension.workspaceState, filter, pages);
   namespaces.hosts = hosts;
+  hosts.setVisible(namespacesView.visible);
   const network = new NetworkView({ extension, connection, model, net, namespaces, namespacesView });
   // The parts that hold something to let go of, disposed of with the extension in this order.
   const parts = {

@@ -51,7 +51,11 @@ function link(entry: HostEntry): RemoteLink {
     name: entry.name,
     open: async () => {
       const b = await openBridge(entry);
-      return { stream: b.stream, why: b.why, said: b.said, kill: () => b.child.kill('SIGTERM') };
+      const exited = new Promise((resolve) => {
+        if (b.child.exitCode !== null || b.child.signalCode !== null) resolve(undefined);
+        else b.child.once('exit', resolve);
+      });
+      return { stream: b.stream, why: b.why, said: b.said, kill: () => b.child.kill('SIGTERM'), exited };
     },
   };
 }

@@ -33,9 +33,11 @@ export class HostNode extends Node {
     const kernel = info?.kernel ? `Linux ${field(info.kernel)} · ` : '';
     const state = c.connected
       ? 'connected'
-      : c.currentState === 'connecting'
-        ? 'connecting…'
-        : `not connected: ${field(c.reason)}`;
+      : c.currentState !== 'connecting'
+        ? `not connected: ${field(c.reason)}`
+        : c.lastFailure
+          ? `trying again: ${field(c.lastFailure)}`
+          : 'connecting…';
     item.description = `${named}${kernel}${state}`;
     // A plain string: shown as text, whatever ssh or the far nsxd put in it.
     item.tooltip = `${this.host.local ? 'this host' : `host ${this.host.name} of nsx.hosts`}: ${state}`;
