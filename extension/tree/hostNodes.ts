@@ -27,7 +27,8 @@ export class HostNode extends Node {
     const c = this.host.connection;
     const info = c.server?.host;
     const hostname = info?.hostname ? field(info.hostname) : this.host.name;
-    const item = new vscode.TreeItem(hostname, vscode.TreeItemCollapsibleState.Expanded);
+    // Collapsed: many hosts stay in sight; VS Code remembers which the user opened (by id).
+    const item = new vscode.TreeItem(hostname, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = this.id;
     const named = !this.host.local && hostname !== this.host.name ? `${this.host.name} · ` : '';
     const kernel = info?.kernel ? `Linux ${field(info.kernel)} · ` : '';

@@ -199,12 +199,17 @@ export function defineHostsSuite(): void {
       await vscode.commands.executeCommand('notifications.clearAll');
       const click = await ui({ action: 'click', selector: '.activitybar a[aria-label^="Namespaces"]' });
       assert.ok(click.ok, click.error);
-      const row = await ui({ action: 'waitFor', selector: '.monaco-list-row[aria-label^="h24vb"]', timeoutMs: 20_000 });
-      assert.ok(row.ok, row.error);
-      const shot = await ui({
-        action: 'screenshot',
-        path: `${process.env.NSX_SCREENSHOT!.replace(/\.png$/, '')}-hosts.png`,
+      // Every host's row in sight (they start collapsed), the second opened.
+      const row = await ui({ action: 'waitFor', selector: '.monaco-list-row[aria-label*="h24vb"]', timeoutMs: 20_000 });
+      await ui({ action: 'click', selector: '.monaco-list-row[aria-label*="h24vb"]' });
+      await ui({
+        action: 'waitFor',
+        selector: '.monaco-list-row[aria-label^="uts"][aria-level="2"]',
+        timeoutMs: 10_000,
       });
+      const path = `${process.env.NSX_SCREENSHOT!.replace(/\.png$/, '')}-hosts.png`;
+      const shot = await ui({ action: 'screenshot', path });
+      assert.ok(row.ok, row.error);
       assert.ok(shot.ok, shot.error);
     });
   });
