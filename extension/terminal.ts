@@ -254,8 +254,10 @@ export class TerminalSessions implements vscode.Disposable {
     const pty = new NsTerminal(this, params, label);
     this.all.add(pty);
     // A label may hold a process's own name (comm): shown as text, its control characters as escapes.
+    // Another host's terminal says whose it is (a name nsx.hosts allows: letters, digits, . _ -).
+    const host = this.connection.remote ? `${this.connection.remote.name}: ` : '';
     pty.terminal = vscode.window.createTerminal({
-      name: `nsx: ${field(label)}`,
+      name: `nsx: ${host}${field(label)}`,
       pty,
       iconPath: new vscode.ThemeIcon('terminal-linux'),
     });

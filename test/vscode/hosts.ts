@@ -53,6 +53,13 @@ async function typed(t: NsTerminal, line: string, marker: string, ms = 30_000): 
   );
 }
 
+function removeUser(user: { name: string; remove(): void }): void {
+  for (let i = 0; i < 20 && spawnSync('id', [user.name]).status === 0; i++) {
+    user.remove();
+    spawnSync('sleep', ['0.2']);
+  }
+}
+
 export function defineHostsSuite(): void {
   describe('Hosts in the Namespaces view', function () {
     this.timeout(240_000);
@@ -68,7 +75,8 @@ export function defineHostsSuite(): void {
       b = await makeHost('h24vb', 232, 'sleep 7002');
       made.push(b.destroy);
       const user = createUser({ inGroup: true });
-      made.push(user.remove);
+      // Removed once the hosts are gone: userdel refuses while its sessions there are still dying.
+      made.unshift(() => removeUser(user));
       const { home } = sshUser(user.name);
       const dir = rootDir('h24v-');
       made.push(() => spawnSync('rm', ['-rf', dir]));
