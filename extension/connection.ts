@@ -2,8 +2,9 @@
 // socket (it brings tracing and an output channel), a status bar item, the
 // `nsx.state` context the welcome views read, and reconnection with backoff.
 import { FSWatcher, watch } from 'node:fs';
-import { createConnection, Socket } from 'node:net';
+import { createConnection } from 'node:net';
 import { basename, dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
@@ -18,9 +19,31 @@ import {
 } from '../helper/common/protocol';
 import { setContextKey } from './menus';
 
+/** A stream to an nsxd elsewhere (a bridge over ssh or kubectl exec), as a host of nsx.hosts gives it. */
+export interface Transport {
+  stream: Duplex;
+  /** Why it failed or ended, in the transport's own words (escaped), once it has exited. */
+  why(): Promise<string>;
+  /** What it has said so far, escaped; '' if nothing. */
+  said(): string;
+  kill(): void;
+  /** Settles when the transport has exited. */
+  exited: Promise<unknown>;
+}
+
+/** Another host's link: its name, and a factory of streams to its nsxd (helper/common/bridge.ts). */
+export interface RemoteLink {
+  name: string;
+  open(): Promise<Transport>;
+}
+
 export type ConnectionState = 'connecting' | 'connected' | 'notRunning' | 'denied';
 
 const MAX_BACKOFF_MS = 30_000;
+/** Another host is tried again sooner: a link that came back should answer within seconds. */
+const MAX_REMOTE_BACKOFF_MS = 5_000;
+/** How long another host may take to answer the handshake before its transport is killed. */
+const REMOTE_START_MS = 30_000;
 
 export class Connection implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -45,16 +68,23 @@ export class Connection implements vscode.Disposable {
   readonly onDidConnect = this.onDidConnectEmitter.event;
   readonly onDidDisconnect = this.onDidDisconnectEmitter.event;
   identity: Identity | undefined;
+  /** What nsxd said of its host at the handshake: hostname and kernel (another host's words: text only). */
+  server: InitializeResult | undefined;
+  private transport: Transport | undefined;
+  /** Why the last attempt failed, kept while the next one is under way; '' once connected. */
+  lastFailure = '';
 
   /** OUTPUT is the connection log; INSTALLER, this extension's install.sh, named when nsxd is not running. */
   constructor(
     readonly output: vscode.OutputChannel,
     private readonly installer?: string,
+    /** Another host's: a stream from its factory instead of the local socket; no status bar item, no welcome view state. */
+    readonly remote?: RemoteLink,
   ) {
     this.status.name = 'nsxd connection';
     this.status.command = 'nsx.showOutput';
     this.setState('connecting', '');
-    this.status.show();
+    if (!remote) this.status.show();
   }
 
   get socketPath(): string {
@@ -122,7 +152,8 @@ export class Connection implements vscode.Disposable {
    * attempt under way, which was for the socket before.
    */
   connect(force = false): Promise<void> {
-    if (!force && this.state === 'connected' && this.path === this.socketPath) return Promise.resolve();
+    if (!force && this.state === 'connected' && (this.remote || this.path === this.socketPath))
+      return Promise.resolve();
     if (this.attempt && !force) return this.attempt;
     const attempt: Promise<void> = (this.attempt ?? Promise.resolve())
       .catch(() => undefined)
@@ -141,58 +172,81 @@ export class Connection implements vscode.Disposable {
     // Not "connected" while the old client stops: nothing may be sent through it any more.
     this.setState('connecting', '');
     await this.stopClient();
-    const path = (this.path = this.socketPath);
-    // The socket is connected before the client exists, so that "not running" and
-    // "permission denied" become the welcome view's words, not a client error popup.
-    let socket: Socket;
+    const path = (this.path = this.remote ? this.remote.name : this.socketPath);
+    // Connected before the client exists: "not running" and "denied" are the welcome view's words, not a popup.
+    let socket: Duplex;
     try {
-      socket = await this.openSocket(path);
+      socket = await this.openStream(path);
     } catch (err) {
       this.failed(err as Error & { code?: string });
       return;
     }
     const client = this.newClient(socket);
     this.client = client;
+    const transport = this.transport;
+    const timer = transport && setTimeout(() => transport.kill(), REMOTE_START_MS);
     try {
-      await client.start();
+      // A transport that exits before the handshake leaves the client's start unsettled for ever: it is the failure.
+      const gone = transport?.exited.then(() => Promise.reject(new Error('the transport exited')));
+      await Promise.race([client.start(), ...(gone ? [gone] : [])]);
     } catch (err) {
       if (this.client !== client) return;
       this.client = undefined;
       void client.dispose().catch(() => undefined);
-      this.failed(err as Error & { code?: string | number });
+      // Another host's failure is said in its transport's words (ssh's: host key, auth, nsx not installed there).
+      this.failed(transport ? new Error(await transport.why()) : (err as Error & { code?: string | number }));
       return;
+    } finally {
+      clearTimeout(timer);
     }
-    if (this.client !== client) return;
-    const result = client.initializeResult as unknown as InitializeResult;
-    const mismatch = protocolMismatch(result);
-    if (mismatch) {
+    if (this.client === client) this.started(client, transport, path);
+  }
+
+  private started(client: LanguageClient, transport: Transport | undefined, path: string): void {
+    const result = client.initializeResult as unknown as InitializeResult | undefined;
+    const mismatch = result ? protocolMismatch(result) : 'nsxd did not answer the handshake';
+    if (mismatch || !result) {
       this.client = undefined;
       void client.dispose().catch(() => undefined);
       this.failed(new Error(`${mismatch} (at ${path})`));
       return;
     }
     this.identity = result.identity;
+    this.server = result;
     this.backoff = 1000;
     this.socketWatcher?.close();
     this.socketWatcher = undefined;
     this.output.appendLine(
       `connected to nsxd ${result.serverInfo.version} at ${path} as ${result.identity.user} (${result.identity.role}${result.identity.rootShells ? ', root shells' : ''})`,
     );
+    this.lastFailure = '';
     this.setState('connected', '');
+    this.follow(client, transport);
+  }
+
+  /** The client stopped (nsxd went, or another host's link dropped): said, and tried again with backoff. */
+  private follow(client: LanguageClient, transport: Transport | undefined): void {
     client.onDidChangeState((e) => {
       if (e.newState === State.Stopped && this.client === client) {
         this.client = undefined;
         this.identity = undefined;
         this.onDidDisconnectEmitter.fire();
-        this.failed(Object.assign(new Error('the connection to nsxd was lost'), { code: 'ECONNRESET' }));
+        const said = transport?.said();
+        const lost = `the connection to nsxd was lost${said ? ` (${said})` : ''}`;
+        this.failed(Object.assign(new Error(lost), { code: 'ECONNRESET' }));
       }
     });
     this.onDidConnectEmitter.fire(client);
   }
 
-  /** The socket connected, or an error whose message says what to do. */
-  private openSocket(path: string): Promise<Socket> {
-    return new Promise<Socket>((resolve, reject) => {
+  /** The socket connected (or another host's transport started), or an error whose message says what to do. */
+  private async openStream(path: string): Promise<Duplex> {
+    if (this.remote) {
+      this.transport?.kill();
+      this.transport = await this.remote.open();
+      return this.transport.stream;
+    }
+    return new Promise<Duplex>((resolve, reject) => {
       const s = createConnection(path);
       s.once('connect', () => resolve(s));
       s.once('error', (err: NodeJS.ErrnoException) =>
@@ -202,7 +256,7 @@ export class Connection implements vscode.Disposable {
   }
 
   /** A language client over a connected socket, which neither restarts nor pops up errors: the welcome view speaks. */
-  private newClient(socket: Socket): LanguageClient {
+  private newClient(socket: Duplex): LanguageClient {
     const serverOptions = (): Promise<StreamInfo> => Promise.resolve({ reader: socket, writer: socket });
     return new LanguageClient('nsx', 'Namespace Explorer', serverOptions, {
       documentSelector: [],
@@ -223,20 +277,23 @@ export class Connection implements vscode.Disposable {
       err.code === ErrorCodes.AccessDenied ||
       /access denied|permission denied/i.test(err.message);
     this.output.appendLine(`nsxd: ${err.message}`);
+    this.lastFailure = err.message;
     this.setState(denied ? 'denied' : 'notRunning', err.message);
     // A refusal will not change by itself soon; a daemon that is not running may start any moment,
     // and when it does its socket appears: that is the cue, the backoff only a fallback.
-    const delay = denied ? MAX_BACKOFF_MS : this.backoff;
-    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+    const max = this.remote ? MAX_REMOTE_BACKOFF_MS : MAX_BACKOFF_MS;
+    const delay = denied ? max : this.backoff;
+    this.backoff = Math.min(this.backoff * 2, max);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
-    if (!denied) this.watchForSocket();
+    if (!denied && !this.remote) this.watchForSocket();
   }
 
   private setState(state: ConnectionState, reason: string): void {
     this.state = state;
     this.why = reason;
-    setContextKey('nsx.state', state);
     this.onDidChangeStateEmitter.fire({ state, reason });
+    if (this.remote) return;
+    setContextKey('nsx.state', state);
     const text: Record<ConnectionState, string> = {
       connecting: '$(sync~spin) nsxd',
       connected: '$(plug) nsxd',
@@ -268,6 +325,7 @@ export class Connection implements vscode.Disposable {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.socketWatcher?.close();
     await this.stopClient();
+    this.transport?.kill();
     this.status.dispose();
     this.onDidConnectEmitter.dispose();
     this.onDidDisconnectEmitter.dispose();

@@ -6,6 +6,7 @@ import { registerCommands } from './commands/index';
 import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
+import { Hosts } from './hosts';
 import { Model } from './model';
 import { NetModel } from './netModel';
 import { Ports } from './ports';
@@ -41,6 +42,9 @@ export function activate(extension: vscode.ExtensionContext): Api {
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
   const documents = new Documents(connection, model);
+  const hosts = new Hosts({ connection, model, net, terminals }, extension.workspaceState, filter, pages);
+  namespaces.hosts = hosts;
+  hosts.setVisible(namespacesView.visible);
   const network = new NetworkView({ extension, connection, model, net, namespaces, namespacesView });
   // The parts that hold something to let go of, disposed of with the extension in this order.
   const parts = {
@@ -57,6 +61,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
     refresh,
     documents,
     network,
+    hosts,
   };
   const ctx: Context = { extension, pages, ...parts };
   extension.subscriptions.push(
@@ -70,6 +75,7 @@ export function activate(extension: vscode.ExtensionContext): Api {
   void connection.connect();
   // The terminals this workspace had before its window reloaded: each attaches once nsxd answers.
   terminals.restore();
+  reportHosts(hosts.load(), output);
   return { ...ctx, nodes };
 }
 
@@ -91,24 +97,36 @@ function createViews(model: Model, net: NetModel, ports: Ports, filter: Filter, 
 }
 
 /** What the extension follows: the socket setting, which terminal is active, a row selected, the wiring. */
-function listen({ terminals, net, ports, namespaces, namespacesView, processesView }: Context): vscode.Disposable[] {
+function listen(ctx: Context): vscode.Disposable[] {
+  const { terminals, net, ports, namespaces, namespacesView, processesView, hosts } = ctx;
   return [
+    hosts.onDidChange(() => namespaces.redraw()),
+    namespacesView.onDidChangeVisibility(({ visible }) => hosts.setVisible(visible)),
     net.onDidChange(() => namespaces.redraw()),
     ports.onDidChange(() => namespaces.redraw()),
     namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible('nsx.namespaces', visible)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('nsx.socketPath')) void connection?.connect(true);
+      if (e.affectsConfiguration('nsx.hosts')) reportHosts(hosts.load(), ctx.connection.output);
     }),
     vscode.window.onDidChangeActiveTerminal((t) =>
       setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined),
     ),
     ...[namespacesView, processesView].map((view) =>
       view.onDidChangeSelection(({ selection }) => {
-        const command = selection.length === 1 ? nodes.selectCommand(selection[0]) : undefined;
+        // Details are this host's for now: another host's row shows its own tooltip instead.
+        const remote = selection.length === 1 && hosts.of(selection[0])?.local === false;
+        const command = selection.length === 1 && !remote ? nodes.selectCommand(selection[0]) : undefined;
         if (command) void vscode.commands.executeCommand(command, selection[0]);
       }),
     ),
   ];
+}
+
+/** Entries of nsx.hosts that are not what they should be: said once in the log and as a warning. */
+function reportHosts(problems: string[], output: vscode.OutputChannel): void {
+  for (const p of problems) output.appendLine(p);
+  if (problems.length) void vscode.window.showWarningMessage(`nsx.hosts: ${problems[0]}`);
 }
 
 export function deactivate(): Promise<void> | undefined {

@@ -45,3 +45,6 @@ export function containerContext(c: Container): string {
 
 export const PROCESS_CONTEXT = 'process joinable';
 export const HOLDER_CONTEXT = 'holder';
+
+/** A host's row, when nsx.hosts names other hosts: Retry is on it. */
+export const HOST_CONTEXT = 'host';

@@ -14,7 +14,7 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { NsKey, TerminalExit, TerminalOpenParams, TerminalOpenResult, TerminalOutput } from '../helper/common/protocol';
 import { field, printable } from '../helper/common/format';
-import { SessionClient } from '../helper/common/session';
+import { HELD_FOR_OLD_LINK, HOLD_MS, SessionClient } from '../helper/common/session';
 import type { Connection } from './connection';
 
 /** A sentence of ours for the terminal: what it quotes (names nsxd read) cannot act on the terminal. */
@@ -136,7 +136,7 @@ export class NsTerminal implements vscode.Pseudoterminal {
   async reattach(client: LanguageClient): Promise<void> {
     if (!this.detached || !this.session) return;
     try {
-      await this.client.attach(client, { session: this.session.session, pid: this.session.pid });
+      await this.attachWhenFree(client, this.session);
       this.client.held = false;
       this.write('\x1b[2m[attached again]\x1b[0m\r\n');
       if (this.dims) this.setDimensions(this.dims);
@@ -147,6 +147,22 @@ export class NsTerminal implements vscode.Pseudoterminal {
       this.exitCode = 255;
       this.write(`\x1b[31m[this shell is gone: ${said((err as Error).message)}]\x1b[0m\r\n`);
       this.sessions.unregister(this);
+    }
+  }
+
+  /** terminal/attach; over a bridge, again while the host still holds the session for the link that dropped. */
+  private async attachWhenFree(client: LanguageClient, session: TerminalOpenResult): Promise<void> {
+    const since = Date.now();
+    for (;;) {
+      try {
+        await this.client.attach(client, { session: session.session, pid: session.pid });
+        return;
+      } catch (err) {
+        const held = HELD_FOR_OLD_LINK.includes((err as { code?: number }).code!);
+        const connection = this.sessions.connection;
+        if (!connection.remote || !held || Date.now() - since > HOLD_MS || !connection.connected) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 
@@ -201,6 +217,8 @@ export class TerminalSessions implements vscode.Disposable {
   constructor(
     readonly connection: Connection,
     private readonly state: vscode.Memento,
+    /** Where its sessions are remembered: another host's have a key of their own. */
+    private readonly key = REMEMBERED,
   ) {
     this.disposables.push(
       connection.onDidConnect((client) => {
@@ -222,7 +240,7 @@ export class TerminalSessions implements vscode.Disposable {
 
   /** Gives back, as terminals of the same names, the sessions this workspace had open before its window went. */
   restore(): void {
-    const remembered = this.state.get<Remembered[]>(REMEMBERED, []);
+    const remembered = this.state.get<Remembered[]>(this.key, []);
     for (const r of remembered)
       if (![...this.all].some((t) => t.session?.session === r.session.session)) this.create(r, r.label, false);
   }
@@ -236,8 +254,10 @@ export class TerminalSessions implements vscode.Disposable {
     const pty = new NsTerminal(this, params, label);
     this.all.add(pty);
     // A label may hold a process's own name (comm): shown as text, its control characters as escapes.
+    // Another host's terminal says whose it is (a name nsx.hosts allows: letters, digits, . _ -).
+    const host = this.connection.remote ? `${this.connection.remote.name}: ` : '';
     pty.terminal = vscode.window.createTerminal({
-      name: `nsx: ${field(label)}`,
+      name: `nsx: ${host}${field(label)}`,
       pty,
       iconPath: new vscode.ThemeIcon('terminal-linux'),
     });
@@ -265,7 +285,7 @@ export class TerminalSessions implements vscode.Disposable {
     const open = [...this.all]
       .filter((t) => t.session && t.exitCode === undefined)
       .map((t): Remembered => ({ label: t.label, session: t.session! }));
-    return this.state.update(REMEMBERED, open);
+    return this.state.update(this.key, open);
   }
 
   dispose(): void {

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { Connection } from '../connection';
 import type { Documents } from '../documents';
+import type { Hosts } from '../hosts';
 import type { Model } from '../model';
 import type { NetModel } from '../netModel';
 import type { Ports } from '../ports';
@@ -30,6 +31,8 @@ export interface Context {
   documents: Documents;
   ports: Ports;
   network: NetworkView;
+  /** The hosts of nsx.hosts, each a root of the Namespaces view (none: the view is this host's alone). */
+  hosts: Hosts;
 }
 
 /** A module's commands: command id → what runs it (see index.ts). */

@@ -4,7 +4,8 @@
 // options each module documents when run by a keybinding or another extension.
 import * as vscode from 'vscode';
 import { captureCommands } from './capture';
-import type { Context } from './context';
+import type { Commands, Context } from './context';
+import type { Host } from '../hosts';
 import { daemonCommands } from './daemon';
 import { filesCommands } from './files';
 import { inspectCommands } from './inspect';
@@ -26,7 +27,55 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...filesCommands(ctx),
     ...networkCommands(ctx),
   };
-  return Object.entries(table).map(([id, run]) => vscode.commands.registerCommand(id, guarded(run)));
+  const tables = new WeakMap<Host, Commands>();
+  const onHost = (host: Host): Commands => {
+    if (!tables.has(host)) tables.set(host, { ...terminalCommands(hostContext(ctx, host)), ...hostCommands(ctx) });
+    return tables.get(host)!;
+  };
+  const all: Commands = { ...table, ...hostCommands(ctx) };
+  return Object.entries(all).map(([id, run]) =>
+    vscode.commands.registerCommand(
+      id,
+      guarded((...args: never[]) => {
+        const host = hostOfArgs(ctx, args);
+        if (!host || host.local) return run(...args);
+        const there = onHost(host)[id];
+        // What acts on another host goes to its nsxd; what does not yet, says so, never acting on this one instead.
+        if (!there) throw new Error(`${id.replace(/^nsx\./, '')} works on this host only for now, not on ${host.name}`);
+        return there(...args);
+      }),
+    ),
+  );
+}
+
+/** The host a command is for: the row it was run on, or { nsxHost: NAME } among its options (tests, other extensions). */
+function hostOfArgs(ctx: Context, args: unknown[]): Host | undefined {
+  for (const a of args) {
+    const h = ctx.hosts.of(a);
+    if (h) return h;
+    const named = a && typeof a === 'object' && 'nsxHost' in a ? (a as { nsxHost: unknown }).nsxHost : undefined;
+    if (typeof named === 'string') {
+      const byName = ctx.hosts.byName(named);
+      if (!byName) throw new Error(`no host "${named}" in nsx.hosts`);
+      return byName;
+    }
+  }
+  return undefined;
+}
+
+/** The context of another host: its connection, model, wiring and terminals. */
+function hostContext(ctx: Context, host: Host): Context {
+  const { connection, model, net, terminals } = host;
+  return { ...ctx, connection, model, net, terminals };
+}
+
+function hostCommands(ctx: Context): Commands {
+  return {
+    'nsx.retryHost': (node?: unknown) => {
+      const host = ctx.hosts.of(node);
+      if (host) void host.connection.connect();
+    },
+  };
 }
 
 /** Runs a command body, turning any failure into one clear message instead of a stack trace. */

@@ -15,6 +15,7 @@ import { NodeProvider } from './provider';
 import type { NetModel } from '../netModel';
 import { interfaceNodes } from './netNodes';
 import type { Ports } from '../ports';
+import type { Hosts } from '../hosts';
 import { PortsGroupNode, portsChildren } from './portsNodes';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
@@ -31,7 +32,16 @@ export class NamespacesProvider extends NodeProvider {
   /** Set by the extension: a net namespace's row then has a Ports group. */
   ports: Ports | undefined;
 
-  constructor(model: Model, filter: Filter, pages: Pages) {
+  /** Set by the extension: with other hosts configured, the view's top level is one row per host. */
+  hosts: Hosts | undefined;
+
+  /** ROOT: the host row this provider's top level is under, when it is one host's of several. */
+  constructor(
+    model: Model,
+    filter: Filter,
+    pages: Pages,
+    private readonly root?: Node,
+  ) {
     super(model, filter, pages);
     this.grouping = vscode.workspace.getConfiguration('nsx').get<Grouping>('defaultGrouping', 'type');
     setContextKey('nsx.grouping', this.grouping);
@@ -39,6 +49,7 @@ export class NamespacesProvider extends NodeProvider {
 
   setGrouping(grouping: Grouping): void {
     this.grouping = grouping;
+    for (const h of this.hosts?.list ?? []) h.provider.setGrouping(grouping);
     setContextKey('nsx.grouping', grouping);
   }
 
@@ -55,6 +66,19 @@ export class NamespacesProvider extends NodeProvider {
   }
 
   getChildren(node?: Node): Node[] {
+    const hosts = this.hosts?.list;
+    if (!hosts?.length) return this.children(node);
+    if (!node) return hosts.map((h) => h.node);
+    return this.hosts?.of(node)?.provider.children(node === this.hosts.of(node)?.node ? undefined : node) ?? [];
+  }
+
+  /** A row's item, from the model of the host it is under. */
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node.toTreeItem(this.hosts?.of(node)?.model ?? this.model);
+  }
+
+  /** This provider's own rows: its host's tree. */
+  children(node?: Node): Node[] {
     if (!this.model.loaded) return [];
     if (!node)
       return this.grouping === 'type' ? this.types() : this.grouping === 'containers' ? this.engines() : this.roots();
@@ -74,7 +98,7 @@ export class NamespacesProvider extends NodeProvider {
   private types(): Node[] {
     const counts = new Map<NsType, number>();
     for (const ns of this.visible()) counts.set(ns.type, (counts.get(ns.type) ?? 0) + 1);
-    return NSTYPES.filter((t) => counts.has(t)).map((t) => new TypeNode(t, counts.get(t)!));
+    return NSTYPES.filter((t) => counts.has(t)).map((t) => new TypeNode(t, counts.get(t)!, this.root));
   }
 
   private namespacesOf(parent: Node | undefined, list: Namespace[]): Node[] {
@@ -150,7 +174,7 @@ export class NamespacesProvider extends NodeProvider {
     return [...counts]
       .map(([key, count]) => {
         const [engine, uid] = key.split('/');
-        return new EngineNode(engine, Number(uid), count, silent.get(key));
+        return new EngineNode(engine, Number(uid), count, silent.get(key), this.root);
       })
       .sort((a, b) => a.uid - b.uid || a.engine.localeCompare(b.engine));
   }
@@ -188,7 +212,7 @@ export class NamespacesProvider extends NodeProvider {
     const users = this.model.allNamespaces().filter((ns) => ns.type === 'user');
     const known = new Set(users.map((u) => u.inode));
     return this.namespacesOf(
-      undefined,
+      this.root,
       users.filter((u) => u.parent === undefined || !known.has(u.parent)),
     );
   }
@@ -219,6 +243,9 @@ export class NamespacesProvider extends NodeProvider {
    * or the filter does not show it.
    */
   nodeFor(key: NsKey): NamespaceNode | undefined {
+    // With host rows, what is revealed is this host's.
+    const local = this.hosts?.list.find((h) => h.local);
+    if (local && local.provider !== this) return local.provider.nodeFor(key);
     const ns = this.model.namespace(key);
     if (!ns || !this.visible().includes(ns)) return undefined;
     if (this.grouping === 'type') {
@@ -233,7 +260,7 @@ export class NamespacesProvider extends NodeProvider {
         .allContainers()
         .find((x) => x.namespaces.some((k) => k.type === key.type && k.inode === key.inode));
       if (!c) return undefined;
-      const engine = new EngineNode(c.engine, c.engineUid, 0);
+      const engine = new EngineNode(c.engine, c.engineUid, 0, undefined, this.root);
       const group = c.pod
         ? new GroupNode(engine, 'pod', c.pod)
         : c.project
@@ -250,9 +277,10 @@ export class NamespacesProvider extends NodeProvider {
       chain.unshift(owner);
       owner = owner.parent !== undefined ? this.model.namespace({ type: 'user', inode: owner.parent }) : undefined;
     }
-    let parent: Node | undefined;
+    let parent: Node | undefined = this.root;
     for (const u of chain) parent = new NamespaceNode(parent, u, true);
-    if (key.type !== 'user' && parent) this.pages.reach(parent, this.ownedBy(parent as NamespaceNode).indexOf(ns));
+    if (key.type !== 'user' && parent && parent !== this.root)
+      this.pages.reach(parent, this.ownedBy(parent as NamespaceNode).indexOf(ns));
     return new NamespaceNode(parent, ns, this.hasChildren(ns));
   }
 

@@ -25,11 +25,12 @@ export class TypeNode extends Node {
   constructor(
     readonly type: NsType,
     readonly count: number,
+    parent?: Node,
   ) {
-    super(undefined);
+    super(parent);
   }
   get id() {
-    return `type/${this.type}`;
+    return `${this.parent ? `${this.parent.id}/` : ''}type/${this.type}`;
   }
   toTreeItem(): vscode.TreeItem {
     const item = new vscode.TreeItem(this.type, vscode.TreeItemCollapsibleState.Collapsed);
@@ -53,14 +54,15 @@ export class EngineNode extends Node {
     readonly uid: number,
     readonly count: number,
     readonly silent?: EngineApi,
+    parent?: Node,
   ) {
-    super(undefined);
+    super(parent);
   }
   get label(): string {
     return engineLabel(this.engine, this.uid);
   }
   get id() {
-    return `engine/${this.engine}/${this.uid}`;
+    return `${this.parent ? `${this.parent.id}/` : ''}engine/${this.engine}/${this.uid}`;
   }
   toTreeItem(): vscode.TreeItem {
     const item = new vscode.TreeItem(

@@ -5,7 +5,8 @@
 import { attach } from './attach';
 import { connectHost, HostClient } from '../common/bridge';
 import { findHost, HostEntry } from '../common/hosts';
-import { ErrorCodes, TerminalAttachParams, TerminalOpenParams } from '../common/protocol';
+import { TerminalAttachParams, TerminalOpenParams } from '../common/protocol';
+import { HELD_FOR_OLD_LINK as HELD, HOLD_MS } from '../common/session';
 import { printable } from '../common/format';
 
 /** The host named by --host, else $NSX_HOST; undefined for this one. */
@@ -48,10 +49,6 @@ export async function hostSession(host: HostEntry, what: TerminalOpenParams | Te
     target = { session: lost! };
   }
 }
-
-/** How long a session held for the dead link is waited for: sshd's ClientAliveInterval × ClientAliveCountMax. */
-const HOLD_MS = 180_000;
-const HELD: number[] = [ErrorCodes.Conflict, ErrorCodes.Busy, ErrorCodes.NotFound];
 
 /** A fresh connection to HOST once it answers, tried again with a growing pause; each new reason said once. */
 async function relink(host: HostEntry, again: boolean): Promise<HostClient> {

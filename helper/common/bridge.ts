@@ -80,26 +80,19 @@ function describe(host: HostEntry): string {
   return 'ssh' in host ? `${host.name} (ssh ${host.ssh})` : `${host.name} (kubectl, node ${host.kubectl.node})`;
 }
 
-/** Connects to nsxd on HOST through its bridge and makes the handshake. */
-export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<HostClient> {
-  const bridge = await openBridge(host);
-  const failed = async (err: unknown) => {
-    // nsxd's own answer (a refusal, another protocol version) is said as nsxd says it.
-    if (bridge.child.exitCode === null && !bridge.stream.destroyed && !isHangUp(err)) return err;
-    await exited(bridge.child);
-    return new Error(`${describe(host)} did not answer: ${bridge.said()}`);
-  };
-  // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
-  const timer = setTimeout(() => bridge.child.kill('SIGTERM'), HANDSHAKE_MS);
-  const open = async () => (await openBridge(host)).stream;
-  const client = await handshake(bridge.stream, clientName, failed, open).finally(() => clearTimeout(timer));
-  return { ...client, host, said: () => oneLine(bridge.stderr()) };
+/** A bridge's transport, started: its stdio as one stream, and what it said on stderr. */
+export interface Bridge {
+  stream: Duplex;
+  child: ChildProcess;
+  argv: string[];
+  /** Its stderr so far, as one escaped line. */
+  said(): string;
+  /** Why it failed, once it has exited (its last words, else its status). */
+  why(): Promise<string>;
 }
 
-/** One run of `nsx bridge` on HOST (over ssh's shared connection, or kubectl exec): its stdio as a stream. */
-async function openBridge(
-  host: HostEntry,
-): Promise<{ child: ChildProcess; stream: Duplex; stderr(): string; said(): string }> {
+/** Starts `nsx bridge` on HOST through ssh or kubectl exec: no handshake yet (the extension's client makes its own). */
+export async function openBridge(host: HostEntry): Promise<Bridge> {
   const argv = 'ssh' in host ? sshArgv(host, controlDir()) : await kubectlArgv(host);
   const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -111,12 +104,29 @@ async function openBridge(
     child.once('spawn', resolve);
     child.once('error', (err) => reject(new Error(`${describe(host)}: cannot run ${argv[0]}: ${err.message}`)));
   });
-  return {
-    child,
-    stream: Duplex.from({ readable: child.stdout, writable: child.stdin }),
-    stderr: () => stderr,
-    said: () => oneLine(stderr) || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`,
+  const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  const said = () => oneLine(stderr);
+  const why = async () => {
+    await exited(child);
+    return `${describe(host)} did not answer: ${said() || `${argv[0]} exited with status ${child.exitCode ?? child.signalCode}`}`;
   };
+  return { stream, child, argv, said, why };
+}
+
+/** Connects to nsxd on HOST through its bridge and makes the handshake. */
+export async function connectHost(host: HostEntry, clientName = 'nsx'): Promise<HostClient> {
+  const { stream, child, said, why } = await openBridge(host);
+  const failed = async (err: unknown) => {
+    // nsxd's own answer (a refusal, another protocol version) is said as nsxd says it.
+    if (child.exitCode === null && !stream.destroyed && !isHangUp(err)) return err;
+    return new Error(await why());
+  };
+  // A link that takes no answer (a master ssh over a dead network) is given up: kill it, say what it said.
+  const timer = setTimeout(() => child.kill('SIGTERM'), HANDSHAKE_MS);
+  // A capture's stream is another bridge run the same way (over ssh's shared connection).
+  const open = async () => (await openBridge(host)).stream;
+  const client = await handshake(stream, clientName, failed, open).finally(() => clearTimeout(timer));
+  return { ...client, host, said };
 }
 
 function isHangUp(err: unknown): boolean {

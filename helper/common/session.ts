@@ -25,6 +25,15 @@ const TRIES = 20;
  * (another attach of it, from a second window or a reconnect that raced this
  * one, is connecting to its supervisor): busy is never gone.
  */
+/**
+ * Over a bridge to another host, the session may still be held for the link
+ * that dropped until that host's sshd notices it is dead (ClientAliveInterval
+ * × ClientAliveCountMax): attached elsewhere (Conflict, Busy) or not yet
+ * waiting (NotFound). A client attaching again waits that out, a while.
+ */
+export const HELD_FOR_OLD_LINK: number[] = [ErrorCodes.Conflict, ErrorCodes.Busy, ErrorCodes.NotFound];
+export const HOLD_MS = 180_000;
+
 export async function attachAgain(
   send: (params: TerminalAttachParams) => Promise<TerminalOpenResult>,
   params: TerminalAttachParams,

@@ -7,6 +7,7 @@ import { defineFilesSuite } from './files';
 import { defineNetworkSuite } from './network';
 import { defineSuite } from './suite';
 import { defineNetSuite } from './net';
+import { defineHostsSuite } from './hosts';
 
 export function run(): Promise<void> {
   // NSX_GREP runs only the tests whose titles match it (while working on one).
@@ -25,6 +26,7 @@ export function run(): Promise<void> {
   definePortsSuite();
   defineFilesSuite();
   defineNetworkSuite();
+  defineHostsSuite();
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const { passes = 0, pending = 0 } = runner.stats ?? {};

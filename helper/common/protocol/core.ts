@@ -55,6 +55,8 @@ export interface InitializeResult {
   protocolVersion: number;
   /** Who nsxd takes the caller to be (from SO_PEERCRED) and what the policy grants. */
   identity: Identity;
+  /** The host nsxd runs on, as its own uts namespace and kernel say (another host's words: text only). */
+  host?: { hostname: string; kernel: string };
 }
 export interface Identity {
   uid: number;

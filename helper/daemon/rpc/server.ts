@@ -2,7 +2,8 @@
 // enforces connection limits, refuses outsiders before serving anything,
 // tells a capture's stream connection from a JSON-RPC one by its first bytes
 // (preamble.ts), and wires each area's requests (discovery, pins, terminals,
-// captures) to a caller.
+// captures, ...) to a caller.
+import { hostname, release } from 'node:os';
 import type { Server as NetServer, Socket } from 'node:net';
 import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import * as libc from '../../../native/libc';
@@ -15,6 +16,7 @@ import {
   ErrorCodes,
   Exit,
   Initialize,
+  InitializeResult,
   Initialized,
   MAX_MESSAGE_BYTES,
   NsType,
@@ -199,7 +201,7 @@ export class Server {
       close();
     });
 
-    conn.onRequest(Initialize, () => ({
+    conn.onRequest(Initialize, (): InitializeResult => ({
       capabilities: {},
       serverInfo: { name: 'nsxd', version: this.opts.version },
       protocolVersion: PROTOCOL_VERSION,
@@ -210,6 +212,7 @@ export class Server {
         rootShells: caller.rootShells,
         nstypes: this.opts.nstypes,
       },
+      host: { hostname: hostname(), kernel: release() },
     }));
     conn.onNotification(Initialized, () => undefined);
     conn.onRequest(Shutdown, () => null);
