@@ -33,6 +33,7 @@ export function diff(before: Snapshot, after: Snapshot, patch?: ProcessPatch): N
     if (old?.type !== ns.type) change.added.push(ns);
     else {
       oldNs.delete(ns.inode);
+      if (old === ns) continue; // kept from the model before (see keepUnchanged)
       const nsChange = namespaceChange(old, ns);
       if (nsChange) change.changed.push(nsChange);
     }
@@ -73,6 +74,13 @@ function processesPatched(change: NamespacesChanged, patch: ProcessPatch): void 
     } else if (!old) change.processesAdded.push(p);
     else if (!same(old, p)) change.processesChanged.push(p);
   }
+}
+
+/** Whether two namespaces say the same: their pids in the same order, and all else. */
+export function sameNamespace(a: Namespace, b: Namespace): boolean {
+  if (a.pids.length !== b.pids.length) return false;
+  for (let i = 0; i < a.pids.length; i++) if (a.pids[i] !== b.pids[i]) return false;
+  return same(a, b, 'pids');
 }
 
 /** The pids that joined and left a namespace, with its other fields as now; undefined when none changed. */

@@ -198,6 +198,7 @@ export class Scanner {
       { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
       started,
       this.cache,
+      this.latest,
     );
     const patch = patched ? this.processPatch(state) : undefined;
     this.unbuilt = new Map();
