@@ -129,7 +129,11 @@ export class Scanner {
     // The engines' answer is a new array at every poll: a build of the whole model is for one that says something new.
     const unchanged = sameJson(found, this.containers) && sameJson(this.engines.apis(), this.latest?.snapshot.engines);
     this.containers = found;
-    if (unchanged && this.latest) return this.latest;
+    if (unchanged && this.latest) {
+      // What a shell in each starts from is asked through the newest answer's exec (a JSON-equal one, in the same order).
+      this.latest.containers.forEach((c, i) => (c.exec = found[i].exec));
+      return this.latest;
+    }
     return this.built(this.state, selfMntns(), Date.now(), true);
   }
 

@@ -48,7 +48,11 @@ export function buildModel(
     if (addresses.length && lives(netns)) b.namespaces.get(netns)!.addresses = addresses;
   b.assignContainers();
   b.markInitial();
-  const containers = b.addContainers(ctx.containers);
+  // Each process's Process as this build made it, found without a map of every process.
+  const containers = b.addContainers(ctx.containers, (pid) => {
+    const raw = state.processes.get(pid);
+    return raw && cache.made.get(raw);
+  });
   const model: Model = {
     snapshot: {
       namespaces: [],
