@@ -129,6 +129,7 @@ const builds = [
   // node:test files: unit tests and integration tests (as root, against a real nsxd).
   { entryPoints: testEntries(['test/unit', 'test/integration']) },
   { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },
+  { entryPoints: { 'test/bench/events': 'test/bench/events.ts' } },
   { entryPoints: { 'test/bench/capture': 'test/bench/capture.ts' } },
   { entryPoints: { 'test/bench/ports': 'test/bench/ports.ts' } },
   { entryPoints: { 'test/bench/files': 'test/bench/files.ts' } },

@@ -233,7 +233,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   engines.onChange = () => void scanner.refreshContainers().catch(() => undefined);
   const watcher = new Watcher(scanner);
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
-  scanner.onScan = (model) => watcher.scanned(model.snapshot);
+  scanner.onScan = (model, patch) => watcher.scanned(model.snapshot, patch);
   const cgroups = SessionCgroups.open(options.socket, options.hostCgroups);
   const registry = new SessionRegistry(runDir, options.orphanTimeout);
   try {

@@ -98,3 +98,35 @@ it('carries what the model left unread with every change, and a change of that a
   assert.deepEqual(diff(after, { ...more, cut })?.cut, cut);
   assert.equal(diff(after, structuredClone(after)), undefined);
 });
+
+it('takes the processes an update read again from its patch, and says what a whole diff says', () => {
+  const [p10, p11, p13] = [proc(10), proc(11), proc(13)];
+  const before = snap([ns(1, [10, 11, 13])], [p10, p11, p13]);
+  const [p11b, p11c, p12] = [proc(11, 'bash'), proc(11), proc(12)];
+  const after = snap([ns(1, [10, 11, 12])], [p10, p11b, p12]);
+  const patch = {
+    from: before,
+    reread: new Map<number, [Process | undefined, Process | undefined]>([
+      [10, [p10, p10]],
+      [11, [p11, p11b]],
+      [12, [undefined, p12]],
+      [13, [p13, undefined]],
+      [14, [undefined, undefined]],
+    ]),
+  };
+  const byPid = (d: ReturnType<typeof diff>) => ({
+    added: d!.processesAdded.map((p) => p.pid).sort(),
+    changed: d!.processesChanged.map((p) => p.pid).sort(),
+    removed: [...d!.processesRemoved].sort(),
+    namespaces: d!.changed,
+  });
+  const whole = byPid(diff(before, after));
+  assert.deepEqual(whole, { added: [12], changed: [11], removed: [13], namespaces: whole.namespaces });
+  assert.deepEqual(byPid(diff(before, after, patch)), whole);
+  // Read again and the same: no change.
+  const same = snap([ns(1, [10, 11, 13])], [p10, p11c, p13]);
+  assert.equal(diff(before, same, { from: before, reread: new Map([[11, [p11, p11c]]]) }), undefined);
+  // A patch from another snapshot than BEFORE is no guide: the whole diff is made.
+  const stale = { from: after, reread: new Map() };
+  assert.deepEqual(byPid(diff(before, after, stale)), whole);
+});

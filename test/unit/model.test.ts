@@ -148,3 +148,32 @@ it('gives a net namespace the addresses its processes read', () => {
   assert.deepEqual(find(s, 'net', 700)?.addresses, ['10.88.0.5', 'fd00::5']);
   assert.equal(find(s, 'net', HOST.net)?.addresses, undefined);
 });
+
+it('keeps the namespaces that did not change as the model before had them, and builds anew those that did', () => {
+  const cache = new ScanCache();
+  const p20 = proc(20, { net: 100, uts: 101 });
+  const state = stateOf({
+    processes: [proc(1, {}), p20, proc(21, { net: 100 })],
+    mounts: [],
+    addresses: [],
+    hints: [],
+  });
+  const first = buildModel(state, ctx, Date.now(), cache);
+  const again = buildModel(state, ctx, Date.now(), cache, first);
+  assert.equal(again.snapshot.namespaces.length, first.snapshot.namespaces.length);
+  for (const ns of again.snapshot.namespaces) {
+    assert.equal(ns, first.byInode.get(ns.inode));
+    assert.equal(again.byInode.get(ns.inode), ns);
+  }
+  // 21 joins uts 101, leaving the host's: those two change, net 100 does not.
+  state.processes.set(21, proc(21, { net: 100, uts: 101 }));
+  const next = buildModel(state, ctx, Date.now(), cache, again);
+  const fresh = buildModel(state, ctx, Date.now(), new ScanCache());
+  const uts = next.byInode.get(101)!;
+  assert.notEqual(uts, again.byInode.get(101));
+  assert.deepEqual(uts.pids, [20, 21]);
+  assert.notEqual(next.byInode.get(HOST.uts), again.byInode.get(HOST.uts));
+  assert.deepEqual(next.byInode.get(HOST.uts)!.pids, [1]);
+  assert.equal(next.byInode.get(100), again.byInode.get(100));
+  assert.deepEqual(next.snapshot.namespaces, fresh.snapshot.namespaces);
+});

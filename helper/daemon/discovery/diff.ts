@@ -3,8 +3,19 @@
 // and removed, and the containers and engines whole when any changed.
 import { Namespace, NamespaceChange, NamespacesChanged, Process, Snapshot } from '../../common/protocol';
 
-/** What changed between two snapshots; undefined when nothing did. */
-export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | undefined {
+/**
+ * The processes an update read again, each as the snapshot FROM had it and as
+ * now (undefined where it was not, or is not any more): every other process
+ * of the update's snapshot is FROM's very object, so the diff of processes is
+ * these alone, not a walk over every process the host has.
+ */
+export interface ProcessPatch {
+  from: Snapshot;
+  reread: Map<number, [before: Process | undefined, after: Process | undefined]>;
+}
+
+/** What changed between two snapshots; undefined when nothing did. PATCH, when it is from BEFORE, says which processes may have. */
+export function diff(before: Snapshot, after: Snapshot, patch?: ProcessPatch): NamespacesChanged | undefined {
   const change: NamespacesChanged = {
     added: [],
     changed: [],
@@ -22,19 +33,14 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     if (old?.type !== ns.type) change.added.push(ns);
     else {
       oldNs.delete(ns.inode);
+      if (old === ns) continue; // kept from the model before (see keepUnchanged)
       const nsChange = namespaceChange(old, ns);
       if (nsChange) change.changed.push(nsChange);
     }
   }
   change.removed = [...oldNs.values()].map(({ type, inode }) => ({ type, inode }));
-  const oldProc = new Map<number, Process>(before.processes.map((p) => [p.pid, p]));
-  for (const p of after.processes) {
-    const old = oldProc.get(p.pid);
-    oldProc.delete(p.pid);
-    if (!old) change.processesAdded.push(p);
-    else if (!same(old, p)) change.processesChanged.push(p);
-  }
-  change.processesRemoved = [...oldProc.keys()];
+  if (patch?.from === before) processesPatched(change, patch);
+  else processesDiff(change, before.processes, after.processes);
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   if (!same(before.engines, after.engines)) change.engines = after.engines;
   const empty =
@@ -48,6 +54,33 @@ export function diff(before: Snapshot, after: Snapshot): NamespacesChanged | und
     !change.engines &&
     same(before.cut, after.cut);
   return empty ? undefined : change;
+}
+
+function processesDiff(change: NamespacesChanged, before: Process[], after: Process[]): void {
+  const oldProc = new Map<number, Process>(before.map((p) => [p.pid, p]));
+  for (const p of after) {
+    const old = oldProc.get(p.pid);
+    oldProc.delete(p.pid);
+    if (!old) change.processesAdded.push(p);
+    else if (!same(old, p)) change.processesChanged.push(p);
+  }
+  change.processesRemoved = [...oldProc.keys()];
+}
+
+function processesPatched(change: NamespacesChanged, patch: ProcessPatch): void {
+  for (const [pid, [old, p]] of patch.reread) {
+    if (!p) {
+      if (old) change.processesRemoved.push(pid);
+    } else if (!old) change.processesAdded.push(p);
+    else if (!same(old, p)) change.processesChanged.push(p);
+  }
+}
+
+/** Whether two namespaces say the same: their pids in the same order, and all else. */
+export function sameNamespace(a: Namespace, b: Namespace): boolean {
+  if (a.pids.length !== b.pids.length) return false;
+  for (let i = 0; i < a.pids.length; i++) if (a.pids[i] !== b.pids[i]) return false;
+  return same(a, b, 'pids');
 }
 
 /** The pids that joined and left a namespace, with its other fields as now; undefined when none changed. */

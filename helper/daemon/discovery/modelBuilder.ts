@@ -169,13 +169,12 @@ export class ModelBuilder {
    * namespaces (a container run with --net=host, say) keep no container name;
    * a namespace that a pod's containers share is the pod's.
    */
-  addContainers(found: EngineContainer[]): EngineContainer[] {
+  addContainers(found: EngineContainer[], processOf: (pid: number) => Process | undefined): EngineContainer[] {
     if (found.length === 0) return [];
-    const byPid = new Map(this.processes.map((p) => [p.pid, p]));
     const named = new Set<string>();
     const out: EngineContainer[] = [];
     for (const c of found) {
-      const p = c.pid !== undefined ? byPid.get(c.pid) : undefined;
+      const p = c.pid !== undefined ? processOf(c.pid) : undefined;
       const namespaces = p
         ? NSTYPES.flatMap((type) => (p.ns[type] !== undefined ? [{ type, inode: p.ns[type]! }] : []))
         : [];

@@ -7,7 +7,8 @@
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
 import { parseNsfsMounts } from './mountinfo';
-import { merge, ProcState, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
+import type { ProcessPatch } from './diff';
+import { merge, ProcState, RawProcess, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
 import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
 import { buildModel, Model, ScanContext } from './snapshot';
@@ -37,8 +38,14 @@ export class Scanner {
   private readonly cache = new ScanCache();
   private latest: Model | undefined;
   private latestAt = 0;
+  /**
+   * The processes patched since the last build, each with the RawProcess the
+   * state had for it then (undefined where it had none): the next build tells
+   * the watcher's diff that these alone may differ (ProcessPatch).
+   */
+  private unbuilt = new Map<number, RawProcess | undefined>();
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
-  onScan: ((model: Model) => void) | undefined;
+  onScan: ((model: Model, patch?: ProcessPatch) => void) | undefined;
 
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
@@ -104,7 +111,7 @@ export class Scanner {
     const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
     if (!this.patch(this.state, list, self)) return this.scan();
-    const model = this.built(this.state, self, started);
+    const model = this.built(this.state, self, started, true);
     void this.refreshContainers().catch(() => undefined);
     return model;
   }
@@ -119,8 +126,15 @@ export class Scanner {
     if (!this.engines || !this.state) return this.latest;
     const found = await this.engines.current();
     if (found === this.containers || !this.state) return this.latest;
+    // The engines' answer is a new array at every poll: a build of the whole model is for one that says something new.
+    const unchanged = sameJson(found, this.containers) && sameJson(this.engines.apis(), this.latest?.snapshot.engines);
     this.containers = found;
-    return this.built(this.state, selfMntns(), Date.now());
+    if (unchanged && this.latest) {
+      // What a shell in each starts from is asked through the newest answer's exec (a JSON-equal one, in the same order).
+      this.latest.containers.forEach((c, i) => (c.exec = found[i].exec));
+      return this.latest;
+    }
+    return this.built(this.state, selfMntns(), Date.now(), true);
   }
 
   private start(): Promise<Model> {
@@ -159,6 +173,7 @@ export class Scanner {
   private patch(state: ProcState, pids: number[], self: number): boolean {
     /** Reads LIST into the state; the ones that are gone, it drops and returns. */
     const reread = (list: number[]): number[] => {
+      for (const pid of list) if (!this.unbuilt.has(pid)) this.unbuilt.set(pid, state.processes.get(pid));
       const scan = scanProcesses(list, this.cache, state);
       merge(state, scan);
       const read = new Set<number>();
@@ -180,17 +195,34 @@ export class Scanner {
     return true;
   }
 
-  private built(state: ProcState, self: number, started: number): Model {
+  /** The model of STATE; PATCHED when STATE is the last model's with the processes in unbuilt read again. */
+  private built(state: ProcState, self: number, started: number, patched = false): Model {
     const model = buildModel(
       state,
       { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
       started,
       this.cache,
+      this.latest,
     );
+    const patch = patched ? this.processPatch(state) : undefined;
+    this.unbuilt = new Map();
     this.latest = model;
     this.latestAt = Date.now();
-    this.onScan?.(model);
+    this.onScan?.(model, patch);
     return model;
+  }
+
+  /** What the processes in unbuilt were in the last model, and are in STATE's; undefined where that cannot be told. */
+  private processPatch(state: ProcState): ProcessPatch | undefined {
+    if (!this.latest) return undefined;
+    const reread: ProcessPatch['reread'] = new Map();
+    for (const [pid, raw] of this.unbuilt) {
+      const before = raw && this.cache.made.get(raw);
+      if (raw && !before) return undefined;
+      const now = state.processes.get(pid);
+      reread.set(pid, [before, now && this.cache.made.get(now)]);
+    }
+    return { from: this.latest.snapshot, reread };
   }
 
   /** All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes seconds, and no terminal waits for it. */
@@ -206,3 +238,6 @@ export class Scanner {
     }
   }
 }
+
+/** Whether two values made of JSON's kinds (a few containers, the engines' APIs) say the same. */
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

@@ -3,6 +3,7 @@
 // hierarchy the nsfs ioctls report (hierarchy.ts).
 import type { EngineApi, Namespace, NsType, Pin, Snapshot } from '../../common/protocol';
 import type { EngineContainer } from './engines';
+import { sameNamespace } from './diff';
 import { resolveHierarchy } from './hierarchy';
 import { ModelBuilder } from './modelBuilder';
 import type { ProcState } from './processes';
@@ -30,7 +31,13 @@ export interface Model {
   containers: EngineContainer[];
 }
 
-export function buildModel(state: ProcState, ctx: ScanContext, started: number, cache: ScanCache): Model {
+export function buildModel(
+  state: ProcState,
+  ctx: ScanContext,
+  started: number,
+  cache: ScanCache,
+  previous?: Model,
+): Model {
   const b = new ModelBuilder(ctx, state.hints, cache.made);
   for (const p of state.processes.values()) b.addProcess(p);
   b.addMembers();
@@ -41,7 +48,11 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number, 
     if (addresses.length && lives(netns)) b.namespaces.get(netns)!.addresses = addresses;
   b.assignContainers();
   b.markInitial();
-  const containers = b.addContainers(ctx.containers);
+  // Each process's Process as this build made it, found without a map of every process.
+  const containers = b.addContainers(ctx.containers, (pid) => {
+    const raw = state.processes.get(pid);
+    return raw && cache.made.get(raw);
+  });
   const model: Model = {
     snapshot: {
       namespaces: [],
@@ -58,6 +69,25 @@ export function buildModel(state: ProcState, ctx: ScanContext, started: number, 
   };
   resolveHierarchy(model, cache.lineages, (type, inode) => b.namespace(type, inode));
   model.snapshot.namespaces = [...b.namespaces.values()];
+  if (previous) keepUnchanged(model, previous);
   model.snapshot.scanMs = Date.now() - started;
   return model;
+}
+
+/**
+ * Each namespace that is as it was in PREVIOUS becomes PREVIOUS's object
+ * again: the one just built dies young instead of living on in the heap until
+ * the next build (at 20,000 processes, garbage collection of whole models was
+ * most of what an update cost), and the watcher's diff passes it over by
+ * identity. Nothing changes a model's namespaces once it is built.
+ */
+function keepUnchanged(model: Model, previous: Model): void {
+  const list = model.snapshot.namespaces;
+  for (let i = 0; i < list.length; i++) {
+    const old = previous.byInode.get(list[i].inode);
+    if (old && old !== list[i] && sameNamespace(old, list[i])) {
+      list[i] = old;
+      model.byInode.set(old.inode, old);
+    }
+  }
 }

@@ -5,7 +5,7 @@
 // subscribed they are read when the next list asks. A slow full rescan
 // catches what events do not show.
 import type { NamespacesChanged, Snapshot } from '../../common/protocol';
-import { diff } from './diff';
+import { diff, ProcessPatch } from './diff';
 import { OnEvents, ProcEvents } from './events';
 import type { Scanner } from './scanner';
 
@@ -331,11 +331,11 @@ export class Watcher {
    * subscribers as what changed since the one before (nsxd.ts makes this the
    * scanner's onScan).
    */
-  scanned(snapshot: Snapshot): void {
+  scanned(snapshot: Snapshot, patch?: ProcessPatch): void {
     const before = this.last;
     this.last = snapshot;
     if (!before || this.listeners.size === 0) return;
-    const change = diff(before, snapshot);
+    const change = diff(before, snapshot, patch);
     if (!change) return;
     const bytes = JSON.stringify(change).length;
     for (const listener of this.listeners.keys()) listener(change, bytes);
