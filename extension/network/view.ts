@@ -59,7 +59,13 @@ export class NetworkView implements vscode.Disposable {
       this.ctx.model.setVisible(NetworkView.viewType, false);
     });
     panel.webview.onDidReceiveMessage((m: FromView) => void this.received(m));
-    panel.onDidChangeViewState(() => (panel.visible ? this.startRates() : this.stopRates()));
+    panel.onDidChangeViewState(() => {
+      if (panel.visible) this.startRates();
+      else {
+        this.ready = false;
+        this.stopRates();
+      }
+    });
     this.startRates();
   }
 
@@ -91,7 +97,8 @@ export class NetworkView implements vscode.Disposable {
   }
 
   private draw(): void {
-    if (!this.panel || !this.ready) return;
+    // A hidden panel's page is gone (no retained context): it asks again with 'ready' when shown.
+    if (!this.panel?.visible || !this.ready) return;
     const list = this.ctx.net.current();
     if (!list) {
       this.post({

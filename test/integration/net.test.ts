@@ -11,6 +11,7 @@ import {
   NetChangedNotification,
   NetLink,
   NetNamespace,
+  ListNet,
   ReadNetCounters,
   SubscribeNet,
   UnsubscribeNet,
@@ -365,6 +366,10 @@ describe('network wiring', () => {
       assert.ok(after.txBytes > before.txBytes && after.rxBytes > before.rxBytes, JSON.stringify({ before, after }));
       const all = await client.conn.sendRequest(ReadNetCounters, { inodes: [inodeOf(b)] });
       assert.deepEqual(all.namespaces, [], 'b has no process to read through: nothing, not a guess');
+      // Malformed asks are refused in words, for the wiring and the counters alike.
+      for (const method of [ReadNetCounters.method, ListNet.method])
+        for (const bad of [{ inodes: 'all' }, { inodes: [-1] }, { inodes: Array(5000).fill(1) }])
+          await assert.rejects(client.conn.sendRequest(method, bad), /inodes|inode/);
     } finally {
       member.kill();
       client.close();

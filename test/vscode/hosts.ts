@@ -19,16 +19,7 @@ import type { NsTerminal } from '../../extension/terminal';
 import { FakeHost, makeHost, sshUser } from '../hosts';
 import { createUser, rootDir } from '../support';
 import { ui, uiAvailable } from './ui';
-
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { until } from './until';
 
 function rows(api: Api): { node: HostNode; item: vscode.TreeItem }[] {
   return api.namespaces.getChildren().map((node) => ({

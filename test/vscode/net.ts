@@ -5,23 +5,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import type { Node } from '../../extension/tree/nodes';
+import { until } from './until';
 
 const A = 'n22vsa';
 const B = 'n22vsb';
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const inodeOf = (name: string) =>
   Number(execFileSync('stat', ['-L', '-c', '%i', `/run/netns/${name}`], { encoding: 'utf8' }).trim());

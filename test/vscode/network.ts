@@ -10,25 +10,12 @@ import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import { Engine, podman } from '../engines';
 import { ui, uiAvailable } from './ui';
+import { until } from './until';
 
 const WEBVIEW = ['iframe.webview.ready', '#active-frame'];
 const NETNS = 'nsxv-net';
 const WEB = 'nsxv-netweb';
 const BRIDGE = 'nsxv-br';
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 

@@ -15,22 +15,9 @@ import type { Node } from '../../extension/tree/nodes';
 import type { ForwardNode, PortNode, PortsGroupNode } from '../../extension/tree/portsNodes';
 import type { Forward } from '../../helper/common/ports';
 import { ui, uiAvailable } from './ui';
+import { until } from './until';
 
 const PAGE = 'p23-vscode-ok';
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function fetchPage(port: number): Promise<string> {
   return new Promise((resolve) => {

@@ -17,23 +17,10 @@ import { docker, podman, Engine } from '../engines';
 import { fakeEngine, FakeEngine } from '../fake-engine';
 import { createUser } from '../support';
 import { ui, uiAvailable } from './ui';
+import { until } from './until';
 
 const inode = (pid: number | 'self', type: string) =>
   Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/${type}`))![1]);
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function item(api: Api, node: Node): vscode.TreeItem {
   return node.toTreeItem(api.model);
