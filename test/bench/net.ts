@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { NetChanged, NetChangedNotification, SubscribeNet, UnsubscribeNet } from '../../helper/common/net';
 import type { Client } from '../../helper/common/client';
 import { DIST, startDaemon, waitFor } from '../support';
+import { Figures, median, pct, Show } from './figures';
 
-type Row = (what: string, ours: string, theirs: string, ratio: string) => void;
+type Row = Figures['row'];
+const inMs: Show = (v) => `${v.toFixed(0)} ms`;
+const faster: Show = (v) => `${v.toFixed(1)}× faster`;
 
 const N = Number(process.env.NSX_BENCH_NET ?? 500);
 const PREFIX = 'n22b';
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 function build(): string[] {
@@ -104,32 +105,19 @@ export async function benchNet(row: Row): Promise<void> {
     const warm = median([nsxNet(daemon.socket), nsxNet(daemon.socket), nsxNet(daemon.socket)]);
     const ip = ipEach(names.slice(1));
     const c = await floor(names);
-    row(
-      `wiring of ${N} namespaces, nsx net --json (cold)`,
-      `${cold.toFixed(0)} ms`,
-      `ip -n -j link+addr ×${N}: ${ip.toFixed(0)} ms`,
-      `${(ip / cold).toFixed(1)}× faster`,
-    );
-    row(
-      `wiring of ${N} namespaces, nsx net --json (warm)`,
-      `${warm.toFixed(0)} ms`,
-      `ip ×${2 * N}: ${ip.toFixed(0)} ms`,
-      `${(ip / warm).toFixed(1)}× faster`,
-    );
+    const ipShow = (n: number) => (v: number) => `ip -n -j link+addr ×${n}: ${v.toFixed(0)} ms`;
+    row(`wiring of ${N} namespaces, nsx net --json (cold)`, [cold, inMs], [ip, ipShow(N)], [ip / cold, faster]);
+    row(`wiring of ${N} namespaces, nsx net --json (warm)`, [warm, inMs], [ip, ipShow(N)], [ip / warm, faster]);
     row(
       `wiring of ${N} namespaces, C floor (nsx-net alone)`,
-      `${cold.toFixed(0)} ms`,
-      `nsx-net: ${c.toFixed(0)} ms`,
-      `${(cold / c).toFixed(1)}× the floor`,
+      [cold, inMs],
+      [c, (v) => `nsx-net: ${v.toFixed(0)} ms`],
+      [cold / c, (v) => `${v.toFixed(1)}× the floor`],
     );
     const client = await daemon.client();
     const lat = await changeLatency(client, names[1]);
-    row(
-      'a link change to a subscriber (ip link set included)',
-      `median ${median(lat).toFixed(0)} ms, p90 ${p90(lat).toFixed(0)} ms`,
-      '-',
-      '-',
-    );
+    row('a link change to a subscriber (ip link set included), median', [median(lat), inMs]);
+    row('a link change to a subscriber (ip link set included), p90', [pct(lat, 0.9), inMs]);
     const helper = Number(
       execFileSync('pgrep', ['-P', String(daemon.proc.pid), 'nsx-net'], { encoding: 'utf8' })
         .trim()
@@ -137,9 +125,8 @@ export async function benchNet(row: Row): Promise<void> {
     );
     row(
       `memory with ${N} namespaces wired`,
-      `${(rssKb(daemon.proc.pid!) / 1024).toFixed(0)} MiB`,
-      `nsx-net ${(rssKb(helper) / 1024).toFixed(1)} MiB`,
-      '-',
+      [rssKb(daemon.proc.pid!) / 1024, (v) => `${v.toFixed(0)} MiB`],
+      [rssKb(helper) / 1024, (v) => `nsx-net ${v.toFixed(1)} MiB`],
     );
     await client.conn.sendRequest(UnsubscribeNet);
     client.close();
