@@ -106,6 +106,7 @@ void queue_exit(struct session *s);
 
 /* session-relay.c */
 void on_attach(struct session *s);
+void on_connected(struct session *s, int fd);
 void flush_queue(struct session *s);
 void run_frames(struct session *s);
 void read_frames(struct session *s);

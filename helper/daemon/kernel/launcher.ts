@@ -3,6 +3,7 @@
 // dist/nsx-session, a session's supervisor. Namespace fds nsxd opened and
 // checked are passed as inherited fds, never as paths.
 import { ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
 import { CAPTURER, checkProgram, CONNECTOR, FILES_HELPER, LAUNCHER, SUPERVISOR } from './programs';
@@ -28,7 +29,6 @@ export interface LaunchSpec {
   /** Print the files named by command from inside, with nsx-exec's own cat (no binary needed there). */
   cat?: boolean;
   env: Record<string, string>;
-  cgroupProcsFd?: number;
   /** Stop after unsharing and wait for stdin to close (namespaces/create). */
   hold?: boolean;
 }
@@ -50,7 +50,6 @@ function launcherArgs(spec: LaunchSpec, pty: boolean): { args: string[]; fds: nu
   const args: string[] = ['--status-fd', '3'];
   const passFd = (fd: number) => String(fds.push(fd) + 3);
   for (const { type, fd } of spec.joins) args.push('--join', `${type}:${passFd(fd)}`);
-  if (spec.cgroupProcsFd !== undefined) args.push('--cgroup-procs', passFd(spec.cgroupProcsFd));
   for (const type of spec.unshare) args.push('--unshare', type);
   if (spec.unshare.includes('user')) args.push('--map-root');
   if (spec.hostname) args.push('--hostname', spec.hostname);
@@ -89,16 +88,23 @@ export interface SupervisorSpec {
   orphanTimeout: number;
   /** A pty of this size, or pipes. */
   pty?: { rows: number; cols: number };
-  /** The session's cgroup folder: killed and removed when the session ends. */
+  /** The session's cgroup folder: nsx-exec starts in it; killed and removed when the session ends. */
   cgroup?: string;
+}
+
+export interface Supervised extends Launched {
+  /** nsxd's connection to the supervisor, which has the session from the start (nsx-session --connected). */
+  connection: Socket;
 }
 
 /**
  * nsx-exec under a session supervisor (nsx-session), which holds the pty and
  * outlives nsxd: in a session of its own (detached), so that neither a ^C
- * to nsxd's terminal nor nsxd's death reaches it.
+ * to nsxd's terminal nor nsxd's death reaches it. Its first connection is
+ * handed to it as it starts (a socketpair, the fd after nsx-exec's), so
+ * that its hello and first output need no connect and no round trip.
  */
-export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
+export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Supervised {
   const { args, fds } = launcherArgs(spec, sup.pty !== undefined);
   const own = [
     '--socket',
@@ -107,15 +113,16 @@ export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
     String(sup.orphanTimeout),
     '--pass-fds',
     String(fds.length + 1),
+    '--connected',
   ];
   if (sup.pty) own.push('--pty', `${sup.pty.rows}:${sup.pty.cols}`);
   if (sup.cgroup) own.push('--cgroup', sup.cgroup);
   const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds],
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds, 'pipe'],
     env: spec.env,
     detached: true,
   });
-  return started(child, false);
+  return { ...started(child, false), connection: child.stdio[4 + fds.length] as Socket };
 }
 
 /** Ready once nsx-exec has exec'd (or, with hold, says so); its "E…" sentence otherwise. */
