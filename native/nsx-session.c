@@ -7,6 +7,7 @@
  *
  *   nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N
  *               [--connected] [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...
+ *   nsx-session --spawner      (what nsxd starts the others through: session-spawner.c)
  *
  * Fds 3 .. 3+N-1 are nsx-exec's (its status fd and namespace fds) and are
  * handed on to it alone. Errors before that are written to fd 3 as
@@ -226,6 +227,7 @@ int main(int argc, char **argv)
 	int child_fds[3];
 	sigset_t mask;
 
+	if (argc == 2 && strcmp(argv[1], "--spawner") == 0) spawner();
 	parse_args(&s, argc, argv, &o);
 	lock_down(&s, &o, &mask);
 	if (s.cgroup_path && (s.cgroup_fd = open(s.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -1,13 +1,16 @@
 // Starts dist/nsx-exec, the single-threaded child that does every namespace
 // transition (nsxd itself never calls setns or unshare), directly or under
-// dist/nsx-session, a session's supervisor. Namespace fds nsxd opened and
-// checked are passed as inherited fds, never as paths.
+// dist/nsx-session, a session's supervisor (started through the spawner,
+// spawner.ts). Namespace fds nsxd opened and checked are passed as inherited
+// fds, never as paths.
 import { ChildProcess, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
 import { CAPTURER, checkProgram, CONNECTOR, FILES_HELPER, LAUNCHER, SUPERVISOR } from './programs';
 import { NET_HELPER } from '../discovery/netHelper';
+import { closeFd, streamPair } from '../../../native/fdpass';
+import { spawner } from './spawner';
 
 export interface LaunchIdentity {
   uid: number;
@@ -92,7 +95,11 @@ export interface SupervisorSpec {
   cgroup?: string;
 }
 
-export interface Supervised extends Launched {
+export interface Supervised {
+  /** The supervisor's pid, once the spawner started it; 0 if it could not. */
+  pid: Promise<number>;
+  /** Resolves once nsx-exec has exec'd; rejects with its error sentence. */
+  ready: Promise<void>;
   /** nsxd's connection to the supervisor, which has the session from the start (nsx-session --connected). */
   connection: Socket;
 }
@@ -117,29 +124,53 @@ export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Supervised {
   ];
   if (sup.pty) own.push('--pty', `${sup.pty.rows}:${sup.pty.cols}`);
   if (sup.cgroup) own.push('--cgroup', sup.cgroup);
-  const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds, 'pipe'],
-    env: spec.env,
-    detached: true,
+  const [status, statusTheirs] = streamPair();
+  const [connection, connectionTheirs] = streamPair();
+  let pid: Promise<number>;
+  try {
+    pid = spawner.spawn([SUPERVISOR, ...own, '--', LAUNCHER, ...args], spec.env, [
+      statusTheirs,
+      ...fds,
+      connectionTheirs,
+    ]);
+  } catch (err) {
+    closeFd(status);
+    closeFd(connection);
+    throw err;
+  } finally {
+    closeFd(statusTheirs);
+    closeFd(connectionTheirs);
+  }
+  const statusSocket = new Socket({ fd: status });
+  const started = pid.then((p) => {
+    if (!p) throw new Error(`cannot start ${SUPERVISOR}`);
   });
-  return { ...started(child, false), connection: child.stdio[4 + fds.length] as Socket };
+  const ready = Promise.all([started, statusOf(statusSocket, false)]).then(() => undefined);
+  return { pid, ready, connection: new Socket({ fd: connection }) };
 }
 
 /** Ready once nsx-exec has exec'd (or, with hold, says so); its "E…" sentence otherwise. */
 function started(child: ChildProcess, hold: boolean): Launched {
-  const status = child.stdio[3] as Readable;
   const ready = new Promise<void>((resolve, reject) => {
-    let text = '';
     child.once('error', (err) => reject(new Error(`cannot start ${child.spawnfile}: ${err.message}`)));
+    statusOf(child.stdio[3] as Readable, hold).then(resolve, reject);
+  });
+  return { child, ready };
+}
+
+/** What the status fd says: nothing as it closes (exec'd), "R" (held), or "E" and why not. */
+function statusOf(status: Readable, hold: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let text = '';
     status.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       if (hold && text === 'R') resolve();
     });
     status.on('error', () => undefined);
     status.on('end', () => {
+      status.destroy();
       if (text.startsWith('E')) reject(new Error(text.slice(1)));
       else resolve();
     });
   });
-  return { child, ready };
 }

@@ -87,12 +87,12 @@ export async function openSession(
     await check(req, caller, deps, who, where);
     const cgroup = deps.cgroups.create(id);
     const launched = launch(id, req, caller, who, where, cgroup, deps);
-    deps.cgroups.adopt(launched.child.pid);
+    void launched.pid.then((pid) => deps.cgroups.adopt(pid));
     // The supervisor has its copies now; nsxd keeps none of these.
     closeAll(where.joins);
     where.joins = [];
     const { link, hello } = await started(launched, alive);
-    deps.cgroups.adopt(launched.child.pid); // and what it started meanwhile
+    deps.cgroups.adopt(await launched.pid); // and what it started meanwhile
     const result: TerminalOpenResult = {
       session: id,
       pid: hello.pid,
@@ -158,27 +158,25 @@ function launch(
  * The supervisor says hello as it starts, before nsx-exec is through.
  */
 async function started(
-  { child, ready, connection }: Supervised,
+  { ready, connection }: Supervised,
   alive: () => boolean,
 ): Promise<{ link: SupervisorLink; hello: Hello }> {
-  const handed = connection ? SupervisorLink.handed(connection) : undefined;
+  const handed = SupervisorLink.handed(connection);
   // A supervisor that fails closes it too: its status says why.
-  handed?.hello.catch(() => undefined);
+  handed.hello.catch(() => undefined);
   let hello: Hello | undefined;
   const failure = await ready
     .then(
       async () => {
-        if (!handed) throw new Error('no connection');
         hello = await withTimeout(handed.hello, 2000);
         return alive() ? undefined : 'the connection closed while the session started';
       },
       (err: Error) => `the session could not start: ${err.message}`,
     )
     .catch((err: Error) => `the session's supervisor did not answer: ${err.message}`);
-  if (failure || !handed || !hello) {
-    // Its supervisor ends it, kills what started and removes its socket and cgroup.
-    child.kill('SIGTERM');
-    handed?.link.detach();
+  if (failure || !hello) {
+    // Its supervisor ends it, kills what started and removes its socket and cgroup (one that failed is gone).
+    void handed.link.end();
     throw new ResponseError(ErrorCodes.Failed, failure ?? 'the session could not start');
   }
   return { link: handed.link, hello };
