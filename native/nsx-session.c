@@ -202,6 +202,10 @@ static void lock_down(struct session *s, const struct options *o, sigset_t *mask
 	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
 	if (syscall(SYS_close_range, STATUS_FD + o->pass_fds + o->connected, ~0U, 0) < 0)
 		die("close_range: %s", strerror(errno));
+	/* nsxd's connection is ours alone: nsx-exec, forked next, never sees it. */
+	if (o->connected && (fcntl(STATUS_FD + o->pass_fds, F_SETFD, FD_CLOEXEC) < 0 ||
+			     fcntl(STATUS_FD + o->pass_fds, F_SETFL, O_NONBLOCK) < 0))
+		die("connection: %s", strerror(errno));
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("dumpable: %s", strerror(errno));
 	/*
 	 * A fixed threshold: a long frame's buffer is mapped and unmapped on its

@@ -4,7 +4,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -69,8 +68,6 @@ void on_attach(struct session *s)
 /* The connection of the nsxd that opened the session, inherited as fd: that nsxd has it from the start. */
 void on_connected(struct session *s, int fd)
 {
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
-		die("connection: %s", strerror(errno));
 	if (greet(s, fd)) s->adopted = s->ever_adopted = 1;
 }
 
