@@ -134,6 +134,7 @@ const builds = [
   { entryPoints: { 'test/bench/ports': 'test/bench/ports.ts' } },
   { entryPoints: { 'test/bench/files': 'test/bench/files.ts' } },
   { entryPoints: { 'test/bench/hosts': 'test/bench/hosts.ts' } },
+  { entryPoints: { 'test/bench/shell': 'test/bench/shell.ts' } },
   { entryPoints: { 'test/bench/render': 'test/bench/render.ts' }, external: ['vscode'] },
   // The Network view's page: a browser bundle (cytoscape and elkjs's API), its ELK worker copied beside it.
   {

@@ -1,6 +1,6 @@
 /*
- * nsx-exec's namespaces: the session's cgroup, the namespaces nsxd opened
- * (joined), and fresh ones (unshared and set up as unshare(1) leaves them).
+ * nsx-exec's namespaces: those nsxd opened (joined), and fresh ones
+ * (unshared and set up as unshare(1) leaves them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,16 +108,6 @@ static void map_root(uid_t uid, gid_t gid)
 	write_file("/proc/self/setgroups", "deny");
 	snprintf(map, sizeof(map), "0 %u 1", gid);
 	write_file("/proc/self/gid_map", map);
-}
-
-/* Into the session's cgroup while still root, so that every process the
- * session makes from here on is killed with it. */
-void enter_cgroup(struct request *req)
-{
-	if (req->cgroup_fd < 0) return;
-	if (write(req->cgroup_fd, "0\n", 2) != 2) die("join session cgroup: %s", strerror(errno));
-	close(req->cgroup_fd);
-	req->cgroup_fd = -1;
 }
 
 /* Joins the namespaces nsxd opened; says whether a child must be forked to

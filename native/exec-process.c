@@ -151,13 +151,12 @@ static void be_init(pid_t shell)
  * parent (nsxd, or the session's supervisor nsx-session). */
 void close_inherited(const struct request *req)
 {
-	int keep[NTYPES + 2];
+	int keep[NTYPES + 1];
 	size_t nkeep = 0;
 
 	for (size_t i = 0; i < NTYPES; i++)
 		if (req->join_fds[i] >= 0) keep[nkeep++] = req->join_fds[i];
 	if (status_fd >= 0) keep[nkeep++] = status_fd;
-	if (req->cgroup_fd >= 0) keep[nkeep++] = req->cgroup_fd;
 	close_all_but(keep, nkeep);
 	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) die("status fd: %s", strerror(errno));
 	if (getppid() == 1) die("parent gone");

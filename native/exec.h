@@ -44,7 +44,6 @@ struct identity {
 struct request {
 	int join_fds[NTYPES];
 	int unshare_flags;
-	int cgroup_fd;
 	int map_root, mount_proc, hold, pty, builtin_cat;
 	const char *hostname, *home;
 	const char *shells[8];
@@ -58,7 +57,6 @@ long number(const char *s, long max);
 
 /* exec-namespaces.c */
 int type_index(const char *name);
-void enter_cgroup(struct request *req);
 int join_namespaces(struct request *req);
 void unshare_namespaces(struct request *req);
 

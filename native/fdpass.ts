@@ -1,7 +1,9 @@
-// The two libc calls a port forward needs that Node does not offer: a
-// SOCK_SEQPACKET socketpair (one end for nsx-connect, one kept by nsxd) and
-// recvmsg with SCM_RIGHTS, to take the sockets nsx-connect makes inside a
-// namespace. Node's own streams read with read(2), which would drop them.
+// The libc calls that Node does not offer, for fds between nsxd and its
+// helpers: socketpairs (SOCK_SEQPACKET, one end for nsx-connect or the
+// session spawner, one kept by nsxd; SOCK_STREAM, whose nsxd end Node reads
+// as a socket), recvmsg with SCM_RIGHTS, to take the sockets nsx-connect
+// makes inside a namespace, and sendmsg with them, to hand the spawner a
+// supervisor's fds. Node's own streams read with read(2), which would drop them.
 // This module imports nothing of ours but libc.ts's ErrnoError.
 import koffi from 'koffi';
 import { ErrnoError } from './libc';
@@ -9,9 +11,11 @@ import { ErrnoError } from './libc';
 const libc = koffi.load('libc.so.6');
 
 const AF_UNIX = 1;
+const SOCK_STREAM = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 const MSG_CTRUNC = 0x8;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOL_SOCKET = 1;
@@ -30,6 +34,7 @@ koffi.struct('nsx_msghdr', {
 });
 const socketpairRaw = libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)');
 const recvmsgRaw = libc.func('intptr_t recvmsg(int fd, _Inout_ nsx_msghdr *msg, int flags)');
+const sendmsgRaw = libc.func('intptr_t sendmsg(int fd, nsx_msghdr *msg, int flags)');
 const closeRaw = libc.func('int close(int fd)');
 
 function errno(call: string): ErrnoError {
@@ -39,9 +44,39 @@ function errno(call: string): ErrnoError {
 
 /** Two connected SOCK_SEQPACKET Unix sockets, both close-on-exec. */
 export function seqpacketPair(): [number, number] {
+  return socketpair(SOCK_SEQPACKET);
+}
+
+/** Two connected SOCK_STREAM Unix sockets, both close-on-exec. */
+export function streamPair(): [number, number] {
+  return socketpair(SOCK_STREAM);
+}
+
+function socketpair(type: number): [number, number] {
   const sv = [0, 0];
-  if (socketpairRaw(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw errno('socketpair');
+  if (socketpairRaw(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) throw errno('socketpair');
   return [sv[0], sv[1]];
+}
+
+/** One message of DATA with FDS (at most 64) as SCM_RIGHTS, whole or not at all (a SOCK_SEQPACKET socket). */
+export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
+  const control = Buffer.alloc(16 + ((fds.length * 4 + 7) & ~7));
+  control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
+  control.writeInt32LE(SOL_SOCKET, 8);
+  control.writeInt32LE(SCM_RIGHTS, 12);
+  fds.forEach((f, i) => control.writeInt32LE(f, 16 + i * 4));
+  const msg = {
+    msg_name: null,
+    msg_namelen: 0,
+    msg_iov: [{ iov_base: data, iov_len: data.length }],
+    msg_iovlen: 1,
+    msg_control: control,
+    msg_controllen: control.length,
+    msg_flags: 0,
+  };
+  const n = Number(sendmsgRaw(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL));
+  if (n < 0) throw errno('sendmsg');
+  if (n !== data.length) throw new Error('sendmsg sent part of a message');
 }
 
 /**

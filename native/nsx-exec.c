@@ -15,7 +15,7 @@
  * Errors before exec are written to --status-fd as "E<message>" and exit 125;
  * a successful exec closes that fd with nothing written (it is O_CLOEXEC).
  *
- *   nsx-exec [--cgroup-procs FD] [--join TYPE:FD]... [--unshare TYPE]...
+ *   nsx-exec [--join TYPE:FD]... [--unshare TYPE]...
  *            [--map-root] [--hostname NAME] [--mount-proc] [--hold]
  *            [--uid N --gid N --groups G,G,...] [--pty] [--home DIR]
  *            [--shell PATH]... --status-fd FD [-- COMMAND ARGS...]
@@ -70,7 +70,6 @@ static void check_request(const struct request *req)
 }
 
 static const struct option options[] = {
-	{"cgroup-procs", required_argument, 0, 'c'},
 	{"join", required_argument, 0, 'j'},
 	{"unshare", required_argument, 0, 'n'},
 	{"map-root", no_argument, 0, 'r'},
@@ -93,12 +92,10 @@ static void parse_args(int argc, char **argv, struct request *req)
 	int opt, have_uid = 0, have_gid = 0;
 
 	memset(req, 0, sizeof(*req));
-	req->cgroup_fd = -1;
 	req->home = "/";
 	for (size_t i = 0; i < NTYPES; i++) req->join_fds[i] = -1;
 	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': req->cgroup_fd = (int)number(optarg, 1 << 20); break;
 		case 'j': parse_join(req, optarg); break;
 		case 'n': req->unshare_flags |= nstypes[type_index(optarg)].flag; break;
 		case 'r': req->map_root = 1; break;
@@ -152,7 +149,6 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &req);
 	close_inherited(&req);
-	enter_cgroup(&req);
 	joined_other = join_namespaces(&req);
 	unshare_namespaces(&req);
 	if (req.hold) hold();

@@ -6,11 +6,15 @@
  * with what the shell printed meanwhile.
  *
  *   nsx-session --socket PATH --orphan-timeout SECONDS --pass-fds N
- *               [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...
+ *               [--connected] [--pty ROWS:COLS] [--cgroup DIR] -- LAUNCHER ARGS...
+ *   nsx-session --spawner      (what nsxd starts the others through: session-spawner.c)
  *
- * Fds 3 .. 3+N-1 are nsx-exec's (its status fd, namespace fds, cgroup.procs)
- * and are handed on to it alone. Errors before that are written to fd 3 as
- * "E<message>", as nsx-exec writes its own.
+ * Fds 3 .. 3+N-1 are nsx-exec's (its status fd and namespace fds) and are
+ * handed on to it alone. Errors before that are written to fd 3 as
+ * "E<message>", as nsx-exec writes its own. With --connected, fd 3+N is a
+ * connection of the nsxd that opens the session, which has the session from
+ * the start (as if it had said A): its hello and the first output go out as
+ * soon as there are any, without a connect, an accept and an A to wait for.
  *
  * It answers on PATH, a socket in a folder only root may enter, and talks
  * only to uid 0 (nsxd), one connection at a time, in frames of a type byte,
@@ -33,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/sched.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -91,10 +96,39 @@ static void listen_on(struct session *s, const char *path)
 	if (listen(s->listen_fd, 4) < 0) die("listen: %s", strerror(errno));
 }
 
+/*
+ * A child born in the session's cgroup (clone3 with CLONE_INTO_CGROUP), and
+ * its pidfd. Moving a process in afterwards, by a write to cgroup.procs,
+ * waits for an RCU grace period: tens of milliseconds, up to hundreds, on a
+ * busy machine, before the shell can start. Kernels before 5.7 have no
+ * CLONE_INTO_CGROUP: there the child joins by that write.
+ */
+static pid_t fork_into_cgroup(struct session *s)
+{
+	struct clone_args args = {.flags = CLONE_PIDFD, .pidfd = (uintptr_t)&s->pidfd, .exit_signal = SIGCHLD};
+	pid_t pid;
+
+	if (s->cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)s->cgroup_fd;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || (errno != ENOSYS && errno != EINVAL && errno != E2BIG)) return pid;
+	pid = fork();
+	if (pid == 0 && s->cgroup_fd >= 0) {
+		int procs = openat(s->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+		if (procs < 0 || write(procs, "0\n", 2) != 2) die("join session cgroup: %s", strerror(errno));
+		close(procs);
+	}
+	if (pid > 0 && (s->pidfd = pidfd_of_pid(pid)) < 0) die("pidfd_open: %s", strerror(errno));
+	return pid;
+}
+
 /* nsx-exec on the child's ends, with the fds nsxd handed on; nothing else of ours reaches it. */
 static void start(struct session *s, char **argv, int child_fds[3], const sigset_t *mask, int pass_fds)
 {
-	s->child = fork();
+	s->child = fork_into_cgroup(s);
 	if (s->child < 0) die("fork: %s", strerror(errno));
 	if (s->child == 0) {
 		if (sigprocmask(SIG_UNBLOCK, mask, NULL) < 0) die("sigprocmask: %s", strerror(errno));
@@ -105,8 +139,6 @@ static void start(struct session *s, char **argv, int child_fds[3], const sigset
 		execv(argv[0], argv);
 		die("%s: %s", argv[0], strerror(errno));
 	}
-	s->pidfd = pidfd_of_pid(s->child);
-	if (s->pidfd < 0) die("pidfd_open: %s", strerror(errno));
 	/* The status fd goes with the rest: nsxd reads nsx-exec's word on it now. */
 	if (syscall(SYS_close_range, STATUS_FD, STATUS_FD + pass_fds - 1, 0) < 0)
 		die("close_range: %s", strerror(errno));
@@ -117,22 +149,27 @@ static void start(struct session *s, char **argv, int child_fds[3], const sigset
 /* What nsxd asked for, from the command line. */
 struct options {
 	struct winsize ws, *pty;
-	int pass_fds;
+	int pass_fds, connected;
 	char **launcher;
 };
 
 static void parse_args(struct session *s, int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, 0, 's'},	 {"orphan-timeout", required_argument, 0, 'o'},
-		{"pass-fds", required_argument, 0, 'p'}, {"pty", required_argument, 0, 't'},
-		{"cgroup", required_argument, 0, 'c'},	 {0, 0, 0, 0},
+		{"socket", required_argument, 0, 's'},
+		{"orphan-timeout", required_argument, 0, 'o'},
+		{"pass-fds", required_argument, 0, 'p'},
+		{"pty", required_argument, 0, 't'},
+		{"cgroup", required_argument, 0, 'c'},
+		{"connected", no_argument, 0, 'C'},
+		{0, 0, 0, 0},
 	};
 	int opt;
 	/* Up to a week, as nsxd allows; 0 until given, which the usage refuses. */
 	long orphan = 0, pass_fds = 0;
 
 	o->pty = NULL;
+	o->connected = 0;
 	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': s->socket_path = optarg; break;
@@ -147,6 +184,7 @@ static void parse_args(struct session *s, int argc, char **argv, struct options 
 			o->pty = &o->ws;
 			break;
 		case 'c': s->cgroup_path = optarg; break;
+		case 'C': o->connected = 1; break;
 		default: die("bad arguments");
 		}
 	}
@@ -159,10 +197,15 @@ static void parse_args(struct session *s, int argc, char **argv, struct options 
 }
 
 /* Before anything else is opened: what this root process holds and how it takes signals. */
-static void lock_down(struct session *s, int pass_fds, sigset_t *mask)
+static void lock_down(struct session *s, const struct options *o, sigset_t *mask)
 {
 	/* Nothing but what nsxd handed on by number; and no one may read this root process's memory. */
-	if (syscall(SYS_close_range, STATUS_FD + pass_fds, ~0U, 0) < 0) die("close_range: %s", strerror(errno));
+	if (syscall(SYS_close_range, STATUS_FD + o->pass_fds + o->connected, ~0U, 0) < 0)
+		die("close_range: %s", strerror(errno));
+	/* nsxd's connection is ours alone: nsx-exec, forked next, never sees it. */
+	if (o->connected && (fcntl(STATUS_FD + o->pass_fds, F_SETFD, FD_CLOEXEC) < 0 ||
+			     fcntl(STATUS_FD + o->pass_fds, F_SETFL, O_NONBLOCK) < 0))
+		die("connection: %s", strerror(errno));
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) die("dumpable: %s", strerror(errno));
 	/*
 	 * A fixed threshold: a long frame's buffer is mapped and unmapped on its
@@ -188,13 +231,15 @@ int main(int argc, char **argv)
 	int child_fds[3];
 	sigset_t mask;
 
+	if (argc == 2 && strcmp(argv[1], "--spawner") == 0) spawner();
 	parse_args(&s, argc, argv, &o);
-	lock_down(&s, o.pass_fds, &mask);
+	lock_down(&s, &o, &mask);
 	if (s.cgroup_path && (s.cgroup_fd = open(s.cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		die("open %s: %s", s.cgroup_path, strerror(errno));
 	listen_on(&s, s.socket_path);
 	open_stdio(&s, o.pty, child_fds);
 	start(&s, o.launcher, child_fds, &mask, o.pass_fds);
+	if (o.connected) on_connected(&s, STATUS_FD + o.pass_fds);
 	s.orphan_at = now_ms() + s.orphan_ms;
 	run(&s);
 }

@@ -36,16 +36,15 @@ static void detach(struct session *s)
 	malloc_trim(0);
 }
 
-void on_attach(struct session *s)
+/* A connection of root's (nsxd), if none is there yet: it gets the hello first. */
+static int greet(struct session *s, int fd)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (fd < 0) return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 || s->conn_fd >= 0) {
 		close(fd);
-		return;
+		return 0;
 	}
 	s->conn_fd = fd;
 	s->hello_len = 5 + 4 + s->info_len;
@@ -56,6 +55,20 @@ void on_attach(struct session *s)
 	put_u32(s->hello + 1, (uint32_t)(4 + s->info_len));
 	put_u32(s->hello + 5, (uint32_t)s->child);
 	if (s->info_len) memcpy(s->hello + 9, s->info, s->info_len);
+	return 1;
+}
+
+void on_attach(struct session *s)
+{
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd >= 0) greet(s, fd);
+}
+
+/* The connection of the nsxd that opened the session, inherited as fd: that nsxd has it from the start. */
+void on_connected(struct session *s, int fd)
+{
+	if (greet(s, fd)) s->adopted = s->ever_adopted = 1;
 }
 
 void flush_queue(struct session *s)

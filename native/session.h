@@ -4,7 +4,8 @@
  * lock-down, the socket, the launcher); session-loop.c waits on its fds and
  * ends it; session-shell.c is the shell's side (pty or pipes, its exit);
  * session-relay.c is nsxd's (the connection, frames both ways);
- * session-ring.c keeps the output for nsxd.
+ * session-ring.c keeps the output for nsxd; session-spawner.c starts
+ * supervisors for nsxd.
  */
 #ifndef NSX_SESSION_H
 #define NSX_SESSION_H
@@ -106,10 +107,14 @@ void queue_exit(struct session *s);
 
 /* session-relay.c */
 void on_attach(struct session *s);
+void on_connected(struct session *s, int fd);
 void flush_queue(struct session *s);
 void run_frames(struct session *s);
 void read_frames(struct session *s);
 void close_gracefully(struct session *s);
+
+/* session-spawner.c */
+void spawner(void) __attribute__((noreturn));
 
 /* session-ring.c */
 void ring_enqueue(struct ring *r, char type, const void *data, size_t n);

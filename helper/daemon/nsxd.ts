@@ -24,6 +24,7 @@ import { Scanner } from './discovery/scanner';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
+import { spawner } from './kernel/spawner';
 import { Pins } from './kernel/pins';
 import { SessionRegistry } from './kernel/sessionRegistry';
 import { NetWatch } from './discovery/netWatch';
@@ -211,6 +212,7 @@ function checkStart(options: Options): { gid: number; policy: Policy } {
   try {
     const policy = loadPolicy(options.config);
     checkLauncher();
+    spawner.start();
     return { gid: group.gid, policy };
   } catch (err) {
     fail((err as Error).message);

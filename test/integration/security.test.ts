@@ -241,7 +241,8 @@ describe('security: what a member can never get', () => {
       };
       const sessions = await waitFor(
         () => {
-          const ps = descendants(other.proc.pid!);
+          // nsxd's spawner is nsxd's, not a session's: it starts supervisors and ends with nsxd.
+          const ps = descendants(other.proc.pid!).filter((p) => comm(p) !== 'nsx-spawner');
           return ['sleep 3001', 'sleep 3004', 'sleep 3005'].every((cmd) => ps.some((p) => cmdline(p) === cmd)) && ps;
         },
         10_000,

@@ -3,16 +3,7 @@
 // process group: cgroup.kill reaches them all. nsxd makes it; the session's
 // supervisor kills and removes it when the session ends. Where no writable cgroup2
 // hierarchy exists, sessions fall back to signalling their process group.
-import {
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  writeFileSync,
-  constants,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseMountinfo } from '../discovery/mountinfo';
@@ -55,13 +46,13 @@ export class SessionCgroups {
     return this.base !== undefined;
   }
 
-  /** A new cgroup and an open fd of its cgroup.procs for nsx-exec to join it by. */
-  create(session: number): { path: string; procsFd: number } | undefined {
+  /** A new cgroup, which the session's supervisor starts nsx-exec in; its folder. */
+  create(session: number): string | undefined {
     if (!this.base) return undefined;
     const path = join(this.base, `session-${session}`);
     try {
       mkdirSync(path, { mode: 0o755 });
-      return { path, procsFd: openSync(join(path, 'cgroup.procs'), constants.O_WRONLY) };
+      return path;
     } catch {
       return undefined;
     }

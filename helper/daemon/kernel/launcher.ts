@@ -1,12 +1,16 @@
 // Starts dist/nsx-exec, the single-threaded child that does every namespace
 // transition (nsxd itself never calls setns or unshare), directly or under
-// dist/nsx-session, a session's supervisor. Namespace fds nsxd opened and
-// checked are passed as inherited fds, never as paths.
+// dist/nsx-session, a session's supervisor (started through the spawner,
+// spawner.ts). Namespace fds nsxd opened and checked are passed as inherited
+// fds, never as paths.
 import { ChildProcess, spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
 import { CAPTURER, checkProgram, CONNECTOR, FILES_HELPER, LAUNCHER, SUPERVISOR } from './programs';
 import { NET_HELPER } from '../discovery/netHelper';
+import { closeFd, streamPair } from '../../../native/fdpass';
+import { spawner } from './spawner';
 
 export interface LaunchIdentity {
   uid: number;
@@ -28,7 +32,6 @@ export interface LaunchSpec {
   /** Print the files named by command from inside, with nsx-exec's own cat (no binary needed there). */
   cat?: boolean;
   env: Record<string, string>;
-  cgroupProcsFd?: number;
   /** Stop after unsharing and wait for stdin to close (namespaces/create). */
   hold?: boolean;
 }
@@ -50,7 +53,6 @@ function launcherArgs(spec: LaunchSpec, pty: boolean): { args: string[]; fds: nu
   const args: string[] = ['--status-fd', '3'];
   const passFd = (fd: number) => String(fds.push(fd) + 3);
   for (const { type, fd } of spec.joins) args.push('--join', `${type}:${passFd(fd)}`);
-  if (spec.cgroupProcsFd !== undefined) args.push('--cgroup-procs', passFd(spec.cgroupProcsFd));
   for (const type of spec.unshare) args.push('--unshare', type);
   if (spec.unshare.includes('user')) args.push('--map-root');
   if (spec.hostname) args.push('--hostname', spec.hostname);
@@ -89,16 +91,27 @@ export interface SupervisorSpec {
   orphanTimeout: number;
   /** A pty of this size, or pipes. */
   pty?: { rows: number; cols: number };
-  /** The session's cgroup folder: killed and removed when the session ends. */
+  /** The session's cgroup folder: nsx-exec starts in it; killed and removed when the session ends. */
   cgroup?: string;
+}
+
+export interface Supervised {
+  /** The supervisor's pid, once the spawner started it; 0 if it could not. */
+  pid: Promise<number>;
+  /** Resolves once nsx-exec has exec'd; rejects with its error sentence. */
+  ready: Promise<void>;
+  /** nsxd's connection to the supervisor, which has the session from the start (nsx-session --connected). */
+  connection: Socket;
 }
 
 /**
  * nsx-exec under a session supervisor (nsx-session), which holds the pty and
  * outlives nsxd: in a session of its own (detached), so that neither a ^C
- * to nsxd's terminal nor nsxd's death reaches it.
+ * to nsxd's terminal nor nsxd's death reaches it. Its first connection is
+ * handed to it as it starts (a socketpair, the fd after nsx-exec's), so
+ * that its hello and first output need no connect and no round trip.
  */
-export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
+export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Supervised {
   const { args, fds } = launcherArgs(spec, sup.pty !== undefined);
   const own = [
     '--socket',
@@ -107,32 +120,57 @@ export function supervise(spec: LaunchSpec, sup: SupervisorSpec): Launched {
     String(sup.orphanTimeout),
     '--pass-fds',
     String(fds.length + 1),
+    '--connected',
   ];
   if (sup.pty) own.push('--pty', `${sup.pty.rows}:${sup.pty.cols}`);
   if (sup.cgroup) own.push('--cgroup', sup.cgroup);
-  const child = spawn(SUPERVISOR, [...own, '--', LAUNCHER, ...args], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...fds],
-    env: spec.env,
-    detached: true,
+  const [status, statusTheirs] = streamPair();
+  const [connection, connectionTheirs] = streamPair();
+  let pid: Promise<number>;
+  try {
+    pid = spawner.spawn([SUPERVISOR, ...own, '--', LAUNCHER, ...args], spec.env, [
+      statusTheirs,
+      ...fds,
+      connectionTheirs,
+    ]);
+  } catch (err) {
+    closeFd(status);
+    closeFd(connection);
+    throw err;
+  } finally {
+    closeFd(statusTheirs);
+    closeFd(connectionTheirs);
+  }
+  const statusSocket = new Socket({ fd: status });
+  const started = pid.then((p) => {
+    if (!p) throw new Error(`cannot start ${SUPERVISOR}`);
   });
-  return started(child, false);
+  const ready = Promise.all([started, statusOf(statusSocket, false)]).then(() => undefined);
+  return { pid, ready, connection: new Socket({ fd: connection }) };
 }
 
 /** Ready once nsx-exec has exec'd (or, with hold, says so); its "E…" sentence otherwise. */
 function started(child: ChildProcess, hold: boolean): Launched {
-  const status = child.stdio[3] as Readable;
   const ready = new Promise<void>((resolve, reject) => {
-    let text = '';
     child.once('error', (err) => reject(new Error(`cannot start ${child.spawnfile}: ${err.message}`)));
+    statusOf(child.stdio[3] as Readable, hold).then(resolve, reject);
+  });
+  return { child, ready };
+}
+
+/** What the status fd says: nothing as it closes (exec'd), "R" (held), or "E" and why not. */
+function statusOf(status: Readable, hold: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let text = '';
     status.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       if (hold && text === 'R') resolve();
     });
     status.on('error', () => undefined);
     status.on('end', () => {
+      status.destroy();
       if (text.startsWith('E')) reject(new Error(text.slice(1)));
       else resolve();
     });
   });
-  return { child, ready };
 }

@@ -23,10 +23,10 @@ import type { Caller } from '../access/access';
 import { readNsLink } from '../discovery/procfs';
 import type { Scanner } from '../discovery/scanner';
 import type { Watcher } from '../discovery/watch';
-import { closeAll, closeQuietly } from '../fds';
-import { SessionCgroups } from './cgroup';
+import { closeAll } from '../fds';
+import type { SessionCgroups } from './cgroup';
 import { environment, runAs, RunAs } from './environment';
-import { Launched, supervise } from './launcher';
+import { supervise, Supervised } from './launcher';
 import type { Pins } from './pins';
 import { check, place, Placement } from './placement';
 import { accountLives, ownerOf, SessionRegistry } from './sessionRegistry';
@@ -83,18 +83,16 @@ export async function openSession(
     .map(({ type, inode }) => ({ type, inode }))
     .sort((a, b) => Number(where.title.startsWith(nsId(b))) - Number(where.title.startsWith(nsId(a))));
   const id = deps.registry.newId();
-  let cgroup: SessionCgroup | undefined;
   try {
     await check(req, caller, deps, who, where);
-    cgroup = deps.cgroups.create(id);
+    const cgroup = deps.cgroups.create(id);
     const launched = launch(id, req, caller, who, where, cgroup, deps);
-    deps.cgroups.adopt(launched.child.pid);
+    void launched.pid.then((pid) => deps.cgroups.adopt(pid));
     // The supervisor has its copies now; nsxd keeps none of these.
     closeAll(where.joins);
     where.joins = [];
-    closeQuietly(cgroup?.procsFd);
-    const { link, hello } = await started(id, launched, deps, alive);
-    deps.cgroups.adopt(launched.child.pid); // and what it started meanwhile
+    const { link, hello } = await started(launched, alive);
+    deps.cgroups.adopt(await launched.pid); // and what it started meanwhile
     const result: TerminalOpenResult = {
       session: id,
       pid: hello.pid,
@@ -110,7 +108,7 @@ export async function openSession(
       pty: req.pty !== undefined,
       ...(req.persistent ? { persistent: true } : {}),
       ...result,
-      ...(cgroup ? { cgroup: cgroup.path } : {}),
+      ...(cgroup ? { cgroup } : {}),
     };
     link.store(info);
     deps.registry.owners.set(id, ownerOf(info)!);
@@ -118,13 +116,9 @@ export async function openSession(
     return result;
   } catch (err) {
     closeAll(where.joins);
-    closeQuietly(cgroup?.procsFd);
     throw err;
   }
 }
-
-/** The session's cgroup, where cgroups are to be had. */
-type SessionCgroup = ReturnType<SessionCgroups['create']>;
 
 /** nsx-exec under the session's supervisor (nsx-session), in its namespaces, as whom it runs, in its cgroup. */
 function launch(
@@ -133,9 +127,9 @@ function launch(
   caller: Caller,
   who: RunAs,
   where: Placement,
-  cgroup: SessionCgroup | undefined,
+  cgroup: string | undefined,
   deps: SessionDeps,
-): Launched {
+): Supervised {
   const { unshare } = where;
   return supervise(
     {
@@ -148,13 +142,12 @@ function launch(
       shells: [...new Set([who.asRoot ? '/bin/bash' : caller.shell, '/bin/bash', '/bin/sh'])],
       command: req.command,
       env: environment(req, who, where.inside),
-      cgroupProcsFd: cgroup?.procsFd,
     },
     {
       socket: deps.registry.socketOf(id),
       orphanTimeout: deps.registry.orphanTimeout,
       pty: req.pty,
-      cgroup: cgroup?.path,
+      cgroup,
     },
   );
 }
@@ -162,31 +155,39 @@ function launch(
 /**
  * The link to the supervisor once the session started and its connection is
  * still alive; else the supervisor is told to end it, and the open fails.
+ * The supervisor says hello as it starts, before nsx-exec is through.
  */
 async function started(
-  id: number,
-  { child, ready }: Launched,
-  deps: SessionDeps,
+  { ready, connection }: Supervised,
   alive: () => boolean,
 ): Promise<{ link: SupervisorLink; hello: Hello }> {
-  let link: SupervisorLink | undefined;
+  const handed = SupervisorLink.handed(connection);
+  // A supervisor that fails closes it too: its status says why.
+  handed.hello.catch(() => undefined);
   let hello: Hello | undefined;
   const failure = await ready
     .then(
       async () => {
-        ({ link, hello } = await SupervisorLink.connect(deps.registry.socketOf(id)));
+        hello = await withTimeout(handed.hello, 2000);
         return alive() ? undefined : 'the connection closed while the session started';
       },
       (err: Error) => `the session could not start: ${err.message}`,
     )
     .catch((err: Error) => `the session's supervisor did not answer: ${err.message}`);
-  if (failure || !link || !hello) {
-    // Its supervisor ends it, kills what started and removes its socket and cgroup.
-    child.kill('SIGTERM');
-    link?.detach();
+  if (failure || !hello) {
+    // Its supervisor ends it, kills what started and removes its socket and cgroup (one that failed is gone).
+    void handed.link.end();
     throw new ResponseError(ErrorCodes.Failed, failure ?? 'the session could not start');
   }
-  return { link, hello };
+  return { link: handed.link, hello };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no hello')), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /**

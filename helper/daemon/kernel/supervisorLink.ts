@@ -41,34 +41,50 @@ export class SupervisorLink {
   private events: LinkEvents | undefined;
   private hello?: (h: Hello) => void;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    /** The supervisor relays to this link without an A: it is the one nsxd handed it as it started. */
+    private adopted = false,
+  ) {
     socket.on('data', (chunk) => this.receive(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.events?.closed());
   }
 
   /** Connects and reads the hello; fails if nothing answers (the session ended). */
-  static connect(path: string, timeoutMs = 2000): Promise<{ link: SupervisorLink; hello: Hello }> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection(path);
-      const link = new SupervisorLink(socket);
-      const timer = setTimeout(() => {
+  static async connect(path: string, timeoutMs = 2000): Promise<{ link: SupervisorLink; hello: Hello }> {
+    const socket = createConnection(path);
+    const link = new SupervisorLink(socket);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
         socket.destroy();
         reject(new Error('the session supervisor did not answer'));
       }, timeoutMs);
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      socket.once('close', () => {
-        clearTimeout(timer);
-        reject(new Error('the session supervisor closed the connection'));
-      });
-      link.hello = (hello) => {
-        clearTimeout(timer);
+    });
+    try {
+      return { link, hello: await Promise.race([link.greeting(), late]) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The link over the connection nsxd handed the supervisor it started, which has the session already. */
+  static handed(socket: Socket): { link: SupervisorLink; hello: Promise<Hello> } {
+    const link = new SupervisorLink(socket, true);
+    return { link, hello: link.greeting() };
+  }
+
+  /** The supervisor's hello; fails if the connection fails or closes first. */
+  private greeting(): Promise<Hello> {
+    const { socket } = this;
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error('the session supervisor closed the connection')));
+      this.hello = (hello) => {
         socket.removeAllListeners('error');
         socket.on('error', () => undefined);
-        resolve({ link, hello });
+        resolve(hello);
       };
     });
   }
@@ -83,7 +99,8 @@ export class SupervisorLink {
 
   /** A client has the session: the supervisor sends its output, and its orphan clock stops. */
   adopt(): void {
-    this.send('A');
+    if (!this.adopted) this.send('A');
+    this.adopted = true;
   }
 
   store(info: SessionInfo): void {
