@@ -2,14 +2,9 @@
 // benchmark (the extension connects through vscode-languageclient instead).
 import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  createMessageConnection,
-  ErrorCodes,
-  MessageConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-} from 'vscode-jsonrpc/node';
+import { createMessageConnection, ErrorCodes, MessageConnection, StreamMessageReader } from 'vscode-jsonrpc/node';
 import { defaultSocket, explainConnectError } from './deployment';
+import { SocketMessageWriter } from './rpcWriter';
 import { Initialize, Initialized, InitializeResult, PROTOCOL_VERSION, protocolMismatch } from './protocol';
 
 export interface Client {
@@ -47,7 +42,7 @@ export async function handshake(
   failed: (err: unknown) => unknown | Promise<unknown>,
   open: () => Promise<Duplex>,
 ): Promise<Client> {
-  const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
+  const conn = createMessageConnection(new StreamMessageReader(socket), new SocketMessageWriter(socket));
   // vscode-jsonrpc leaves a request unanswered for ever when the socket closes
   // under it (nsx would end in silence, status 0); disposing rejects each one.
   conn.onClose(() => conn.dispose());

@@ -5,7 +5,8 @@
 // captures, ...) to a caller.
 import { hostname, release } from 'node:os';
 import type { Server as NetServer, Socket } from 'node:net';
-import { createMessageConnection, MessageConnection, ResponseError, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, MessageConnection, ResponseError } from 'vscode-jsonrpc/node';
+import { SocketMessageWriter } from '../../common/rpcWriter';
 import * as libc from '../../../native/libc';
 import { audit } from '../access/audit';
 import { Caller, identify, Policy } from '../access/access';
@@ -152,7 +153,7 @@ export class Server {
   private refuse(socket: Socket, code: number, message: string): void {
     const conn = createMessageConnection(
       new LimitedMessageReader(socket, { maxMessageBytes: 16 * 1024, partialTimeoutMs: 2000 }),
-      new StreamMessageWriter(socket),
+      new SocketMessageWriter(socket),
     );
     conn.onRequest(() => {
       setTimeout(() => socket.destroy(), 50);
@@ -172,7 +173,7 @@ export class Server {
       { maxMessageBytes: this.opts.limits.maxMessageBytes, partialTimeoutMs: this.opts.limits.partialTimeoutMs },
       read,
     );
-    const conn = createMessageConnection(reader, new StreamMessageWriter(socket));
+    const conn = createMessageConnection(reader, new SocketMessageWriter(socket));
     const cleanups: (() => void)[] = [];
     let closed = false;
     const close = () => {
