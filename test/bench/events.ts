@@ -4,6 +4,7 @@
 // in the same conditions on a busy machine, where a whole bench run is noise.
 //   NSX_EV_DAEMONS=/a/dist/nsxd.js,/b/dist/nsxd.js NSX_EV_SCALE=20000 NSX_EV_ROUNDS=3 \
 //     node dist/test/bench/events.js     (NSX_EV_PROF=DIR: --cpu-prof into DIR)
+// NSX_EV_MARK=N makes the load's sleepers `sleep N`, so that runs of others on the same machine keep theirs.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { connect } from '../../helper/common/client';
 import { NamespacesChanged, NamespacesChangedNotification, Subscribe } from '../../helper/common/protocol';
 
-const MARK = 'sleep 36025';
+const MARK = `sleep ${Number(process.env.NSX_EV_MARK ?? 36025)}`;
 const PER_SET = 11;
 const EVENTS = Number(process.env.NSX_EV_EVENTS ?? 15);
 

@@ -7,7 +7,8 @@
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
 import { parseNsfsMounts } from './mountinfo';
-import type { ProcessPatch } from './diff';
+import type { ModelPatch, ProcessPatch } from './diff';
+import { applyPatch } from './modelUpdate';
 import { merge, ProcState, RawProcess, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
 import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
@@ -45,7 +46,7 @@ export class Scanner {
    */
   private unbuilt = new Map<number, RawProcess | undefined>();
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
-  onScan: ((model: Model, patch?: ProcessPatch) => void) | undefined;
+  onScan: ((model: Model, patch?: ProcessPatch | ModelPatch) => void) | undefined;
 
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
@@ -111,7 +112,7 @@ export class Scanner {
     const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
     if (!this.patch(this.state, list, self)) return this.scan();
-    const model = this.built(this.state, self, started, true);
+    const model = this.applied(this.state, self, started) ?? this.built(this.state, self, started, true);
     void this.refreshContainers().catch(() => undefined);
     return model;
   }
@@ -197,19 +198,35 @@ export class Scanner {
 
   /** The model of STATE; PATCHED when STATE is the last model's with the processes in unbuilt read again. */
   private built(state: ProcState, self: number, started: number, patched = false): Model {
-    const model = buildModel(
-      state,
-      { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
-      started,
-      this.cache,
-      this.latest,
-    );
+    const model = buildModel(state, this.context(self), started, this.cache, this.latest);
     const patch = patched ? this.processPatch(state) : undefined;
     this.unbuilt = new Map();
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model, patch);
     return model;
+  }
+
+  /**
+   * The last model with the processes in unbuilt applied in place (see
+   * applyPatch): what they changed and nothing else. Undefined where only a
+   * full build of STATE can tell.
+   */
+  private applied(state: ProcState, self: number, started: number): Model | undefined {
+    const model = this.latest;
+    if (!model) return undefined;
+    const from = model.snapshot;
+    const change = applyPatch(model, state, this.unbuilt, this.context(self), this.cache);
+    if (change === false) return undefined;
+    model.snapshot.scanMs = Date.now() - started;
+    this.unbuilt = new Map();
+    this.latestAt = Date.now();
+    this.onScan?.(model, { from, change });
+    return model;
+  }
+
+  private context(self: number): ScanContext {
+    return { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] };
   }
 
   /** What the processes in unbuilt were in the last model, and are in STATE's; undefined where that cannot be told. */

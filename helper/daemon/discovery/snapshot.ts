@@ -6,6 +6,7 @@ import type { EngineContainer } from './engines';
 import { sameNamespace } from './diff';
 import { resolveHierarchy } from './hierarchy';
 import { ModelBuilder } from './modelBuilder';
+import type { ModelIndex } from './modelUpdate';
 import type { ProcState } from './processes';
 import type { ScanCache } from './scanCache';
 
@@ -29,6 +30,8 @@ export interface Model {
   selfMntns: number;
   /** The containers with what a shell in one needs (its environment), which the snapshot leaves out. */
   containers: EngineContainer[];
+  /** What the updates after a full build change in place (see applyPatch): the snapshot becomes a new one each time. */
+  index?: ModelIndex;
 }
 
 export function buildModel(
@@ -70,8 +73,30 @@ export function buildModel(
   resolveHierarchy(model, cache.lineages, (type, inode) => b.namespace(type, inode));
   model.snapshot.namespaces = [...b.namespaces.values()];
   if (previous) keepUnchanged(model, previous);
+  model.index = indexOf(b, model, state, ctx);
   model.snapshot.scanMs = Date.now() - started;
   return model;
+}
+
+/** What the updates after this build need of it (see ModelIndex). */
+function indexOf(b: ModelBuilder, model: Model, state: ProcState, ctx: ScanContext): ModelIndex {
+  const nsAt = new Map<number, number>();
+  model.snapshot.namespaces.forEach((ns, i) => nsAt.set(ns.inode, i));
+  const procAt = new Map<number, number>();
+  model.snapshot.processes.forEach((p, i) => procAt.set(p.pid, i));
+  const enginePids = new Set<number>();
+  for (const c of ctx.containers) if (c.pid !== undefined) enginePids.add(c.pid);
+  return {
+    nsAt,
+    procAt,
+    votes: b.hintVotes,
+    hints: b.hints,
+    hinted: b.hinted,
+    named: b.named,
+    enginePids,
+    initPid: b.initPid,
+    ownMounts: JSON.stringify(state.mounts.get(ctx.selfMntns)?.mounts ?? []),
+  };
 }
 
 /**

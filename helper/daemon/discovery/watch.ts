@@ -5,7 +5,7 @@
 // subscribed they are read when the next list asks. A slow full rescan
 // catches what events do not show.
 import type { NamespacesChanged, Snapshot } from '../../common/protocol';
-import { diff, ProcessPatch } from './diff';
+import { diff, ModelPatch, ProcessPatch } from './diff';
 import { OnEvents, ProcEvents } from './events';
 import type { Scanner } from './scanner';
 
@@ -331,7 +331,7 @@ export class Watcher {
    * subscribers as what changed since the one before (nsxd.ts makes this the
    * scanner's onScan).
    */
-  scanned(snapshot: Snapshot, patch?: ProcessPatch): void {
+  scanned(snapshot: Snapshot, patch?: ProcessPatch | ModelPatch): void {
     const before = this.last;
     this.last = snapshot;
     if (!before || this.listeners.size === 0) return;
