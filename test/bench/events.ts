@@ -4,9 +4,10 @@
 // in the same conditions on a busy machine, where a whole bench run is noise.
 //   NSX_EV_DAEMONS=/a/dist/nsxd.js,/b/dist/nsxd.js NSX_EV_SCALE=20000 NSX_EV_ROUNDS=3 \
 //     node dist/test/bench/events.js     (NSX_EV_PROF=DIR: --cpu-prof into DIR)
+// NSX_EV_HEAP=DIR: a heap snapshot of each nsxd after its events, into DIR (its name says the pid).
 // NSX_EV_MARK=N makes the load's sleepers `sleep N`, so that runs of others on the same machine keep theirs.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../helper/common/client';
@@ -39,7 +40,11 @@ async function one(daemon: string, prof: string | undefined): Promise<Record<str
   const dir = mkdtempSync(join(tmpdir(), 'nsx-ev-'));
   const config = join(dir, 'nsxd.json');
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [] }));
-  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+  const heap = process.env.NSX_EV_HEAP;
+  const flags = [
+    ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+    ...(heap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heap}`] : []),
+  ];
   const socket = join(dir, 'nsxd.sock');
   const born = Date.now();
   const proc = spawn(process.execPath, [...flags, daemon, '--socket', socket, '--group', 'nsx', '--config', config], {
@@ -85,6 +90,13 @@ async function one(daemon: string, prof: string | undefined): Promise<Record<str
     const cpuMs = ((cpuTicks(proc.pid!) - cpu0) * 10) / EVENTS; // CLK_TCK 100; per start+exit pair
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
+    if (heap) {
+      const before = readdirSync(heap).length;
+      proc.kill('SIGUSR2');
+      while (readdirSync(heap).length === before) await sleep(500);
+      const size = () => readdirSync(heap).reduce((n, f) => n + statSync(join(heap, f)).size, 0);
+      for (let last = -1; last !== size(); await sleep(1000)) last = size();
+    }
     return {
       startMed: pct(started, 0.5),
       startP90: pct(started, 0.9),
