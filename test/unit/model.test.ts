@@ -229,8 +229,17 @@ it('keeps, update after update, the model a full build of the same processes mak
       setOf({ ...HOST, ...ns }),
       i === 2 || i === 3 ? docker : null,
     ]);
+    // Some hold namespaces too: by fds (one only an fd holds, some with members), by pid_for_children.
+    const holding = (): Partial<RawProcess> => {
+      const roll = random();
+      if (roll < 0.1)
+        return { nsfds: [[3 + Math.floor(random() * 3), 'net', pick([203, 400, 401]), 1 + Math.floor(random() * 2)]] };
+      if (roll < 0.15) return { pidForChildren: pick([410, 411]) };
+      if (roll < 0.18) return { timeForChildren: 420, nsfds: [[5, 'uts', pick([201, 402]), 1]] };
+      return {};
+    };
     const fresh = (pid: number) =>
-      proc(pid, random() < 0.5 ? {} : { ...pick(sets), uts: 300 + Math.floor(random() * 40) });
+      proc(pid, random() < 0.5 ? {} : { ...pick(sets), uts: 300 + Math.floor(random() * 40) }, holding());
     const processes = [proc(1, {}), ...Array.from({ length: 60 }, (_, i) => fresh(10 + i))];
     const state = stateOf({ processes, mounts: [], addresses: [[203, ['10.0.0.3']]], hints });
     const cache = new ScanCache();

@@ -29,6 +29,8 @@ export class ModelBuilder {
   readonly hints = new Map<string, ContainerHint>();
   /** The namespaces the engines' containers named (addContainers), with what they said: an update keeps it. */
   readonly named = new Map<number, Pick<Namespace, 'container' | 'hostname'>>();
+  /** The pids of the processes that hold each namespace (by inode) by an fd or a *_for_children link. */
+  readonly heldBy = new Map<number, Set<number>>();
   /** The process whose namespaces are the initial ones (markInitial). */
   initPid = 0;
   /** The pids of each namespace record (RawProcess.ns): processes that share all their namespaces share one (see ScanCache.intern). */
@@ -72,22 +74,11 @@ export class ModelBuilder {
     const pids = this.byRecord.get(p.ns);
     if (pids) pids.push(p.pid);
     else this.byRecord.set(p.ns, [p.pid]);
-    if (p.pidForChildren !== undefined)
-      this.addHolder(this.namespace('pid', p.pidForChildren), { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
-    if (p.timeForChildren !== undefined)
-      this.addHolder(this.namespace('time', p.timeForChildren), {
-        kind: 'time_for_children',
-        pid: p.pid,
-        comm: p.comm,
-      });
-    for (const [fd, type, inode, count] of p.nsfds) {
-      this.addHolder(this.namespace(type, inode), {
-        kind: 'fd',
-        pid: p.pid,
-        fd,
-        comm: p.comm,
-        ...(count > 1 ? { count } : {}),
-      });
+    for (const [type, inode, holder] of heldBy(p)) {
+      this.addHolder(this.namespace(type, inode), holder);
+      const held = this.heldBy.get(inode);
+      if (held) held.add(p.pid);
+      else this.heldBy.set(inode, new Set([p.pid]));
     }
     if (p.fdsUnread) {
       this.cut ??= { processes: 0, fds: 0, pids: [] };
@@ -214,4 +205,16 @@ export function makeProcess(p: RawProcess, userName: (uid: number) => string): P
   if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
   if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
   return proc;
+}
+
+/** What P holds besides its memberships, in the order a build lists it: its *_for_children links, then its nsfs fds. */
+export function heldBy(p: RawProcess): [NsType, number, Holder][] {
+  const out: [NsType, number, Holder][] = [];
+  if (p.pidForChildren !== undefined)
+    out.push(['pid', p.pidForChildren, { kind: 'pid_for_children', pid: p.pid, comm: p.comm }]);
+  if (p.timeForChildren !== undefined)
+    out.push(['time', p.timeForChildren, { kind: 'time_for_children', pid: p.pid, comm: p.comm }]);
+  for (const [fd, type, inode, count] of p.nsfds)
+    out.push([type, inode, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) }]);
+  return out;
 }

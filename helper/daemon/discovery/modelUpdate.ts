@@ -16,6 +16,7 @@ import {
 } from '../../common/protocol';
 import { same } from './diff';
 import { resolveFresh } from './hierarchy';
+import { heldAfter, isProcessHolder, processHolders } from './modelHolders';
 import { makeProcess } from './modelBuilder';
 import { ProcState, RawProcess, setOf } from './processes';
 import type { ScanCache } from './scanCache';
@@ -35,6 +36,8 @@ export interface ModelIndex {
   enginePids: Set<number>;
   /** The process whose namespaces are the initial ones. */
   initPid: number;
+  /** The pids of the processes that hold each namespace (by inode) by an fd or a *_for_children link. */
+  heldBy: Map<number, Set<number>>;
   /** nsxd's own nsfs mounts (pins, ip netns names) as JSON: other ones are a full build's. */
   ownMounts: string;
 }
@@ -50,6 +53,8 @@ interface Touch {
   joined: number[];
   left: number[];
   votes: Map<string, number>;
+  /** Where the processes that hold it by fds or links changed: those that hold it after. */
+  held?: Set<number>;
 }
 
 /**
@@ -76,6 +81,12 @@ export function applyPatch(
     pairs.push([pid, was, now]);
   }
   const touches = touchesOf(pairs, (set) => hintKey(idx, state, set));
+  for (const [inode, { type, pids }] of heldAfter(pairs, idx.heldBy)) {
+    const t = touches.get(inode);
+    if (t && t.type !== type) return false;
+    if (t) t.held = pids;
+    else touches.set(inode, { type, joined: [], left: [], votes: new Map(), held: pids });
+  }
   const next = namespacesNext(model, state, touches);
   if (!next) return false;
   const change: NamespacesChanged = {
@@ -101,9 +112,8 @@ export function applyPatch(
   return empty ? undefined : change;
 }
 
-/** A process that holds no namespace but by its own links, and whose fds were all read. */
-const plain = (p: RawProcess | undefined): boolean =>
-  !p || (p.pidForChildren === undefined && p.timeForChildren === undefined && !p.nsfds.length && !p.fdsUnread);
+/** A process whose fds were all read: what a cut leaves out is counted by a full build. */
+const plain = (p: RawProcess | undefined): boolean => !p || !p.fdsUnread;
 
 /** The key of the container hint a set's cgroup gave, if any; a set new since the build is added to the index. */
 function hintKey(idx: ModelIndex, state: ProcState, set: string): string | undefined {
@@ -161,23 +171,30 @@ function namespacesNext(model: Model, state: ProcState, touches: Map<number, Tou
   for (const [inode, t] of touches) {
     const old = model.byInode.get(inode);
     if (old && old.type !== t.type) return undefined; // an inode of another type: the model is behind
-    if (!old && t.joined.length === 0) return undefined;
-    // Held by something else than members, or kept by its children: the holders are a full build's.
-    if (old && old.pids.length === 0) return undefined;
-    const pids = t.joined.length || t.left.length ? withPids(old?.pids ?? [], t.joined, t.left) : old!.pids;
-    if (pids.length === 0) {
-      if (old!.initial || t.type === 'user' || t.type === 'pid' || old!.holders.length) return undefined;
+    // Held by a mount, or kept by its children or what it owns: those holders are a full build's.
+    if (old && (t.held || old.pids.length === 0) && !old.holders.every(isProcessHolder)) return undefined;
+    const pids = t.joined.length || t.left.length ? withPids(old?.pids ?? [], t.joined, t.left) : (old?.pids ?? []);
+    const held = t.held ? processHolders(inode, t.held, state) : undefined;
+    if (pids.length === 0 && (held ?? old ?? { holders: [] }).holders.length === 0) {
+      if (!old) continue;
+      if (old.initial || t.type === 'user' || t.type === 'pid') return undefined;
       if (t.type === 'mnt' && mounted(inode)) return undefined;
       next.set(inode, null);
       continue;
     }
-    if (!old && t.type === 'mnt' && mounted(inode)) return undefined;
+    // A mount namespace whose mounts start or stop counting (as it gains or loses members) is a full build's.
+    if (t.type === 'mnt' && (old?.pids.length ?? 0) > 0 !== pids.length > 0 && mounted(inode)) return undefined;
     const ns: Namespace = old ? { ...old, pids } : { type: t.type, inode, pids, holders: [], initial: false, pins: [] };
+    if (held) {
+      ns.holders = held.holders;
+      if (held.holdersOmitted) ns.holdersOmitted = held.holdersOmitted;
+      else delete ns.holdersOmitted;
+    }
     const container =
       idx.named.get(inode)?.container ?? voted(idx, votesAfter(idx.votes.get(inode), t.votes), pids.length);
     if (container) ns.container = container;
     else delete ns.container;
-    const addresses = t.type === 'net' ? state.addresses.get(inode) : undefined;
+    const addresses = t.type === 'net' && pids.length ? state.addresses.get(inode) : undefined;
     if (addresses?.length) ns.addresses = addresses;
     else delete ns.addresses;
     next.set(inode, old && pids === old.pids && same(old, ns, 'pids') ? old : ns);
@@ -293,6 +310,8 @@ function commitNamespaces(
   };
   for (const [inode, ns] of next) {
     const t = touches.get(inode)!;
+    if (t.held?.size) idx.heldBy.set(inode, t.held);
+    else if (t.held) idx.heldBy.delete(inode);
     const votes = votesAfter(idx.votes.get(inode), t.votes);
     if (votes.size && ns) idx.votes.set(inode, votes);
     else idx.votes.delete(inode);

@@ -7,7 +7,7 @@ import { sameNamespace } from './diff';
 import { resolveHierarchy } from './hierarchy';
 import { ModelBuilder } from './modelBuilder';
 import type { ModelIndex } from './modelUpdate';
-import type { ProcState } from './processes';
+import type { ProcState, RawProcess } from './processes';
 import type { ScanCache } from './scanCache';
 
 export interface ScanContext {
@@ -42,7 +42,7 @@ export function buildModel(
   previous?: Model,
 ): Model {
   const b = new ModelBuilder(ctx, state.hints, cache.made);
-  for (const p of state.processes.values()) b.addProcess(p);
+  for (const p of inPidOrder(state.processes)) b.addProcess(p);
   b.addMembers();
   // A patched state may still hold what a namespace nobody is in any more said; only a full scan forgets it.
   const lives = (inode: number) => (b.namespaces.get(inode)?.pids.length ?? 0) > 0;
@@ -78,6 +78,19 @@ export function buildModel(
   return model;
 }
 
+/**
+ * The processes by pid: a namespace's holders are listed (and the first
+ * MAX_HOLDERS kept) in this order, which an update that changes them keeps.
+ */
+function inPidOrder(processes: ProcState['processes']): Iterable<RawProcess> {
+  let last = -1;
+  for (const pid of processes.keys()) {
+    if (pid < last) return [...processes.values()].sort((a, b) => a.pid - b.pid);
+    last = pid;
+  }
+  return processes.values();
+}
+
 /** What the updates after this build need of it (see ModelIndex). */
 function indexOf(b: ModelBuilder, model: Model, state: ProcState, ctx: ScanContext): ModelIndex {
   const nsAt = new Map<number, number>();
@@ -95,6 +108,7 @@ function indexOf(b: ModelBuilder, model: Model, state: ProcState, ctx: ScanConte
     named: b.named,
     enginePids,
     initPid: b.initPid,
+    heldBy: b.heldBy,
     ownMounts: JSON.stringify(state.mounts.get(ctx.selfMntns)?.mounts ?? []),
   };
 }
