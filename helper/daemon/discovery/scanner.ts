@@ -24,6 +24,13 @@ export type FullScanWhy = 'request' | 'stale' | 'first' | 'burst' | 'list' | 'as
 
 /** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
 const INLINE_MAX = 600;
+/**
+ * Updates ask the engines for their containers (at most every few seconds,
+ * see Engines) for ENGINES_AFTER_MS after one that made or ended a
+ * namespace; others, at most every ENGINES_AT_LEAST_MS (a container renamed).
+ */
+const ENGINES_AFTER_MS = 10_000;
+const ENGINES_AT_LEAST_MS = 30_000;
 /** How long a full scan reads before it lets a keystroke or a request through. */
 const SLICE_MS = 4;
 
@@ -53,6 +60,9 @@ export class Scanner {
    * the watcher's diff that these alone may differ (ProcessPatch).
    */
   private unbuilt = new Map<number, RawProcess | undefined>();
+  /** When an update last asked the engines for their containers, and when one last made or ended a namespace. */
+  private enginesAskedAt = 0;
+  private namespacesMovedAt = 0;
   /** Each parent's children as the state has them: an exit's orphans, found without a walk over every process. */
   private children = new Map<number, Set<number>>();
   /** Full scans so far, by why: a scan in a quiet spell can be told from its log line (onFullScan). */
@@ -125,8 +135,16 @@ export class Scanner {
     const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
     if (!this.patch(this.state, list, self)) return this.scan('burst');
-    const model = this.applied(this.state, self, started) ?? this.built(this.state, self, started, true);
-    void this.refreshContainers().catch(() => undefined);
+    const applied = this.applied(this.state, self, started);
+    const model = applied?.model ?? this.built(this.state, self, started, true);
+    // A container that starts or stops makes or ends namespaces, and its engine may say so a little later;
+    // an exec in one that runs (a probe, a shell) needs no engine's word.
+    const now = Date.now();
+    if (!applied || applied.namespaces) this.namespacesMovedAt = now;
+    if (now - this.namespacesMovedAt < ENGINES_AFTER_MS || now - this.enginesAskedAt >= ENGINES_AT_LEAST_MS) {
+      this.enginesAskedAt = now;
+      void this.refreshContainers().catch(() => undefined);
+    }
     return model;
   }
 
@@ -249,7 +267,7 @@ export class Scanner {
    * applyPatch): what they changed and nothing else. Undefined where only a
    * full build of STATE can tell.
    */
-  private applied(state: ProcState, self: number, started: number): Model | undefined {
+  private applied(state: ProcState, self: number, started: number): { model: Model; namespaces: boolean } | undefined {
     const model = this.latest;
     if (!model) return undefined;
     const from = model.snapshot;
@@ -259,7 +277,7 @@ export class Scanner {
     this.unbuilt = new Map();
     this.latestAt = Date.now();
     this.onScan?.(model, { from, change });
-    return model;
+    return { model, namespaces: !!change && change.added.length + change.removed.length > 0 };
   }
 
   private context(self: number): ScanContext {
