@@ -7,6 +7,7 @@ import { applyNamespaceChange, MAX_HOLDERS } from '../../helper/common/protocol'
 import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
 import { applyPatch, Reread } from '../../helper/daemon/discovery/modelUpdate';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
+import type { RawMount } from '../../helper/daemon/discovery/mountinfo';
 import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/processes';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
@@ -241,13 +242,25 @@ it('keeps, update after update, the model a full build of the same processes mak
     const fresh = (pid: number) =>
       proc(pid, random() < 0.5 ? {} : { ...pick(sets), uts: 300 + Math.floor(random() * 40) }, holding());
     const processes = [proc(1, {}), ...Array.from({ length: 60 }, (_, i) => fresh(10 + i))];
-    const state = stateOf({ processes, mounts: [], addresses: [[203, ['10.0.0.3']]], hints });
+    // nsxd's own nsfs mounts come and go (ip netns add, pins); another mount namespace has one too.
+    const nsfs: RawMount[] = [
+      { type: 'net', inode: 203, path: '/run/netns/blue' },
+      { type: 'net', inode: 430, path: '/run/netns/only' },
+      { type: 'net', inode: 400, path: '/run/nsx/pins/net/lab' },
+      { type: 'uts', inode: 201, path: '/run/uts-bind' },
+    ];
+    const mounts: RawScan['mounts'] = [
+      [HOST.mnt, 1, nsfs.slice(0, 2)],
+      [204, 12, [nsfs[1]]],
+    ];
+    const state = stateOf({ processes, mounts, addresses: [[203, ['10.0.0.3']]], hints });
     const cache = new ScanCache();
     let model = buildModel(state, ctx, Date.now(), cache);
     let nextPid = 100;
     let updates = 0;
     for (let round = 0; round < 200; round++) {
       const reread: Reread = new Map();
+      if (random() < 0.15) state.mounts.set(HOST.mnt, { pid: 1, mounts: nsfs.filter(() => random() < 0.5) });
       for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
         const live = [...state.processes.keys()].filter((pid) => pid > 1);
         const roll = random();

@@ -2,12 +2,47 @@
 // processes that hold it by an fd or a *_for_children link, listed by pid,
 // the first MAX_HOLDERS of them, as a full build lists them (modelBuilder.ts).
 import { Holder, MAX_HOLDERS, Namespace, NsType } from '../../common/protocol';
-import { heldBy } from './modelBuilder';
+import { heldBy, ModelBuilder } from './modelBuilder';
+import type { RawMount } from './mountinfo';
 import type { ProcState, RawProcess } from './processes';
+import type { ScanCache } from './scanCache';
+import type { ScanContext } from './snapshot';
 
-/** A holder that a process is: what an update can list again by itself (mounts and lineages are a full build's). */
-export const isProcessHolder = (h: Holder): boolean =>
-  h.kind === 'fd' || h.kind === 'pid_for_children' || h.kind === 'time_for_children';
+/** The namespaces, by inode, whose mounts in BEFORE and AFTER (one mount namespace's nsfs mounts) differ, with their types. */
+export function mountsMoved(before: RawMount[], after: RawMount[]): Map<number, NsType> {
+  const moved = new Map<number, NsType>();
+  if (before === after) return moved;
+  const key = (m: RawMount) => `${m.type} ${m.inode} ${m.path}`;
+  const had = new Set(before.map(key));
+  const has = new Set(after.map(key));
+  for (const m of before) if (!has.has(key(m))) moved.set(m.inode, m.type);
+  for (const m of after) if (!had.has(key(m))) moved.set(m.inode, m.type);
+  return moved;
+}
+
+/**
+ * Everything but its lineage that holds namespace INODE, as a full build lists
+ * it: the processes PIDS, then the mounts of each mount namespace that LIVE
+ * says has members, with the pins and names among nsxd's own.
+ */
+export function allHolders(
+  type: NsType,
+  inode: number,
+  pids: Set<number>,
+  state: ProcState,
+  ctx: ScanContext,
+  live: (mntns: number) => boolean,
+  made: ScanCache['made'],
+): Pick<Namespace, 'holders' | 'holdersOmitted' | 'pins'> {
+  const b = new ModelBuilder(ctx, new Map(), made);
+  const ns = b.namespace(type, inode);
+  Object.assign(ns, processHolders(inode, pids, state));
+  for (const [mntns, { pid, mounts }] of state.mounts) {
+    const mine = mounts.filter((m) => m.inode === inode);
+    if (mine.length && live(mntns)) b.addMounts(mntns, pid, mine);
+  }
+  return { holders: ns.holders, pins: ns.pins, ...(ns.holdersOmitted ? { holdersOmitted: ns.holdersOmitted } : {}) };
+}
 
 /**
  * For each namespace that WAS or NOW (a process as the model had it, as it

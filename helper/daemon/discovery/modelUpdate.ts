@@ -16,7 +16,8 @@ import {
 } from '../../common/protocol';
 import { same } from './diff';
 import { resolveFresh } from './hierarchy';
-import { heldAfter, isProcessHolder, processHolders } from './modelHolders';
+import { allHolders, heldAfter, mountsMoved, processHolders } from './modelHolders';
+import type { RawMount } from './mountinfo';
 import { makeProcess } from './modelBuilder';
 import { ProcState, RawProcess, setOf } from './processes';
 import type { ScanCache } from './scanCache';
@@ -38,8 +39,8 @@ export interface ModelIndex {
   initPid: number;
   /** The pids of the processes that hold each namespace (by inode) by an fd or a *_for_children link. */
   heldBy: Map<number, Set<number>>;
-  /** nsxd's own nsfs mounts (pins, ip netns names) as JSON: other ones are a full build's. */
-  ownMounts: string;
+  /** nsxd's own nsfs mounts (pins, ip netns names), as the model has them. */
+  ownMounts: RawMount[];
 }
 
 /** The processes an update read again: each pid with what the state had for it at the model's build. */
@@ -55,6 +56,8 @@ interface Touch {
   votes: Map<string, number>;
   /** Where the processes that hold it by fds or links changed: those that hold it after. */
   held?: Set<number>;
+  /** Whether its mounts in nsxd's own mount namespace changed. */
+  mounts?: boolean;
 }
 
 /**
@@ -72,7 +75,7 @@ export function applyPatch(
 ): NamespacesChanged | undefined | false {
   const idx = model.index;
   if (!idx || ctx.selfMntns !== model.selfMntns) return false;
-  if (JSON.stringify(state.mounts.get(ctx.selfMntns)?.mounts ?? []) !== idx.ownMounts) return false;
+  const ownMounts = state.mounts.get(ctx.selfMntns)?.mounts ?? [];
   const pairs: Pair[] = [];
   for (const [pid, was] of reread) {
     const now = state.processes.get(pid);
@@ -87,7 +90,13 @@ export function applyPatch(
     if (t) t.held = pids;
     else touches.set(inode, { type, joined: [], left: [], votes: new Map(), held: pids });
   }
-  const next = namespacesNext(model, state, touches);
+  for (const [inode, type] of mountsMoved(idx.ownMounts, ownMounts)) {
+    const t = touches.get(inode);
+    if (t && t.type !== type) return false;
+    if (t) t.mounts = true;
+    else touches.set(inode, { type, joined: [], left: [], votes: new Map(), mounts: true });
+  }
+  const next = namespacesNext(model, state, touches, ctx, cache);
   if (!next) return false;
   const change: NamespacesChanged = {
     added: [],
@@ -101,6 +110,7 @@ export function applyPatch(
   };
   const processes = processesNext(model, pairs, change, ctx, cache);
   const namespaces = commitNamespaces(model, state, next, touches, change, cache);
+  idx.ownMounts = ownMounts;
   model.snapshot = { ...model.snapshot, namespaces, processes };
   const empty =
     !change.added.length &&
@@ -164,17 +174,32 @@ function touchesOf(pairs: Pair[], keyOf: (set: string) => string | undefined): M
  * of it changed, a new one where something did, null where it is gone.
  * Undefined where a full build must tell.
  */
-function namespacesNext(model: Model, state: ProcState, touches: Map<number, Touch>) {
+function namespacesNext(
+  model: Model,
+  state: ProcState,
+  touches: Map<number, Touch>,
+  ctx: ScanContext,
+  cache: ScanCache,
+) {
   const idx = model.index!;
   const next = new Map<number, Namespace | null>();
   const mounted = (inode: number) => (state.mounts.get(inode)?.mounts.length ?? 0) > 0;
   for (const [inode, t] of touches) {
     const old = model.byInode.get(inode);
     if (old && old.type !== t.type) return undefined; // an inode of another type: the model is behind
-    // Held by a mount, or kept by its children or what it owns: those holders are a full build's.
-    if (old && (t.held || old.pids.length === 0) && !old.holders.every(isProcessHolder)) return undefined;
+    // Kept by its children or what it owns: those holders are a full build's (the kernel's lineage).
+    const lineal = old?.holders.some((h) => h.kind === 'child' || h.kind === 'owner');
+    if (lineal && (t.held || t.mounts || old!.pids.length === 0)) return undefined;
     const pids = t.joined.length || t.left.length ? withPids(old?.pids ?? [], t.joined, t.left) : (old?.pids ?? []);
-    const held = t.held ? processHolders(inode, t.held, state) : undefined;
+    const mountHeld = t.mounts || old?.holders.some((h) => h.kind === 'mount');
+    const processes = t.held ?? model.index!.heldBy.get(inode) ?? new Set<number>();
+    const live = (mntns: number) => (model.byInode.get(mntns)?.pids.length ?? 0) > 0;
+    const held: (Pick<Namespace, 'holders' | 'holdersOmitted'> & { pins?: Namespace['pins'] }) | undefined =
+      t.held || t.mounts
+        ? mountHeld
+          ? allHolders(t.type, inode, processes, state, ctx, live, cache.made)
+          : processHolders(inode, processes, state)
+        : undefined;
     if (pids.length === 0 && (held ?? old ?? { holders: [] }).holders.length === 0) {
       if (!old) continue;
       if (old.initial || t.type === 'user' || t.type === 'pid') return undefined;
@@ -189,6 +214,7 @@ function namespacesNext(model: Model, state: ProcState, touches: Map<number, Tou
       ns.holders = held.holders;
       if (held.holdersOmitted) ns.holdersOmitted = held.holdersOmitted;
       else delete ns.holdersOmitted;
+      if (held.pins) ns.pins = held.pins;
     }
     const container =
       idx.named.get(inode)?.container ?? voted(idx, votesAfter(idx.votes.get(inode), t.votes), pids.length);

@@ -109,7 +109,7 @@ function indexOf(b: ModelBuilder, model: Model, state: ProcState, ctx: ScanConte
     enginePids,
     initPid: b.initPid,
     heldBy: b.heldBy,
-    ownMounts: JSON.stringify(state.mounts.get(ctx.selfMntns)?.mounts ?? []),
+    ownMounts: state.mounts.get(ctx.selfMntns)?.mounts ?? [],
   };
 }
 
