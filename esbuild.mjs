@@ -130,6 +130,7 @@ const builds = [
   { entryPoints: testEntries(['test/unit', 'test/integration']) },
   { entryPoints: { 'test/bench/bench': 'test/bench/bench.ts' } },
   { entryPoints: { 'test/bench/events': 'test/bench/events.ts' } },
+  { entryPoints: { 'test/bench/model': 'test/bench/model.ts' } },
   { entryPoints: { 'test/bench/capture': 'test/bench/capture.ts' } },
   { entryPoints: { 'test/bench/ports': 'test/bench/ports.ts' } },
   { entryPoints: { 'test/bench/files': 'test/bench/files.ts' } },

@@ -4,14 +4,17 @@
 // in the same conditions on a busy machine, where a whole bench run is noise.
 //   NSX_EV_DAEMONS=/a/dist/nsxd.js,/b/dist/nsxd.js NSX_EV_SCALE=20000 NSX_EV_ROUNDS=3 \
 //     node dist/test/bench/events.js     (NSX_EV_PROF=DIR: --cpu-prof into DIR)
+// NSX_EV_HEAP=DIR: a heap snapshot of each nsxd after its events, into DIR (its name says the pid).
+// NSX_EV_IDLE=S: then S seconds with nothing asked of nsxd: its CPU (% of a core), and the full scans its log names.
+// NSX_EV_MARK=N makes the load's sleepers `sleep N`, so that runs of others on the same machine keep theirs.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../../helper/common/client';
 import { NamespacesChanged, NamespacesChangedNotification, Subscribe } from '../../helper/common/protocol';
 
-const MARK = 'sleep 36025';
+const MARK = `sleep ${Number(process.env.NSX_EV_MARK ?? 36025)}`;
 const PER_SET = 11;
 const EVENTS = Number(process.env.NSX_EV_EVENTS ?? 15);
 
@@ -34,11 +37,28 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** nsxd's CPU over SECONDS of nothing asked (what else the machine does sends events still), and its full scans then. */
+async function idleFor(seconds: number, pid: number, log: () => string): Promise<Record<string, number>> {
+  if (seconds <= 0) return {};
+  await sleep(5000); // the last event's update, and its engines' poll
+  const scans = () => log().match(/full scan \(\w+/g) ?? [];
+  const before = scans().length;
+  const cpu0 = cpuTicks(pid);
+  await sleep(seconds * 1000);
+  const during = scans().slice(before);
+  if (during.length) console.log(`full scans while idle: ${during.map((s) => s.slice(11)).join(', ')}`);
+  return { idlePct: (cpuTicks(pid) - cpu0) / seconds, idleScans: during.length };
+}
+
 async function one(daemon: string, prof: string | undefined): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'nsx-ev-'));
   const config = join(dir, 'nsxd.json');
   writeFileSync(config, JSON.stringify({ admins: [], rootShells: [] }));
-  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+  const heap = process.env.NSX_EV_HEAP;
+  const flags = [
+    ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+    ...(heap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heap}`] : []),
+  ];
   const socket = join(dir, 'nsxd.sock');
   const born = Date.now();
   const proc = spawn(process.execPath, [...flags, daemon, '--socket', socket, '--group', 'nsx', '--config', config], {
@@ -82,14 +102,23 @@ async function one(daemon: string, prof: string | undefined): Promise<Record<str
       await sleep(200);
     }
     const cpuMs = ((cpuTicks(proc.pid!) - cpu0) * 10) / EVENTS; // CLK_TCK 100; per start+exit pair
+    const idle = await idleFor(Number(process.env.NSX_EV_IDLE ?? 0), proc.pid!, () => log);
     const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
+    if (heap) {
+      const before = readdirSync(heap).length;
+      proc.kill('SIGUSR2');
+      while (readdirSync(heap).length === before) await sleep(500);
+      const size = () => readdirSync(heap).reduce((n, f) => n + statSync(join(heap, f)).size, 0);
+      for (let last = -1; last !== size(); await sleep(1000)) last = size();
+    }
     return {
       startMed: pct(started, 0.5),
       startP90: pct(started, 0.9),
       exitMed: pct(exited, 0.5),
       exitP90: pct(exited, 0.9),
       cpuPerPair: cpuMs,
+      ...idle,
       rss,
       hwm,
     };

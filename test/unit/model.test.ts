@@ -2,10 +2,12 @@
 // namespace, which names it has, and which namespaces are the initial ones.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { NsType } from '../../helper/common/protocol';
-import { MAX_HOLDERS } from '../../helper/common/protocol';
+import type { NamespacesChanged, NsType, Snapshot } from '../../helper/common/protocol';
+import { applyNamespaceChange, MAX_HOLDERS } from '../../helper/common/protocol';
 import { containerFromCgroup } from '../../helper/daemon/discovery/hints';
+import { applyPatch, Reread } from '../../helper/daemon/discovery/modelUpdate';
 import { buildModel, ScanContext } from '../../helper/daemon/discovery/snapshot';
+import type { RawMount } from '../../helper/daemon/discovery/mountinfo';
 import { RawProcess, RawScan, setOf, stateOf } from '../../helper/daemon/discovery/processes';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 
@@ -176,4 +178,112 @@ it('keeps the namespaces that did not change as the model before had them, and b
   assert.deepEqual(next.byInode.get(HOST.uts)!.pids, [1]);
   assert.equal(next.byInode.get(100), again.byInode.get(100));
   assert.deepEqual(next.snapshot.namespaces, fresh.snapshot.namespaces);
+});
+
+/** A seeded generator (mulberry32): a failing run fails again with its seed. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A snapshot in one order, whatever order a build or an update left it in. */
+const canonical = (s: Snapshot) => ({
+  ...s,
+  scanMs: 0,
+  namespaces: [...s.namespaces].sort((a, b) => a.inode - b.inode),
+  processes: [...s.processes].sort((a, b) => a.pid - b.pid),
+});
+
+/** What a subscriber makes of BEFORE and CHANGE, as the extension applies it. */
+function applied(before: Snapshot, change: NamespacesChanged | undefined): Snapshot {
+  if (!change) return before;
+  const byInode = new Map(before.namespaces.map((ns) => [ns.inode, ns]));
+  for (const k of change.removed) byInode.delete(k.inode);
+  for (const ns of change.added) byInode.set(ns.inode, ns);
+  for (const c of change.changed) byInode.set(c.inode, applyNamespaceChange(byInode.get(c.inode), c));
+  const procs = new Map(before.processes.map((p) => [p.pid, p]));
+  for (const pid of change.processesRemoved) procs.delete(pid);
+  for (const p of [...change.processesAdded, ...change.processesChanged]) procs.set(p.pid, p);
+  const namespaces = [...byInode.values()].map((ns) => ({ ...ns, pids: [...ns.pids].sort((a, b) => a - b) }));
+  return { ...before, namespaces, processes: [...procs.values()] };
+}
+
+it('keeps, update after update, the model a full build of the same processes makes', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const random = seeded(seed);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+    const docker = containerFromCgroup('0::/system.slice/docker-' + 'ab'.repeat(32) + '.scope\n')!;
+    // Sets of namespaces the processes move between: the host's, and a few others, some a container's.
+    const sets = [
+      {},
+      { uts: 201 },
+      { uts: 202, net: 203 },
+      { net: 203, mnt: 204 },
+      { ipc: 205, uts: 206 },
+      { cgroup: 207 },
+    ];
+    const hints: RawScan['hints'] = sets.map((ns, i) => [
+      setOf({ ...HOST, ...ns }),
+      i === 2 || i === 3 ? docker : null,
+    ]);
+    // Some hold namespaces too: by fds (one only an fd holds, some with members), by pid_for_children.
+    const holding = (): Partial<RawProcess> => {
+      const roll = random();
+      if (roll < 0.1)
+        return { nsfds: [[3 + Math.floor(random() * 3), 'net', pick([203, 400, 401]), 1 + Math.floor(random() * 2)]] };
+      if (roll < 0.15) return { pidForChildren: pick([410, 411]) };
+      if (roll < 0.18) return { timeForChildren: 420, nsfds: [[5, 'uts', pick([201, 402]), 1]] };
+      return {};
+    };
+    const fresh = (pid: number) =>
+      proc(pid, random() < 0.5 ? {} : { ...pick(sets), uts: 300 + Math.floor(random() * 40) }, holding());
+    const processes = [proc(1, {}), ...Array.from({ length: 60 }, (_, i) => fresh(10 + i))];
+    // nsxd's own nsfs mounts come and go (ip netns add, pins); another mount namespace has one too.
+    const nsfs: RawMount[] = [
+      { type: 'net', inode: 203, path: '/run/netns/blue' },
+      { type: 'net', inode: 430, path: '/run/netns/only' },
+      { type: 'net', inode: 400, path: '/run/nsx/pins/net/lab' },
+      { type: 'uts', inode: 201, path: '/run/uts-bind' },
+    ];
+    const mounts: RawScan['mounts'] = [
+      [HOST.mnt, 1, nsfs.slice(0, 2)],
+      [204, 12, [nsfs[1]]],
+    ];
+    const state = stateOf({ processes, mounts, addresses: [[203, ['10.0.0.3']]], hints });
+    const cache = new ScanCache();
+    let model = buildModel(state, ctx, Date.now(), cache);
+    let nextPid = 100;
+    let updates = 0;
+    for (let round = 0; round < 200; round++) {
+      const reread: Reread = new Map();
+      if (random() < 0.15) state.mounts.set(HOST.mnt, { pid: 1, mounts: nsfs.filter(() => random() < 0.5) });
+      for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+        const live = [...state.processes.keys()].filter((pid) => pid > 1);
+        const roll = random();
+        const pid = roll < 0.4 || live.length === 0 ? nextPid++ : pick(live);
+        if (!reread.has(pid)) reread.set(pid, state.processes.get(pid));
+        if (roll >= 0.4 && roll < 0.7) state.processes.delete(pid);
+        else state.processes.set(pid, roll < 0.9 ? fresh(pid) : { ...state.processes.get(pid)!, comm: `x${round}` });
+      }
+      const before = model.snapshot;
+      const change = applyPatch(model, state, reread, ctx, cache);
+      if (change === false) model = buildModel(state, ctx, Date.now(), cache, model);
+      else updates++;
+      const full = buildModel(state, ctx, Date.now(), new ScanCache()).snapshot;
+      assert.deepEqual(canonical(model.snapshot), canonical(full), `seed ${seed}, round ${round}`);
+      if (change !== false) {
+        assert.deepEqual(
+          canonical(applied(before, change)),
+          canonical(full),
+          `seed ${seed}, round ${round}: the change`,
+        );
+        for (const ns of model.snapshot.namespaces) assert.equal(model.byInode.get(ns.inode), ns);
+      }
+    }
+    assert.ok(updates > 100, `seed ${seed}: ${updates} of 200 updates applied in place`);
+  }
 });

@@ -60,8 +60,12 @@ class TestScanner implements ScanSource {
 
   constructor(private readonly clock: TestClock) {}
 
-  async scan(): Promise<Model> {
+  /** Why each full scan was asked for, as nsxd's log says it. */
+  whys: string[] = [];
+
+  async scan(why = 'request'): Promise<Model> {
     this.calls.push('scan');
+    this.whys.push(why);
     this.clock.cpu += this.cpuMs;
     await this.gate;
     return this.model(this.scanMs);
@@ -143,6 +147,7 @@ it('with events, rescans for a subscriber every 30 s, or as seldom as keeps them
   assert.equal(scanner.scans, 3);
   await clock.advance(1);
   assert.equal(scanner.scans, 4);
+  assert.deepEqual(scanner.whys, ['list', 'schedule', 'schedule', 'schedule'], 'each says why it ran');
 });
 
 it('without events, rescans at the interval the subscriber asked, but in at most a fifth of the time', async () => {
@@ -212,6 +217,7 @@ it('after events were lost, scans for a subscriber as soon as a fifth of the tim
   events.send([], true);
   await clock.advance(0);
   assert.equal(scanner.scans, 3, 'long enough after the last: at once');
+  assert.deepEqual(scanner.whys, ['list', 'lost', 'lost'], 'a scan in a quiet spell can be told from the schedule');
 });
 
 it('gives a list asked to rescan a scan of its own only in a fifth of the time, else the model', async () => {
@@ -259,4 +265,5 @@ it('scans at once for a subscriber when nsxd itself changed something (poke)', a
   watcher.poke();
   await clock.advance(0);
   assert.equal(scanner.scans, 2);
+  assert.deepEqual(scanner.whys, ['list', 'poke']);
 });

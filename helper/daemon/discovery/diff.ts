@@ -14,8 +14,23 @@ export interface ProcessPatch {
   reread: Map<number, [before: Process | undefined, after: Process | undefined]>;
 }
 
-/** What changed between two snapshots; undefined when nothing did. PATCH, when it is from BEFORE, says which processes may have. */
-export function diff(before: Snapshot, after: Snapshot, patch?: ProcessPatch): NamespacesChanged | undefined {
+/** An update applied to the model in place (applyPatch), with what it changed, said from the patch itself. */
+export interface ModelPatch {
+  from: Snapshot;
+  change: NamespacesChanged | undefined;
+}
+
+/**
+ * What changed between two snapshots; undefined when nothing did. PATCH, when
+ * it is from BEFORE, says which processes may have, or what changed outright.
+ */
+export function diff(
+  before: Snapshot,
+  after: Snapshot,
+  patch?: ProcessPatch | ModelPatch,
+): NamespacesChanged | undefined {
+  if (patch && 'change' in patch && patch.from === before)
+    return patch.change && { ...patch.change, scanMs: after.scanMs };
   const change: NamespacesChanged = {
     added: [],
     changed: [],
@@ -39,7 +54,7 @@ export function diff(before: Snapshot, after: Snapshot, patch?: ProcessPatch): N
     }
   }
   change.removed = [...oldNs.values()].map(({ type, inode }) => ({ type, inode }));
-  if (patch?.from === before) processesPatched(change, patch);
+  if (patch && 'reread' in patch && patch.from === before) processesPatched(change, patch);
   else processesDiff(change, before.processes, after.processes);
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   if (!same(before.engines, after.engines)) change.engines = after.engines;
@@ -119,7 +134,7 @@ function pidsDiff(before: number[], after: number[]): { pidsAdded: number[]; pid
  * of 20,000 processes compares each of them. SKIP is a key of the top level
  * to leave out.
  */
-function same(a: unknown, b: unknown, skip?: string): boolean {
+export function same(a: unknown, b: unknown, skip?: string): boolean {
   if (a === b) return true;
   if (
     typeof a !== 'object' ||

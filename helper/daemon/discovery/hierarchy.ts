@@ -28,22 +28,56 @@ export function resolveHierarchy(
     )
       lineages.delete(inode);
   }
-  resolveUnknown(model, new Set(lineages.keys()), get);
-  for (const ns of namespaces.values()) {
-    if (!lineages.has(ns.inode) && (ns.owner !== undefined || ns.parent !== undefined)) {
-      lineages.set(ns.inode, { type: ns.type, owner: ns.owner, parent: ns.parent, ownerUid: ns.ownerUid });
-    }
+  const done = new Set(lineages.keys());
+  resolveUnknown(model, done, [...namespaces.values()], get);
+  for (const ns of namespaces.values()) keepLineage(lineages, ns);
+}
+
+/**
+ * The lineage of FRESH, namespaces an update added to MODEL, asked of the
+ * kernel; the namespaces the model had are resolved already, and a fresh
+ * one's owner or parent that it lacks is made by GET (and resolved too).
+ */
+export function resolveFresh(
+  model: Model,
+  fresh: Namespace[],
+  lineages: ScanCache['lineages'],
+  get: (type: NsType, inode: number) => Namespace,
+): void {
+  const asked = new Set<number>();
+  const made = new Set(fresh.map((ns) => ns.inode));
+  const created = (type: NsType, inode: number) => {
+    made.add(inode);
+    return get(type, inode);
+  };
+  const done = {
+    has: (inode: number) => asked.has(inode) || (model.byInode.has(inode) && !made.has(inode)),
+    add: (inode: number) => asked.add(inode),
+  };
+  for (const ns of fresh) lineages.delete(ns.inode); // an inode of a namespace gone, used again
+  resolveUnknown(model, done, fresh, created);
+  for (const inode of made) keepLineage(lineages, model.byInode.get(inode)!);
+}
+
+function keepLineage(lineages: ScanCache['lineages'], ns: Namespace): void {
+  if (!lineages.has(ns.inode) && (ns.owner !== undefined || ns.parent !== undefined)) {
+    lineages.set(ns.inode, { type: ns.type, owner: ns.owner, parent: ns.parent, ownerUid: ns.ownerUid });
   }
 }
 
-/** Asks the kernel for the lineage of every namespace not in DONE (by inode). */
-function resolveUnknown(model: Model, done: Set<number>, get: (type: NsType, inode: number) => Namespace): void {
+/** Asks the kernel for the lineage of each of START not in DONE (by inode), and of what it finds related. */
+function resolveUnknown(
+  model: Model,
+  done: Pick<Set<number>, 'has' | 'add'>,
+  start: Namespace[],
+  get: (type: NsType, inode: number) => Namespace,
+): void {
   const namespaces = model.byInode;
   // Fds from the ioctls open namespaces that may have no path at all; they are
   // processed in the same queue and closed when done.
-  const queue: [Namespace, number | undefined][] = [...namespaces.entries()]
-    .filter(([inode]) => !done.has(inode))
-    .map(([, ns]) => [ns, undefined]);
+  const queue: [Namespace, number | undefined][] = start
+    .filter((ns) => !done.has(ns.inode))
+    .map((ns) => [ns, undefined]);
   while (queue.length > 0) {
     const [ns, given] = queue.pop()!;
     if (done.has(ns.inode)) {

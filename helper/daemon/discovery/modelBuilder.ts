@@ -24,13 +24,19 @@ export class ModelBuilder {
   readonly mountReaders = new Map<number, number>();
   /** The fds that the reads this model is made of left unread. */
   cut: ScanCut | undefined;
-  /** Per namespace (by inode), how many of its processes each container hint got. */
-  private readonly hintVotes = new Map<number, Map<string, number>>();
-  private readonly hints = new Map<string, ContainerHint>();
+  /** Per namespace (by inode), how many of its processes each container hint got (by its key in `hints`). */
+  readonly hintVotes = new Map<number, Map<string, number>>();
+  readonly hints = new Map<string, ContainerHint>();
+  /** The namespaces the engines' containers named (addContainers), with what they said: an update keeps it. */
+  readonly named = new Map<number, Pick<Namespace, 'container' | 'hostname'>>();
+  /** The pids of the processes that hold each namespace (by inode) by an fd or a *_for_children link. */
+  readonly heldBy = new Map<number, Set<number>>();
+  /** The process whose namespaces are the initial ones (markInitial). */
+  initPid = 0;
   /** The pids of each namespace record (RawProcess.ns): processes that share all their namespaces share one (see ScanCache.intern). */
   private readonly byRecord = new Map<RawProcess['ns'], number[]>();
   /** The sets (setOf) whose cgroup names a container, with the key of its hint in `hints`. */
-  private readonly hinted = new Map<string, string>();
+  readonly hinted = new Map<string, string>();
 
   constructor(
     private readonly ctx: ScanContext,
@@ -61,42 +67,18 @@ export class ModelBuilder {
     else ns.holdersOmitted = (ns.holdersOmitted ?? 0) + 1;
   }
 
-  /** A process: a holder of what its *_for_children links and nsfs fds name; its memberships wait for addMembers. */
+  /** A process: a holder of what its *_for_children links and nsfds fds name; its memberships wait for addMembers. */
   addProcess(p: RawProcess): void {
     let proc = this.made.get(p);
-    if (!proc) {
-      proc = {
-        pid: p.pid,
-        ppid: p.ppid,
-        comm: p.comm,
-        cmdline: p.cmdline,
-        uid: p.uid,
-        user: this.ctx.userName(p.uid),
-        ns: p.ns,
-      };
-      if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
-      if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
-      this.made.set(p, proc);
-    }
+    if (!proc) this.made.set(p, (proc = makeProcess(p, this.ctx.userName)));
     const pids = this.byRecord.get(p.ns);
     if (pids) pids.push(p.pid);
     else this.byRecord.set(p.ns, [p.pid]);
-    if (p.pidForChildren !== undefined)
-      this.addHolder(this.namespace('pid', p.pidForChildren), { kind: 'pid_for_children', pid: p.pid, comm: p.comm });
-    if (p.timeForChildren !== undefined)
-      this.addHolder(this.namespace('time', p.timeForChildren), {
-        kind: 'time_for_children',
-        pid: p.pid,
-        comm: p.comm,
-      });
-    for (const [fd, type, inode, count] of p.nsfds) {
-      this.addHolder(this.namespace(type, inode), {
-        kind: 'fd',
-        pid: p.pid,
-        fd,
-        comm: p.comm,
-        ...(count > 1 ? { count } : {}),
-      });
+    for (const [type, inode, holder] of heldBy(p)) {
+      this.addHolder(this.namespace(type, inode), holder);
+      const held = this.heldBy.get(inode);
+      if (held) held.add(p.pid);
+      else this.heldBy.set(inode, new Set([p.pid]));
     }
     if (p.fdsUnread) {
       this.cut ??= { processes: 0, fds: 0, pids: [] };
@@ -126,6 +108,8 @@ export class ModelBuilder {
         }
       }
     }
+    // In pid order, as an update keeps them: a diff of two lists in one order passes over what they share.
+    for (const ns of this.namespaces.values()) if (ns.pids.length > 1) ns.pids.sort((a, b) => a - b);
   }
 
   /** The nsfs mounts of one mount namespace (read through PID): holders, and in nsxd's own, pins and ip netns names. */
@@ -186,6 +170,7 @@ export class ModelBuilder {
         if (!named.has(nsId(ns))) ns.container = { runtime: c.engine, id: c.id.slice(0, 12), name: c.name };
         else if (c.pod) ns.container = { runtime: c.engine, id: c.pod, name: c.pod };
         named.add(nsId(ns));
+        this.named.set(ns.inode, { container: ns.container, ...(ns.hostname ? { hostname: ns.hostname } : {}) });
       }
     }
     return out;
@@ -198,9 +183,38 @@ export class ModelBuilder {
   markInitial(): void {
     const init = this.processes.reduce<Process | undefined>((a, p) => (!a || p.pid < a.pid ? p : a), undefined);
     if (!init) return;
+    this.initPid = init.pid;
     for (const type of NSTYPES) {
       const inode = init.ns[type];
       if (inode !== undefined) this.namespace(type, inode).initial = true;
     }
   }
+}
+
+/** The Process a RawProcess is shown as. */
+export function makeProcess(p: RawProcess, userName: (uid: number) => string): Process {
+  const proc: Process = {
+    pid: p.pid,
+    ppid: p.ppid,
+    comm: p.comm,
+    cmdline: p.cmdline,
+    uid: p.uid,
+    user: userName(p.uid),
+    ns: p.ns,
+  };
+  if (p.pidForChildren !== undefined) proc.pidForChildren = p.pidForChildren;
+  if (p.timeForChildren !== undefined) proc.timeForChildren = p.timeForChildren;
+  return proc;
+}
+
+/** What P holds besides its memberships, in the order a build lists it: its *_for_children links, then its nsfs fds. */
+export function heldBy(p: RawProcess): [NsType, number, Holder][] {
+  const out: [NsType, number, Holder][] = [];
+  if (p.pidForChildren !== undefined)
+    out.push(['pid', p.pidForChildren, { kind: 'pid_for_children', pid: p.pid, comm: p.comm }]);
+  if (p.timeForChildren !== undefined)
+    out.push(['time', p.timeForChildren, { kind: 'time_for_children', pid: p.pid, comm: p.comm }]);
+  for (const [fd, type, inode, count] of p.nsfds)
+    out.push([type, inode, { kind: 'fd', pid: p.pid, fd, comm: p.comm, ...(count > 1 ? { count } : {}) }]);
+  return out;
 }

@@ -7,14 +7,30 @@
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { Engines, EngineContainer } from './engines';
 import { parseNsfsMounts } from './mountinfo';
-import type { ProcessPatch } from './diff';
+import type { ModelPatch, ProcessPatch } from './diff';
+import { applyPatch } from './modelUpdate';
 import { merge, ProcState, RawProcess, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
 import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
 import { buildModel, Model, ScanContext } from './snapshot';
 
+/**
+ * Why a full scan ran: a request's (a pin, Details), a model too old for its
+ * caller, the first, an update too big to read at once; the watcher's: a list
+ * that events could not answer, a rescan asked for, the schedule, events lost,
+ * nsxd's own change.
+ */
+export type FullScanWhy = 'request' | 'stale' | 'first' | 'burst' | 'list' | 'asked' | 'schedule' | 'lost' | 'poke';
+
 /** An update reads at most this many processes at once (0.05–0.2 ms each here); more are a full scan's. */
 const INLINE_MAX = 600;
+/**
+ * Updates ask the engines for their containers (at most every few seconds,
+ * see Engines) for ENGINES_AFTER_MS after one that made or ended a
+ * namespace; others, at most every ENGINES_AT_LEAST_MS (a container renamed).
+ */
+const ENGINES_AFTER_MS = 10_000;
+const ENGINES_AT_LEAST_MS = 30_000;
 /** How long a full scan reads before it lets a keystroke or a request through. */
 const SLICE_MS = 4;
 
@@ -44,8 +60,16 @@ export class Scanner {
    * the watcher's diff that these alone may differ (ProcessPatch).
    */
   private unbuilt = new Map<number, RawProcess | undefined>();
+  /** When an update last asked the engines for their containers, and when one last made or ended a namespace. */
+  private enginesAskedAt = 0;
+  private namespacesMovedAt = 0;
+  /** Each parent's children as the state has them: an exit's orphans, found without a walk over every process. */
+  private children = new Map<number, Set<number>>();
+  /** Full scans so far, by why: a scan in a quiet spell can be told from its log line (onFullScan). */
+  readonly fullScans = new Map<FullScanWhy, number>();
+  onFullScan: ((why: FullScanWhy, ms: number, cpuMs: number, count: number) => void) | undefined;
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
-  onScan: ((model: Model, patch?: ProcessPatch) => void) | undefined;
+  onScan: ((model: Model, patch?: ProcessPatch | ModelPatch) => void) | undefined;
 
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
@@ -55,7 +79,7 @@ export class Scanner {
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
   async model(maxAgeMs = 0): Promise<Model> {
     if (this.latest && Date.now() - this.latestAt <= maxAgeMs) return this.latest;
-    return this.scan();
+    return this.scan('stale');
   }
 
   /**
@@ -82,18 +106,18 @@ export class Scanner {
    * did (an unpin asking what still holds a namespace). Callers that ask while
    * one runs share the single scan queued behind it.
    */
-  scan(): Promise<Model> {
+  scan(why: FullScanWhy = 'request'): Promise<Model> {
     if (this.queued) return this.queued;
     if (this.running) {
       this.queued = this.running
         .catch(() => undefined)
         .then(() => {
           this.queued = undefined;
-          return this.start();
+          return this.start(why);
         });
       return this.queued;
     }
-    return this.start();
+    return this.start(why);
   }
 
   /**
@@ -105,14 +129,22 @@ export class Scanner {
   async update(pids: Iterable<number>): Promise<Model> {
     const list = [...pids];
     for (const pid of list) this.touchedDuringScan?.add(pid);
-    if (!this.state) return this.running ?? this.scan();
-    if (list.length > INLINE_MAX) return this.scan();
+    if (!this.state) return this.running ?? this.scan('first');
+    if (list.length > INLINE_MAX) return this.scan('burst');
     const started = Date.now();
     const self = selfMntns();
     // A process with thousands of children that exits is a whole scan's worth of reading: a full scan's, in slices.
-    if (!this.patch(this.state, list, self)) return this.scan();
-    const model = this.built(this.state, self, started, true);
-    void this.refreshContainers().catch(() => undefined);
+    if (!this.patch(this.state, list, self)) return this.scan('burst');
+    const applied = this.applied(this.state, self, started);
+    const model = applied?.model ?? this.built(this.state, self, started, true);
+    // A container that starts or stops makes or ends namespaces, and its engine may say so a little later;
+    // an exec in one that runs (a probe, a shell) needs no engine's word.
+    const now = Date.now();
+    if (!applied || applied.namespaces) this.namespacesMovedAt = now;
+    if (now - this.namespacesMovedAt < ENGINES_AFTER_MS || now - this.enginesAskedAt >= ENGINES_AT_LEAST_MS) {
+      this.enginesAskedAt = now;
+      void this.refreshContainers().catch(() => undefined);
+    }
     return model;
   }
 
@@ -137,15 +169,16 @@ export class Scanner {
     return this.built(this.state, selfMntns(), Date.now(), true);
   }
 
-  private start(): Promise<Model> {
-    this.running = this.runScan().finally(() => {
+  private start(why: FullScanWhy): Promise<Model> {
+    this.running = this.runScan(why).finally(() => {
       this.running = undefined;
     });
     return this.running;
   }
 
-  private async runScan(): Promise<Model> {
+  private async runScan(why: FullScanWhy): Promise<Model> {
     const started = Date.now();
+    const cpu = process.cpuUsage();
     const touched = (this.touchedDuringScan = new Set());
     let raw: RawScan;
     const pids = listPids();
@@ -156,10 +189,17 @@ export class Scanner {
       this.touchedDuringScan = undefined;
     }
     this.state = stateOf(raw);
+    this.children = new Map();
+    for (const p of this.state.processes.values()) this.adopt(p);
     const self = selfMntns();
     // Children too many to read at once keep the parent the scan saw, until the next scan.
     if (touched.size > 0) this.patch(this.state, [...touched], self);
-    return this.built(this.state, self, started);
+    const model = this.built(this.state, self, started);
+    const count = (this.fullScans.get(why) ?? 0) + 1;
+    this.fullScans.set(why, count);
+    const used = process.cpuUsage(cpu);
+    this.onFullScan?.(why, model.snapshot.scanMs, (used.user + used.system) / 1000, count);
+    return model;
   }
 
   /**
@@ -178,16 +218,19 @@ export class Scanner {
       merge(state, scan);
       const read = new Set<number>();
       for (const p of scan.processes) {
+        this.disown(state.processes.get(p.pid));
         state.processes.set(p.pid, p);
+        this.adopt(p);
         read.add(p.pid);
       }
       const gone = list.filter((pid) => !read.has(pid));
-      for (const pid of gone) state.processes.delete(pid);
+      for (const pid of gone) {
+        this.disown(state.processes.get(pid));
+        state.processes.delete(pid);
+      }
       return gone;
     };
-    const exited = new Set(reread(pids));
-    const orphans =
-      exited.size > 0 ? [...state.processes.values()].filter((p) => exited.has(p.ppid)).map((p) => p.pid) : [];
+    const orphans = reread(pids).flatMap((pid) => [...(this.children.get(pid) ?? [])]);
     if (orphans.length > INLINE_MAX) return false;
     reread(orphans);
     const own = readFileCapped('/proc/self/mountinfo');
@@ -195,21 +238,50 @@ export class Scanner {
     return true;
   }
 
+  private adopt(p: RawProcess): void {
+    const siblings = this.children.get(p.ppid);
+    if (siblings) siblings.add(p.pid);
+    else this.children.set(p.ppid, new Set([p.pid]));
+  }
+
+  private disown(p: RawProcess | undefined): void {
+    const siblings = p && this.children.get(p.ppid);
+    if (!siblings) return;
+    siblings.delete(p.pid);
+    if (siblings.size === 0) this.children.delete(p.ppid);
+  }
+
   /** The model of STATE; PATCHED when STATE is the last model's with the processes in unbuilt read again. */
   private built(state: ProcState, self: number, started: number, patched = false): Model {
-    const model = buildModel(
-      state,
-      { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] },
-      started,
-      this.cache,
-      this.latest,
-    );
+    const model = buildModel(state, this.context(self), started, this.cache, this.latest);
     const patch = patched ? this.processPatch(state) : undefined;
     this.unbuilt = new Map();
     this.latest = model;
     this.latestAt = Date.now();
     this.onScan?.(model, patch);
     return model;
+  }
+
+  /**
+   * The last model with the processes in unbuilt applied in place (see
+   * applyPatch): what they changed and nothing else. Undefined where only a
+   * full build of STATE can tell.
+   */
+  private applied(state: ProcState, self: number, started: number): { model: Model; namespaces: boolean } | undefined {
+    const model = this.latest;
+    if (!model) return undefined;
+    const from = model.snapshot;
+    const change = applyPatch(model, state, this.unbuilt, this.context(self), this.cache);
+    if (change === false) return undefined;
+    model.snapshot.scanMs = Date.now() - started;
+    this.unbuilt = new Map();
+    this.latestAt = Date.now();
+    this.onScan?.(model, { from, change });
+    return { model, namespaces: !!change && change.added.length + change.removed.length > 0 };
+  }
+
+  private context(self: number): ScanContext {
+    return { ...this.ctx, selfMntns: self, containers: this.containers, engines: this.engines?.apis() ?? [] };
   }
 
   /** What the processes in unbuilt were in the last model, and are in STATE's; undefined where that cannot be told. */

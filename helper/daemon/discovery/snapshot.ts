@@ -6,7 +6,8 @@ import type { EngineContainer } from './engines';
 import { sameNamespace } from './diff';
 import { resolveHierarchy } from './hierarchy';
 import { ModelBuilder } from './modelBuilder';
-import type { ProcState } from './processes';
+import type { ModelIndex } from './modelUpdate';
+import type { ProcState, RawProcess } from './processes';
 import type { ScanCache } from './scanCache';
 
 export interface ScanContext {
@@ -29,6 +30,8 @@ export interface Model {
   selfMntns: number;
   /** The containers with what a shell in one needs (its environment), which the snapshot leaves out. */
   containers: EngineContainer[];
+  /** What the updates after a full build change in place (see applyPatch): the snapshot becomes a new one each time. */
+  index?: ModelIndex;
 }
 
 export function buildModel(
@@ -39,7 +42,7 @@ export function buildModel(
   previous?: Model,
 ): Model {
   const b = new ModelBuilder(ctx, state.hints, cache.made);
-  for (const p of state.processes.values()) b.addProcess(p);
+  for (const p of inPidOrder(state.processes)) b.addProcess(p);
   b.addMembers();
   // A patched state may still hold what a namespace nobody is in any more said; only a full scan forgets it.
   const lives = (inode: number) => (b.namespaces.get(inode)?.pids.length ?? 0) > 0;
@@ -70,8 +73,44 @@ export function buildModel(
   resolveHierarchy(model, cache.lineages, (type, inode) => b.namespace(type, inode));
   model.snapshot.namespaces = [...b.namespaces.values()];
   if (previous) keepUnchanged(model, previous);
+  model.index = indexOf(b, model, state, ctx);
   model.snapshot.scanMs = Date.now() - started;
   return model;
+}
+
+/**
+ * The processes by pid: a namespace's holders are listed (and the first
+ * MAX_HOLDERS kept) in this order, which an update that changes them keeps.
+ */
+function inPidOrder(processes: ProcState['processes']): Iterable<RawProcess> {
+  let last = -1;
+  for (const pid of processes.keys()) {
+    if (pid < last) return [...processes.values()].sort((a, b) => a.pid - b.pid);
+    last = pid;
+  }
+  return processes.values();
+}
+
+/** What the updates after this build need of it (see ModelIndex). */
+function indexOf(b: ModelBuilder, model: Model, state: ProcState, ctx: ScanContext): ModelIndex {
+  const nsAt = new Map<number, number>();
+  model.snapshot.namespaces.forEach((ns, i) => nsAt.set(ns.inode, i));
+  const procAt = new Map<number, number>();
+  model.snapshot.processes.forEach((p, i) => procAt.set(p.pid, i));
+  const enginePids = new Set<number>();
+  for (const c of ctx.containers) if (c.pid !== undefined) enginePids.add(c.pid);
+  return {
+    nsAt,
+    procAt,
+    votes: b.hintVotes,
+    hints: b.hints,
+    hinted: b.hinted,
+    named: b.named,
+    enginePids,
+    initPid: b.initPid,
+    heldBy: b.heldBy,
+    ownMounts: state.mounts.get(ctx.selfMntns)?.mounts ?? [],
+  };
 }
 
 /**

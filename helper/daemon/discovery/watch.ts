@@ -5,9 +5,9 @@
 // subscribed they are read when the next list asks. A slow full rescan
 // catches what events do not show.
 import type { NamespacesChanged, Snapshot } from '../../common/protocol';
-import { diff, ProcessPatch } from './diff';
+import { diff, ModelPatch, ProcessPatch } from './diff';
 import { OnEvents, ProcEvents } from './events';
-import type { Scanner } from './scanner';
+import type { FullScanWhy, Scanner } from './scanner';
 
 /** What the watcher asks of the scanner: full scans, updates of a few processes, the engines' containers. */
 export type ScanSource = Pick<Scanner, 'scan' | 'update' | 'refreshContainers'>;
@@ -156,9 +156,9 @@ export class Watcher {
       this.events.start((pids, lost) => this.evented(pids, lost));
     }
     if (this.listeners.size === 0) this.lingerOn();
-    if (!this.kept || this.clock.now() >= this.fullEnd + this.rescanInterval()) await this.scanForList();
+    if (!this.kept || this.clock.now() >= this.fullEnd + this.rescanInterval()) await this.scanForList('list');
     else if (rescan && this.scanning) await this.scanning;
-    else if (rescan && this.clock.now() >= this.askedScanDue()) await this.scanForList();
+    else if (rescan && this.clock.now() >= this.askedScanDue()) await this.scanForList('asked');
     // What events named while it ran, the scan may have read before they changed.
     await this.flush();
     await this.scanner.refreshContainers();
@@ -166,9 +166,9 @@ export class Watcher {
   }
 
   /** A full scan for a list; what was noted before it, the scan reads anyway (a subscriber's pending update goes out before it lands). */
-  private async scanForList(): Promise<void> {
+  private async scanForList(why: FullScanWhy): Promise<void> {
     if (this.listeners.size === 0) this.touched.clear();
-    await this.measured();
+    await this.measured(why);
   }
 
   /** A full scan soon (or, with nobody subscribed, at the next list) after nsxd itself changed something: a pin, a session. */
@@ -177,7 +177,7 @@ export class Watcher {
     if (this.listeners.size === 0) return;
     this.clock.cancel(this.rescan);
     this.rescan = undefined;
-    void this.fullScan();
+    void this.fullScan('poke');
   }
 
   /** Processes started, exec'd, exited: read them again soon (within the updates' share of the time), or at the next list. */
@@ -250,7 +250,7 @@ export class Watcher {
     const wait = Math.max(0, this.askedScanDue() - this.clock.now());
     if (this.rescan && this.rescanDue <= this.clock.now() + wait) return;
     this.clock.cancel(this.rescan);
-    this.armRescan(wait);
+    this.armRescan(wait, 'lost');
   }
 
   /**
@@ -270,20 +270,20 @@ export class Watcher {
 
   private scheduleRescan(): void {
     if (this.rescan || this.listeners.size === 0) return;
-    this.armRescan(this.rescanInterval());
+    this.armRescan(this.rescanInterval(), 'schedule');
   }
 
-  private armRescan(ms: number): void {
+  private armRescan(ms: number, why: FullScanWhy): void {
     this.rescanDue = this.clock.now() + ms;
     this.rescan = this.clock.after(() => {
       this.rescan = undefined;
-      void this.fullScan();
+      void this.fullScan(why);
     }, ms);
   }
 
-  private async fullScan(): Promise<void> {
+  private async fullScan(why: FullScanWhy): Promise<void> {
     try {
-      await this.measured();
+      await this.measured(why);
     } catch {
       // tried again after the share of a second, or the asked interval
     }
@@ -291,8 +291,8 @@ export class Watcher {
   }
 
   /** A full scan, with what it cost; from it on, events keep the model if they were listened to throughout. */
-  private async measured(): Promise<void> {
-    const scan = this.measure();
+  private async measured(why: FullScanWhy): Promise<void> {
+    const scan = this.measure(why);
     this.scanning = scan;
     try {
       await scan;
@@ -301,11 +301,11 @@ export class Watcher {
     }
   }
 
-  private async measure(): Promise<void> {
+  private async measure(why: FullScanWhy): Promise<void> {
     const epoch = this.epoch;
     const cpu = this.clock.cpuMs();
     try {
-      this.fullMs = (await this.scanner.scan()).snapshot.scanMs;
+      this.fullMs = (await this.scanner.scan(why)).snapshot.scanMs;
     } catch (err) {
       this.fullMs = this.fullCpuMs = 1000;
       throw err;
@@ -331,7 +331,7 @@ export class Watcher {
    * subscribers as what changed since the one before (nsxd.ts makes this the
    * scanner's onScan).
    */
-  scanned(snapshot: Snapshot, patch?: ProcessPatch): void {
+  scanned(snapshot: Snapshot, patch?: ProcessPatch | ModelPatch): void {
     const before = this.last;
     this.last = snapshot;
     if (!before || this.listeners.size === 0) return;
