@@ -180,6 +180,16 @@ export class Watcher {
     void this.fullScan('poke');
   }
 
+  /**
+   * nsxd itself started or ended these processes (a session's): read them again
+   * soon, as the events that name them would, not the whole host; a full scan
+   * (poke) only when there are no events to follow what they start.
+   */
+  reread(pids: number[]): void {
+    if (!this.events.live) return this.poke();
+    this.evented(pids, false);
+  }
+
   /** Processes started, exec'd, exited: read them again soon (within the updates' share of the time), or at the next list. */
   private evented(pids: number[], lost: boolean): void {
     if (lost) {

@@ -291,7 +291,7 @@ function relay(s: Session, outbox: Outbox, deps: SessionDeps, sessions: Map<numb
     deps.registry.owners.delete(s.id);
     stopWaiting();
     outbox.send(TerminalExit, { session: s.id, code, ...(signal ? { signal } : {}) }, 64);
-    deps.watcher.poke();
+    deps.watcher.reread([]); // its processes' exits are events of their own; without events, a full scan
   };
   s.link.listen({
     output: (chunk, stream) => {

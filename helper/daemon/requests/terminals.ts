@@ -154,7 +154,7 @@ async function open(
       pid: result.pid,
       result: 'ok',
     });
-    deps.watcher.poke();
+    deps.watcher.reread([result.pid]);
     return result;
   } catch (err) {
     const reason = (err as Error).message;
