@@ -1,6 +1,9 @@
 // Port commands: Forward Port… (on a listening port's row, a net namespace
 // or a running container), Open in Browser and Stop on a forward's row.
 // A forward is for this window's user alone, and ends with the window.
+// Another host's ports are listed, and its forwards stopped, there; a new
+// forward to another host is refused for now: its nsxd would listen on that
+// host's own 127.0.0.1, which this machine cannot reach.
 import * as vscode from 'vscode';
 import { describeForward, Forward, ForwardParams, ListeningSocket, PortsTarget } from '../../helper/common/ports';
 import { socketAddress } from '../../helper/common/portsFormat';
@@ -68,10 +71,19 @@ async function openInBrowser(f: Pick<Forward, 'hostPort'>): Promise<vscode.Uri> 
   return uri;
 }
 
+/** Why a port of another host is not forwarded here, in the user's words. */
+function notHere(ctx: Context): Error {
+  const h = ctx.host.name;
+  return new Error(
+    `A port of ${h} cannot be forwarded to this machine yet: ${h}'s nsxd would listen on ${h}'s own 127.0.0.1. Reach it with ssh -L, or open a terminal there.`,
+  );
+}
+
 export function portCommands(ctx: Context): Commands {
   return {
     /** From a row, or with ForwardParams (the tests, other extensions): returns the Forward. */
     'nsx.forwardPort': async (node?: unknown, given?: ForwardParams) => {
+      if (!ctx.host.local) throw notHere(ctx);
       let params = given;
       if (!params) {
         const where = targetOf(ctx, node);
@@ -99,6 +111,8 @@ export function portCommands(ctx: Context): Commands {
     'nsx.openForwardInBrowser': async (node?: unknown) => {
       const f = node instanceof ForwardNode ? node.forward : ctx.ports.forwards[0];
       if (!f) throw new Error('There is no forward to open: use Forward Port… first.');
+      if (!ctx.host.local)
+        throw new Error(`That forward listens on ${ctx.host.name}'s 127.0.0.1: open it in a browser there.`);
       return openInBrowser(f);
     },
 

@@ -39,7 +39,9 @@ export function viewCommands(ctx: Context): Commands {
     'nsx.revealProcess': async (node: unknown) => {
       const pid = pidOf(node);
       if (pid === undefined) return;
-      await ctx.processesView.reveal(new ProcessNode(undefined, pid, true), {
+      // With host rows, under its host's.
+      const root = ctx.hosts.list.length ? ctx.host.node : undefined;
+      await ctx.processesView.reveal(new ProcessNode(root, pid, true), {
         select: true,
         focus: true,
         expand: true,
