@@ -1,9 +1,8 @@
 // Port commands: Forward Port… (on a listening port's row, a net namespace
 // or a running container), Open in Browser and Stop on a forward's row.
 // A forward is for this window's user alone, and ends with the window.
-// Another host's ports are listed, and its forwards stopped, there; a new
-// forward to another host is refused for now: its nsxd would listen on that
-// host's own 127.0.0.1, which this machine cannot reach.
+// Another host's forward listens on this machine's 127.0.0.1 too, each
+// connection carried there (../carried.ts).
 import * as vscode from 'vscode';
 import { describeForward, Forward, ForwardParams, ListeningSocket, PortsTarget } from '../../helper/common/ports';
 import { socketAddress } from '../../helper/common/portsFormat';
@@ -71,19 +70,10 @@ async function openInBrowser(f: Pick<Forward, 'hostPort'>): Promise<vscode.Uri> 
   return uri;
 }
 
-/** Why a port of another host is not forwarded here, in the user's words. */
-function notHere(ctx: Context): Error {
-  const h = ctx.host.name;
-  return new Error(
-    `A port of ${h} cannot be forwarded to this machine yet: ${h}'s nsxd would listen on ${h}'s own 127.0.0.1. Reach it with ssh -L, or open a terminal there.`,
-  );
-}
-
 export function portCommands(ctx: Context): Commands {
   return {
     /** From a row, or with ForwardParams (the tests, other extensions): returns the Forward. */
     'nsx.forwardPort': async (node?: unknown, given?: ForwardParams) => {
-      if (!ctx.host.local) throw notHere(ctx);
       let params = given;
       if (!params) {
         const where = targetOf(ctx, node);
@@ -101,7 +91,7 @@ export function portCommands(ctx: Context): Commands {
       void vscode.window
         // Notifications render [text](target) as a link, and a label may come from a process's name.
         .showInformationMessage(
-          `Forwarding ${describeForward(f).replace(/\]\(/g, '] (')} (for you alone, until this window closes).`,
+          `Forwarding ${describeForward(f).replace(/\]\(/g, '] (')}${ctx.host.on} (for you alone, until this window closes).`,
           open,
         )
         .then((choice) => (choice === open ? openInBrowser(f) : undefined));
@@ -111,8 +101,6 @@ export function portCommands(ctx: Context): Commands {
     'nsx.openForwardInBrowser': async (node?: unknown) => {
       const f = node instanceof ForwardNode ? node.forward : ctx.ports.forwards[0];
       if (!f) throw new Error('There is no forward to open: use Forward Port… first.');
-      if (!ctx.host.local)
-        throw new Error(`That forward listens on ${ctx.host.name}'s 127.0.0.1: open it in a browser there.`);
       return openInBrowser(f);
     },
 
