@@ -8,17 +8,19 @@
 import * as assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { CaptureEndParams } from '../../helper/common/capture';
+import type { Forward } from '../../helper/common/ports';
 import type { PinResult } from '../../helper/common/protocol';
 import type { Api } from '../../extension/extension';
 import type { Host } from '../../extension/hosts';
 import type { NamespaceNode, Node, ProcessNode } from '../../extension/tree/nodes';
-import type { PortNode } from '../../extension/tree/portsNodes';
+import type { ForwardNode, PortNode } from '../../extension/tree/portsNodes';
 import type { FakeHost } from '../hosts';
-import { rootDir } from '../support';
+import { createUser, rootDir } from '../support';
 import { until } from './until';
 
 export interface Lab {
@@ -40,6 +42,35 @@ async function pingUntil<T>(address: string, ready: () => boolean, done: Thenabl
   while (!over && Date.now() < end)
     await new Promise((r) => execFile('ping', ['-c', '1', '-W', '1', address], () => r(undefined)));
   return result;
+}
+
+/** The first line a server says on 127.0.0.1:PORT, or the error's code. */
+function firstLine(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\n')) {
+        resolve(got.split(/\r?\n/)[0]);
+        s.destroy();
+      }
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
+    s.on('close', () => resolve(got));
+  });
+}
+
+/** How many bytes USER's own process gets from 127.0.0.1:PORT before it is closed (a few seconds at most). */
+function bytesAs(user: string, port: number): number {
+  const script = `const s = require('net').createConnection({ host: '127.0.0.1', port: +process.argv[1] }); let n = 0;
+s.on('data', (d) => (n += d.length)); s.on('error', () => undefined); s.on('close', () => console.log(n));
+setTimeout(() => s.destroy(), 5000);`;
+  return Number(
+    execFileSync('runuser', ['-u', user, '--', process.execPath, '-e', script, String(port)], {
+      encoding: 'utf8',
+    }).trim(),
+  );
 }
 
 /** Runs a command in the host's mount namespace (test/hosts.ts: its own /run/nsx). */
@@ -181,6 +212,38 @@ export function defineHostActs(lab: () => Lab): void {
     const holders = (port as PortNode).socket.processes;
     assert.ok(holders.length > 0, 'who holds it');
     for (const p of holders) assert.match(host.model.process(p.pid)?.comm ?? '', /^sshd/, JSON.stringify(holders));
+  });
+
+  it("forwards another host's port to this machine's 127.0.0.1, for this user alone, carried through its nsxd", async () => {
+    const group = api.namespaces.getChildren(nsRow('net', sleeper().ns.net!)).find((n) => n.id.endsWith('/ports'))!;
+    const port = await until('sshd listening there', () =>
+      api.namespaces.getChildren(group).find((n) => (n as PortNode).socket?.port === 22),
+    );
+    const f = (await vscode.commands.executeCommand('nsx.forwardPort', port)) as Forward;
+    assert.ok(f?.hostPort > 0, 'forwarded');
+    const other = createUser();
+    try {
+      // Its sshd's greeting, through a port here that h24vb's nsxd does not listen on: carried over the link.
+      assert.match(await firstLine(f.hostPort), /^SSH-2\.0-/);
+      assert.match(
+        b.log(),
+        new RegExp(`action=ports/forward forward=${f.id} uid=\\d+ user=${lab().user}\\b.*result=ok`),
+      );
+      assert.deepEqual(api.ports.forwards, [], 'no forward of this host');
+      assert.ok(host.ports.forwards.some((x) => x.id === f.id && x.hostPort === f.hostPort));
+      // Another user of this machine reaches 127.0.0.1 too, and gets nothing.
+      assert.equal(bytesAs(other.name, f.hostPort), 0);
+      // Its row under h24vb's Ports: Stop there ends it there, and here.
+      const row = await until('its row', () =>
+        api.namespaces.getChildren(group).find((n) => (n as ForwardNode).forward?.id === f.id),
+      );
+      assert.match(String(api.namespaces.getTreeItem(row).label), new RegExp(`^127\\.0\\.0\\.1:${f.hostPort} → 22$`));
+      await vscode.commands.executeCommand('nsx.stopForward', row);
+      assert.equal(await firstLine(f.hostPort), 'error ECONNREFUSED');
+      await until('ended there', () => new RegExp(`action=ports/unforward forward=${f.id} `).test(b.log()));
+    } finally {
+      other.remove();
+    }
   });
 
   it("shows another host's wiring in the Network view, its title naming it", async () => {
