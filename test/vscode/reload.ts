@@ -36,6 +36,8 @@ async function typed(t: NsTerminal, line: string, marker: string): Promise<strin
 
 async function beforeReload(api: Api, state: string): Promise<never> {
   await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
+  // First: the line below must be printed while no window is there, not while the far host is made.
+  const far = await farBeforeReload(api).catch((err: Error) => ({ error: err.stack ?? err.message }));
   const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
     types: ['uts', 'pid', 'mnt'],
     hostname: 'reloaded',
@@ -52,7 +54,6 @@ async function beforeReload(api: Api, state: string): Promise<never> {
   // Printed while no window is there: the supervisor keeps it for the next.
   t.terminal!.sendText('sleep 3; echo WHILE""AWAY');
   await waitFor(() => t.output.includes('WHILE""AWAY'), 30_000, 'the line given to the shell');
-  const far = await farBeforeReload(api).catch((err: Error) => ({ error: err.stack ?? err.message }));
   writeFileSync(state, JSON.stringify({ shell, session: t.session!.session, closed, far } satisfies Before));
   await ui({ action: 'reload', timeoutMs: 60_000 });
   // The page reloads, and this extension host goes with it.
