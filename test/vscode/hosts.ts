@@ -4,7 +4,8 @@
 // numbers are the same: the rows must not clash), and one whose known key is
 // wrong (ssh's sentence on its row, the others working). A terminal on the
 // second host answers with its hostname, and the same shell answers again
-// after that host's link went down and came back.
+// after that host's link went down and came back. Every other command on the
+// second host's rows: hostsActs.ts.
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
