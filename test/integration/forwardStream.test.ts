@@ -124,15 +124,16 @@ describe('streams forwards (the extension to another host)', { concurrency: fals
     }
   });
 
-  it('gives no token for a forward that listens on the host, or none at all; streams with a host port are refused', async () => {
+  it('gives no token for a forward that listens on the host, or none at all; a streams forward is never kept, shared or given a port', async () => {
     const listening = await client.conn.sendRequest(ForwardPort, { target: { pid: held.pid! }, port: 8080 });
     assert.ok(listening.hostPort > 0);
     for (const id of [listening.id, 9999])
       await assert.rejects(client.conn.sendRequest(ForwardConnect, { forward: id }), /there is no streams forward/);
-    await assert.rejects(
-      client.conn.sendRequest(ForwardPort, { target: { pid: held.pid! }, port: 8080, streams: true, hostPort: 18024 }),
-      /has no port here/,
-    );
+    for (const more of [{ hostPort: 18024 }, { keep: true }, { anyUser: true }])
+      await assert.rejects(
+        client.conn.sendRequest(ForwardPort, { target: { pid: held.pid! }, port: 8080, streams: true, ...more }),
+        /has no port here/,
+      );
   });
 
   it('ends the forward, its nsx-connect and its connections when its client goes', async () => {

@@ -286,8 +286,11 @@ class PortsRequests {
 }
 
 function refuseOverLimits(caller: Caller, p: ForwardParams, onConnection: number, ofUser: number): void {
-  if (p.streams && (p.anyUser || p.hostPort))
-    throw new ResponseError(ErrorCodes.InvalidParams, "a streams forward has no port here, and is its opener's alone");
+  if (p.streams && (p.anyUser || p.hostPort || p.keep))
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      "a streams forward has no port here, is its opener's alone and ends with its client: no hostPort, anyUser or keep",
+    );
   if (p.anyUser && caller.uid !== 0)
     throw new ResponseError(ErrorCodes.AccessDenied, 'only root may open a forward every local user can use');
   if (p.hostPort !== undefined && p.hostPort !== 0 && p.hostPort < 1024 && caller.uid !== 0)
