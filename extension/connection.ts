@@ -97,7 +97,8 @@ export class Connection implements vscode.Disposable {
   /** The started client, or a clear error that says why there is none. */
   require(): LanguageClient {
     if (this.client && this.state === 'connected') return this.client;
-    throw new Error(this.state === 'denied' ? this.why : `Not connected to nsxd. ${this.why}`);
+    const which = this.remote ? `${this.remote.name}'s nsxd` : 'nsxd';
+    throw new Error(this.state === 'denied' ? this.why : `Not connected to ${which}. ${this.why}`);
   }
 
   /** Why the last attempt failed, in words for the user. */
