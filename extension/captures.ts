@@ -1,5 +1,5 @@
-// The extension's captures: each one's stream read from its own connection
-// to nsxd's socket, nsxd's capture/end routed to it (one CaptureStreams per
+// One host's captures: each one's stream read from its own connection to
+// that host's nsxd, nsxd's capture/end routed to it (one CaptureStreams per
 // connection), a status bar item while any runs (click: stop them), and
 // every capture ended when nsxd goes.
 import type { Writable } from 'node:stream';
@@ -7,7 +7,6 @@ import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { CaptureEnd, CaptureEndParams, CaptureStartParams, interfaceLabel } from '../helper/common/capture';
 import { CaptureHandle, CaptureStreams } from '../helper/common/captureClient';
-import { openSocket } from '../helper/common/client';
 import type { Connection } from './connection';
 
 export const STOP_CAPTURES = 'nsx.stopCaptures';
@@ -25,7 +24,11 @@ export class Captures implements vscode.Disposable {
   private readonly status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 10);
   private readonly disposables: vscode.Disposable[] = [this.status];
 
-  constructor(private readonly connection: Connection) {
+  /** HOST: another host's name, said after each capture's interfaces; none for this one. */
+  constructor(
+    private readonly connection: Connection,
+    private readonly host?: string,
+  ) {
     this.status.command = STOP_CAPTURES;
     this.disposables.push(
       connection.onDidDisconnect(() => {
@@ -40,9 +43,8 @@ export class Captures implements vscode.Disposable {
   private router(): CaptureStreams {
     const client = this.connection.require();
     if (this.client !== client || !this.streams) {
-      // The stream connections go to the nsxd this client speaks to.
-      const path = this.connection.connectedTo ?? this.connection.socketPath;
-      const streams = new CaptureStreams(client, () => openSocket(path));
+      // The stream connections go to the nsxd this client speaks to: this host's socket, or another bridge run there.
+      const streams = new CaptureStreams(client, () => this.connection.open());
       client.onNotification(CaptureEnd, (p) => streams.end(p));
       this.client = client;
       this.streams = streams;
@@ -56,7 +58,11 @@ export class Captures implements vscode.Disposable {
     out: Writable,
   ): Promise<{ capture: RunningCapture; ended: Promise<CaptureEndParams> }> {
     const handle = await this.router().start(params, out);
-    const capture: RunningCapture = { handle, label: handle.result.interfaces.map(interfaceLabel).join(', ') };
+    const on = this.host ? ` on ${this.host}` : '';
+    const capture: RunningCapture = {
+      handle,
+      label: `${handle.result.interfaces.map(interfaceLabel).join(', ')}${on}`,
+    };
     this.running.add(capture);
     const timer = setInterval(() => this.show(), 1000);
     this.show();

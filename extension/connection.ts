@@ -7,6 +7,7 @@ import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
+import { openSocket } from '../helper/common/client';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
 import {
   ErrorCodes,
@@ -96,7 +97,8 @@ export class Connection implements vscode.Disposable {
   /** The started client, or a clear error that says why there is none. */
   require(): LanguageClient {
     if (this.client && this.state === 'connected') return this.client;
-    throw new Error(this.state === 'denied' ? this.why : `Not connected to nsxd. ${this.why}`);
+    const which = this.remote ? `${this.remote.name}'s nsxd` : 'nsxd';
+    throw new Error(this.state === 'denied' ? this.why : `Not connected to ${which}. ${this.why}`);
   }
 
   /** Why the last attempt failed, in words for the user. */
@@ -120,6 +122,19 @@ export class Connection implements vscode.Disposable {
   /** The socket of the nsxd this is connected to, if it is. */
   get connectedTo(): string | undefined {
     return this.state === 'connected' ? this.path : undefined;
+  }
+
+  /**
+   * Another stream to the nsxd this speaks to, not yet spoken on (a capture's
+   * bytes come on one): a second connection to this host's socket, or another
+   * bridge run to another host's (over ssh's shared connection).
+   */
+  async open(): Promise<Duplex> {
+    if (!this.remote) return openSocket(this.connectedTo ?? this.socketPath);
+    const t = await this.remote.open();
+    // The bridge ends with its stream: nothing of it outlives the capture.
+    t.stream.once('close', () => t.kill());
+    return t.stream;
   }
 
   /** Reconnects as soon as the socket is made again (nsxd restarted), whatever the backoff says. */

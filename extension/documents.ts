@@ -1,20 +1,28 @@
 // Read-only documents: a namespace's details (served by namespaces/details)
 // and a process's namespaces (two of them side by side make a comparison).
+// The authority names the host (hostUri.ts; empty for this one): two hosts'
+// net:[4026531840] are two documents, each read from its own host's nsxd.
 import * as vscode from 'vscode';
 import { isNsType, NamespaceDetails, nsId, NsKey, NSTYPES } from '../helper/common/protocol';
-import type { Connection } from './connection';
-import type { Model } from './model';
+import type { Host, Hosts } from './hosts';
+import { hostPart } from './hostUri';
 
 export const DETAILS_SCHEME = 'nsx-details';
 export const PROCESS_SCHEME = 'nsx-process';
 
-export function detailsUri(key: NsKey): vscode.Uri {
-  return vscode.Uri.from({ scheme: DETAILS_SCHEME, path: `/${key.type}-${key.inode}.txt` });
+/** HOST: the host whose namespace it is; this one's when undefined or local. */
+export function detailsUri(key: NsKey, host?: Host): vscode.Uri {
+  return vscode.Uri.from({
+    scheme: DETAILS_SCHEME,
+    authority: hostPart(host?.local === false ? host.name : undefined),
+    path: `/${key.type}-${key.inode}.txt`,
+  });
 }
 
-export function processUri(pid: number, comm: string): vscode.Uri {
+export function processUri(pid: number, comm: string, host?: Host): vscode.Uri {
   return vscode.Uri.from({
     scheme: PROCESS_SCHEME,
+    authority: hostPart(host?.local === false ? host.name : undefined),
     path: `/${comm.replace(/[^\w.-]/g, '_')} (${pid}).txt`,
     query: String(pid),
   });
@@ -29,17 +37,16 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
   private timer: NodeJS.Timeout | undefined;
   private readonly following: vscode.Disposable;
 
-  constructor(
-    private readonly connection: Connection,
-    private readonly model: Model,
-  ) {
-    this.following = model.onDidChange(() => {
+  constructor(private readonly hosts: Hosts) {
+    const follow = () => {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         for (const doc of vscode.workspace.textDocuments)
           if (doc.uri.scheme === DETAILS_SCHEME || doc.uri.scheme === PROCESS_SCHEME) this.changed.fire(doc.uri);
       }, FOLLOW_MS);
-    });
+    };
+    // Another host's model changes, connects or goes: Hosts says so.
+    this.following = vscode.Disposable.from(hosts.here.model.onDidChange(follow), hosts.onDidChange(follow));
   }
 
   /** Reads a document again now (it was opened before, and is shown again). */
@@ -54,17 +61,23 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    return uri.scheme === DETAILS_SCHEME ? this.details(uri) : this.processNamespaces(uri);
+    let host: Host;
+    try {
+      host = this.hosts.forPart(uri.authority);
+    } catch (err) {
+      return `${(err as Error).message}.\n`;
+    }
+    return uri.scheme === DETAILS_SCHEME ? this.details(uri, host) : this.processNamespaces(uri, host);
   }
 
-  private async details(uri: vscode.Uri): Promise<string> {
+  private async details(uri: vscode.Uri, host: Host): Promise<string> {
     const m = /^\/(\w+)-(\d+)\.txt$/.exec(uri.path);
     if (!m || !isNsType(m[1])) return 'Not a namespace.';
     const key = { type: m[1], inode: Number(m[2]) };
     try {
-      const d = await this.connection.require().sendRequest(NamespaceDetails, key);
+      const d = await host.connection.require().sendRequest(NamespaceDetails, key);
       return [
-        `${nsId(key)}`,
+        `${nsId(key)}${host.on}`,
         '',
         ...d.sections.flatMap((s) => [
           `── ${s.title} ${'─'.repeat(Math.max(2, 72 - s.title.length))}`,
@@ -73,23 +86,24 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
         ]),
       ].join('\n');
     } catch (err) {
-      return `${nsId(key)}: ${(err as Error).message}`;
+      return `${nsId(key)}${host.on}: ${(err as Error).message}`;
     }
   }
 
-  private processNamespaces(uri: vscode.Uri): string {
+  private processNamespaces(uri: vscode.Uri, host: Host): string {
     const pid = Number(uri.query);
-    const p = this.model.process(pid);
-    if (!p) return `Process ${pid} is gone.`;
+    const model = host.model;
+    const p = model.process(pid);
+    if (!p) return `Process ${pid}${host.on} is gone.`;
     const lines = [
-      `${p.comm} (${p.pid}) — ${p.cmdline.join(' ')}`,
+      `${p.comm} (${p.pid})${host.on} — ${p.cmdline.join(' ')}`,
       `user ${p.user} (uid ${p.uid}), parent ${p.ppid}`,
       '',
     ];
     for (const type of NSTYPES) {
       const inode = p.ns[type];
       if (inode === undefined) continue;
-      const initial = this.model.initialInode(type) === inode ? '  (initial)' : '';
+      const initial = model.initialInode(type) === inode ? '  (initial)' : '';
       lines.push(`${type.padEnd(7)} ${nsId({ type, inode })}${initial}`);
     }
     if (p.pidForChildren !== undefined) lines.push(`pid_for_children  pid:[${p.pidForChildren}]`);

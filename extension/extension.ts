@@ -6,7 +6,9 @@ import { registerCommands } from './commands/index';
 import { Connection } from './connection';
 import { DETAILS_SCHEME, Documents, PROCESS_SCHEME } from './documents';
 import { setContextKey } from './menus';
-import { Hosts } from './hosts';
+import { Captures } from './captures';
+import { FILES_SCHEME, FilesProvider } from './files/provider';
+import { HostParts, Hosts } from './hosts';
 import { Model } from './model';
 import { NetModel } from './netModel';
 import { Ports } from './ports';
@@ -30,28 +32,26 @@ export function activate(extension: vscode.ExtensionContext): Api {
     output,
     vscode.Uri.joinPath(extension.extensionUri, 'helper/daemon/systemd/install.sh').fsPath,
   );
-  const model = new Model(connection);
-  const net = new NetModel(connection);
-  const ports = new Ports(connection);
+  const here = hostParts(connection, extension.workspaceState);
+  const { model, net, ports, captures, terminals } = here;
   const filter = new Filter();
   const pages = new Pages();
-  const { namespaces, processes, namespacesView, processesView } = createViews(model, net, ports, filter, pages);
-  const terminals = new TerminalSessions(connection, extension.workspaceState);
+  const hosts = new Hosts(here, extension.workspaceState, filter, pages);
+  const { namespaces, processes, namespacesView, processesView } = createViews(hosts, filter, pages);
   const refresh = new RefreshManager(model, filter, connection, [
     { id: 'nsx.namespaces', view: namespacesView, provider: namespaces },
     { id: 'nsx.processes', view: processesView, provider: processes },
   ]);
-  const documents = new Documents(connection, model);
-  const hosts = new Hosts({ connection, model, net, terminals }, extension.workspaceState, filter, pages);
-  namespaces.hosts = hosts;
-  hosts.setVisible(namespacesView.visible);
-  const network = new NetworkView({ extension, connection, model, net, namespaces, namespacesView });
+  const documents = new Documents(hosts);
+  const files = new FilesProvider(hosts);
+  const network = new NetworkView({ extension, hosts, namespaces, namespacesView });
   // The parts that hold something to let go of, disposed of with the extension in this order.
   const parts = {
     connection,
     model,
     net,
     ports,
+    captures,
     filter,
     namespaces,
     processes,
@@ -61,14 +61,16 @@ export function activate(extension: vscode.ExtensionContext): Api {
     refresh,
     documents,
     network,
+    files,
     hosts,
   };
-  const ctx: Context = { extension, pages, ...parts };
+  const ctx: Context = { extension, pages, host: hosts.here, ...parts };
   extension.subscriptions.push(
     output,
     ...Object.values(parts),
     vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, documents),
     vscode.workspace.registerTextDocumentContentProvider(PROCESS_SCHEME, documents),
+    vscode.workspace.registerFileSystemProvider(FILES_SCHEME, files, { isCaseSensitive: true }),
     ...listen(ctx),
     ...registerCommands(ctx),
   );
@@ -79,12 +81,31 @@ export function activate(extension: vscode.ExtensionContext): Api {
   return { ...ctx, nodes };
 }
 
-/** The two views: trees of the model (a net namespace's interfaces from the wiring), through the filter, a page at a time. */
-function createViews(model: Model, net: NetModel, ports: Ports, filter: Filter, pages: Pages) {
+/** This host's parts, on the connection to its nsxd. */
+function hostParts(connection: Connection, state: vscode.Memento): HostParts {
+  return {
+    connection,
+    model: new Model(connection),
+    net: new NetModel(connection),
+    ports: new Ports(connection),
+    captures: new Captures(connection),
+    terminals: new TerminalSessions(connection, state),
+  };
+}
+
+/**
+ * The two views: trees of the model (a net namespace's interfaces from the
+ * wiring), through the filter, a page at a time; with other hosts, one root
+ * per host.
+ */
+function createViews(hosts: Hosts, filter: Filter, pages: Pages) {
+  const { model, net, ports } = hosts.here;
   const namespaces = new NamespacesProvider(model, filter, pages);
   namespaces.net = net;
   namespaces.ports = ports;
+  namespaces.hosts = hosts;
   const processes = new ProcessesProvider(model, filter, pages);
+  processes.hosts = hosts;
   const namespacesView = vscode.window.createTreeView('nsx.namespaces', {
     treeDataProvider: namespaces,
     showCollapseAll: true,
@@ -93,15 +114,22 @@ function createViews(model: Model, net: NetModel, ports: Ports, filter: Filter, 
     treeDataProvider: processes,
     showCollapseAll: true,
   });
+  hosts.setVisible('nsx.namespaces', namespacesView.visible);
+  hosts.setVisible('nsx.processes', processesView.visible);
   return { namespaces, processes, namespacesView, processesView };
 }
 
 /** What the extension follows: the socket setting, which terminal is active, a row selected, the wiring. */
 function listen(ctx: Context): vscode.Disposable[] {
-  const { terminals, net, ports, namespaces, namespacesView, processesView, hosts } = ctx;
+  const { terminals, net, ports, namespaces, processes, namespacesView, processesView, hosts } = ctx;
   return [
-    hosts.onDidChange(() => namespaces.redraw()),
-    namespacesView.onDidChangeVisibility(({ visible }) => hosts.setVisible(visible)),
+    hosts.onDidChange(() => {
+      namespaces.redraw();
+      processes.redraw();
+      setContextKey('nsx.hasHosts', hosts.list.length > 0);
+    }),
+    namespacesView.onDidChangeVisibility(({ visible }) => hosts.setVisible('nsx.namespaces', visible)),
+    processesView.onDidChangeVisibility(({ visible }) => hosts.setVisible('nsx.processes', visible)),
     net.onDidChange(() => namespaces.redraw()),
     ports.onDidChange(() => namespaces.redraw()),
     namespacesView.onDidChangeVisibility(({ visible }) => net.setVisible('nsx.namespaces', visible)),
@@ -110,13 +138,15 @@ function listen(ctx: Context): vscode.Disposable[] {
       if (e.affectsConfiguration('nsx.hosts')) reportHosts(hosts.load(), ctx.connection.output);
     }),
     vscode.window.onDidChangeActiveTerminal((t) =>
-      setContextKey('nsx.activeTerminalIsOurs', terminals.forTerminal(t) !== undefined),
+      setContextKey(
+        'nsx.activeTerminalIsOurs',
+        [terminals, ...hosts.list.map((h) => h.terminals)].some((s) => s.forTerminal(t) !== undefined),
+      ),
     ),
     ...[namespacesView, processesView].map((view) =>
       view.onDidChangeSelection(({ selection }) => {
-        // Details are this host's for now: another host's row shows its own tooltip instead.
-        const remote = selection.length === 1 && hosts.of(selection[0])?.local === false;
-        const command = selection.length === 1 && !remote ? nodes.selectCommand(selection[0]) : undefined;
+        // Another host's row shows that host's details: the command goes to the row's host (commands/index.ts).
+        const command = selection.length === 1 ? nodes.selectCommand(selection[0]) : undefined;
         if (command) void vscode.commands.executeCommand(command, selection[0]);
       }),
     ),

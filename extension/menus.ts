@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import type { Container, Namespace, NsType } from '../helper/common/protocol';
 import { netnsNames } from '../helper/common/words';
 
-export type ContextKey = 'nsx.state' | 'nsx.grouping' | 'nsx.filtered' | 'nsx.activeTerminalIsOurs';
+export type ContextKey = 'nsx.state' | 'nsx.grouping' | 'nsx.filtered' | 'nsx.activeTerminalIsOurs' | 'nsx.hasHosts';
 
 export function setContextKey(key: ContextKey, value: unknown): void {
   void vscode.commands.executeCommand('setContext', key, value);

@@ -2,9 +2,12 @@
 // nsxd when its row is expanded, kept a few seconds), and the forwards this
 // window's user has open. A forward ends with the window's connection to
 // nsxd (nsxd ends it), unless it was kept; on every (re)connect the list is
-// asked again, and a forward that ends is dropped when nsxd says so.
+// asked again, and a forward that ends is dropped when nsxd says so. For
+// another host, a forward listens here and its connections are carried
+// there (carried.ts).
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { CarriedForwards } from './carried';
 import type { Connection } from './connection';
 import {
   Forward,
@@ -34,11 +37,16 @@ export class Ports implements vscode.Disposable {
   private readonly onDidChangeEmitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.onDidChangeEmitter.event;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Another host's: its forwards listen here. */
+  private readonly carried: CarriedForwards | undefined;
 
   constructor(private readonly connection: Connection) {
+    this.carried = connection.remote ? new CarriedForwards(connection) : undefined;
     this.subscriptions.push(
       connection.onDidConnect((client) => this.connected(client)),
       connection.onDidDisconnect(() => {
+        // Its nsxd ends them with the connection: nothing listens here for them any more.
+        this.carried?.endAll();
         this.forwardList = [];
         this.listings.clear();
         this.onDidChangeEmitter.fire();
@@ -49,6 +57,7 @@ export class Ports implements vscode.Disposable {
   private connected(client: LanguageClient): void {
     this.subscriptions.push(
       client.onNotification(ForwardClosed, ({ id }) => {
+        this.carried?.end(id);
         this.forwardList = this.forwardList.filter((f) => f.id !== id);
         this.onDidChangeEmitter.fire();
       }),
@@ -60,7 +69,8 @@ export class Ports implements vscode.Disposable {
     try {
       const mine = this.connection.identity?.uid;
       // Root and admins see everyone's: the window shows its user's own.
-      this.forwardList = (await this.connection.require().sendRequest(ListForwards)).filter((f) => f.uid === mine);
+      const list = (await this.connection.require().sendRequest(ListForwards)).filter((f) => f.uid === mine);
+      this.forwardList = this.carried ? list.flatMap((f) => this.carried!.shown(f) ?? []) : list;
     } catch {
       this.forwardList = [];
     }
@@ -108,19 +118,26 @@ export class Ports implements vscode.Disposable {
   }
 
   async forward(params: ForwardParams): Promise<Forward> {
-    const f = await this.connection.require().sendRequest(ForwardPort, params);
+    const f = this.carried
+      ? await this.carried.start(params)
+      : await this.connection.require().sendRequest(ForwardPort, params);
     this.forwardList = [...this.forwardList.filter((x) => x.id !== f.id), f];
     this.onDidChangeEmitter.fire();
     return f;
   }
 
   async stop(id: number): Promise<void> {
-    await this.connection.require().sendRequest(Unforward, { id });
+    try {
+      await this.connection.require().sendRequest(Unforward, { id });
+    } finally {
+      this.carried?.end(id);
+    }
     this.forwardList = this.forwardList.filter((f) => f.id !== id);
     this.onDidChangeEmitter.fire();
   }
 
   dispose(): void {
+    this.carried?.endAll();
     for (const s of this.subscriptions.splice(0)) s.dispose();
     this.onDidChangeEmitter.dispose();
   }

@@ -23,6 +23,28 @@ export interface FakeHost {
   find(cmdline: string): number | undefined;
   log(): string;
   destroy(): void;
+  /** What destroySaved needs to end it from another process (the reload suite's next run). */
+  saved: SavedHost;
+}
+
+export interface SavedHost {
+  /** The unshare that made it, its init, its veth here, its directory. */
+  parent: number;
+  init: number;
+  link: string;
+  dir: string;
+}
+
+/** Ends a host made by an earlier process: its pid namespace goes with its init, then its veth and directory. */
+export function destroySaved(h: SavedHost): void {
+  for (const pid of [h.init, h.parent])
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  spawnSync('ip', ['link', 'del', h.link], { stdio: 'ignore' });
+  removeDir(h.dir);
 }
 
 function sshdConfig(dir: string, ip: string): string {
@@ -61,7 +83,8 @@ wait
 `;
 }
 
-export async function makeHost(name: string, index: number, marker: string): Promise<FakeHost> {
+/** DETACHED: in a session of its own, so that it outlives this process (a window reloaded under it). */
+export async function makeHost(name: string, index: number, marker: string, detached = false): Promise<FakeHost> {
   const dir = rootDir(`${name}-`);
   const ip = `10.24.${index}.2`;
   const link = `${name}h`;
@@ -73,8 +96,9 @@ export async function makeHost(name: string, index: number, marker: string): Pro
   const proc: ChildProcess = spawn(
     'unshare',
     ['--net', '--uts', '--mount', '--pid', '--fork', '--mount-proc', '--', 'sh', join(dir, 'init.sh')],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', detached },
   );
+  if (detached) proc.unref();
   const destroy = () => {
     const all = [...descendants(proc.pid!), proc.pid!];
     for (const p of all)
@@ -106,6 +130,7 @@ export async function makeHost(name: string, index: number, marker: string): Pro
       find: (cmdline) => [init, ...descendants(init)].find((p) => cmdlineOf(p) === cmdline),
       log,
       destroy,
+      saved: { parent: proc.pid!, init, link, dir },
     };
   } catch (err) {
     destroy();

@@ -238,7 +238,7 @@ async function captureLive(
     );
   });
   await started;
-  const channel = vscode.window.createOutputChannel(`Capture: ${chosen.name}`);
+  const channel = vscode.window.createOutputChannel(`Capture: ${chosen.name}${ctx.host.on}`);
   channel.show(true);
   // What tcpdump printed is also kept (the first MiB) for a caller that gave options, as a test.
   let shown = '';
@@ -267,11 +267,14 @@ async function captureLive(
 }
 
 export function captureCommands(ctx: Context): Commands {
-  const captures = new Captures(ctx.connection);
-  ctx.extension.subscriptions.push(captures);
+  // The host's: its stream comes from its nsxd (another bridge run, for another host).
+  const captures = ctx.host.captures;
   return {
     'nsx.capturePackets': (node?: unknown, opts?: CaptureOptions) => captureToFile(ctx, captures, node, opts),
     'nsx.capturePacketsLive': (node?: unknown, opts?: CaptureOptions) => captureLive(ctx, captures, node, opts),
-    [STOP_CAPTURES]: () => captures.stopAll(),
+    /** The status bar's: every host's captures. */
+    [STOP_CAPTURES]: () => {
+      for (const h of new Set([ctx.hosts.here, ...ctx.hosts.list])) h.captures.stopAll();
+    },
   };
 }

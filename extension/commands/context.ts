@@ -1,8 +1,10 @@
-// What every command module is given: the connection, the model, the views.
+// What every command module is given: the host it acts on (its connection,
+// model, wiring, terminals, ports and captures), and the views.
 import * as vscode from 'vscode';
 import type { Connection } from '../connection';
 import type { Documents } from '../documents';
-import type { Hosts } from '../hosts';
+import type { FilesProvider } from '../files/provider';
+import type { Host, Hosts } from '../hosts';
 import type { Model } from '../model';
 import type { NetModel } from '../netModel';
 import type { Ports } from '../ports';
@@ -17,6 +19,9 @@ import type { RefreshManager } from '../tree/refresh';
 
 export interface Context {
   extension: vscode.ExtensionContext;
+  /** The host the commands act on: this one, or the host of the row they were run on (commands/index.ts). */
+  host: Host;
+  /** These parts are the host's. */
   connection: Connection;
   model: Model;
   net: NetModel;
@@ -27,9 +32,12 @@ export interface Context {
   namespacesView: vscode.TreeView<Node>;
   processesView: vscode.TreeView<Node>;
   terminals: TerminalSessions;
-  refresh: RefreshManager;
+  /** A rescan of the host's model; a redraw of the views. */
+  refresh: Pick<RefreshManager, 'rescan' | 'redraw'>;
   documents: Documents;
   ports: Ports;
+  /** nsx-files: every host's roots, each on its host's connection. */
+  files: FilesProvider;
   network: NetworkView;
   /** The hosts of nsx.hosts, each a root of the Namespaces view (none: the view is this host's alone). */
   hosts: Hosts;

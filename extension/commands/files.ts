@@ -5,7 +5,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { FilesTarget } from '../../helper/common/files';
-import { FILES_SCHEME, FilesProvider, filesUri } from '../files/provider';
+import { FILES_SCHEME, filesUri } from '../files/provider';
 import { ContainerNode, NamespaceNode, ProcessNamespaceNode, ProcessNode } from '../tree/nodes';
 import type { Commands, Context } from './context';
 
@@ -22,18 +22,13 @@ function targetOfNode(ctx: Context, node: unknown): FilesTarget | undefined {
 }
 
 export function filesCommands(ctx: Context): Commands {
-  const provider = new FilesProvider(ctx.connection);
-  ctx.extension.subscriptions.push(
-    provider,
-    vscode.workspace.registerFileSystemProvider(FILES_SCHEME, provider, { isCaseSensitive: true }),
-  );
+  const provider = ctx.files;
   return {
-    'nsx.openFiles': (node?: unknown, opts?: OpenOptions) => openFiles(ctx, provider, node, opts),
-    'nsx.openFilesAsRoot': (node?: unknown, opts?: OpenOptions) =>
-      openFiles(ctx, provider, node, { ...opts, root: true }),
+    'nsx.openFiles': (node?: unknown, opts?: OpenOptions) => openFiles(ctx, node, opts),
+    'nsx.openFilesAsRoot': (node?: unknown, opts?: OpenOptions) => openFiles(ctx, node, { ...opts, root: true }),
     /** What changed inside the open roots since they were listed (as the window's focus does). */
     'nsx.refreshFiles': () => provider.refreshOpen(),
-    /** A file of a container to a host file the user picks (or opts.to), streamed in chunks. */
+    /** A file of a container (of any host: its URI says which) to a file here the user picks (or opts.to), streamed in chunks. */
     'nsx.downloadFile': async (uri?: vscode.Uri, opts?: { to?: string }) => {
       if (uri?.scheme !== FILES_SCHEME) throw new Error('Download… works on a file of a container (nsx-files:).');
       const name = uri.path.split('/').pop() || 'download';
@@ -65,22 +60,17 @@ interface OpenOptions {
   root?: boolean;
 }
 
-async function openFiles(
-  ctx: Context,
-  provider: FilesProvider,
-  node: unknown,
-  opts?: OpenOptions,
-): Promise<vscode.Uri> {
+async function openFiles(ctx: Context, node: unknown, opts?: OpenOptions): Promise<vscode.Uri> {
   const target = opts?.target ?? targetOfNode(ctx, node);
   if (!target) throw new Error('Open Files works on a running container, a process or a mnt namespace.');
-  const uri = filesUri(target, '/', opts?.root === true);
-  await provider.stat(uri); // opened now: a refusal is said here, not by an empty folder
+  const uri = filesUri(target, '/', opts?.root === true, ctx.host.local ? undefined : ctx.host.name);
+  await ctx.files.stat(uri); // opened now: a refusal is said here, not by an empty folder
   if (opts?.noFolder) return uri;
   const folders = vscode.workspace.workspaceFolders ?? [];
   if (folders.some((f) => f.uri.toString() === uri.toString())) return uri;
   if (folders.length) {
-    const what = 'container' in target ? target.container : uri.authority.replace(/^root@/, '');
-    const name = `${what} (files${opts?.root ? ', as root' : ''})`;
+    const what = 'container' in target ? target.container : uri.authority.replace(/^root@/, '').replace(/~.*/, '');
+    const name = `${what}${ctx.host.on} (files${opts?.root ? ', as root' : ''})`;
     vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri, name });
     return uri;
   }

@@ -2,6 +2,8 @@
 // package.json, and the function that runs it. Each is guarded, so a failure
 // is one clear message. Arguments: a tree item when run from a view; the
 // options each module documents when run by a keybinding or another extension.
+// A command run on another host's row (or given { nsxHost: NAME }) runs from
+// that host's table: the same modules over its connection, model and parts.
 import * as vscode from 'vscode';
 import { captureCommands } from './capture';
 import type { Commands, Context } from './context';
@@ -15,8 +17,8 @@ import { portCommands } from './ports';
 import { terminalCommands } from './terminals';
 import { viewCommands } from './view';
 
-export function registerCommands(ctx: Context): vscode.Disposable[] {
-  const table = {
+function table(ctx: Context): Commands {
+  return {
     ...viewCommands(ctx),
     ...inspectCommands(ctx),
     ...terminalCommands(ctx),
@@ -26,23 +28,24 @@ export function registerCommands(ctx: Context): vscode.Disposable[] {
     ...captureCommands(ctx),
     ...filesCommands(ctx),
     ...networkCommands(ctx),
+    ...hostCommands(ctx),
   };
+}
+
+export function registerCommands(ctx: Context): vscode.Disposable[] {
+  const here = table(ctx);
   const tables = new WeakMap<Host, Commands>();
   const onHost = (host: Host): Commands => {
-    if (!tables.has(host)) tables.set(host, { ...terminalCommands(hostContext(ctx, host)), ...hostCommands(ctx) });
+    if (!tables.has(host)) tables.set(host, table(hostContext(ctx, host)));
     return tables.get(host)!;
   };
-  const all: Commands = { ...table, ...hostCommands(ctx) };
-  return Object.entries(all).map(([id, run]) =>
+  return Object.entries(here).map(([id, run]) =>
     vscode.commands.registerCommand(
       id,
       guarded((...args: never[]) => {
         const host = hostOfArgs(ctx, args);
-        if (!host || host.local) return run(...args);
-        const there = onHost(host)[id];
-        // What acts on another host goes to its nsxd; what does not yet, says so, never acting on this one instead.
-        if (!there) throw new Error(`${id.replace(/^nsx\./, '')} works on this host only for now, not on ${host.name}`);
-        return there(...args);
+        // Another host's row acts there, through its nsxd: never on this one instead.
+        return !host || host.local ? run(...args) : onHost(host)[id](...args);
       }),
     ),
   );
@@ -55,7 +58,7 @@ function hostOfArgs(ctx: Context, args: unknown[]): Host | undefined {
     if (h) return h;
     const named = a && typeof a === 'object' && 'nsxHost' in a ? (a as { nsxHost: unknown }).nsxHost : undefined;
     if (typeof named === 'string') {
-      const byName = ctx.hosts.byName(named);
+      const byName = ctx.hosts.other(named);
       if (!byName) throw new Error(`no host "${named}" in nsx.hosts`);
       return byName;
     }
@@ -63,10 +66,11 @@ function hostOfArgs(ctx: Context, args: unknown[]): Host | undefined {
   return undefined;
 }
 
-/** The context of another host: its connection, model, wiring and terminals. */
+/** The context of another host: its connection, model, wiring, terminals, ports and captures; a rescan is of its model. */
 function hostContext(ctx: Context, host: Host): Context {
-  const { connection, model, net, terminals } = host;
-  return { ...ctx, connection, model, net, terminals };
+  const { connection, model, net, terminals, ports } = host;
+  const refresh = { rescan: () => model.rescan(), redraw: () => ctx.refresh.redraw() };
+  return { ...ctx, host, connection, model, net, terminals, ports, refresh };
 }
 
 function hostCommands(ctx: Context): Commands {

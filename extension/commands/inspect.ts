@@ -1,4 +1,4 @@
-// Inspection commands: a namespace's details, two processes compared.
+// Inspection commands: a namespace's details, two processes compared (of the host they are run on).
 import * as vscode from 'vscode';
 import { detailsUri, processUri } from '../documents';
 import { processName } from '../tree/labels';
@@ -11,7 +11,7 @@ export function inspectCommands(ctx: Context): Commands {
     'nsx.showDetails': async (node?: unknown) => {
       const key = keyOf(node);
       if (!key) return undefined;
-      const uri = detailsUri(key);
+      const uri = detailsUri(key, ctx.host);
       // Shown again, it is read again: details of a live namespace go stale.
       if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === uri.toString())) ctx.documents.refresh(uri);
       const doc = await vscode.workspace.openTextDocument(uri);
@@ -28,9 +28,9 @@ export function inspectCommands(ctx: Context): Commands {
       const [na, nb] = [processName(a, ctx.model.containerNameOf(a)), processName(b, ctx.model.containerNameOf(b))];
       await vscode.commands.executeCommand(
         'vscode.diff',
-        processUri(a.pid, a.comm),
-        processUri(b.pid, b.comm),
-        `Namespaces: ${na} ↔ ${nb}`,
+        processUri(a.pid, a.comm, ctx.host),
+        processUri(b.pid, b.comm, ctx.host),
+        `Namespaces: ${na} ↔ ${nb}${ctx.host.on}`,
       );
       return [a, b];
     },

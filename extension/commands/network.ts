@@ -1,5 +1,7 @@
-// Network commands: the picture of how namespaces are wired, and what its context menu offers.
+// Network commands: the picture of how a host's namespaces are wired, and
+// what its context menu offers (on the host it shows).
 import * as vscode from 'vscode';
+import type { Host } from '../hosts';
 import type { ViewContext } from '../network/webview/messages';
 import { InterfaceNode } from '../tree/netNodes';
 import { keyOf, NamespaceNode } from '../tree/nodes';
@@ -7,10 +9,22 @@ import type { Commands, Context } from './context';
 
 export function networkCommands(ctx: Context): Commands {
   return {
-    /** From the view's title bar (everything), or a net namespace's row (that one, in the picture). */
+    /** From the view's title bar (the host it shows), or a host's row or a net namespace's (that one, in the picture). */
     'nsx.showNetwork': (node?: unknown) => {
       const key = keyOf(node);
-      ctx.network.show(key?.type === 'net' ? key.inode : undefined);
+      ctx.network.show(node ? ctx.host : undefined, key?.type === 'net' ? key.inode : undefined);
+    },
+    /** The view's title bar, with other hosts in nsx.hosts: which host's wiring it shows. */
+    'nsx.network.pickHost': async () => {
+      const hosts = ctx.hosts.list.length ? ctx.hosts.list : [ctx.hosts.here];
+      const items = hosts.map((h) => ({
+        label: h.local ? 'This host' : h.name,
+        description: `${h.connection.connected ? 'connected' : 'not connected'}${h === ctx.network.host ? ' · shown' : ''}`,
+        h,
+      }));
+      const picked = await vscode.window.showQuickPick(items, { title: 'Show the wiring of which host?' });
+      if (picked) ctx.network.show(picked.h);
+      return picked?.h.name;
     },
     'nsx.network.showDetails': (context?: ViewContext) =>
       context?.inode !== undefined ? ctx.network.select(context.inode) : undefined,
@@ -21,7 +35,7 @@ export function networkCommands(ctx: Context): Commands {
           target: { namespace: { type: 'net' as const, inode: e.inode } },
           interfaces: [e.link],
         }));
-        return vscode.commands.executeCommand('nsx.capturePackets', undefined, { targets });
+        return vscode.commands.executeCommand('nsx.capturePackets', undefined, { targets, ...on(ctx.network.host) });
       }
       const node = ctx.network.nodeOf(context);
       if (!node) return undefined;
@@ -34,7 +48,7 @@ export function networkCommands(ctx: Context): Commands {
       node instanceof InterfaceNode
         ? vscode.commands.executeCommand(
             'nsx.capturePackets',
-            new NamespaceNode(undefined, { type: 'net', inode: node.netns }, false),
+            new NamespaceNode(ctx.host.node, { type: 'net', inode: node.netns }, false),
             { interfaces: [node.link.name] },
           )
         : undefined,
@@ -43,4 +57,9 @@ export function networkCommands(ctx: Context): Commands {
       return node ? vscode.commands.executeCommand('nsx.openTerminalInNamespaces', node) : undefined;
     },
   };
+}
+
+/** The option that runs a command on HOST (commands/index.ts): none for this one. */
+function on(host: Host): { nsxHost?: string } {
+  return host.local ? {} : { nsxHost: host.name };
 }

@@ -1,4 +1,5 @@
-// Pin commands: pin a namespace by name, unpin, create an empty persistent one.
+// Pin commands: pin a namespace by name, unpin, create an empty persistent
+// one; on the host of the row they are run on, said so when it is another.
 import * as vscode from 'vscode';
 import { LanguageClient, ResponseError } from 'vscode-languageclient/node';
 import {
@@ -6,6 +7,7 @@ import {
   ErrorCodes,
   Namespace,
   nsId,
+  isNsType,
   NsType,
   NSTYPES,
   PIN_NAME,
@@ -60,7 +62,9 @@ export function pinCommands(ctx: Context): Commands {
   return {
     'nsx.pinNamespace': (node?: unknown, name?: string, type?: NsType) => pinNamespace(ctx, node, name, type),
     'nsx.unpinNamespace': (node?: unknown, name?: string) => unpinNamespace(ctx, node, name),
-    'nsx.newPersistentNamespace': (type?: NsType, name?: string) => newPersistentNamespace(ctx, type, name),
+    // From the title bar nothing is given; from a host's row, the row (it says which host: commands/index.ts).
+    'nsx.newPersistentNamespace': (type?: unknown, name?: string) =>
+      newPersistentNamespace(ctx, isNsType(type) ? type : undefined, name),
   };
 }
 
@@ -83,7 +87,7 @@ async function pinNamespace(ctx: Context, node?: unknown, name?: string, type?: 
   }
   if (!key) throw new Error('Pick a namespace or a process in the Namespaces view to pin.');
   const ns = ctx.model.namespace(key);
-  const pinName = name ?? (await askName(`Pin ${nsId(key)} as`, suggestName(ctx, ns, pid)));
+  const pinName = name ?? (await askName(`Pin ${nsId(key)}${ctx.host.on} as`, suggestName(ctx, ns, pid)));
   if (!pinName) return undefined;
   const result = await client.sendRequest(
     PinNamespace,
@@ -92,7 +96,7 @@ async function pinNamespace(ctx: Context, node?: unknown, name?: string, type?: 
       : { type: key.type, name: pinName, inode: key.inode },
   );
   void vscode.window.showInformationMessage(
-    `Pinned ${nsId(result)} as ${result.pin.name} (${result.pin.paths.join(', ')}).`,
+    `Pinned ${nsId(result)}${ctx.host.on} as ${result.pin.name} (${result.pin.paths.join(', ')}).`,
   );
   await ctx.refresh.rescan();
   return result;
@@ -115,7 +119,7 @@ async function unpinNamespace(ctx: Context, node?: unknown, name?: string) {
   if (!r) return undefined;
   // nsx's sentence, as a sentence.
   const said = unpinned(`${ns.type}/${pin}`, r);
-  void vscode.window.showInformationMessage(`${said[0].toUpperCase()}${said.slice(1)}.`);
+  void vscode.window.showInformationMessage(`${said[0].toUpperCase()}${said.slice(1)}${ctx.host.on}.`);
   await ctx.refresh.rescan();
   return r;
 }
@@ -132,17 +136,17 @@ async function newPersistentNamespace(ctx: Context, type?: NsType, name?: string
           label: x,
           description: x === 'net' ? 'loopback up; also in /run/netns for ip netns' : '',
         })),
-        { title: 'New persistent namespace of type' },
+        { title: `New persistent namespace${ctx.host.on} of type` },
       )
     )?.label as NsType | undefined);
   if (!t) return undefined;
   const n = name ?? (await askName(`Name of the new ${t} namespace`, `my-${t}`));
   if (!n) return undefined;
   const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}…` },
+    { location: vscode.ProgressLocation.Notification, title: `Creating ${t} namespace ${n}${ctx.host.on}…` },
     () => client.sendRequest(CreateNamespace, { type: t, name: n }),
   );
-  void vscode.window.showInformationMessage(`Created ${nsId(result)}, pinned as ${result.pin.name}.`);
+  void vscode.window.showInformationMessage(`Created ${nsId(result)}${ctx.host.on}, pinned as ${result.pin.name}.`);
   await ctx.refresh.rescan();
   return result;
 }

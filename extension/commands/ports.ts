@@ -1,6 +1,8 @@
 // Port commands: Forward Port… (on a listening port's row, a net namespace
 // or a running container), Open in Browser and Stop on a forward's row.
 // A forward is for this window's user alone, and ends with the window.
+// Another host's forward listens on this machine's 127.0.0.1 too, each
+// connection carried there (../carried.ts).
 import * as vscode from 'vscode';
 import { describeForward, Forward, ForwardParams, ListeningSocket, PortsTarget } from '../../helper/common/ports';
 import { socketAddress } from '../../helper/common/portsFormat';
@@ -89,7 +91,7 @@ export function portCommands(ctx: Context): Commands {
       void vscode.window
         // Notifications render [text](target) as a link, and a label may come from a process's name.
         .showInformationMessage(
-          `Forwarding ${describeForward(f).replace(/\]\(/g, '] (')} (for you alone, until this window closes).`,
+          `Forwarding ${describeForward(f).replace(/\]\(/g, '] (')}${ctx.host.on} (for you alone, until this window closes).`,
           open,
         )
         .then((choice) => (choice === open ? openInBrowser(f) : undefined));

@@ -174,12 +174,17 @@ async function openTerminalInPinned(
 
 /** Shows every namespace of the terminal that is not the host's, in whatever grouping the view is in, the first selected. */
 async function revealTerminalNamespaces(ctx: Context, terminal?: vscode.Terminal): Promise<NsKey[]> {
-  const t = ctx.terminals.forTerminal(terminal ?? vscode.window.activeTerminal);
-  if (!t) throw new Error('The active terminal is not a Namespace Explorer terminal.');
+  // Whichever host's it is: its namespaces are revealed under that host's row.
+  const hosts = ctx.hosts.list.length ? ctx.hosts.list : [ctx.hosts.here];
+  const which = terminal ?? vscode.window.activeTerminal;
+  const host = hosts.find((h) => h.terminals.forTerminal(which));
+  const t = host?.terminals.forTerminal(which);
+  if (!host || !t) throw new Error('The active terminal is not a Namespace Explorer terminal.');
   // nsxd lists the namespace the terminal's name shows first.
-  const keys = t.namespaces.filter((k) => ctx.model.initialInode(k.type) !== k.inode);
+  const keys = t.namespaces.filter((k) => host.model.initialInode(k.type) !== k.inode);
   const wanted = keys.length ? keys : t.namespaces.slice(0, 1);
-  const nodes = wanted.flatMap((k) => ctx.namespaces.nodeFor(k) ?? []);
+  const provider = host.local ? ctx.namespaces : host.provider;
+  const nodes = wanted.flatMap((k) => provider.nodeFor(k) ?? []);
   if (nodes.length === 0) {
     throw new Error(
       ctx.filter.active

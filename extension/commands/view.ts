@@ -8,7 +8,13 @@ export function viewCommands(ctx: Context): Commands {
   return {
     'nsx.refresh': () =>
       vscode.window.withProgress({ location: { viewId: 'nsx.namespaces' }, title: 'Scanning namespaces…' }, () =>
-        ctx.refresh.rescan(),
+        // From the title bar, every host that answers; from a host's row (commands/index.ts), that one.
+        Promise.all([
+          ctx.refresh.rescan(),
+          ...(ctx.host.local ? ctx.hosts.list.filter((h) => !h.local && h.connection.connected) : []).map((h) =>
+            h.model.rescan().catch(() => undefined),
+          ),
+        ]),
       ),
     'nsx.filter': (opts?: { types?: NsType[]; text?: string }) => filter(ctx, opts),
     'nsx.clearFilter': () => ctx.filter.clear(),
@@ -39,7 +45,9 @@ export function viewCommands(ctx: Context): Commands {
     'nsx.revealProcess': async (node: unknown) => {
       const pid = pidOf(node);
       if (pid === undefined) return;
-      await ctx.processesView.reveal(new ProcessNode(undefined, pid, true), {
+      // With host rows, under its host's.
+      const root = ctx.hosts.list.length ? ctx.host.node : undefined;
+      await ctx.processesView.reveal(new ProcessNode(root, pid, true), {
         select: true,
         focus: true,
         expand: true,

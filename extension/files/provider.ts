@@ -1,14 +1,17 @@
 // A mount namespace's files in the editor and the Explorer: a
 // FileSystemProvider on the scheme nsx-files, whose authority names the
-// root (container.web, pid.1234, pin.blue, mnt.4026532201) so that a reload
-// finds it again. Every call goes to nsxd's files/* on a handle opened once
-// per root and connection; nsxd's helper sees the files as this user.
+// root (container.web, pid.1234, pin.blue, mnt.4026532201) and, for another
+// host's, that host (pid.1234~h24vb) so that a reload finds it again. Every
+// call goes to that host's nsxd's files/* on a handle opened once per root
+// and connection; nsxd's helper sees the files as this user (there: as the
+// ssh login user).
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import { FilesOpen, FilesTarget, FileStat } from '../../helper/common/files';
 import { chunksOf, filesErrno, RemoteFiles } from '../../helper/common/filesClient';
 import { ErrorCodes } from '../../helper/common/protocol';
-import type { Connection } from '../connection';
+import type { Host, Hosts } from '../hosts';
+import { hostPart } from '../hostUri';
 import { FocusRefresh } from './refresh';
 
 export const FILES_SCHEME = 'nsx-files';
@@ -18,20 +21,31 @@ export const EDITOR_MAX_BYTES = 50 * 1024 * 1024;
 /**
  * The authority of a root: KIND.VALUE (container.web, pid.1234, pin.blue,
  * mnt.4026532201), after `root@` for root's view (where the policy grants
- * it). VS Code treats authorities as case-insensitive: a name with an
- * upper-case letter goes hex-encoded (container-x.HEX).
+ * it), and `~HOST` after it for another host's (hostUri.ts: a name, or
+ * `~HEX`; no value holds a `~`). VS Code treats authorities as
+ * case-insensitive: a name with an upper-case letter goes hex-encoded
+ * (container-x.HEX).
  */
-export function filesAuthority(target: FilesTarget, root = false): string {
+export function filesAuthority(target: FilesTarget, root = false, host?: string): string {
   const as = root ? 'root@' : '';
-  if ('pid' in target) return `${as}pid.${target.pid}`;
-  if ('mnt' in target) return `${as}mnt.${target.mnt}`;
+  const on = host === undefined ? '' : `~${hostPart(host)}`;
+  if ('pid' in target) return `${as}pid.${target.pid}${on}`;
+  if ('mnt' in target) return `${as}mnt.${target.mnt}${on}`;
   const [kind, name] = 'pin' in target ? ['pin', target.pin] : ['container', target.container];
-  return /[A-Z]/.test(name) ? `${as}${kind}-x.${Buffer.from(name).toString('hex')}` : `${as}${kind}.${name}`;
+  return /[A-Z]/.test(name) ? `${as}${kind}-x.${Buffer.from(name).toString('hex')}${on}` : `${as}${kind}.${name}${on}`;
+}
+
+/** The authority's host part: '' for this host's roots (hostUri.ts). */
+export function hostPartOf(authority: string): string {
+  const tilde = authority.indexOf('~');
+  return tilde < 0 ? '' : authority.slice(tilde + 1);
 }
 
 export function rootOf(authority: string): { target: FilesTarget; root: boolean } {
-  const root = authority.startsWith('root@');
-  const rest = root ? authority.slice(5) : authority;
+  const tilde = authority.indexOf('~');
+  const local = tilde < 0 ? authority : authority.slice(0, tilde);
+  const root = local.startsWith('root@');
+  const rest = root ? local.slice(5) : local;
   const dot = rest.indexOf('.');
   const [kind, value] = [rest.slice(0, dot), rest.slice(dot + 1)];
   const name = kind.endsWith('-x') ? Buffer.from(value, 'hex').toString() : value;
@@ -42,8 +56,9 @@ export function rootOf(authority: string): { target: FilesTarget; root: boolean 
   throw vscode.FileSystemError.Unavailable(`${authority} names no container, process, pin or mnt namespace`);
 }
 
-export function filesUri(target: FilesTarget, path = '/', root = false): vscode.Uri {
-  return vscode.Uri.from({ scheme: FILES_SCHEME, authority: filesAuthority(target, root), path });
+/** HOST: another host's name; this host's root when undefined. */
+export function filesUri(target: FilesTarget, path = '/', root = false, host?: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: FILES_SCHEME, authority: filesAuthority(target, root, host), path });
 }
 
 /** nsxd's errno as the editor's FileSystemError, with the sentence that names the path. */
@@ -68,16 +83,13 @@ function fileType(s: FileStat): vscode.FileType {
 export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.changed.event;
-  /** A handle per root on the current connection; forgotten when it goes. */
-  private handles = new Map<string, Promise<RemoteFiles>>();
-  private client: LanguageClient | undefined;
+  /** A handle per root, on the connection of its host it was opened on: another connection opens it again. */
+  private handles = new Map<string, { client: LanguageClient; files: Promise<RemoteFiles> }>();
   private readonly subscriptions: vscode.Disposable[];
   private readonly focus = new FocusRefresh();
 
-  constructor(private readonly connection: Connection) {
+  constructor(private readonly hosts: Hosts) {
     this.subscriptions = [
-      connection.onDidDisconnect(() => this.handles.clear()),
-      connection.onDidConnect(() => this.handles.clear()),
       // Changes made inside show when the window comes back: what is open is read again.
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) void this.refreshOpen().catch(() => undefined);
@@ -92,28 +104,38 @@ export class FilesProvider implements vscode.FileSystemProvider, vscode.Disposab
 
   /** What changed inside while the window was elsewhere, as file events. */
   async refreshOpen(): Promise<void> {
-    if (!this.connection.connected) return;
-    const events = await this.focus.changes((uri) => this.on(uri, (f) => f.list(uri.path)));
+    // A folder of a host that does not answer now is left as it was, not said to be gone.
+    const events = await this.focus.changes((uri) =>
+      this.hostOf(uri).connection.connected ? this.on(uri, (f) => f.list(uri.path)) : Promise.resolve(undefined),
+    );
     if (events.length) this.changed.fire(events);
   }
 
-  /** The handle of uri's root, opened once per connection. */
-  files(uri: vscode.Uri): Promise<RemoteFiles> {
-    const client = this.connection.require();
-    if (client !== this.client) {
-      this.client = client;
-      this.handles.clear();
+  /** The host whose root uri is in: this one, or one of nsx.hosts (or a sentence, if it is not there any more). */
+  private hostOf(uri: vscode.Uri): Host {
+    try {
+      return this.hosts.forPart(hostPartOf(uri.authority));
+    } catch (err) {
+      throw vscode.FileSystemError.Unavailable((err as Error).message);
     }
+  }
+
+  /** The handle of uri's root, opened once per connection to its host. */
+  files(uri: vscode.Uri): Promise<RemoteFiles> {
+    const client = this.hostOf(uri).connection.require();
     let h = this.handles.get(uri.authority);
-    if (!h) {
+    if (h?.client !== client) {
       const { target, root } = rootOf(uri.authority);
-      h = client
+      const files = client
         .sendRequest(FilesOpen, { target, ...(root ? { root } : {}) })
         .then(({ handle }) => new RemoteFiles((type, params) => client.sendRequest(type, params), handle));
-      h.catch(() => this.handles.delete(uri.authority));
+      files.catch(() => {
+        if (this.handles.get(uri.authority)?.files === files) this.handles.delete(uri.authority);
+      });
+      h = { client, files };
       this.handles.set(uri.authority, h);
     }
-    return h;
+    return h.files;
   }
 
   /** Runs fn on uri's handle; a handle nsxd no longer knows (it restarted) is opened again once. */

@@ -28,15 +28,16 @@ export class FocusRefresh {
     if (this.listed.size > REMEMBERED) this.listed.delete(this.listed.keys().next().value!);
   }
 
-  /** Lists every remembered folder again with list; returns the events of what differs. */
-  async changes(list: (uri: vscode.Uri) => Promise<FileEntry[]>): Promise<vscode.FileChangeEvent[]> {
+  /** Lists every remembered folder again with list (undefined: its host cannot be asked now); returns the events of what differs. */
+  async changes(list: (uri: vscode.Uri) => Promise<FileEntry[] | undefined>): Promise<vscode.FileChangeEvent[]> {
     const events: vscode.FileChangeEvent[] = [];
     for (const doc of vscode.workspace.textDocuments)
       if (doc.uri.scheme === 'nsx-files') events.push({ type: vscode.FileChangeType.Changed, uri: doc.uri });
     for (const { uri, entries } of [...this.listed.values()]) {
-      let now: FileEntry[];
+      let now: FileEntry[] | undefined;
       try {
         now = await list(uri);
+        if (!now) continue;
       } catch {
         this.listed.delete(uri.toString());
         events.push({ type: vscode.FileChangeType.Deleted, uri });

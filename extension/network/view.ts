@@ -1,10 +1,15 @@
 // The Network view: an editor panel with the picture of how every network
-// namespace is wired (graph.ts draws it, webview/main.ts shows it). A click
-// selects the namespace in the tree and shows its details; a right-click
-// offers what can be done there, through VS Code's own context menu.
+// namespace of one host is wired (graph.ts draws it, webview/main.ts shows
+// it); its title says which host when nsx.hosts names others, and it shows
+// another when opened from that host's row (or switched from its title bar).
+// A click selects the namespace in the tree and shows its details; a
+// right-click offers what can be done there, through VS Code's own context
+// menu, on that host.
+import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import { NsKey } from '../../helper/common/protocol';
 import type { Context } from '../commands/context';
+import type { Host } from '../hosts';
 import { namespaceName } from '../tree/labels';
 import { NamespaceNode } from '../tree/nodes';
 import { ReadNetCounters, NetCounters } from '../../helper/common/net';
@@ -22,27 +27,73 @@ export class NetworkView implements vscode.Disposable {
   private linkRates = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The host whose wiring it shows. */
+  private shown: Host;
+  private following: vscode.Disposable;
 
-  constructor(
-    private readonly ctx: Pick<Context, 'extension' | 'connection' | 'model' | 'net' | 'namespaces' | 'namespacesView'>,
-  ) {
+  constructor(private readonly ctx: Pick<Context, 'extension' | 'hosts' | 'namespaces' | 'namespacesView'>) {
+    this.shown = ctx.hosts.here;
+    this.following = this.follow(this.shown);
     this.disposables.push(
-      ctx.net.onDidChange(() => this.draw()),
-      ctx.model.onDidChange(() => this.draw()),
+      ctx.hosts.onDidChange(() => {
+        // A host taken out of nsx.hosts: this one's wiring instead.
+        if (!this.shown.local && !ctx.hosts.list.includes(this.shown)) this.use(ctx.hosts.here);
+        else if (this.panel) this.panel.title = this.title();
+      }),
     );
   }
 
-  /** Opens the view, or brings it forward; with a namespace, shows that one. */
-  show(inode?: number): void {
+  /** The host shown. */
+  get host(): Host {
+    return this.shown;
+  }
+
+  private follow(host: Host): vscode.Disposable {
+    return vscode.Disposable.from(
+      host.net.onDidChange(() => this.draw()),
+      host.model.onDidChange(() => this.draw()),
+    );
+  }
+
+  /** Opens the view, or brings it forward; with a host, that host's wiring; with a namespace, shows that one. */
+  show(host?: Host, inode?: number): void {
+    if (host) this.use(host);
     if (!this.panel) this.open();
     else this.panel.reveal(undefined, false);
     if (inode !== undefined) this.post({ type: 'focus', inode });
   }
 
+  /** Shows HOST's wiring from now on: its nsxd is asked for it, the one before no longer. */
+  private use(host: Host): void {
+    if (host === this.shown) return;
+    if (this.panel) this.watch(this.shown, false);
+    this.following.dispose();
+    this.shown = host;
+    this.following = this.follow(host);
+    if (!this.panel) return;
+    this.watch(host, true);
+    this.panel.title = this.title();
+    this.stopRates();
+    if (this.panel.visible) this.startRates();
+    this.draw();
+  }
+
+  private watch(host: Host, visible: boolean): void {
+    host.net.setVisible(NetworkView.viewType, visible);
+    host.model.setVisible(NetworkView.viewType, visible);
+  }
+
+  /** `Network`, or with other hosts configured `Network — HOST`. */
+  private title(): string {
+    if (!this.ctx.hosts.list.length) return 'Network';
+    const name = this.shown.local ? (this.shown.connection.server?.host?.hostname ?? hostname()) : this.shown.name;
+    return `Network — ${name.replace(/[\x00-\x1f\x7f]/g, '?')}`;
+  }
+
   private open(): void {
     const media = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media');
     const dist = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'dist');
-    const panel = vscode.window.createWebviewPanel(NetworkView.viewType, 'Network', vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel(NetworkView.viewType, this.title(), vscode.ViewColumn.Active, {
       enableScripts: true,
       localResourceRoots: [media, dist],
     });
@@ -50,13 +101,11 @@ export class NetworkView implements vscode.Disposable {
     panel.webview.html = page(panel.webview, media, dist);
     this.panel = panel;
     this.ready = false;
-    this.ctx.net.setVisible(NetworkView.viewType, true);
-    this.ctx.model.setVisible(NetworkView.viewType, true);
+    this.watch(this.shown, true);
     panel.onDidDispose(() => {
       this.panel = undefined;
       this.stopRates();
-      this.ctx.net.setVisible(NetworkView.viewType, false);
-      this.ctx.model.setVisible(NetworkView.viewType, false);
+      this.watch(this.shown, false);
     });
     panel.webview.onDidReceiveMessage((m: FromView) => void this.received(m));
     panel.onDidChangeViewState(() => {
@@ -84,30 +133,34 @@ export class NetworkView implements vscode.Disposable {
   /** Shows a namespace where the rest of the product does: its row in the tree, and its details. */
   async select(inode: number): Promise<void> {
     const key: NsKey = { type: 'net', inode };
-    const node = this.ctx.namespaces.nodeFor(key);
+    const node = this.rowOf(key);
     if (node) await this.ctx.namespacesView.reveal(node, { select: true, focus: false, expand: false });
-    await vscode.commands.executeCommand('nsx.showDetails', node ?? new NamespaceNode(undefined, key, false));
+    await vscode.commands.executeCommand('nsx.showDetails', node ?? new NamespaceNode(this.shown.node, key, false));
   }
 
-  /** The namespace a right-click on the picture was on, as the tree's commands take it. */
+  /** The namespace a right-click on the picture was on, as the tree's commands take it (on the host shown). */
   nodeOf(context: ViewContext | undefined): NamespaceNode | undefined {
     if (context?.inode === undefined) return undefined;
     const key: NsKey = { type: 'net', inode: context.inode };
-    return this.ctx.namespaces.nodeFor(key) ?? new NamespaceNode(undefined, key, false);
+    // Under its host's row, so that a command run on it acts on that host (commands/index.ts).
+    return this.rowOf(key) ?? new NamespaceNode(this.shown.node, key, false);
+  }
+
+  /** The namespace's row in the tree, under the host shown. */
+  private rowOf(key: NsKey): NamespaceNode | undefined {
+    return this.shown.local ? this.ctx.namespaces.nodeFor(key) : this.shown.provider.nodeFor(key);
   }
 
   private draw(): void {
     // A hidden panel's page is gone (no retained context): it asks again with 'ready' when shown.
     if (!this.panel?.visible || !this.ready) return;
-    const list = this.ctx.net.current();
+    const { net, model, connection } = this.shown;
+    const list = net.current();
     if (!list) {
-      this.post({
-        type: 'status',
-        text: this.ctx.connection.connected ? 'Reading the wiring…' : 'Not connected to nsxd.',
-      });
+      const where = this.shown.local ? 'nsxd' : `${this.shown.name}'s nsxd`;
+      this.post({ type: 'status', text: connection.connected ? 'Reading the wiring…' : `Not connected to ${where}.` });
       return;
     }
-    const model = this.ctx.model;
     const graph = buildGraph(list, {
       nameOf: (inode) => {
         const ns = model.namespace({ type: 'net', inode });
@@ -133,15 +186,17 @@ export class NetworkView implements vscode.Disposable {
   private startRates(): void {
     if (this.timer) return;
     let before: { counters: NetCounters[]; at: number } | undefined;
+    const host = this.shown;
     this.timer = setInterval(() => {
-      if (!this.ctx.connection.connected) return;
-      void this.ctx.connection
+      if (!host.connection.connected) return;
+      void host.connection
         .require()
         .sendRequest(ReadNetCounters, {})
         .then(
           ({ namespaces: counters }) => {
+            if (host !== this.shown) return;
             const at = Date.now();
-            const list = this.ctx.net.current();
+            const list = host.net.current();
             if (before && list) this.linkRates = rates(list, before.counters, counters, (at - before.at) / 1000);
             before = { counters, at };
             this.draw();
@@ -160,6 +215,7 @@ export class NetworkView implements vscode.Disposable {
   dispose(): void {
     this.stopRates();
     this.panel?.dispose();
+    this.following.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

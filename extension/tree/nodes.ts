@@ -308,11 +308,14 @@ export class HolderNode extends Node {
 
 /** One collapsed row for every kernel thread, in the Processes view. */
 export class KernelThreadsNode extends Node {
-  constructor(readonly count: number) {
-    super(undefined);
+  constructor(
+    readonly count: number,
+    parent?: Node,
+  ) {
+    super(parent);
   }
   get id() {
-    return 'kernel-threads';
+    return `${this.parent ? `${this.parent.id}/` : ''}kernel-threads`;
   }
   toTreeItem(): vscode.TreeItem {
     const item = new vscode.TreeItem('Kernel threads', vscode.TreeItemCollapsibleState.Collapsed);

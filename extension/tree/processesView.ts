@@ -1,12 +1,46 @@
 // The Processes view: every process, its namespaces beneath it; those in a
-// namespace other than PID 1's are highlighted.
+// namespace other than PID 1's are highlighted. With other hosts in
+// nsx.hosts, one root per host, as in the Namespaces view, each host's
+// processes under it from its own model.
+import * as vscode from 'vscode';
 import { NSTYPES, Process } from '../../helper/common/protocol';
+import type { Hosts } from '../hosts';
+import type { Model } from '../model';
+import type { Filter } from './filter';
 import { differingTypes, isKernelThread, isLauncher } from './labels';
 import { KernelThreadsNode, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
+import type { Pages } from './paging';
 import { NodeProvider } from './provider';
 
 export class ProcessesProvider extends NodeProvider {
+  /** Set by the extension: with other hosts configured, the view's top level is one row per host. */
+  hosts: Hosts | undefined;
+
+  /** ROOT: the host row this provider's top level is under, when it is one host's of several. */
+  constructor(
+    model: Model,
+    filter: Filter,
+    pages: Pages,
+    private readonly root?: Node,
+  ) {
+    super(model, filter, pages);
+  }
+
   getChildren(node?: Node): Node[] {
+    const hosts = this.hosts?.list;
+    if (!hosts?.length) return this.children(node);
+    if (!node) return hosts.map((h) => h.node);
+    const host = this.hosts?.of(node);
+    return host?.processes.children(node === host.node ? undefined : node) ?? [];
+  }
+
+  /** A row's item, from the model of the host it is under. */
+  getTreeItem(node: Node): vscode.TreeItem {
+    return node.toTreeItem(this.hosts?.of(node)?.model ?? this.model);
+  }
+
+  /** This provider's own rows: its host's processes. */
+  children(node?: Node): Node[] {
     if (!this.model.loaded) return [];
     if (!node) {
       // Those that differ from PID 1's namespaces come first: they are what one looks for.
@@ -37,8 +71,8 @@ export class ProcessesProvider extends NodeProvider {
       const threads = procs.filter(({ p }) => isKernelThread(p));
       const rest = procs.filter(({ p }) => !isKernelThread(p));
       return [
-        ...this.pages.slice(undefined, rest, ({ p }) => new ProcessNode(undefined, p.pid, true)),
-        ...(threads.length ? [new KernelThreadsNode(threads.length)] : []),
+        ...this.pages.slice(this.root, rest, ({ p }) => new ProcessNode(this.root, p.pid, true)),
+        ...(threads.length ? [new KernelThreadsNode(threads.length, this.root)] : []),
       ];
     }
     if (node instanceof KernelThreadsNode) {

@@ -30,6 +30,9 @@ export function hostsFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, 'nsx', 'hosts.json');
 }
 
+/** A host's name: also what a URI's authority carries for it (extension/hostUri.ts), so never a '~'. */
+export const HOST_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 const WORD = /^[A-Za-z0-9_.:@/+=%[\]-]{1,253}$/;
 
 function word(value: unknown, what: string): string {
@@ -41,7 +44,7 @@ function word(value: unknown, what: string): string {
 /** One entry, checked; a clear sentence for what is wrong with it. */
 export function parseHost(raw: unknown, where: string): HostEntry {
   const e = (raw ?? {}) as Record<string, unknown>;
-  if (typeof e.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(e.name))
+  if (typeof e.name !== 'string' || !HOST_NAME.test(e.name))
     throw new Error(`${where}: each host needs a "name" of letters, digits and . _ -`);
   const at = `${where}: host ${e.name}:`;
   if (typeof e.ssh === 'string') {

@@ -1,5 +1,7 @@
 // The ports part of the contract (issue 23): what listens where, and port
-// forwards from the host's 127.0.0.1 into a net namespace. Typed once here,
+// forwards from the host's 127.0.0.1 into a net namespace, or (for a client
+// on another host, which listens on its own 127.0.0.1) from that client's
+// stream connections, one per connection it accepted. Typed once here,
 // with the parse nsxd runs on each message a client sends, as protocol.ts
 // does for the rest.
 import { isIP } from 'node:net';
@@ -82,6 +84,12 @@ export interface ForwardParams {
   keep?: boolean;
   /** Root only: let every local user's connections through, not only root's. */
   anyUser?: boolean;
+  /**
+   * No port on this host: each connection comes as a stream connection that
+   * presents a token of ports/connect (a client on another host listens on
+   * its own 127.0.0.1 and carries what it accepts over its link).
+   */
+  streams?: boolean;
 }
 
 export interface Forward {
@@ -100,6 +108,8 @@ export interface Forward {
   /** Connections open through it now, and since it opened. */
   connections: number;
   total: number;
+  /** Its connections come as stream connections (ForwardParams.streams): hostPort is 0, nothing listens here. */
+  streams?: boolean;
 }
 /** client → nsxd */
 export const ForwardPort = new RequestType<ForwardParams, Forward, void>('ports/forward');
@@ -113,6 +123,7 @@ export function parseForward(value: unknown): ForwardParams {
     anyUser: parse.bool(p.anyUser, 'anyUser'),
   };
   if (p.hostPort !== undefined) out.hostPort = parse.int(p.hostPort, 'hostPort', 0, 65535);
+  if (p.streams !== undefined) out.streams = parse.bool(p.streams, 'streams');
   if (p.address !== undefined) {
     const a = parse.text(p.address, 'address', 64);
     if (isIP(a) === 0) throw parse.invalid(`address must be an IPv4 or IPv6 address, not ${JSON.stringify(a)}`);
@@ -120,6 +131,19 @@ export function parseForward(value: unknown): ForwardParams {
   }
   return out;
 }
+
+/**
+ * client → nsxd: a token for one connection through a streams forward of the
+ * caller's own: a stream connection (`NSX-STREAM 1 TOKEN`, as a capture's)
+ * that presents it within a few seconds, as the same uid, is connected
+ * inside; nsxd then writes FORWARD_CONNECTED and the bytes flow both ways.
+ */
+export const ForwardConnect = new RequestType<{ forward: number }, { token: string }, void>('ports/connect');
+export function parseForwardConnect(value: unknown): { forward: number } {
+  return { forward: parse.int(parse.object(value).forward, 'forward', 1, Number.MAX_SAFE_INTEGER) };
+}
+/** What nsxd writes on a forward's stream connection once it is connected inside: the client's bytes may follow. */
+export const FORWARD_CONNECTED = 'NSX-STREAM CONNECTED\n';
 
 /** client → nsxd: ends a forward of the caller's (any, for root and admins). */
 export const Unforward = new RequestType<{ id: number }, null, void>('ports/unforward');

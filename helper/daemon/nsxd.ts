@@ -265,7 +265,8 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
       ports.area,
       filesArea(scanner, pins),
     ],
-    stream: capture.stream,
+    // A token is a forward's (ports/connect) or else a capture's.
+    stream: (token, socket, caller) => ports.stream(token, socket, caller) || capture.stream(token, socket, caller),
   });
   rpc.attach(server);
   audit('start', {

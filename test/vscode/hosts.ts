@@ -4,7 +4,8 @@
 // numbers are the same: the rows must not clash), and one whose known key is
 // wrong (ssh's sentence on its row, the others working). A terminal on the
 // second host answers with its hostname, and the same shell answers again
-// after that host's link went down and came back.
+// after that host's link went down and came back. Every other command on the
+// second host's rows: hostsActs.ts.
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import type { HostNode } from '../../extension/tree/hostNodes';
 import type { Node } from '../../extension/tree/nodes';
 import type { NsTerminal } from '../../extension/terminal';
 import { FakeHost, makeHost, sshUser } from '../hosts';
+import { defineHostActs } from './hostsActs';
 import { createUser, rootDir } from '../support';
 import { ui, uiAvailable } from './ui';
 import { until } from './until';
@@ -59,6 +61,7 @@ export function defineHostsSuite(): void {
     const made: (() => void)[] = [];
     const byName = (name: string) => api.hosts.byName(name) as Host;
     let entries: object[] = [];
+    let login = '';
 
     before(async () => {
       a = await makeHost('h24va', 231, 'sleep 7001');
@@ -66,6 +69,7 @@ export function defineHostsSuite(): void {
       b = await makeHost('h24vb', 232, 'sleep 7002');
       made.push(b.destroy);
       const user = createUser({ inGroup: true });
+      login = user.name;
       // Removed once the hosts are gone: userdel refuses while its sessions there are still dying.
       made.unshift(() => removeUser(user));
       const { home } = sshUser(user.name);
@@ -188,6 +192,8 @@ export function defineHostsSuite(): void {
         t.terminal?.dispose();
       }
     });
+
+    describe("on another host's rows", () => defineHostActs(() => ({ api, b, user: login })));
 
     it('renders three hosts in the workbench (screenshot)', async function () {
       if (!uiAvailable() || !process.env.NSX_SCREENSHOT) this.skip();

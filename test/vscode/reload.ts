@@ -5,19 +5,23 @@
 // or a closed and reopened tab does. The next run (the workbench starts the
 // suite again) finds the terminal given back under its name, attached to the
 // same shell, with what it printed meanwhile; typing reaches that shell, and
-// the closed terminal's session stayed closed. Ends with `N passed, N failed`.
+// the closed terminal's session stayed closed. A terminal on another host of
+// nsx.hosts does the same (reloadFar.ts). Ends with `N passed, N failed`.
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { Api } from '../../extension/extension';
 import type { NsTerminal } from '../../extension/terminal';
 import { waitFor } from '../support';
+import { farAfterReload, farBeforeReload, FarBefore } from './reloadFar';
 import { ui, uiAvailable } from './ui';
 
 interface Before {
   shell: number;
   session: number;
   closed: number;
+  /** The far terminal's, or why it could not be made. */
+  far: FarBefore | { error: string };
 }
 
 async function typed(t: NsTerminal, line: string, marker: string): Promise<string> {
@@ -32,6 +36,8 @@ async function typed(t: NsTerminal, line: string, marker: string): Promise<strin
 
 async function beforeReload(api: Api, state: string): Promise<never> {
   await waitFor(() => api.connection.connected, 30_000, 'connected to nsxd');
+  // First: the line below must be printed while no window is there, not while the far host is made.
+  const far = await farBeforeReload(api).catch((err: Error) => ({ error: err.stack ?? err.message }));
   const t = (await vscode.commands.executeCommand('nsx.openIsolatedTerminal', {
     types: ['uts', 'pid', 'mnt'],
     hostname: 'reloaded',
@@ -48,7 +54,7 @@ async function beforeReload(api: Api, state: string): Promise<never> {
   // Printed while no window is there: the supervisor keeps it for the next.
   t.terminal!.sendText('sleep 3; echo WHILE""AWAY');
   await waitFor(() => t.output.includes('WHILE""AWAY'), 30_000, 'the line given to the shell');
-  writeFileSync(state, JSON.stringify({ shell, session: t.session!.session, closed } satisfies Before));
+  writeFileSync(state, JSON.stringify({ shell, session: t.session!.session, closed, far } satisfies Before));
   await ui({ action: 'reload', timeoutMs: 60_000 });
   // The page reloads, and this extension host goes with it.
   return new Promise<never>(() => undefined);
@@ -84,15 +90,27 @@ export async function run(): Promise<void> {
   }
   const api = (await vscode.extensions.all.find((e) => e.packageJSON.name === 'namespace-explorer')!.activate()) as Api;
   if (!existsSync(state)) return beforeReload(api, state);
-  try {
-    await afterReload(api, JSON.parse(readFileSync(state, 'utf8')) as Before);
-  } catch (err) {
-    console.log(`  1) terminals survive a window reload: ${(err as Error).stack}`);
-    console.log('0 passed, 1 failed');
-    throw err;
+  const before = JSON.parse(readFileSync(state, 'utf8')) as Before;
+  const tests: [string, () => Promise<void>][] = [
+    [
+      'terminals survive a window reload: the same name, the same shell, what it printed meanwhile; a closed one stays closed',
+      () => afterReload(api, before),
+    ],
+    [
+      "another host's terminal survives a window reload: given back, attached to the same shell there",
+      () => ('error' in before.far ? Promise.reject(new Error(before.far.error)) : farAfterReload(api, before.far)),
+    ],
+  ];
+  let failed = 0;
+  for (const [i, [title, test]] of tests.entries()) {
+    try {
+      await test();
+      console.log(`  ✔ ${title}`);
+    } catch (err) {
+      failed++;
+      console.log(`  ${i + 1}) ${title}: ${(err as Error).stack}`);
+    }
   }
-  console.log(
-    '  ✔ terminals survive a window reload: the same name, the same shell, what it printed meanwhile; a closed one stays closed',
-  );
-  console.log('1 passed, 0 failed');
+  console.log(`${tests.length - failed} passed, ${failed} failed`);
+  if (failed) throw new Error(`${failed} test(s) failed`);
 }

@@ -5,6 +5,9 @@
 // a FIN is passed on as a FIN). Every local user can reach 127.0.0.1, so a
 // connection is let through only when the socket that made it is the
 // opener's (its uid in /proc/net/tcp), unless root opened it for anyone.
+// A streams forward listens nowhere: its connections are stream connections
+// its opener's client made (requests/ports.ts checked their token and uid),
+// for a client on another host that listens on its own 127.0.0.1.
 import { createServer, Server, Socket } from 'node:net';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { Forward } from '../../common/ports';
@@ -25,6 +28,8 @@ export interface ForwardSpec {
   hostPort: number;
   keep: boolean;
   anyUser: boolean;
+  /** No listening socket: connections come through connectStream. */
+  streams: boolean;
   owner: { uid: number; user: string };
 }
 
@@ -37,7 +42,8 @@ export interface ForwardEvents {
 
 interface Open {
   info: Forward;
-  server: Server;
+  /** None for a streams forward. */
+  server: Server | undefined;
   connector: Connector;
   sockets: Set<Socket>;
 }
@@ -50,6 +56,34 @@ export class Forwards {
 
   async start(spec: ForwardSpec): Promise<Forward> {
     const connector = await Connector.start(spec.netnsFd);
+    const server = spec.streams ? undefined : await this.listen(spec, connector);
+    const address = server?.address();
+    const info: Forward = {
+      id: this.nextId++,
+      target: spec.target,
+      netns: spec.netns,
+      address: spec.address,
+      port: spec.port,
+      hostAddress: '127.0.0.1',
+      hostPort: typeof address === 'object' && address ? address.port : 0,
+      uid: spec.owner.uid,
+      user: spec.owner.user,
+      keep: spec.keep,
+      anyUser: spec.anyUser,
+      connections: 0,
+      total: 0,
+      ...(spec.streams && { streams: true }),
+    };
+    const f: Open = { info, server, connector, sockets: new Set() };
+    this.open.set(info.id, f);
+    server?.on('error', (err) => this.stop(info.id, `its listening socket failed: ${err.message}`));
+    server?.on('connection', (socket) => this.accept(f, socket));
+    connector.onExit = (reason) => this.stop(info.id, reason);
+    return { ...info };
+  }
+
+  /** The forward's port on 127.0.0.1, listening; said in words when it cannot be had. */
+  private async listen(spec: ForwardSpec, connector: Connector): Promise<Server> {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -66,28 +100,7 @@ export class Forwards {
           : `cannot listen on 127.0.0.1:${spec.hostPort}: ${code ?? (err as Error).message}`,
       );
     }
-    const address = server.address();
-    const info: Forward = {
-      id: this.nextId++,
-      target: spec.target,
-      netns: spec.netns,
-      address: spec.address,
-      port: spec.port,
-      hostAddress: '127.0.0.1',
-      hostPort: typeof address === 'object' && address ? address.port : spec.hostPort,
-      uid: spec.owner.uid,
-      user: spec.owner.user,
-      keep: spec.keep,
-      anyUser: spec.anyUser,
-      connections: 0,
-      total: 0,
-    };
-    const f: Open = { info, server, connector, sockets: new Set() };
-    this.open.set(info.id, f);
-    server.on('error', (err) => this.stop(info.id, `its listening socket failed: ${err.message}`));
-    server.on('connection', (socket) => this.accept(f, socket));
-    connector.onExit = (reason) => this.stop(info.id, reason);
-    return { ...info };
+    return server;
   }
 
   private accept(f: Open, socket: Socket): void {
@@ -110,6 +123,32 @@ export class Forwards {
       );
       return;
     }
+    this.carry(f, socket);
+  }
+
+  /**
+   * A stream connection for streams forward ID, its token and uid checked:
+   * connected inside, then CONNECTED is written on it and the bytes flow.
+   * False (and the socket closed) when there is no such forward.
+   */
+  connectStream(id: number, socket: Socket, connected: string): boolean {
+    const f = this.open.get(id);
+    if (!f?.info.streams) {
+      socket.destroy();
+      return false;
+    }
+    socket.on('error', () => socket.destroy());
+    if (f.sockets.size >= MAX_CONNECTIONS) {
+      socket.destroy();
+      this.events.refused(f.info, 'a stream', f.info.uid, `${MAX_CONNECTIONS} connections are open already`);
+      return true;
+    }
+    this.carry(f, socket, connected);
+    return true;
+  }
+
+  /** Counts SOCKET among F's, connects inside, and splices the two (after saying FIRST on it, if given). */
+  private carry(f: Open, socket: Socket, first?: string): void {
     f.sockets.add(socket);
     f.info.connections = f.sockets.size;
     f.info.total++;
@@ -121,6 +160,7 @@ export class Forwards {
       (fd) => {
         const inner = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
         if (socket.destroyed || !this.open.has(f.info.id)) return void inner.destroy();
+        if (first) socket.write(first);
         splice(socket, inner);
       },
       (err: Error) => {
@@ -136,7 +176,7 @@ export class Forwards {
     const f = this.open.get(id);
     if (!f) return;
     this.open.delete(id);
-    f.server.close();
+    f.server?.close();
     for (const s of f.sockets) s.destroy();
     f.connector.end(reason);
     this.events.closed(f.info, reason);

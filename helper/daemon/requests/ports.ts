@@ -1,9 +1,14 @@
-// The ports area: ports/list, ports/forward, ports/unforward, ports/forwards.
-// Any member may list and forward in every namespace (membership already
-// lets them enter it); a forward is its opener's: only their uid's
-// connections get through (anyone's only if root asks), only they (or an
-// admin) end it, and it ends with their connection unless kept. Each
-// forward opened, ended or refused, and each connection refused, is audited.
+// The ports area: ports/list, ports/forward, ports/unforward, ports/forwards,
+// ports/connect. Any member may list and forward in every namespace
+// (membership already lets them enter it); a forward is its opener's: only
+// their uid's connections get through (anyone's only if root asks), only they
+// (or an admin) end it, and it ends with their connection unless kept. A
+// streams forward's connections are stream connections, each presenting a
+// token of ports/connect, good once, for a few seconds, for the opener's uid
+// alone (as a capture's are). Each forward opened, ended or refused, and each
+// connection refused, is audited.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { audit } from '../access/audit';
@@ -19,12 +24,15 @@ import type { Area } from '../rpc/server';
 import {
   describeForward,
   Forward,
+  FORWARD_CONNECTED,
   ForwardClosed,
+  ForwardConnect,
   ForwardParams,
   ForwardPort,
   ListForwards,
   ListPorts,
   parseForward,
+  parseForwardConnect,
   parsePortsList,
   PortsListParams,
   PortsListResult,
@@ -39,10 +47,28 @@ const MAX_FORWARDS_PER_USER = 64;
 const MAX_LISTS_AT_ONCE = 4;
 /** Refused connections audited a second per forward; the rest are counted in the next line. */
 const REFUSALS_AUDITED_PER_SECOND = 20;
+/** How long a ports/connect token waits for its stream connection. */
+const TOKEN_MS = 10_000;
+/** Tokens waiting at once, per forward: a client asks for one per connection it accepted. */
+const TOKENS_PER_FORWARD = 64;
 
 export interface PortsArea {
   area: Area;
   stopAll(reason: string): void;
+  /** A stream connection: false when its token is none of ports/connect's (another area's, maybe). */
+  stream(token: string, socket: Socket, caller: Caller): boolean;
+}
+
+/** A token waiting for its stream connection: for which forward, whose, until when. */
+interface Waiting {
+  forward: number;
+  uid: number;
+  expires: number;
+}
+
+/** Tokens are kept and looked up by their hash: a lookup's timing says nothing of a token's bytes. */
+function tokenKey(token: string): string {
+  return createHash('sha256').update(token, 'ascii').digest('hex');
 }
 
 /** What one connection has of the forwards: those that end with it, and those it is opening. */
@@ -59,6 +85,7 @@ export function portsArea(scanner: Scanner, pins: Pins): PortsArea {
   return {
     area: (conn, caller, onClose) => requests.serve(conn, caller, onClose),
     stopAll: (r) => requests.stopAll(r),
+    stream: (token, socket, caller) => requests.stream(token, socket, caller),
   };
 }
 
@@ -69,6 +96,7 @@ class PortsRequests {
   /** Forwards starting, by uid, across connections: each counts against its user's until it lands. */
   private readonly openingOf = new Map<number, number>();
   private listing = 0;
+  private readonly waiting = new Map<string, Waiting>();
   private readonly forwards = new Forwards({
     refused: (f, peer, uid, reason) => this.refused(f, peer, uid, reason),
     failed: (f, reason) => audit('ports/connection', { forward: f.id, owner: f.user, result: 'failed', reason }),
@@ -93,6 +121,7 @@ class PortsRequests {
       return null;
     });
     conn.onRequest(ListForwards, () => this.forwards.list().filter(mayManage));
+    conn.onRequest(ForwardConnect, (params) => this.offer(parseForwardConnect(params).forward, caller));
     onClose(() => {
       state.closed = true;
       for (const id of state.mine) this.forwards.stop(id, 'its client went away');
@@ -102,6 +131,40 @@ class PortsRequests {
 
   stopAll(reason: string): void {
     this.forwards.stopAll(reason);
+  }
+
+  /** ports/connect: a token for one connection through a streams forward of the caller's own. */
+  private offer(id: number, caller: Caller): { token: string } {
+    const now = Date.now();
+    for (const [key, w] of this.waiting)
+      if (w.expires <= now || !this.forwards.get(w.forward)) this.waiting.delete(key);
+    const f = this.forwards.get(id);
+    // Another's forward is as good as none: its existence is not told.
+    if (!f?.streams || f.uid !== caller.uid)
+      throw new ResponseError(ErrorCodes.NotFound, `there is no streams forward ${id} of yours`);
+    if ([...this.waiting.values()].filter((w) => w.forward === id).length >= TOKENS_PER_FORWARD)
+      throw new ResponseError(ErrorCodes.LimitExceeded, `at most ${TOKENS_PER_FORWARD} connections may wait to start`);
+    const token = randomBytes(32).toString('hex');
+    this.waiting.set(tokenKey(token), { forward: id, uid: caller.uid, expires: now + TOKEN_MS });
+    return { token };
+  }
+
+  /** A stream connection whose token is ours: for its uid, not expired, its forward still there; else closed, audited. */
+  stream(token: string, socket: Socket, caller: Caller): boolean {
+    const key = tokenKey(token);
+    const w = this.waiting.get(key);
+    if (!w) return false;
+    const refuse = (reason: string) => {
+      audit('ports/connection', { forward: w.forward, peerUid: caller.uid, result: 'refused', reason });
+      socket.destroy();
+      return true;
+    };
+    // Not used up by another uid: the token leaked, and its owner may still present it.
+    if (w.uid !== caller.uid) return refuse(`the token is uid ${w.uid}'s`);
+    this.waiting.delete(key);
+    if (w.expires <= Date.now()) return refuse('the token expired');
+    if (!this.forwards.connectStream(w.forward, socket, FORWARD_CONNECTED)) return refuse('the forward has ended');
+    return true;
   }
 
   private async list(p: PortsListParams): Promise<PortsListResult> {
@@ -195,6 +258,7 @@ class PortsRequests {
       hostPort: p.hostPort ?? 0,
       keep: p.keep === true,
       anyUser: p.anyUser === true,
+      streams: p.streams === true,
       owner: { uid: caller.uid, user: caller.user },
     });
   }
@@ -222,6 +286,11 @@ class PortsRequests {
 }
 
 function refuseOverLimits(caller: Caller, p: ForwardParams, onConnection: number, ofUser: number): void {
+  if (p.streams && (p.anyUser || p.hostPort || p.keep))
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      "a streams forward has no port here, is its opener's alone and ends with its client: no hostPort, anyUser or keep",
+    );
   if (p.anyUser && caller.uid !== 0)
     throw new ResponseError(ErrorCodes.AccessDenied, 'only root may open a forward every local user can use');
   if (p.hostPort !== undefined && p.hostPort !== 0 && p.hostPort < 1024 && caller.uid !== 0)
