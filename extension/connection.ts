@@ -6,7 +6,15 @@ import { createConnection } from 'node:net';
 import { basename, dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import * as vscode from 'vscode';
-import { CloseAction, ErrorAction, LanguageClient, State, StreamInfo } from 'vscode-languageclient/node';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  MessageTransports,
+  State,
+  StreamMessageReader,
+} from 'vscode-languageclient/node';
+import { SocketMessageWriter } from '../helper/common/rpcWriter';
 import { openSocket } from '../helper/common/client';
 import { DEFAULT_SOCKET, explainConnectError } from '../helper/common/deployment';
 import {
@@ -272,7 +280,8 @@ export class Connection implements vscode.Disposable {
 
   /** A language client over a connected socket, which neither restarts nor pops up errors: the welcome view speaks. */
   private newClient(socket: Duplex): LanguageClient {
-    const serverOptions = (): Promise<StreamInfo> => Promise.resolve({ reader: socket, writer: socket });
+    const serverOptions = (): Promise<MessageTransports> =>
+      Promise.resolve({ reader: new StreamMessageReader(socket), writer: new SocketMessageWriter(socket) });
     return new LanguageClient('nsx', 'Namespace Explorer', serverOptions, {
       documentSelector: [],
       outputChannel: this.output,

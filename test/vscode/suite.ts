@@ -108,7 +108,7 @@ export function defineSuite(): void {
           '--',
           'sh',
           '-c',
-          'hostname vscode-target; ip link set lo up; exec sleep 3600',
+          'hostname vscode-target; ip link set lo up; exec sleep 36017',
         ],
         { stdio: 'ignore' },
       );
@@ -122,7 +122,7 @@ export function defineSuite(): void {
 
     after(() => {
       target?.kill('SIGKILL');
-      spawnSync('pkill', ['-KILL', '-f', 'sleep 3600']);
+      spawnSync('pkill', ['-KILL', '-f', '^sleep 36017$']); // the target's own (under unshare --fork): a mark no other test's sleep has
     });
 
     it('connects to nsxd and says who the user is', () => {
@@ -168,7 +168,7 @@ export function defineSuite(): void {
     });
 
     it("lists processes with the namespaces that differ from PID 1's highlighted, and filters them", async () => {
-      await vscode.commands.executeCommand('nsx.filter', { text: 'sleep 3600' });
+      await vscode.commands.executeCommand('nsx.filter', { text: 'sleep 36017' });
       try {
         const procs = api.processes.getChildren();
         const mine = procs.find((n) => n instanceof N().ProcessNode && n.pid === targetPid);
@@ -176,7 +176,7 @@ export function defineSuite(): void {
         assert.match(String(item(api, mine).description), /≠ initial: .*\bnet\b.*\buts\b/);
         assert.ok(
           procs.every(
-            (n) => n instanceof N().ProcessNode && api.model.process(n.pid)?.cmdline.join(' ').includes('sleep 3600'),
+            (n) => n instanceof N().ProcessNode && api.model.process(n.pid)?.cmdline.join(' ').includes('sleep 36017'),
           ),
         );
         const nsItems = api.processes.getChildren(mine).map((n) => item(api, n));
@@ -299,7 +299,7 @@ export function defineSuite(): void {
     });
 
     it('pins a namespace, keeps it after its process dies, opens a terminal in the pin, unpins it', async () => {
-      const helper = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname pinned-vscode; exec sleep 3600'], {
+      const helper = spawn('unshare', ['--uts', '--', 'sh', '-c', 'hostname pinned-vscode; exec sleep 36017'], {
         stdio: 'ignore',
       });
       const key = {
