@@ -46,6 +46,13 @@ s.on('error', () => undefined); s.on('close', () => console.log(n));`;
   return Number(out.trim());
 }
 
+/** How many packets (enhanced packet blocks) a pcapng holds, read block by block. */
+function packetBlocks(pcapng: Buffer): number {
+  let n = 0;
+  for (let at = 0; at + 8 <= pcapng.length; at += pcapng.readUInt32LE(at + 4)) if (pcapng.readUInt32LE(at) === 6) n++;
+  return n;
+}
+
 function ping(): void {
   execFileSync('ip', ['netns', 'exec', A, 'ping', '-c', '2', '-i', '0.2', '-W', '1', '10.222.23.2']);
 }
@@ -90,6 +97,18 @@ describe('capture stream connections', { concurrency: false }, () => {
     assert.equal((await end).packets, 2);
     assert.equal((await raw(daemon.socket, streamPreamble(token))).length, 0, 'a used token gets nothing');
     await waitFor(() => /action=capture\/stream .*result=refused reason="no capture waits/.test(daemon.log()), 5000);
+  });
+
+  it('keeps what a capture wrote before its stream came: one that reached its count first still gives it', async () => {
+    const { capture, token } = await start();
+    const end = ended(capture);
+    ping();
+    // nsx-capture has its two packets and is gone before anyone reads it (a stream over ssh comes late).
+    await waitFor(() => spawnSync('pgrep', ['-P', String(daemon.proc.pid), '-x', 'nsx-capture']).status === 1, 10_000);
+    const bytes = await raw(daemon.socket, streamPreamble(token));
+    assert.deepEqual(bytes.subarray(0, 4), PCAPNG);
+    assert.equal(packetBlocks(bytes), 2);
+    assert.equal((await end).packets, 2);
   });
 
   it('refuses a wrong token and a malformed preamble with nothing sent, and audits each', async () => {

@@ -159,7 +159,11 @@ export async function listInterfaces(where: CaptureNs[]): Promise<CaptureInterfa
   }
 }
 
+/** Listens without reading: what nsx-capture writes waits (see startCapture). */
+function hold(): void {}
+
 function pipeStream(out: Readable, socket: Socket, broken: () => void): void {
+  out.removeListener('readable', hold);
   try {
     libc.setSendBuffer(socket, STREAM_BUFFER);
   } catch {
@@ -180,7 +184,11 @@ export function startCapture(
     env: {},
   });
   const out = child.stdout!;
-  out.pause();
+  // Held, not paused, until its stream connection comes: Node drains and drops
+  // the output of a child that exits with its stdout paused and unheard, so a
+  // capture that reached its count before its reader came would end empty.
+  // A 'readable' listener keeps what it wrote (and its end) for the reader.
+  out.on('readable', hold);
   const status = watchStatus(child.stdio[3] as Readable, where);
   const exited = new Promise<string | undefined>((resolve) => {
     child.once('error', (err) => resolve(`cannot start ${CAPTURER}: ${err.message}`));
