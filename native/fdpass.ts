@@ -58,14 +58,9 @@ function socketpair(type: number): [number, number] {
   return [sv[0], sv[1]];
 }
 
-/** One message of DATA with FDS (at most 64) as SCM_RIGHTS, whole or not at all (a SOCK_SEQPACKET socket). */
-export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
-  const control = Buffer.alloc(16 + ((fds.length * 4 + 7) & ~7));
-  control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
-  control.writeInt32LE(SOL_SOCKET, 8);
-  control.writeInt32LE(SCM_RIGHTS, 12);
-  fds.forEach((f, i) => control.writeInt32LE(f, 16 + i * 4));
-  const msg = {
+/** A struct msghdr for koffi: one buffer of data and one of control messages. */
+function msghdr(data: Buffer, control: Buffer) {
+  return {
     msg_name: null,
     msg_namelen: 0,
     msg_iov: [{ iov_base: data, iov_len: data.length }],
@@ -74,6 +69,16 @@ export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
     msg_controllen: control.length,
     msg_flags: 0,
   };
+}
+
+/** One message of DATA with FDS (at most 64) as SCM_RIGHTS, whole or not at all (a SOCK_SEQPACKET socket). */
+export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
+  const control = Buffer.alloc(16 + ((fds.length * 4 + 7) & ~7));
+  control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0);
+  control.writeInt32LE(SOL_SOCKET, 8);
+  control.writeInt32LE(SCM_RIGHTS, 12);
+  fds.forEach((f, i) => control.writeInt32LE(f, 16 + i * 4));
+  const msg = msghdr(data, control);
   const n = Number(sendmsgRaw(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL));
   if (n < 0) throw errno('sendmsg');
   if (n !== data.length) throw new Error('sendmsg sent part of a message');
@@ -87,15 +92,7 @@ export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
 export function receiveFd(fd: number): { id: number; fd: number } | undefined {
   const data = Buffer.alloc(8);
   const control = Buffer.alloc(64);
-  const msg = {
-    msg_name: null,
-    msg_namelen: 0,
-    msg_iov: [{ iov_base: data, iov_len: data.length }],
-    msg_iovlen: 1,
-    msg_control: control,
-    msg_controllen: control.length,
-    msg_flags: 0,
-  };
+  const msg = msghdr(data, control);
   const n = Number(recvmsgRaw(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
   if (n < 0) {
     if (koffi.errno() === EAGAIN) return undefined;

@@ -31,16 +31,7 @@ export function diff(
 ): NamespacesChanged | undefined {
   if (patch && 'change' in patch && patch.from === before)
     return patch.change && { ...patch.change, scanMs: after.scanMs };
-  const change: NamespacesChanged = {
-    added: [],
-    changed: [],
-    removed: [],
-    processesAdded: [],
-    processesChanged: [],
-    processesRemoved: [],
-    scanMs: after.scanMs,
-    ...(after.cut ? { cut: after.cut } : {}),
-  };
+  const change = emptyChange(after.scanMs, after.cut);
   // By inode: no two namespaces that exist at once share one, whatever their types.
   const oldNs = new Map<number, Namespace>(before.namespaces.map((ns) => [ns.inode, ns]));
   for (const ns of after.namespaces) {
@@ -150,4 +141,18 @@ export function same(a: unknown, b: unknown, skip?: string): boolean {
   for (const k in x) if (k !== skip && !same(x[k], y[k])) return false;
   for (const k in y) if (k !== skip && !(k in x) && y[k] !== undefined) return false;
   return true;
+}
+
+/** A change with nothing in it yet, from a scan that took SCANMS and was CUT (or not). */
+export function emptyChange(scanMs: number, cut: Snapshot['cut']): NamespacesChanged {
+  return {
+    added: [],
+    changed: [],
+    removed: [],
+    processesAdded: [],
+    processesChanged: [],
+    processesRemoved: [],
+    scanMs,
+    ...(cut ? { cut } : {}),
+  };
 }

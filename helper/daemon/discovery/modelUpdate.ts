@@ -14,7 +14,7 @@ import {
   NsType,
   Process,
 } from '../../common/protocol';
-import { same } from './diff';
+import { emptyChange, same } from './diff';
 import { resolveFresh } from './hierarchy';
 import { allHolders, heldAfter, mountsMoved, processHolders } from './modelHolders';
 import type { RawMount } from './mountinfo';
@@ -98,16 +98,7 @@ export function applyPatch(
   }
   const next = namespacesNext(model, state, touches, ctx, cache);
   if (!next) return false;
-  const change: NamespacesChanged = {
-    added: [],
-    changed: [],
-    removed: [],
-    processesAdded: [],
-    processesChanged: [],
-    processesRemoved: [],
-    scanMs: 0,
-    ...(model.snapshot.cut ? { cut: model.snapshot.cut } : {}),
-  };
+  const change = emptyChange(0, model.snapshot.cut);
   const processes = processesNext(model, pairs, change, ctx, cache);
   const namespaces = commitNamespaces(model, state, next, touches, change, cache);
   idx.ownMounts = ownMounts;
