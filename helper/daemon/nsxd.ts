@@ -9,7 +9,7 @@
 // modules at the top (this file, fds.ts) wire and serve them all.
 // scripts/check-layers.mjs checks the imports in npm test.
 //   nsxd [--socket PATH] [--group NAME] [--config FILE] [--orphan-timeout SECONDS] [--sessions-per-user N]
-import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -123,19 +123,22 @@ async function main(): Promise<void> {
   const { rpc, registry, cgroups, ports } = await serve(options, policy, server, owned);
   const stop = (signal: string) => {
     audit('stop', { signal });
-    server.close();
-    if (owned) {
+    // Each step on its own: one that throws (a client's connection half gone) must not keep nsxd from exiting.
+    const steps = [
+      () => server.close(),
+      () => owned && rmSync(options.socket, { force: true }), // gone already is as good
+      // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
+      () => (registry.stopping = true),
+      () => ports.stopAll('nsxd is stopping'),
+      () => rpc.closeAll(),
+      () => cgroups.close(),
+    ];
+    for (const step of steps)
       try {
-        unlinkSync(options.socket);
-      } catch {
-        /* gone */
+        step();
+      } catch (err) {
+        audit('error', { result: 'internal', reason: `while stopping: ${(err as Error).message}` });
       }
-    }
-    // Sessions outlive nsxd: each waits in its supervisor for the next nsxd (and ends after the orphan timeout).
-    registry.stopping = true;
-    ports.stopAll('nsxd is stopping');
-    rpc.closeAll();
-    cgroups.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
