@@ -119,6 +119,13 @@ export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcSta
   return scan;
 }
 
+/**
+ * The empty list most processes have (no arguments: a kernel thread; no fd
+ * to a namespace: nearly all), one for all of them. Never added to: a
+ * process with some gets an array of its own.
+ */
+const NONE: never[] = [];
+
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
@@ -131,11 +138,10 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;
   const thread = kernel ? cache.kernelThreads.get(pid) : undefined;
-  if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: [], uid: 0, ns: thread.ns, nsfds: [] };
+  if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: NONE, uid: 0, ns: thread.ns, nsfds: NONE };
   const st = statSync(base, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   const uid = st.uid;
-  const cacheKey = `${starttime}/${argStart}/${comm}`;
   let ns: Partial<Record<NsType, number>> = {};
   for (const type of NSTYPES) {
     const link = readNsLink(`${base}/ns/${type}`);
@@ -145,11 +151,11 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   ns = cache.intern(ns);
   if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
   let cached = cache.cmdlines.get(pid);
-  if (cached?.key !== cacheKey) {
-    cached = { key: cacheKey, cmdline: readCmdline(base) };
+  if (cached?.starttime !== starttime || cached.argStart !== argStart || cached.comm !== comm) {
+    cached = { starttime, argStart, comm, cmdline: readCmdline(base, cache) };
     cache.cmdlines.set(pid, cached);
   }
-  const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: [] };
+  const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: NONE };
   const pfc = readNsLink(`${base}/ns/pid_for_children`);
   if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
   const tfc = readNsLink(`${base}/ns/time_for_children`);
@@ -158,12 +164,9 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   return p;
 }
 
-function readCmdline(base: string): string[] {
+function readCmdline(base: string, cache: ScanCache): string[] {
   const raw = readFileCapped(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
-  if (!raw) return [];
-  const args = raw.split('\0');
-  if (args[args.length - 1] === '') args.pop();
-  return args;
+  return raw ? cache.argv(raw) : NONE;
 }
 
 /**
@@ -204,7 +207,7 @@ function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
       seen[3]++;
     }
   }
-  p.nsfds = [...byNs.values()];
+  p.nsfds = byNs.size ? [...byNs.values()] : NONE;
 }
 
 /**

@@ -23,6 +23,17 @@ export interface Lineage {
   ownerUid?: number;
 }
 
+/** A process's command line, and what says it is still the one read: its start time, comm and where its arguments start. */
+export interface CachedCmdline {
+  starttime: string;
+  argStart: string | undefined;
+  comm: string;
+  cmdline: string[];
+}
+
+/** How many distinct command lines argv() keeps at most. */
+const MAX_ARGVS = 65536;
+
 export class ScanCache {
   /**
    * cmdlines by pid, start time, comm and where the arguments start: reading
@@ -30,7 +41,14 @@ export class ScanCache {
    * changes with exec, which puts the arguments somewhere new (an exec of a
    * program of the same name keeps comm).
    */
-  readonly cmdlines = new Map<number, { key: string; cmdline: string[] }>();
+  readonly cmdlines = new Map<number, CachedCmdline>();
+
+  /**
+   * Command lines by their text: the thousands of processes of one program
+   * and arguments on a busy host (workers, sleepers, a pod's pause) share one
+   * array. Made anew by each full scan (see forget).
+   */
+  private readonly argvs = new Map<string, string[]>();
 
   /**
    * Kernel threads by pid and start time. A kernel thread never joins another
@@ -67,11 +85,25 @@ export class ScanCache {
     return ns;
   }
 
+  /** The one array of the arguments TEXT holds, NUL-ended each. */
+  argv(text: string): string[] {
+    const known = this.argvs.get(text);
+    if (known) return known;
+    const args = text.split('\0');
+    if (args[args.length - 1] === '') args.pop();
+    // Between full scans, a host that starts many different commands would grow it without end: it only saves memory.
+    if (this.argvs.size >= MAX_ARGVS) this.argvs.clear();
+    this.argvs.set(text, args);
+    return args;
+  }
+
   /** As a full scan of ALIVE (every pid /proc lists) starts: drops what is held for any other process. */
   forget(alive: number[]): void {
     const live = new Set(alive);
     for (const cache of [this.cmdlines, this.kernelThreads])
       for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
-    this.interned.clear(); // the scan makes them anew, and the updates after it use its
+    // The scan makes them anew, and the updates after it use its.
+    this.interned.clear();
+    this.argvs.clear();
   }
 }
