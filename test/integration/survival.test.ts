@@ -117,6 +117,9 @@ function knocker(daemon: Daemon, user: string, id: number) {
     const net = require('net');
     const rpc = require(${JSON.stringify(join(ROOT, 'node_modules/vscode-jsonrpc/node'))});
     const s = net.createConnection(${JSON.stringify(daemon.socket)});
+    // nsxd hanging up on it (or going) ends it quietly: a write after that is EPIPE.
+    process.on('unhandledRejection', () => process.exit(0));
+    s.on('error', () => process.exit(0));
     const c = rpc.createMessageConnection(new rpc.StreamMessageReader(s), new rpc.StreamMessageWriter(s));
     c.listen();
     let refused = 0;

@@ -46,13 +46,21 @@ export function defineNetSuite(): void {
     });
 
     it('expands a net namespace to its interfaces, each with its other end', async () => {
-      const eth0 = await until('eth0 under its namespace', async () => {
+      // The wiring comes a namespace at a time: until nsxd has B's, A's eth0 says its other end is in one it does not see.
+      const wired = /^veth {2}no-carrier {2}10\.223\.0\.1\/24 {2}↔ eth0 \(n22vsb\)$/;
+      const eth0 = await until('eth0 under its namespace, wired to its other end', async () => {
         await api.model.rescan();
-        return interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+        const found = interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+        return found && wired.test(String(found.description)) ? found : undefined;
+      }).catch((err: Error) => {
+        const now = interfaces(api, inodeOf(A)).find((i) => i.label === 'eth0');
+        throw new Error(`${err.message}; eth0 of n22vsa says: ${String(now?.description)}`);
       });
-      assert.match(String(eth0.description), /^veth {2}no-carrier {2}10\.223\.0\.1\/24 {2}↔ eth0 \(n22vsb\)$/);
-      const other = interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0');
-      assert.match(String(other?.description), /↔ eth0 \(n22vsa\)/);
+      assert.match(String(eth0.description), wired);
+      const other = await until('eth0 of n22vsb wired back', () =>
+        interfaces(api, inodeOf(B)).find((i) => i.label === 'eth0' && /↔ eth0 \(n22vsa\)/.test(String(i.description))),
+      );
+      assert.match(String(other.description), /↔ eth0 \(n22vsa\)/);
     });
 
     it('follows a change of a link', async () => {
