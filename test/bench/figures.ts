@@ -51,5 +51,13 @@ function summary(cells: Cell[]): string {
   const values = measured.map((c) => c[0]);
   const show = measured[0][1];
   if (values.length === 1) return show(values[0]);
-  return `${show(median(values))} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
+  return spread(show(median(values)), show(Math.min(...values)), show(Math.max(...values)));
+}
+
+/** `lsns 7.8 ms (7.7–8.5)`: the lowest and highest as bare numbers when their words are the median's. */
+export function spread(mid: string, low: string, high: string): string {
+  const parts = (s: string) => /^(.*?)([+-]?[\d.,]+)(\D*)$/.exec(s);
+  const [m, l, h] = [parts(mid), parts(low), parts(high)];
+  const same = m && l && h && [l, h].every((x) => x[1] === m[1] && x[3] === m[3]);
+  return same ? `${mid} (${l[2]}–${h[2]})` : `${mid} (${low}–${high})`;
 }
