@@ -15,7 +15,6 @@ import { NodeProvider } from './provider';
 import type { NetModel } from '../netModel';
 import { interfaceNodes } from './netNodes';
 import type { Ports } from '../ports';
-import type { Hosts } from '../hosts';
 import { PortsGroupNode, portsChildren } from './portsNodes';
 
 export type Grouping = 'type' | 'hierarchy' | 'containers';
@@ -32,17 +31,9 @@ export class NamespacesProvider extends NodeProvider {
   /** Set by the extension: a net namespace's row then has a Ports group. */
   ports: Ports | undefined;
 
-  /** Set by the extension: with other hosts configured, the view's top level is one row per host. */
-  hosts: Hosts | undefined;
-
   /** ROOT: the host row this provider's top level is under, when it is one host's of several. */
-  constructor(
-    model: Model,
-    filter: Filter,
-    pages: Pages,
-    private readonly root?: Node,
-  ) {
-    super(model, filter, pages);
+  constructor(model: Model, filter: Filter, pages: Pages, root?: Node) {
+    super(model, filter, pages, root);
     this.grouping = vscode.workspace.getConfiguration('nsx').get<Grouping>('defaultGrouping', 'type');
     setContextKey('nsx.grouping', this.grouping);
   }

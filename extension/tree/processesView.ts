@@ -4,28 +4,11 @@
 // processes under it from its own model.
 import * as vscode from 'vscode';
 import { NSTYPES, Process } from '../../helper/common/protocol';
-import type { Hosts } from '../hosts';
-import type { Model } from '../model';
-import type { Filter } from './filter';
 import { differingTypes, isKernelThread, isLauncher } from './labels';
 import { KernelThreadsNode, Node, ProcessNamespaceNode, ProcessNode } from './nodes';
-import type { Pages } from './paging';
 import { NodeProvider } from './provider';
 
 export class ProcessesProvider extends NodeProvider {
-  /** Set by the extension: with other hosts configured, the view's top level is one row per host. */
-  hosts: Hosts | undefined;
-
-  /** ROOT: the host row this provider's top level is under, when it is one host's of several. */
-  constructor(
-    model: Model,
-    filter: Filter,
-    pages: Pages,
-    private readonly root?: Node,
-  ) {
-    super(model, filter, pages);
-  }
-
   getChildren(node?: Node): Node[] {
     const hosts = this.hosts?.list;
     if (!hosts?.length) return this.children(node);

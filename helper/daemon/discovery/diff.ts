@@ -49,17 +49,7 @@ export function diff(
   else processesDiff(change, before.processes, after.processes);
   if (!same(before.containers, after.containers)) change.containers = after.containers;
   if (!same(before.engines, after.engines)) change.engines = after.engines;
-  const empty =
-    !change.added.length &&
-    !change.changed.length &&
-    !change.removed.length &&
-    !change.processesAdded.length &&
-    !change.processesChanged.length &&
-    !change.processesRemoved.length &&
-    !change.containers &&
-    !change.engines &&
-    same(before.cut, after.cut);
-  return empty ? undefined : change;
+  return isEmpty(change) && same(before.cut, after.cut) ? undefined : change;
 }
 
 function processesDiff(change: NamespacesChanged, before: Process[], after: Process[]): void {
@@ -141,6 +131,20 @@ export function same(a: unknown, b: unknown, skip?: string): boolean {
   for (const k in x) if (k !== skip && !same(x[k], y[k])) return false;
   for (const k in y) if (k !== skip && !(k in x) && y[k] !== undefined) return false;
   return true;
+}
+
+/** Nothing added, changed or removed: no change to send. */
+export function isEmpty(change: NamespacesChanged): boolean {
+  return (
+    !change.added.length &&
+    !change.changed.length &&
+    !change.removed.length &&
+    !change.processesAdded.length &&
+    !change.processesChanged.length &&
+    !change.processesRemoved.length &&
+    !change.containers &&
+    !change.engines
+  );
 }
 
 /** A change with nothing in it yet, from a scan that took SCANMS and was CUT (or not). */

@@ -14,7 +14,7 @@ import {
   NsType,
   Process,
 } from '../../common/protocol';
-import { emptyChange, same } from './diff';
+import { emptyChange, isEmpty, same } from './diff';
 import { resolveFresh } from './hierarchy';
 import { allHolders, heldAfter, mountsMoved, processHolders } from './modelHolders';
 import type { RawMount } from './mountinfo';
@@ -103,14 +103,7 @@ export function applyPatch(
   const namespaces = commitNamespaces(model, state, next, touches, change, cache);
   idx.ownMounts = ownMounts;
   model.snapshot = { ...model.snapshot, namespaces, processes };
-  const empty =
-    !change.added.length &&
-    !change.changed.length &&
-    !change.removed.length &&
-    !change.processesAdded.length &&
-    !change.processesChanged.length &&
-    !change.processesRemoved.length;
-  return empty ? undefined : change;
+  return isEmpty(change) ? undefined : change;
 }
 
 /** A process whose fds were all read: what a cut leaves out is counted by a full build. */
