@@ -485,13 +485,14 @@ function rawPtyKeystrokes(): number[] {
 }
 
 async function main(): Promise<void> {
-  // NSX_BENCH_ONLY=net: the network picture's figures alone (test/bench/net.ts).
-  await benchNet(row);
-  if (process.env.NSX_BENCH_ONLY === 'net') return figures.print();
+  // NSX_BENCH_ONLY=net: the network picture's figures alone (test/bench/net.ts); =scale: the sizes of SCALE alone.
+  const only = process.env.NSX_BENCH_ONLY;
+  if (only !== 'scale') await benchNet(row);
+  if (only === 'net') return figures.print();
   execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
   const load = makeLoad();
   try {
-    for (let run = 1; run <= RUNS; run++) {
+    for (let run = 1; run <= (only === 'scale' ? 0 : RUNS); run++) {
       console.log(`\nthe small host, run ${run} of ${RUNS}`);
       const daemon = await startDaemon();
       smallHost(daemon.socket);

@@ -72,6 +72,32 @@ describe('discovery', () => {
     assert.ok(ns.holders.some((h) => h.kind === 'mount' && h.path === `/run/netns/${name}`));
   });
 
+  it('finds a namespace bind-mounted in another mount namespace after a rescan read its table without one', async () => {
+    // nsxd keeps a mount table that listmount says has not changed: a bind mount made since must be seen all the same.
+    const other = await holdNamespaces(['--mount', '--fork']);
+    cleanups.push(other.kill);
+    const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-mnt-XXXXXX'], { encoding: 'utf8' }).trim();
+    cleanups.push(() => spawnSync('rm', ['-rf', dir]));
+    const mntns = nsInode(other.pid, 'mnt');
+    const rescanned = () => {
+      const r = nsx(daemon, ['list', '--json', '--rescan']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).namespaces as ListedNs[];
+    };
+    await waitFor(() => rescanned().some((ns) => ns.type === 'mnt' && ns.inode === mntns), 30_000, 'its table read');
+    const inside = (args: string[]) =>
+      execFileSync('nsenter', ['-t', String(other.pid), '-m', '--', ...args], { encoding: 'utf8' });
+    inside(['touch', `${dir}/uts`]);
+    inside(['unshare', `--uts=${dir}/uts`, 'true']);
+    const inode = Number(inside(['stat', '-L', '-c', '%i', `${dir}/uts`]));
+    assert.notEqual(inode, nsInode('self', 'uts'), 'a namespace of its own, bind-mounted');
+    const held = (all: ListedNs[]) =>
+      all
+        .find((ns) => ns.type === 'uts' && ns.inode === inode)
+        ?.holders.some((h) => h.kind === 'mount' && h.path === `${dir}/uts`);
+    await waitFor(() => held(rescanned()), 30_000, 'a rescan finds the bind mount in the other mount namespace');
+  });
+
   it('finds a namespace held only by an open fd', async () => {
     // A shell in a new uts namespace hands an fd of it to a process outside, then exits.
     const holder = spawn('sh', ['-c', 'exec 7</proc/self/ns/uts; exec sleep 600'], { stdio: 'ignore' });

@@ -6,7 +6,8 @@ import { opendirSync, readdirSync, statSync } from 'node:fs';
 import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
 import { netAddresses } from './addresses';
 import { containerFromCgroup } from './hints';
-import { parseNsfsMounts, RawMount } from './mountinfo';
+import type { RawMount } from './mountinfo';
+import { nsfsMounts } from './mountTables';
 import { parseStat, PF_KTHREAD, readFileCapped, readNsLink } from './procfs';
 import type { ScanCache } from './scanCache';
 
@@ -103,10 +104,10 @@ export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcSta
     }
     const mntns = p.ns.mnt;
     if (mntns !== undefined && !seenMntns.has(mntns) && !known?.mounts.has(mntns)) {
-      const info = readFileCapped(`/proc/${pid}/mountinfo`);
-      if (info !== undefined) {
+      const mounts = nsfsMounts(pid, mntns, cache.mountTables);
+      if (mounts !== undefined) {
         seenMntns.add(mntns);
-        scan.mounts.push([mntns, pid, parseNsfsMounts(info)]);
+        scan.mounts.push([mntns, pid, mounts]);
       }
     }
     const netns = p.ns.net;

@@ -30,15 +30,20 @@ export function parseStat(text: string): {
   argStart?: string;
 } {
   const close = text.lastIndexOf(')');
-  // Field N of proc(5) is fields[N - 3]: the first two are pid and comm.
-  const fields = text.slice(close + 2).split(' ', 46);
+  // Field N of proc(5) is the (N - 3)th after comm; cut out the five a scan needs, not all 52 (a string each).
+  const field: string[] = [];
+  for (let i = 0, from = close + 2; i <= 45 && from > 0; i++) {
+    const to = text.indexOf(' ', from);
+    if (i === 0 || i === 1 || i === 6 || i === 19 || i === 45) field[i] = text.slice(from, to < 0 ? undefined : to);
+    from = to + 1;
+  }
   return {
     comm: text.slice(text.indexOf('(') + 1, close),
-    state: fields[0],
-    ppid: Number(fields[1]),
-    flags: Number(fields[6]),
-    starttime: fields[19],
-    argStart: fields[45],
+    state: field[0],
+    ppid: Number(field[1]),
+    flags: Number(field[6]),
+    starttime: field[19],
+    argStart: field[45],
   };
 }
 

@@ -7,6 +7,7 @@
 // anything of a process or a namespace, so there is nothing to forget.)
 import type { NsType, Process } from '../../common/protocol';
 import { NSTYPES } from '../../common/protocol';
+import type { MountTable } from './mountTables';
 import type { RawProcess } from './processes';
 
 /**
@@ -73,6 +74,9 @@ export class ScanCache {
    */
   readonly made = new WeakMap<RawProcess, Process>();
 
+  /** Mount tables by mount namespace inode (see mountTables.ts), kept while the namespace has members (forgetMounts). */
+  readonly mountTables = new Map<number, MountTable>();
+
   /** Lineages by inode (see Lineage): resolveHierarchy drops those of namespaces gone. */
   readonly lineages = new Map<number, Lineage>();
 
@@ -105,5 +109,10 @@ export class ScanCache {
     // The scan makes them anew, and the updates after it use its.
     this.interned.clear();
     this.argvs.clear();
+  }
+
+  /** As a full scan ends: drops the mount tables of mount namespaces it did not find in LIVE. */
+  forgetMounts(live: Map<number, unknown>): void {
+    for (const mntns of this.mountTables.keys()) if (!live.has(mntns)) this.mountTables.delete(mntns);
   }
 }

@@ -189,6 +189,7 @@ export class Scanner {
       this.touchedDuringScan = undefined;
     }
     this.state = stateOf(raw);
+    this.cache.forgetMounts(this.state.mounts);
     this.children = new Map();
     for (const p of this.state.processes.values()) this.adopt(p);
     const self = selfMntns();
