@@ -19,7 +19,7 @@ it('reads comm, state, ppid, flags, start time and where the arguments start fro
     ppid: 0,
     flags: 0x208040,
     starttime: '5',
-    argStart: '0',
+    argStart: 0,
   });
   const odd = '4242 (a) b (c) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0';
   assert.deepEqual(parseStat(odd), {

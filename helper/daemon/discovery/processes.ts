@@ -134,7 +134,8 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   const base = `/proc/${pid}`;
   const text = readFileCapped(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
-  const { comm, state, ppid, flags, starttime, argStart } = parseStat(text);
+  const { state, ppid, flags, starttime, argStart, ...stat } = parseStat(text);
+  const comm = cache.comm(stat.comm);
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
   if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;

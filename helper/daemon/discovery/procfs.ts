@@ -20,14 +20,19 @@ export function readNsLink(path: string): [string, number] | undefined {
   }
 }
 
-/** The fields of /proc/PID/stat a scan needs. comm may hold spaces and parentheses: it runs from the first '(' to the last ')'. */
+/**
+ * The fields of /proc/PID/stat a scan needs. comm may hold spaces and
+ * parentheses: it runs from the first '(' to the last ')'. Where the
+ * arguments start is a number: as a string (15 digits) it would be a slice
+ * of the line, and keep the whole line alive with it in a scan's cache.
+ */
 export function parseStat(text: string): {
   comm: string;
   state: string;
   ppid: number;
   flags: number;
   starttime: string;
-  argStart?: string;
+  argStart?: number;
 } {
   const close = text.lastIndexOf(')');
   // Field N of proc(5) is the (N - 3)th after comm; cut out the five a scan needs, not all 52 (a string each).
@@ -43,7 +48,7 @@ export function parseStat(text: string): {
     ppid: Number(field[1]),
     flags: Number(field[6]),
     starttime: field[19],
-    argStart: field[45],
+    argStart: field[45] === undefined ? undefined : Number(field[45]),
   };
 }
 

@@ -27,12 +27,12 @@ export interface Lineage {
 /** A process's command line, and what says it is still the one read: its start time, comm and where its arguments start. */
 export interface CachedCmdline {
   starttime: string;
-  argStart: string | undefined;
+  argStart: number | undefined;
   comm: string;
   cmdline: string[];
 }
 
-/** How many distinct command lines argv() keeps at most. */
+/** How many distinct command lines argv() keeps at most, and comms comm(). */
 const MAX_ARGVS = 65536;
 
 export class ScanCache {
@@ -89,6 +89,25 @@ export class ScanCache {
     return ns;
   }
 
+  /**
+   * comms by their text: a busy host's thousands of one program share one
+   * string, and none is a slice that keeps its stat line alive (V8 makes a
+   * slice of 13 characters or more a view of the whole). Made anew by each
+   * full scan (see forget).
+   */
+  private readonly comms = new Map<string, string>();
+
+  /** The one string of this comm (see comms). */
+  comm(text: string): string {
+    const known = this.comms.get(text);
+    if (known !== undefined) return known;
+    // Through bytes and back: a copy of its own, whatever V8 made of the slice.
+    const own = Buffer.from(text, 'latin1').toString('latin1');
+    if (this.comms.size >= MAX_ARGVS) this.comms.clear();
+    this.comms.set(own, own);
+    return own;
+  }
+
   /** The one array of the arguments TEXT holds, NUL-ended each. */
   argv(text: string): string[] {
     const known = this.argvs.get(text);
@@ -109,6 +128,7 @@ export class ScanCache {
     // The scan makes them anew, and the updates after it use its.
     this.interned.clear();
     this.argvs.clear();
+    this.comms.clear();
   }
 
   /** As a full scan ends: drops the mount tables of mount namespaces it did not find in LIVE. */
