@@ -21,6 +21,7 @@ const proc = (pid: number, ns: Partial<Record<NsType, number>>): RawProcess => (
   ppid: 1,
   comm: 'sleep',
   cmdline: ['sleep', '3600'],
+  starttime: '1',
   uid: 0,
   ns: { ...HOST, ...ns },
   nsfds: [],

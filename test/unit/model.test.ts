@@ -14,7 +14,17 @@ import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 const HOST = { cgroup: 10, ipc: 11, mnt: 12, net: 13, pid: 14, time: 15, user: 16, uts: 17 };
 
 function proc(pid: number, ns: Partial<Record<NsType, number>>, extra: Partial<RawProcess> = {}): RawProcess {
-  return { pid, ppid: 1, comm: `p${pid}`, cmdline: [`p${pid}`], uid: 0, ns: { ...HOST, ...ns }, nsfds: [], ...extra };
+  return {
+    pid,
+    ppid: 1,
+    comm: `p${pid}`,
+    cmdline: [`p${pid}`],
+    starttime: '1',
+    uid: 0,
+    ns: { ...HOST, ...ns },
+    nsfds: [],
+    ...extra,
+  };
 }
 
 const ctx: ScanContext = {

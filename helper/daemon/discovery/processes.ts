@@ -16,6 +16,13 @@ export interface RawProcess {
   ppid: number;
   comm: string;
   cmdline: string[];
+  /**
+   * What says the command line is still the one read: the start time (the
+   * same process), where the arguments start (exec puts them somewhere new)
+   * and comm (an exec of a program of another name).
+   */
+  starttime: string;
+  argStart?: number;
   uid: number;
   ns: Partial<Record<NsType, number>>;
   pidForChildren?: number;
@@ -83,8 +90,18 @@ export function scanProcesses(pids: number[], cache: ScanCache, known?: ProcStat
   }
 }
 
-/** scanProcesses a process a step, so that a caller can share its thread between steps. */
-export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcState): Generator<void, RawScan> {
+/**
+ * scanProcesses a process a step, so that a caller can share its thread
+ * between steps. BEFORE is what was read of each process last: a command
+ * line that cannot have changed is not read again (reading another
+ * process's memory is the dearest read of a scan).
+ */
+export function* readProcesses(
+  pids: number[],
+  cache: ScanCache,
+  known?: ProcState,
+  before = known?.processes,
+): Generator<void, RawScan> {
   const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
   const seenNet = new Set<number>();
   const seenMntns = new Set<number>();
@@ -92,7 +109,7 @@ export function* readProcesses(pids: number[], cache: ScanCache, known?: ProcSta
   const fds = { left: FDS_PER_SCAN };
   for (const pid of pids) {
     yield;
-    const p = readProcess(pid, fds, cache);
+    const p = readProcess(pid, fds, cache, before?.get(pid));
     if (!p) continue;
     const set = setOf(p.ns);
     if (!seenSets.has(set) && !known?.hints.has(set)) {
@@ -130,7 +147,7 @@ const NONE: never[] = [];
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
-function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess | undefined {
+function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
   const base = `/proc/${pid}`;
   const text = readFileCapped(`${base}/stat`, 'latin1');
   if (text === undefined) return undefined; // exited while we looked
@@ -140,7 +157,8 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   if (state === 'Z') return undefined;
   const kernel = (flags & PF_KTHREAD) !== 0;
   const thread = kernel ? cache.kernelThreads.get(pid) : undefined;
-  if (thread?.starttime === starttime) return { pid, ppid, comm, cmdline: NONE, uid: 0, ns: thread.ns, nsfds: NONE };
+  if (thread?.starttime === starttime)
+    return { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: thread.ns, nsfds: NONE };
   const st = statSync(base, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   const uid = st.uid;
@@ -152,12 +170,9 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache): RawProcess |
   if (Object.keys(ns).length === 0) return undefined; // no link readable: a zombie, or gone
   ns = cache.intern(ns);
   if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
-  let cached = cache.cmdlines.get(pid);
-  if (cached?.starttime !== starttime || cached.argStart !== argStart || cached.comm !== comm) {
-    cached = { starttime, argStart, comm, cmdline: readCmdline(base, cache) };
-    cache.cmdlines.set(pid, cached);
-  }
-  const p: RawProcess = { pid, ppid, comm, cmdline: cached.cmdline, uid, ns, nsfds: NONE };
+  const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
+  const cmdline = same ? before.cmdline : readCmdline(base, cache);
+  const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
   const pfc = readNsLink(`${base}/ns/pid_for_children`);
   if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
   const tfc = readNsLink(`${base}/ns/time_for_children`);

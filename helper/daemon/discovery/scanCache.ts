@@ -24,26 +24,10 @@ export interface Lineage {
   ownerUid?: number;
 }
 
-/** A process's command line, and what says it is still the one read: its start time, comm and where its arguments start. */
-export interface CachedCmdline {
-  starttime: string;
-  argStart: number | undefined;
-  comm: string;
-  cmdline: string[];
-}
-
 /** How many distinct command lines argv() keeps at most, and comms comm(). */
 const MAX_ARGVS = 65536;
 
 export class ScanCache {
-  /**
-   * cmdlines by pid, start time, comm and where the arguments start: reading
-   * another process's memory is the dearest read of a scan, and a cmdline
-   * changes with exec, which puts the arguments somewhere new (an exec of a
-   * program of the same name keeps comm).
-   */
-  readonly cmdlines = new Map<number, CachedCmdline>();
-
   /**
    * Command lines by their text: the thousands of processes of one program
    * and arguments on a busy host (workers, sleepers, a pod's pause) share one
@@ -123,8 +107,7 @@ export class ScanCache {
   /** As a full scan of ALIVE (every pid /proc lists) starts: drops what is held for any other process. */
   forget(alive: number[]): void {
     const live = new Set(alive);
-    for (const cache of [this.cmdlines, this.kernelThreads])
-      for (const pid of cache.keys()) if (!live.has(pid)) cache.delete(pid);
+    for (const pid of this.kernelThreads.keys()) if (!live.has(pid)) this.kernelThreads.delete(pid);
     // The scan makes them anew, and the updates after it use its.
     this.interned.clear();
     this.argvs.clear();

@@ -50,7 +50,7 @@ export class Scanner {
    * them before they changed, so it reads them again before it builds.
    */
   private touchedDuringScan: Set<number> | undefined;
-  /** What each scan keeps for the next (cmdlines, kernel threads, lineages …), forgotten as a full scan starts. */
+  /** What each scan keeps for the next (kernel threads, lineages, mount tables …), forgotten as a full scan starts. */
   private readonly cache = new ScanCache();
   private latest: Model | undefined;
   private latestAt = 0;
@@ -300,7 +300,8 @@ export class Scanner {
 
   /** All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes seconds, and no terminal waits for it. */
   private async read(pids: number[]): Promise<RawScan> {
-    const reading = readProcesses(pids, this.cache);
+    // The state before, for the command lines that did not change.
+    const reading = readProcesses(pids, this.cache, undefined, this.state?.processes);
     for (;;) {
       const until = performance.now() + SLICE_MS;
       for (let step = reading.next(); ; step = reading.next()) {
