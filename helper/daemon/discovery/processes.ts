@@ -8,7 +8,7 @@ import { netAddresses } from './addresses';
 import { containerFromCgroup } from './hints';
 import type { RawMount } from './mountinfo';
 import { nsfsMounts } from './mountTables';
-import { parseStat, PF_KTHREAD, readFileCapped, readNsLink } from './procfs';
+import { parseStat, PF_KTHREAD, readFileCapped, readNsInode, readNsLink } from './procfs';
 import type { ScanCache } from './scanCache';
 
 export interface RawProcess {
@@ -163,20 +163,22 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawP
   if (st === undefined) return undefined;
   const uid = st.uid;
   let ns: Partial<Record<NsType, number>> = {};
+  let links = 0;
   for (const type of NSTYPES) {
-    const link = readNsLink(`${base}/ns/${type}`);
-    if (link) ns[type] = link[1];
+    const inode = readNsInode(`${base}/ns/${type}`);
+    if (inode !== undefined) ns[type] = inode;
+    links += inode === undefined ? 0 : 1;
   }
-  if (Object.keys(ns).length === 0) return undefined; // no link readable: a zombie, or gone
+  if (links === 0) return undefined; // no link readable: a zombie, or gone
   ns = cache.intern(ns);
   if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(base, cache);
   const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
-  const pfc = readNsLink(`${base}/ns/pid_for_children`);
-  if (pfc && pfc[1] !== ns.pid) p.pidForChildren = pfc[1];
-  const tfc = readNsLink(`${base}/ns/time_for_children`);
-  if (tfc && tfc[1] !== ns.time) p.timeForChildren = tfc[1];
+  const pfc = readNsInode(`${base}/ns/pid_for_children`);
+  if (pfc !== undefined && pfc !== ns.pid) p.pidForChildren = pfc;
+  const tfc = readNsInode(`${base}/ns/time_for_children`);
+  if (tfc !== undefined && tfc !== ns.time) p.timeForChildren = tfc;
   readNsFds(p, base, fds);
   return p;
 }
@@ -211,12 +213,13 @@ function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
   const { names, unread } = fdNames(`${base}/fd`, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
   fds.left -= names.length;
   if (unread > 0) p.fdsUnread = unread;
-  const byNs = new Map<string, RawProcess['nsfds'][number]>();
+  let byNs: Map<string, RawProcess['nsfds'][number]> | undefined;
   for (const name of names) {
     const link = readNsLink(`${base}/fd/${name}`);
     if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
     const fd = Number(name);
     const key = `${link[0]}:${link[1]}`;
+    byNs ??= new Map();
     const seen = byNs.get(key);
     if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
     else {
@@ -224,7 +227,7 @@ function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
       seen[3]++;
     }
   }
-  p.nsfds = byNs.size ? [...byNs.values()] : NONE;
+  p.nsfds = byNs ? [...byNs.values()] : NONE;
 }
 
 /**

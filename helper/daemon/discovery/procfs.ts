@@ -13,8 +13,25 @@ export const KERNEL_NSTYPES: NsType[] = NSTYPES.filter((t) => readNsLink(`/proc/
 /** A namespace link, as /proc/PID/ns/net or an fd to nsfs: its type and inode; undefined if it is none (or gone). */
 export function readNsLink(path: string): [string, number] | undefined {
   try {
-    const m = NSFS_LINK.exec(readlinkSync(path));
+    const link = readlinkSync(path);
+    // Most fds are files ('/…'), sockets and pipes: only a link that ends as nsfs's do is matched.
+    if (link.charCodeAt(link.length - 1) !== 93) return undefined;
+    const m = NSFS_LINK.exec(link);
     return m ? [m[1], Number(m[2])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The inode of a namespace link whose type the path says (/proc/PID/ns/net
+ * reads `net:[4026531840]`, as the kernel writes it); undefined if it is gone.
+ * A scan reads ten a process: no pattern match, no array per link.
+ */
+export function readNsInode(path: string): number | undefined {
+  try {
+    const link = readlinkSync(path);
+    return Number(link.slice(link.indexOf('[') + 1, -1));
   } catch {
     return undefined;
   }
