@@ -43,6 +43,7 @@ const mountRaw = libc.func(
   'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
 );
 const umount2Raw = libc.func('int umount2(const char *target, int flags)');
+const malloptRaw = libc.func('int mallopt(int param, int value)');
 // listmount(2) has no libc wrapper: through syscall(2), with the arguments it takes.
 const listmountRaw = libc.func(
   'intptr_t syscall(intptr_t nr, const uint8_t *req, _Out_ uint64_t *ids, size_t count, unsigned int flags)',
@@ -185,6 +186,15 @@ export function nsGetOwnerUid(fd: number): number {
   const out = Buffer.alloc(4);
   check('ioctl(NS_GET_OWNER_UID)', ioctlRaw(fd, NS_GET_OWNER_UID, 'uint8_t *', out));
   return out.readUInt32LE(0);
+}
+
+/** <malloc.h>: mallopt's parameters. */
+export const M_TRIM_THRESHOLD = -1;
+export const M_MMAP_THRESHOLD = -3;
+
+/** mallopt(3): glibc's allocator tuned; it returns 1 on success, 0 on failure (no errno). */
+export function mallopt(param: number, value: number): boolean {
+  return malloptRaw(param, value) === 1;
 }
 
 /** NS_GET_MNTNS_ID (Linux 6.11): a mount namespace's 64-bit id, never reused, as listmount takes it. */

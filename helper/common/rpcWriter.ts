@@ -4,7 +4,16 @@
 // a message, and the reader woken twice, on every keystroke and every chunk
 // of a terminal's output. Corked, the header and body go out as one writev.
 import type { Duplex } from 'node:stream';
-import { AbstractMessageWriter, Message, MessageWriter } from 'vscode-jsonrpc';
+import { AbstractMessageWriter, Message, MessageWriter, ResponseMessage } from 'vscode-jsonrpc';
+
+/**
+ * A result written as JSON once, for every answer of it: a list of 20,000
+ * processes is 5 MB of JSON, a fifth of a second to write and three times
+ * that in garbage, for each caller of a model that has not changed.
+ */
+export class JsonResult {
+  constructor(readonly json: Buffer) {}
+}
 
 export class SocketMessageWriter extends AbstractMessageWriter implements MessageWriter {
   private errors = 0;
@@ -17,15 +26,24 @@ export class SocketMessageWriter extends AbstractMessageWriter implements Messag
 
   /** Messages go out in the order write() is called: it queues synchronously, and a socket keeps its writes' order. */
   write(msg: Message): Promise<void> {
-    const body = Buffer.from(JSON.stringify(msg), 'utf8');
+    const result = Message.isResponse(msg) ? msg.result : undefined;
+    const body = result instanceof JsonResult ? around(msg as ResponseMessage, result.json) : [json(msg)];
+    const length = body.reduce((sum, part) => sum + part.byteLength, 0);
     return new Promise((resolve, reject) => {
       this.socket.cork();
-      this.socket.write(`Content-Length: ${body.byteLength}\r\n\r\n`, 'ascii');
-      this.socket.write(body, (err) => {
-        if (!err) return resolve();
-        this.fireError(err, msg, ++this.errors);
-        reject(err);
-      });
+      this.socket.write(`Content-Length: ${length}\r\n\r\n`, 'ascii');
+      body.forEach((part, i) =>
+        this.socket.write(
+          part,
+          i < body.length - 1
+            ? undefined
+            : (err) => {
+                if (!err) return resolve();
+                this.fireError(err, msg, ++this.errors);
+                reject(err);
+              },
+        ),
+      );
       this.socket.uncork();
     });
   }
@@ -33,4 +51,12 @@ export class SocketMessageWriter extends AbstractMessageWriter implements Messag
   end(): void {
     this.socket.end();
   }
+}
+
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+
+/** A response whose result is RESULT's JSON, in three parts: the bytes of the result are not copied. */
+function around(msg: ResponseMessage, result: Buffer): Buffer[] {
+  const head = JSON.stringify({ jsonrpc: msg.jsonrpc, id: msg.id });
+  return [Buffer.from(`${head.slice(0, -1)},"result":`, 'utf8'), result, Buffer.from('}')];
 }

@@ -5,6 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import type { Message } from 'vscode-jsonrpc';
+import { JsonResult, SocketMessageWriter } from '../../helper/common/rpcWriter';
 import { LimitedMessageReader } from '../../helper/daemon/rpc/framing';
 
 async function pair(): Promise<[Socket, Socket]> {
@@ -80,4 +82,23 @@ it('reads messages split at every byte and joined, from an in-memory stream', as
   assert.deepEqual(methods, ['m1', 'm2', 'm3']);
   reader.dispose();
   stream.destroy();
+});
+
+it('writes a result given as JSON bytes as the same message a result given as a value makes', async () => {
+  const [client, server] = await pair();
+  const writer = new SocketMessageWriter(client);
+  const result = { namespaces: [{ type: 'uts', inode: 4026531838, hostname: 'a "quoted" ünïcode name' }] };
+  const got: Buffer[] = [];
+  server.on('data', (d: Buffer) => got.push(d));
+  await writer.write({ jsonrpc: '2.0', id: 'seven', result } as Message);
+  await writer.write({
+    jsonrpc: '2.0',
+    id: 'seven',
+    result: new JsonResult(Buffer.from(JSON.stringify(result))),
+  } as Message);
+  client.end();
+  await new Promise((r) => server.on('end', r));
+  const text = Buffer.concat(got).toString('utf8');
+  const one = frame(JSON.stringify({ jsonrpc: '2.0', id: 'seven', result }));
+  assert.equal(text, one + one);
 });

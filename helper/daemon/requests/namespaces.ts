@@ -16,9 +16,11 @@ import {
   parsePrint,
   parseSubscribe,
   PrintNamespaces,
+  Snapshot,
   Subscribe,
   Unsubscribe,
 } from '../../common/protocol';
+import { JsonResult } from '../../common/rpcWriter';
 import type { Area } from '../rpc/server';
 import { subscription } from './subscription';
 import type { Watcher } from '../discovery/watch';
@@ -26,10 +28,14 @@ import { netDetails } from '../discovery/netDetails';
 import type { NetWatch } from '../discovery/netWatch';
 
 const MAX_DETAILS_AT_ONCE = 4;
+/** How long the last list's JSON is kept after its last answer: for a burst of callers, not an idle host's memory. */
+const LIST_JSON_MS = 2000;
 
 export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatch): Area {
+  const listJson = lastJson();
   return (conn, _caller, onClose, outbox) => {
-    conn.onRequest(ListNamespaces, (params) => watcher.current(parseList(params).rescan === true));
+    // Every caller gets the whole model (what a member may see is all of it): one JSON for the callers of one model.
+    conn.onRequest(ListNamespaces, (params) => listJson(watcher.current(parseList(params).rescan === true)));
     conn.onRequest(PrintNamespaces, async (params) => {
       const { types, rescan, ...layout } = parsePrint(params);
       const snapshot = await watcher.current(rescan === true);
@@ -82,5 +88,24 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatc
         reading--;
       }
     });
+  };
+}
+
+/**
+ * The JSON of the last snapshot answered, written once for the answers of it
+ * and kept LIST_JSON_MS: the rpc writer writes a JsonResult's bytes as the
+ * result, so the snapshot's type is what the request says it answers.
+ */
+function lastJson(): (snapshot: Promise<Snapshot>) => Promise<Snapshot> {
+  let last: { snapshot: Snapshot; result: JsonResult } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return async (pending) => {
+    const snapshot = await pending;
+    // A model's snapshot is never changed once made: an update makes a new one.
+    if (last?.snapshot !== snapshot)
+      last = { snapshot, result: new JsonResult(Buffer.from(JSON.stringify(snapshot), 'utf8')) };
+    clearTimeout(timer);
+    timer = setTimeout(() => (last = undefined), LIST_JSON_MS).unref();
+    return last.result as unknown as Snapshot;
   };
 }
