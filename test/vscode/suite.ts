@@ -789,8 +789,12 @@ export function defineSuite(): void {
       );
       let t: NsTerminal | undefined;
       try {
+        // The test before may leave the view hidden (its terminal shown), and a hidden view's model is not kept:
+        // shown again, it lists. Without web's row the command would ask which container, and nobody answers.
+        await vscode.commands.executeCommand('nsx.namespaces.focus');
         await vscode.commands.executeCommand('nsx.showContainers');
-        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', containerNode(web), {
+        const row = await until('web in the container grouping', () => containerNode(web));
+        t = (await vscode.commands.executeCommand('nsx.openTerminalInContainer', row, {
           types: ['net', 'uts', 'pid', 'mnt', 'ipc'],
         })) as NsTerminal;
         await runInTerminal(t, 'true', 'REV1');
