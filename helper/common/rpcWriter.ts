@@ -29,21 +29,16 @@ export class SocketMessageWriter extends AbstractMessageWriter implements Messag
     const result = Message.isResponse(msg) ? msg.result : undefined;
     const body = result instanceof JsonResult ? around(msg as ResponseMessage, result.json) : [json(msg)];
     const length = body.reduce((sum, part) => sum + part.byteLength, 0);
+    const last = body.pop()!;
     return new Promise((resolve, reject) => {
       this.socket.cork();
       this.socket.write(`Content-Length: ${length}\r\n\r\n`, 'ascii');
-      body.forEach((part, i) =>
-        this.socket.write(
-          part,
-          i < body.length - 1
-            ? undefined
-            : (err) => {
-                if (!err) return resolve();
-                this.fireError(err, msg, ++this.errors);
-                reject(err);
-              },
-        ),
-      );
+      for (const part of body) this.socket.write(part);
+      this.socket.write(last, (err) => {
+        if (!err) return resolve();
+        this.fireError(err, msg, ++this.errors);
+        reject(err);
+      });
       this.socket.uncork();
     });
   }

@@ -155,10 +155,11 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawP
   const comm = cache.comm(stat.comm);
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
   if (state === 'Z') return undefined;
+  // A kernel thread never joins another namespace and holds no fds: after its first scan, only its stat line
+  // is read again (a kworker renames itself). A laptop has hundreds, most of the processes a small host has.
   const kernel = (flags & PF_KTHREAD) !== 0;
-  const thread = kernel ? cache.kernelThreads.get(pid) : undefined;
-  if (thread?.starttime === starttime)
-    return { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: thread.ns, nsfds: NONE };
+  if (kernel && before?.starttime === starttime)
+    return { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
   const st = statSync(base, { throwIfNoEntry: false });
   if (st === undefined) return undefined;
   const uid = st.uid;
@@ -166,12 +167,12 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawP
   let links = 0;
   for (const type of NSTYPES) {
     const inode = readNsInode(`${base}/ns/${type}`);
-    if (inode !== undefined) ns[type] = inode;
-    links += inode === undefined ? 0 : 1;
+    if (inode === undefined) continue;
+    ns[type] = inode;
+    links++;
   }
   if (links === 0) return undefined; // no link readable: a zombie, or gone
   ns = cache.intern(ns);
-  if (kernel) cache.kernelThreads.set(pid, { starttime, ns });
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(base, cache);
   const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };

@@ -36,14 +36,6 @@ export class ScanCache {
   private readonly argvs = new Map<string, string[]>();
 
   /**
-   * Kernel threads by pid and start time. A kernel thread never joins another
-   * namespace and holds no fds, so after its first scan only its comm is read
-   * again (a kworker renames itself): a laptop has a few hundred of them, most
-   * of the processes a small host has.
-   */
-  readonly kernelThreads = new Map<number, { starttime: string; ns: RawProcess['ns'] }>();
-
-  /**
    * One record for each combination of namespaces: processes that share all
    * theirs (most of a host's; every process of a container) share it, and the
    * model builder works out the namespaces of each record once. Made anew
@@ -104,11 +96,8 @@ export class ScanCache {
     return args;
   }
 
-  /** As a full scan of ALIVE (every pid /proc lists) starts: drops what is held for any other process. */
-  forget(alive: number[]): void {
-    const live = new Set(alive);
-    for (const pid of this.kernelThreads.keys()) if (!live.has(pid)) this.kernelThreads.delete(pid);
-    // The scan makes them anew, and the updates after it use its.
+  /** As a full scan starts: what it makes anew (the updates after it use its). What a process was, the state keeps. */
+  forget(): void {
     this.interned.clear();
     this.argvs.clear();
     this.comms.clear();

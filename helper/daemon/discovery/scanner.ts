@@ -50,7 +50,7 @@ export class Scanner {
    * them before they changed, so it reads them again before it builds.
    */
   private touchedDuringScan: Set<number> | undefined;
-  /** What each scan keeps for the next (kernel threads, lineages, mount tables …), forgotten as a full scan starts. */
+  /** What each scan keeps for the next (interned records and strings, lineages, mount tables), see ScanCache. */
   private readonly cache = new ScanCache();
   private latest: Model | undefined;
   private latestAt = 0;
@@ -182,7 +182,7 @@ export class Scanner {
     const touched = (this.touchedDuringScan = new Set());
     let raw: RawScan;
     const pids = listPids();
-    this.cache.forget(pids);
+    this.cache.forget();
     try {
       [raw, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
     } finally {
