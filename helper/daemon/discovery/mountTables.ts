@@ -7,9 +7,10 @@
 // it has. Mount ids count up and are never reused: the same ids are the same
 // mounts, and the same mounts have the same filesystems.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 import { parseNsfsMounts, RawMount } from './mountinfo';
+import { openChecked } from './openNamespace';
 import { readFileCapped } from './procfs';
 
 /** A mount namespace's table as last read: the namespace's id, a digest of its mounts' ids, its nsfs mounts. */
@@ -55,16 +56,12 @@ function listed(pid: number, mntns: number, known: MountTable | undefined): Omit
   return now === undefined ? undefined : { id: id!, ids: now };
 }
 
-/** The id of PID's mount namespace if it is MNTNS still (checked on the opened file, not the path). */
+/** The id of PID's mount namespace if it is MNTNS still (openChecked checks the opened file, not the path). */
 function idOf(pid: number, mntns: number): bigint | undefined {
-  let fd: number;
+  const fd = openChecked([`/proc/${pid}/ns/mnt`], { type: 'mnt', inode: mntns });
+  if (fd === undefined) return undefined; // gone, or in another mount namespace now
   try {
-    fd = openSync(`/proc/${pid}/ns/mnt`, 'r');
-  } catch {
-    return undefined; // gone
-  }
-  try {
-    return fstatSync(fd).ino === mntns ? libc.nsGetMntnsId(fd) : undefined;
+    return libc.nsGetMntnsId(fd);
   } catch (err) {
     unsupported(err);
     return undefined;
