@@ -2,13 +2,13 @@
 // the nsfs files they hold open, their cgroup (for container hints) and the
 // nsfs bind mounts of each mount namespace, a process a step (see procfs.ts
 // for why synchronously).
-import { opendirSync, readdirSync, statSync } from 'node:fs';
+import * as procAt from '../../../native/procAt';
 import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
 import { netAddresses } from './addresses';
 import { containerFromCgroup } from './hints';
 import type { RawMount } from './mountinfo';
 import { nsfsMounts } from './mountTables';
-import { parseStat, PF_KTHREAD, readFileCapped, readNsInode, readNsLink } from './procfs';
+import { listFdsAt, parseStat, PF_KTHREAD, readFileAt, readFileCapped, readNsInodeAt, readNsLinkAt } from './procfs';
 import type { ScanCache } from './scanCache';
 
 export interface RawProcess {
@@ -147,10 +147,29 @@ const NONE: never[] = [];
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
+/** The links of a process's namespaces, relative to its /proc/PID. */
+const NS_LINKS = NSTYPES.map((type) => `ns/${type}`);
+
 function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
-  const base = `/proc/${pid}`;
-  const text = readFileCapped(`${base}/stat`, 'latin1');
-  if (text === undefined) return undefined; // exited while we looked
+  // Every read through one fd of /proc/PID: if the pid is reused meanwhile, it is another directory and the reads fail.
+  const dir = procAt.openDir(`/proc/${pid}`);
+  if (dir < 0) return undefined; // exited while we looked
+  try {
+    return readProcessAt(dir, pid, fds, cache, before);
+  } finally {
+    procAt.close(dir);
+  }
+}
+
+function readProcessAt(
+  dir: number,
+  pid: number,
+  fds: FdBudget,
+  cache: ScanCache,
+  before?: RawProcess,
+): RawProcess | undefined {
+  const text = readFileAt(dir, 'stat', 'latin1');
+  if (text === undefined) return undefined;
   const { state, ppid, flags, starttime, argStart, ...stat } = parseStat(text);
   const comm = cache.comm(stat.comm);
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
@@ -160,32 +179,31 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawP
   const kernel = (flags & PF_KTHREAD) !== 0;
   if (kernel && before?.starttime === starttime)
     return { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
-  const st = statSync(base, { throwIfNoEntry: false });
-  if (st === undefined) return undefined;
-  const uid = st.uid;
+  const uid = procAt.ownerOf(dir);
+  if (uid < 0) return undefined;
   let ns: Partial<Record<NsType, number>> = {};
   let links = 0;
-  for (const type of NSTYPES) {
-    const inode = readNsInode(`${base}/ns/${type}`);
+  for (let i = 0; i < NSTYPES.length; i++) {
+    const inode = readNsInodeAt(dir, NS_LINKS[i]);
     if (inode === undefined) continue;
-    ns[type] = inode;
+    ns[NSTYPES[i]] = inode;
     links++;
   }
   if (links === 0) return undefined; // no link readable: a zombie, or gone
   ns = cache.intern(ns);
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
-  const cmdline = same ? before.cmdline : readCmdline(base, cache);
+  const cmdline = same ? before.cmdline : readCmdline(dir, cache);
   const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
-  const pfc = readNsInode(`${base}/ns/pid_for_children`);
+  const pfc = readNsInodeAt(dir, 'ns/pid_for_children');
   if (pfc !== undefined && pfc !== ns.pid) p.pidForChildren = pfc;
-  const tfc = readNsInode(`${base}/ns/time_for_children`);
+  const tfc = readNsInodeAt(dir, 'ns/time_for_children');
   if (tfc !== undefined && tfc !== ns.time) p.timeForChildren = tfc;
-  readNsFds(p, base, fds);
+  readNsFds(p, dir, fds);
   return p;
 }
 
-function readCmdline(base: string, cache: ScanCache): string[] {
-  const raw = readFileCapped(`${base}/cmdline`, 'utf8', MAX_CMDLINE);
+function readCmdline(dir: number, cache: ScanCache): string[] {
+  const raw = readFileAt(dir, 'cmdline', 'utf8', MAX_CMDLINE);
   return raw ? cache.argv(raw) : NONE;
 }
 
@@ -210,53 +228,28 @@ interface FdBudget {
   left: number;
 }
 
-function readNsFds(p: RawProcess, base: string, fds: FdBudget): void {
-  const { names, unread } = fdNames(`${base}/fd`, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
-  fds.left -= names.length;
-  if (unread > 0) p.fdsUnread = unread;
-  let byNs: Map<string, RawProcess['nsfds'][number]> | undefined;
-  for (const name of names) {
-    const link = readNsLink(`${base}/fd/${name}`);
-    if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
-    const fd = Number(name);
-    const key = `${link[0]}:${link[1]}`;
-    byNs ??= new Map();
-    const seen = byNs.get(key);
-    if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
-    else {
-      seen[0] = Math.min(seen[0], fd);
-      seen[3]++;
-    }
-  }
-  p.nsfds = byNs ? [...byNs.values()] : NONE;
-}
-
-/**
- * The names of a process's lowest MAX fds (the kernel lists them in order),
- * and how many more it holds. Since Linux 6.2 the folder's size is its
- * number of fds: within MAX it is listed in one call, four times cheaper
- * than entry by entry, which is what a bigger folder gets, up to MAX, or an
- * older kernel's (size 0), which says nothing of how many are left: past MAX,
- * one more entry read says there is at least one.
- */
-function fdNames(dir: string, max: number): { names: string[]; unread: number } {
+function readNsFds(p: RawProcess, dir: number, fds: FdBudget): void {
+  const fdDir = procAt.openDir('fd', dir);
+  if (fdDir < 0) return; // exited while we looked
   try {
-    const size = statSync(dir).size;
-    if (size > 0 && size <= max) {
-      const names = readdirSync(dir);
-      // fds opened between the stat and the listing
-      return names.length <= max ? { names, unread: 0 } : { names: names.slice(0, max), unread: names.length - max };
+    const { fds: open, unread } = listFdsAt(fdDir, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
+    fds.left -= open.length;
+    if (unread > 0) p.fdsUnread = unread;
+    let byNs: Map<string, RawProcess['nsfds'][number]> | undefined;
+    for (const fd of open) {
+      const link = readNsLinkAt(fdDir, String(fd));
+      if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
+      const key = `${link[0]}:${link[1]}`;
+      byNs ??= new Map();
+      const seen = byNs.get(key);
+      if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
+      else {
+        seen[0] = Math.min(seen[0], fd);
+        seen[3]++;
+      }
     }
-    const names: string[] = [];
-    const d = opendirSync(dir, { bufferSize: Math.min(1024, max + 1) });
-    try {
-      for (let entry; names.length < max && (entry = d.readSync()) !== null;) names.push(entry.name);
-      const more = names.length === max && d.readSync() !== null;
-      return { names, unread: !more ? 0 : size > 0 ? Math.max(1, size - max) : 1 };
-    } finally {
-      d.closeSync();
-    }
-  } catch {
-    return { names: [], unread: 0 }; // the process exited while we looked
+    p.nsfds = byNs ? [...byNs.values()] : NONE;
+  } finally {
+    procAt.close(fdDir);
   }
 }

@@ -1,8 +1,11 @@
 // How nsxd reads /proc: a small file whole, a namespace link, a stat line,
-// the pids. Synchronous on purpose: /proc answers from memory, readlinkSync
-// is the fastest way to ask it, and the scanner shares nsxd's thread by
-// taking a few milliseconds at a time.
+// the pids, and a scan's reads of one process through the fd of its
+// /proc/PID (native/procAt.ts: the *at calls, a shorter path walk a read and
+// no string made for a link that is not wanted). Synchronous on purpose:
+// /proc answers from memory, a system call is the fastest way to ask it,
+// and the scanner shares nsxd's thread by taking a few milliseconds at a time.
 import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import * as procAt from '../../../native/procAt';
 import { NSTYPES, NsType } from '../../common/protocol';
 
 export const NSFS_LINK = /^(\w+):\[(\d+)\]$/;
@@ -23,18 +26,53 @@ export function readNsLink(path: string): [string, number] | undefined {
   }
 }
 
+/** What a link read through a directory fd is read into: an nsfs link is short, a longer one is no namespace. */
+const link = Buffer.allocUnsafe(256);
+
 /**
- * The inode of a namespace link whose type the path says (/proc/PID/ns/net
- * reads `net:[4026531840]`, as the kernel writes it); undefined if it is gone.
- * A scan reads ten a process: no pattern match, no array per link.
+ * The inode of the namespace link NAME (ns/net, which reads
+ * `net:[4026531840]`) of the process directory DIR; undefined if it is gone.
  */
-export function readNsInode(path: string): number | undefined {
-  try {
-    const link = readlinkSync(path);
-    return Number(link.slice(link.indexOf('[') + 1, -1));
-  } catch {
-    return undefined;
+export function readNsInodeAt(dir: number, name: string): number | undefined {
+  const n = procAt.readlinkAt(dir, name, link);
+  if (n <= 0 || n >= link.length || link[n - 1] !== 93) return undefined;
+  let i = 0;
+  while (i < n && link[i] !== 91) i++;
+  let inode = 0;
+  for (i++; i < n - 1; i++) inode = inode * 10 + link[i] - 48;
+  return inode;
+}
+
+/** The link NAME of the fd folder DIR, if it is an fd to a namespace: its type and inode. */
+export function readNsLinkAt(dir: number, name: string): [string, number] | undefined {
+  const n = procAt.readlinkAt(dir, name, link);
+  // Most fds are files ('/…'), sockets and pipes: only a link that ends as nsfs's do is made a string.
+  if (n <= 0 || n >= link.length || link[n - 1] !== 93) return undefined;
+  const m = NSFS_LINK.exec(link.toString('latin1', 0, n));
+  return m ? [m[1], Number(m[2])] : undefined;
+}
+
+/** linux_dirent64 records of a listing. */
+const dirents = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * The lowest MAX fds of the fd folder DIR (/proc/PID/fd; the kernel lists
+ * them in order), and how many more it holds: since Linux 6.2 the folder's
+ * size says; before it is 0, and one more entry read says there is at least one.
+ */
+export function listFdsAt(dir: number, max: number): { fds: number[]; unread: number } {
+  const fds: number[] = [];
+  for (let n; (n = procAt.getdents64(dir, dirents)) > 0;) {
+    for (let at = 0; at < n; at += dirents.readUInt16LE(at + procAt.DIRENT_RECLEN)) {
+      let fd = 0;
+      let i = at + procAt.DIRENT_NAME;
+      if (dirents[i] === 46) continue; // . and ..
+      for (; dirents[i] !== 0; i++) fd = fd * 10 + dirents[i] - 48;
+      if (fds.length === max) return { fds, unread: Math.max(1, procAt.sizeOf(dir) - max) };
+      fds.push(fd);
+    }
   }
+  return { fds, unread: 0 };
 }
 
 /**
@@ -98,25 +136,47 @@ export function readFileCapped(path: string, encoding: BufferEncoding = 'utf8', 
     return undefined;
   }
   try {
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, Math.min(buffer.length, max) - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length >= max) break;
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger);
-        buffer = bigger;
-      }
-    }
-    const text = buffer.toString(encoding, 0, length);
-    // A huge file (anyone can make their mount table 70 MB) must not keep its buffer alive.
-    if (buffer.length > 1024 * 1024) buffer = Buffer.allocUnsafe(64 * 1024);
-    return text;
+    return readAll(fd, (...args) => readSync(...args, null), encoding, max);
   } catch {
     return undefined;
   } finally {
     closeSync(fd);
   }
+}
+
+/** The file NAME of the process directory DIR (procDir.ts) read whole up to MAX bytes, or undefined. */
+export function readFileAt(dir: number, name: string, encoding: BufferEncoding, max = Infinity): string | undefined {
+  const fd = procAt.openFile(dir, name);
+  if (fd < 0) return undefined;
+  try {
+    return readAll(fd, procAt.read, encoding, max);
+  } finally {
+    procAt.close(fd);
+  }
+}
+
+/** FD read to its end, or to MAX bytes, with READ (which throws, or answers -1, on failure). */
+function readAll(
+  fd: number,
+  read: (fd: number, buf: Buffer, offset: number, length: number) => number,
+  encoding: BufferEncoding,
+  max: number,
+): string | undefined {
+  let length = 0;
+  for (;;) {
+    const n = read(fd, buffer, length, Math.min(buffer.length, max) - length);
+    if (n < 0) return undefined;
+    if (n === 0) break;
+    length += n;
+    if (length >= max) break;
+    if (length === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger);
+      buffer = bigger;
+    }
+  }
+  const text = buffer.toString(encoding, 0, length);
+  // A huge file (anyone can make their mount table 70 MB) must not keep its buffer alive.
+  if (buffer.length > 1024 * 1024) buffer = Buffer.allocUnsafe(64 * 1024);
+  return text;
 }
