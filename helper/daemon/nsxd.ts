@@ -13,8 +13,8 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, rmSync, unlinkSync } from '
 import { createConnection, createServer, Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import * as libc from '../../native/libc';
+import './memory';
 import { DEFAULT_GROUP, DEFAULT_SOCKET } from '../common/deployment';
 import { loadPolicy, Policy } from './access/access';
 import { audit } from './access/audit';
@@ -36,24 +36,6 @@ import { pinsArea } from './requests/pins';
 import { portsArea } from './requests/ports';
 import { terminalArea } from './requests/terminals';
 import { DEFAULT_LIMITS, Server } from './rpc/server';
-
-// Memory, as V8 grows it for a program that allocates much and keeps much
-// (a scan of 20,000 processes keeps its model): it doubles the young
-// generation whenever much of it survives, up to 16 MB a semi-space, and lets
-// the old generation grow by half or more before it collects it. Held to the
-// young generation's first size and to a tenth more per collection, nsxd's
-// peak at 7,000 processes is a quarter lower. Both are flags V8 reads when it
-// grows, not at start: set here, they need no node option at every launch.
-setFlagsFromString('--semi-space-growth-factor=1');
-setFlagsFromString('--heap-growing-percent=10');
-// Outside V8's heap, a big answer (a list of 20,000 processes is 5 MB of JSON)
-// becomes a Buffer that malloc gives. glibc maps one that big on its own and
-// unmaps it when freed, but raises that threshold to the size of each such
-// block it frees: from the second answer on, they come from the heap, whose
-// freed pages it keeps (12 MB at 20,000 processes after the scans). Fixed at
-// its first value, the threshold stays where it was.
-libc.mallopt(libc.M_MMAP_THRESHOLD, 128 * 1024);
-libc.mallopt(libc.M_TRIM_THRESHOLD, 128 * 1024);
 
 declare const NSX_VERSION: string | undefined;
 const VERSION = typeof NSX_VERSION === 'string' ? NSX_VERSION : '0.0.0-dev';

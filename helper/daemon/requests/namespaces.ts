@@ -21,6 +21,7 @@ import {
   Unsubscribe,
 } from '../../common/protocol';
 import { JsonResult } from '../../common/rpcWriter';
+import { collectGarbage } from '../memory';
 import type { Area } from '../rpc/server';
 import { subscription } from './subscription';
 import type { Watcher } from '../discovery/watch';
@@ -30,6 +31,8 @@ import type { NetWatch } from '../discovery/netWatch';
 const MAX_DETAILS_AT_ONCE = 4;
 /** How long the last list's JSON is kept after its last answer: for a burst of callers, not an idle host's memory. */
 const LIST_JSON_MS = 2000;
+/** A list's JSON this big is let go with a collection (memory.ts): it and the garbage of making it are megabytes. */
+const BIG_JSON = 1024 * 1024;
 
 export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatch): Area {
   const listJson = lastJson();
@@ -105,7 +108,11 @@ function lastJson(): (snapshot: Promise<Snapshot>) => Promise<Snapshot> {
     if (last?.snapshot !== snapshot)
       last = { snapshot, result: new JsonResult(Buffer.from(JSON.stringify(snapshot), 'utf8')) };
     clearTimeout(timer);
-    timer = setTimeout(() => (last = undefined), LIST_JSON_MS).unref();
+    timer = setTimeout(() => {
+      const big = last!.result.json.length >= BIG_JSON;
+      last = undefined;
+      if (big) collectGarbage();
+    }, LIST_JSON_MS).unref();
     return last.result as unknown as Snapshot;
   };
 }
