@@ -190,7 +190,7 @@ function readProcessAt(
     links++;
   }
   if (links === 0) return undefined; // no link readable: a zombie, or gone
-  ns = cache.intern(ns);
+  ns = cache.intern(ns, before?.ns);
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(dir, cache);
   const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
@@ -199,7 +199,24 @@ function readProcessAt(
   const tfc = readNsInodeAt(dir, 'ns/time_for_children');
   if (tfc !== undefined && tfc !== ns.time) p.timeForChildren = tfc;
   readNsFds(p, dir, fds);
-  return p;
+  // The same record for a process that reads as it did: the model keeps what it made of it (ScanCache.made), and
+  // a full scan of a quiet host makes next to nothing that lives.
+  return before && unchanged(before, p) ? before : p;
+}
+
+function unchanged(was: RawProcess, now: RawProcess): boolean {
+  return (
+    was.ppid === now.ppid &&
+    was.comm === now.comm &&
+    was.cmdline === now.cmdline &&
+    was.uid === now.uid &&
+    was.ns === now.ns &&
+    was.pidForChildren === now.pidForChildren &&
+    was.timeForChildren === now.timeForChildren &&
+    was.nsfds.length === 0 &&
+    now.nsfds.length === 0 &&
+    was.fdsUnread === now.fdsUnread
+  );
 }
 
 function readCmdline(dir: number, cache: ScanCache): string[] {

@@ -56,13 +56,18 @@ export class ScanCache {
   /** Lineages by inode (see Lineage): resolveHierarchy drops those of namespaces gone. */
   readonly lineages = new Map<number, Lineage>();
 
-  /** The one record of these namespaces (see interned). */
-  intern(ns: RawProcess['ns']): RawProcess['ns'] {
+  /**
+   * The one record of these namespaces (see interned): WAS, the record a
+   * process had before, if they are its namespaces still, so that a full
+   * scan finds an unchanged process the same as it was (see readProcess).
+   */
+  intern(ns: RawProcess['ns'], was?: RawProcess['ns']): RawProcess['ns'] {
     const key = NSTYPES.map((type) => ns[type]).join(' ');
     const known = this.interned.get(key);
     if (known) return known;
-    this.interned.set(key, ns);
-    return ns;
+    const one = was && NSTYPES.every((type) => was[type] === ns[type]) ? was : ns;
+    this.interned.set(key, one);
+    return one;
   }
 
   /**
