@@ -26,7 +26,7 @@ function describeErrno(errno: number): string {
   return String(strerror(errno));
 }
 
-function check(call: string, result: number): number {
+export function check(call: string, result: number): number {
   if (result < 0) {
     const errno = koffi.errno();
     throw new ErrnoError(call, errno, errnoNames.get(errno) ?? `E${errno}`);
@@ -44,10 +44,6 @@ const mountRaw = libc.func(
 );
 const umount2Raw = libc.func('int umount2(const char *target, int flags)');
 const malloptRaw = libc.func('int mallopt(int param, int value)');
-// listmount(2) has no libc wrapper: through syscall(2), with the arguments it takes.
-const listmountRaw = libc.func(
-  'intptr_t syscall(intptr_t nr, const uint8_t *req, _Out_ uint64_t *ids, size_t count, unsigned int flags)',
-);
 const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const bindRaw = libc.func('int bind(int fd, const uint8_t *addr, uint32_t len)');
 const sendRaw = libc.func('intptr_t send(int fd, const uint8_t *buf, size_t len, int flags)');
@@ -86,10 +82,6 @@ const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
 // _IOR(0xb7, 5, __u64)
 const NS_GET_MNTNS_ID = 0x8008b705;
-/** The same number on every architecture (new system calls share one table). */
-const SYS_listmount = 458;
-/** <linux/mount.h>: list from the namespace's root mount. */
-const LSMT_ROOT = 0xffffffffffffffffn;
 // <asm-generic/ioctls.h>
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
@@ -197,24 +189,11 @@ export function mallopt(param: number, value: number): boolean {
   return malloptRaw(param, value) === 1;
 }
 
-/** NS_GET_MNTNS_ID (Linux 6.11): a mount namespace's 64-bit id, never reused, as listmount takes it. */
+/** NS_GET_MNTNS_ID (Linux 6.11): a mount namespace's 64-bit id, never reused, as listmount takes it (mounts.ts). */
 export function nsGetMntnsId(fd: number): bigint {
   const out = Buffer.alloc(8);
   check('ioctl(NS_GET_MNTNS_ID)', ioctlRaw(fd, NS_GET_MNTNS_ID, 'uint8_t *', out));
   return out.readBigUInt64LE(0);
-}
-
-/**
- * listmount(2) (Linux 6.8; of another mount namespace, 6.11): the ids of the
- * mounts of the mount namespace with id NSID, at most IDS.length of them,
- * into IDS; how many. Mount ids count up and are never reused.
- */
-export function listmount(nsId: bigint, ids: BigUint64Array): number {
-  const req = Buffer.alloc(32); // struct mnt_id_req, MNT_ID_REQ_SIZE_VER1
-  req.writeUInt32LE(32, 0);
-  req.writeBigUInt64LE(LSMT_ROOT, 8);
-  req.writeBigUInt64LE(nsId, 24);
-  return check('listmount', Number(listmountRaw(SYS_listmount, req, ids, ids.length, 0)));
 }
 
 /**

@@ -98,6 +98,31 @@ describe('discovery', () => {
     await waitFor(() => held(rescanned()), 30_000, 'a rescan finds the bind mount in the other mount namespace');
   });
 
+  it('finds where a namespace bind mount went after mount --move in another mount namespace, which keeps its id', async () => {
+    // nsxd keeps a table that has nsfs mounts while listmount says its mounts are the same and statmount says
+    // each is where it was: a moved mount is the same mount (the same id) somewhere else.
+    const other = await holdNamespaces(['--mount', '--fork']);
+    cleanups.push(other.kill);
+    const dir = execFileSync('mktemp', ['-d', '/tmp/nsx-move-XXXXXX'], { encoding: 'utf8' }).trim();
+    cleanups.push(() => spawnSync('rm', ['-rf', dir]));
+    const inside = (args: string[]) =>
+      execFileSync('nsenter', ['-t', String(other.pid), '-m', '--', ...args], { encoding: 'utf8' });
+    inside(['touch', `${dir}/uts`, `${dir}/moved`]);
+    inside(['unshare', `--uts=${dir}/uts`, 'true']);
+    const inode = Number(inside(['stat', '-L', '-c', '%i', `${dir}/uts`]));
+    const at = (path: string) => {
+      const r = nsx(daemon, ['list', '--json', '--rescan']);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout).namespaces as ListedNs[])
+        .find((ns) => ns.type === 'uts' && ns.inode === inode)
+        ?.holders.some((h) => h.kind === 'mount' && h.path === path);
+    };
+    await waitFor(() => at(`${dir}/uts`), 30_000, 'the bind mount where it was made');
+    assert.ok(at(`${dir}/uts`), 'a rescan with the table kept finds it there still');
+    inside(['mount', '--move', `${dir}/uts`, `${dir}/moved`]);
+    await waitFor(() => at(`${dir}/moved`), 30_000, 'a rescan finds it where it was moved');
+  });
+
   it('finds a namespace held only by an open fd', async () => {
     // A shell in a new uts namespace hands an fd of it to a process outside, then exits.
     const holder = spawn('sh', ['-c', 'exec 7</proc/self/ns/uts; exec sleep 600'], { stdio: 'ignore' });

@@ -5,11 +5,14 @@
 // for every mount namespace at every full scan (a third of a scan's reads at
 // 20,000 processes), where listmount says in a tenth of the time which mounts
 // it has. Mount ids count up and are never reused: the same ids are the same
-// mounts, and the same mounts have the same filesystems.
+// mounts, and the same mounts have the same filesystems. One thing changes
+// and keeps its id: where a mount is (mount --move), so of the nsfs mounts,
+// the few whose place nsxd shows, statmount is asked where they are.
 import { createHash } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import * as libc from '../../../native/libc';
-import { parseNsfsMounts, RawMount } from './mountinfo';
+import * as mounts from '../../../native/mounts';
+import { parseNsfsMounts, RawMount, unescapeMountPath } from './mountinfo';
 import { openChecked } from './openNamespace';
 import { readFileCapped } from './procfs';
 
@@ -18,6 +21,8 @@ export interface MountTable {
   id: bigint;
   ids: string;
   mounts: RawMount[];
+  /** The ids of its nsfs mounts, and where statmount said each was when the table was read. */
+  nsfs: [id: bigint, point: string][];
 }
 
 /** A table with more mounts than this is read whole every time (anyone may make 100,000 in their own namespace). */
@@ -28,32 +33,73 @@ let supported = true;
 
 /**
  * The nsfs mounts of mount namespace MNTNS, read through PID, its member:
- * from KEPT if its mounts are the ones they were read from, else from its
- * mountinfo (and kept). Undefined if PID is gone.
+ * from KEPT if its mounts are the ones they were read from, each where it
+ * was, else from its mountinfo (and kept). Undefined if PID is gone.
  */
 export function nsfsMounts(pid: number, mntns: number, kept: Map<number, MountTable>): RawMount[] | undefined {
   const known = kept.get(mntns);
   // Listed before the mountinfo is read: a mount made in between is seen as a change next time.
   const now = supported ? listed(pid, mntns, known) : undefined;
-  // One with nsfs mounts is read every time: mount --move keeps a mount's id and changes its path.
-  if (known && now?.ids === known.ids && known.mounts.length === 0) return known.mounts;
+  if (known && now?.ids === known.ids && known.nsfs.every(([id, point]) => where(known.id, id) === point))
+    return known.mounts;
   const info = readFileCapped(`/proc/${pid}/mountinfo`);
   if (info === undefined) return undefined;
-  const mounts = parseNsfsMounts(info);
-  if (now) kept.set(mntns, { ...now, mounts });
+  const found = parseNsfsMounts(info);
+  const nsfs = now && (found.length === 0 ? [] : placed(now.id, now.count, info));
+  if (now && nsfs) kept.set(mntns, { id: now.id, ids: now.ids, mounts: found, nsfs });
   else kept.delete(mntns);
-  return mounts;
+  return found;
 }
 
-/** The namespace's id and a digest of its mounts' ids, now; undefined where they cannot be told. */
-function listed(pid: number, mntns: number, known: MountTable | undefined): Omit<MountTable, 'mounts'> | undefined {
+/**
+ * The ids and places of the nsfs mounts of INFO, the mountinfo of namespace
+ * NSID read right after listmount put the ids of its COUNT mounts in ids:
+ * both list a namespace's mounts in the order of their ids, so line i is
+ * mount ids[i]. Undefined unless statmount says so of each, and puts it where
+ * INFO does (a mount moved meanwhile; a root the two see differently).
+ */
+function placed(nsId: bigint, count: number, info: string): MountTable['nsfs'] | undefined {
+  const lines = info.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length !== count) return undefined;
+  const out: MountTable['nsfs'] = [];
+  for (let i = 0; i < count; i++) {
+    if (!lines[i].includes(' - nsfs ')) continue;
+    const fields = lines[i].split(' ');
+    const st = stat(nsId, ids[i]);
+    if (st?.oldId !== Number(fields[0]) || st.magic !== mounts.NSFS_MAGIC) return undefined;
+    if (st.point !== unescapeMountPath(fields[4])) return undefined;
+    out.push([ids[i], st.point]);
+  }
+  return out;
+}
+
+/** Where mount ID of namespace NSID is now; undefined if it is gone. */
+function where(nsId: bigint, id: bigint): string | undefined {
+  return stat(nsId, id)?.point;
+}
+
+function stat(nsId: bigint, id: bigint): mounts.MountStat | undefined {
+  try {
+    return mounts.statmount(nsId, id);
+  } catch {
+    return undefined; // gone, or a place longer than a path
+  }
+}
+
+/** The namespace's id, a digest of its mounts' ids and how many, now; undefined where they cannot be told. */
+function listed(
+  pid: number,
+  mntns: number,
+  known: MountTable | undefined,
+): { id: bigint; ids: string; count: number } | undefined {
   // The kept id is the namespace's while it lives (and so keeps its inode); where a new namespace has the
   // inode of one gone, listmount says ENOENT of the old id, and the new one's is asked.
   const kept = known && digest(known.id);
-  if (kept !== undefined) return { id: known!.id, ids: kept };
+  if (kept !== undefined) return { id: known!.id, ...kept };
   const id = idOf(pid, mntns);
   const now = id === undefined ? undefined : digest(id);
-  return now === undefined ? undefined : { id: id!, ids: now };
+  return now === undefined ? undefined : { id: id!, ...now };
 }
 
 /** The id of PID's mount namespace if it is MNTNS still (openChecked checks the opened file, not the path). */
@@ -70,19 +116,18 @@ function idOf(pid: number, mntns: number): bigint | undefined {
   }
 }
 
-/** A digest of the ids of the mounts of namespace ID: the same mounts, the same digest. */
-function digest(id: bigint): string | undefined {
-  let n: number;
+/** A digest of the ids of the mounts of namespace ID (the same mounts, the same digest), and how many. */
+function digest(id: bigint): { ids: string; count: number } | undefined {
+  let count: number;
   try {
-    n = libc.listmount(id, ids);
+    count = mounts.listmount(id, ids);
   } catch (err) {
     unsupported(err);
     return undefined; // ENOENT: the namespace is gone
   }
-  if (n > MAX_IDS) return undefined;
-  return createHash('sha256')
-    .update(new Uint8Array(ids.buffer, 0, n * 8))
-    .digest('base64');
+  if (count > MAX_IDS) return undefined;
+  const hash = createHash('sha256').update(new Uint8Array(ids.buffer, 0, count * 8));
+  return { ids: hash.digest('base64'), count };
 }
 
 function unsupported(err: unknown): void {
