@@ -178,7 +178,9 @@ function readProcessAt(
   // is read again (a kworker renames itself). A laptop has hundreds, most of the processes a small host has.
   const kernel = (flags & PF_KTHREAD) !== 0;
   if (kernel && before?.starttime === starttime)
-    return { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
+    return before.ppid === ppid && before.comm === comm
+      ? before
+      : { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
   const uid = procAt.ownerOf(dir);
   if (uid < 0) return undefined;
   let ns: Partial<Record<NsType, number>> = {};
@@ -206,6 +208,8 @@ function readProcessAt(
 
 function unchanged(was: RawProcess, now: RawProcess): boolean {
   return (
+    was.starttime === now.starttime &&
+    was.argStart === now.argStart &&
     was.ppid === now.ppid &&
     was.comm === now.comm &&
     was.cmdline === now.cmdline &&

@@ -63,11 +63,13 @@ const dirents = Buffer.allocUnsafe(16 * 1024);
 export function listFdsAt(dir: number, max: number): { fds: number[]; unread: number } {
   const fds: number[] = [];
   for (let n; (n = procAt.getdents64(dir, dirents)) > 0;) {
-    for (let at = 0; at < n; at += dirents.readUInt16LE(at + procAt.DIRENT_RECLEN)) {
-      let fd = 0;
+    for (let at = 0, size; at < n; at += size) {
+      size = dirents.readUInt16LE(at + procAt.DIRENT_RECLEN);
+      if (size === 0) return { fds, unread: 0 }; // never from a kernel; no loop without end if it were
       let i = at + procAt.DIRENT_NAME;
       if (dirents[i] === 46) continue; // . and ..
-      for (; dirents[i] !== 0; i++) fd = fd * 10 + dirents[i] - 48;
+      let fd = 0;
+      for (; i < at + size && dirents[i] !== 0; i++) fd = fd * 10 + dirents[i] - 48;
       if (fds.length === max) return { fds, unread: Math.max(1, procAt.sizeOf(dir) - max) };
       fds.push(fd);
     }
@@ -144,7 +146,7 @@ export function readFileCapped(path: string, encoding: BufferEncoding = 'utf8', 
   }
 }
 
-/** The file NAME of the process directory DIR (procDir.ts) read whole up to MAX bytes, or undefined. */
+/** The file NAME of the directory DIR (a /proc/PID, opened by procAt.openDir) read whole up to MAX bytes, or undefined. */
 export function readFileAt(dir: number, name: string, encoding: BufferEncoding, max = Infinity): string | undefined {
   const fd = procAt.openFile(dir, name);
   if (fd < 0) return undefined;
