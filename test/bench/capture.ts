@@ -93,8 +93,18 @@ function report(rows: Row[]): void {
   console.log(`\nnsxd's CPU per MB streamed end to end: ${cpu.map((c) => c.toFixed(2)).join(', ')} ms`);
 }
 
+function untopology(): void {
+  for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+}
+
 async function main(): Promise<void> {
   topology();
+  // Stopped midway (Ctrl-C, a kill), it leaves no ip netns name behind: each mount namespace made later would copy it.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      untopology();
+      process.exit(1);
+    });
   const daemon = await startDaemon();
   const dir = mkdtempSync(join(tmpdir(), 'c22-bench-'));
   try {
@@ -145,7 +155,7 @@ async function main(): Promise<void> {
     report(rows);
   } finally {
     await daemon.destroy();
-    for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+    untopology();
     rmSync(dir, { recursive: true, force: true });
   }
 }
