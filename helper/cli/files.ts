@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { FileEntry, FilesOpen, FilesTarget, FileStat } from '../common/files';
 import { filesErrno, RemoteFiles } from '../common/filesClient';
-import { field, printable } from '../common/format';
+import { field, jsonText, printable } from '../common/format';
 
 export interface Remote {
   target: FilesTarget;
@@ -84,7 +84,7 @@ export async function ls(
   const entries = folder
     ? (await files.list(remote.path)).sort((a, b) => (a.name < b.name ? -1 : 1))
     : [{ ...st, name: basename(remote.path) }];
-  const text = opts.json ? JSON.stringify({ entries }, null, 2) : entries.map((e) => row(e, false)).join('\n');
+  const text = opts.json ? jsonText({ entries }) : entries.map((e) => row(e, false)).join('\n');
   process.stdout.write(text + (text ? '\n' : ''));
   return 0;
 }

@@ -2,7 +2,7 @@
 // or of one, a line an interface, like `ip -br link` across all namespaces.
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { targetWord } from './words';
-import { field } from '../common/format';
+import { field, jsonText } from '../common/format';
 import { ListNet, NetList, NetNamespace } from '../common/net';
 import { kindWords, linkState, linkWhere, netnsLabels } from '../common/netWords';
 import { ListNamespaces, Snapshot } from '../common/protocol';
@@ -112,7 +112,7 @@ export async function netCommand(
   if (opts.json) {
     const labels = netnsLabels(snapshot);
     const namespaces = list.namespaces.map((ns) => ({ label: labels.get(ns.inode) ?? `net:[${ns.inode}]`, ...ns }));
-    return JSON.stringify({ namespaces }, null, 2) + '\n';
+    return jsonText({ namespaces }) + '\n';
   }
   if (opts.dot) return netDot(list, snapshot);
   // One namespace's rows say what is at its other ends (a host veth's bridge): those namespaces are asked for too.

@@ -27,7 +27,16 @@ import {
   TerminalTarget,
   UnpinNamespace,
 } from '../common/protocol';
-import { containerTable, cutNotice, DEFAULT_LIST_COLUMNS, listJson, pinRows, printable, tree } from '../common/format';
+import {
+  containerTable,
+  cutNotice,
+  DEFAULT_LIST_COLUMNS,
+  jsonText,
+  listJson,
+  pinRows,
+  printable,
+  tree,
+} from '../common/format';
 import { unpinned } from '../common/words';
 
 declare const NSX_VERSION: string | undefined;
@@ -163,7 +172,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
-    process.stdout.write(JSON.stringify(listJson(namespaces, snapshot), null, 2) + '\n');
+    process.stdout.write(jsonText(listJson(namespaces, snapshot)) + '\n');
     if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },
@@ -187,9 +196,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
 
   async containers({ values, withClient }) {
     const { containers } = await withClient((c) => c.conn.sendRequest(ListNamespaces, {}));
-    process.stdout.write(
-      values.json ? JSON.stringify({ containers }, null, 2) + '\n' : printable(containerTable(containers)),
-    );
+    process.stdout.write(values.json ? jsonText({ containers }) + '\n' : printable(containerTable(containers)));
     return 0;
   },
 
@@ -250,7 +257,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
 
   async pins({ values, withClient }) {
     const pins = await withClient((c) => c.conn.sendRequest(ListPins));
-    process.stdout.write(values.json ? JSON.stringify({ pins }, null, 2) + '\n' : pinRows(pins));
+    process.stdout.write(values.json ? jsonText({ pins }) + '\n' : pinRows(pins));
     return 0;
   },
 

@@ -14,7 +14,7 @@ import {
   Unforward,
 } from '../common/ports';
 import { forwardsTable, portsNotices, portsTable } from '../common/portsFormat';
-import { field } from '../common/format';
+import { field, jsonText } from '../common/format';
 
 /** A target as every verb reads it (words.ts); a plain name may be a container's, a net pin's or an ip netns name. */
 export function portsTarget(word: string): PortsTarget {
@@ -29,7 +29,7 @@ export async function ports(c: Client, args: string[], json: boolean, tcpOnly: b
     ...(args[0] !== undefined ? { target: portsTarget(args[0]) } : {}),
     udp: !tcpOnly,
   });
-  process.stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : portsTable(result));
+  process.stdout.write(json ? jsonText(result) + '\n' : portsTable(result));
   process.stderr.write(portsNotices(result));
   return 0;
 }
@@ -91,7 +91,7 @@ export async function forward(c: Client, req: ForwardParams): Promise<number> {
 
 export async function forwards(c: Client, json: boolean): Promise<number> {
   const list = await c.conn.sendRequest(ListForwards);
-  process.stdout.write(json ? JSON.stringify({ forwards: list }, null, 2) + '\n' : forwardsTable(list));
+  process.stdout.write(json ? jsonText({ forwards: list }) + '\n' : forwardsTable(list));
   return 0;
 }
 

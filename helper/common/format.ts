@@ -29,6 +29,22 @@ function escapeChar(c: string): string {
   return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+/** What JSON.stringify writes as it is and a terminal may act on: DEL, the C1 controls (U+009B is a CSI to a terminal that reads UTF-8), the bidirectional marks and overrides. */
+const JSON_RAW_CONTROL = /[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * VALUE as nsx's --json writes it: JSON.stringify escapes what is below
+ * 0x20 only; the rest of what printable() makes visible is written as \u
+ * escapes too (it can only be inside a string), which every JSON reader
+ * decodes to the same text.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    JSON_RAW_CONTROL,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** A text block whose tabs and newlines are layout (details sections). */
 export function printable(text: string): string {
   return text.replace(CONTROL, escapeChar);

@@ -257,14 +257,21 @@ describe('discovery', () => {
 
   it('shows what processes call themselves without letting escape sequences reach the terminal', async () => {
     // In a namespace of its own, so that it is the process the table shows for it.
-    const evil = spawn('unshare', ['--uts', 'bash', '-c', "exec -a $'\\e]0;owned\\a\\e[2Jevil' sleep 600"], {
-      stdio: 'ignore',
-    });
+    // ESC sequences, then a C1 CSI (U+009B, as UTF-8) and a right-to-left override (U+202E).
+    const name = "$'\\e]0;owned\\a\\e[2Jevil\\xc2\\x9b2J\\xe2\\x80\\xaeboo'";
+    const evil = spawn('unshare', ['--uts', 'bash', '-c', `exec -a ${name} sleep 600`], { stdio: 'ignore' });
     cleanups.push(() => evil.kill('SIGKILL'));
     await waitFor(() => spawnSync('cat', [`/proc/${evil.pid}/cmdline`], { encoding: 'utf8' }).stdout.includes('evil'));
     const out = nsx(daemon, ['list']).stdout + nsx(daemon, ['tree']).stdout;
-    assert.doesNotMatch(out, /\x1b/);
-    assert.match(nsx(daemon, ['list']).stdout, /\\x1b\]0;owned\\x07\\x1b\[2Jevil/);
+    assert.doesNotMatch(out, /[\x1b\x9b\u202e]/);
+    assert.match(nsx(daemon, ['list']).stdout, /\\x1b\]0;owned\\x07\\x1b\[2Jevil\\x9b2J\\u202eboo/);
+    // --json too: JSON.stringify leaves C1 and bidi controls raw; nsx writes them as \u escapes, which read back the same.
+    const json = nsx(daemon, ['list', '--json']).stdout;
+    assert.doesNotMatch(json, /[\x1b\x7f-\x9f\u202e]/);
+    const listed = (JSON.parse(json).namespaces as { processes: { pid: number; cmdline: string[] }[] }[])
+      .flatMap((ns) => ns.processes)
+      .find((p) => p.pid === evil.pid);
+    assert.equal(listed?.cmdline[0], '\x1b]0;owned\x07\x1b[2Jevil\u009b2J\u202eboo');
   });
 
   it('lists every namespace lsns lists, with the same number of processes', async () => {

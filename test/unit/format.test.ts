@@ -6,6 +6,7 @@ import {
   containerTable,
   cutNotice,
   field,
+  jsonText,
   listJson,
   names,
   pinRows,
@@ -39,6 +40,17 @@ const proc = (over: Partial<Process>): Process => ({
 it('escapes controls and bidi overrides in cells, and keeps layout in blocks', () => {
   assert.equal(field('a\nb\tc\x1b[31m\u202edef'), 'a\\x0ab\\x09c\\x1b[31m\\u202edef');
   assert.equal(printable('line 1\n\tline 2\x07'), 'line 1\n\tline 2\\x07');
+});
+
+it('writes --json with no raw control or bidi override, as JSON that reads back the same', () => {
+  // JSON.stringify leaves DEL, C1 (U+009B: a CSI to a UTF-8 terminal) and U+202E as they are.
+  const value = { comm: 'a\u009b2J\u007f\u202eb\u2066', args: ['\x1b[31m', 'caf\u00e9 \u4e2d'], n: 1 };
+  const text = jsonText(value);
+  assert.doesNotMatch(text, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e\u2066]/);
+  assert.match(text, /a\\u009b2J\\u007f\\u202eb\\u2066/);
+  assert.match(text, /café 中/, 'the rest as it is');
+  assert.deepEqual(JSON.parse(text), value);
+  assert.equal(jsonText({ x: [1, 'y'] }), JSON.stringify({ x: [1, 'y'] }, null, 2), 'plain JSON unchanged');
 });
 
 it('lists namespaces like lsns, one row each whatever their processes wrote', () => {
