@@ -183,16 +183,13 @@ function readProcessAt(
       : { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
   const uid = procAt.ownerOf(dir);
   if (uid < 0) return undefined;
-  let ns: Partial<Record<NsType, number>> = {};
   let links = 0;
   for (let i = 0; i < NSTYPES.length; i++) {
-    const inode = readNsInodeAt(dir, NS_LINKS[i]);
-    if (inode === undefined) continue;
-    ns[NSTYPES[i]] = inode;
-    links++;
+    inodes[i] = readNsInodeAt(dir, NS_LINKS[i]);
+    if (inodes[i] !== undefined) links++;
   }
   if (links === 0) return undefined; // no link readable: a zombie, or gone
-  ns = cache.intern(ns, before?.ns);
+  const ns = cache.intern(before && sameInodes(before.ns) ? before.ns : recordOf());
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(dir, cache);
   const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
@@ -204,6 +201,20 @@ function readProcessAt(
   // The same record for a process that reads as it did: the model keeps what it made of it (ScanCache.made), and
   // a full scan of a quiet host makes next to nothing that lives.
   return before && unchanged(before, p) ? before : p;
+}
+
+/** The inodes of the links of the process being read, in NSTYPES' order (undefined: a link it lacks). */
+const inodes: (number | undefined)[] = [];
+
+function sameInodes(record: RawProcess['ns']): boolean {
+  for (let i = 0; i < NSTYPES.length; i++) if (record[NSTYPES[i]] !== inodes[i]) return false;
+  return true;
+}
+
+function recordOf(): RawProcess['ns'] {
+  const ns: RawProcess['ns'] = {};
+  for (let i = 0; i < NSTYPES.length; i++) if (inodes[i] !== undefined) ns[NSTYPES[i]] = inodes[i];
+  return ns;
 }
 
 function unchanged(was: RawProcess, now: RawProcess): boolean {

@@ -56,18 +56,22 @@ export class ScanCache {
   /** Lineages by inode (see Lineage): resolveHierarchy drops those of namespaces gone. */
   readonly lineages = new Map<number, Lineage>();
 
+  /** The records interned since the last full scan, known by themselves: asked again, no key is made. */
+  private readonly records = new Set<RawProcess['ns']>();
+
   /**
-   * The one record of these namespaces (see interned): WAS, the record a
-   * process had before, if they are its namespaces still, so that a full
-   * scan finds an unchanged process the same as it was (see readProcess).
+   * The one record of these namespaces (see interned). A scan asks it first
+   * of the record a process had before, if its namespaces are the same, so
+   * that an unchanged process is the same record again (see readProcess).
    */
-  intern(ns: RawProcess['ns'], was?: RawProcess['ns']): RawProcess['ns'] {
+  intern(ns: RawProcess['ns']): RawProcess['ns'] {
+    if (this.records.has(ns)) return ns;
     const key = NSTYPES.map((type) => ns[type]).join(' ');
     const known = this.interned.get(key);
     if (known) return known;
-    const one = was && NSTYPES.every((type) => was[type] === ns[type]) ? was : ns;
-    this.interned.set(key, one);
-    return one;
+    this.interned.set(key, ns);
+    this.records.add(ns);
+    return ns;
   }
 
   /**
@@ -104,6 +108,7 @@ export class ScanCache {
   /** As a full scan starts: what it makes anew (the updates after it use its). What a process was, the state keeps. */
   forget(): void {
     this.interned.clear();
+    this.records.clear();
     this.argvs.clear();
     this.comms.clear();
   }
