@@ -32,7 +32,7 @@ const gc = runInNewContext('gc') as () => void;
 
 /**
  * A full collection, for a caller that has just let go of megabytes (the
- * last list's JSON): some tens of ms at 20,000 processes, so once for a burst
+ * last list's JSON): about 70 ms at 20,000 processes, so once for a burst
  * of answers, not for each.
  */
 export function collectGarbage(): void {
