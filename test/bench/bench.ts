@@ -486,10 +486,18 @@ async function main(): Promise<void> {
   if (only === 'net') return figures.print();
   execFileSync('cc', ['-O2', '-o', join(DIST, 'scan-floor'), join(ROOT, 'test/bench/scan-floor.c')]);
   const load = makeLoad();
+  // Stopped midway (Ctrl-C, a kill), it takes its 20,000 sleepers and its nsxd with it.
+  let daemon: Daemon | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      load.stop();
+      daemon?.proc.kill('SIGTERM');
+      process.exit(1);
+    });
   try {
     for (let run = 1; run <= (only === 'scale' ? 0 : RUNS); run++) {
       console.log(`\nthe small host, run ${run} of ${RUNS}`);
-      const daemon = await startDaemon();
+      daemon = await startDaemon();
       smallHost(daemon.socket);
       const c = await daemon.client();
       await idle(c, daemon, 'small host');
@@ -503,7 +511,7 @@ async function main(): Promise<void> {
       for (let run = 1; run <= RUNS; run++) {
         console.log(`\n${size} (${processCount()} now), run ${run} of ${RUNS}`);
         // A fresh nsxd for each run: its peak memory is that size's.
-        const daemon = await startDaemon();
+        daemon = await startDaemon();
         const c = await daemon.client();
         try {
           const lsns = await discovery(c, daemon.socket, daemon.proc.pid!, size);
