@@ -80,6 +80,8 @@ function ownDaemon(api: Api, prefix: string, args: string[] = []) {
       await config().update('socketPath', undefined, vscode.ConfigurationTarget.Global);
       // Sessions outlive nsxd (and a terminal closed just before nsxd was stopped may not have said so): none may linger.
       spawnSync('pkill', ['-TERM', '-f', `nsx-session --socket ${dir}/sessions/`]);
+      // nsxd made its pins folder a mount of its own: left mounted, each run added one to the host's mount table.
+      spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
       spawnSync('rm', ['-rf', dir]);
     },
   };
