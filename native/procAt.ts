@@ -16,7 +16,8 @@ const statxRaw = libc.func('int statx(int dirfd, const char *path, int flags, un
 const getdents64Raw = libc.func('intptr_t getdents64(int fd, uint8_t *buf, size_t len)');
 const closeRaw = libc.func('int close(int fd)');
 
-const AT_FDCWD = -100;
+/** A path relative to the working directory, or absolute: the *at calls as their plain forms. */
+export const AT_FDCWD = -100;
 const O_RDONLY = 0;
 const O_DIRECTORY = 0o200000;
 const O_NOFOLLOW = 0o400000;

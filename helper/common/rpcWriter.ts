@@ -12,7 +12,11 @@ import { AbstractMessageWriter, Message, MessageWriter, ResponseMessage } from '
  * that in garbage, for each caller of a model that has not changed.
  */
 export class JsonResult {
-  constructor(readonly json: Buffer) {}
+  readonly json: Buffer;
+
+  constructor(value: unknown) {
+    this.json = json(value);
+  }
 }
 
 export class SocketMessageWriter extends AbstractMessageWriter implements MessageWriter {

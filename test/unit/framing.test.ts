@@ -94,7 +94,7 @@ it('writes a result given as JSON bytes as the same message a result given as a 
   await writer.write({
     jsonrpc: '2.0',
     id: 'seven',
-    result: new JsonResult(Buffer.from(JSON.stringify(result))),
+    result: new JsonResult(result),
   } as Message);
   client.end();
   await new Promise((r) => server.on('end', r));

@@ -40,7 +40,7 @@ export function nsfsMounts(pid: number, mntns: number, kept: Map<number, MountTa
   const known = kept.get(mntns);
   // Listed before the mountinfo is read: a mount made in between is seen as a change next time.
   const now = supported ? listed(pid, mntns, known) : undefined;
-  if (known && now?.ids === known.ids && known.nsfs.every(([id, point]) => where(known.id, id) === point))
+  if (known && now?.ids === known.ids && known.nsfs.every(([id, point]) => stat(known.id, id)?.point === point))
     return known.mounts;
   const info = readFileCapped(`/proc/${pid}/mountinfo`);
   if (info === undefined) return undefined;
@@ -74,11 +74,7 @@ function placed(nsId: bigint, count: number, info: string): MountTable['nsfs'] |
   return out;
 }
 
-/** Where mount ID of namespace NSID is now; undefined if it is gone. */
-function where(nsId: bigint, id: bigint): string | undefined {
-  return stat(nsId, id)?.point;
-}
-
+/** Mount ID of namespace NSID as statmount tells it now; undefined if it is gone. */
 function stat(nsId: bigint, id: bigint): mounts.MountStat | undefined {
   try {
     return mounts.statmount(nsId, id);

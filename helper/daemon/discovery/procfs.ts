@@ -4,38 +4,37 @@
 // no string made for a link that is not wanted). Synchronous on purpose:
 // /proc answers from memory, a system call is the fastest way to ask it,
 // and the scanner shares nsxd's thread by taking a few milliseconds at a time.
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import * as procAt from '../../../native/procAt';
 import { NSTYPES, NsType } from '../../common/protocol';
 
 export const NSFS_LINK = /^(\w+):\[(\d+)\]$/;
+
+/** What a link is read into: an nsfs link is short, a longer one is no namespace. */
+const link = Buffer.allocUnsafe(256);
 
 /** The namespace types this kernel has (time needs Linux 5.6). */
 export const KERNEL_NSTYPES: NsType[] = NSTYPES.filter((t) => readNsLink(`/proc/self/ns/${t}`) !== undefined);
 
 /** A namespace link, as /proc/PID/ns/net or an fd to nsfs: its type and inode; undefined if it is none (or gone). */
 export function readNsLink(path: string): [string, number] | undefined {
-  try {
-    const link = readlinkSync(path);
-    // Most fds are files ('/…'), sockets and pipes: only a link that ends as nsfs's do is matched.
-    if (link.charCodeAt(link.length - 1) !== 93) return undefined;
-    const m = NSFS_LINK.exec(link);
-    return m ? [m[1], Number(m[2])] : undefined;
-  } catch {
-    return undefined;
-  }
+  return readNsLinkAt(procAt.AT_FDCWD, path);
 }
 
-/** What a link read through a directory fd is read into: an nsfs link is short, a longer one is no namespace. */
-const link = Buffer.allocUnsafe(256);
+/** The link NAME of the directory DIR (an fd folder), if it is a namespace's: its type and inode. */
+export function readNsLinkAt(dir: number, name: string): [string, number] | undefined {
+  const n = readNsfsLink(dir, name);
+  const m = n > 0 ? NSFS_LINK.exec(link.toString('latin1', 0, n)) : null;
+  return m ? [m[1], Number(m[2])] : undefined;
+}
 
 /**
  * The inode of the namespace link NAME (ns/net, which reads
  * `net:[4026531840]`) of the process directory DIR; undefined if it is gone.
  */
 export function readNsInodeAt(dir: number, name: string): number | undefined {
-  const n = procAt.readlinkAt(dir, name, link);
-  if (n <= 0 || n >= link.length || link[n - 1] !== 93) return undefined;
+  const n = readNsfsLink(dir, name);
+  if (n <= 0) return undefined;
   let i = 0;
   while (i < n && link[i] !== 91) i++;
   let inode = 0;
@@ -43,13 +42,13 @@ export function readNsInodeAt(dir: number, name: string): number | undefined {
   return inode;
 }
 
-/** The link NAME of the fd folder DIR, if it is an fd to a namespace: its type and inode. */
-export function readNsLinkAt(dir: number, name: string): [string, number] | undefined {
+/**
+ * The link NAME of DIR into `link`, if it ends as nsfs's do: its length, or 0.
+ * Most fds are files ('/…'), sockets and pipes: only such a link is made a string.
+ */
+function readNsfsLink(dir: number, name: string): number {
   const n = procAt.readlinkAt(dir, name, link);
-  // Most fds are files ('/…'), sockets and pipes: only a link that ends as nsfs's do is made a string.
-  if (n <= 0 || n >= link.length || link[n - 1] !== 93) return undefined;
-  const m = NSFS_LINK.exec(link.toString('latin1', 0, n));
-  return m ? [m[1], Number(m[2])] : undefined;
+  return n > 0 && n < link.length && link[n - 1] === 93 ? n : 0;
 }
 
 /** linux_dirent64 records of a listing. */

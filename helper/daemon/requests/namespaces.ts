@@ -105,8 +105,7 @@ function lastJson(): (snapshot: Promise<Snapshot>) => Promise<Snapshot> {
   return async (pending) => {
     const snapshot = await pending;
     // A model's snapshot is never changed once made: an update makes a new one.
-    if (last?.snapshot !== snapshot)
-      last = { snapshot, result: new JsonResult(Buffer.from(JSON.stringify(snapshot), 'utf8')) };
+    if (last?.snapshot !== snapshot) last = { snapshot, result: new JsonResult(snapshot) };
     clearTimeout(timer);
     timer = setTimeout(() => {
       const big = last!.result.json.length >= BIG_JSON;
