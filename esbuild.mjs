@@ -1,8 +1,9 @@
 // Bundles the three programs (extension, nsxd, nsx) and the extension's test
 // suite into dist/, copies koffi's native module next to
 // them, and compiles the single-threaded launcher nsx-exec, the session
-// supervisor nsx-session and nsx's C front nsx, each from the files in native/
-// that native/programs.json lists for it.
+// supervisor nsx-session, nsx's C front nsx, the other helpers and nsxd's
+// scan library libnsxscan.so, each from the files in native/ that
+// native/programs.json lists for it.
 //   node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -82,7 +83,7 @@ function buildNative() {
   // a program their own way (nsx with AddressSanitizer) read the same list.
   const programs = JSON.parse(readFileSync('native/programs.json', 'utf8'));
   for (const [name, files] of Object.entries(programs)) {
-    // Renamed into place too: a session's supervisor may be running this very file.
+    // Renamed into place too: a session's supervisor may be running this very file, nsxd have the library mapped.
     execFileSync(
       'cc',
       [
@@ -95,8 +96,8 @@ function buildNative() {
         `-DNSX_PROTOCOL_VERSION=${protocol}`,
         `-DNSX_DEFAULT_SOCKET=${JSON.stringify(socket)}`,
         '-fstack-protector-strong',
-        '-fPIE',
-        '-pie',
+        // A library (libnsxscan.so, which nsxd loads through koffi: native/scanLinks.ts) exports only what it marks.
+        ...(name.endsWith('.so') ? ['-fPIC', '-shared', '-fvisibility=hidden'] : ['-fPIE', '-pie']),
         '-o',
         `dist/${name}.new`,
         ...files.map((file) => `native/${file}.c`),

@@ -21,6 +21,7 @@ import { audit } from './access/audit';
 import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
 import { Scanner } from './discovery/scanner';
+import { linkLibrary } from './discovery/sliceReader';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
@@ -223,7 +224,8 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
     fail(`cannot prepare the pin directory ${pins.dir}: ${(err as Error).message}`);
   }
   const engines = new Engines();
-  const scanner = new Scanner({ userName, mountAt: (path, type, inode) => pins.mountAt(path, type, inode) }, engines);
+  const mountAt = pins.mountAt.bind(pins);
+  const scanner = new Scanner({ userName, mountAt }, engines, linkLibrary());
   // A rootless engine's answer lands after the list that asked for it: the model takes it in then.
   engines.onChange = () => void scanner.refreshContainers().catch(() => undefined);
   const watcher = new Watcher(scanner);

@@ -3,7 +3,7 @@
 // nsfs bind mounts of each mount namespace, a process a step (see procfs.ts
 // for why synchronously).
 import * as procAt from '../../../native/procAt';
-import { ContainerHint, NSTYPES, NsType } from '../../common/protocol';
+import { ContainerHint, isNsType, NSTYPES, NsType } from '../../common/protocol';
 import { netAddresses } from './addresses';
 import { containerFromCgroup } from './hints';
 import type { RawMount } from './mountinfo';
@@ -102,39 +102,59 @@ export function* readProcesses(
   known?: ProcState,
   before = known?.processes,
 ): Generator<void, RawScan> {
-  const scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
-  const seenNet = new Set<number>();
-  const seenMntns = new Set<number>();
-  const seenSets = new Set<string>();
+  const parts = new ScanParts(cache, known);
   const fds = { left: FDS_PER_SCAN };
   for (const pid of pids) {
     yield;
     const p = readProcess(pid, fds, cache, before?.get(pid));
-    if (!p) continue;
+    if (p) parts.add(p);
+  }
+  return parts.scan;
+}
+
+/**
+ * What a scan collects besides processes, each once: the container hint of
+ * each set of namespaces, the nsfs mounts of each mount namespace, the
+ * addresses of each net namespace, read through the first process found in
+ * it, and only those KNOWN lacks.
+ */
+export class ScanParts {
+  readonly scan: RawScan = { processes: [], mounts: [], addresses: [], hints: [] };
+  private readonly nets = new Set<number>();
+  private readonly mntns = new Set<number>();
+  private readonly sets = new Set<string>();
+
+  constructor(
+    private readonly cache: ScanCache,
+    private readonly known?: ProcState,
+  ) {}
+
+  add(p: RawProcess): void {
+    const { scan, known, cache } = this;
+    const pid = p.pid;
     const set = setOf(p.ns);
-    if (!seenSets.has(set) && !known?.hints.has(set)) {
+    if (!this.sets.has(set) && !known?.hints.has(set)) {
       const cgroup = readFileCapped(`/proc/${pid}/cgroup`);
       if (cgroup !== undefined) {
-        seenSets.add(set);
+        this.sets.add(set);
         scan.hints.push([set, containerFromCgroup(cgroup) ?? null]);
       }
     }
     const mntns = p.ns.mnt;
-    if (mntns !== undefined && !seenMntns.has(mntns) && !known?.mounts.has(mntns)) {
+    if (mntns !== undefined && !this.mntns.has(mntns) && !known?.mounts.has(mntns)) {
       const mounts = nsfsMounts(pid, mntns, cache.mountTables);
       if (mounts !== undefined) {
-        seenMntns.add(mntns);
+        this.mntns.add(mntns);
         scan.mounts.push([mntns, pid, mounts]);
       }
     }
     const netns = p.ns.net;
-    if (netns !== undefined && !seenNet.has(netns)) {
-      seenNet.add(netns);
+    if (netns !== undefined && !this.nets.has(netns)) {
+      this.nets.add(netns);
       scan.addresses.push([netns, netAddresses(pid)]);
     }
     scan.processes.push(p);
   }
-  return scan;
 }
 
 /**
@@ -147,27 +167,55 @@ const NONE: never[] = [];
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
 
-/** The links of a process's namespaces, relative to its /proc/PID. */
-const NS_LINKS = NSTYPES.map((type) => `ns/${type}`);
+/**
+ * The links a scan reads of a process, relative to its /proc/PID: its
+ * namespaces' (NSTYPES' order), then the pid and time namespaces its
+ * children will have. libnsxscan reads the same list (see sliceReader.ts).
+ */
+export const LINKS = [...NSTYPES.map((type) => `ns/${type}`), 'ns/pid_for_children', 'ns/time_for_children'];
+const PID_FOR_CHILDREN = NSTYPES.length;
+const TIME_FOR_CHILDREN = NSTYPES.length + 1;
+
+/** The inodes of LINKS of the process being read (undefined: a link it lacks), filled by its reader before withLinks. */
+export const inodes: (number | undefined)[] = [];
+
+/** What a process's fd folder said: its nsfs files, one entry per namespace (see NsFds), and how many fds were not read. */
+export interface Held {
+  nsfds: RawProcess['nsfds'];
+  unread: number;
+}
+
+/** The ns of a process whose links are not read yet (see readHead). */
+const UNREAD: RawProcess['ns'] = Object.freeze({});
 
 function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
   // Every read through one fd of /proc/PID: if the pid is reused meanwhile, it is another directory and the reads fail.
   const dir = procAt.openDir(`/proc/${pid}`);
   if (dir < 0) return undefined; // exited while we looked
   try {
-    return readProcessAt(dir, pid, fds, cache, before);
+    const head = readHead(dir, pid, cache, before);
+    if (!head || !needsLinks(head)) return head;
+    return withLinks(head, readLinks(dir, fds), cache, before);
   } finally {
     procAt.close(dir);
   }
 }
 
-function readProcessAt(
-  dir: number,
-  pid: number,
-  fds: FdBudget,
-  cache: ScanCache,
-  before?: RawProcess,
-): RawProcess | undefined {
+/** The links of the process directory DIR read here, into inodes, and its fd folder with FDS of the budget left. */
+export function readLinks(dir: number, fds: FdBudget): Held {
+  for (let i = 0; i < LINKS.length; i++) inodes[i] = readNsInodeAt(dir, LINKS[i]);
+  return readNsFds(dir, fds);
+}
+
+/** Whether HEAD (from readHead) still needs its links read. */
+export const needsLinks = (head: RawProcess): boolean => head.ns === UNREAD;
+
+/**
+ * What the files of the process directory DIR say (its stat line, owner and
+ * command line): a RawProcess whose links are still to be read (needsLinks), or
+ * a kernel thread read whole; undefined if it is gone or a zombie.
+ */
+export function readHead(dir: number, pid: number, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
   const text = readFileAt(dir, 'stat', 'latin1');
   if (text === undefined) return undefined;
   const { state, ppid, flags, starttime, argStart, ...stat } = parseStat(text);
@@ -183,28 +231,31 @@ function readProcessAt(
       : { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
   const uid = procAt.ownerOf(dir);
   if (uid < 0) return undefined;
-  let links = 0;
-  for (let i = 0; i < NSTYPES.length; i++) {
-    inodes[i] = readNsInodeAt(dir, NS_LINKS[i]);
-    if (inodes[i] !== undefined) links++;
-  }
-  if (links === 0) return undefined; // no link readable: a zombie, or gone
-  const ns = cache.intern(before && sameInodes(before.ns) ? before.ns : recordOf());
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(dir, cache);
-  const p: RawProcess = { pid, ppid, comm, cmdline, starttime, argStart, uid, ns, nsfds: NONE };
-  const pfc = readNsInodeAt(dir, 'ns/pid_for_children');
-  if (pfc !== undefined && pfc !== ns.pid) p.pidForChildren = pfc;
-  const tfc = readNsInodeAt(dir, 'ns/time_for_children');
-  if (tfc !== undefined && tfc !== ns.time) p.timeForChildren = tfc;
-  readNsFds(p, dir, fds);
-  // The same record for a process that reads as it did: the model keeps what it made of it (ScanCache.made), and
-  // a full scan of a quiet host makes next to nothing that lives.
-  return before && unchanged(before, p) ? before : p;
+  return { pid, ppid, comm, cmdline, starttime, argStart, uid, ns: UNREAD, nsfds: NONE };
 }
 
-/** The inodes of the links of the process being read, in NSTYPES' order (undefined: a link it lacks). */
-const inodes: (number | undefined)[] = [];
+/**
+ * HEAD made whole by its links (inodes, as its reader filled them) and its
+ * fds: undefined if no link could be read (a zombie, or gone). A process that
+ * reads as it did is the record it was: the model keeps what it made of it
+ * (ScanCache.made), and a full scan of a quiet host makes next to nothing that lives.
+ */
+export function withLinks(head: RawProcess, held: Held, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
+  let links = 0;
+  for (let i = 0; i < NSTYPES.length; i++) if (inodes[i] !== undefined) links++;
+  if (links === 0) return undefined;
+  const p = head;
+  const ns = (p.ns = cache.intern(before && sameInodes(before.ns) ? before.ns : recordOf()));
+  const pfc = inodes[PID_FOR_CHILDREN];
+  if (pfc !== undefined && pfc !== ns.pid) p.pidForChildren = pfc;
+  const tfc = inodes[TIME_FOR_CHILDREN];
+  if (tfc !== undefined && tfc !== ns.time) p.timeForChildren = tfc;
+  p.nsfds = held.nsfds;
+  if (held.unread > 0) p.fdsUnread = held.unread;
+  return before && unchanged(before, p) ? before : p;
+}
 
 function sameInodes(record: RawProcess['ns']): boolean {
   for (let i = 0; i < NSTYPES.length; i++) if (record[NSTYPES[i]] !== inodes[i]) return false;
@@ -252,36 +303,50 @@ function readCmdline(dir: number, cache: ScanCache): string[] {
  * one namespace are one entry.
  */
 export const FDS_PER_PROCESS = 4096;
-const FDS_PER_SCAN = 65536;
-const FDS_ONCE_SPENT = 64;
+export const FDS_PER_SCAN = 65536;
+export const FDS_ONCE_SPENT = 64;
 
 /** What is left of a call's FDS_PER_SCAN. */
-interface FdBudget {
+export interface FdBudget {
   left: number;
 }
 
-function readNsFds(p: RawProcess, dir: number, fds: FdBudget): void {
+/** How many fds of a process a scan reads, with LEFT of its budget left. */
+export const fdsToRead = (left: number): number => Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, left));
+
+function readNsFds(dir: number, fds: FdBudget): Held {
   const fdDir = procAt.openDir('fd', dir);
-  if (fdDir < 0) return; // exited while we looked
+  if (fdDir < 0) return { nsfds: NONE, unread: 0 }; // exited while we looked
   try {
-    const { fds: open, unread } = listFdsAt(fdDir, Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, fds.left)));
+    const { fds: open, unread } = listFdsAt(fdDir, fdsToRead(fds.left));
     fds.left -= open.length;
-    if (unread > 0) p.fdsUnread = unread;
-    let byNs: Map<string, RawProcess['nsfds'][number]> | undefined;
+    const held = new NsFds();
     for (const fd of open) {
       const link = readNsLinkAt(fdDir, String(fd));
-      if (!link || !(NSTYPES as readonly string[]).includes(link[0])) continue;
-      const key = `${link[0]}:${link[1]}`;
-      byNs ??= new Map();
-      const seen = byNs.get(key);
-      if (!seen) byNs.set(key, [fd, link[0] as NsType, link[1], 1]);
-      else {
-        seen[0] = Math.min(seen[0], fd);
-        seen[3]++;
-      }
+      if (link && isNsType(link[0])) held.add(fd, link[0], link[1]);
     }
-    p.nsfds = byNs ? [...byNs.values()] : NONE;
+    return { nsfds: held.list(), unread };
   } finally {
     procAt.close(fdDir);
+  }
+}
+
+/** A process's nsfs files, one entry per namespace: [lowest fd, type, inode, how many fds]. */
+export class NsFds {
+  private byNs: Map<number, RawProcess['nsfds'][number]> | undefined;
+
+  add(fd: number, type: NsType, inode: number): void {
+    // An inode names one namespace, whatever its type (the kernel numbers them from one pool).
+    this.byNs ??= new Map();
+    const seen = this.byNs.get(inode);
+    if (!seen) this.byNs.set(inode, [fd, type, inode, 1]);
+    else {
+      seen[0] = Math.min(seen[0], fd);
+      seen[3]++;
+    }
+  }
+
+  list(): RawProcess['nsfds'] {
+    return this.byNs ? [...this.byNs.values()] : NONE;
   }
 }

@@ -5,6 +5,7 @@
 // copy of their part of the scan, twice nsxd's memory at 7,000 processes, for
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
+import type { LinkLibrary } from '../../../native/scanLinks';
 import type { Engines, EngineContainer } from './engines';
 import { parseNsfsMounts } from './mountinfo';
 import type { ModelPatch, ProcessPatch } from './diff';
@@ -12,6 +13,7 @@ import { applyPatch } from './modelUpdate';
 import { merge, ProcState, RawProcess, RawScan, readProcesses, scanProcesses, stateOf } from './processes';
 import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
+import { readSlices } from './sliceReader';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 /**
@@ -71,9 +73,11 @@ export class Scanner {
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model, patch?: ProcessPatch | ModelPatch) => void) | undefined;
 
+  /** LINKS: libnsxscan, which reads a full scan's links on libuv's threads (sliceReader.ts); without it, all here. */
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
     private readonly engines?: Engines,
+    private readonly links?: LinkLibrary,
   ) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
@@ -298,17 +302,27 @@ export class Scanner {
     return { from: this.latest.snapshot, reread };
   }
 
-  /** All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes seconds, and no terminal waits for it. */
+  /**
+   * All of PIDS, SLICE_MS at a time: a scan of 20,000 processes takes a
+   * second, and no terminal waits for it. The thread is free too while the
+   * reads wait for libnsxscan's threads.
+   */
   private async read(pids: number[]): Promise<RawScan> {
     // The state before, for the command lines that did not change.
-    const reading = readProcesses(pids, this.cache, undefined, this.state?.processes);
-    for (;;) {
-      const until = performance.now() + SLICE_MS;
-      for (let step = reading.next(); ; step = reading.next()) {
+    const before = this.state?.processes;
+    const reading = this.links
+      ? readSlices(pids, this.cache, before, this.links)
+      : readProcesses(pids, this.cache, undefined, before);
+    try {
+      for (;;) {
+        const until = performance.now() + SLICE_MS;
+        let step = reading.next();
+        while (!step.done && !step.value && performance.now() < until) step = reading.next();
         if (step.done) return step.value;
-        if (performance.now() >= until) break;
+        await (step.value ?? new Promise((resolve) => setImmediate(resolve)));
       }
-      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      reading.return(undefined as never);
     }
   }
 }

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { NsType } from '../../common/protocol';
 import { CAPTURER, checkProgram, CONNECTOR, FILES_HELPER, LAUNCHER, SUPERVISOR } from './programs';
 import { NET_HELPER } from '../discovery/netHelper';
+import { SCAN_LIBRARY } from '../discovery/sliceReader';
 import { closeFd, streamPair } from '../../../native/fdpass';
 import { spawner } from './spawner';
 
@@ -42,9 +43,10 @@ export interface Launched {
   ready: Promise<void>;
 }
 
-/** Every program nsxd runs as root keeps the rule (programs.ts): checked once, as nsxd starts. */
+/** Every program nsxd runs as root, and the library it loads, keeps the rule (programs.ts): checked once, as nsxd starts. */
 export function checkLauncher(): void {
-  for (const program of [LAUNCHER, SUPERVISOR, NET_HELPER, CAPTURER, CONNECTOR, FILES_HELPER]) checkProgram(program);
+  for (const program of [LAUNCHER, SUPERVISOR, NET_HELPER, CAPTURER, CONNECTOR, FILES_HELPER, SCAN_LIBRARY])
+    checkProgram(program);
 }
 
 /** nsx-exec's arguments, and the fds they name (handed on as 3, 4, …; 3 is its status fd). */

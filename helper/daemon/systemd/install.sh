@@ -16,7 +16,7 @@ lib=/usr/local/lib/nsx
 units=/etc/systemd/system
 policy=/etc/nsx/nsxd.json
 # What nsxd and nsx need at run time; the extension's own bundle is not among them.
-programs=(nsx nsx.js nsxd.js nsx-exec nsx-session nsx-capture nsx-net nsx-connect nsx-files)
+programs=(nsx nsx.js nsxd.js nsx-exec nsx-session nsx-capture nsx-net nsx-connect nsx-files libnsxscan.so)
 # The policy as first written: --uninstall removes it only if it is still this.
 default_policy='{
   "admins": [],
