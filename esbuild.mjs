@@ -96,7 +96,7 @@ function buildNative() {
         `-DNSX_PROTOCOL_VERSION=${protocol}`,
         `-DNSX_DEFAULT_SOCKET=${JSON.stringify(socket)}`,
         '-fstack-protector-strong',
-        // A library (libnsxscan.so, which nsxd loads through koffi: native/scanLinks.ts) exports only what it marks.
+        // A library (libnsxscan.so, which nsxd loads through koffi: native/scan.ts) exports only what it marks.
         ...(name.endsWith('.so') ? ['-fPIC', '-shared', '-fvisibility=hidden'] : ['-fPIE', '-pie']),
         '-o',
         `dist/${name}.new`,

@@ -21,7 +21,7 @@ import { audit } from './access/audit';
 import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
 import { Scanner } from './discovery/scanner';
-import { linkLibrary } from './discovery/sliceReader';
+import { scanLibrary } from './discovery/sliceReader';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
 import { checkLauncher } from './kernel/launcher';
@@ -225,7 +225,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   }
   const engines = new Engines();
   const mountAt = pins.mountAt.bind(pins);
-  const scanner = new Scanner({ userName, mountAt }, engines, linkLibrary());
+  const scanner = new Scanner({ userName, mountAt }, engines, scanLibrary());
   // A rootless engine's answer lands after the list that asked for it: the model takes it in then.
   engines.onChange = () => void scanner.refreshContainers().catch(() => undefined);
   const watcher = new Watcher(scanner);

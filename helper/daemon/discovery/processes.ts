@@ -8,7 +8,16 @@ import { netAddresses } from './addresses';
 import { containerFromCgroup } from './hints';
 import type { RawMount } from './mountinfo';
 import { nsfsMounts } from './mountTables';
-import { listFdsAt, parseStat, PF_KTHREAD, readFileAt, readFileCapped, readNsInodeAt, readNsLinkAt } from './procfs';
+import {
+  listFdsAt,
+  PF_KTHREAD,
+  readFileAt,
+  readFileCapped,
+  readNsInodeAt,
+  readNsLinkAt,
+  readStatAt,
+  StatFields,
+} from './procfs';
 import type { ScanCache } from './scanCache';
 
 export interface RawProcess {
@@ -202,7 +211,7 @@ function readProcess(pid: number, fds: FdBudget, cache: ScanCache, before?: RawP
 }
 
 /** The links of the process directory DIR read here, into inodes, and its fd folder with FDS of the budget left. */
-export function readLinks(dir: number, fds: FdBudget): Held {
+function readLinks(dir: number, fds: FdBudget): Held {
   for (let i = 0; i < LINKS.length; i++) inodes[i] = readNsInodeAt(dir, LINKS[i]);
   return readNsFds(dir, fds);
 }
@@ -212,13 +221,20 @@ export const needsLinks = (head: RawProcess): boolean => head.ns === UNREAD;
 
 /**
  * What the files of the process directory DIR say (its stat line, owner and
- * command line): a RawProcess whose links are still to be read (needsLinks), or
+ * command line; STAT and OWNER, if the caller read them, null for a stat
+ * line it could not): a RawProcess whose links are still to be read (needsLinks), or
  * a kernel thread read whole; undefined if it is gone or a zombie.
  */
-export function readHead(dir: number, pid: number, cache: ScanCache, before?: RawProcess): RawProcess | undefined {
-  const text = readFileAt(dir, 'stat', 'latin1');
-  if (text === undefined) return undefined;
-  const { state, ppid, flags, starttime, argStart, ...stat } = parseStat(text);
+export function readHead(
+  dir: number,
+  pid: number,
+  cache: ScanCache,
+  before?: RawProcess,
+  stat: StatFields | null = readStatAt(dir) ?? null,
+  owner = -1,
+): RawProcess | undefined {
+  if (!stat) return undefined;
+  const { state, ppid, flags, starttime, argStart } = stat;
   const comm = cache.comm(stat.comm);
   // A zombie has left every namespace but its pid namespace, and has exited: its reaping sends no event of its own.
   if (state === 'Z') return undefined;
@@ -229,7 +245,7 @@ export function readHead(dir: number, pid: number, cache: ScanCache, before?: Ra
     return before.ppid === ppid && before.comm === comm
       ? before
       : { pid, ppid, comm, cmdline: NONE, starttime, uid: 0, ns: before.ns, nsfds: NONE };
-  const uid = procAt.ownerOf(dir);
+  const uid = owner >= 0 ? owner : procAt.ownerOf(dir);
   if (uid < 0) return undefined;
   const same = before?.starttime === starttime && before.argStart === argStart && before.comm === comm;
   const cmdline = same ? before.cmdline : readCmdline(dir, cache);
@@ -314,7 +330,8 @@ export interface FdBudget {
 /** How many fds of a process a scan reads, with LEFT of its budget left. */
 export const fdsToRead = (left: number): number => Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, left));
 
-function readNsFds(dir: number, fds: FdBudget): Held {
+/** The nsfs files among the fds of the process directory DIR, read with FDS of the budget left. */
+export function readNsFds(dir: number, fds: FdBudget): Held {
   const fdDir = procAt.openDir('fd', dir);
   if (fdDir < 0) return { nsfds: NONE, unread: 0 }; // exited while we looked
   try {

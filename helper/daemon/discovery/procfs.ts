@@ -4,7 +4,7 @@
 // no string made for a link that is not wanted). Synchronous on purpose:
 // /proc answers from memory, a system call is the fastest way to ask it,
 // and the scanner shares nsxd's thread by taking a few milliseconds at a time.
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import * as procAt from '../../../native/procAt';
 import { NSTYPES, NsType } from '../../common/protocol';
 
@@ -76,47 +76,89 @@ export function listFdsAt(dir: number, max: number): { fds: number[]; unread: nu
   return { fds, unread: 0 };
 }
 
-/**
- * The fields of /proc/PID/stat a scan needs. comm may hold spaces and
- * parentheses: it runs from the first '(' to the last ')'. Where the
- * arguments start is a number: as a string (15 digits) it would be a slice
- * of the line, and keep the whole line alive with it in a scan's cache.
- */
-export function parseStat(text: string): {
+/** The fields of /proc/PID/stat a scan needs. */
+export interface StatFields {
   comm: string;
   state: string;
   ppid: number;
   flags: number;
   starttime: string;
   argStart?: number;
-} {
-  const close = text.lastIndexOf(')');
-  // Field N of proc(5) is the (N - 3)th after comm; cut out the five a scan needs, not all 52 (a string each).
-  const field: string[] = [];
-  for (let i = 0, from = close + 2; i <= 45 && from > 0; i++) {
-    const to = text.indexOf(' ', from);
-    if (i === 0 || i === 1 || i === 6 || i === 19 || i === 45) field[i] = text.slice(from, to < 0 ? undefined : to);
+}
+
+/** parseStatBytes of a stat line as text. */
+export function parseStat(text: string): StatFields {
+  const bytes = Buffer.from(text, 'latin1');
+  return parseStatBytes(bytes, 0, bytes.length);
+}
+
+/**
+ * The fields a scan needs of the stat line in BYTES from AT to END, read
+ * where they are: a scan of 20,000 processes makes no string of a line, nor
+ * of a field it does not keep. comm may hold spaces and parentheses: it runs
+ * from the first '(' to the last ')'. Where the arguments start is a number.
+ */
+export function parseStatBytes(bytes: Buffer, at: number, end: number): StatFields {
+  const open = bytes.indexOf(0x28, at);
+  const close = bytes.lastIndexOf(0x29, end - 1);
+  const fields: StatFields = {
+    comm: open >= at && close > open ? bytes.toString('latin1', open + 1, close) : '',
+    state: '',
+    ppid: NaN,
+    flags: NaN,
+    starttime: '',
+    argStart: undefined,
+  };
+  // Field N of proc(5) is the (N - 3)th after comm: the five a scan needs are 0, 1, 6, 19 and 45.
+  for (let i = 0, from = close + 2; i <= 45 && close > open && from < end; i++) {
+    let to = bytes.indexOf(0x20, from);
+    if (to < 0 || to > end) to = end;
+    if (i === 0) fields.state = String.fromCharCode(bytes[from]);
+    else if (i === 1) fields.ppid = decimal(bytes, from, to);
+    else if (i === 6) fields.flags = decimal(bytes, from, to);
+    else if (i === 19) fields.starttime = bytes.toString('latin1', from, to);
+    else if (i === 45) fields.argStart = decimal(bytes, from, to);
     from = to + 1;
   }
-  return {
-    comm: text.slice(text.indexOf('(') + 1, close),
-    state: field[0],
-    ppid: Number(field[1]),
-    flags: Number(field[6]),
-    starttime: field[19],
-    argStart: field[45] === undefined ? undefined : Number(field[45]),
-  };
+  return fields;
+}
+
+/** The digits of BYTES from FROM to TO as a number (NaN if there are none, or something else). */
+function decimal(bytes: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = bytes[i] - 48;
+    if (d < 0 || d > 9) return bytes[i] === 10 && i > from ? n : NaN; // a line's last field ends with its newline
+    n = n * 10 + d;
+  }
+  return to > from ? n : NaN;
 }
 
 /** The flag of /proc/PID/stat that marks a kernel thread. */
 export const PF_KTHREAD = 0x00200000;
 
-/** The pids in /proc, in order. Threads are not listed there, only thread-group leaders. */
+/**
+ * The pids in /proc, in order, read from its linux_dirent64 records: a
+ * string for each of 20,000 names is 20,000 strings. Threads are not listed
+ * there, only thread-group leaders.
+ */
 export function listPids(): number[] {
   const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c >= 48 && c <= 57) pids.push(Number(name));
+  const proc = procAt.openDir('/proc');
+  if (proc < 0) throw new Error('cannot open /proc');
+  try {
+    for (let n; (n = procAt.getdents64(proc, dirents)) > 0;) {
+      for (let at = 0, size; at < n; at += size) {
+        size = dirents.readUInt16LE(at + procAt.DIRENT_RECLEN);
+        if (size === 0) return pids; // never from a kernel; no loop without end if it were
+        let pid = 0;
+        let i = at + procAt.DIRENT_NAME;
+        for (; i < at + size && dirents[i] >= 48 && dirents[i] <= 57; i++) pid = pid * 10 + dirents[i] - 48;
+        if (i > at + procAt.DIRENT_NAME && dirents[i] === 0) pids.push(pid);
+      }
+    }
+  } finally {
+    procAt.close(proc);
   }
   return pids;
 }
@@ -151,6 +193,18 @@ export function readFileAt(dir: number, name: string, encoding: BufferEncoding, 
   if (fd < 0) return undefined;
   try {
     return readAll(fd, procAt.read, encoding, max);
+  } finally {
+    procAt.close(fd);
+  }
+}
+
+/** The stat line of the process directory DIR (a /proc/PID), parsed where it was read; undefined if it is gone. */
+export function readStatAt(dir: number): StatFields | undefined {
+  const fd = procAt.openFile(dir, 'stat');
+  if (fd < 0) return undefined;
+  try {
+    const n = procAt.read(fd, buffer, 0, buffer.length);
+    return n > 0 ? parseStatBytes(buffer, 0, n) : undefined;
   } finally {
     procAt.close(fd);
   }

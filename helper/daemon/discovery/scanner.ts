@@ -5,7 +5,7 @@
 // copy of their part of the scan, twice nsxd's memory at 7,000 processes, for
 // reads that contend in the kernel anyway.
 import type { Namespace, NsKey } from '../../common/protocol';
-import type { LinkLibrary } from '../../../native/scanLinks';
+import type { ScanLibrary } from '../../../native/scan';
 import type { Engines, EngineContainer } from './engines';
 import { parseNsfsMounts } from './mountinfo';
 import type { ModelPatch, ProcessPatch } from './diff';
@@ -77,7 +77,7 @@ export class Scanner {
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
     private readonly engines?: Engines,
-    private readonly links?: LinkLibrary,
+    private readonly links?: ScanLibrary,
   ) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */

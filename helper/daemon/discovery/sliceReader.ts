@@ -1,4 +1,4 @@
-// A full scan's reads with libnsxscan (native/scan-links.c), a slice of
+// A full scan's reads with libnsxscan (native/scan.c), a slice of
 // processes at a time: each /proc/PID is opened here, and read through that
 // one fd by three threads at once. nsxd's own reads the files (readHead: the
 // stat line, owner, command line); libuv's read the links, the namespace
@@ -7,7 +7,7 @@
 // While the C side reads a slice, the next is opened, and the one before is
 // made into records: processes.ts's parsers, the same as its own reader's.
 import { join } from 'node:path';
-import { FdLinksOut, LinkLibrary, loadLinkLibrary } from '../../../native/scanLinks';
+import { FdLinksOut, ScanLibrary, loadScanLibrary } from '../../../native/scan';
 import * as procAt from '../../../native/procAt';
 import { NSTYPES } from '../../common/protocol';
 import {
@@ -23,31 +23,42 @@ import {
   RawProcess,
   RawScan,
   readHead,
-  readLinks,
+  readNsFds,
   ScanParts,
   withLinks,
 } from './processes';
+import { parseStatBytes, StatFields } from './procfs';
 import type { ScanCache } from './scanCache';
 
 /** libnsxscan, beside nsxd's own file: kernel/launcher.ts checks it as it checks the programs nsxd runs. */
 export const SCAN_LIBRARY = join(__dirname, 'libnsxscan.so');
 
 /** libnsxscan at PATH, bound to read the links a scan reads. */
-export const linkLibrary = (path = SCAN_LIBRARY): LinkLibrary => loadLinkLibrary(path, LINKS, NSTYPES);
+export const scanLibrary = (path = SCAN_LIBRARY): ScanLibrary => loadScanLibrary(path, LINKS, NSTYPES);
 
 /** Processes a slice: enough that a thread's hand-over (tens of µs) is noise, few enough that one is a few ms. */
 const SLICE = 512;
 /** Records of nsfs fds a slice has room for; a slice with more has the rest of its processes read here. */
 const NSFDS_CAP = 4096;
 
+/** Bytes of stat lines a slice has room for (a line is about 300); a slice with more has the rest read here. */
+const STATS_SIZE = 256 * 1024;
+
 interface Slice {
   pids: number[];
   dirs: Int32Array;
   n: number;
+  /** The C side's answers: see native/scan.c. */
+  stats: Buffer;
+  spans: Int32Array;
+  uids: Int32Array;
   inodes: Uint32Array;
   fd: FdLinksOut;
-  /** How many directories the C side read whole, once it has. */
-  whole: number;
+  /** How many directories the C side read the stat lines and the fd folders of, once it has. */
+  statsRead: number;
+  fdsRead: number;
+  /** The fds of directories the C side had no room for, read here. */
+  rest: Map<number, Held>;
   reading?: Promise<void>;
 }
 
@@ -55,6 +66,9 @@ const newSlice = (): Slice => ({
   pids: [],
   dirs: new Int32Array(SLICE),
   n: 0,
+  stats: Buffer.allocUnsafeSlow(STATS_SIZE),
+  spans: new Int32Array(SLICE * 2),
+  uids: new Int32Array(SLICE),
   inodes: new Uint32Array(SLICE * LINKS.length),
   fd: {
     left: new Int32Array(16),
@@ -62,68 +76,87 @@ const newSlice = (): Slice => ({
     nsfds: new Uint32Array(NSFDS_CAP * 4),
     count: new Int32Array(16),
   },
-  whole: 0,
+  statsRead: 0,
+  fdsRead: 0,
+  rest: new Map(),
 });
 
 /**
  * PIDS read as readProcesses reads them (BEFORE: the state's records of the
- * last scan), in slices. Yields a promise where it waits for the C side
- * (the caller awaits it, and its thread is free meanwhile), and nothing
- * between processes, where the caller may let other work through.
+ * last scan), in slices: two are with the C side while the one before them
+ * is made into records. Yields a promise where it waits for the C side (the
+ * caller awaits it, and its thread is free meanwhile), and nothing between
+ * processes, where the caller may let other work through.
  */
 export function* readSlices(
   pids: number[],
   cache: ScanCache,
   before: Map<number, RawProcess> | undefined,
-  lib: LinkLibrary,
+  lib: ScanLibrary,
 ): Generator<Promise<void> | undefined, RawScan> {
   const parts = new ScanParts(cache);
-  const fds: FdBudget = { left: FDS_PER_SCAN };
-  const slices = [newSlice(), newSlice()];
+  const slices = [newSlice(), newSlice(), newSlice()];
+  const total = Math.ceil(pids.length / SLICE);
   const open = new Set<Slice>();
+  // A scan spends its fd budget in pid order (see FDS_PER_SCAN): each slice's fd folders are read after the last's.
+  let fds: Promise<number> = Promise.resolve(FDS_PER_SCAN);
+  const next = (k: number) => {
+    if (k < total) fds = start(lib, opened(slices[k % 3], pids, k * SLICE, open), fds);
+  };
   try {
-    let slice: Slice | undefined = opened(slices[0], pids, 0, open);
-    start(lib, slice, fds.left);
-    for (let k = 0; slice; k++) {
-      const heads: (RawProcess | undefined)[] = [];
-      for (let i = 0; i < slice.n; i++) {
-        yield;
-        const dir = slice.dirs[i];
-        heads.push(dir < 0 ? undefined : readHead(dir, slice.pids[i], cache, before?.get(slice.pids[i])));
-      }
-      const from = (k + 1) * SLICE;
-      const next = from < pids.length ? opened(slices[(k + 1) % 2], pids, from, open) : undefined;
+    next(0);
+    next(1);
+    for (let k = 0; k < total; k++) {
+      const slice = slices[k % 3];
       yield slice.reading;
-      fds.left = slice.fd.left[0];
-      // Those the C side had no room for: read here, before the next slice spends the budget after them.
-      const rest = new Map<number, Held>();
-      for (let i = slice.whole; i < slice.n; i++) if (heads[i]) rest.set(i, readHere(slice, i, fds));
-      if (next) start(lib, next, fds.left);
-      // nsxd itself, whose fds are the slices' folders as it reads: read again here, with a budget of its own.
-      const self = slice.pids.indexOf(process.pid);
-      if (self >= 0 && heads[self]) rest.set(self, readHere(slice, self, { left: FDS_PER_PROCESS }));
-      let record = 0;
-      for (let i = 0; i < slice.n; i++) {
-        let held = rest.get(i);
-        if (i < slice.whole) {
-          const [read, after] = heldOf(slice, i, record);
-          [held, record] = [held ?? read, after];
-        }
-        const head = heads[i];
-        if (!head || !held) continue;
-        yield;
-        for (let k = 0, at = i * LINKS.length; k < LINKS.length; k++) inodes[k] = slice.inodes[at + k] || undefined;
-        const p = needsLinks(head) ? withLinks(head, held, cache, before?.get(head.pid)) : head;
-        if (p) parts.add(p);
-      }
+      yield* made(slice, parts, cache, before);
       closeSlice(slice, open);
-      slice = next;
+      next(k + 2);
     }
     return parts.scan;
   } finally {
     // Closed only once the C side is done with them: an fd number closed under it could be another file's.
     for (const slice of open) void Promise.allSettled([slice.reading]).then(() => closeSlice(slice, open));
   }
+}
+
+/** The records of SLICE's processes, into PARTS: from what the C side read, and its rest where it did not. */
+function* made(
+  slice: Slice,
+  parts: ScanParts,
+  cache: ScanCache,
+  before: Map<number, RawProcess> | undefined,
+): Generator<undefined> {
+  // nsxd itself, whose fds are the slices' folders as it reads: read again here, with a budget of its own.
+  const self = slice.pids.indexOf(process.pid);
+  if (self >= 0 && slice.dirs[self] >= 0) slice.rest.set(self, readNsFds(slice.dirs[self], { left: FDS_PER_PROCESS }));
+  const { nsfds, count } = slice.fd;
+  // The C side's records of nsfs fds, in its directories' order.
+  for (let i = 0, record = 0; i < slice.n; i++) {
+    const from = record;
+    while (record < count[0] && nsfds[record * 4] === i) record++;
+    const held = slice.rest.get(i) ?? (i < slice.fdsRead ? heldOf(slice, i, from, record) : undefined);
+    const dir = slice.dirs[i];
+    if (dir < 0 || !held) continue;
+    yield;
+    const pid = slice.pids[i];
+    const was = before?.get(pid);
+    const head =
+      i < slice.statsRead
+        ? readHead(dir, pid, cache, was, statOf(slice, i), slice.uids[i])
+        : readHead(dir, pid, cache, was);
+    if (!head) continue;
+    for (let k = 0, at = i * LINKS.length; k < LINKS.length; k++) inodes[k] = slice.inodes[at + k] || undefined;
+    const p = needsLinks(head) ? withLinks(head, held, cache, was) : head;
+    if (p) parts.add(p);
+  }
+}
+
+/** The stat line the C side read of SLICE's Ith directory, where it was read; null if it could not. */
+function statOf(slice: Slice, i: number): StatFields | null {
+  const at = slice.spans[i * 2];
+  const length = slice.spans[i * 2 + 1];
+  return length < 0 ? null : parseStatBytes(slice.stats, at, at + length);
 }
 
 function opened(slice: Slice, pids: number[], from: number, open: Set<Slice>): Slice {
@@ -139,32 +172,42 @@ function closeSlice(slice: Slice, open: Set<Slice>): void {
   for (let i = 0; i < slice.n; i++) if (slice.dirs[i] >= 0) procAt.close(slice.dirs[i]);
 }
 
-/** The C side's reads of SLICE, two threads at once, with LEFT of the fd budget. */
-function start(lib: LinkLibrary, slice: Slice, left: number): void {
-  slice.fd.left[0] = left;
-  slice.whole = 0;
-  slice.reading = Promise.all([
-    lib.nsLinks(slice.dirs, slice.n, slice.inodes),
-    lib.fdLinks(slice.dirs, slice.n, FDS_PER_PROCESS, FDS_ONCE_SPENT, slice.fd),
-  ]).then(([, whole]) => {
-    slice.whole = whole;
+/**
+ * The C side's reads of SLICE, on three threads: its stat lines and
+ * namespace links at once, its fd folders once FDS (the budget the slice
+ * before left) has settled. Resolves with the budget this one leaves.
+ */
+function start(lib: ScanLibrary, slice: Slice, fds: Promise<number>): Promise<number> {
+  slice.rest.clear();
+  slice.statsRead = slice.fdsRead = 0;
+  const left = fds.then(async (budget) => {
+    slice.fd.left[0] = budget;
+    slice.fdsRead = await lib.fdLinks(slice.dirs, slice.n, FDS_PER_PROCESS, FDS_ONCE_SPENT, slice.fd);
+    // Those it had no room for: read here, before the next slice spends the budget after them.
+    const here: FdBudget = { left: slice.fd.left[0] };
+    for (let i = slice.fdsRead; i < slice.n; i++)
+      if (slice.dirs[i] >= 0) slice.rest.set(i, readNsFds(slice.dirs[i], here));
+    return here.left;
   });
+  slice.reading = Promise.all([
+    lib.stats(slice.dirs, slice.n, slice.stats, slice.spans, slice.uids).then((read) => {
+      slice.statsRead = read;
+    }),
+    lib.nsLinks(slice.dirs, slice.n, slice.inodes),
+    left,
+  ]).then(() => undefined);
+  return left;
 }
 
-/** The links of SLICE's Ith directory read here, kept in the slice as the C side keeps them. */
-function readHere(slice: Slice, i: number, fds: FdBudget): Held {
-  const held = readLinks(slice.dirs[i], fds);
-  for (let k = 0, at = i * LINKS.length; k < LINKS.length; k++) slice.inodes[at + k] = inodes[k] ?? 0;
-  return held;
-}
+/** What a process with no fd to a namespace, all its fds read, holds (most processes): one for all of them. */
+const NOTHING: Held = Object.freeze({ nsfds: Object.freeze([]) as unknown as Held['nsfds'], unread: 0 });
 
-/** The fds the C side read of SLICE's Ith directory, from its RECORDth record on: and where the next one's start. */
-function heldOf(slice: Slice, i: number, record: number): [Held, number] {
-  const { state, nsfds, count } = slice.fd;
+/** What the C side read of SLICE's Ith fd folder: its records FROM to TO. */
+function heldOf(slice: Slice, i: number, from: number, to: number): Held {
+  const { state, nsfds } = slice.fd;
+  const unread = Math.max(0, state[i * 2 + 1]);
+  if (from === to && unread === 0) return NOTHING;
   const held = new NsFds();
-  for (; record < count[0] && nsfds[record * 4] === i; record++) {
-    const r = record * 4;
-    held.add(nsfds[r + 1], NSTYPES[nsfds[r + 2]], nsfds[r + 3]);
-  }
-  return [{ nsfds: held.list(), unread: Math.max(0, state[i * 2 + 1]) }, record];
+  for (let r = from * 4; r < to * 4; r += 4) held.add(nsfds[r + 1], NSTYPES[nsfds[r + 2]], nsfds[r + 3]);
+  return { nsfds: held.list(), unread };
 }

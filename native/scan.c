@@ -1,9 +1,10 @@
 /*
- * libnsxscan: the links a full scan reads, for nsxd, on libuv's threads
- * (koffi's async call), while nsxd's own thread reads the same processes'
- * stat and command line. A scan at 20,000 processes is mostly the kernel's
- * work for these links (ten namespace links and every fd's a process); read
- * here, it takes the host's second CPU and no JavaScript isolate.
+ * libnsxscan: what a full scan reads of each process, but its command
+ * line, for nsxd, on libuv's threads (koffi's async call), while nsxd's own
+ * thread makes records of what was read. A scan at 20,000 processes is
+ * mostly the kernel's work for these reads (a stat line, ten namespace links
+ * and every fd's link a process); read here, they take the host's second
+ * CPU and no JavaScript isolate.
  *
  * nsxd opens each /proc/PID and passes its fd: a pid reused meanwhile is
  * another directory, so every read here through the old fd fails, as nsxd's
@@ -64,6 +65,37 @@ EXPORT int nsx_ns_links(const int32_t *dirs, int32_t n, const char *const *links
 	for (int32_t i = 0; i < n; i++)
 		for (int32_t k = 0; k < nlinks; k++)
 			inodes[(size_t)i * nlinks + k] = dirs[i] < 0 ? 0 : nsfs_link(dirs[i], links[k], NULL, 0, &type);
+	return n;
+}
+
+/*
+ * The stat line of each of the N process directories DIRS, one after
+ * another in BUF (SIZE bytes): SPANS[i * 2] where it starts, SPANS[i * 2 +
+ * 1] its length (-1: it could not be read), and the owner of the directory
+ * in UIDS[i] (-1: gone). Returns how many directories were read: fewer than
+ * N when BUF is full (the caller reads the rest itself).
+ */
+EXPORT int nsx_stats(const int32_t *dirs, int32_t n, uint8_t *buf, uint32_t size, int32_t *spans, int32_t *uids)
+{
+	uint32_t at = 0;
+
+	for (int32_t i = 0; i < n; i++) {
+		struct stat st;
+		int fd = dirs[i] < 0 ? -1 : openat(dirs[i], "stat", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		uint32_t length = 0;
+		ssize_t got = 0;
+
+		spans[i * 2] = (int32_t)at;
+		spans[i * 2 + 1] = -1;
+		uids[i] = fd >= 0 && fstat(dirs[i], &st) == 0 ? (int32_t)st.st_uid : -1;
+		if (fd < 0) continue;
+		while (at + length < size && (got = read(fd, buf + at + length, size - at - length)) > 0) length += got;
+		close(fd);
+		if (at + length == size) return i; /* no room left: this one is the caller's to read */
+		if (got < 0) continue;
+		spans[i * 2 + 1] = (int32_t)length;
+		at += length;
+	}
 	return n;
 }
 

@@ -1,4 +1,4 @@
-// libnsxscan (native/scan-links.c, driven by sliceReader.ts) against
+// libnsxscan (native/scan.c, driven by sliceReader.ts) against
 // processes.ts's own reader, on this machine's real /proc: processes that
 // hold namespaces by fds (several to one namespace, several types, one past
 // what a scan reads of a process), one whose children get a pid namespace
@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { FDS_PER_PROCESS, RawProcess, RawScan, readProcesses } from '../../helper/daemon/discovery/processes';
 import { listPids } from '../../helper/daemon/discovery/procfs';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
-import { linkLibrary, readSlices } from '../../helper/daemon/discovery/sliceReader';
+import { scanLibrary, readSlices } from '../../helper/daemon/discovery/sliceReader';
 import { DIST, holdNamespaces } from '../support';
 
 /** A generator of reads run to its end, its promises awaited (as Scanner.read does, without the time slices). */
@@ -34,7 +34,7 @@ const mismatch = (q: RawProcess, p: RawProcess) =>
 
 describe('libnsxscan reads what the TypeScript reader reads', () => {
   const held: { pid: number; kill(): void }[] = [];
-  const lib = linkLibrary(join(DIST, 'libnsxscan.so'));
+  const lib = scanLibrary(join(DIST, 'libnsxscan.so'));
   before(async () => {
     // Three fds to one new net namespace, one to a new uts namespace, and one to the ipc namespace it did not leave (the host's).
     held.push(
@@ -43,7 +43,7 @@ describe('libnsxscan reads what the TypeScript reader reads', () => {
         'exec 3</proc/self/ns/net 4</proc/self/ns/net 7</proc/self/ns/net 5</proc/self/ns/uts 6</proc/self/ns/ipc; exec sleep 600',
       ),
     );
-    // Past FDS_PER_PROCESS: its last fd, to a namespace, is not read by either, and both count what they left.
+    // Past FDS_PER_PROCESS: its last fd, to a namespace, is read by neither, and both count what they left.
     const many = `ulimit -n ${FDS_PER_PROCESS + 200}; for i in $(seq 10 ${FDS_PER_PROCESS + 100}); do eval "exec $i</dev/null"; done; exec ${FDS_PER_PROCESS + 150}</proc/self/ns/mnt; exec sleep 600`;
     held.push(await holdNamespaces(['--mount'], `exec bash -c '${many}'`));
     // unshare itself stays in the namespaces it made for its child (pid_for_children, time_for_children).
@@ -77,7 +77,7 @@ describe('libnsxscan reads what the TypeScript reader reads', () => {
     ]);
     assert.equal(net.nsfds.find(([, type]) => type === 'net')![2], net.ns.net);
     assert.deepEqual(many.nsfds, []);
-    assert.ok(many.fdsUnread! >= 150, `unread ${many.fdsUnread}`);
+    assert.ok(many.fdsUnread! > 0); // how many depends on what the scan had left of its budget
     assert.equal(unshare.pidForChildren, sleeper.ns.pid);
     assert.equal(unshare.timeForChildren, sleeper.ns.time);
     assert.notEqual(unshare.ns.pid, sleeper.ns.pid);
