@@ -297,3 +297,28 @@ it('keeps, update after update, the model a full build of the same processes mak
     assert.ok(updates > 100, `seed ${seed}: ${updates} of 200 updates applied in place`);
   }
 });
+
+it('drops in place a pid or user namespace whose last member exits, unless a namespace it is the parent or owner of keeps it', () => {
+  for (const keeper of [undefined, { type: 'pid', parent: 301 }, { type: 'net', owner: 302 }] as const) {
+    const state = stateOf({
+      processes: [proc(1, {}), proc(40, { pid: 301, user: 302, net: 303 }), proc(41, { net: 304 })],
+      mounts: [],
+      addresses: [],
+      hints: [],
+    });
+    const cache = new ScanCache();
+    const m = buildModel(state, ctx, Date.now(), cache);
+    // The kernel's lineage, as resolveHierarchy would have found it: a namespace with members whose parent or owner
+    // is the one left empty (made up here; the inodes are no real namespaces').
+    if (keeper?.type === 'pid') Object.assign(m.byInode.get(304)!, { type: 'pid', parent: keeper.parent });
+    if (keeper?.type === 'net') m.byInode.get(304)!.owner = keeper.owner;
+    const was = state.processes.get(40);
+    state.processes.delete(40);
+    const change = applyPatch(m, state, new Map([[40, was]]), ctx, cache);
+    if (!keeper) {
+      assert.ok(change, 'applied in place');
+      assert.deepEqual(change.removed.map((k) => k.inode).sort(), [301, 302, 303]);
+    } else
+      assert.equal(change, false, `kept by its ${keeper.type === 'pid' ? 'child' : 'owned'} namespace: a full build's`);
+  }
+});

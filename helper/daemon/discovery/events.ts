@@ -7,7 +7,7 @@ import { closeSync } from 'node:fs';
 import * as libc from '../../../native/libc';
 
 /** How long one blocked read waits before it looks whether it should stop. */
-const READ_TIMEOUT_MS = 250;
+const READ_TIMEOUT_MS = 1000;
 const CHANGES =
   libc.PROC_EVENT.FORK | libc.PROC_EVENT.EXEC | libc.PROC_EVENT.UID | libc.PROC_EVENT.COMM | libc.PROC_EVENT.EXIT;
 

@@ -4,7 +4,8 @@
 // comparing two models: at 20,000 processes a fork costs what it changed.
 // What an update cannot tell by itself is left to a full build: holders (fds,
 // *_for_children, mounts), the initial namespaces, the engines' containers,
-// and a user or pid namespace left without members (its children may keep it).
+// and a user or pid namespace left without members that its children or
+// what it owns keep.
 import {
   ContainerHint,
   Namespace,
@@ -186,7 +187,7 @@ function namespacesNext(
         : undefined;
     if (pids.length === 0 && (held ?? old ?? { holders: [] }).holders.length === 0) {
       if (!old) continue;
-      if (old.initial || t.type === 'user' || t.type === 'pid') return undefined;
+      if (old.initial || ((t.type === 'user' || t.type === 'pid') && keptByLineage(model, t.type, inode))) return undefined;
       if (t.type === 'mnt' && mounted(inode)) return undefined;
       next.set(inode, null);
       continue;
@@ -210,6 +211,20 @@ function namespacesNext(
     next.set(inode, old && pids === old.pids && same(old, ns, 'pids') ? old : ns);
   }
   return next;
+}
+
+/**
+ * Whether a namespace of the model is INODE's child (a pid or user
+ * namespace's) or owned by it (a user namespace's): those keep it alive
+ * without members, which only a full build can tell. A walk over the
+ * namespaces (a few thousand, well under a millisecond), only when a pid or
+ * user namespace is left without members and holders: the last exit of a
+ * container's processes, not every event.
+ */
+function keptByLineage(model: Model, type: NsType, inode: number): boolean {
+  for (const ns of model.snapshot.namespaces)
+    if ((ns.parent === inode && ns.type === type) || (type === 'user' && ns.owner === inode)) return true;
+  return false;
 }
 
 /** SORTED with the pids of JOINED in and those of LEFT out, in a new list. */
