@@ -187,7 +187,8 @@ function namespacesNext(
         : undefined;
     if (pids.length === 0 && (held ?? old ?? { holders: [] }).holders.length === 0) {
       if (!old) continue;
-      if (old.initial || ((t.type === 'user' || t.type === 'pid') && keptByLineage(model, t.type, inode))) return undefined;
+      if (old.initial || ((t.type === 'user' || t.type === 'pid') && keptByLineage(model, t.type, inode)))
+        return undefined;
       if (t.type === 'mnt' && mounted(inode)) return undefined;
       next.set(inode, null);
       continue;
