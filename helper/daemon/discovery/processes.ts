@@ -132,6 +132,8 @@ export class ScanParts {
   private readonly nets = new Set<number>();
   private readonly mntns = new Set<number>();
   private readonly sets = new Set<string>();
+  /** The namespace records (interned: see ScanCache.intern) whose parts are all read or known. */
+  private readonly done = new Set<RawProcess['ns']>();
 
   constructor(
     private readonly cache: ScanCache,
@@ -140,6 +142,9 @@ export class ScanParts {
 
   add(p: RawProcess): void {
     const { scan, known, cache } = this;
+    scan.processes.push(p);
+    // Most processes share all their namespaces with others (one interned record): the first read their parts.
+    if (this.done.has(p.ns)) return;
     const pid = p.pid;
     const set = setOf(p.ns);
     if (!this.sets.has(set) && !known?.hints.has(set)) {
@@ -162,7 +167,9 @@ export class ScanParts {
       this.nets.add(netns);
       scan.addresses.push([netns, netAddresses(pid)]);
     }
-    scan.processes.push(p);
+    // Read, or known: a process that exited before its cgroup or mount table could be read leaves them to the next.
+    const hinted = this.sets.has(set) || known?.hints.has(set);
+    if (hinted && (mntns === undefined || this.mntns.has(mntns) || known?.mounts.has(mntns))) this.done.add(p.ns);
   }
 }
 
