@@ -21,7 +21,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#include "scan.h"
 
 /* A link is read into this much: an nsfs link is short, a longer one is no namespace (as procfs.ts). */
 #define LINK_MAX 256
@@ -126,9 +126,8 @@ static int64_t fds_held(int fd)
  * Returns how many directories were read whole: fewer than N when NSFDS is
  * full (the caller reads the rest itself).
  */
-EXPORT int nsx_fd_links(const int32_t *dirs, int32_t n, const char *const *types, int32_t ntypes,
-			int32_t per_process, int32_t once_spent, int32_t *left, int32_t *state, uint32_t *nsfds,
-			int32_t cap, int32_t *count)
+EXPORT int nsx_fd_links(const int32_t *dirs, int32_t n, const char *const *types, int32_t ntypes, int32_t per_process,
+			int32_t once_spent, int32_t *left, int32_t *state, uint32_t *nsfds, int32_t cap, int32_t *count)
 {
 	char buf[16 * 1024];
 
@@ -157,7 +156,8 @@ EXPORT int nsx_fd_links(const int32_t *dirs, int32_t n, const char *const *types
 					unread = more > 1 ? (int32_t)(more > INT32_MAX ? INT32_MAX : more) : 1;
 					break;
 				}
-				for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++) number = number * 10 + (*c - '0');
+				for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+					number = number * 10 + (*c - '0');
 				listed++;
 				inode = nsfs_link(fd, d->d_name, types, ntypes, &type);
 				if (!inode || type < 0) continue;

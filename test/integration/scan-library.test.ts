@@ -2,17 +2,19 @@
 // processes.ts's own reader, on this machine's real /proc: processes that
 // hold namespaces by fds (several to one namespace, several types, one past
 // what a scan reads of a process), one whose children get a pid namespace
-// of their own, and processes that exit while both read.
+// of their own, and processes that exit while both read; and the library
+// alone under the sanitizers (test/fixtures/scan-stress.c).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FDS_PER_PROCESS, RawProcess, RawScan, readProcesses } from '../../helper/daemon/discovery/processes';
 import { listPids } from '../../helper/daemon/discovery/procfs';
 import { ScanCache } from '../../helper/daemon/discovery/scanCache';
 import { scanLibrary, readSlices } from '../../helper/daemon/discovery/sliceReader';
-import { DIST, holdNamespaces } from '../support';
+import { DIST, holdNamespaces, ROOT } from '../support';
 
 /** A generator of reads run to its end, its promises awaited (as Scanner.read does, without the time slices). */
 async function run(reading: Generator<Promise<void> | void | undefined, RawScan>): Promise<RawScan> {
@@ -81,6 +83,23 @@ describe('libnsxscan reads what the TypeScript reader reads', () => {
     assert.equal(unshare.pidForChildren, sleeper.ns.pid);
     assert.equal(unshare.timeForChildren, sleeper.ns.time);
     assert.notEqual(unshare.ns.pid, sleeper.ns.pid);
+  });
+
+  it('keeps within what it is given, under ASan and UBSan, in slices and buffers of any size, processes coming and going', () => {
+    const bin = join(mkdtempSync(join(tmpdir(), 'nsx-scan-')), 'scan-stress');
+    const sanitized = ['-std=gnu11', '-g', '-O1', '-Wall', '-Wextra', '-Werror', '-fsanitize=address,undefined'];
+    const sources = ['test/fixtures/scan-stress.c', 'native/scan.c'].map((f) => join(ROOT, f));
+    execFileSync('cc', [...sanitized, '-fno-sanitize-recover=all', '-o', bin, ...sources]);
+    const storm = spawn('sh', ['-c', 'for i in $(seq 2000); do sleep 0.0$((i % 10)) & done; wait'], {
+      stdio: 'ignore',
+    });
+    try {
+      const out = execFileSync(bin, ['5'], { encoding: 'utf8' });
+      assert.match(out, /^[1-9]\d* slices$/m);
+    } finally {
+      storm.kill();
+      rmSync(dirname(bin), { recursive: true, force: true });
+    }
   });
 
   it('reads processes that exit while it reads, and leaves no fd open', async () => {
