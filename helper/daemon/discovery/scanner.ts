@@ -1,9 +1,9 @@
-// Keeps the model of every namespace: a full scan reads all of /proc, a few
-// milliseconds at a time between nsxd's other work; an update reads again
+// Keeps the model of every namespace: a full scan reads all of /proc, its
+// reads on libuv's threads (sliceReader.ts) and its records made on nsxd's a
+// few milliseconds at a time between nsxd's other work; an update reads again
 // only the processes the kernel's events named and patches what the last
-// full scan read. One thread: scan workers would each cost an isolate and a
-// copy of their part of the scan, twice nsxd's memory at 7,000 processes, for
-// reads that contend in the kernel anyway.
+// full scan read. No scan worker: each would cost an isolate and a copy of
+// its part of the scan, twice nsxd's memory at 7,000 processes.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { ScanLibrary } from '../../../native/scan';
 import type { Engines, EngineContainer } from './engines';
