@@ -178,7 +178,7 @@ export class ScanParts {
  * to a namespace: nearly all), one for all of them. Never added to: a
  * process with some gets an array of its own.
  */
-const NONE: never[] = [];
+export const NONE: never[] = [];
 
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
@@ -227,10 +227,11 @@ function readLinks(dir: number, fds: FdBudget): Held {
 export const needsLinks = (head: RawProcess): boolean => head.ns === UNREAD;
 
 /**
- * What the files of the process directory DIR say (its stat line, owner and
- * command line; STAT and OWNER, if the caller read them, null for a stat
- * line it could not): a RawProcess whose links are still to be read (needsLinks), or
- * a kernel thread read whole; undefined if it is gone or a zombie.
+ * What the files of the process directory DIR say: its stat line, owner and
+ * command line (STAT and OWNER, where the caller read them; a STAT of null,
+ * a stat line it could not). A RawProcess whose links are still to be read
+ * (needsLinks), or a kernel thread read whole; undefined if it is gone or a
+ * zombie.
  */
 export function readHead(
   dir: number,
@@ -335,7 +336,7 @@ export interface FdBudget {
 }
 
 /** How many fds of a process a scan reads, with LEFT of its budget left. */
-export const fdsToRead = (left: number): number => Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, left));
+const fdsToRead = (left: number): number => Math.max(FDS_ONCE_SPENT, Math.min(FDS_PER_PROCESS, left));
 
 /** The nsfs files among the fds of the process directory DIR, read with FDS of the budget left. */
 export function readNsFds(dir: number, fds: FdBudget): Held {

@@ -1,11 +1,12 @@
-// A full scan's reads with libnsxscan (native/scan.c), a slice of
-// processes at a time: each /proc/PID is opened here, and read through that
-// one fd by three threads at once. nsxd's own reads the files (readHead: the
-// stat line, owner, command line); libuv's read the links, the namespace
-// links on one and the fd folder on another. At 20,000 processes a scan is
-// mostly the kernel's work for those links, and this host has two CPUs.
-// While the C side reads a slice, the next is opened, and the one before is
-// made into records: processes.ts's parsers, the same as its own reader's.
+// A full scan's reads with libnsxscan (native/scan.c), a slice of 512
+// processes at a time. Each /proc/PID is opened here, and read through that
+// one fd: by libuv's threads, through koffi's async call, the stat lines and
+// owners on one, the namespace links on another, the fd folders on a third
+// (a slice's after the last's, for the fd budget); by nsxd's own, a command
+// line that changed. At 20,000 processes a scan is mostly the kernel's work
+// for those reads, and a small host has two CPUs: while two slices are with
+// the C side, nsxd's thread makes records of the one before, with
+// processes.ts's parsers, the same as its own reader's.
 import { join } from 'node:path';
 import { FdLinksOut, ScanLibrary, loadScanLibrary } from '../../../native/scan';
 import * as procAt from '../../../native/procAt';
@@ -19,6 +20,7 @@ import {
   inodes,
   LINKS,
   needsLinks,
+  NONE,
   NsFds,
   RawProcess,
   RawScan,
@@ -200,7 +202,7 @@ function start(lib: ScanLibrary, slice: Slice, fds: Promise<number>): Promise<nu
 }
 
 /** What a process with no fd to a namespace, all its fds read, holds (most processes): one for all of them. */
-const NOTHING: Held = Object.freeze({ nsfds: Object.freeze([]) as unknown as Held['nsfds'], unread: 0 });
+const NOTHING: Held = { nsfds: NONE, unread: 0 };
 
 /** What the C side read of SLICE's Ith fd folder: its records FROM to TO. */
 function heldOf(slice: Slice, i: number, from: number, to: number): Held {
