@@ -73,11 +73,11 @@ export class Scanner {
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model, patch?: ProcessPatch | ModelPatch) => void) | undefined;
 
-  /** LINKS: libnsxscan, which reads a full scan's links on libuv's threads (sliceReader.ts); without it, all here. */
+  /** LIBRARY: libnsxscan, which does a full scan's reads on libuv's threads (sliceReader.ts); without it, this thread does. */
   constructor(
     private readonly ctx: Omit<ScanContext, 'selfMntns' | 'containers' | 'engines'>,
     private readonly engines?: Engines,
-    private readonly links?: ScanLibrary,
+    private readonly library?: ScanLibrary,
   ) {}
 
   /** The last model, if it is at most maxAgeMs old; otherwise a new scan. */
@@ -310,8 +310,8 @@ export class Scanner {
   private async read(pids: number[]): Promise<RawScan> {
     // The state before, for the command lines that did not change.
     const before = this.state?.processes;
-    const reading = this.links
-      ? readSlices(pids, this.cache, before, this.links)
+    const reading = this.library
+      ? readSlices(pids, this.cache, before, this.library)
       : readProcesses(pids, this.cache, undefined, before);
     try {
       for (;;) {

@@ -35,7 +35,7 @@ import type { ScanCache } from './scanCache';
 /** libnsxscan, beside nsxd's own file: kernel/launcher.ts checks it as it checks the programs nsxd runs. */
 export const SCAN_LIBRARY = join(__dirname, 'libnsxscan.so');
 
-/** libnsxscan at PATH, bound to read the links a scan reads. */
+/** libnsxscan at PATH, bound to the links and namespace types a scan reads. */
 export const scanLibrary = (path = SCAN_LIBRARY): ScanLibrary => loadScanLibrary(path, LINKS, NSTYPES);
 
 /** Processes a slice: enough that a thread's hand-over (tens of µs) is noise, few enough that one is a few ms. */
