@@ -24,6 +24,26 @@ export interface Daemon {
   stop(): Promise<void>;
   /** Stops it and removes its directory, pins and all. */
   destroy(): Promise<void>;
+  /** The same without waiting for it to exit: for a process about to end (see onStopped). */
+  abandon(): void;
+}
+
+/**
+ * CLEANUP, then the end of this process, when it is stopped midway by
+ * SIGINT or SIGTERM (Ctrl-C, a kill): a bench leaves no nsxd, mount, user,
+ * container or namespace name behind (a mount namespace made later would
+ * copy them). Returns what takes the handlers off again.
+ */
+export function onStopped(cleanup: () => void): () => void {
+  const stopped = () => {
+    try {
+      cleanup();
+    } finally {
+      process.exit(1);
+    }
+  };
+  process.once('SIGINT', stopped).once('SIGTERM', stopped);
+  return () => process.off('SIGINT', stopped).off('SIGTERM', stopped);
 }
 
 export interface DaemonOptions {
@@ -94,12 +114,19 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     stop,
     destroy: async () => {
       await stop();
-      // Sessions outlive nsxd: those left here end now (their supervisors kill them and remove their cgroups).
-      spawnSync('pkill', ['-TERM', '-f', `^${DIST}/nsx-session --socket ${dir}/sessions/`]);
-      spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
-      removeDir(dir);
+      remove();
+    },
+    abandon: () => {
+      proc.kill('SIGTERM');
+      remove();
     },
   };
+  function remove() {
+    // Sessions outlive nsxd: those left here end now (their supervisors kill them and remove their cgroups).
+    spawnSync('pkill', ['-TERM', '-f', `^${DIST}/nsx-session --socket ${dir}/sessions/`]);
+    spawnSync('umount', ['--recursive', '--lazy', join(dir, 'pins')]);
+    removeDir(dir);
+  }
   async function stop() {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));

@@ -45,7 +45,7 @@ import {
   TerminalOutput,
   Unsubscribe,
 } from '../../helper/common/protocol';
-import { Daemon, DIST, startDaemon, waitFor } from '../support';
+import { Daemon, DIST, onStopped, startDaemon, waitFor } from '../support';
 import { Figures, median, ms, pct, Show } from './figures';
 import { benchNet } from './net';
 
@@ -488,12 +488,10 @@ async function main(): Promise<void> {
   const load = makeLoad();
   // Stopped midway (Ctrl-C, a kill), it takes its 20,000 sleepers and its nsxd with it.
   let daemon: Daemon | undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
-      load.stop();
-      daemon?.proc.kill('SIGTERM');
-      process.exit(1);
-    });
+  onStopped(() => {
+    load.stop();
+    daemon?.abandon();
+  });
   try {
     for (let run = 1; run <= (only === 'scale' ? 0 : RUNS); run++) {
       console.log(`\nthe small host, run ${run} of ${RUNS}`);

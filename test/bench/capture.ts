@@ -12,7 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuTime, NSX, startDaemon } from '../support';
+import { cpuTime, Daemon, NSX, onStopped, startDaemon } from '../support';
 
 const A = `c22ba${process.pid}`;
 const B = `c22bb${process.pid}`;
@@ -99,13 +99,12 @@ function untopology(): void {
 
 async function main(): Promise<void> {
   topology();
-  // Stopped midway (Ctrl-C, a kill), it leaves no ip netns name behind: each mount namespace made later would copy it.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
-      untopology();
-      process.exit(1);
-    });
-  const daemon = await startDaemon();
+  let daemon: Daemon | undefined;
+  onStopped(() => {
+    daemon?.abandon();
+    untopology();
+  });
+  daemon = await startDaemon();
   const dir = mkdtempSync(join(tmpdir(), 'c22-bench-'));
   try {
     const rows: Row[] = [];

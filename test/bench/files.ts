@@ -5,7 +5,7 @@
 //     `ls -l` of /proc/PID/root on the host
 //   read a 10 MB file: `nsx cp` and files/read in chunks vs `podman cp` and a
 //     plain `cp` of /proc/PID/root on the host
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { FilesOpen } from '../../helper/common/files';
 import { RemoteFiles } from '../../helper/common/filesClient';
 import { podman } from '../engines';
 import { importFilesImage, removeFilesContainer, runFilesContainer } from '../files-image';
-import { NSX, startDaemon } from '../support';
+import { Daemon, NSX, onStopped, startDaemon } from '../support';
 
 const RUNS = Number(process.env.NSX_BENCH_RUNS ?? 7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -40,8 +40,18 @@ async function main(): Promise<void> {
   importFilesImage();
   const name = `f23-bench-${process.pid}`;
   const pid = runFilesContainer(name);
-  const daemon = await startDaemon();
+  let daemon: Daemon | undefined;
   const out = mkdtempSync(join(tmpdir(), 'f23-bench-'));
+  const cleanUp = () => {
+    removeFilesContainer(name);
+    rmSync(out, { recursive: true, force: true });
+    engine.stop();
+  };
+  onStopped(() => {
+    daemon?.abandon();
+    cleanUp();
+  });
+  daemon = await startDaemon();
   const client = await daemon.client();
   try {
     const { handle } = await client.conn.sendRequest(FilesOpen, { target: { container: name } });
@@ -73,10 +83,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await daemon.destroy();
-    removeFilesContainer(name);
-    rmSync(out, { recursive: true, force: true });
-    engine.stop();
-    execFileSync('true');
+    cleanUp();
   }
 }
 

@@ -5,7 +5,7 @@
 //   a keystroke's round trip: nsx --host h24a enter PID -- cat (pipes) vs ssh -tt h24a cat
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { makeHost, sshUser, userFile } from '../hosts';
-import { createUser, NSX } from '../support';
+import { createUser, NSX, onStopped } from '../support';
 import { controlDirOf, sshArgvFor } from './hostsSsh';
 
 const ROUNDS = 30;
@@ -42,6 +42,10 @@ async function roundTrips(proc: ChildProcess): Promise<number> {
 async function main(): Promise<void> {
   const host = await makeHost('h24a', 249, 'sleep 6009');
   const user = createUser({ inGroup: true });
+  onStopped(() => {
+    user.remove();
+    host.destroy();
+  });
   try {
     const { home } = sshUser(user.name);
     userFile(user.name, home, '.ssh/known_hosts', `${host.ip} ${host.hostKey}\n`);

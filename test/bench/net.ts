@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetChanged, NetChangedNotification, SubscribeNet, UnsubscribeNet } from '../../helper/common/net';
 import type { Client } from '../../helper/common/client';
-import { Daemon, DIST, startDaemon, waitFor } from '../support';
+import { Daemon, DIST, onStopped, startDaemon, waitFor } from '../support';
 import { Figures, median, pct, Show } from './figures';
 
 type Row = Figures['row'];
@@ -99,14 +99,11 @@ async function changeLatency(client: Client, netns: string): Promise<number[]> {
 export async function benchNet(row: Row): Promise<void> {
   console.log(`\nwiring ${N} network namespaces (a veth each to a hub)…`);
   const names = build();
-  // Stopped midway (Ctrl-C, a kill), it leaves no ip netns name behind: each mount namespace made later would copy them.
   let started: Daemon | undefined;
-  const stopped = () => {
-    started?.proc.kill('SIGTERM');
+  const off = onStopped(() => {
+    started?.abandon();
     teardown(names.slice(1));
-    process.exit(1);
-  };
-  process.once('SIGINT', stopped).once('SIGTERM', stopped);
+  });
   const daemon = (started = await startDaemon());
   try {
     const cold = nsxNet(daemon.socket);
@@ -139,7 +136,7 @@ export async function benchNet(row: Row): Promise<void> {
     await client.conn.sendRequest(UnsubscribeNet);
     client.close();
   } finally {
-    process.off('SIGINT', stopped).off('SIGTERM', stopped);
+    off();
     await daemon.destroy();
     teardown(names.slice(1));
   }

@@ -4,7 +4,7 @@
 // (connect latency); the same client runs inside the namespace (nsenter,
 // straight to 127.0.0.1:9000) and on the host, through nsx forward.
 import { spawn, spawnSync } from 'node:child_process';
-import { startDaemon, waitFor } from '../support';
+import { Daemon, onStopped, startDaemon, waitFor } from '../support';
 import { connect } from '../../helper/common/client';
 import { ForwardPort } from '../../helper/common/ports';
 
@@ -63,7 +63,12 @@ async function main(): Promise<void> {
   const server = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up; exec "${process.execPath}" -e "$0"`, SERVER], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const daemon = await startDaemon();
+  let daemon: Daemon | undefined;
+  onStopped(() => {
+    server.kill('SIGKILL');
+    daemon?.abandon();
+  });
+  daemon = await startDaemon();
   const c = await connect(daemon.socket, 'bench');
   try {
     let out = '';
