@@ -178,7 +178,7 @@ export class ScanParts {
  * to a namespace: nearly all), one for all of them. Never added to: a
  * process with some gets an array of its own.
  */
-export const NONE: never[] = [];
+const NONE: never[] = [];
 
 /** Enough of a command line to show; any process may make its own megabytes long. */
 const MAX_CMDLINE = 4096;
@@ -200,6 +200,9 @@ export interface Held {
   nsfds: RawProcess['nsfds'];
   unread: number;
 }
+
+/** What a process with no fd to a namespace, all its fds read, holds (most processes): one for all of them. */
+export const HOLDS_NOTHING: Held = { nsfds: NONE, unread: 0 };
 
 /** The ns of a process whose links are not read yet (see readHead). */
 const UNREAD: RawProcess['ns'] = Object.freeze({});
@@ -341,7 +344,7 @@ const fdsToRead = (left: number): number => Math.max(FDS_ONCE_SPENT, Math.min(FD
 /** The nsfs files among the fds of the process directory DIR, read with FDS of the budget left. */
 export function readNsFds(dir: number, fds: FdBudget): Held {
   const fdDir = procAt.openDir('fd', dir);
-  if (fdDir < 0) return { nsfds: NONE, unread: 0 }; // exited while we looked
+  if (fdDir < 0) return HOLDS_NOTHING; // exited while we looked
   try {
     const { fds: open, unread } = listFdsAt(fdDir, fdsToRead(fds.left));
     fds.left -= open.length;
@@ -350,7 +353,8 @@ export function readNsFds(dir: number, fds: FdBudget): Held {
       const link = readNsLinkAt(fdDir, String(fd));
       if (link && isNsType(link[0])) held.add(fd, link[0], link[1]);
     }
-    return { nsfds: held.list(), unread };
+    const nsfds = held.list();
+    return nsfds === NONE && unread === 0 ? HOLDS_NOTHING : { nsfds, unread };
   } finally {
     procAt.close(fdDir);
   }

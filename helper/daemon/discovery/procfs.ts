@@ -61,19 +61,33 @@ const dirents = Buffer.allocUnsafe(16 * 1024);
  */
 export function listFdsAt(dir: number, max: number): { fds: number[]; unread: number } {
   const fds: number[] = [];
+  let more = false;
+  eachNumbered(dir, (fd) => {
+    more = fds.length === max;
+    if (!more) fds.push(fd);
+    return !more;
+  });
+  return { fds, unread: more ? Math.max(1, procAt.sizeOf(dir) - max) : 0 };
+}
+
+/**
+ * The entries of the directory DIR whose names are numbers (an fd folder's
+ * fds, /proc's pids), in the kernel's order, read from its linux_dirent64
+ * records: a string for each of 20,000 names would be 20,000 strings. VISIT
+ * answers false to stop.
+ */
+function eachNumbered(dir: number, visit: (n: number) => boolean): void {
   for (let n; (n = procAt.getdents64(dir, dirents)) > 0;) {
     for (let at = 0, size; at < n; at += size) {
       size = dirents.readUInt16LE(at + procAt.DIRENT_RECLEN);
-      if (size === 0) return { fds, unread: 0 }; // never from a kernel; no loop without end if it were
-      let i = at + procAt.DIRENT_NAME;
-      if (dirents[i] === 46) continue; // . and ..
-      let fd = 0;
-      for (; i < at + size && dirents[i] !== 0; i++) fd = fd * 10 + dirents[i] - 48;
-      if (fds.length === max) return { fds, unread: Math.max(1, procAt.sizeOf(dir) - max) };
-      fds.push(fd);
+      if (size === 0) return; // never from a kernel; no loop without end if it were
+      const name = at + procAt.DIRENT_NAME;
+      let i = name;
+      let number = 0;
+      for (; i < at + size && dirents[i] >= 48 && dirents[i] <= 57; i++) number = number * 10 + dirents[i] - 48;
+      if (i > name && dirents[i] === 0 && !visit(number)) return;
     }
   }
-  return { fds, unread: 0 };
 }
 
 /** The fields of /proc/PID/stat a scan needs. */
@@ -137,26 +151,13 @@ function decimal(bytes: Buffer, from: number, to: number): number {
 /** The flag of /proc/PID/stat that marks a kernel thread. */
 export const PF_KTHREAD = 0x00200000;
 
-/**
- * The pids in /proc, in order, read from its linux_dirent64 records: a
- * string for each of 20,000 names is 20,000 strings. Threads are not listed
- * there, only thread-group leaders.
- */
+/** The pids in /proc, in order. Threads are not listed there, only thread-group leaders. */
 export function listPids(): number[] {
   const pids: number[] = [];
   const proc = procAt.openDir('/proc');
   if (proc < 0) throw new Error('cannot open /proc');
   try {
-    for (let n; (n = procAt.getdents64(proc, dirents)) > 0;) {
-      for (let at = 0, size; at < n; at += size) {
-        size = dirents.readUInt16LE(at + procAt.DIRENT_RECLEN);
-        if (size === 0) return pids; // never from a kernel; no loop without end if it were
-        let pid = 0;
-        let i = at + procAt.DIRENT_NAME;
-        for (; i < at + size && dirents[i] >= 48 && dirents[i] <= 57; i++) pid = pid * 10 + dirents[i] - 48;
-        if (i > at + procAt.DIRENT_NAME && dirents[i] === 0) pids.push(pid);
-      }
-    }
+    eachNumbered(proc, (pid) => pids.push(pid) > 0);
   } finally {
     procAt.close(proc);
   }

@@ -19,8 +19,8 @@ import {
   Held,
   inodes,
   LINKS,
+  HOLDS_NOTHING,
   needsLinks,
-  NONE,
   NsFds,
   RawProcess,
   RawScan,
@@ -201,14 +201,11 @@ function start(lib: ScanLibrary, slice: Slice, fds: Promise<number>): Promise<nu
   return left;
 }
 
-/** What a process with no fd to a namespace, all its fds read, holds (most processes): one for all of them. */
-const NOTHING: Held = { nsfds: NONE, unread: 0 };
-
 /** What the C side read of SLICE's Ith fd folder: its records FROM to TO. */
 function heldOf(slice: Slice, i: number, from: number, to: number): Held {
   const { state, nsfds } = slice.fd;
   const unread = Math.max(0, state[i * 2 + 1]);
-  if (from === to && unread === 0) return NOTHING;
+  if (from === to && unread === 0) return HOLDS_NOTHING;
   const held = new NsFds();
   for (let r = from * 4; r < to * 4; r += 4) held.add(nsfds[r + 1], NSTYPES[nsfds[r + 2]], nsfds[r + 3]);
   return { nsfds: held.list(), unread };
