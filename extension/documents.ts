@@ -36,6 +36,13 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
   readonly onDidChange = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
   private readonly following: vscode.Disposable;
+  /**
+   * Each document's latest read: the next waits for it. VS Code shows each
+   * read's text as it comes, and details are read inside the namespace, where
+   * an earlier read (the model's follow) can finish after a later one (shown
+   * again) and put back what the later one had replaced.
+   */
+  private readonly reading = new Map<string, Promise<string>>();
 
   constructor(private readonly hosts: Hosts) {
     const follow = () => {
@@ -60,7 +67,17 @@ export class Documents implements vscode.TextDocumentContentProvider, vscode.Dis
     this.changed.dispose();
   }
 
-  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+  provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const key = uri.toString();
+    const next = () => this.read(uri);
+    const read = (this.reading.get(key) ?? Promise.resolve('')).then(next, next);
+    this.reading.set(key, read);
+    const done = () => this.reading.get(key) === read && this.reading.delete(key);
+    read.then(done, done);
+    return read;
+  }
+
+  private async read(uri: vscode.Uri): Promise<string> {
     let host: Host;
     try {
       host = this.hosts.forPart(uri.authority);

@@ -77,7 +77,14 @@ export class SessionClient {
   private conn: SessionConnection | undefined;
   // Each side sends one kind: nsx Buffers from stdin, the extension strings from VS Code.
   private queued: (Buffer | string)[] = [];
-  private sending = false;
+  /**
+   * The connection input is being sent on. A request in flight when nsxd went
+   * may never be answered (vscode-languageclient leaves a connection whose
+   * shutdown could not be written undisposed, and its requests pending), so
+   * input after attaching again is sent on the new connection, not queued
+   * behind it.
+   */
+  private sendingOn: SessionConnection | undefined;
   private inputEnded = false;
 
   constructor(private readonly pacing: InputPacing = {}) {}
@@ -118,22 +125,24 @@ export class SessionClient {
 
   /** Sends what is queued, one terminal/input request in flight at a time (and again once attached after nsxd was away). */
   async flush(): Promise<void> {
-    if (this.sending || !this.opened || !this.conn) return;
+    const conn = this.conn;
+    if (!this.opened || !conn || this.sendingOn === conn) return;
     const session = this.opened.session;
-    this.sending = true;
-    while (this.queued.length && !this.over && !this.held) {
+    this.sendingOn = conn;
+    while (this.queued.length && !this.over && !this.held && this.conn === conn) {
       const data =
         typeof this.queued[0] === 'string' ? Buffer.from(this.queued.join('')) : Buffer.concat(this.queued as Buffer[]);
       this.queued = [];
       this.pacing.sending?.();
       try {
-        await this.conn.sendRequest(TerminalInput, { session, data: data.toString('base64') });
+        await conn.sendRequest(TerminalInput, { session, data: data.toString('base64') });
       } catch {
         break; // the session ended, or nsxd went
       }
       this.pacing.sent?.();
     }
-    this.sending = false;
+    if (this.sendingOn !== conn) return; // attached again meanwhile: that connection's flush goes on
+    this.sendingOn = undefined;
     if (this.inputEnded) void this.notify(TerminalEndInput, { session });
   }
 

@@ -1,24 +1,11 @@
 // The limits of nsxd's message reader, on a real socket pair.
 import assert from 'node:assert/strict';
-import { createServer, createConnection, Socket } from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { it } from 'node:test';
 import type { Message } from 'vscode-jsonrpc';
 import { JsonResult, SocketMessageWriter } from '../../helper/common/rpcWriter';
 import { LimitedMessageReader } from '../../helper/daemon/rpc/framing';
-
-async function pair(): Promise<[Socket, Socket]> {
-  const path = join(mkdtempSync(join(tmpdir(), 'nsx-framing-')), 's');
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(path, r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const client = createConnection(path);
-  const s = await accepted;
-  server.close();
-  return [client, s];
-}
+import { socketPair as pair } from './socketPair';
 
 function read(bytes: string | Buffer, limits = { maxMessageBytes: 100, partialTimeoutMs: 300 }) {
   return pair().then(
