@@ -32,7 +32,7 @@ import {
   cutNotice,
   DEFAULT_LIST_COLUMNS,
   jsonText,
-  listJson,
+  listJsonParts,
   pinRows,
   printable,
   tree,
@@ -81,6 +81,24 @@ function outputColumns(value: string): ListColumn[] {
     if (!(LIST_COLUMNS as readonly string[]).includes(name))
       throw new UsageError(`unknown column "${name}" (one of ${LIST_COLUMNS.join(', ')})`);
   return [...new Set([...(add ? DEFAULT_LIST_COLUMNS : []), ...(names as ListColumn[])])];
+}
+
+/** PARTS to stdout, gathered into writes of a megabyte: a write each would be a syscall each, and all of them one copy the size of the whole. */
+function writeParts(parts: Uint8Array[]): void {
+  const CHUNK = 1 << 20;
+  let chunk = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
+  for (const part of parts) {
+    if (used + part.length > chunk.length) {
+      process.stdout.write(chunk.subarray(0, used));
+      // A new one: the stream may still hold the last (a terminal's writes are not synchronous).
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK, part.length));
+      used = 0;
+    }
+    chunk.set(part, used);
+    used += part.length;
+  }
+  process.stdout.write(chunk.subarray(0, used));
 }
 
 function positiveInt(value: string | undefined, what: string): number {
@@ -172,7 +190,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
     }
     const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
-    process.stdout.write(jsonText(listJson(namespaces, snapshot)) + '\n');
+    writeParts(listJsonParts(namespaces, snapshot));
     if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;
   },

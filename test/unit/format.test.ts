@@ -7,7 +7,7 @@ import {
   cutNotice,
   field,
   jsonText,
-  listJson,
+  listJsonParts,
   names,
   pinRows,
   printable,
@@ -101,9 +101,13 @@ it('draws the user-namespace tree with what each owns', () => {
   );
 });
 
+/** The text of `nsx list --json`, whole. */
+const listText = (namespaces: Namespace[], snapshot: Snapshot) =>
+  Buffer.concat(listJsonParts(namespaces, snapshot)).toString('utf8');
+
 it('spells out processes in the JSON and says whether an unpinned namespace lives on', () => {
   const snapshot: Snapshot = { namespaces: [ns({ pids: [7] })], processes: [proc({})], containers: [], scanMs: 1 };
-  const json = listJson(snapshot.namespaces, snapshot);
+  const json = JSON.parse(listText(snapshot.namespaces, snapshot));
   assert.deepEqual(json.namespaces[0].processes, [
     { pid: 7, ppid: 1, comm: 'sh', cmdline: ['sh'], uid: 0, user: 'root' },
   ]);
@@ -120,6 +124,53 @@ it('spells out processes in the JSON and says whether an unpinned namespace live
     }),
     'unpinned net/lab; net:[100] lives on, held by 2 process(es); fd 4 of x (9)',
   );
+});
+
+it("writes nsx list --json's text as jsonText of the whole value, each process's text made once", () => {
+  // The value as it was made before the text was made in parts: what users' scripts parse.
+  const value = (namespaces: Namespace[], snapshot: Snapshot) => {
+    const byPid = new Map(snapshot.processes.map((p) => [p.pid, p]));
+    return {
+      namespaces: namespaces.map(({ pids, ...n }) => ({
+        ...n,
+        nprocs: pids.length,
+        processes: pids.map((pid) => {
+          const p = byPid.get(pid)!;
+          return { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline, uid: p.uid, user: p.user };
+        }),
+      })),
+      containers: snapshot.containers,
+      ...(snapshot.engines ? { engines: snapshot.engines } : {}),
+      ...(snapshot.cut ? { cut: snapshot.cut } : {}),
+    };
+  };
+  const hostile = proc({ pid: 9, comm: '\u009b31m\u202eevil\n', cmdline: ['a\u2028b', '\x7f"q"\\', ''], user: 'ü' });
+  const snapshot: Snapshot = {
+    namespaces: [
+      ns({ pids: [7, 9], hostname: 'h\u2066x', addresses: ['10.0.0.1/24'] }),
+      ns({ type: 'uts', inode: 101, pids: [] }),
+      ns({ type: 'pid', inode: 102, pids: [9], holders: [{ kind: 'fd', pid: 9, fd: 3, comm: '\u200f' }] }),
+    ],
+    processes: [proc({ cmdline: [] }), hostile],
+    containers: [],
+    engines: [{ engine: 'podman', socket: '/run/podman/podman.sock', uid: 0, answering: false, reason: '\u009b' }],
+    scanMs: 1,
+    cut: { processes: 1, fds: 9, pids: [7] },
+  };
+  for (const [namespaces, s] of [
+    [snapshot.namespaces, snapshot],
+    [[], snapshot],
+    [[snapshot.namespaces[1]], { ...snapshot, engines: undefined, cut: undefined }],
+  ] as const) {
+    const text = listText([...namespaces], s);
+    assert.equal(text, `${jsonText(value([...namespaces], s))}\n`);
+    assert.doesNotMatch(text, /[\x7f-\x9f\u2028\u202e\u2066\u200f]/, 'no raw control or bidi character');
+  }
+  // Members named as the two it adds, from an nsxd that is not trusted: each comes once, as the text says.
+  const forged = { ...ns({ pids: [7] }), processes: 'x', nprocs: 99 } as Namespace;
+  const json = JSON.parse(listText([forged], snapshot));
+  assert.equal(json.namespaces[0].nprocs, 1);
+  assert.equal(json.namespaces[0].processes[0].pid, 7);
 });
 
 it('says which container a namespace belongs to, and lists containers by engine', () => {
@@ -159,8 +210,9 @@ it('says under a list how many fds of how many processes the scan left unread, a
     /\(pids 1, 2, 3, 4, 5, 6, 7, 8, …\)/,
   );
   assert.deepEqual(
-    listJson([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } })
-      .cut,
+    JSON.parse(
+      listText([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } }),
+    ).cut,
     { processes: 1, fds: 9, pids: [7] },
   );
 });
