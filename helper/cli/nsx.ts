@@ -9,6 +9,7 @@ import { capture, CAPTURE_USAGE, captureArgv, CaptureUsageError, parseCaptureArg
 import { netCommand } from './net';
 import * as portsCli from './ports';
 import { cp, ls } from './files';
+import { writeParts } from './output';
 import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
@@ -81,24 +82,6 @@ function outputColumns(value: string): ListColumn[] {
     if (!(LIST_COLUMNS as readonly string[]).includes(name))
       throw new UsageError(`unknown column "${name}" (one of ${LIST_COLUMNS.join(', ')})`);
   return [...new Set([...(add ? DEFAULT_LIST_COLUMNS : []), ...(names as ListColumn[])])];
-}
-
-/** PARTS to stdout, gathered into writes of a megabyte: a write each would be a syscall each, and all of them one copy the size of the whole. */
-function writeParts(parts: Uint8Array[]): void {
-  const CHUNK = 1 << 20;
-  let chunk = Buffer.allocUnsafe(CHUNK);
-  let used = 0;
-  for (const part of parts) {
-    if (used + part.length > chunk.length) {
-      process.stdout.write(chunk.subarray(0, used));
-      // A new one: the stream may still hold the last (a terminal's writes are not synchronous).
-      chunk = Buffer.allocUnsafe(Math.max(CHUNK, part.length));
-      used = 0;
-    }
-    chunk.set(part, used);
-    used += part.length;
-  }
-  process.stdout.write(chunk.subarray(0, used));
 }
 
 function positiveInt(value: string | undefined, what: string): number {

@@ -211,7 +211,13 @@ it('says under a list how many fds of how many processes the scan left unread, a
   );
   assert.deepEqual(
     JSON.parse(
-      listText([], { namespaces: [], processes: [], containers: [], scanMs: 1, cut: { processes: 1, fds: 9, pids: [7] } }),
+      listText([], {
+        namespaces: [],
+        processes: [],
+        containers: [],
+        scanMs: 1,
+        cut: { processes: 1, fds: 9, pids: [7] },
+      }),
     ).cut,
     { processes: 1, fds: 9, pids: [7] },
   );
