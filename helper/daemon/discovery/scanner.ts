@@ -2,7 +2,8 @@
 // reads on libuv's threads (sliceReader.ts) and its records made on nsxd's a
 // few milliseconds at a time between nsxd's other work; an update reads again
 // only the processes the kernel's events named and patches what the last
-// full scan read. No scan worker: each would cost an isolate and a copy of
+// full scan read, and so does a full scan that finds only a few processes
+// changed (stateDiff.ts). No scan worker: each would cost an isolate and a copy of
 // its part of the scan, twice nsxd's memory at 7,000 processes.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { ScanLibrary } from '../../../native/scan';
@@ -14,6 +15,7 @@ import { merge, ProcState, RawProcess, RawScan, readProcesses, scanProcesses, st
 import { listPids, readFileCapped, readNsLink } from './procfs';
 import { ScanCache } from './scanCache';
 import { readSlices } from './sliceReader';
+import { rereadSince } from './stateDiff';
 import { buildModel, Model, ScanContext } from './snapshot';
 
 /**
@@ -162,15 +164,24 @@ export class Scanner {
     if (!this.engines || !this.state) return this.latest;
     const found = await this.engines.current();
     if (found === this.containers || !this.state) return this.latest;
-    // The engines' answer is a new array at every poll: a build of the whole model is for one that says something new.
-    const unchanged = sameJson(found, this.containers) && sameJson(this.engines.apis(), this.latest?.snapshot.engines);
-    this.containers = found;
-    if (unchanged && this.latest) {
-      // What a shell in each starts from is asked through the newest answer's exec (a JSON-equal one, in the same order).
-      this.latest.containers.forEach((c, i) => (c.exec = found[i].exec));
-      return this.latest;
-    }
+    if (this.takeContainers(found)) return this.latest;
     return this.built(this.state, selfMntns(), Date.now(), true);
+  }
+
+  /**
+   * FOUND, the engines' answer, as the containers; whether the last model's
+   * say the same (the answer is a new array at every poll: a build of the
+   * whole model is for one that says something new).
+   */
+  private takeContainers(found: EngineContainer[]): boolean {
+    const unchanged =
+      !!this.latest &&
+      sameJson(found, this.containers) &&
+      sameJson(this.engines?.apis() ?? [], this.latest.snapshot.engines);
+    this.containers = found;
+    // What a shell in each starts from is asked through the newest answer's exec (a JSON-equal one, in the same order).
+    if (unchanged) this.latest!.containers.forEach((c, i) => (c.exec = found[i].exec));
+    return unchanged;
   }
 
   private start(why: FullScanWhy): Promise<Model> {
@@ -185,21 +196,28 @@ export class Scanner {
     const cpu = process.cpuUsage();
     const touched = (this.touchedDuringScan = new Set());
     let raw: RawScan;
+    let found: EngineContainer[];
     const pids = listPids();
     this.cache.forget();
     try {
-      [raw, this.containers] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
+      [raw, found] = await Promise.all([this.read(pids), this.engines?.current() ?? []]);
     } finally {
       this.touchedDuringScan = undefined;
     }
+    // The state and model as the updates during the reads left them.
+    const before = this.unbuilt.size === 0 && this.latest?.index ? this.state : undefined;
+    const sameContainers = this.takeContainers(found);
     this.state = stateOf(raw);
     this.cache.forgetMounts(this.state.mounts);
     this.children = new Map();
     for (const p of this.state.processes.values()) this.adopt(p);
     const self = selfMntns();
+    // Few processes changed, and nothing else: the model is patched, as an update's is.
+    const reread = before && sameContainers ? rereadSince(before, this.state, self, INLINE_MAX) : undefined;
+    if (reread) this.unbuilt = reread;
     // Children too many to read at once keep the parent the scan saw, until the next scan.
     if (touched.size > 0) this.patch(this.state, [...touched], self);
-    const model = this.built(this.state, self, started);
+    const model = (reread && this.applied(this.state, self, started)?.model) ?? this.built(this.state, self, started);
     const count = (this.fullScans.get(why) ?? 0) + 1;
     this.fullScans.set(why, count);
     const used = process.cpuUsage(cpu);

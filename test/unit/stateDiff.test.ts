@@ -1,0 +1,92 @@
+// What a full scan read anew against the state before it: the processes to
+// patch the model with, or a full build where anything else is new.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { RawProcess, RawScan, stateOf } from '../../helper/daemon/discovery/processes';
+import { rereadSince } from '../../helper/daemon/discovery/stateDiff';
+
+const SELF = 12;
+const proc = (pid: number, comm = `p${pid}`): RawProcess => ({
+  pid,
+  ppid: 1,
+  comm,
+  cmdline: [comm],
+  starttime: '1',
+  uid: 0,
+  ns: { mnt: SELF, net: 13 },
+  nsfds: [],
+});
+const pin = { type: 'net' as const, inode: 300, path: '/run/nsx/pins/net/lab' };
+const scan = (processes: RawProcess[], over: Partial<RawScan> = {}) =>
+  stateOf({
+    processes,
+    mounts: [
+      [SELF, 1, [pin]],
+      [900, 5, []],
+    ],
+    addresses: [[13, ['10.0.0.1/24']]],
+    hints: [['12//14/13', null]],
+    ...over,
+  });
+
+it('names the processes new, changed and gone, each with the record it had', () => {
+  const [a, b, c] = [proc(1), proc(2), proc(3)];
+  const changed = proc(2, 'renamed');
+  const reread = rereadSince(scan([a, b, c]), scan([a, changed, proc(4)]), SELF, 10);
+  assert.deepEqual(
+    [...reread!].sort(([x], [y]) => x - y),
+    [
+      [2, b],
+      [3, c],
+      [4, undefined],
+    ],
+  );
+  assert.equal(rereadSince(scan([a, b]), scan([a, b]), SELF, 10)?.size, 0, 'the same records: nothing');
+  assert.equal(rereadSince(scan([a]), scan([a, proc(5), proc(6)]), SELF, 1), undefined, 'more than MAX');
+});
+
+it('leaves to a full build a scan that read a mount table, addresses or a cgroup anew', () => {
+  const ps = [proc(1)];
+  const before = scan(ps);
+  const moved = { ...pin, path: '/run/netns/lab' };
+  assert.equal(rereadSince(before, scan(ps, { mounts: [[SELF, 1, [moved]]] }), SELF, 10), undefined);
+  assert.equal(rereadSince(before, scan(ps, { mounts: [[SELF, 1, [pin]]] }), SELF, 10)?.size, 0, 'an empty table gone');
+  assert.equal(rereadSince(scan(ps, { mounts: [[900, 5, [pin]]] }), scan(ps, { mounts: [] }), SELF, 10), undefined);
+  assert.equal(
+    rereadSince(scan(ps, { mounts: [[900, 5, []]] }), scan(ps, { mounts: [[900, 6, []]] }), SELF, 10),
+    undefined,
+  );
+  assert.equal(
+    rereadSince(
+      before,
+      scan(ps, {
+        mounts: [
+          [SELF, 77, [pin]],
+          [900, 5, []],
+        ],
+      }),
+      SELF,
+      10,
+    )?.size,
+    0,
+    "nsxd's own table, read through another process",
+  );
+  assert.equal(rereadSince(before, scan(ps, { addresses: [[13, ['10.0.0.2/24']]] }), SELF, 10), undefined);
+  const hint = { runtime: 'docker' as const, id: 'ab'.repeat(32) };
+  assert.equal(rereadSince(before, scan(ps, { hints: [['12//14/13', hint]] }), SELF, 10), undefined);
+  assert.equal(
+    rereadSince(
+      before,
+      scan(ps, {
+        addresses: [
+          [13, ['10.0.0.1/24']],
+          [400, ['10.1.0.1/16']],
+        ],
+      }),
+      SELF,
+      10,
+    )?.size,
+    0,
+    "a new namespace's addresses are the new process's",
+  );
+});
