@@ -6,15 +6,16 @@
  * and every fd's link a process); read here, they take the host's second
  * CPU and no JavaScript isolate.
  *
- * nsxd opens each /proc/PID and passes its fd: a pid reused meanwhile is
- * another directory, so every read here through the old fd fails, as nsxd's
- * own do. A link is decoded as helper/daemon/discovery/procfs.ts decodes it
+ * Each /proc/PID is opened once (nsx_open_dirs) and read through its fd:
+ * a pid reused meanwhile is another directory, so every read here through
+ * the old fd fails, as nsxd's own do. A link is decoded as helper/daemon/discovery/procfs.ts decodes it
  * (that reader stays, for updates and where this library is missing; a test
  * holds the two to the same answer). Nothing here allocates, keeps state or
  * writes outside the caller's arrays, whose sizes the caller passes.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,6 +52,24 @@ static uint32_t nsfs_link(int dir, const char *name, const char *const *types, i
 		    memcmp(link, types[t], open - 1 - link) == 0)
 			*type = t;
 	return inode;
+}
+
+/*
+ * The directory /proc/PID of each of the N PIDS, opened into DIRS[i] (-1:
+ * gone, or no such process), close-on-exec, not following a link, as nsxd
+ * opens one itself. Returns N. The caller closes them, once every read
+ * through them is done.
+ */
+EXPORT int nsx_open_dirs(const int32_t *pids, int32_t n, int32_t *dirs)
+{
+	char path[32];
+
+	for (int32_t i = 0; i < n; i++) {
+		dirs[i] = -1;
+		if (pids[i] > 0 && snprintf(path, sizeof(path), "/proc/%d", pids[i]) < (int)sizeof(path))
+			dirs[i] = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return n;
 }
 
 /*

@@ -1,5 +1,5 @@
 // The binding of libnsxscan (native/scan.c): a slice of processes'
-// stat lines and links read in C on libuv's threads through koffi's async call, while
+// directories opened, stat lines and links read in C on libuv's threads through koffi's async call, while
 // nsxd's one thread does its other work (helper/daemon/discovery/sliceReader.ts
 // drives it). Every array is the caller's and must not be touched until the
 // promise settles: the C side writes into it from another thread. This module
@@ -23,6 +23,8 @@ export interface FdLinksOut {
 }
 
 export interface ScanLibrary {
+  /** The directories /proc/PID of the first N of PIDS, opened into DIRS (-1: gone): the caller closes them. */
+  openDirs(pids: Int32Array, n: number, dirs: Int32Array): Promise<void>;
   /** The stat lines of the N directories DIRS into BUF, where SPANS says, their owners into UIDS: how many were read. */
   stats(dirs: Int32Array, n: number, buf: Buffer, spans: Int32Array, uids: Int32Array): Promise<number>;
   /** The inodes of LINKS (as loaded) of the N directories DIRS into INODES[i * LINKS.length + k], 0 where unreadable. */
@@ -41,6 +43,7 @@ export function loadScanLibrary(path: string, links: string[], types: readonly s
     'int nsx_fd_links(const int32_t *dirs, int32_t n, const char **types, int32_t ntypes, int32_t per_process, ' +
       'int32_t once_spent, int32_t *left, int32_t *state, uint32_t *nsfds, int32_t cap, int32_t *count)',
   ) as AsyncFn;
+  const openFn = lib.func('int nsx_open_dirs(const int32_t *pids, int32_t n, int32_t *dirs)') as AsyncFn;
   const statsFn = lib.func(
     'int nsx_stats(const int32_t *dirs, int32_t n, uint8_t *buf, uint32_t size, int32_t *spans, int32_t *uids)',
   ) as AsyncFn;
@@ -51,6 +54,10 @@ export function loadScanLibrary(path: string, links: string[], types: readonly s
   const names = [...links];
   const typeNames = [...types];
   return {
+    openDirs: async (pids, n, dirs) => {
+      if (pids.length < n || dirs.length < n) throw new RangeError('openDirs: arrays too short');
+      await call(openFn, [pids, n, dirs]);
+    },
     stats: (dirs, n, buf, spans, uids) => {
       if (dirs.length < n || spans.length < n * 2 || uids.length < n) throw new RangeError('stats: arrays too short');
       return call(statsFn, [dirs, n, buf, buf.length, spans, uids]);

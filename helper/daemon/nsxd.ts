@@ -232,8 +232,12 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
   scanner.onScan = (model, patch) => watcher.scanned(model.snapshot, patch);
   // Each full scan logged with why it ran (a quiet spell's one may be the schedule, or events lost) and its cost.
-  scanner.onFullScan = (why, ms, cpuMs, count) =>
-    process.stderr.write(`nsxd: full scan (${why}, ${count} so far): ${ms} ms, ${Math.round(cpuMs)} ms of CPU\n`);
+  scanner.onFullScan = (why, ms, cpuMs, count, patched) => {
+    const how = patched === undefined ? 'built' : `patched with ${patched} processes`;
+    process.stderr.write(
+      `nsxd: full scan (${why}, ${count} so far): ${ms} ms, ${Math.round(cpuMs)} ms of CPU, model ${how}\n`,
+    );
+  };
   const cgroups = SessionCgroups.open(options.socket, options.hostCgroups);
   const registry = new SessionRegistry(runDir, options.orphanTimeout);
   try {

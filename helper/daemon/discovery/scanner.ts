@@ -71,7 +71,8 @@ export class Scanner {
   private children = new Map<number, Set<number>>();
   /** Full scans so far, by why: a scan in a quiet spell can be told from its log line (onFullScan). */
   readonly fullScans = new Map<FullScanWhy, number>();
-  onFullScan: ((why: FullScanWhy, ms: number, cpuMs: number, count: number) => void) | undefined;
+  /** PATCHED: how many processes the model was patched with (stateDiff.ts); undefined when it was built whole. */
+  onFullScan: ((why: FullScanWhy, ms: number, cpuMs: number, count: number, patched?: number) => void) | undefined;
   /** Told of every scan and update as it lands, before any caller is: the watcher diffs each against the one before. */
   onScan: ((model: Model, patch?: ProcessPatch | ModelPatch) => void) | undefined;
 
@@ -217,11 +218,18 @@ export class Scanner {
     if (reread) this.unbuilt = reread;
     // Children too many to read at once keep the parent the scan saw, until the next scan.
     if (touched.size > 0) this.patch(this.state, [...touched], self);
-    const model = (reread && this.applied(this.state, self, started)?.model) ?? this.built(this.state, self, started);
+    const applied = reread && this.applied(this.state, self, started);
+    const model = applied ? applied.model : this.built(this.state, self, started);
     const count = (this.fullScans.get(why) ?? 0) + 1;
     this.fullScans.set(why, count);
     const used = process.cpuUsage(cpu);
-    this.onFullScan?.(why, model.snapshot.scanMs, (used.user + used.system) / 1000, count);
+    this.onFullScan?.(
+      why,
+      model.snapshot.scanMs,
+      (used.user + used.system) / 1000,
+      count,
+      applied ? reread.size : undefined,
+    );
     return model;
   }
 

@@ -1,9 +1,9 @@
 // A full scan's reads with libnsxscan (native/scan.c), a slice of 512
-// processes at a time. Each /proc/PID is opened here, and read through that
-// one fd: by libuv's threads, through koffi's async call, the stat lines and
-// owners on one, the namespace links on another, the fd folders on a third
-// (a slice's after the last's, for the fd budget); by nsxd's own, a command
-// line that changed. At 20,000 processes a scan is mostly the kernel's work
+// processes at a time. Each /proc/PID is opened once, and read through that
+// one fd: by libuv's threads, through koffi's async call, the directories
+// opened, then the stat lines and owners on one, the namespace links on
+// another, the fd folders on a third (a slice's after the last's, for the fd
+// budget); by nsxd's own, a command line that changed. At 20,000 processes a scan is mostly the kernel's work
 // for those reads, and a small host has two CPUs: while two slices are with
 // the C side, nsxd's thread makes records of the one before, with
 // processes.ts's parsers, the same as its own reader's.
@@ -47,7 +47,8 @@ const NSFDS_CAP = 4096;
 const STATS_SIZE = 256 * 1024;
 
 interface Slice {
-  pids: number[];
+  /** The first N are its processes, and the fds of their directories (-1: gone). */
+  pids: Int32Array;
   dirs: Int32Array;
   n: number;
   /** The C side's answers: see native/scan.c. */
@@ -65,7 +66,7 @@ interface Slice {
 }
 
 const newSlice = (): Slice => ({
-  pids: [],
+  pids: new Int32Array(SLICE),
   dirs: new Int32Array(SLICE),
   n: 0,
   stats: Buffer.allocUnsafeSlow(STATS_SIZE),
@@ -130,7 +131,7 @@ function* made(
   before: Map<number, RawProcess> | undefined,
 ): Generator<undefined> {
   // nsxd itself, whose fds are the slices' folders as it reads: read again here, with a budget of its own.
-  const self = slice.pids.indexOf(process.pid);
+  const self = slice.pids.subarray(0, slice.n).indexOf(process.pid);
   if (self >= 0 && slice.dirs[self] >= 0) slice.rest.set(self, readNsFds(slice.dirs[self], { left: FDS_PER_PROCESS }));
   const { nsfds, count } = slice.fd;
   // The C side's records of nsfs fds, in its directories' order.
@@ -161,10 +162,12 @@ function statOf(slice: Slice, i: number): StatFields | null {
   return length < 0 ? null : parseStatBytes(slice.stats, at, at + length);
 }
 
+/** SLICE with the processes of PIDS from FROM, their directories to be opened by the C side (see start). */
 function opened(slice: Slice, pids: number[], from: number, open: Set<Slice>): Slice {
-  slice.pids = pids.slice(from, from + SLICE);
-  slice.n = slice.pids.length;
-  for (let i = 0; i < slice.n; i++) slice.dirs[i] = procAt.openDir(`/proc/${slice.pids[i]}`);
+  slice.n = Math.min(SLICE, pids.length - from);
+  for (let i = 0; i < slice.n; i++) slice.pids[i] = pids[from + i];
+  // None open until the C side says which: a slice closed before then closes nothing.
+  slice.dirs.fill(-1);
   open.add(slice);
   return slice;
 }
@@ -175,14 +178,16 @@ function closeSlice(slice: Slice, open: Set<Slice>): void {
 }
 
 /**
- * The C side's reads of SLICE, on three threads: its stat lines and
- * namespace links at once, its fd folders once FDS (the budget the slice
- * before left) has settled. Resolves with the budget this one leaves.
+ * The C side's reads of SLICE, on three threads once its directories are
+ * open: its stat lines and namespace links at once, its fd folders once FDS
+ * (the budget the slice before left) has settled. Resolves with the budget
+ * this one leaves.
  */
 function start(lib: ScanLibrary, slice: Slice, fds: Promise<number>): Promise<number> {
   slice.rest.clear();
   slice.statsRead = slice.fdsRead = 0;
-  const left = fds.then(async (budget) => {
+  const dirs = lib.openDirs(slice.pids, slice.n, slice.dirs);
+  const left = Promise.all([fds, dirs]).then(async ([budget]) => {
     slice.fd.left[0] = budget;
     slice.fdsRead = await lib.fdLinks(slice.dirs, slice.n, FDS_PER_PROCESS, FDS_ONCE_SPENT, slice.fd);
     // Those it had no room for: read here, before the next slice spends the budget after them.
@@ -191,13 +196,17 @@ function start(lib: ScanLibrary, slice: Slice, fds: Promise<number>): Promise<nu
       if (slice.dirs[i] >= 0) slice.rest.set(i, readNsFds(slice.dirs[i], here));
     return here.left;
   });
-  slice.reading = Promise.all([
-    lib.stats(slice.dirs, slice.n, slice.stats, slice.spans, slice.uids).then((read) => {
-      slice.statsRead = read;
-    }),
-    lib.nsLinks(slice.dirs, slice.n, slice.inodes),
-    left,
-  ]).then(() => undefined);
+  slice.reading = dirs
+    .then(() =>
+      Promise.all([
+        lib.stats(slice.dirs, slice.n, slice.stats, slice.spans, slice.uids).then((read) => {
+          slice.statsRead = read;
+        }),
+        lib.nsLinks(slice.dirs, slice.n, slice.inodes),
+        left,
+      ]),
+    )
+    .then(() => undefined);
   return left;
 }
 
