@@ -20,7 +20,7 @@ import { loadPolicy, Policy } from './access/access';
 import { audit } from './access/audit';
 import { Engines } from './discovery/engines';
 import { KERNEL_NSTYPES } from './discovery/procfs';
-import { Scanner } from './discovery/scanner';
+import { FullScanWhy, Scanner } from './discovery/scanner';
 import { scanLibrary } from './discovery/sliceReader';
 import { Watcher } from './discovery/watch';
 import { SessionCgroups } from './kernel/cgroup';
@@ -214,6 +214,18 @@ function checkStart(options: Options): { gid: number; policy: Policy } {
 }
 
 /** Wires discovery, the kernel's pins and sessions and the request areas to the server, and serves. */
+/**
+ * A full scan, logged with why it ran (a quiet spell's one may be the
+ * schedule, or events lost), its cost, and whether the model was patched
+ * with the processes it found changed or built whole.
+ */
+function logFullScan(why: FullScanWhy, ms: number, cpuMs: number, count: number, patched?: number): void {
+  const how = patched === undefined ? 'built' : `patched with ${patched} processes`;
+  process.stderr.write(
+    `nsxd: full scan (${why}, ${count} so far): ${ms} ms, ${Math.round(cpuMs)} ms of CPU, model ${how}\n`,
+  );
+}
+
 async function serve(options: Options, policy: Policy, server: NetServer, owned: boolean) {
   const runDir = dirname(options.socket);
   const pins = new Pins(runDir);
@@ -231,13 +243,7 @@ async function serve(options: Options, policy: Policy, server: NetServer, owned:
   const watcher = new Watcher(scanner);
   // Every scan and update reaches the subscribers as what changed, whoever asked for it.
   scanner.onScan = (model, patch) => watcher.scanned(model.snapshot, patch);
-  // Each full scan logged with why it ran (a quiet spell's one may be the schedule, or events lost) and its cost.
-  scanner.onFullScan = (why, ms, cpuMs, count, patched) => {
-    const how = patched === undefined ? 'built' : `patched with ${patched} processes`;
-    process.stderr.write(
-      `nsxd: full scan (${why}, ${count} so far): ${ms} ms, ${Math.round(cpuMs)} ms of CPU, model ${how}\n`,
-    );
-  };
+  scanner.onFullScan = logFullScan;
   const cgroups = SessionCgroups.open(options.socket, options.hostCgroups);
   const registry = new SessionRegistry(runDir, options.orphanTimeout);
   try {
