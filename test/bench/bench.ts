@@ -149,7 +149,10 @@ function smallHost(socket: string): void {
 }
 
 /** Resolves with what lsns -J took. `size` names the rows of this size, the same in every run. */
-async function discovery(c: Client, socket: string, nsxdPid: number, size: string): Promise<number> {
+async function discovery(c: Client, daemon: Daemon, size: string): Promise<number> {
+  const [socket, nsxdPid] = [daemon.socket, daemon.proc.pid!];
+  // nsxd logs each full scan with its cost and whether it patched the model or built it whole.
+  const scans = () => [...daemon.log().matchAll(/full scan \(\w+, \d+ so far\): (\d+) ms, \d+ ms of CPU, model (\w+)/g)];
   const floorRuns = Array.from({ length: 5 }, () =>
     execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number),
   );
@@ -167,7 +170,9 @@ async function discovery(c: Client, socket: string, nsxdPid: number, size: strin
     }
     return { time: median(times), count };
   };
+  const scansBefore = scans().length;
   const full = await timed({ rescan: true }, 3);
+  const fullScans = scans().slice(scansBefore);
   const kept = await timed({}, 5);
   const n = floorRuns[0][0];
   console.log(
@@ -194,6 +199,11 @@ async function discovery(c: Client, socket: string, nsxdPid: number, size: strin
   against('nsx list --json --rescan, end to end', cliFull, 0);
   against('namespaces/list, the model events keep (median)', kept.time, 1);
   against('namespaces/list, a full scan (median)', full.time, 0);
+  row(
+    `${size}: namespaces/list's full scans, as nsxd logged them`,
+    [fullScans.filter((m) => m[2] === 'patched').length, (v) => `${v.toFixed(0)} of ${fullScans.length} patched`],
+    fullScans.map((m) => `${m[1]} ms ${m[2]}`).join(', ') || 'none',
+  );
   const mb = (field: string, status = readFileSync(`/proc/${nsxdPid}/status`, 'utf8')) =>
     Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
   const aim = (v: number) => `aim ${v} MB`;
@@ -512,7 +522,7 @@ async function main(): Promise<void> {
         daemon = await startDaemon();
         const c = await daemon.client();
         try {
-          const lsns = await discovery(c, daemon.socket, daemon.proc.pid!, size);
+          const lsns = await discovery(c, daemon, size);
           await live(c, size, lsns);
           // Right after the burst of events: nothing changes now, so nsxd should do nothing.
           await idle(c, daemon, size);
