@@ -152,7 +152,9 @@ function smallHost(socket: string): void {
 async function discovery(c: Client, daemon: Daemon, size: string): Promise<number> {
   const [socket, nsxdPid] = [daemon.socket, daemon.proc.pid!];
   // nsxd logs each full scan with its cost and whether it patched the model or built it whole.
-  const scans = () => [...daemon.log().matchAll(/full scan \(\w+, \d+ so far\): (\d+) ms, \d+ ms of CPU, model (\w+)/g)];
+  const scans = () => [
+    ...daemon.log().matchAll(/full scan \(\w+, \d+ so far\): (\d+) ms, \d+ ms of CPU, model (\w+)/g),
+  ];
   const floorRuns = Array.from({ length: 5 }, () =>
     execFileSync(join(DIST, 'scan-floor'), { encoding: 'utf8' }).trim().split(' ').map(Number),
   );
