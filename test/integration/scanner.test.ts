@@ -1,10 +1,12 @@
 // Full scans of this machine's real /proc through the Scanner, as nsxd
 // makes them: a scan that finds a few processes changed and nothing else
 // patches the model it has (stateDiff.ts, applyPatch), and what it makes is
-// what a build of the same state makes.
+// what a build of the same state makes: a process that starts in new
+// namespaces, and exits leaving one bind-mounted, then unmounted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import type { Snapshot } from '../../helper/common/protocol';
@@ -54,16 +56,37 @@ it('patches the model when a full scan finds a few processes changed, and it is 
     assert.deepEqual(patched.byInode.get(uts)?.pids, [holder.pid]);
     assert.deepEqual(canonical(patched.snapshot), canonical(rebuilt(scanner)));
 
-    holder.kill('SIGKILL');
-    await new Promise((r) => holder.once('exit', r));
-    const after = await scanner.scan();
-    assert.equal(after, first);
-    assert.equal(after.byInode.get(uts), undefined, 'its namespaces went with it');
-    assert.equal(
-      after.snapshot.processes.find((p) => p.pid === holder.pid),
-      undefined,
-    );
-    assert.deepEqual(canonical(after.snapshot), canonical(rebuilt(scanner)));
+    // Bound to a file in this mount namespace (nsxd's own, here), it outlives its process: a holder the patch finds.
+    const dir = mkdtempSync(join(tmpdir(), 'nsx-scanner-'));
+    const file = join(dir, 'net');
+    const net = inode(holder.pid!, 'net');
+    try {
+      writeFileSync(file, '');
+      execFileSync('mount', ['--bind', `/proc/${holder.pid}/ns/net`, file]);
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+      const held = await scanner.scan();
+      assert.equal(held, first);
+      assert.equal(held.byInode.get(uts), undefined, 'its uts namespace went with it');
+      assert.equal(
+        held.snapshot.processes.find((p) => p.pid === holder.pid),
+        undefined,
+      );
+      assert.deepEqual(
+        held.byInode.get(net)?.holders.map((h) => h.kind === 'mount' && h.path),
+        [file],
+        'its net namespace, held by the mount',
+      );
+      assert.deepEqual(canonical(held.snapshot), canonical(rebuilt(scanner)));
+      execFileSync('umount', [file]);
+      const after = await scanner.scan();
+      assert.equal(after, first);
+      assert.equal(after.byInode.get(net), undefined, 'unmounted, it is gone');
+      assert.deepEqual(canonical(after.snapshot), canonical(rebuilt(scanner)));
+    } finally {
+      spawnSync('umount', [file]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   } finally {
     holder.kill('SIGKILL');
   }

@@ -45,11 +45,33 @@ it('names the processes new, changed and gone, each with the record it had', () 
   assert.equal(rereadSince(scan([a]), scan([a, proc(5), proc(6)]), SELF, 1), undefined, 'more than MAX');
 });
 
-it('leaves to a full build a scan that read a mount table, addresses or a cgroup anew', () => {
+it("leaves to a full build a scan that read another mount namespace's table, addresses or a cgroup anew", () => {
   const ps = [proc(1)];
   const before = scan(ps);
   const moved = { ...pin, path: '/run/netns/lab' };
-  assert.equal(rereadSince(before, scan(ps, { mounts: [[SELF, 1, [moved]]] }), SELF, 10), undefined);
+  const others = (mounts: RawScan['mounts'][number][2]) =>
+    scan(ps, {
+      mounts: [
+        [SELF, 1, [pin]],
+        [900, 5, mounts],
+      ],
+    });
+  assert.equal(rereadSince(others([]), others([moved]), SELF, 10), undefined);
+  assert.equal(
+    rereadSince(
+      before,
+      scan(ps, {
+        mounts: [
+          [SELF, 1, [moved]],
+          [900, 5, []],
+        ],
+      }),
+      SELF,
+      10,
+    )?.size,
+    0,
+    "nsxd's own table is applyPatch's to compare, as at every update",
+  );
   assert.equal(rereadSince(before, scan(ps, { mounts: [[SELF, 1, [pin]]] }), SELF, 10)?.size, 0, 'an empty table gone');
   assert.equal(rereadSince(scan(ps, { mounts: [[900, 5, [pin]]] }), scan(ps, { mounts: [] }), SELF, 10), undefined);
   assert.equal(

@@ -16,13 +16,13 @@ import type { ProcState } from './processes';
  * AFTER has is a new process's, which applyPatch takes from the state as an
  * update does (it refuses a new mount namespace with nsfs mounts); what only
  * BEFORE has is of namespaces nobody is in any more, and must say nothing.
- * The table of SELF (nsxd's own mount namespace) is read through nsxd by an
- * update and through a member by a scan: its reader is not compared.
+ * The table of SELF (nsxd's own mount namespace: pins, ip netns names) is
+ * applyPatch's to compare, as it does at every update.
  */
 export function rereadSince(before: ProcState, after: ProcState, self: number, max: number): Reread | undefined {
   for (const [mntns, a] of before.mounts) {
     const b = after.mounts.get(mntns);
-    if (b ? (mntns !== self && a.pid !== b.pid) || !sameMounts(a.mounts, b.mounts) : a.mounts.length) return undefined;
+    if (mntns !== self && (b ? a.pid !== b.pid || !sameMounts(a.mounts, b.mounts) : a.mounts.length)) return undefined;
   }
   for (const [netns, a] of before.addresses)
     if (!sameList(a, after.addresses.get(netns) ?? [], (x, y) => x === y)) return undefined;
