@@ -8,10 +8,12 @@
  *
  * Each /proc/PID is opened once (nsx_open_dirs) and read through its fd:
  * a pid reused meanwhile is another directory, so every read here through
- * the old fd fails, as nsxd's own do. A link is decoded as helper/daemon/discovery/procfs.ts decodes it
- * (that reader stays, for updates and where this library is missing; a test
- * holds the two to the same answer). Nothing here allocates, keeps state or
- * writes outside the caller's arrays, whose sizes the caller passes.
+ * the old fd fails, as nsxd's own do. A link is decoded as
+ * helper/daemon/discovery/procfs.ts decodes it (that reader stays, for
+ * updates and where this library is missing; a test holds the two to the
+ * same answer). Nothing here allocates or keeps state: it writes only into
+ * the caller's arrays, whose sizes the caller passes, and the fds it opens
+ * are the caller's to close.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

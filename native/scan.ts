@@ -1,7 +1,7 @@
 // The binding of libnsxscan (native/scan.c): a slice of processes'
-// directories opened, stat lines and links read in C on libuv's threads through koffi's async call, while
-// nsxd's one thread does its other work (helper/daemon/discovery/sliceReader.ts
-// drives it). Every array is the caller's and must not be touched until the
+// directories opened, and their stat lines and links read, in C on libuv's
+// threads through koffi's async call, while nsxd's one thread does its other
+// work (helper/daemon/discovery/sliceReader.ts drives it). Every array is the caller's and must not be touched until the
 // promise settles: the C side writes into it from another thread. This module
 // imports nothing of ours.
 import koffi from 'koffi';

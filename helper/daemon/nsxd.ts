@@ -213,7 +213,6 @@ function checkStart(options: Options): { gid: number; policy: Policy } {
   }
 }
 
-/** Wires discovery, the kernel's pins and sessions and the request areas to the server, and serves. */
 /**
  * A full scan, logged with why it ran (a quiet spell's one may be the
  * schedule, or events lost), its cost, and whether the model was patched
@@ -226,6 +225,7 @@ function logFullScan(why: FullScanWhy, ms: number, cpuMs: number, count: number,
   );
 }
 
+/** Wires discovery, the kernel's pins and sessions and the request areas to the server, and serves. */
 async function serve(options: Options, policy: Policy, server: NetServer, owned: boolean) {
   const runDir = dirname(options.socket);
   const pins = new Pins(runDir);

@@ -3,8 +3,8 @@
 // few milliseconds at a time between nsxd's other work; an update reads again
 // only the processes the kernel's events named and patches what the last
 // full scan read, and so does a full scan that finds only a few processes
-// changed (stateDiff.ts). No scan worker: each would cost an isolate and a copy of
-// its part of the scan, twice nsxd's memory at 7,000 processes.
+// changed (stateDiff.ts). No scan worker: each would cost an isolate and a
+// copy of its part of the scan, twice nsxd's memory at 7,000 processes.
 import type { Namespace, NsKey } from '../../common/protocol';
 import type { ScanLibrary } from '../../../native/scan';
 import type { Engines, EngineContainer } from './engines';

@@ -3,10 +3,10 @@
 // one fd: by libuv's threads, through koffi's async call, the directories
 // opened, then the stat lines and owners on one, the namespace links on
 // another, the fd folders on a third (a slice's after the last's, for the fd
-// budget); by nsxd's own, a command line that changed. At 20,000 processes a scan is mostly the kernel's work
-// for those reads, and a small host has two CPUs: while two slices are with
-// the C side, nsxd's thread makes records of the one before, with
-// processes.ts's parsers, the same as its own reader's.
+// budget); by nsxd's own, a command line that changed. At 20,000 processes a
+// scan is mostly the kernel's work for those reads, and a small host has two
+// CPUs: while two slices are with the C side, nsxd's thread makes records of
+// the one before, with processes.ts's parsers, the same as its own reader's.
 import { join } from 'node:path';
 import { FdLinksOut, ScanLibrary, loadScanLibrary } from '../../../native/scan';
 import * as procAt from '../../../native/procAt';
@@ -47,7 +47,7 @@ const NSFDS_CAP = 4096;
 const STATS_SIZE = 256 * 1024;
 
 interface Slice {
-  /** The first N are its processes, and the fds of their directories (-1: gone). */
+  /** Its processes (the first n), and the fds of their directories (-1: gone, or not yet opened). */
   pids: Int32Array;
   dirs: Int32Array;
   n: number;
@@ -104,7 +104,7 @@ export function* readSlices(
   // A scan spends its fd budget in pid order (see FDS_PER_SCAN): each slice's fd folders are read after the last's.
   let fds: Promise<number> = Promise.resolve(FDS_PER_SCAN);
   const next = (k: number) => {
-    if (k < total) fds = start(lib, opened(slices[k % 3], pids, k * SLICE, open), fds);
+    if (k < total) fds = start(lib, prepared(slices[k % 3], pids, k * SLICE, open), fds);
   };
   try {
     next(0);
@@ -163,7 +163,7 @@ function statOf(slice: Slice, i: number): StatFields | null {
 }
 
 /** SLICE with the processes of PIDS from FROM, their directories to be opened by the C side (see start). */
-function opened(slice: Slice, pids: number[], from: number, open: Set<Slice>): Slice {
+function prepared(slice: Slice, pids: number[], from: number, open: Set<Slice>): Slice {
   slice.n = Math.min(SLICE, pids.length - from);
   for (let i = 0; i < slice.n; i++) slice.pids[i] = pids[from + i];
   // None open until the C side says which: a slice closed before then closes nothing.
