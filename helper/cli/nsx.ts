@@ -366,10 +366,13 @@ process.on('unhandledRejection', (err: NodeJS.ErrnoException) => {
   if (err?.syscall !== 'write') throw err;
 });
 
-// `nsx list | head` closes the pipe early: that is not an error.
+// `nsx list | head` closes the pipe early: that is not an error. Any other
+// failure to write (a full disk) is said in one line, in the C front's words.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
-  throw err;
+  const why = /^\w+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
+  process.stderr.write(`nsx: writing the output: ${why.charAt(0).toUpperCase()}${why.slice(1)}\n`);
+  process.exit(1);
 });
 
 main(process.argv.slice(2)).then(

@@ -228,6 +228,16 @@ describe('nsx, the C front of the CLI', () => {
     assert.equal(r.stderr, '');
   });
 
+  it('says in one line, in the same words from the C front and the Node client, that its output could not be written', () => {
+    for (const args of [['list'], ['list', '--json']]) {
+      const r = spawnSync('bash', ['-c', `'${NSX}' --socket '${daemon.socket}' ${args.join(' ')} > /dev/full`], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stderr, 'nsx: writing the output: No space left on device\n', args.join(' '));
+    }
+  });
+
   it('hands an nsxd of another protocol to the Node client, which names it, and keeps no socket open across the hand-off', async () => {
     const hungUpFirst: boolean[] = [];
     const fake = await fakeDaemon((s, n) => {
