@@ -359,6 +359,8 @@ describe('security: what a member can never get', () => {
           assert.ok(!groups.includes('0'), `${args[0]}: ${groups}`);
         } finally {
           session.kill();
+          // Gone before the next session is looked for: its sleep, still dying, would be found instead.
+          await waitFor(() => session.processes().length === 0, 10_000, `the ${args[0]} session's processes gone`);
         }
       }
     } finally {
