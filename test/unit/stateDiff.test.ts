@@ -2,7 +2,8 @@
 // patch the model with, or a full build where anything else is new.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { RawProcess, RawScan, stateOf } from '../../helper/daemon/discovery/processes';
+import type { RawMount } from '../../helper/daemon/discovery/mountinfo';
+import { ProcState, RawProcess, RawScan, stateOf } from '../../helper/daemon/discovery/processes';
 import { rereadSince } from '../../helper/daemon/discovery/stateDiff';
 
 const SELF = 12;
@@ -49,66 +50,28 @@ it("leaves to a full build a scan that read another mount namespace's table, add
   const ps = [proc(1)];
   const before = scan(ps);
   const moved = { ...pin, path: '/run/netns/lab' };
-  const others = (mounts: RawScan['mounts'][number][2]) =>
+  /** The two mount tables: nsxd's own (SELF), read through READER, and namespace 900's, read through process 5. */
+  const tables = (own: RawMount[], other: RawMount[] = [], reader = 1) =>
     scan(ps, {
       mounts: [
-        [SELF, 1, [pin]],
-        [900, 5, mounts],
+        [SELF, reader, own],
+        [900, 5, other],
       ],
     });
-  assert.equal(rereadSince(others([]), others([moved]), SELF, 10), undefined);
-  assert.equal(
-    rereadSince(
-      before,
-      scan(ps, {
-        mounts: [
-          [SELF, 1, [moved]],
-          [900, 5, []],
-        ],
-      }),
-      SELF,
-      10,
-    )?.size,
-    0,
-    "nsxd's own table is applyPatch's to compare, as at every update",
-  );
-  assert.equal(rereadSince(before, scan(ps, { mounts: [[SELF, 1, [pin]]] }), SELF, 10)?.size, 0, 'an empty table gone');
-  assert.equal(rereadSince(scan(ps, { mounts: [[900, 5, [pin]]] }), scan(ps, { mounts: [] }), SELF, 10), undefined);
-  assert.equal(
-    rereadSince(scan(ps, { mounts: [[900, 5, []]] }), scan(ps, { mounts: [[900, 6, []]] }), SELF, 10),
-    undefined,
-  );
-  assert.equal(
-    rereadSince(
-      before,
-      scan(ps, {
-        mounts: [
-          [SELF, 77, [pin]],
-          [900, 5, []],
-        ],
-      }),
-      SELF,
-      10,
-    )?.size,
-    0,
-    "nsxd's own table, read through another process",
-  );
-  assert.equal(rereadSince(before, scan(ps, { addresses: [[13, ['10.0.0.2/24']]] }), SELF, 10), undefined);
+  /** What a scan that read AFTER finds changed since BEFORE. */
+  const since = (after: ProcState, from = before) => rereadSince(from, after, SELF, 10);
+  assert.equal(since(tables([pin], [moved]), tables([pin])), undefined);
+  assert.equal(since(tables([moved]))?.size, 0, "nsxd's own table is applyPatch's to compare, as at every update");
+  assert.equal(since(scan(ps, { mounts: [[SELF, 1, [pin]]] }))?.size, 0, 'an empty table gone');
+  assert.equal(since(scan(ps, { mounts: [] }), scan(ps, { mounts: [[900, 5, [pin]]] })), undefined);
+  assert.equal(since(scan(ps, { mounts: [[900, 6, []]] }), scan(ps, { mounts: [[900, 5, []]] })), undefined);
+  assert.equal(since(tables([pin], [], 77))?.size, 0, "nsxd's own table, read through another process");
+  assert.equal(since(scan(ps, { addresses: [[13, ['10.0.0.2/24']]] })), undefined);
   const hint = { runtime: 'docker' as const, id: 'ab'.repeat(32) };
-  assert.equal(rereadSince(before, scan(ps, { hints: [['12//14/13', hint]] }), SELF, 10), undefined);
-  assert.equal(
-    rereadSince(
-      before,
-      scan(ps, {
-        addresses: [
-          [13, ['10.0.0.1/24']],
-          [400, ['10.1.0.1/16']],
-        ],
-      }),
-      SELF,
-      10,
-    )?.size,
-    0,
-    "a new namespace's addresses are the new process's",
-  );
+  assert.equal(since(scan(ps, { hints: [['12//14/13', hint]] })), undefined);
+  const another: RawScan['addresses'] = [
+    [13, ['10.0.0.1/24']],
+    [400, ['10.1.0.1/16']],
+  ];
+  assert.equal(since(scan(ps, { addresses: another }))?.size, 0, "a new namespace's addresses are the new process's");
 });
