@@ -1,7 +1,7 @@
 /*
- * Just enough JSON for nsx: find a member, compare a number, decode a string;
- * every walk is given the end of the bytes it may read (nothing nsxd sent is
- * NUL-terminated).
+ * Just enough JSON for nsx: find a member, compare a number, decode a string,
+ * tell a value written as JSON.stringify writes one (canonical); every walk is given the end of the bytes it may read
+ * (nothing nsxd sent is NUL-terminated).
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -183,4 +183,128 @@ ssize_t decode(char *p, char *e)
 		}
 	}
 	return p < e ? w - begin : -1;
+}
+
+/* Past the value at p, whole before e; NULL if it is not one. */
+char *value_end(char *p, char *e)
+{
+	return skip(p, e, 0);
+}
+
+static int lower_hex(const char *p)
+{
+	for (int i = 0; i < 4; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) return 0;
+	return 1;
+}
+
+/*
+ * Past the escape at p (its backslash) if JSON.stringify writes it: \" \\
+ * \b \f \n \r \t, \u00XX for the other characters below 0x20, \uDXXX for a
+ * surrogate alone (a pair is written as UTF-8); in lowercase hex. NULL
+ * otherwise.
+ */
+static char *canonical_escape(char *p, char *e)
+{
+	int u;
+
+	if (e - p < 2) return NULL;
+	if (p[1] && strchr("\"\\bfnrt", p[1])) return p + 2;
+	if (p[1] != 'u' || e - p < 6 || !lower_hex(p + 2)) return NULL;
+	u = hex4(p + 2, e);
+	if (u < 0x20) return u == '\b' || u == '\t' || u == '\n' || u == '\f' || u == '\r' ? NULL : p + 6;
+	if (u < 0xd800 || u >= 0xe000) return NULL;
+	/* A high surrogate escaped before a low one escaped is a pair: stringify writes that as UTF-8. */
+	if (u < 0xdc00 && e - p >= 12 && p[6] == '\\' && p[7] == 'u' && (u = hex4(p + 8, e)) >= 0xdc00 && u < 0xe000)
+		return NULL;
+	return p + 6;
+}
+
+/* Past the string at p if it is as JSON.stringify writes one (see canonical_escape), its text UTF-8; else NULL. */
+static char *canonical_string(char *p, char *e)
+{
+	if (p >= e || *p++ != '"') return NULL;
+	while (p < e && *p != '"') {
+		const unsigned char *u = (const unsigned char *)p;
+
+		if (*u < 0x20) return NULL;
+		if (*p == '\\') {
+			if (!(p = canonical_escape(p, e))) return NULL;
+		} else if (utf8(&u, (const unsigned char *)e) < 0) {
+			return NULL;
+		} else {
+			p = (char *)u;
+		}
+	}
+	return p < e ? p + 1 : NULL;
+}
+
+/*
+ * Past the integer at p if it is as JSON.stringify writes one, of 15 digits
+ * at most (exact in a double); what follows it is the caller's to judge.
+ */
+static char *canonical_number(char *p, char *e)
+{
+	int negative = p < e && *p == '-';
+	char *digits = p + negative;
+
+	for (p = digits; p < e && *p >= '0' && *p <= '9'; p++)
+		if (p - digits == 15) return NULL;
+	if (p == digits || (*digits == '0' && (p - digits > 1 || negative))) return NULL;
+	return p;
+}
+
+/* The most members an object may have to be copied out: nsxd's have about ten. */
+#define MAX_MEMBERS 64
+
+/* Past the object at p if canonical: no key twice, none that starts with a digit (see canonical). */
+static char *canonical_object(char *p, char *e, int depth)
+{
+	char *keys[MAX_MEMBERS], *ends[MAX_MEMBERS];
+	int n = 0;
+
+	if (++p < e && *p == '}') return p + 1;
+	for (; p < e; p++) {
+		char *key = p, *end = canonical_string(p, e);
+
+		if (!end || n == MAX_MEMBERS || (key[1] >= '0' && key[1] <= '9')) return NULL;
+		for (int i = 0; i < n; i++)
+			if (ends[i] - keys[i] == end - key && !memcmp(keys[i], key, end - key)) return NULL;
+		keys[n] = key;
+		ends[n++] = end;
+		if (end >= e || *end != ':' || !(p = canonical(end + 1, e, depth + 1)) || p >= e) return NULL;
+		if (*p == '}') return p + 1;
+		if (*p != ',') return NULL;
+	}
+	return NULL;
+}
+
+static const char *const WORDS[] = {"true", "false", "null"};
+
+/*
+ * Past the JSON value at p if it is written as JSON.stringify writes one:
+ * no space, integers, strings escaped only where stringify escapes, and no
+ * object that JSON.parse would change (a key twice; a key that is an array
+ * index, which JavaScript puts first). Read and written again, such a value
+ * is the same bytes; nsxd's answers are. NULL for any other.
+ */
+char *canonical(char *p, char *e, int depth)
+{
+	if (p >= e || depth > 64) return NULL;
+	if (*p == '"') return canonical_string(p, e);
+	if (*p == '{') return canonical_object(p, e, depth);
+	if (*p == '[') {
+		if (++p < e && *p == ']') return p + 1;
+		for (; (p = canonical(p, e, depth + 1)) && p < e; p++) {
+			if (*p == ']') return p + 1;
+			if (*p != ',') return NULL;
+		}
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(WORDS) / sizeof(*WORDS); i++) {
+		size_t n = strlen(WORDS[i]);
+
+		if ((size_t)(e - p) >= n && !memcmp(p, WORDS[i], n)) return p + n;
+	}
+	return canonical_number(p, e);
 }

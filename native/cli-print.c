@@ -1,42 +1,70 @@
 /*
- * What nsx prints: the table as the Node client's printable() would write
- * it, whatever bytes it came as.
+ * What nsx writes: stdout a buffer at a time (or text made in memory, for
+ * cli-list.c to copy out many times), and the table as the Node client's
+ * printable() would write it, whatever bytes it came as.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-/* What is written but not yet out: stdout is written a buffer at a time. */
-struct output {
-	char buf[64 * 1024];
-	size_t len;
-};
-
-/* Writes out what is buffered; 0 on an error, which errno names. */
-static int flush(struct output *o)
+/* Writes [p, p + n) whole to o->fd; on an error, o->failed is errno's. */
+static void write_all(struct output *o, const char *p, size_t n)
 {
-	for (char *p = o->buf; o->len > 0;) {
-		ssize_t w = write(1, p, o->len);
+	while (n > 0 && !o->failed) {
+		ssize_t w = write(o->fd, p, n);
 
 		if (w < 0 && errno == EINTR) continue;
-		if (w < 0) return 0;
+		if (w <= 0) o->failed = w < 0 ? errno : EIO;
+		if (w <= 0) break;
 		p += w;
-		o->len -= w;
+		n -= w;
 	}
+}
+
+/* Writes out what is buffered; 0 once an error has come (o->failed says which). */
+int out_flush(struct output *o)
+{
+	if (o->fd >= 0) write_all(o, o->buf, o->len);
+	if (o->fd >= 0) o->len = 0;
+	return !o->failed;
+}
+
+/* Room for n bytes more: the buffer is made (64 KiB at least) or doubled; failed is ENOMEM when it cannot be. */
+static int grow(struct output *o, size_t n)
+{
+	size_t cap = o->cap ? o->cap : 64 * 1024;
+	char *bigger;
+
+	while (cap - o->len < n) cap *= 2;
+	if (!(bigger = realloc(o->buf, cap))) return (o->failed = ENOMEM), 0;
+	o->buf = bigger;
+	o->cap = cap;
 	return 1;
 }
 
-/* n bytes more, n no more than an escape's few. */
-static int put(struct output *o, const void *p, size_t n)
+/* n bytes more; once an error has come, none. */
+void out_put(struct output *o, const void *p, size_t n)
 {
-	if (o->len + n > sizeof(o->buf) && !flush(o)) return 0;
+	if (o->failed) return;
+	if (o->cap - o->len < n) {
+		if (o->fd >= 0 && o->cap) {
+			/* A file's buffer, full, is written out, and what is bigger than the buffer goes on its own. */
+			out_flush(o);
+			if (n > o->cap) {
+				write_all(o, p, n);
+				return;
+			}
+		} else if (!grow(o, n)) {
+			return;
+		}
+	}
 	memcpy(o->buf + o->len, p, n);
 	o->len += n;
-	return 1;
 }
 
 /*
@@ -46,7 +74,7 @@ static int put(struct output *o, const void *p, size_t n)
  * been one (at least a byte): each such is one U+FFFD, as in Node's (the
  * WHATWG) decoder.
  */
-static long utf8(const unsigned char **p, const unsigned char *e)
+long utf8(const unsigned char **p, const unsigned char *e)
 {
 	const unsigned char *s = *p;
 	long c = *s++;
@@ -86,6 +114,12 @@ static long utf8(const unsigned char **p, const unsigned char *e)
 	return c;
 }
 
+/* Whether c is a bidirectional mark or override, or a line or paragraph separator: it reorders or breaks a line. */
+int reorders(long c)
+{
+	return c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
 /*
  * Writes the text [text, end) as the Node client's printable() would: C0 controls
  * but tab and newline (the table's layout), DEL and C1 as \xNN; U+061C,
@@ -96,24 +130,25 @@ static long utf8(const unsigned char **p, const unsigned char *e)
 int print(const char *text, const char *end)
 {
 	const unsigned char *p = (const unsigned char *)text, *e = (const unsigned char *)end;
-	struct output o;
+	struct output o = {.fd = 1};
+	int written;
 
-	o.len = 0;
 	while (p < e) {
 		const unsigned char *from = p;
 		long c = utf8(&p, e);
 		char escape[8];
 
-		if (c < 0) {
-			if (!put(&o, "\xef\xbf\xbd", 3)) return 0;
-		} else if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f)) {
-			if (!put(&o, escape, snprintf(escape, sizeof(escape), "\\x%02lx", c))) return 0;
-		} else if (c == 0x61c || c == 0x200e || c == 0x200f || (c >= 0x2028 && c <= 0x202e) ||
-			   (c >= 0x2066 && c <= 0x2069)) {
-			if (!put(&o, escape, snprintf(escape, sizeof(escape), "\\u%04lx", c))) return 0;
-		} else if (!put(&o, from, p - from)) {
-			return 0;
-		}
+		if (c < 0)
+			out_put(&o, "\xef\xbf\xbd", 3);
+		else if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c <= 0x9f))
+			out_put(&o, escape, snprintf(escape, sizeof(escape), "\\x%02lx", c));
+		else if (reorders(c))
+			out_put(&o, escape, snprintf(escape, sizeof(escape), "\\u%04lx", c));
+		else
+			out_put(&o, from, p - from);
 	}
-	return flush(&o);
+	written = out_flush(&o);
+	free(o.buf);
+	errno = o.failed;
+	return written;
 }

@@ -3,28 +3,30 @@
  * most, and lsns answers it in about 15 ms where Node alone takes 60 to
  * start; so this program answers
  *
- *   nsx [--socket PATH] list [-t TYPE,...] [--rescan]
+ *   nsx [--socket PATH] list [-t TYPE,...] [--rescan] [--json]
  *
- * itself, with the one request namespaces/print, and
+ * itself, and
  *
  *   nsx [--socket PATH] bridge
  *
  * (cli-bridge.c), which ssh or kubectl exec runs for a client elsewhere; a
  * --host or NSX_HOST goes to the Node client, which reaches the host. The
- * first: nsxd writes the table (with
- * the Node client's own functions), and any notice for under it (what its
- * scan left unread), and this copies them out. Every other
+ * table: nsxd writes it (namespaces/print, with the Node client's own
+ * functions), and any notice for under it (what its scan left unread), and
+ * this copies them out. The JSON: nsxd's namespaces/list answer, written as
+ * the Node client writes it (cli-list.c). Every other
  * command line goes, unchanged, to the Node client beside it (nsx.js), and so
  * does any failure before output starts (no nsxd, a refusal, another protocol
- * version, a type written other than nsxd spells it): the Node client does
+ * version, a type written other than nsxd spells it, an answer not as nsxd
+ * writes one): the Node client does
  * the whole thing again and says what went wrong in its usual words. All but
  * one: a socket served by someone other than root, see only_root() in
  * cli-rpc.c.
  *
  * It speaks JSON-RPC with Content-Length framing, as every client does, and
- * reads only the answers nsxd writes: the walker in cli-json.c knows just
- * enough JSON to find a member and decode a string, and checks every bound
- * as it goes.
+ * reads only the answers nsxd writes: cli-json.c knows just enough JSON to
+ * find a member, decode a string and tell a value written as JSON.stringify
+ * writes one, and checks every bound as it goes.
  * What nsx received is never NUL-terminated, so nothing reads it with the
  * C library's string functions (strtol and the like): every parse of it is
  * given the end of the bytes it may read.
@@ -76,7 +78,7 @@ static void __attribute__((noreturn)) hand_off(char **argv)
 struct request {
 	const char *socket;
 	const char *types;
-	int rescan;
+	int rescan, json;
 };
 
 /* Types as nsxd spells them, comma-separated; anything else is the Node client's to read. */
@@ -95,7 +97,7 @@ static int parse(int argc, char **argv, struct request *r)
 
 	r->socket = NULL;
 	r->types = NULL;
-	r->rescan = 0;
+	r->rescan = r->json = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -115,6 +117,8 @@ static int parse(int argc, char **argv, struct request *r)
 			verbs++;
 		} else if (!strcmp(a, "--rescan")) {
 			r->rescan = 1;
+		} else if (!strcmp(a, "--json")) {
+			r->json = 1;
 		} else {
 			return 0;
 		}
@@ -124,7 +128,7 @@ static int parse(int argc, char **argv, struct request *r)
 
 		r->socket = env && *env ? env : NSX_DEFAULT_SOCKET;
 	}
-	return verbs == 1 && *r->socket && (!r->types || plain_types(r->types));
+	return verbs == 1 && *r->socket && (!r->types || (plain_types(r->types) && (!r->json || list_types(r->types))));
 }
 
 /* The socket of `nsx [--socket PATH] bridge`, or NULL if the command line is not that. */
@@ -192,27 +196,64 @@ static int fetch_table(struct connection *c, const struct request *r, struct tab
 	return (t->len = decode(t->text, end)) >= 0 && (!t->notice || (t->notice_len = decode(t->notice, end)) >= 0);
 }
 
+/* Asks for the namespaces and reads the answer into L; 0 if it is not one to copy out. */
+static int fetch_list(struct connection *c, const struct request *r, struct list *l)
+{
+	char *result, *end;
+
+	return say(c, r->rescan ? "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/"
+				  "list\",\"params\":{\"rescan\":true}}"
+				: "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/list\",\"params\":{}}") &&
+	       (result = answer(c, 2, &end)) && list_read(l, result, end);
+}
+
+/* Writes the answer as asked; 0 on an error, which errno names. */
+static int write_answer(struct connection *c, const struct request *r, char **argv)
+{
+	struct table t;
+	struct list l;
+	struct output o = {.fd = 1};
+	int written;
+
+	if (!r->json) {
+		if (!fetch_table(c, r, &t)) hand_off(argv);
+		close(c->sock);
+		signal(SIGPIPE, SIG_IGN);
+		if (!print(t.text, t.text + t.len)) return 0;
+		/* What the scan left unread, under the table: nsxd's sentence of digits and words; anything else in it
+		 * is not let through. */
+		for (ssize_t i = 0; i < t.notice_len; i++)
+			fputc(t.notice[i] == '\n' || (t.notice[i] >= 0x20 && t.notice[i] < 0x7f) ? t.notice[i] : '?',
+			      stderr);
+		return 1;
+	}
+	if (!fetch_list(c, r, &l)) hand_off(argv);
+	close(c->sock);
+	signal(SIGPIPE, SIG_IGN);
+	written = list_write(&l, r->types, &o);
+	list_done(&l);
+	free(o.buf);
+	errno = o.failed;
+	return written;
+}
+
 int main(int argc, char **argv)
 {
 	struct connection c = {.sock = -1};
 	struct request r;
-	struct table t;
-
 	const char *host = getenv("NSX_HOST"), *bridged = bridge_socket(argc, argv);
+	int written, failed;
 
 	if (bridged) return bridge(bridged);
 	/* Another host is the Node client's to reach (ssh, kubectl). */
 	if ((host && *host) || !parse(argc, argv, &r) || !connect_to(&c, r.socket)) hand_off(argv);
 	only_root(&c, r.socket);
-	if (!initialize(&c) || !fetch_table(&c, &r, &t)) hand_off(argv);
-	close(c.sock);
-	/* From here on output has started: no hand-off, and a reader that went (nsx list | head) is no error. */
-	signal(SIGPIPE, SIG_IGN);
-	if (!print(t.text, t.text + t.len))
-		return errno == EPIPE ? 0 : (fprintf(stderr, "nsx: writing the output: %s\n", strerror(errno)), 1);
-	/* What the scan left unread, under the table: nsxd's sentence of digits and words; anything else in it is not
-	 * let through. */
-	for (ssize_t i = 0; i < t.notice_len; i++)
-		fputc(t.notice[i] == '\n' || (t.notice[i] >= 0x20 && t.notice[i] < 0x7f) ? t.notice[i] : '?', stderr);
+	if (!initialize(&c)) hand_off(argv);
+	/* Once the answer is read, output starts: no hand-off after, and a reader that went (nsx list | head) is no
+	 * error. */
+	written = write_answer(&c, &r, argv);
+	failed = errno;
+	free(c.in);
+	if (!written && failed != EPIPE) return fprintf(stderr, "nsx: writing the output: %s\n", strerror(failed)), 1;
 	return 0;
 }

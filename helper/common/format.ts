@@ -95,7 +95,14 @@ export function listJsonParts(namespaces: Namespace[], snapshot: Snapshot): Uint
   const parts: Uint8Array[] = [utf8('{\n  "namespaces": ')];
   namespaces.forEach((ns, i) => {
     // What nsxd sent is not trusted to lack the two members added here: each comes once, the last.
-    const { pids, nprocs: _n, processes: _p, ...rest } = ns as Namespace & { nprocs?: unknown; processes?: unknown };
+    const {
+      pids: all,
+      nprocs: _n,
+      processes: _p,
+      ...rest
+    } = ns as Namespace & { nprocs?: unknown; processes?: unknown };
+    // Nor to list only pids it sent processes of: another is not counted.
+    const pids = all.filter((pid) => byPid.has(pid));
     const text = indented(jsonText({ ...rest, nprocs: pids.length, processes: 0 }), 2);
     parts.push(utf8(`${i === 0 ? '[' : ','}\n    ${text.slice(0, -'0\n    }'.length)}${pids.length ? '[' : '[]'}`));
     pids.forEach((pid, j) => parts.push(j === 0 ? member(pid).subarray(1) : member(pid)));

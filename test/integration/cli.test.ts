@@ -2,62 +2,27 @@
 // it): `nsx list` answered without starting Node, in the very words of the
 // Node client, which gets every other command line and every failure.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer, Server, Socket } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_SOCKET } from '../../helper/common/deployment';
 import { printable } from '../../helper/common/format';
 import { PROTOCOL_VERSION } from '../../helper/common/protocol';
-import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, ROOT, startDaemon, waitFor } from '../support';
+import { createUser, Daemon, holdNamespaces, NSX, NSX_JS, nsInode, nsx, startDaemon, waitFor } from '../support';
+import { asanBuild, fakeDaemon, frame, frameBytes, front, HELLO } from './front';
 
 /** The same command line through the Node client alone. */
 function nsxJs(socket: string, args: string[]) {
-  const r = spawnSync(process.execPath, [NSX_JS, '--socket', socket, ...args], { encoding: 'utf8' });
+  // A busy host's list is megabytes: more than spawnSync keeps by default, past which it kills the child.
+  const r = spawnSync(process.execPath, [NSX_JS, '--socket', socket, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A server on a socket of its own that answers each connection as `answer` says; its connections, in order. */
-async function fakeDaemon(
-  answer: (s: Socket, n: number) => void,
-): Promise<{ socket: string; connections: Socket[]; close(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nsx-fake-'));
-  const socket = join(dir, 'nsxd.sock');
-  const connections: Socket[] = [];
-  const server: Server = createServer((s) => {
-    connections.push(s);
-    s.on('error', () => undefined);
-    answer(s, connections.length);
-  });
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  return {
-    socket,
-    connections,
-    close: () => {
-      for (const s of connections) s.destroy();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const NAME = 'sleep \x1b]0;owned\x07 héllo ✓ 𝄞';
-const frame = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-const frameBytes = (body: Buffer) => Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
-const HELLO = frame(
-  JSON.stringify({
-    jsonrpc: '2.0',
-    id: 1,
-    result: {
-      capabilities: {},
-      serverInfo: { name: 'nsxd', version: '0.0.1' },
-      protocolVersion: PROTOCOL_VERSION,
-      identity: { uid: 0, user: 'root', role: 'admin', rootShells: true, nstypes: [] },
-    },
-  }),
-);
 /**
  * The front reads into 64 KiB first: a message (ASCII) that ends exactly where
  * that buffer does, its last character repeated (a space after a colon), so
@@ -103,51 +68,6 @@ const MALFORMED = [
   HELLO + frame('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE\\ud834\\u'),
   HELLO + filling('{"jsonrpc":"2.0","id":2,"result":{"text":"NS TYPE'),
 ];
-
-/** The front at `bin` run on `socket` as root, what it wrote kept as bytes. */
-function front(bin: string, args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; signal: string | null; stdout: Buffer; stderr: string }>((resolve) => {
-    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const stdout: Buffer[] = [];
-    let stderr = '';
-    p.stdout.on('data', (d) => {
-      stdout.push(d);
-    });
-    p.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    p.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }));
-  });
-}
-
-/** nsx's C front built with AddressSanitizer into a folder of its own, beside a link to nsx.js for its hand-off. */
-/** nsx's C files, as esbuild.mjs builds it. */
-function nsxSources(): string[] {
-  const programs = JSON.parse(readFileSync(join(ROOT, 'native/programs.json'), 'utf8')) as Record<string, string[]>;
-  return programs.nsx.map((file) => join(ROOT, `native/${file}.c`));
-}
-
-function asanBuild(): { bin: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'nsx-asan-'));
-  execFileSync(
-    'cc',
-    [
-      '-std=gnu11',
-      '-g',
-      '-O1',
-      '-fsanitize=address',
-      '-fno-omit-frame-pointer',
-      `-DNSX_PROTOCOL_VERSION=${PROTOCOL_VERSION}`,
-      `-DNSX_DEFAULT_SOCKET=${JSON.stringify(DEFAULT_SOCKET)}`,
-      '-o',
-      join(dir, 'nsx'),
-      ...nsxSources(),
-    ],
-    { stdio: 'inherit' },
-  );
-  symlinkSync(NSX_JS, join(dir, 'nsx.js'));
-  return { bin: join(dir, 'nsx'), remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 describe('nsx, the C front of the CLI', () => {
   let daemon: Daemon;
@@ -206,7 +126,7 @@ describe('nsx, the C front of the CLI', () => {
         processes: { cmdline: string[] }[];
       }[]
     ).find((n) => n.inode === net);
-    assert.equal(json?.processes[0].cmdline[0], NAME, '--json, from the Node client');
+    assert.equal(json?.processes[0].cmdline[0], NAME, '--json, from the front');
     assert.match(nsx(daemon, ['list', '-t', 'bogus']).stderr, /unknown namespace type "bogus"/);
   });
 
@@ -285,8 +205,11 @@ describe('nsx, the C front of the CLI', () => {
   it('survives any malformed answer: no crash, nothing printed, the Node client reports it', async () => {
     const asan = asanBuild();
     try {
-      for (const [bin, answer] of [NSX, asan.bin].flatMap((bin) => MALFORMED.map((answer) => [bin, answer]))) {
-        const what = `${bin === NSX ? 'nsx' : 'nsx (ASAN)'}: ${JSON.stringify(answer.slice(0, 60))}`;
+      const runs = [NSX, asan.bin].flatMap((bin) =>
+        [['list'], ['list', '--json']].flatMap((args) => MALFORMED.map((answer) => ({ bin, args, answer }))),
+      );
+      for (const { bin, args, answer } of runs) {
+        const what = `${bin === NSX ? 'nsx' : 'nsx (ASAN)'} ${args.join(' ')}: ${JSON.stringify(answer.slice(0, 60))}`;
         // The front gets the malformed answer; the Node client after it, a hang-up.
         const fake = await fakeDaemon((s, n) => {
           if (n === 1) s.once('data', () => s.end(answer));
@@ -294,7 +217,9 @@ describe('nsx, the C front of the CLI', () => {
         });
         try {
           // AddressSanitizer's own status, so that a report is never taken for the Node client's 1.
-          const r = await front(bin, ['--socket', fake.socket, 'list'], { ASAN_OPTIONS: 'exitcode=86:detect_leaks=1' });
+          const r = await front(bin, ['--socket', fake.socket, ...args], {
+            ASAN_OPTIONS: 'exitcode=86:detect_leaks=1',
+          });
           assert.doesNotMatch(r.stderr, /AddressSanitizer|LeakSanitizer/, what);
           assert.equal(r.signal, null, `${what}: killed by ${r.signal}`);
           assert.equal(r.stdout.toString(), '', what);
