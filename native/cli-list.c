@@ -27,6 +27,8 @@ struct process {
 	size_t text, len;
 };
 
+#define COUNT(array) (sizeof(array) / sizeof(*(array)))
+
 static const char *const NSTYPES[] = {"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"};
 
 static void put_text(struct output *o, const char *text)
@@ -163,6 +165,23 @@ static char *next_member(char *p, char *end)
 	return next_element(value_end(p, end) + 1, end);
 }
 
+/*
+ * The values of KEYS (N of them) in the canonical object at p, in one walk
+ * (member() walks all the members before the one it finds): VALUES[i], NULL
+ * where it has none.
+ */
+static void members(char *p, char *end, const char *const *keys, size_t n, char **values)
+{
+	memset(values, 0, n * sizeof(*values));
+	for (char *key = p[1] == '}' ? NULL : p + 1; key; key = next_member(key, end)) {
+		size_t length = value_end(key, end) - key - 2;
+
+		for (size_t i = 0; i < n; i++)
+			if (strlen(keys[i]) == length && !memcmp(key + 1, keys[i], length))
+				values[i] = key + length + 3;
+	}
+}
+
 /* Past the word at t in a list of words and commas. */
 static const char *next_word(const char *t)
 {
@@ -183,17 +202,19 @@ static int integers(char *p, char *end)
 /* The processes of the answer at p, by pid; 0 if one is not an object with an integer pid, or a pid comes twice. */
 static int index_processes(struct list *l, char *p)
 {
-	char *v;
-	size_t n = 0;
+	size_t cap = 0;
 
-	for (v = first_element(p); v; v = next_element(v, l->end)) n++;
-	if (!(l->processes = calloc(n ? n : 1, sizeof(*l->processes)))) return 0;
-	for (v = first_element(p); v; v = next_element(v, l->end)) {
+	for (char *v = first_element(p); v; v = next_element(v, l->end)) {
 		char *pid = *v == '{' ? member(v, l->end, "pid") : NULL;
 
 		if (!pid || (*pid != '-' && (*pid < '0' || *pid > '9'))) return 0;
-		l->processes[l->count].at = v;
-		l->processes[l->count++].pid = integer(pid);
+		if (l->count == cap) {
+			struct process *more = reallocarray(l->processes, cap = cap ? 2 * cap : 1024, sizeof(*more));
+
+			if (!more) return 0;
+			l->processes = more;
+		}
+		l->processes[l->count++] = (struct process){.pid = integer(pid), .at = v};
 	}
 	qsort(l->processes, l->count, sizeof(*l->processes), by_pid);
 	for (size_t i = 1; i < l->count; i++)
@@ -218,41 +239,41 @@ static int namespaces_read(char *p, char *end)
  */
 int list_read(struct list *l, char *result, char *end)
 {
-	char *processes;
+	static const char *const KEYS[] = {"namespaces", "processes", "containers", "engines", "cut"};
+	char *v[COUNT(KEYS)];
 
 	memset(l, 0, sizeof(*l));
 	l->made.fd = -1;
 	l->end = end;
-	if (*result != '{' || !canonical(result, end, 0) || member(result, end, "cut")) return 0;
-	l->namespaces = member(result, end, "namespaces");
-	processes = member(result, end, "processes");
-	l->containers = member(result, end, "containers");
-	l->engines = member(result, end, "engines");
-	return l->namespaces && *l->namespaces == '[' && processes && *processes == '[' &&
-	       (!l->containers || *l->containers == '[') && (!l->engines || *l->engines == '[') &&
-	       namespaces_read(l->namespaces, end) && index_processes(l, processes);
+	if (*result != '{' || !canonical(result, end, 0)) return 0;
+	members(result, end, KEYS, COUNT(KEYS), v);
+	l->namespaces = v[0];
+	l->containers = v[2];
+	l->engines = v[3];
+	return !v[4] && v[0] && *v[0] == '[' && v[1] && *v[1] == '[' && (!v[2] || *v[2] == '[') &&
+	       (!v[3] || *v[3] == '[') && namespaces_read(v[0], end) && index_processes(l, v[1]);
 }
 
 /* The text of P as a member of a list of processes, its comma first: made once, into l->made, as Node's member(). */
 static void make_member(struct list *l, struct process *p)
 {
 	static const char *const FIELDS[] = {"pid", "ppid", "comm", "cmdline", "uid", "user"};
+	char *values[COUNT(FIELDS)];
 	struct output *m = &l->made;
 	const char *open = "{";
 
+	members(p->at, l->end, FIELDS, COUNT(FIELDS), values);
 	p->text = m->len;
 	put_text(m, ",\n        ");
-	for (size_t i = 0; i < sizeof(FIELDS) / sizeof(*FIELDS); i++) {
-		char *value = member(p->at, l->end, FIELDS[i]);
-
-		if (!value) continue;
+	for (size_t i = 0; i < COUNT(FIELDS); i++) {
+		if (!values[i]) continue;
 		put_text(m, open);
 		open = ",";
 		indent(m, 5);
 		out_put(m, "\"", 1);
 		put_text(m, FIELDS[i]);
 		put_text(m, "\": ");
-		put_value(m, value, 5);
+		put_value(m, values[i], 5);
 	}
 	if (*open == '{') {
 		put_text(m, "{}");
@@ -362,9 +383,8 @@ int list_types(const char *types)
 	for (const char *t = types; *t; t = next_word(t)) {
 		size_t n = strcspn(t, ","), i = 0;
 
-		while (i < sizeof(NSTYPES) / sizeof(*NSTYPES) && (strlen(NSTYPES[i]) != n || strncmp(NSTYPES[i], t, n)))
-			i++;
-		if (i == sizeof(NSTYPES) / sizeof(*NSTYPES)) return 0;
+		while (i < COUNT(NSTYPES) && (strlen(NSTYPES[i]) != n || strncmp(NSTYPES[i], t, n))) i++;
+		if (i == COUNT(NSTYPES)) return 0;
 	}
 	return 1;
 }
