@@ -138,12 +138,16 @@ static struct process *find(struct list *l, long long pid)
 	return bsearch(&key, l->processes, l->count, sizeof(key), by_pid);
 }
 
-/* Whether the key at p (canonical, whole before END) is KEY. */
-static int is_key(char *p, char *end, const char *key)
+/* Whether the key at p (canonical), of LENGTH bytes between its quotes, is NAME. */
+static int named(const char *p, size_t length, const char *name)
 {
-	size_t n = strlen(key);
+	return strlen(name) == length && !memcmp(p + 1, name, length);
+}
 
-	return (size_t)(value_end(p, end) - p) == n + 2 && !memcmp(p + 1, key, n);
+/* The length of the canonical string at p (a key, or a value), whole before END, between its quotes. */
+static size_t quoted_length(char *p, char *end)
+{
+	return value_end(p, end) - p - 2;
 }
 
 /* The first element of the canonical array at p; NULL if it has none. */
@@ -174,11 +178,10 @@ static void members(char *p, char *end, const char *const *keys, size_t n, char 
 {
 	memset(values, 0, n * sizeof(*values));
 	for (char *key = p[1] == '}' ? NULL : p + 1; key; key = next_member(key, end)) {
-		size_t length = value_end(key, end) - key - 2;
+		size_t length = quoted_length(key, end);
 
 		for (size_t i = 0; i < n; i++)
-			if (strlen(keys[i]) == length && !memcmp(key + 1, keys[i], length))
-				values[i] = key + length + 3;
+			if (named(key, length, keys[i])) values[i] = key + length + 3;
 	}
 }
 
@@ -296,12 +299,14 @@ static void put_namespace(struct list *l, struct output *o, char *ns, int first)
 	put_text(o, "{");
 	/* What nsxd sent is not trusted to lack the two members added here: each comes once, the last. */
 	for (key = ns[1] == '}' ? NULL : ns + 1; key; key = next_member(key, l->end)) {
-		if (is_key(key, l->end, "pids") || is_key(key, l->end, "nprocs") || is_key(key, l->end, "processes"))
+		size_t length = quoted_length(key, l->end);
+
+		if (named(key, length, "pids") || named(key, length, "nprocs") || named(key, length, "processes"))
 			continue;
 		indent(o, 3);
 		put_value(o, key, 3);
 		put_text(o, ": ");
-		put_value(o, value_end(key, l->end) + 1, 3);
+		put_value(o, key + length + 3, 3);
 		put_text(o, ",");
 	}
 	for (pid = first_element(pids); pid; pid = next_element(pid, l->end)) n += find(l, integer(pid)) != NULL;
@@ -338,7 +343,7 @@ static int wanted(struct list *l, char *ns, const char *types)
 	if (!types) return 1;
 	if (!type || *type != '"') return 0;
 	/* Canonical, a type's name is its bytes between the quotes. */
-	n = value_end(type, l->end) - type - 2;
+	n = quoted_length(type, l->end);
 	for (const char *t = types; *t; t = next_word(t))
 		if (strcspn(t, ",") == n && !memcmp(t, type + 1, n)) return 1;
 	return 0;
