@@ -1,7 +1,8 @@
 /*
- * Just enough JSON for nsx: find a member, compare a number, decode a string,
- * tell a value written as JSON.stringify writes one (canonical); every walk is given the end of the bytes it may read
- * (nothing nsxd sent is NUL-terminated).
+ * Just enough JSON for nsx: find a member, compare a number, decode a
+ * string, tell a value written as JSON.stringify writes one (canonical);
+ * every walk is given the end of the bytes it may read (nothing nsxd sent
+ * is NUL-terminated).
  */
 #define _GNU_SOURCE
 #include <string.h>

@@ -19,8 +19,10 @@ static void write_all(struct output *o, const char *p, size_t n)
 		ssize_t w = write(o->fd, p, n);
 
 		if (w < 0 && errno == EINTR) continue;
-		if (w <= 0) o->failed = w < 0 ? errno : EIO;
-		if (w <= 0) break;
+		if (w <= 0) {
+			o->failed = w < 0 ? errno : EIO;
+			break;
+		}
 		p += w;
 		n -= w;
 	}
@@ -29,8 +31,10 @@ static void write_all(struct output *o, const char *p, size_t n)
 /* Writes out what is buffered; 0 once an error has come (o->failed says which). */
 int out_flush(struct output *o)
 {
-	if (o->fd >= 0) write_all(o, o->buf, o->len);
-	if (o->fd >= 0) o->len = 0;
+	if (o->fd >= 0) {
+		write_all(o, o->buf, o->len);
+		o->len = 0;
+	}
 	return !o->failed;
 }
 

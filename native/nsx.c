@@ -196,14 +196,15 @@ static int fetch_table(struct connection *c, const struct request *r, struct tab
 	return (t->len = decode(t->text, end)) >= 0 && (!t->notice || (t->notice_len = decode(t->notice, end)) >= 0);
 }
 
+/* The namespaces/list request, with and without a rescan. */
+#define LIST_REQUEST(params) "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/list\",\"params\":" params "}"
+
 /* Asks for the namespaces and reads the answer into L; 0 if it is not one to copy out. */
 static int fetch_list(struct connection *c, const struct request *r, struct list *l)
 {
 	char *result, *end;
 
-	return say(c, r->rescan ? "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/"
-				  "list\",\"params\":{\"rescan\":true}}"
-				: "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"namespaces/list\",\"params\":{}}") &&
+	return say(c, r->rescan ? LIST_REQUEST("{\"rescan\":true}") : LIST_REQUEST("{}")) &&
 	       (result = answer(c, 2, &end)) && list_read(l, result, end);
 }
 
