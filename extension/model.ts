@@ -7,6 +7,7 @@ import {
   applyNamespaceChange,
   Container,
   EngineApi,
+  fromWire,
   ListNamespaces,
   Namespace,
   NamespacesChanged,
@@ -82,7 +83,7 @@ export class Model implements vscode.Disposable {
       this.subscribed = true;
       const intervalMs = vscode.workspace.getConfiguration('nsx').get<number>('refreshInterval', 2000);
       try {
-        this.replace(await client.sendRequest(Subscribe, { intervalMs }));
+        this.replace(fromWire(await client.sendRequest(Subscribe, { intervalMs })));
       } catch {
         this.subscribed = false;
       }
@@ -95,7 +96,7 @@ export class Model implements vscode.Disposable {
   /** A full rescan now (the Refresh command), whether or not a view is visible. */
   async rescan(): Promise<void> {
     const client: LanguageClient = this.connection.require();
-    this.replace(await client.sendRequest(ListNamespaces, { rescan: true }));
+    this.replace(fromWire(await client.sendRequest(ListNamespaces, { rescan: true })));
   }
 
   private replace(snapshot: Snapshot): void {

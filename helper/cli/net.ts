@@ -5,7 +5,7 @@ import { targetWord } from './words';
 import { field, jsonText } from '../common/format';
 import { ListNet, NetList, NetNamespace } from '../common/net';
 import { kindWords, linkState, linkWhere, netnsLabels } from '../common/netWords';
-import { ListNamespaces, Snapshot } from '../common/protocol';
+import { fromWire, ListNamespaces, Snapshot } from '../common/protocol';
 import { netnsNames } from '../common/words';
 
 export class NetTargetError extends Error {}
@@ -106,7 +106,7 @@ export async function netCommand(
   target: string | undefined,
   opts: { json?: boolean; dot?: boolean },
 ): Promise<string> {
-  const snapshot = await conn.sendRequest(ListNamespaces, {});
+  const snapshot = fromWire(await conn.sendRequest(ListNamespaces, {}));
   const inodes = target !== undefined ? [netTarget(snapshot, target)] : undefined;
   const list = await conn.sendRequest(ListNet, inodes ? { inodes } : {});
   if (opts.json) {

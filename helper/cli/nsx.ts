@@ -14,6 +14,7 @@ import { Client, connect, lostConnection } from '../common/client';
 import { defaultSocket } from '../common/deployment';
 import {
   CreateNamespace,
+  fromWire,
   isNsType,
   LIST_COLUMNS,
   ListColumn,
@@ -171,7 +172,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
       if (notice) process.stderr.write(printable(notice));
       return 0;
     }
-    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
+    const snapshot = fromWire(await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan })));
     const namespaces = snapshot.namespaces.filter((ns) => !only || only.includes(ns.type));
     writeParts(listJsonParts(namespaces, snapshot));
     if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
@@ -179,7 +180,7 @@ const VERBS: Record<string, (inv: Invocation) => Promise<number>> = {
   },
 
   async tree({ values, withClient }) {
-    const snapshot = await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan }));
+    const snapshot = fromWire(await withClient((c) => c.conn.sendRequest(ListNamespaces, { rescan: values.rescan })));
     process.stdout.write(printable(tree(snapshot)));
     if (snapshot.cut) process.stderr.write(cutNotice(snapshot.cut));
     return 0;

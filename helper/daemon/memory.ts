@@ -17,7 +17,7 @@ setFlagsFromString('--heap-growing-percent=10');
 // scavenge over helper threads, which a full scan finds busy with libnsxscan's reads on both CPUs: waiting for
 // them, its scavenges took 212 ms of a scan at 20,000 processes, against 90 ms on the thread itself.
 setFlagsFromString('--no-parallel-scavenge');
-// Outside V8's heap, a big answer (a list of 20,000 processes is 5 MB of JSON)
+// Outside V8's heap, a big answer (a list of 20,000 processes is 4.5 MB of JSON)
 // becomes a Buffer that malloc gives. glibc maps one that big on its own and
 // unmaps it when freed, but raises that threshold to the size of each such
 // block it frees: from the second answer on, they come from the heap, whose

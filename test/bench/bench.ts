@@ -34,6 +34,7 @@ import { dirname, join } from 'node:path';
 import * as libc from '../../native/libc';
 import type { Client } from '../../helper/common/client';
 import {
+  fromWire,
   ListNamespaces,
   NamespacesChanged,
   NamespacesChangedNotification,
@@ -167,7 +168,7 @@ async function discovery(c: Client, daemon: Daemon, size: string): Promise<numbe
     for (let i = 0; i < runs; i++) {
       if (params.rescan) await new Promise((r) => setTimeout(r, rescanPause()));
       const t0 = process.hrtime.bigint();
-      count = (await c.conn.sendRequest(ListNamespaces, params)).namespaces.length;
+      count = fromWire(await c.conn.sendRequest(ListNamespaces, params)).namespaces.length;
       times.push(ms(t0));
       // nsxd's rule counts the scan's CPU time too (a fresh nsxd's first scan spends more than its wall time).
       const last = scans().at(-1);

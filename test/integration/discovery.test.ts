@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   applyNamespaceChange,
+  fromWire,
   ListNamespaces,
   Namespace,
   NamespacesChanged,
@@ -324,7 +325,7 @@ describe('discovery', () => {
           removed: ch.removed.map((n) => `${n.type}:${n.inode}`),
         }),
       );
-      const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
+      const first: Snapshot = fromWire(await c.conn.sendRequest(Subscribe, { intervalMs: 500 }));
       assert.ok(first.namespaces.length > 0);
       const held = await holdNamespaces(['--uts', '--fork']);
       const key = `uts:${nsInode(held.pid, 'uts')}`;
@@ -367,7 +368,7 @@ describe('discovery', () => {
         if (first) apply(ch);
         else early.push(ch);
       });
-      first = await c.conn.sendRequest(Subscribe, { intervalMs: 500 });
+      first = fromWire(await c.conn.sendRequest(Subscribe, { intervalMs: 500 }));
       assert.deepEqual(early, [], 'no change reaches a client before the snapshot it is a change to');
       for (const ns of first.namespaces) copy.set(nsId(ns), ns);
       for (const p of first.processes) pids.add(p.pid);
@@ -416,7 +417,7 @@ describe('discovery', () => {
     const started: { kill(): void }[] = [];
     try {
       // An hour between rescans, and no request that scans: only updates move the copy.
-      const first: Snapshot = await c.conn.sendRequest(Subscribe, { intervalMs: 3_600_000 });
+      const first: Snapshot = fromWire(await c.conn.sendRequest(Subscribe, { intervalMs: 3_600_000 }));
       for (const ns of first.namespaces) copy.set(nsId(ns), ns);
       for (const p of first.processes) procs.set(p.pid, p);
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  fromWire,
   HOSTNAME,
   isolateDefault,
   parseCreate,
@@ -17,6 +18,9 @@ import {
   parseTerminalResize,
   parseUnpin,
   PIN_NAME,
+  Process,
+  Snapshot,
+  toWire,
 } from '../../helper/common/protocol';
 
 const invalid = (re: RegExp) => (err: unknown) =>
@@ -151,5 +155,57 @@ describe('protocol: terminals', () => {
     assert.throws(() => parsePrint({ types: ['NET'] }), invalid(/not a namespace type: "NET"/));
     assert.throws(() => parsePrint({ types: [] }), invalid(/non-empty array/));
     assert.throws(() => parsePrint([]), invalid(/params must be an object/));
+  });
+});
+
+describe('protocol: a snapshot as it is sent', () => {
+  const host = { cgroup: 4026531835, mnt: 4026531841, net: 4026531840, pid: 4026531836, uts: 4026531838 };
+  const box = { ...host, net: 4026532201, uts: 4026532202 };
+  const proc = (pid: number, ns: Process['ns'], more: Partial<Process> = {}): Process => ({
+    pid,
+    ppid: 1,
+    comm: 'sh',
+    cmdline: ['sh'],
+    uid: 0,
+    user: 'root',
+    ns,
+    ...more,
+  });
+  const snapshot: Snapshot = {
+    namespaces: [{ type: 'net', inode: 4026532201, pids: [7, 8], holders: [], initial: false, pins: [] }],
+    processes: [proc(1, host), proc(7, box, { pidForChildren: 4026532300 }), proc(8, box), proc(9, host)],
+    containers: [],
+    engines: [],
+    scanMs: 12,
+  };
+
+  it('writes each set of namespaces once, and reads back the snapshot it was made from', () => {
+    const wire = toWire(snapshot);
+    assert.deepEqual(wire.nsSets, [host, box]);
+    assert.deepEqual(
+      wire.processes.map((p) => p.ns),
+      [0, 1, 1, 0],
+    );
+    assert.equal(wire.processes[1].pidForChildren, 4026532300);
+    assert.deepEqual(snapshot.processes[1].ns, box, 'the model it came from is left as it was');
+    const back = fromWire(JSON.parse(JSON.stringify(wire)));
+    assert.deepEqual(back, snapshot);
+    assert.equal(back.processes[1].ns, back.processes[2].ns, 'processes of one set share one object');
+    assert.equal('nsSets' in back, false);
+  });
+
+  it('gives a process whose set is not there no namespaces, whatever the answer held', () => {
+    const wire = JSON.parse(JSON.stringify(toWire(snapshot)));
+    wire.processes[0].ns = 5;
+    wire.processes[1].ns = '__proto__';
+    wire.processes[2].ns = 0.5;
+    wire.processes[3].ns = { net: 1 };
+    for (const nsSets of [wire.nsSets, undefined, 'sets', [null, [1], 3]]) {
+      const back = fromWire({ ...JSON.parse(JSON.stringify(wire)), nsSets });
+      assert.deepEqual(
+        back.processes.map((p) => p.ns),
+        [{}, {}, {}, {}],
+      );
+    }
   });
 });

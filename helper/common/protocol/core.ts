@@ -4,7 +4,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import * as parse from '../parse';
 
 /** Bumped whenever a request or notification changes shape. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Largest message either side accepts; a bigger one closes the connection. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 

@@ -2,7 +2,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import * as parse from '../parse';
 import { NsKey, NsType, parseNsKey, parseNsTypes } from './core';
-import type { Container, EngineApi, Namespace, Process, ScanCut, Snapshot } from './model';
+import type { Container, EngineApi, Namespace, Process, ScanCut, WireSnapshot } from './model';
 import type { NetNamespace } from '../net';
 
 export interface ListParams {
@@ -21,7 +21,7 @@ export interface ListParams {
   rescan?: boolean;
 }
 /** client → nsxd: every namespace and process, as now. */
-export const ListNamespaces = new RequestType<ListParams | undefined, Snapshot, void>('namespaces/list');
+export const ListNamespaces = new RequestType<ListParams | undefined, WireSnapshot, void>('namespaces/list');
 export function parseList(value: unknown): ListParams {
   const p = parse.object(value ?? {});
   return { rescan: parse.bool(p.rescan, 'rescan') };
@@ -93,7 +93,9 @@ export interface SubscribeParams {
   intervalMs: number;
 }
 /** client → nsxd: the snapshot now, then NamespacesChangedNotification on every change. */
-export const Subscribe = new RequestType<Partial<SubscribeParams> | undefined, Snapshot, void>('namespaces/subscribe');
+export const Subscribe = new RequestType<Partial<SubscribeParams> | undefined, WireSnapshot, void>(
+  'namespaces/subscribe',
+);
 export function parseSubscribe(value: unknown): SubscribeParams {
   const p = parse.object(value ?? {});
   return { intervalMs: p.intervalMs === undefined ? 2000 : parse.int(p.intervalMs, 'intervalMs', 500, 3_600_000) };

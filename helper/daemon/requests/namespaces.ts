@@ -18,7 +18,9 @@ import {
   PrintNamespaces,
   Snapshot,
   Subscribe,
+  toWire,
   Unsubscribe,
+  WireSnapshot,
 } from '../../common/protocol';
 import { JsonResult } from '../../common/rpcWriter';
 import { collectGarbage } from '../memory';
@@ -49,7 +51,7 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatc
     const model = subscription(
       outbox,
       NamespacesChangedNotification,
-      (listener) => watcher.subscribe(listener, intervalMs),
+      async (listener) => toWire(await watcher.subscribe(listener, intervalMs)),
       (listener) => watcher.unsubscribe(listener),
       onClose,
     );
@@ -99,19 +101,19 @@ export function namespacesArea(scanner: Scanner, watcher: Watcher, net?: NetWatc
  * and kept LIST_JSON_MS: the rpc writer writes a JsonResult's bytes as the
  * result, so the snapshot's type is what the request says it answers.
  */
-function lastJson(): (snapshot: Promise<Snapshot>) => Promise<Snapshot> {
+function lastJson(): (snapshot: Promise<Snapshot>) => Promise<WireSnapshot> {
   let last: { snapshot: Snapshot; result: JsonResult } | undefined;
   let timer: NodeJS.Timeout | undefined;
   return async (pending) => {
     const snapshot = await pending;
     // A model's snapshot is never changed once made: an update makes a new one.
-    if (last?.snapshot !== snapshot) last = { snapshot, result: new JsonResult(snapshot) };
+    if (last?.snapshot !== snapshot) last = { snapshot, result: new JsonResult(toWire(snapshot)) };
     clearTimeout(timer);
     timer = setTimeout(() => {
       const big = last!.result.json.length >= BIG_JSON;
       last = undefined;
       if (big) collectGarbage();
     }, LIST_JSON_MS).unref();
-    return last.result as unknown as Snapshot;
+    return last.result as unknown as WireSnapshot;
   };
 }
