@@ -8,8 +8,8 @@ import { AbstractMessageWriter, Message, MessageWriter, ResponseMessage } from '
 
 /**
  * A result written as JSON once, for every answer of it: a list of 20,000
- * processes is 4.5 MB of JSON, 60 ms to write and three times
- * that in garbage, for each caller of a model that has not changed.
+ * processes is 4.5 MB of JSON, three times that in garbage and 60 ms to
+ * write, for each caller of a model that has not changed.
  */
 export class JsonResult {
   readonly json: Buffer;
